@@ -1,0 +1,1262 @@
+/*
+ * conf.c -- parse the configuration file into an immutable snapshot.
+ *
+ * Every directive is one row of conf_rules[]: name, value type, offset
+ * of its field in struct cf_conf, default, flags, bounds and help.  The
+ * loader tokenizes each line, finds the row by name and calls the setter
+ * of the row's type; no code is specific to one directive except the few
+ * setters of structured types (listen, redis, ...).  After the whole file
+ * is read, the defaults of the directives that were not given are applied
+ * the same way, then values that depend on others (database on data-dir)
+ * are resolved.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define CONF_MAX_DEPTH		8		/* include nesting */
+#define CONF_MAX_TOKENS		8		/* kept per line; more are counted */
+#define CONF_MAX_FILE		(1024 * 1024)
+#define CONF_MAX_LINE		(64 * 1024)
+#define CONF_MAX_WORKERS	64
+#define CONF_DEFAULT_SOURCE	"(defaults)"
+
+enum conf_type {
+	T_U32,		/* integer within [min, max], uint32_t */
+	T_DURATION,	/* number + ms|s|m|h (bare: ms), uint32_t milliseconds */
+	T_SIZE,		/* number + k|m|g (powers of 1024), size_t */
+	T_BOOL,		/* yes|no|on|off|true|false, int */
+	T_STRING,	/* at least min bytes, char * */
+	T_PATH,		/* resolved against the current directory, char * */
+	T_CHOICE,	/* one of choices[], char * */
+	T_LEVEL,	/* one of choices[], int index (enum cf_log_level) */
+	T_WORKERS,	/* "auto" or [min, max], int */
+	T_LISTEN,	/* listen[]/nlisten */
+	T_DATABASE,	/* postgres URL or SQLite path, char * */
+	T_REDIS,	/* redis://host[:port][/db], redis + redis_* */
+	T_ORIGIN,	/* "*" or scheme://host[:port], cors_origins[] */
+	T_NTYPES
+};
+
+struct conf_rule {
+	struct cf_directive	 d;
+	long long		 min;
+	long long		 max;
+	const char *const	*choices;	/* NULL-terminated */
+};
+
+static const char *const level_choices[] = {
+	"error", "warn", "info", "debug", NULL
+};
+static const char *const jwt_alg_choices[] = {
+	"HS256", "HS384", "HS512", "RS256", "ES256", NULL
+};
+
+#define F(field)	offsetof(struct cf_conf, field)
+#define HOUR_MS		(3600LL * 1000)
+
+static const struct conf_rule conf_rules[] = {
+	{ { "listen", T_LISTEN, F(listen), "*:3001", CF_CONF_MULTI,
+	    "address and port to accept connections on" }, 0, 0, NULL },
+	{ { "workers", T_WORKERS, F(workers), "auto", 0,
+	    "number of worker processes, or auto for one per CPU" },
+	    1, CONF_MAX_WORKERS, NULL },
+	{ { "data-dir", T_PATH, F(data_dir), "confab-data", 0,
+	    "directory for the database and the generated JWT secret" },
+	    0, 0, NULL },
+	{ { "database", T_DATABASE, F(database), "confab.db", 0,
+	    "SQLite file (relative to data-dir) or postgresql:// URL" },
+	    0, 0, NULL },
+	{ { "redis", T_REDIS, F(redis), NULL, 0,
+	    "redis://host[:port][/db] relaying events between servers" },
+	    0, 0, NULL },
+	{ { "cors-origin", T_ORIGIN, F(cors_origins), "http://localhost",
+	    CF_CONF_MULTI | CF_CONF_HOT,
+	    "origin allowed to connect from a browser, or *" }, 0, 0, NULL },
+	{ { "log-level", T_LEVEL, F(log_level), "info", CF_CONF_HOT,
+	    "error, warn, info or debug" }, 0, 0, level_choices },
+	{ { "pidfile", T_PATH, F(pidfile), NULL, 0,
+	    "file the master writes its process id to" }, 0, 0, NULL },
+	{ { "ping-interval", T_DURATION, F(ping_interval_ms), "25s",
+	    CF_CONF_HOT, "interval between Engine.IO pings" },
+	    1, HOUR_MS, NULL },
+	{ { "ping-timeout", T_DURATION, F(ping_timeout_ms), "20s",
+	    CF_CONF_HOT, "time a client has to answer a ping" },
+	    1, HOUR_MS, NULL },
+	{ { "connect-timeout", T_DURATION, F(connect_timeout_ms), "45s",
+	    CF_CONF_HOT, "time a client has to join a namespace" },
+	    1, HOUR_MS, NULL },
+	{ { "upgrade-timeout", T_DURATION, F(upgrade_timeout_ms), "10s",
+	    CF_CONF_HOT, "time a transport upgrade may take" },
+	    1, HOUR_MS, NULL },
+	{ { "shutdown-timeout", T_DURATION, F(shutdown_timeout_ms), "10s",
+	    CF_CONF_HOT, "time workers have to close clients on stop" },
+	    1, HOUR_MS, NULL },
+	{ { "max-payload", T_SIZE, F(max_payload), "1000000", CF_CONF_HOT,
+	    "largest accepted message or HTTP body, in bytes" },
+	    1024, 64LL * 1024 * 1024, NULL },
+	{ { "presence-slots", T_U32, F(presence_slots), "65536", 0,
+	    "capacity of the shared presence table" }, 64, 16777216, NULL },
+	{ { "debug-events", T_BOOL, F(debug_events), "no", CF_CONF_HOT,
+	    "enable the diagnostic events used by the test suite" },
+	    0, 0, NULL },
+	{ { "jwt-secret", T_STRING, F(jwt_secret), NULL, CF_CONF_HOT,
+	    "HMAC secret for tokens (default: generated in data-dir)" },
+	    32, 0, NULL },
+	{ { "jwt-algorithm", T_CHOICE, F(jwt_algorithm), "HS256",
+	    CF_CONF_HOT, "HS256, HS384, HS512, RS256 or ES256" },
+	    0, 0, jwt_alg_choices },
+};
+
+#undef F
+
+#define CONF_NRULES	(sizeof(conf_rules) / sizeof(conf_rules[0]))
+
+/* State of one load: the snapshot under construction and the include stack. */
+struct conf_parse {
+	struct cf_conf	*conf;
+	unsigned	 seen[CONF_NRULES];
+	char		*stack[CONF_MAX_DEPTH + 1];	/* real paths of open files */
+	int		 depth;
+	int		 db_is_url;
+	char		*err;
+	size_t		 errlen;
+	char		 why[256];	/* a setter's explanation */
+};
+
+/* Setter results. */
+#define CONF_OK		0
+#define CONF_EINVAL	(-1)	/* bad value: why[] explains */
+#define CONF_ESYS	(-2)	/* system or memory error: why[] explains */
+
+typedef int (*conf_setter)(struct conf_parse *, const struct conf_rule *,
+    const char *);
+
+static void
+conf_err(struct conf_parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record the first error only; later ones are consequences. */
+static void
+conf_err(struct conf_parse *p, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (p->err == NULL || p->errlen == 0 || p->err[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+conf_why(struct conf_parse *p, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fill why[] and return ret, for setters. */
+static int
+conf_why(struct conf_parse *p, int ret, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->why, sizeof(p->why), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static void *
+conf_field(struct conf_parse *p, const struct conf_rule *r)
+{
+	return (char *)p->conf + r->d.offset;
+}
+
+/*
+ * Parse an unsigned decimal number at the start of s into *v and point
+ * *end after it.  -1 when s does not start with a digit or on overflow.
+ */
+static int
+conf_number(const char *s, unsigned long long *v, const char **end)
+{
+	unsigned long long	 n = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (n > (ULLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (unsigned)(*s - '0');
+	}
+	*v = n;
+	*end = s;
+	return 0;
+}
+
+/*
+ * Make `path` absolute against `base` (ignored when path is absolute) and
+ * normalise it lexically: no "//", "." or ".." components, no trailing
+ * slash.  Symbolic links are not resolved and nothing needs to exist.
+ * Returns a malloc'd string, or NULL when out of memory.
+ */
+static char *
+conf_abspath(const char *base, const char *path)
+{
+	char	*joined, *out, *comp, *save;
+	size_t	 len, o = 0;
+
+	len = strlen(base) + strlen(path) + 2;
+	if ((joined = malloc(len)) == NULL)
+		return NULL;
+	if (path[0] == '/')
+		snprintf(joined, len, "%s", path);
+	else
+		snprintf(joined, len, "%s/%s", base, path);
+	if ((out = malloc(len + 1)) == NULL) {
+		free(joined);
+		return NULL;
+	}
+	out[0] = '\0';
+	for (comp = strtok_r(joined, "/", &save); comp != NULL;
+	    comp = strtok_r(NULL, "/", &save)) {
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+			if (o > 0)
+				o--;
+			out[o] = '\0';
+			continue;
+		}
+		out[o++] = '/';
+		len = strlen(comp);
+		memcpy(out + o, comp, len);
+		o += len;
+		out[o] = '\0';
+	}
+	if (o == 0) {
+		out[0] = '/';
+		out[1] = '\0';
+	}
+	free(joined);
+	return out;
+}
+
+/* conf_abspath() against the current directory; why[] set on failure. */
+static char *
+conf_abspath_cwd(struct conf_parse *p, const char *path)
+{
+	char	 cwd[PATH_MAX];
+	char	*abs;
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL) {
+		conf_why(p, CONF_ESYS, "getcwd: %s", strerror(errno));
+		return NULL;
+	}
+	if ((abs = conf_abspath(path[0] == '/' ? "/" : cwd, path)) == NULL)
+		conf_why(p, CONF_ESYS, "out of memory");
+	return abs;
+}
+
+/* Replace the string field of r by a copy of s (or by s itself if owned). */
+static int
+conf_store_str(struct conf_parse *p, const struct conf_rule *r, char *owned)
+{
+	char	**fp = conf_field(p, r);
+
+	if (owned == NULL)
+		return conf_why(p, CONF_ESYS, "out of memory");
+	free(*fp);
+	*fp = owned;
+	return CONF_OK;
+}
+
+static int
+set_u32(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	unsigned long long	 n;
+	const char		*end;
+
+	if (conf_number(v, &n, &end) == -1 || *end != '\0')
+		return conf_why(p, CONF_EINVAL, "not a number");
+	if ((long long)n < r->min || (long long)n > r->max || n > UINT32_MAX)
+		return conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
+		    r->min, r->max);
+	*(uint32_t *)conf_field(p, r) = (uint32_t)n;
+	return CONF_OK;
+}
+
+/* Format a millisecond count with the largest exact unit. */
+static void
+conf_fmt_ms(char *buf, size_t len, long long ms)
+{
+	if (ms % HOUR_MS == 0)
+		snprintf(buf, len, "%lldh", ms / HOUR_MS);
+	else if (ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", ms / 1000);
+	else
+		snprintf(buf, len, "%lldms", ms);
+}
+
+static int
+set_duration(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	static const struct {
+		const char	*suffix;
+		unsigned	 mult;
+	} units[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+	unsigned long long	 n;
+	const char		*end;
+	char			 lo[32], hi[32];
+	size_t			 i;
+
+	if (conf_number(v, &n, &end) == -1)
+		return conf_why(p, CONF_EINVAL,
+		    "expected a number with an optional unit ms, s, m or h");
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return conf_why(p, CONF_EINVAL,
+		    "unknown unit \"%s\" (use ms, s, m or h)", end);
+	if (n > (unsigned long long)r->max ||
+	    n * units[i].mult > (unsigned long long)r->max ||
+	    (long long)(n * units[i].mult) < r->min) {
+		conf_fmt_ms(lo, sizeof(lo), r->min);
+		conf_fmt_ms(hi, sizeof(hi), r->max);
+		return conf_why(p, CONF_EINVAL, "must be between %s and %s",
+		    lo, hi);
+	}
+	*(uint32_t *)conf_field(p, r) = (uint32_t)(n * units[i].mult);
+	return CONF_OK;
+}
+
+static int
+set_size(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	unsigned long long	 n, mult = 1;
+	const char		*end;
+
+	if (conf_number(v, &n, &end) == -1)
+		return conf_why(p, CONF_EINVAL,
+		    "expected a number with an optional unit k, m or g");
+	if (end[0] != '\0' && end[1] == '\0') {
+		switch (tolower((unsigned char)end[0])) {
+		case 'k':
+			mult = 1024;
+			break;
+		case 'm':
+			mult = 1024 * 1024;
+			break;
+		case 'g':
+			mult = 1024 * 1024 * 1024;
+			break;
+		default:
+			mult = 0;
+			break;
+		}
+	} else if (end[0] != '\0')
+		mult = 0;
+	if (mult == 0)
+		return conf_why(p, CONF_EINVAL,
+		    "unknown unit \"%s\" (use k, m or g)", end);
+	if (n > (unsigned long long)r->max ||
+	    n * mult > (unsigned long long)r->max ||
+	    (long long)(n * mult) < r->min)
+		return conf_why(p, CONF_EINVAL,
+		    "must be between %lld and %lld bytes", r->min, r->max);
+	*(size_t *)conf_field(p, r) = (size_t)(n * mult);
+	return CONF_OK;
+}
+
+static int
+set_bool(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	static const char *const yes[] = { "yes", "on", "true" };
+	static const char *const no[] = { "no", "off", "false" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*(int *)conf_field(p, r) = 1;
+			return CONF_OK;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*(int *)conf_field(p, r) = 0;
+			return CONF_OK;
+		}
+	}
+	return conf_why(p, CONF_EINVAL, "expected yes, no, on, off, true "
+	    "or false");
+}
+
+static int
+set_string(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	if ((long long)strlen(v) < r->min)
+		return conf_why(p, CONF_EINVAL, "must be at least %lld bytes",
+		    r->min);
+	return conf_store_str(p, r, strdup(v));
+}
+
+static int
+set_path(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	char	*abs;
+
+	if (v[0] == '\0')
+		return conf_why(p, CONF_EINVAL, "empty path");
+	if ((abs = conf_abspath_cwd(p, v)) == NULL)
+		return CONF_ESYS;
+	return conf_store_str(p, r, abs);
+}
+
+/* Index of v in the NULL-terminated choices, or -1 (why[] set). */
+static int
+conf_choice(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	char	 list[160];
+	size_t	 o = 0;
+	int	 i;
+
+	for (i = 0; r->choices[i] != NULL; i++)
+		if (strcmp(v, r->choices[i]) == 0)
+			return i;
+	list[0] = '\0';
+	for (i = 0; r->choices[i] != NULL && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+		    i == 0 ? "" : r->choices[i + 1] == NULL ? " or " : ", ",
+		    r->choices[i]);
+	conf_why(p, CONF_EINVAL, "expected %s", list);
+	return -1;
+}
+
+static int
+set_choice(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	int	 i;
+
+	if ((i = conf_choice(p, r, v)) == -1)
+		return CONF_EINVAL;
+	return conf_store_str(p, r, strdup(r->choices[i]));
+}
+
+static int
+set_level(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	int	 i;
+
+	if ((i = conf_choice(p, r, v)) == -1)
+		return CONF_EINVAL;
+	*(int *)conf_field(p, r) = i;
+	return CONF_OK;
+}
+
+static int
+set_workers(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	unsigned long long	 n;
+	const char		*end;
+	long			 ncpu;
+
+	if (strcmp(v, "auto") == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		if (ncpu < r->min)
+			ncpu = (long)r->min;
+		if (ncpu > r->max)
+			ncpu = (long)r->max;
+		*(int *)conf_field(p, r) = (int)ncpu;
+		return CONF_OK;
+	}
+	if (conf_number(v, &n, &end) == -1 || *end != '\0')
+		return conf_why(p, CONF_EINVAL, "expected auto or a number");
+	if ((long long)n < r->min || n > (unsigned long long)r->max)
+		return conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
+		    r->min, r->max);
+	*(int *)conf_field(p, r) = (int)n;
+	return CONF_OK;
+}
+
+/* Parse a decimal port 1..65535 that must span all of s. */
+static int
+conf_port(const char *s, int *port)
+{
+	unsigned long long	 n;
+	const char		*end;
+
+	if (conf_number(s, &n, &end) == -1 || *end != '\0' || n < 1 ||
+	    n > 65535)
+		return -1;
+	*port = (int)n;
+	return 0;
+}
+
+/*
+ * listen: "PORT" or "*:PORT" (dual-stack ::), "IPv4:PORT",
+ * "[IPv6]:PORT" (IPv6 only).
+ */
+static int
+set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	struct cf_conf		*c = p->conf;
+	struct cf_listen	 l;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l.addr;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l.addr;
+	char			 host[sizeof(l.text)];
+	const char		*colon, *portstr;
+	size_t			 hlen;
+	int			 i, port;
+
+	(void)r;
+	memset(&l, 0, sizeof(l));
+	if (strlen(v) >= sizeof(l.text))
+		return conf_why(p, CONF_EINVAL, "too long");
+	if (v[0] == '[') {
+		if ((colon = strstr(v, "]:")) == NULL)
+			return conf_why(p, CONF_EINVAL,
+			    "expected [IPv6 address]:port");
+		hlen = (size_t)(colon - v - 1);
+		memcpy(host, v + 1, hlen);
+		host[hlen] = '\0';
+		portstr = colon + 2;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return conf_why(p, CONF_EINVAL,
+			    "\"%s\" is not an IPv6 address", host);
+		l.v6only = 1;
+	} else if ((colon = strrchr(v, ':')) != NULL) {
+		hlen = (size_t)(colon - v);
+		memcpy(host, v, hlen);
+		host[hlen] = '\0';
+		portstr = colon + 1;
+		if (strcmp(host, "*") == 0)
+			l.any = 1;
+		else if (strchr(host, ':') != NULL)
+			return conf_why(p, CONF_EINVAL,
+			    "IPv6 addresses must be in brackets, as in "
+			    "[::1]:3001");
+		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return conf_why(p, CONF_EINVAL,
+			    "\"%s\" is not an IPv4 address, [IPv6 address] "
+			    "or *", host);
+	} else {
+		portstr = v;
+		l.any = 1;
+	}
+	if (conf_port(portstr, &port) == -1)
+		return conf_why(p, CONF_EINVAL,
+		    "port must be a number between 1 and 65535");
+	if (l.any || l.v6only) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		if (l.any)
+			sin6->sin6_addr = in6addr_any;
+		l.addrlen = sizeof(*sin6);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		l.addrlen = sizeof(*sin);
+	}
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].any == l.any &&
+		    c->listen[i].addrlen == l.addrlen &&
+		    memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
+			return conf_why(p, CONF_EINVAL,
+			    "duplicate of listen \"%s\"", c->listen[i].text);
+	if (c->nlisten == CF_CONF_MAX_LISTEN)
+		return conf_why(p, CONF_EINVAL,
+		    "too many listen addresses (at most %d)",
+		    CF_CONF_MAX_LISTEN);
+	snprintf(l.text, sizeof(l.text), "%s", v);
+	c->listen[c->nlisten++] = l;
+	return CONF_OK;
+}
+
+static int
+conf_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * database: a postgres URL is kept; "sqlite:PATH" or PATH is stored as a
+ * path, made absolute against data-dir once the whole file is read.
+ */
+static int
+set_database(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	int	 url;
+
+	url = conf_has_prefix(v, "postgresql://") ||
+	    conf_has_prefix(v, "postgres://");
+	if (!url && conf_has_prefix(v, "sqlite:"))
+		v += strlen("sqlite:");
+	if (v[0] == '\0')
+		return conf_why(p, CONF_EINVAL, "empty path");
+	p->db_is_url = url;
+	return conf_store_str(p, r, strdup(v));
+}
+
+/* A host name or IPv4 address: letters, digits, '.', '-', '_'. */
+static int
+conf_hostname_ok(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * Split "host[:port]..." at s: a bracketed IPv6 literal or a host name.
+ * On success *hostp and *hlenp delimit the host (brackets excluded when
+ * strip is set), *rest points after the host.  -1 when malformed.
+ */
+static int
+conf_split_host(const char *s, int strip, const char **hostp, size_t *hlenp,
+    const char **rest)
+{
+	struct in6_addr	 a6;
+	char		 buf[INET6_ADDRSTRLEN + 1];
+	const char	*e;
+	size_t		 len;
+
+	if (s[0] == '[') {
+		if ((e = strchr(s, ']')) == NULL)
+			return -1;
+		len = (size_t)(e - s - 1);
+		if (len == 0 || len >= sizeof(buf))
+			return -1;
+		memcpy(buf, s + 1, len);
+		buf[len] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return -1;
+		*hostp = strip ? s + 1 : s;
+		*hlenp = strip ? len : len + 2;
+		*rest = e + 1;
+		return 0;
+	}
+	len = strcspn(s, ":/");
+	if (!conf_hostname_ok(s, len))
+		return -1;
+	*hostp = s;
+	*hlenp = len;
+	*rest = s + len;
+	return 0;
+}
+
+/* redis: "redis://HOST[:PORT][/DB]", HOST a name, IPv4 or [IPv6]. */
+static int
+set_redis(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	struct cf_conf		*c = p->conf;
+	const char		*s, *host, *rest, *end;
+	unsigned long long	 db = 0;
+	size_t			 hlen, plen;
+	int			 port = 6379;
+	char			*url, *h, pbuf[8];
+
+	(void)r;
+	if (!conf_has_prefix(v, "redis://"))
+		return conf_why(p, CONF_EINVAL,
+		    "expected redis://host[:port][/db]");
+	s = v + strlen("redis://");
+	if (conf_split_host(s, 1, &host, &hlen, &rest) == -1)
+		return conf_why(p, CONF_EINVAL, "bad host name or address");
+	if (rest[0] == ':') {
+		plen = strcspn(rest + 1, "/");
+		if (plen == 0 || plen >= sizeof(pbuf))
+			return conf_why(p, CONF_EINVAL,
+			    "port must be a number between 1 and 65535");
+		memcpy(pbuf, rest + 1, plen);
+		pbuf[plen] = '\0';
+		if (conf_port(pbuf, &port) == -1)
+			return conf_why(p, CONF_EINVAL,
+			    "port must be a number between 1 and 65535");
+		rest += 1 + plen;
+	}
+	if (rest[0] == '/' && rest[1] != '\0') {
+		if (conf_number(rest + 1, &db, &end) == -1 || *end != '\0' ||
+		    db > INT_MAX)
+			return conf_why(p, CONF_EINVAL,
+			    "database must be a number");
+	} else if (rest[0] != '\0' && strcmp(rest, "/") != 0)
+		return conf_why(p, CONF_EINVAL,
+		    "expected redis://host[:port][/db]");
+
+	if ((url = strdup(v)) == NULL)
+		return conf_why(p, CONF_ESYS, "out of memory");
+	if ((h = strndup(host, hlen)) == NULL) {
+		free(url);
+		return conf_why(p, CONF_ESYS, "out of memory");
+	}
+	free(c->redis);
+	free(c->redis_host);
+	c->redis = url;
+	c->redis_host = h;
+	c->redis_port = port;
+	c->redis_db = (int)db;
+	return CONF_OK;
+}
+
+/* cors-origin: "*" or "scheme://host[:port]" without a path. */
+static int
+set_origin(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	struct cf_conf	*c = p->conf;
+	const char	*s, *host, *rest;
+	size_t		 hlen;
+	int		 i, port;
+	char		*dup;
+
+	(void)r;
+	if (strcmp(v, "*") != 0) {
+		s = v;
+		if (!isalpha((unsigned char)*s))
+			return conf_why(p, CONF_EINVAL,
+			    "expected * or scheme://host[:port]");
+		while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' ||
+		    *s == '.')
+			s++;
+		if (!conf_has_prefix(s, "://"))
+			return conf_why(p, CONF_EINVAL,
+			    "expected * or scheme://host[:port]");
+		if (conf_split_host(s + 3, 0, &host, &hlen, &rest) == -1)
+			return conf_why(p, CONF_EINVAL,
+			    "bad host name or address");
+		if (rest[0] == ':') {
+			if (conf_port(rest + 1, &port) == -1)
+				return conf_why(p, CONF_EINVAL,
+				    "port must be a number between 1 and "
+				    "65535");
+		} else if (rest[0] != '\0')
+			return conf_why(p, CONF_EINVAL,
+			    "an origin has no path");
+	}
+	for (i = 0; i < c->ncors_origins; i++)
+		if (strcasecmp(c->cors_origins[i], v) == 0)
+			return conf_why(p, CONF_EINVAL, "duplicate origin");
+	if (c->ncors_origins == CF_CONF_MAX_ORIGINS)
+		return conf_why(p, CONF_EINVAL,
+		    "too many origins (at most %d)", CF_CONF_MAX_ORIGINS);
+	if ((dup = strdup(v)) == NULL)
+		return conf_why(p, CONF_ESYS, "out of memory");
+	c->cors_origins[c->ncors_origins++] = dup;
+	return CONF_OK;
+}
+
+static const conf_setter conf_setters[T_NTYPES] = {
+	[T_U32] = set_u32,
+	[T_DURATION] = set_duration,
+	[T_SIZE] = set_size,
+	[T_BOOL] = set_bool,
+	[T_STRING] = set_string,
+	[T_PATH] = set_path,
+	[T_CHOICE] = set_choice,
+	[T_LEVEL] = set_level,
+	[T_WORKERS] = set_workers,
+	[T_LISTEN] = set_listen,
+	[T_DATABASE] = set_database,
+	[T_REDIS] = set_redis,
+	[T_ORIGIN] = set_origin,
+};
+
+static const struct conf_rule *
+conf_rule_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < CONF_NRULES; i++)
+		if (strcmp(conf_rules[i].d.name, name) == 0)
+			return &conf_rules[i];
+	return NULL;
+}
+
+/*
+ * Split line (modified in place) into at most CONF_MAX_TOKENS tokens.
+ * Tokens are separated by blanks; '#' outside quotes ends the line;
+ * double quotes group blanks and '#', with \" and \\ as escapes.  Returns
+ * the number of tokens found (which may exceed CONF_MAX_TOKENS, only the
+ * first ones are stored), or -1 with an error recorded.
+ */
+static int
+conf_tokenize(struct conf_parse *p, const char *file, int lineno, char *line,
+    char **tok)
+{
+	char	*r = line, *w = line, *start;
+	int	 n = 0, quoted;
+
+	for (;;) {
+		while (*r == ' ' || *r == '\t')
+			r++;
+		if (*r == '\0' || *r == '#')
+			break;
+		start = w;
+		quoted = 0;
+		while (*r != '\0') {
+			if (quoted) {
+				if (*r == '"') {
+					quoted = 0;
+					r++;
+				} else if (*r == '\\') {
+					if (r[1] != '"' && r[1] != '\\') {
+						conf_err(p, "%s:%d: invalid "
+						    "escape in quoted string",
+						    file, lineno);
+						return -1;
+					}
+					*w++ = r[1];
+					r += 2;
+				} else
+					*w++ = *r++;
+			} else if (*r == '"') {
+				quoted = 1;
+				r++;
+			} else if (*r == ' ' || *r == '\t' || *r == '#')
+				break;
+			else
+				*w++ = *r++;
+		}
+		if (quoted) {
+			conf_err(p, "%s:%d: unterminated quoted string", file,
+			    lineno);
+			return -1;
+		}
+		/* A token ends at a blank or '#', so r > w here or at NUL. */
+		if (*r == ' ' || *r == '\t')
+			r++;
+		else if (*r == '#')
+			*r = '\0';
+		*w++ = '\0';
+		if (n < CONF_MAX_TOKENS)
+			tok[n] = start;
+		n++;
+	}
+	return n;
+}
+
+static int	conf_parse_file(struct conf_parse *, const char *, const char *,
+		    int);
+
+/*
+ * Handle "include FILE" found at file:lineno; FILE is relative to the
+ * directory of `file` (or to the current directory for a string).
+ */
+static int
+conf_include(struct conf_parse *p, const char *file, int lineno, int isfile,
+    const char *arg)
+{
+	const char	*slash;
+	char		*path;
+	size_t		 len;
+	int		 ret;
+
+	if (arg[0] == '\0') {
+		conf_err(p, "%s:%d: invalid value \"\" for \"include\": "
+		    "empty path", file, lineno);
+		return -1;
+	}
+	slash = isfile ? strrchr(file, '/') : NULL;
+	if (arg[0] == '/' || slash == NULL)
+		path = strdup(arg);
+	else {
+		len = (size_t)(slash - file) + strlen(arg) + 2;
+		if ((path = malloc(len)) != NULL)
+			snprintf(path, len, "%.*s/%s", (int)(slash - file),
+			    file, arg);
+	}
+	if (path == NULL) {
+		conf_err(p, "%s:%d: out of memory", file, lineno);
+		return -1;
+	}
+	if (p->depth > CONF_MAX_DEPTH) {
+		conf_err(p, "%s:%d: include \"%s\": nested too deeply "
+		    "(at most %d levels)", file, lineno, arg, CONF_MAX_DEPTH);
+		free(path);
+		return -1;
+	}
+	ret = conf_parse_file(p, path, file, lineno);
+	free(path);
+	return ret;
+}
+
+/* Apply one directive line already split into tokens. */
+static int
+conf_directive(struct conf_parse *p, const char *file, int lineno,
+    int isfile, char **tok, int ntok)
+{
+	const struct conf_rule	*r;
+	size_t			 idx;
+	int			 ret;
+
+	if (strcmp(tok[0], "include") == 0) {
+		if (ntok != 2) {
+			conf_err(p, "%s:%d: \"include\" takes 1 argument",
+			    file, lineno);
+			return -1;
+		}
+		return conf_include(p, file, lineno, isfile, tok[1]);
+	}
+	if ((r = conf_rule_find(tok[0])) == NULL) {
+		conf_err(p, "%s:%d: unknown directive \"%s\"", file, lineno,
+		    tok[0]);
+		return -1;
+	}
+	if (ntok != 2) {
+		conf_err(p, "%s:%d: \"%s\" takes 1 argument", file, lineno,
+		    r->d.name);
+		return -1;
+	}
+	idx = (size_t)(r - conf_rules);
+	if (p->seen[idx] > 0 && !(r->d.flags & CF_CONF_MULTI)) {
+		conf_err(p, "%s:%d: \"%s\" given twice", file, lineno,
+		    r->d.name);
+		return -1;
+	}
+	p->why[0] = '\0';
+	ret = conf_setters[r->d.type](p, r, tok[1]);
+	if (ret == CONF_EINVAL) {
+		conf_err(p, "%s:%d: invalid value \"%s\" for \"%s\": %s",
+		    file, lineno, tok[1], r->d.name, p->why);
+		return -1;
+	}
+	if (ret == CONF_ESYS) {
+		conf_err(p, "%s:%d: \"%s\": %s", file, lineno, r->d.name,
+		    p->why);
+		return -1;
+	}
+	p->seen[idx]++;
+	return 0;
+}
+
+/*
+ * Parse text[0..len) (modified in place) as the contents of `file`.
+ * isfile is 0 for a string, whose includes resolve against the current
+ * directory.
+ */
+static int
+conf_parse_text(struct conf_parse *p, const char *file, int isfile,
+    char *text, size_t len)
+{
+	char	*line, *nl, *tok[CONF_MAX_TOKENS];
+	size_t	 llen;
+	int	 lineno = 0, ntok;
+
+	for (line = text; line < text + len; line = nl + 1) {
+		lineno++;
+		if ((nl = memchr(line, '\n', (size_t)(text + len - line))) ==
+		    NULL)
+			nl = text + len;
+		llen = (size_t)(nl - line);
+		if (llen > CONF_MAX_LINE) {
+			conf_err(p, "%s:%d: line too long", file, lineno);
+			return -1;
+		}
+		if (memchr(line, '\0', llen) != NULL) {
+			conf_err(p, "%s:%d: NUL byte in line", file, lineno);
+			return -1;
+		}
+		*nl = '\0';
+		if (llen > 0 && line[llen - 1] == '\r')
+			line[llen - 1] = '\0';
+		if ((ntok = conf_tokenize(p, file, lineno, line, tok)) == -1)
+			return -1;
+		if (ntok == 0)
+			continue;
+		if (conf_directive(p, file, lineno, isfile, tok, ntok) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Read all of `path` into a NUL-terminated malloc'd buffer (*lenp bytes
+ * before the NUL).  NULL with errno set on failure (EFBIG: too large).
+ */
+static char *
+conf_read_file(const char *path, size_t *lenp)
+{
+	struct stat	 st;
+	char		*buf = NULL, *nbuf;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	int		 fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			if (cap >= CONF_MAX_FILE) {
+				errno = EFBIG;
+				goto fail;
+			}
+			cap = cap == 0 ? 8192 : cap * 2;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL)
+				goto fail;
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+fail:
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * Parse the file `path`.  from/fromline name the include directive that
+ * led here (from is NULL for the main file).  Detects include loops by
+ * the real path of each open file.
+ */
+static int
+conf_parse_file(struct conf_parse *p, const char *path, const char *from,
+    int fromline)
+{
+	char	*text, *real;
+	size_t	 len;
+	int	 i, ret;
+
+	if ((text = conf_read_file(path, &len)) == NULL) {
+		if (from == NULL)
+			conf_err(p, "%s: cannot open: %s", path,
+			    strerror(errno));
+		else
+			conf_err(p, "%s:%d: include \"%s\": cannot open: %s",
+			    from, fromline, path, strerror(errno));
+		return -1;
+	}
+	if ((real = realpath(path, NULL)) == NULL) {
+		conf_err(p, "%s: cannot resolve path: %s", path,
+		    strerror(errno));
+		free(text);
+		return -1;
+	}
+	for (i = 0; i < p->depth; i++) {
+		if (strcmp(p->stack[i], real) == 0) {
+			conf_err(p, "%s:%d: include loop: \"%s\" is already "
+			    "being read", from, fromline, path);
+			free(real);
+			free(text);
+			return -1;
+		}
+	}
+	p->stack[p->depth++] = real;
+	ret = conf_parse_text(p, path, 1, text, len);
+	p->stack[--p->depth] = NULL;
+	free(real);
+	free(text);
+	return ret;
+}
+
+/*
+ * Complete a parsed snapshot: defaults for every directive not given,
+ * then the database path against data-dir.
+ */
+static int
+conf_finish(struct conf_parse *p)
+{
+	struct cf_conf	*c = p->conf;
+	char		*abs;
+	size_t		 i;
+	int		 ret;
+
+	for (i = 0; i < CONF_NRULES; i++) {
+		if (p->seen[i] > 0 || conf_rules[i].d.def == NULL)
+			continue;
+		p->why[0] = '\0';
+		ret = conf_setters[conf_rules[i].d.type](p, &conf_rules[i],
+		    conf_rules[i].d.def);
+		if (ret != CONF_OK) {
+			conf_err(p, "%s: \"%s\": %s", CONF_DEFAULT_SOURCE,
+			    conf_rules[i].d.name, p->why);
+			return -1;
+		}
+	}
+	if (!p->db_is_url && c->database[0] != '/') {
+		if ((abs = conf_abspath(c->data_dir, c->database)) == NULL) {
+			conf_err(p, "out of memory");
+			return -1;
+		}
+		free(c->database);
+		c->database = abs;
+	}
+	return 0;
+}
+
+/*
+ * Common body of the loaders: path is the main file, or NULL for text
+ * (named `name`).  Returns the snapshot or NULL with err filled.
+ */
+static struct cf_conf *
+conf_load(const char *path, const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	struct conf_parse	 p;
+	char			*copy;
+	int			 ret;
+
+	memset(&p, 0, sizeof(p));
+	p.err = err;
+	p.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((p.conf = calloc(1, sizeof(*p.conf))) == NULL) {
+		conf_err(&p, "out of memory");
+		return NULL;
+	}
+	if (path != NULL) {
+		if ((p.conf->path = conf_abspath_cwd(&p, path)) == NULL) {
+			conf_err(&p, "%s: %s", path, p.why);
+			goto fail;
+		}
+		ret = conf_parse_file(&p, path, NULL, 0);
+	} else {
+		if ((copy = strdup(text)) == NULL) {
+			conf_err(&p, "out of memory");
+			goto fail;
+		}
+		ret = conf_parse_text(&p, name, 0, copy, strlen(copy));
+		free(copy);
+	}
+	if (ret == -1 || conf_finish(&p) == -1)
+		goto fail;
+	return p.conf;
+fail:
+	cf_conf_free(p.conf);
+	return NULL;
+}
+
+struct cf_conf *
+cf_conf_load(const char *path, char *err, size_t errlen)
+{
+	if (path == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "no configuration file given");
+		return NULL;
+	}
+	return conf_load(path, NULL, NULL, err, errlen);
+}
+
+struct cf_conf *
+cf_conf_load_string(const char *text, const char *name, char *err,
+    size_t errlen)
+{
+	return conf_load(NULL, text != NULL ? text : "",
+	    name != NULL ? name : "(string)", err, errlen);
+}
+
+struct cf_conf *
+cf_conf_defaults(char *err, size_t errlen)
+{
+	return cf_conf_load_string("", CONF_DEFAULT_SOURCE, err, errlen);
+}
+
+void
+cf_conf_free(struct cf_conf *conf)
+{
+	int	 i;
+
+	if (conf == NULL)
+		return;
+	free(conf->path);
+	free(conf->data_dir);
+	free(conf->database);
+	free(conf->redis);
+	free(conf->redis_host);
+	for (i = 0; i < conf->ncors_origins; i++)
+		free(conf->cors_origins[i]);
+	free(conf->pidfile);
+	free(conf->jwt_secret);
+	free(conf->jwt_algorithm);
+	free(conf);
+}
+
+/*
+ * 1 when `origin` is allowed: some cors-origin is "*", or one equals it
+ * ignoring case (no normalisation: "http://h:80" does not match
+ * "http://h").  A NULL or empty origin is allowed only by "*".
+ */
+int
+cf_conf_origin_allowed(const struct cf_conf *conf, const char *origin)
+{
+	int	 i;
+
+	if (conf == NULL)
+		return 0;
+	for (i = 0; i < conf->ncors_origins; i++)
+		if (strcmp(conf->cors_origins[i], "*") == 0)
+			return 1;
+	if (origin == NULL || origin[0] == '\0')
+		return 0;
+	for (i = 0; i < conf->ncors_origins; i++)
+		if (strcasecmp(conf->cors_origins[i], origin) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The public view of conf_rules[] (struct cf_directive rows), built on
+ * first use.  Static storage; *n (if not NULL) receives the count.
+ */
+const struct cf_directive *
+cf_conf_directives(size_t *n)
+{
+	static struct cf_directive	 table[CONF_NRULES];
+	static int			 built;
+	size_t				 i;
+
+	if (!built) {
+		for (i = 0; i < CONF_NRULES; i++)
+			table[i] = conf_rules[i].d;
+		built = 1;
+	}
+	if (n != NULL)
+		*n = CONF_NRULES;
+	return table;
+}

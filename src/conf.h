@@ -1,0 +1,90 @@
+/*
+ * conf.h -- the configuration: an immutable snapshot parsed from a file.
+ *
+ * The file holds one directive per line, "name value...", '#' comments and
+ * "include FILE" (relative to the including file).  Every directive is a row
+ * of the declarative table in conf.c: name, type, default, flags (repeatable,
+ * reloadable).  Errors name "file:line".
+ */
+#ifndef CF_CONF_H
+#define CF_CONF_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CF_CONF_MAX_LISTEN	16
+#define CF_CONF_MAX_ORIGINS	64
+#define CF_CONF_ERRLEN		512
+
+struct cf_listen {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	int			 any;		/* "*:port": dual-stack :: (v6only off) */
+	int			 v6only;	/* set for an explicit IPv6 address */
+	char			 text[80];	/* as written, for logs */
+};
+
+struct cf_conf {
+	char			*path;		/* absolute path of the main file, or NULL */
+
+	struct cf_listen	 listen[CF_CONF_MAX_LISTEN];
+	int			 nlisten;
+	int			 workers;	/* resolved: "auto" -> number of CPUs */
+	char			*data_dir;	/* absolute */
+	char			*database;	/* absolute SQLite path, or a postgresql:// URL */
+	char			*redis;		/* "redis://host:port/db" as written, or NULL */
+	char			*redis_host;	/* parsed from redis; NULL when unset */
+	int			 redis_port;
+	int			 redis_db;
+	char			*cors_origins[CF_CONF_MAX_ORIGINS];
+	int			 ncors_origins;	/* "*" may be one of them */
+	int			 log_level;	/* enum cf_log_level */
+	char			*pidfile;	/* absolute, or NULL */
+
+	uint32_t		 ping_interval_ms;
+	uint32_t		 ping_timeout_ms;
+	uint32_t		 connect_timeout_ms;
+	uint32_t		 upgrade_timeout_ms;
+	uint32_t		 shutdown_timeout_ms;
+	size_t			 max_payload;
+	uint32_t		 presence_slots;
+	int			 debug_events;	/* bool: enable the diagnostic events */
+	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
+	char			*jwt_algorithm;	/* "HS256" by default */
+};
+
+/* Directive flags. */
+#define CF_CONF_MULTI	0x01	/* may appear more than once */
+#define CF_CONF_HOT	0x02	/* applied by SIGHUP to running workers */
+
+struct cf_directive {
+	const char	*name;
+	int		 type;		/* enum in conf.c */
+	size_t		 offset;	/* offsetof(struct cf_conf, ...) */
+	const char	*def;		/* default value as it would be written, or NULL */
+	int		 flags;
+	const char	*help;		/* one line, for -t output and docs */
+};
+
+/* The directive table, for docs and tests.  *n receives its length. */
+const struct cf_directive *cf_conf_directives(size_t *n);
+
+/*
+ * Parse `path` into a new snapshot.  Relative paths in values resolve
+ * against the current directory (data-dir) or data-dir (database).
+ * Returns the snapshot (free with cf_conf_free), or NULL with a message in
+ * err ("file:line: what is wrong") -- err also reports I/O errors.
+ */
+struct cf_conf	*cf_conf_load(const char *path, char *err, size_t errlen);
+/* Same from a string; `name` stands in for the file name in messages. */
+struct cf_conf	*cf_conf_load_string(const char *text, const char *name,
+		    char *err, size_t errlen);
+/* The built-in defaults, as if from an empty file. */
+struct cf_conf	*cf_conf_defaults(char *err, size_t errlen);
+/* NULL-safe. */
+void		 cf_conf_free(struct cf_conf *conf);
+/* 1 when origin (e.g. "http://localhost:8080") is allowed by cors-origin. */
+int		 cf_conf_origin_allowed(const struct cf_conf *conf, const char *origin);
+
+#endif

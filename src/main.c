@@ -1,0 +1,192 @@
+/*
+ * main.c -- confabd [-ft] [-c file]
+ *
+ * Parse the configuration, check it (-t), prepare the data directory and
+ * the development secret, daemonise unless -f, write the pidfile and hand
+ * over to the master.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master/master.h"
+#include "secret.h"
+
+#ifndef CF_DEFAULT_CONF
+#define CF_DEFAULT_CONF	"/usr/local/etc/confabd.conf"
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: confabd [-ft] [-c file]\n");
+	exit(1);
+}
+
+static int
+mkdir_p(const char *path)
+{
+	char buf[4096], *p;
+
+	if (strlen(path) >= sizeof(buf))
+		return (-1);
+	strcpy(buf, path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) == -1 && errno != EEXIST)
+			return (-1);
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) == -1 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid != 0)
+		_exit(0);
+	if (setsid() == -1)
+		return (-1);
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid != 0)
+		_exit(0);
+	umask(027);
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return (0);
+}
+
+static int
+write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644))
+	    == -1) {
+		cf_log_warn("pidfile %s", path);
+		return (-1);
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, n) != n) {
+		cf_log_warn("pidfile %s: write", path);
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	return (0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	char err[CF_CONF_ERRLEN], *tok;
+	const char *path = NULL;
+	struct cf_conf *conf;
+	int ch, foreground = 0, test = 0, builtin = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:fth")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	cf_log_init(0, CF_LOG_INFO);
+	cf_log_set_proc("master");
+
+	if (path == NULL && access(CF_DEFAULT_CONF, F_OK) == 0)
+		path = CF_DEFAULT_CONF;
+	if (path != NULL)
+		conf = cf_conf_load(path, err, sizeof(err));
+	else {
+		builtin = 1;
+		conf = cf_conf_defaults(err, sizeof(err));
+	}
+	if (conf == NULL) {
+		fprintf(stderr, "confabd: %s\n", err);
+		if (test)
+			fprintf(stderr, "confabd: configuration test failed\n");
+		return (1);
+	}
+	if (test) {
+		printf("confabd: the configuration %s is ok\n",
+		    builtin ? "(built-in defaults)" : path);
+		cf_conf_free(conf);
+		return (0);
+	}
+	cf_log_set_level(conf->log_level);
+	if (builtin)
+		cf_log_info("no configuration file: using built-in defaults");
+
+	if (mkdir_p(conf->data_dir) == -1) {
+		cf_log_warn("data-dir %s", conf->data_dir);
+		cf_conf_free(conf);
+		return (1);
+	}
+	if (cf_secret_ensure(conf) == -1) {
+		cf_conf_free(conf);
+		return (1);
+	}
+	if (builtin && foreground &&
+	    (tok = cf_secret_devtoken(conf, 30)) != NULL) {
+		printf("Development token (user 1, Developer, admin; 30 days):\n"
+		    "%s\n", tok);
+		fflush(stdout);
+		free(tok);
+	}
+	if (!foreground) {
+		if (daemonize() == -1) {
+			cf_log_warn("daemonize");
+			return (1);
+		}
+		cf_log_init(1, conf->log_level);
+		cf_log_set_proc("master");
+	}
+	if (conf->pidfile != NULL && write_pidfile(conf->pidfile) == -1) {
+		cf_conf_free(conf);
+		return (1);
+	}
+	{
+		char *pidfile = conf->pidfile ? strdup(conf->pidfile) : NULL;
+
+		rc = cf_master_run(conf, path, foreground);
+		if (pidfile != NULL) {
+			(void)unlink(pidfile);
+			free(pidfile);
+		}
+	}
+	return (rc);
+}

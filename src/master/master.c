@@ -1,0 +1,501 @@
+/*
+ * master.c -- supervision.
+ *
+ * Signal handlers only set a flag and write one byte to a self-pipe; the
+ * loop below polls the pipe and does the work:
+ *   SIGCHLD   reap workers; a worker that died is purged from shared memory
+ *             and respawned after a backoff (100 ms doubling to 30 s, reset
+ *             once a worker has run 30 s); five crashes of a slot within
+ *             60 s is a crash loop and the slot is no longer respawned.
+ *             Exit status 2 from a worker is fatal: never respawned.
+ *   SIGHUP    reload: parse the file anew; a bad file changes nothing and the
+ *             errors are logged with file:line; a good one is adopted and
+ *             the workers re-read it (hot settings).  Changed cold settings
+ *             (listen, workers, data-dir, database, redis, presence-slots)
+ *             are logged and wait for a restart.
+ *   SIGTERM, SIGINT  graceful stop: workers close their clients and exit;
+ *             after shutdown-timeout (+2 s) the rest are killed.
+ *   SIGQUIT   fast stop.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master/master.h"
+#include "secret.h"
+#include "shm/shm.h"
+#include "util.h"
+#include "worker/worker.h"
+
+#define CF_MAX_LISTEN_FDS	CF_CONF_MAX_LISTEN
+#define CF_BACKOFF_MIN_MS	100
+#define CF_BACKOFF_MAX_MS	30000
+#define CF_STABLE_MS		30000
+#define CF_CRASH_WINDOW_MS	60000
+#define CF_CRASH_LIMIT		5
+
+enum slot_state {
+	SLOT_IDLE = 0,
+	SLOT_RUNNING,
+	SLOT_RESPAWN,		/* waiting for its backoff */
+	SLOT_FAILED		/* crash loop or fatal: not respawned */
+};
+
+struct slot {
+	enum slot_state	 state;
+	pid_t		 pid;
+	uint64_t	 started_ms;
+	uint64_t	 respawn_at;
+	uint32_t	 backoff_ms;
+	uint64_t	 crashes[CF_CRASH_LIMIT];
+	unsigned	 ncrashes;
+};
+
+static volatile sig_atomic_t got_chld, got_hup, got_term, got_quit;
+static int selfpipe[2] = { -1, -1 };
+
+static struct {
+	struct cf_conf	*conf;
+	const char	*conf_path;
+	int		 listen_fds[CF_MAX_LISTEN_FDS];
+	int		 nlisten;
+	struct cf_shm	*shm;
+	unsigned	 nslots;
+	int		*inbox_rx;
+	int		*inbox_tx;
+	struct slot	*slots;
+	int		 stopping;	/* 1 graceful, 2 fast */
+	uint64_t	 kill_at;
+} m;
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	switch (sig) {
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGTERM:
+	case SIGINT:
+		got_term = 1;
+		break;
+	case SIGQUIT:
+		got_quit = 1;
+		break;
+	}
+	(void)write(selfpipe[1], "", 1);
+	errno = saved;
+}
+
+static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+
+static int
+signals_setup(void)
+{
+	struct sigaction sa;
+	size_t i;
+
+	if (pipe2(selfpipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return (-1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		if (sigaction(handled[i], &sa, NULL) == -1)
+			return (-1);
+	signal(SIGPIPE, SIG_IGN);
+	return (0);
+}
+
+/* In a new worker: default dispositions, nothing blocked. */
+static void
+signals_child(void)
+{
+	sigset_t all;
+	size_t i;
+
+	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		signal(handled[i], SIG_DFL);
+	close(selfpipe[0]);
+	close(selfpipe[1]);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int
+spawn(unsigned i)
+{
+	struct cf_worker_init in;
+	sigset_t all, old;
+	pid_t pid;
+	int rc;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == -1) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		cf_log_warn("fork");
+		return (-1);
+	}
+	if (pid == 0) {
+		signals_child();
+		memset(&in, 0, sizeof(in));
+		in.slot = i;
+		in.nslots = m.nslots;
+		in.conf = m.conf;
+		in.conf_path = m.conf_path;
+		in.listen_fds = m.listen_fds;
+		in.nlisten = m.nlisten;
+		in.inbox_rx = m.inbox_rx;
+		in.inbox_tx = m.inbox_tx;
+		in.master_fd = -1;
+		in.shm = m.shm;
+		rc = cf_worker_main(&in);
+		_exit(rc);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	m.slots[i].pid = pid;
+	m.slots[i].state = SLOT_RUNNING;
+	m.slots[i].started_ms = cf_now_ms();
+	cf_log_debug("worker %u started (pid %d)", i, (int)pid);
+	return (0);
+}
+
+static int
+slot_of(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < m.nslots; i++)
+		if (m.slots[i].pid == pid)
+			return ((int)i);
+	return (-1);
+}
+
+static void
+child_died(unsigned i, int status)
+{
+	struct slot *s = &m.slots[i];
+	uint64_t now = cf_now_ms();
+	unsigned j, recent = 0;
+	char how[64];
+	pid_t pid = s->pid;
+
+	s->pid = 0;
+	s->state = SLOT_IDLE;
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d%s",
+		    WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	/* Whatever the worker held in shared memory goes before a respawn. */
+	if (cf_shm_purge_slot(m.shm, i) == -1)
+		cf_log_warnx("worker %u: shared memory purge failed", i);
+	if (m.stopping) {
+		cf_log_info("worker %u (pid %d) %s", i, (int)pid, how);
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		cf_log_warnx("worker %u (pid %d) %s: fatal, not respawning", i,
+		    (int)pid, how);
+		s->state = SLOT_FAILED;
+		return;
+	}
+	if (now - s->started_ms >= CF_STABLE_MS)
+		s->backoff_ms = 0;
+	s->crashes[s->ncrashes++ % CF_CRASH_LIMIT] = now;
+	for (j = 0; j < CF_CRASH_LIMIT && j < s->ncrashes; j++)
+		if (now - s->crashes[j] < CF_CRASH_WINDOW_MS)
+			recent++;
+	if (recent >= CF_CRASH_LIMIT) {
+		cf_log_warnx("worker %u (pid %d) %s; crash loop: %d exits in "
+		    "%d s, slot %u is no longer respawned", i, (int)pid, how,
+		    CF_CRASH_LIMIT, CF_CRASH_WINDOW_MS / 1000, i);
+		s->state = SLOT_FAILED;
+		return;
+	}
+	s->backoff_ms = s->backoff_ms == 0 ? CF_BACKOFF_MIN_MS :
+	    (s->backoff_ms * 2 > CF_BACKOFF_MAX_MS ? CF_BACKOFF_MAX_MS :
+	    s->backoff_ms * 2);
+	s->respawn_at = now + s->backoff_ms;
+	s->state = SLOT_RESPAWN;
+	cf_log_warnx("worker %u (pid %d) %s; respawning in %u ms", i, (int)pid,
+	    how, s->backoff_ms);
+}
+
+static void
+reap(void)
+{
+	pid_t pid;
+	int status, i;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid == 0 || (pid == -1 && errno == ECHILD))
+			return;
+		if (pid == -1) {
+			if (errno == EINTR)
+				continue;
+			cf_log_warn("waitpid");
+			return;
+		}
+		if ((i = slot_of(pid)) != -1)
+			child_died((unsigned)i, status);
+	}
+}
+
+static void
+signal_workers(int sig)
+{
+	unsigned i;
+
+	for (i = 0; i < m.nslots; i++)
+		if (m.slots[i].state == SLOT_RUNNING && m.slots[i].pid > 0)
+			(void)kill(m.slots[i].pid, sig);
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != b);
+	return (strcmp(a, b) != 0);
+}
+
+static void
+reload(void)
+{
+	char err[CF_CONF_ERRLEN], cold[256];
+	struct cf_conf *nc;
+	int i, listen_changed;
+
+	if (m.conf_path == NULL) {
+		cf_log_info("reload: running on built-in defaults, nothing to "
+		    "re-read");
+		return;
+	}
+	if ((nc = cf_conf_load(m.conf_path, err, sizeof(err))) == NULL) {
+		cf_log_warnx("reload failed, keeping the running configuration: "
+		    "%s", err);
+		return;
+	}
+	if (cf_secret_ensure(nc) == -1) {
+		cf_log_warnx("reload failed: no JWT secret");
+		cf_conf_free(nc);
+		return;
+	}
+	cold[0] = '\0';
+	listen_changed = nc->nlisten != m.conf->nlisten;
+	for (i = 0; !listen_changed && i < nc->nlisten; i++)
+		if (strcmp(nc->listen[i].text, m.conf->listen[i].text) != 0)
+			listen_changed = 1;
+	if (listen_changed)
+		strcat(cold, " listen");
+	if ((unsigned)nc->workers != m.nslots)
+		strcat(cold, " workers");
+	if (str_differs(nc->data_dir, m.conf->data_dir))
+		strcat(cold, " data-dir");
+	if (str_differs(nc->database, m.conf->database))
+		strcat(cold, " database");
+	if (str_differs(nc->redis, m.conf->redis))
+		strcat(cold, " redis");
+	if (nc->presence_slots != m.conf->presence_slots)
+		strcat(cold, " presence-slots");
+	cf_log_set_level(nc->log_level);
+	if (cold[0] != '\0') {
+		cf_log_warnx("reload: changed%s; these take effect at the next "
+		    "restart", cold);
+		cf_conf_free(nc);
+	} else {
+		cf_conf_free(m.conf);
+		m.conf = nc;
+	}
+	cf_log_info("configuration reloaded from %s", m.conf_path);
+	signal_workers(SIGHUP);
+}
+
+static void
+begin_stop(int fast)
+{
+	if (m.stopping >= (fast ? 2 : 1))
+		return;
+	m.stopping = fast ? 2 : 1;
+	cf_log_info("%s stop requested", fast ? "fast" : "graceful");
+	signal_workers(fast ? SIGQUIT : SIGTERM);
+	m.kill_at = cf_now_ms() + (fast ? 1000 :
+	    m.conf->shutdown_timeout_ms + 2000);
+}
+
+static int
+alive(void)
+{
+	unsigned i;
+	int n = 0;
+
+	for (i = 0; i < m.nslots; i++)
+		if (m.slots[i].state == SLOT_RUNNING)
+			n++;
+	return (n);
+}
+
+static int
+main_loop(void)
+{
+	struct pollfd pfd;
+	uint64_t now, next;
+	unsigned i;
+	char drain[64];
+	int timeout, pending;
+
+	for (;;) {
+		if (got_chld) {
+			got_chld = 0;
+			reap();
+		}
+		if (got_hup) {
+			got_hup = 0;
+			if (!m.stopping)
+				reload();
+		}
+		if (got_term) {
+			got_term = 0;
+			begin_stop(m.stopping == 1);	/* a second TERM is fast */
+		}
+		if (got_quit) {
+			got_quit = 0;
+			begin_stop(1);
+		}
+		now = cf_now_ms();
+		next = 0;
+		pending = 0;
+		if (!m.stopping) {
+			for (i = 0; i < m.nslots; i++) {
+				if (m.slots[i].state != SLOT_RESPAWN)
+					continue;
+				if (now >= m.slots[i].respawn_at) {
+					cf_log_info("respawning worker %u", i);
+					if (spawn(i) == -1) {
+						m.slots[i].respawn_at = now + 1000;
+						pending++;
+					}
+				} else
+					pending++;
+				if (m.slots[i].state == SLOT_RESPAWN &&
+				    (next == 0 || m.slots[i].respawn_at < next))
+					next = m.slots[i].respawn_at;
+			}
+			if (alive() == 0 && pending == 0) {
+				cf_log_warnx("no worker left to serve; exiting");
+				return (1);
+			}
+		} else {
+			if (alive() == 0)
+				return (0);
+			if (now >= m.kill_at) {
+				cf_log_warnx("workers still running after the "
+				    "shutdown timeout; killing them");
+				signal_workers(SIGKILL);
+				m.kill_at = now + 1000;
+			}
+			next = now + 100;
+		}
+		timeout = next == 0 ? -1 : (int)(next > now ? next - now : 0);
+		pfd.fd = selfpipe[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR) {
+			cf_log_warn("poll");
+			return (1);
+		}
+		while (read(selfpipe[0], drain, sizeof(drain)) > 0)
+			;
+	}
+}
+
+static int
+inboxes_open(void)
+{
+	unsigned i;
+	int sv[2], sz = 4 * 1024 * 1024;
+
+	m.inbox_rx = calloc(m.nslots, sizeof(int));
+	m.inbox_tx = calloc(m.nslots, sizeof(int));
+	if (m.inbox_rx == NULL || m.inbox_tx == NULL)
+		return (-1);
+	for (i = 0; i < m.nslots; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sv) == -1) {
+			cf_log_warn("socketpair");
+			return (-1);
+		}
+		(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		m.inbox_rx[i] = sv[0];
+		m.inbox_tx[i] = sv[1];
+	}
+	return (0);
+}
+
+int
+cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
+{
+	unsigned i;
+	int rc = 1;
+
+	(void)foreground;
+	m.conf = conf;
+	m.conf_path = conf_path;
+	m.nslots = (unsigned)conf->workers;
+	cf_log_set_proc("master");
+	if (signals_setup() == -1) {
+		cf_log_warn("signals");
+		goto done;
+	}
+	if ((m.nlisten = cf_listen_open(conf, m.listen_fds,
+	    CF_MAX_LISTEN_FDS)) <= 0)
+		goto done;
+	if ((m.shm = cf_shm_create(m.nslots, conf->presence_slots)) == NULL) {
+		cf_log_warn("shared memory");
+		goto done;
+	}
+	if (inboxes_open() == -1)
+		goto done;
+	if ((m.slots = calloc(m.nslots, sizeof(*m.slots))) == NULL)
+		goto done;
+	for (i = 0; i < m.nslots; i++)
+		if (spawn(i) == -1)
+			goto done;
+	cf_log_info("confabd %s started: %u workers", PACKAGE_VERSION, m.nslots);
+	rc = main_loop();
+	cf_log_info("confabd stopped");
+ done:
+	if (m.slots != NULL && rc != 0) {
+		signal_workers(SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+	}
+	cf_listen_close(m.listen_fds, m.nlisten);
+	cf_shm_destroy(m.shm);
+	free(m.slots);
+	free(m.inbox_rx);
+	free(m.inbox_tx);
+	cf_conf_free(m.conf);
+	return (rc);
+}

@@ -1,0 +1,22 @@
+/*
+ * master.h -- the master process: binds, creates shared memory, forks the
+ * workers, supervises them, reloads and stops.  It serves no traffic.
+ */
+#ifndef CF_MASTER_H
+#define CF_MASTER_H
+
+#include "conf.h"
+
+/* Listening sockets (listen.c). */
+int	 cf_listen_open(const struct cf_conf *conf, int *fds, int max);
+void	 cf_listen_close(int *fds, int n);
+
+/*
+ * Run the master until it stops.  conf is owned from now on; conf_path is
+ * re-read on SIGHUP (NULL: built-in defaults, nothing to reload).
+ * Returns the process exit status.
+ */
+int	 cf_master_run(struct cf_conf *conf, const char *conf_path,
+	    int foreground);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * shm.h -- the shared-memory segment every process of one host maps.
+ *
+ * The master creates it (mmap MAP_SHARED|MAP_ANONYMOUS) before forking, so
+ * every worker inherits the mapping.  It holds a header {magic, version,
+ * size}, one cache-line-aligned stats block per worker slot (written only by
+ * that slot's worker), and the presence table: user id -> connection count
+ * per worker slot.
+ *
+ * Crash safety: each count is written only by its slot's worker, so a worker
+ * killed at any instant leaves at worst its own column stale; the table's
+ * structure (insert/delete) is guarded by a robust process-shared mutex, and
+ * a locker that gets EOWNERDEAD rebuilds the index before marking it
+ * consistent.  The master calls cf_shm_purge_slot() for a dead worker before
+ * respawning it, which zeroes that worker's column and stats.
+ */
+#ifndef CF_SHM_H
+#define CF_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CF_SHM_MAX_SLOTS	64
+#define CF_SHM_USER_MAX		64	/* bytes of a user id, NUL included */
+
+struct cf_shm;
+
+/* Per-worker counters; one writer (the slot's worker), any reader. */
+struct cf_shm_stats {
+	pid_t		 pid;
+	uint64_t	 started_ms;
+	uint64_t	 connections;	/* Engine.IO sessions open now */
+	uint64_t	 ws_connections;
+	uint64_t	 polling_connections;
+	uint64_t	 events_in;
+	uint64_t	 packets_out;
+	uint64_t	 relay_out;
+	uint64_t	 relay_in;
+} __attribute__((aligned(128)));
+
+/*
+ * Create and initialise a segment for nslots workers (<= CF_SHM_MAX_SLOTS)
+ * and a presence table of `capacity` users.  The caller (the master) frees
+ * it with cf_shm_destroy.  NULL on failure (errno set).
+ */
+struct cf_shm	*cf_shm_create(unsigned nslots, unsigned capacity);
+/* Unmap.  NULL-safe.  Children keep their own inherited mapping. */
+void		 cf_shm_destroy(struct cf_shm *shm);
+unsigned	 cf_shm_nslots(const struct cf_shm *shm);
+
+/* The stats block of a slot (NULL when slot is out of range). */
+struct cf_shm_stats *cf_shm_stats(struct cf_shm *shm, unsigned slot);
+
+/*
+ * Forget everything a (dead) worker slot contributed: its presence counts
+ * and stats.  Also repairs the table lock if the worker died holding it.
+ * Called by the master before respawning the slot.  0 or -1.
+ */
+int		 cf_shm_purge_slot(struct cf_shm *shm, unsigned slot);
+
+/*
+ * Add delta (+1 / -1) to user's count for slot.  *total receives the user's
+ * count summed over all slots after the change (so the caller sees the
+ * 0 -> 1 and 1 -> 0 edges).  Returns 0, or -1 with errno ENOSPC when the
+ * table is full, EINVAL for a bad slot or an over-long user id.
+ */
+int		 cf_shm_presence_add(struct cf_shm *shm, unsigned slot,
+		    const char *user, int delta, uint32_t *total);
+/* The user's total count over all slots (0 when unknown). */
+uint32_t	 cf_shm_presence_get(struct cf_shm *shm, const char *user);
+/*
+ * Call fn for each user with a non-zero total.  Stops early when fn returns
+ * non-zero.  Returns the number of users visited.
+ */
+size_t		 cf_shm_presence_each(struct cf_shm *shm,
+		    int (*fn)(void *arg, const char *user, uint32_t total),
+		    void *arg);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * events.c -- confabd's application on the Socket.IO layer: the namespace
+ * "/" and the event dispatch table.
+ *
+ * The chat events of the spec are rows of this table.  The diagnostic
+ * events below (flag CF_EV_DEBUG) are served only with `debug-events yes`;
+ * the integration tests use them to exercise acks, binary payloads and
+ * rooms across workers without the chat layer.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker/events.h"
+#include "worker/room.h"
+#include "worker/session.h"
+
+#define CF_EV_STR_MAX	256
+
+static void ev_whoami(struct cf_event_ctx *);
+static void ev_echo(struct cf_event_ctx *);
+static void ev_room_join(struct cf_event_ctx *);
+static void ev_room_leave(struct cf_event_ctx *);
+static void ev_room_emit(struct cf_event_ctx *);
+static void ev_ack_request(struct cf_event_ctx *);
+static void ev_disconnect_me(struct cf_event_ctx *);
+
+static const struct cf_event_def events[] = {
+	{ "whoami",		CF_EV_DEBUG,	"",	ev_whoami },
+	{ "echo",		CF_EV_DEBUG,	"*",	ev_echo },
+	{ "room:join",		CF_EV_DEBUG,	"s",	ev_room_join },
+	{ "room:leave",		CF_EV_DEBUG,	"s",	ev_room_leave },
+	{ "room:emit",		CF_EV_DEBUG,	"ss*",	ev_room_emit },
+	{ "ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request },
+	{ "disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me },
+};
+
+/* ------------------------------------------------------------ helpers */
+
+int
+cf_event_check_args(const char *spec, const json_t *args, const char **why)
+{
+	size_t i, n = json_array_size(args);
+	const json_t *v;
+	const char *c;
+
+	for (i = 0, c = spec; *c != '\0' && *c != '*'; c++, i++) {
+		if (i >= n) {
+			*why = "missing argument";
+			return (-1);
+		}
+		v = json_array_get(args, i);
+		switch (*c) {
+		case 's':
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > CF_EV_STR_MAX) {
+				*why = "expected a non-empty string";
+				return (-1);
+			}
+			break;
+		case 'S':
+			if (!json_is_string(v)) {
+				*why = "expected a string";
+				return (-1);
+			}
+			break;
+		case 'i':
+			if (!json_is_integer(v)) {
+				*why = "expected an integer";
+				return (-1);
+			}
+			break;
+		case 'n':
+			if (!json_is_number(v)) {
+				*why = "expected a number";
+				return (-1);
+			}
+			break;
+		case 'b':
+			if (!json_is_boolean(v)) {
+				*why = "expected a boolean";
+				return (-1);
+			}
+			break;
+		case 'o':
+			if (!json_is_object(v)) {
+				*why = "expected an object";
+				return (-1);
+			}
+			break;
+		case 'a':
+			if (!json_is_array(v)) {
+				*why = "expected an array";
+				return (-1);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (*c != '*' && i < n) {
+		*why = "too many arguments";
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+ack_att(struct cf_event_ctx *ctx, json_t *args, const struct cf_sio_att *att,
+    int nattach)
+{
+	struct cf_sio_packet p;
+
+	if (ctx->ack_id < 0) {
+		json_decref(args);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.type = CF_SIO_ACK;
+	p.id = ctx->ack_id;
+	strcpy(p.nsp, "/");
+	p.data = args;
+	p.nattach = nattach;
+	if (nattach > 0)
+		memcpy(p.att, att, nattach * sizeof(*att));
+	(void)cf_sock_send_packet(ctx->s, &p);
+	json_decref(args);
+	ctx->ack_id = -1;	/* an ack is answered once */
+}
+
+void
+cf_event_ack(struct cf_event_ctx *ctx, json_t *args)
+{
+	ack_att(ctx, args, NULL, 0);
+}
+
+void
+cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
+    const char *message)
+{
+	cf_event_ack(ctx, json_pack("[{s:b,s:{s:s,s:s}}]", "ok", 0, "error",
+	    "code", code, "message", message));
+}
+
+static void
+ack_ok(struct cf_event_ctx *ctx)
+{
+	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
+}
+
+void
+cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	struct cf_event_ctx ctx;
+	const struct cf_event_def *d = NULL;
+	const json_t *name;
+	const char *why;
+	size_t i;
+
+	name = json_array_get(p->data, 0);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.s = s;
+	ctx.ack_id = p->id;
+	ctx.att = p->att;
+	ctx.nattach = p->nattach;
+	ctx.name = json_is_string(name) ? json_string_value(name) : "";
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if (strcmp(events[i].name, ctx.name) == 0) {
+			d = &events[i];
+			break;
+		}
+	if (d != NULL && (d->flags & CF_EV_DEBUG) && !cf_w->conf->debug_events)
+		d = NULL;
+	if (d == NULL) {
+		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
+		return;
+	}
+	/* The arguments after the name, as a new array. */
+	if ((ctx.args = json_array()) == NULL)
+		return;
+	for (i = 1; i < json_array_size(p->data); i++)
+		json_array_append(ctx.args, json_array_get(p->data, i));
+	if (cf_event_check_args(d->argspec, ctx.args, &why) == -1)
+		cf_event_ack_error(&ctx, "invalid_payload", why);
+	else
+		d->fn(&ctx);
+	json_decref(ctx.args);
+}
+
+/* ---------------------------------------------------- diagnostic events */
+
+static void
+ev_whoami(struct cf_event_ctx *ctx)
+{
+	cf_event_ack(ctx, json_pack("[{s:i,s:i,s:s,s:s,s:s}]",
+	    "worker", (json_int_t)cf_w->slot, "pid", (json_int_t)getpid(),
+	    "sid", ctx->s->id, "eioSid", ctx->s->sid, "transport",
+	    ctx->s->transport == CF_T_WEBSOCKET ? "websocket" : "polling"));
+}
+
+static void
+ev_echo(struct cf_event_ctx *ctx)
+{
+	json_t *ev;
+
+	if (ctx->ack_id >= 0) {
+		ack_att(ctx, json_incref(ctx->args), ctx->att, ctx->nattach);
+		return;
+	}
+	if ((ev = json_array()) == NULL)
+		return;
+	json_array_append_new(ev, json_string("echo"));
+	json_array_extend(ev, ctx->args);
+	(void)cf_sock_emit(ctx->s, ev, ctx->att, ctx->nattach, NULL, NULL);
+	json_decref(ev);
+}
+
+static void
+ev_room_join(struct cf_event_ctx *ctx)
+{
+	if (cf_room_join(cf_w, ctx->s,
+	    json_string_value(json_array_get(ctx->args, 0))) == -1) {
+		cf_event_ack_error(ctx, "internal", "out of memory");
+		return;
+	}
+	ack_ok(ctx);
+}
+
+static void
+ev_room_leave(struct cf_event_ctx *ctx)
+{
+	cf_room_leave(cf_w, ctx->s,
+	    json_string_value(json_array_get(ctx->args, 0)));
+	ack_ok(ctx);
+}
+
+static void
+ev_room_emit(struct cf_event_ctx *ctx)
+{
+	const char *room = json_string_value(json_array_get(ctx->args, 0));
+	json_t *ev;
+	size_t i;
+
+	if (cf_sio_reserved_event(json_string_value(json_array_get(ctx->args,
+	    1)))) {
+		cf_event_ack_error(ctx, "invalid_payload", "reserved event name");
+		return;
+	}
+	if ((ev = json_array()) == NULL)
+		return;
+	for (i = 1; i < json_array_size(ctx->args); i++)
+		json_array_append(ev, json_array_get(ctx->args, i));
+	if (cf_room_broadcast(cf_w, &room, 1, NULL, ev, ctx->att,
+	    ctx->nattach) == -1) {
+		json_decref(ev);
+		cf_event_ack_error(ctx, "internal", "broadcast failed");
+		return;
+	}
+	json_decref(ev);
+	ack_ok(ctx);
+}
+
+static void
+ack_response(struct cf_sess *s, json_t *args, void *arg)
+{
+	json_t *ev;
+
+	(void)arg;
+	if ((ev = json_array()) == NULL)
+		return;
+	json_array_append_new(ev, json_string("ack:response"));
+	if (json_is_array(args))
+		json_array_extend(ev, args);
+	(void)cf_sock_emit(s, ev, NULL, 0, NULL, NULL);
+	json_decref(ev);
+}
+
+static void
+ev_ack_request(struct cf_event_ctx *ctx)
+{
+	const char *name = json_string_value(json_array_get(ctx->args, 0));
+
+	if (cf_sio_reserved_event(name)) {
+		cf_event_ack_error(ctx, "invalid_payload", "reserved event name");
+		return;
+	}
+	(void)cf_sock_emit(ctx->s, ctx->args, ctx->att, ctx->nattach,
+	    ack_response, NULL);
+	ack_ok(ctx);
+}
+
+static void
+ev_disconnect_me(struct cf_event_ctx *ctx)
+{
+	int close = json_is_true(json_array_get(ctx->args, 0));
+
+	ack_ok(ctx);
+	cf_sock_disconnect(ctx->s, close);
+}
+
+/* ------------------------------------------------------- application */
+
+static void
+on_event(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	if (p == NULL)
+		return;		/* connected: nothing to say yet */
+	cf_event_dispatch(s, p);
+}
+
+const struct cf_app cf_confabd_app = {
+	NULL,		/* only "/" */
+	NULL,
+	on_event,
+	NULL,
+	NULL
+};

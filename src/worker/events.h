@@ -1,0 +1,59 @@
+/*
+ * events.h -- the Socket.IO event dispatch table.
+ *
+ * Each client-to-server event is one row: its name, flags, an argument
+ * specification checked before the handler runs, and the handler.  A
+ * payload that fails validation never reaches the handler: the client gets
+ * an error ack ({ok:false, error:{code:"invalid_payload",...}}) when it asked
+ * for one.
+ */
+#ifndef CF_EVENTS_H
+#define CF_EVENTS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "codec/sio.h"
+#include "worker/session.h"
+
+struct cf_event_ctx {
+	struct cf_sess			*s;
+	const char			*name;
+	json_t				*args;		/* the arguments after the name */
+	const struct cf_sio_att		*att;
+	int				 nattach;
+	int64_t				 ack_id;	/* -1: no ack requested */
+};
+
+typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
+
+#define CF_EV_DEBUG	0x01	/* served only with debug-events on */
+
+/*
+ * argspec: one character per positional argument --
+ *   s  non-empty string (at most 256 bytes)    S  any string
+ *   i  integer    n  number    b  boolean    o  object    a  array
+ *   .  anything
+ * then optionally '*' (any number of further arguments of any type).
+ * Without '*', extra arguments are an error.
+ */
+struct cf_event_def {
+	const char	*name;
+	unsigned	 flags;
+	const char	*argspec;
+	cf_event_fn	 fn;
+};
+
+/* Dispatch a complete EVENT / BINARY_EVENT packet (data = [name, ...]). */
+void	 cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p);
+/* Validate args against spec: 0, or -1 with a reason in why. */
+int	 cf_event_check_args(const char *spec, const json_t *args,
+	    const char **why);
+/* Answer the ack (args is an array, reference stolen); no-op without ack. */
+void	 cf_event_ack(struct cf_event_ctx *ctx, json_t *args);
+/* Answer {ok:false, error:{code, message}}. */
+void	 cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
+	    const char *message);
+
+#endif

@@ -1,0 +1,1069 @@
+/*
+ * http.c -- the libwebsockets protocol: Engine.IO over HTTP long-polling
+ * and over WebSocket, on one lws protocol that handles both.
+ *
+ * HTTP: lws frees and re-allocates the per-transaction data (pss) at the
+ * end of every keep-alive transaction, so anything that must outlive a
+ * request lives in the session; the pss only points at it, and the session
+ * records which wsi holds its GET or POST.  Both sides unlink in
+ * DROP_PROTOCOL / CLOSED_HTTP.  A GET is held until the session has
+ * something to say; lws' default 5 s content timeout is lifted for it.
+ *
+ * WebSocket: one Engine.IO packet per frame, one lws_write per WRITEABLE.
+ * An upgrade arrives as a second WebSocket for a polling session: it is a
+ * probe ("2probe"/"3probe") until the client sends "5".
+ *
+ * Requests for a session owned by another worker that reach us on a reused
+ * keep-alive connection are forwarded to the owner over the inbox and the
+ * response relayed back (cf_http_fwd_*).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/eio.h"
+#include "log.h"
+#include "worker/session.h"
+#include "worker/worker.h"
+
+/* Serve bare Engine.IO echo sessions at /engine.io/ (conformance server). */
+int cf_http_engine_echo;
+
+enum pss_kind {
+	K_NONE = 0,
+	K_GET,		/* polling GET (held or being answered) */
+	K_POST,		/* polling POST, body being read */
+	K_FWD,		/* request forwarded to the owning worker */
+	K_WS,		/* WebSocket carrying a session */
+	K_PROBE		/* WebSocket being upgraded to */
+};
+
+struct pss {
+	struct cf_sess	*sess;		/* first: session.c clears it on detach */
+	uint8_t		 kind;
+	uint8_t		 established;
+	uint8_t		 probe_reply;
+	uint8_t		 post_fwd;	/* K_FWD POST: body still coming */
+	uint32_t	 fwd_id;
+	int		 fwd_status;
+	struct cf_buf	 fwd_body;	/* forwarded response, ready to write */
+	int		 fwd_ready;
+	char		 sid[24];
+	char		 origin[256];
+	struct cf_buf	 rx;
+};
+
+/* Outstanding forwarded requests of this worker: id -> wsi. */
+struct fwd {
+	uint32_t	 id;
+	struct lws	*wsi;
+	UT_hash_handle	 hh;
+};
+static struct fwd *fwds;
+static uint32_t fwd_next = 1;
+
+/* Forwarded request / response payload headers. */
+struct fwd_req {
+	uint32_t	 id;
+	uint8_t		 method;	/* 0 GET, 1 POST */
+	char		 sid[24];
+	char		 origin[256];
+};
+struct fwd_resp {
+	uint32_t	 id;
+	uint16_t	 status;
+};
+
+enum { ECODE_TRANSPORT = 0, ECODE_SID, ECODE_METHOD, ECODE_BAD, ECODE_FORBIDDEN, ECODE_VERSION };
+static const char *const ec_msg[] = {
+	"Transport unknown", "Session ID unknown", "Bad handshake method",
+	"Bad request", "Forbidden", "Unsupported protocol version"
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int
+method_is(struct lws *wsi, enum lws_token_indexes t)
+{
+	return (lws_hdr_total_length(wsi, t) > 0);
+}
+
+static void
+copy_origin(struct lws *wsi, struct pss *pss)
+{
+	pss->origin[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    lws_hdr_copy(wsi, pss->origin, sizeof(pss->origin),
+	    WSI_TOKEN_ORIGIN) < 0)
+		pss->origin[0] = '\0';
+}
+
+static int
+add_hdr(struct lws *wsi, const char *name, const char *val, uint8_t **p,
+    uint8_t *end)
+{
+	return (lws_add_http_header_by_name(wsi, (const uint8_t *)name,
+	    (const uint8_t *)val, (int)strlen(val), p, end));
+}
+
+/* CORS: reflect an allowed Origin (credentials then work too). */
+static int
+add_cors(struct lws *wsi, const char *origin, uint8_t **p, uint8_t *end)
+{
+	if (origin[0] == '\0' || !cf_conf_origin_allowed(cf_w->conf, origin))
+		return (0);
+	if (add_hdr(wsi, "access-control-allow-origin:", origin, p, end) ||
+	    add_hdr(wsi, "access-control-allow-credentials:", "true", p, end) ||
+	    add_hdr(wsi, "vary:", "Origin", p, end))
+		return (-1);
+	return (0);
+}
+
+/*
+ * Write a complete response and finish the transaction.  Returns what the
+ * callback must return: 0 to keep the connection, -1 to close it.  The pss
+ * must not be touched afterwards (lws frees it).
+ */
+static int
+respond(struct lws *wsi, const char *origin, unsigned status,
+    const char *ctype, const void *body, size_t len, int close)
+{
+	uint8_t hbuf[LWS_PRE + 2048], *start = hbuf + LWS_PRE, *p = start;
+	uint8_t *end = hbuf + sizeof(hbuf) - 1, *bbuf;
+	char conn[64];
+	int rc;
+
+	/*
+	 * lws closes after the response when the request said
+	 * "Connection: close"; say so, or a keep-alive client agent would
+	 * reuse the dead connection.
+	 */
+	if (!close && lws_hdr_copy(wsi, conn, sizeof(conn),
+	    WSI_TOKEN_CONNECTION) > 0 && strcasestr(conn, "close") != NULL)
+		close = 2;
+
+	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+	    add_cors(wsi, origin, &p, end))
+		return (-1);
+	if (status == 200 && ctype != NULL && strncmp(ctype, "text/plain", 10) == 0 &&
+	    add_hdr(wsi, "cache-control:", "no-store", &p, end))
+		return (-1);
+	if (close && add_hdr(wsi, "connection:", "close", &p, end))
+		return (-1);
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return (-1);
+	if (len > 0) {
+		if ((bbuf = malloc(LWS_PRE + len)) == NULL)
+			return (-1);
+		memcpy(bbuf + LWS_PRE, body, len);
+		rc = lws_write(wsi, bbuf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+		free(bbuf);
+		if (rc < 0)
+			return (-1);
+	}
+	if (close == 1)
+		return (-1);
+	return (lws_http_transaction_completed(wsi) ? -1 : 0);
+}
+
+static int
+respond_error(struct lws *wsi, const char *origin, int code, int close)
+{
+	char body[128];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}",
+	    code, ec_msg[code]);
+	return (respond(wsi, origin, code == ECODE_FORBIDDEN ? 403 : 400,
+	    "application/json", body, (size_t)n, close));
+}
+
+static int
+respond_text(struct lws *wsi, const char *origin, const char *s)
+{
+	return (respond(wsi, origin, 200, "text/plain; charset=UTF-8", s,
+	    strlen(s), 0));
+}
+
+/*
+ * A query argument's value ("name=" with the '=').  lws copies the whole
+ * "name=value" fragment before matching, so it needs a buffer of its own.
+ */
+static int
+get_arg(struct lws *wsi, const char *name, char *buf, int len)
+{
+	char frag[512];
+	const char *v;
+
+	buf[0] = '\0';
+	if ((v = lws_get_urlarg_by_name(wsi, name, frag, sizeof(frag))) == NULL)
+		return (0);
+	cf_strlcpy(buf, v, (size_t)len);
+	return (1);
+}
+
+/* Which Engine.IO endpoint a path is: 1 Socket.IO, 2 bare echo, 0 none. */
+static int
+eio_path(const char *path)
+{
+	if (strncmp(path, "/socket.io/", 11) == 0)
+		return (1);
+	if (cf_http_engine_echo && strncmp(path, "/engine.io/", 11) == 0)
+		return (2);
+	return (0);
+}
+
+/* Build a polling payload from the session's queue (drains it). */
+static int
+drain_payload(struct cf_sess *s, struct cf_buf *b, int *sent_close)
+{
+	struct cf_msg *m;
+	const uint8_t *d;
+
+	*sent_close = 0;
+	while ((m = cf_outq_pop(&s->q)) != NULL) {
+		d = CF_MSG_DATA(m);
+		if (m->binary) {
+			if (cf_eio_payload_append(b, CF_EIO_MESSAGE, 1, d, m->len))
+				goto fail;
+		} else {
+			if (m->len > 0 && d[0] == '1')
+				*sent_close = 1;
+			if (cf_eio_payload_append(b, (enum cf_eio_type)(d[0] - '0'),
+			    0, d + 1, m->len - 1))
+				goto fail;
+		}
+		cf_msg_unref(m);
+	}
+	return (0);
+ fail:
+	cf_msg_unref(m);
+	return (-1);
+}
+
+/*
+ * What a polling GET of s gets now: 1 with the body in b (the GET is
+ * answered), 0 when there is nothing to say yet (hold it).
+ */
+static int
+poll_answer(struct cf_sess *s, struct cf_buf *b, int *finished)
+{
+	int sent_close;
+
+	*finished = 0;
+	if (s->poll_noop) {
+		s->poll_noop = 0;
+		cf_buf_appends(b, "6");
+		if (s->state == CF_S_CLOSING)
+			*finished = 1;
+		return (1);
+	}
+	if (s->q.len == 0)
+		return (0);
+	if (drain_payload(s, b, &sent_close) == -1)
+		cf_buf_reset(b);
+	if (sent_close)
+		*finished = 1;
+	return (1);
+}
+
+/* ------------------------------------------------------ polling: GET */
+
+static int
+handshake(struct lws *wsi, struct pss *pss, int endpoint, int websocket)
+{
+	struct cf_buf b = { 0 };
+	struct cf_sess *s;
+	int rc;
+
+	if ((s = cf_sess_new(cf_w, websocket ? CF_T_WEBSOCKET : CF_T_POLLING))
+	    == NULL)
+		return (-1);
+	s->eio_echo = endpoint == 2;
+	if (s->eio_echo)
+		s->connect_deadline = 0;
+	cf_sess_timer_update(s);
+	if (cf_eio_open_packet(&b, s->sid, !websocket, cf_w->conf->ping_interval_ms,
+	    cf_w->conf->ping_timeout_ms, cf_w->conf->max_payload) != CF_EIO_OK) {
+		cf_buf_free(&b);
+		cf_sess_close(s, "out of memory", 0);
+		return (-1);
+	}
+	if (websocket) {
+		struct cf_msg *m = cf_msg_new(b.data, b.len, 0);
+
+		cf_buf_free(&b);
+		s->ws_wsi = wsi;
+		pss->sess = s;
+		pss->kind = K_WS;
+		if (m == NULL)
+			return (-1);
+		cf_outq_push(&s->q, m);
+		cf_msg_unref(m);
+		lws_callback_on_writable(wsi);
+		return (0);
+	}
+	rc = respond(wsi, pss->origin, 200, "text/plain; charset=UTF-8", b.data,
+	    b.len, 0);
+	cf_buf_free(&b);
+	return (rc);
+}
+
+static int
+start_get(struct lws *wsi, struct pss *pss, struct cf_sess *s)
+{
+	if (s->poll_wsi != NULL || s->remote_poll) {
+		/* Overlapping GETs: refuse this one, close the session. */
+		cf_sess_close(s, "overlapping GET", 1);
+		return (respond_error(wsi, pss->origin, ECODE_BAD, 0));
+	}
+	if (s->upgrading)
+		return (respond_text(wsi, pss->origin, "6"));
+	s->poll_wsi = wsi;
+	pss->sess = s;
+	pss->kind = K_GET;
+	/* A held GET waits as long as it must (at most one ping interval). */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	if (s->q.len > 0 || s->poll_noop)
+		lws_callback_on_writable(wsi);
+	return (0);
+}
+
+static int
+get_writeable(struct lws *wsi, struct pss *pss)
+{
+	struct cf_sess *s = pss->sess;
+	struct cf_buf b = { 0 };
+	char origin[sizeof(pss->origin)];
+	int finished, rc;
+
+	if (pss->kind == K_FWD) {
+		if (!pss->fwd_ready)
+			return (0);
+		strcpy(origin, pss->origin);
+		b = pss->fwd_body;
+		memset(&pss->fwd_body, 0, sizeof(pss->fwd_body));
+		rc = respond(wsi, origin, (unsigned)pss->fwd_status,
+		    pss->fwd_status == 200 ? "text/plain; charset=UTF-8" :
+		    "application/json", b.data, b.len, 0);
+		cf_buf_free(&b);
+		return (rc);
+	}
+	if (pss->kind != K_GET)
+		return (0);
+	if (s == NULL)
+		return (respond_text(wsi, pss->origin, "1"));
+	if (!poll_answer(s, &b, &finished)) {
+		cf_buf_free(&b);
+		return (0);
+	}
+	s->poll_wsi = NULL;
+	pss->sess = NULL;
+	pss->kind = K_NONE;
+	strcpy(origin, pss->origin);
+	if (finished)
+		cf_sess_transport_gone(s, NULL);
+	rc = respond(wsi, origin, 200, "text/plain; charset=UTF-8", b.data,
+	    b.len, 0);
+	cf_buf_free(&b);
+	return (rc);
+}
+
+/* ----------------------------------------------------- polling: POST */
+
+/* Feed a POST body to s.  Returns the HTTP status to answer. */
+static int
+post_body(struct cf_sess *s, uint8_t *body, size_t len)
+{
+	struct cf_eio_packet pk[256];
+	size_t n, i, off = 0;
+	int rc;
+
+	if (s->state != CF_S_OPEN)
+		return (200);
+	/* Decode in chunks of 256 packets: the array bounds one pass. */
+	(void)off;
+	rc = cf_eio_decode_payload(body, len, pk, 256, &n);
+	if (rc == CF_EIO_ETOOMANY || rc == CF_EIO_EPROTO || n == 0) {
+		if (rc != CF_EIO_ETOOMANY) {
+			cf_sess_close(s, "parse error", 1);
+			return (400);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (s->eio_echo && pk[i].type == CF_EIO_MESSAGE) {
+			struct cf_msg *m = pk[i].binary ?
+			    cf_msg_new(pk[i].data, pk[i].len, 1) :
+			    cf_msg_new2('4', pk[i].data, pk[i].len);
+
+			if (m != NULL) {
+				cf_sess_send(s, m);
+				cf_msg_unref(m);
+			}
+			continue;
+		}
+		if (cf_sess_input(s, &pk[i]) == -1)
+			break;
+	}
+	if (rc == CF_EIO_ETOOMANY) {
+		cf_sess_close(s, "too many packets", 1);
+		return (400);
+	}
+	return (200);
+}
+
+/* ------------------------------------------------ forwarded requests */
+
+static int
+forward(struct lws *wsi, struct pss *pss, int slot, int post,
+    const uint8_t *body, size_t len)
+{
+	struct fwd_req h;
+	struct cf_buf b = { 0 };
+	struct fwd *f;
+	int rc;
+
+	if (pss->fwd_id == 0) {
+		if ((f = calloc(1, sizeof(*f))) == NULL)
+			return (-1);
+		f->id = fwd_next++;
+		if (fwd_next == 0)
+			fwd_next = 1;
+		f->wsi = wsi;
+		HASH_ADD_INT(fwds, id, f);
+		pss->fwd_id = f->id;
+	}
+	pss->kind = K_FWD;
+	memset(&h, 0, sizeof(h));
+	h.id = pss->fwd_id;
+	h.method = post ? 1 : 0;
+	cf_strlcpy(h.sid, pss->sid, sizeof(h.sid));
+	cf_strlcpy(h.origin, pss->origin, sizeof(h.origin));
+	if (cf_buf_append(&b, &h, sizeof(h)) == -1 ||
+	    (len > 0 && cf_buf_append(&b, body, len) == -1)) {
+		cf_buf_free(&b);
+		return (-1);
+	}
+	rc = cf_ipc_send(cf_w, (unsigned)slot, CF_IPC_FWD_REQ, b.data, b.len, -1);
+	cf_buf_free(&b);
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	return (rc);
+}
+
+static void
+fwd_forget(struct pss *pss)
+{
+	struct fwd *f;
+
+	if (pss->fwd_id == 0)
+		return;
+	HASH_FIND_INT(fwds, &pss->fwd_id, f);
+	if (f != NULL) {
+		HASH_DEL(fwds, f);
+		free(f);
+	}
+	pss->fwd_id = 0;
+	cf_buf_free(&pss->fwd_body);
+}
+
+static void
+fwd_reply(unsigned slot, uint32_t id, unsigned status, const void *body,
+    size_t len)
+{
+	struct fwd_resp h;
+	struct cf_buf b = { 0 };
+
+	memset(&h, 0, sizeof(h));
+	h.id = id;
+	h.status = (uint16_t)status;
+	if (cf_buf_append(&b, &h, sizeof(h)) == 0 &&
+	    (len == 0 || cf_buf_append(&b, body, len) == 0))
+		(void)cf_ipc_send(cf_w, slot, CF_IPC_FWD_RESP, b.data, b.len, -1);
+	cf_buf_free(&b);
+}
+
+static void
+fwd_reply_error(unsigned slot, uint32_t id, int code)
+{
+	char body[128];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}",
+	    code, ec_msg[code]);
+	fwd_reply(slot, id, 400, body, (size_t)n);
+}
+
+int
+cf_http_fwd_request(struct cf_worker *w, unsigned src, const uint8_t *data,
+    size_t len)
+{
+	struct fwd_req h;
+	struct cf_sess *s;
+	uint8_t *body;
+	int status;
+
+	if (len < sizeof(h))
+		return (-1);
+	memcpy(&h, data, sizeof(h));
+	h.sid[sizeof(h.sid) - 1] = '\0';
+	if ((s = cf_sess_find(w, h.sid)) == NULL) {
+		fwd_reply_error(src, h.id, ECODE_SID);
+		return (0);
+	}
+	if (s->transport != CF_T_POLLING) {
+		fwd_reply_error(src, h.id, ECODE_BAD);
+		return (0);
+	}
+	if (h.method == 1) {
+		if (s->post_wsi != NULL) {
+			cf_sess_close(s, "overlapping POST", 1);
+			fwd_reply_error(src, h.id, ECODE_BAD);
+			return (0);
+		}
+		if ((body = malloc(len - sizeof(h) + 1)) == NULL)
+			return (-1);
+		memcpy(body, data + sizeof(h), len - sizeof(h));
+		status = post_body(s, body, len - sizeof(h));
+		free(body);
+		if (status == 200)
+			fwd_reply(src, h.id, 200, "ok", 2);
+		else
+			fwd_reply_error(src, h.id, ECODE_BAD);
+		return (0);
+	}
+	if (s->poll_wsi != NULL || s->remote_poll) {
+		cf_sess_close(s, "overlapping GET", 1);
+		fwd_reply_error(src, h.id, ECODE_BAD);
+		return (0);
+	}
+	if (s->upgrading) {
+		fwd_reply(src, h.id, 200, "6", 1);
+		return (0);
+	}
+	s->remote_poll = 1;
+	s->remote_slot = src;
+	s->remote_reqid = h.id;
+	cf_http_remote_flush(s);
+	return (0);
+}
+
+void
+cf_http_remote_flush(struct cf_sess *s)
+{
+	struct cf_buf b = { 0 };
+	int finished;
+
+	if (!s->remote_poll)
+		return;
+	if (!poll_answer(s, &b, &finished) && s->state != CF_S_CLOSED) {
+		cf_buf_free(&b);
+		return;
+	}
+	s->remote_poll = 0;
+	fwd_reply(s->remote_slot, s->remote_reqid, 200,
+	    b.len ? (const char *)b.data : "6", b.len ? b.len : 1);
+	cf_buf_free(&b);
+	if (finished)
+		cf_sess_transport_gone(s, NULL);
+}
+
+void
+cf_http_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
+{
+	struct fwd_resp h;
+	struct fwd *f;
+	struct pss *pss;
+
+	(void)w;
+	if (len < sizeof(h))
+		return;
+	memcpy(&h, data, sizeof(h));
+	HASH_FIND_INT(fwds, &h.id, f);
+	if (f == NULL)
+		return;		/* the client went away meanwhile */
+	pss = lws_wsi_user(f->wsi);
+	if (pss == NULL || pss->fwd_id != h.id)
+		return;
+	cf_buf_reset(&pss->fwd_body);
+	if (cf_buf_append(&pss->fwd_body, data + sizeof(h), len - sizeof(h)))
+		return;
+	pss->fwd_status = h.status;
+	pss->fwd_ready = 1;
+	lws_callback_on_writable(f->wsi);
+}
+
+/* ------------------------------------------------------ HTTP request */
+
+static int
+on_http(struct lws *wsi, struct pss *pss, const char *path)
+{
+	char eio[8], transport[16], sid[32], buf[512];
+	struct cf_sess *s;
+	int endpoint, slot, is_get, is_post;
+	uint8_t hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start;
+	uint8_t *end = hb + sizeof(hb) - 1;
+
+	copy_origin(wsi, pss);
+	is_get = method_is(wsi, WSI_TOKEN_GET_URI);
+	is_post = method_is(wsi, WSI_TOKEN_POST_URI);
+
+	if ((endpoint = eio_path(path)) == 0)
+		return (respond(wsi, pss->origin, 404, "text/plain", "Not Found",
+		    9, 0));
+
+	if (method_is(wsi, WSI_TOKEN_OPTIONS_URI)) {
+		/* CORS preflight. */
+		if (lws_add_http_common_headers(wsi, 204, NULL, 0, &p, end) ||
+		    add_cors(wsi, pss->origin, &p, end) ||
+		    add_hdr(wsi, "access-control-allow-methods:",
+		    "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end))
+			return (-1);
+		if (lws_hdr_custom_copy(wsi, buf, sizeof(buf),
+		    "access-control-request-headers:", 31) > 0 &&
+		    (add_hdr(wsi, "access-control-allow-headers:", buf, &p, end) ||
+		    add_hdr(wsi, "vary:", "Access-Control-Request-Headers", &p,
+		    end)))
+			return (-1);
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return (-1);
+		return (lws_http_transaction_completed(wsi) ? -1 : 0);
+	}
+
+	get_arg(wsi, "transport=", transport, sizeof(transport));
+	if (strcmp(transport, "polling") != 0 &&
+	    strcmp(transport, "websocket") != 0)
+		return (respond_error(wsi, pss->origin, ECODE_TRANSPORT,
+		    !is_get));
+	get_arg(wsi, "sid=", sid, sizeof(sid));
+
+	if (sid[0] != '\0') {
+		cf_strlcpy(pss->sid, sid, sizeof(pss->sid));
+		s = cf_sess_find(cf_w, sid);
+		if (s == NULL) {
+			slot = cf_sid_slot(sid);
+			if (slot >= 0 && (unsigned)slot < cf_w->nslots &&
+			    (unsigned)slot != cf_w->slot && (is_get || is_post) &&
+			    strcmp(transport, "polling") == 0) {
+				if (is_post) {
+					pss->kind = K_FWD;
+					pss->post_fwd = 1;
+					return (0);	/* forwarded at body end */
+				}
+				if (forward(wsi, pss, slot, 0, NULL, 0) == -1)
+					return (respond_error(wsi, pss->origin,
+					    ECODE_SID, 0));
+				return (0);
+			}
+			return (respond_error(wsi, pss->origin, ECODE_SID, !is_get));
+		}
+		if (strcmp(transport, "polling") != 0 ||
+		    s->transport != CF_T_POLLING)
+			return (respond_error(wsi, pss->origin, ECODE_BAD, !is_get));
+		if (is_get)
+			return (start_get(wsi, pss, s));
+		if (!is_post) {
+			return (respond(wsi, pss->origin, 500, "text/plain",
+			    "Bad method", 10, 1));
+		}
+		if (s->post_wsi != NULL) {
+			cf_sess_close(s, "overlapping POST", 1);
+			return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
+		}
+		if (lws_hdr_copy(wsi, buf, sizeof(buf),
+		    WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
+		    strncasecmp(buf, "application/octet-stream", 24) == 0)
+			return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
+		if (lws_hdr_copy(wsi, buf, sizeof(buf),
+		    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+		    strtoull(buf, NULL, 10) > cf_w->conf->max_payload)
+			return (respond(wsi, pss->origin, 413, "text/plain",
+			    "Payload Too Large", 17, 1));
+		s->post_wsi = wsi;
+		pss->sess = s;
+		pss->kind = K_POST;
+		return (0);
+	}
+
+	/* A handshake. */
+	if (!is_get)
+		return (respond_error(wsi, pss->origin, ECODE_METHOD, 1));
+	get_arg(wsi, "EIO=", eio, sizeof(eio));
+	if (strcmp(eio, "4") != 0)
+		return (respond_error(wsi, pss->origin, ECODE_VERSION, 0));
+	if (strcmp(transport, "websocket") == 0)
+		return (respond_error(wsi, pss->origin, ECODE_BAD, 0));
+	if (cf_w->draining)
+		return (respond(wsi, pss->origin, 503, "text/plain",
+		    "Service Unavailable", 19, 1));
+	return (handshake(wsi, pss, endpoint, 0));
+}
+
+static int
+on_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
+{
+	if (pss->kind != K_POST && !(pss->kind == K_FWD && pss->post_fwd))
+		return (0);
+	if (pss->rx.len + len > cf_w->conf->max_payload) {
+		if (pss->sess != NULL && pss->sess->post_wsi == wsi)
+			pss->sess->post_wsi = NULL;
+		pss->sess = NULL;
+		pss->kind = K_NONE;
+		cf_buf_free(&pss->rx);
+		return (respond(wsi, pss->origin, 413, "text/plain",
+		    "Payload Too Large", 17, 1));
+	}
+	if (len > 0 && cf_buf_append(&pss->rx, in, len) == -1)
+		return (-1);
+	return (0);
+}
+
+static int
+on_body_done(struct lws *wsi, struct pss *pss)
+{
+	struct cf_sess *s = pss->sess;
+	char origin[sizeof(pss->origin)];
+	int status, slot;
+
+	if (pss->kind == K_FWD && pss->post_fwd) {
+		pss->post_fwd = 0;
+		slot = cf_sid_slot(pss->sid);
+		if (forward(wsi, pss, slot, 1, pss->rx.data, pss->rx.len) == -1) {
+			cf_buf_free(&pss->rx);
+			return (respond_error(wsi, pss->origin, ECODE_SID, 1));
+		}
+		cf_buf_free(&pss->rx);
+		return (0);
+	}
+	if (pss->kind != K_POST)
+		return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
+	strcpy(origin, pss->origin);
+	if (s == NULL) {
+		cf_buf_free(&pss->rx);
+		return (respond_error(wsi, origin, ECODE_SID, 1));
+	}
+	if (s->post_wsi == wsi)
+		s->post_wsi = NULL;
+	pss->sess = NULL;
+	pss->kind = K_NONE;
+	if (pss->rx.len == 0)
+		status = 400;
+	else
+		status = post_body(s, pss->rx.data, pss->rx.len);
+	cf_buf_free(&pss->rx);
+	if (status != 200)
+		return (respond_error(wsi, origin, ECODE_BAD, 1));
+	return (respond(wsi, origin, 200, "text/html", "ok", 2, 0));
+}
+
+/* The HTTP transaction is over (answered or the connection closed). */
+static void
+http_unbind(struct lws *wsi, struct pss *pss, int closed)
+{
+	struct cf_sess *s = pss->sess;
+
+	if (pss->kind == K_WS || pss->kind == K_PROBE)
+		return;
+	fwd_forget(pss);
+	cf_buf_free(&pss->rx);
+	if (s != NULL) {
+		pss->sess = NULL;
+		if (s->post_wsi == wsi)
+			s->post_wsi = NULL;
+		if (s->poll_wsi == wsi) {
+			s->poll_wsi = NULL;
+			/* The reference closes a session whose held GET dies. */
+			if (closed && s->state != CF_S_CLOSED)
+				cf_sess_close(s, "transport error", 0);
+		}
+	}
+	pss->kind = K_NONE;
+}
+
+/* --------------------------------------------------------- WebSocket */
+
+static int
+confirm_upgrade(struct lws *wsi)
+{
+	char path[256], eio[8], transport[16], sid[32];
+	struct pss tmp, *pss = &tmp;	/* lws has no pss for us yet */
+	struct cf_sess *s;
+	int code = -1;
+
+	memset(&tmp, 0, sizeof(tmp));
+	copy_origin(wsi, pss);
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+	    eio_path(path) == 0)
+		return (respond(wsi, pss->origin, 404, "text/plain",
+		    "Not Found", 9, 1) ? 1 : 1);
+	if (pss->origin[0] != '\0' &&
+	    !cf_conf_origin_allowed(cf_w->conf, pss->origin)) {
+		cf_log_debug("websocket from origin %s refused", pss->origin);
+		(void)respond_error(wsi, "", ECODE_FORBIDDEN, 1);
+		return (1);
+	}
+	get_arg(wsi, "transport=", transport, sizeof(transport));
+	get_arg(wsi, "EIO=", eio, sizeof(eio));
+	get_arg(wsi, "sid=", sid, sizeof(sid));
+	if (strcmp(transport, "websocket") != 0)
+		code = ECODE_TRANSPORT;
+	else if (sid[0] != '\0') {
+		s = cf_sess_find(cf_w, sid);
+		if (s == NULL)
+			code = ECODE_SID;
+		else if (s->transport != CF_T_POLLING || s->probe_wsi != NULL ||
+		    s->upgrading || s->state != CF_S_OPEN)
+			code = ECODE_BAD;
+	} else if (strcmp(eio, "4") != 0)
+		code = ECODE_VERSION;
+	else if (cf_w->draining)
+		code = ECODE_BAD;
+	if (code != -1) {
+		(void)respond_error(wsi, pss->origin, code, 1);
+		return (1);
+	}
+	return (0);
+}
+
+static int
+ws_established(struct lws *wsi, struct pss *pss)
+{
+	char path[256], sid[32];
+	struct cf_sess *s;
+	int endpoint;
+
+	pss->established = 1;
+	path[0] = '\0';
+	(void)lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+	endpoint = eio_path(path);
+	get_arg(wsi, "sid=", sid, sizeof(sid));
+	if (sid[0] == '\0')
+		return (handshake(wsi, pss, endpoint ? endpoint : 1, 1));
+	s = cf_sess_find(cf_w, sid);
+	if (s == NULL || s->transport != CF_T_POLLING || s->probe_wsi != NULL ||
+	    s->state != CF_S_OPEN)
+		return (-1);
+	s->probe_wsi = wsi;
+	pss->sess = s;
+	pss->kind = K_PROBE;
+	s->upgrade_deadline = cf_now_ms() + cf_w->conf->upgrade_timeout_ms;
+	cf_sess_timer_update(s);
+	return (0);
+}
+
+static int
+probe_message(struct lws *wsi, struct pss *pss, const uint8_t *d, size_t len,
+    int binary)
+{
+	struct cf_sess *s = pss->sess;
+
+	if (s == NULL)
+		return (-1);
+	if (!binary && len == 6 && memcmp(d, "2probe", 6) == 0 &&
+	    !s->upgrading) {
+		s->upgrading = 1;
+		pss->probe_reply = 1;
+		lws_callback_on_writable(wsi);
+		if (s->poll_wsi != NULL || s->remote_poll) {
+			s->poll_noop = 1;
+			cf_sess_wake(s);
+		}
+		return (0);
+	}
+	if (!binary && len == 1 && d[0] == '5' && s->upgrading) {
+		/* Switch: the held GET (if any) is released with a noop. */
+		if (s->poll_wsi != NULL || s->remote_poll) {
+			s->poll_noop = 1;
+			cf_sess_wake(s);
+			if (s->poll_wsi != NULL) {
+				struct pss *gp = lws_wsi_user(s->poll_wsi);
+
+				/* Answer it on its own; it no longer carries s. */
+				if (gp != NULL)
+					gp->sess = NULL;
+				s->poll_wsi = NULL;
+			}
+			s->remote_poll = 0;
+			s->poll_noop = 0;
+		}
+		s->probe_wsi = NULL;
+		s->ws_wsi = wsi;
+		s->upgrading = 0;
+		s->upgrade_deadline = 0;
+		cf_sess_upgraded(s);
+		pss->kind = K_WS;
+		cf_sess_timer_update(s);
+		if (s->q.len > 0)
+			lws_callback_on_writable(wsi);
+		return (0);
+	}
+	/* Anything else: this probe failed; the session stays on polling. */
+	s->probe_wsi = NULL;
+	s->upgrading = 0;
+	s->upgrade_deadline = 0;
+	pss->sess = NULL;
+	return (-1);
+}
+
+static int
+ws_message(struct lws *wsi, struct pss *pss, int binary)
+{
+	struct cf_sess *s = pss->sess;
+	struct cf_eio_packet pk;
+	uint8_t *d = pss->rx.data;
+	size_t len = pss->rx.len;
+
+	if (pss->kind == K_PROBE)
+		return (probe_message(wsi, pss, d, len, binary));
+	if (s == NULL)
+		return (-1);
+	if (binary) {
+		pk.type = CF_EIO_MESSAGE;
+		pk.binary = 1;
+		pk.data = d;
+		pk.len = len;
+	} else if (cf_eio_decode_text(d, len, &pk) != CF_EIO_OK) {
+		cf_sess_close(s, "parse error", 1);
+		return (0);
+	}
+	if (s->eio_echo && pk.type == CF_EIO_MESSAGE) {
+		struct cf_msg *m = pk.binary ? cf_msg_new(pk.data, pk.len, 1) :
+		    cf_msg_new2('4', pk.data, pk.len);
+
+		if (m != NULL) {
+			cf_sess_send(s, m);
+			cf_msg_unref(m);
+		}
+		return (0);
+	}
+	(void)cf_sess_input(s, &pk);
+	return (0);
+}
+
+static int
+ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t len)
+{
+	int rc;
+
+	if (pss->rx.len + len > cf_w->conf->max_payload) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+		if (pss->sess != NULL && pss->kind == K_WS)
+			cf_sess_close(pss->sess, "message too large", 0);
+		return (-1);
+	}
+	if (cf_buf_append(&pss->rx, in, len) == -1)
+		return (-1);
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return (0);
+	rc = ws_message(wsi, pss, lws_frame_is_binary(wsi));
+	cf_buf_reset(&pss->rx);
+	return (rc);
+}
+
+static int
+ws_writeable(struct lws *wsi, struct pss *pss)
+{
+	uint8_t probe[LWS_PRE + 8];
+	struct cf_sess *s = pss->sess;
+	struct cf_msg *m;
+	int n;
+
+	if (pss->kind == K_PROBE) {
+		if (pss->probe_reply) {
+			pss->probe_reply = 0;
+			memcpy(probe + LWS_PRE, "3probe", 6);
+			if (lws_write(wsi, probe + LWS_PRE, 6, LWS_WRITE_TEXT) < 6)
+				return (-1);
+		}
+		return (s == NULL ? -1 : 0);
+	}
+	if (s == NULL)
+		return (-1);
+	if ((m = cf_outq_pop(&s->q)) != NULL) {
+		n = lws_write(wsi, CF_MSG_DATA(m), m->len,
+		    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		cf_msg_unref(m);
+		if (n < 0)
+			return (-1);
+		if (s->q.len > 0 || s->state == CF_S_CLOSING)
+			lws_callback_on_writable(wsi);
+		return (0);
+	}
+	if (s->state == CF_S_CLOSING) {
+		lws_close_reason(wsi, cf_w->draining ?
+		    LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+ws_closed(struct lws *wsi, struct pss *pss)
+{
+	struct cf_sess *s = pss->sess;
+
+	cf_buf_free(&pss->rx);
+	if (!pss->established || s == NULL)
+		return;
+	pss->sess = NULL;
+	if (pss->kind == K_PROBE) {
+		if (s->probe_wsi == wsi) {
+			s->probe_wsi = NULL;
+			s->upgrading = 0;
+			s->upgrade_deadline = 0;
+		}
+		return;
+	}
+	if (s->ws_wsi == wsi) {
+		s->ws_wsi = NULL;
+		cf_sess_transport_gone(s, "transport close");
+	}
+}
+
+/* ------------------------------------------------------------ callback */
+
+static int
+callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct pss *pss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return (on_http(wsi, pss, in ? (const char *)in : ""));
+	case LWS_CALLBACK_HTTP_BODY:
+		return (on_body(wsi, pss, in, len));
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return (on_body_done(wsi, pss));
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return (pss ? get_writeable(wsi, pss) : 0);
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (pss != NULL)
+			http_unbind(wsi, pss, 0);
+		return (0);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss != NULL)
+			http_unbind(wsi, pss, 1);
+		return (0);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (in == NULL || strcmp(in, "websocket") != 0)
+			return (-1);
+		return (confirm_upgrade(wsi));
+	case LWS_CALLBACK_ESTABLISHED:
+		return (ws_established(wsi, pss));
+	case LWS_CALLBACK_RECEIVE:
+		return (ws_receive(wsi, pss, in, len));
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return (ws_writeable(wsi, pss));
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(wsi, pss);
+		return (0);
+	default:
+		break;
+	}
+	return (0);
+}
+
+const struct lws_protocols cf_http_protocols[] = {
+	{ "eio", callback, sizeof(struct pss), 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};

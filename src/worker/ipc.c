@@ -1,0 +1,409 @@
+/*
+ * ipc.c -- messages between the workers of one host.
+ *
+ * The master creates one SOCK_SEQPACKET socketpair per worker slot before
+ * forking: the "inbox" of that slot.  A worker reads its own inbox and
+ * writes to the others' send ends, which every worker inherited.  SEQPACKET
+ * keeps message boundaries and delivers each message whole, so a worker
+ * killed mid-send never leaves a half message in a peer's inbox, and the
+ * pair outlives any one worker: a respawned worker reads the same inbox.
+ *
+ * Each message: an 8-byte header {kind, source slot, flags, 0, total length}
+ * and a payload of at most CF_IPC_CHUNK bytes.  Longer payloads go as
+ * fragments flagged FIRST ... LAST, reassembled per source slot.  A
+ * connection travels as SCM_RIGHTS with kind CF_IPC_FD.
+ *
+ * Sends never block: when a peer's inbox is full the message waits in a
+ * per-peer queue (bounded) until the socket is writable again.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker/relay.h"
+#include "worker/worker.h"
+
+#define CF_IPC_CHUNK		(60 * 1024)
+#define CF_IPC_QUEUE_MAX	(64u * 1024 * 1024)
+#define CF_IPC_FIRST		0x01
+#define CF_IPC_LAST		0x02
+#define CF_IPC_BATCH		128
+
+struct ipc_hdr {
+	uint8_t		 kind;
+	uint8_t		 src;
+	uint8_t		 flags;
+	uint8_t		 pad;
+	uint32_t	 total;
+};
+
+struct ipc_out {
+	struct ipc_out	*next;
+	int		 fd;		/* passed descriptor, or -1 */
+	size_t		 len;
+	uint8_t		 data[];	/* header + payload */
+};
+
+struct ipc_peer {
+	int		 fd;
+	uv_poll_t	 poll;
+	int		 polling;
+	struct ipc_out	*head, *tail;
+	size_t		 queued;
+};
+
+static struct {
+	int		 rx;
+	uv_poll_t	 rx_poll;
+	struct ipc_peer	*peers;
+	unsigned	 npeers;
+	struct cf_buf	*reasm;		/* per source slot */
+	uint8_t		*rbuf;
+	unsigned	 dropped;
+} ipc = { .rx = -1 };
+
+static int
+send_one(int sock, const uint8_t *data, size_t len, int fd)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr	c;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)data;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd != -1) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	for (;;) {
+		if (sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != -1)
+			return (0);
+		if (errno != EINTR)
+			return (-1);
+	}
+}
+
+static void peer_writable(uv_poll_t *h, int status, int events);
+
+static void
+peer_flush(struct ipc_peer *p)
+{
+	struct ipc_out *o;
+
+	while ((o = p->head) != NULL) {
+		if (send_one(p->fd, o->data, o->len, o->fd) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ENOBUFS)
+				break;
+			cf_log_warn("ipc: sendmsg");
+		}
+		p->head = o->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->queued -= o->len;
+		if (o->fd != -1)
+			close(o->fd);
+		free(o);
+	}
+	if (p->head != NULL && !p->polling) {
+		uv_poll_start(&p->poll, UV_WRITABLE, peer_writable);
+		p->polling = 1;
+	} else if (p->head == NULL && p->polling) {
+		uv_poll_stop(&p->poll);
+		p->polling = 0;
+	}
+}
+
+static void
+peer_writable(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	peer_flush(h->data);
+}
+
+/* Queue (or send at once) one message; takes ownership of fd. */
+static int
+peer_send(struct ipc_peer *p, const uint8_t *data, size_t len, int fd)
+{
+	struct ipc_out *o;
+
+	if (p->head == NULL) {
+		if (send_one(p->fd, data, len, fd) == 0) {
+			if (fd != -1)
+				close(fd);
+			return (0);
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+			cf_log_warn("ipc: sendmsg");
+			if (fd != -1)
+				close(fd);
+			return (-1);
+		}
+	}
+	if (p->queued + len > CF_IPC_QUEUE_MAX ||
+	    (o = malloc(sizeof(*o) + len)) == NULL) {
+		if (ipc.dropped++ % 1000 == 0)
+			cf_log_warnx("ipc: peer inbox full, message dropped");
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	o->next = NULL;
+	o->fd = fd;
+	o->len = len;
+	memcpy(o->data, data, len);
+	if (p->tail != NULL)
+		p->tail->next = o;
+	else
+		p->head = o;
+	p->tail = o;
+	p->queued += len;
+	peer_flush(p);
+	return (0);
+}
+
+int
+cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
+    const void *data, size_t len, int fd)
+{
+	uint8_t chunk[sizeof(struct ipc_hdr) + CF_IPC_CHUNK];
+	struct ipc_hdr h;
+	struct ipc_peer *p;
+	size_t off = 0, n;
+
+	if (slot >= ipc.npeers || slot == w->slot) {
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	p = &ipc.peers[slot];
+	memset(&h, 0, sizeof(h));
+	h.kind = (uint8_t)kind;
+	h.src = (uint8_t)w->slot;
+	h.total = (uint32_t)len;
+	do {
+		n = len - off > CF_IPC_CHUNK ? CF_IPC_CHUNK : len - off;
+		h.flags = (off == 0 ? CF_IPC_FIRST : 0) |
+		    (off + n == len ? CF_IPC_LAST : 0);
+		memcpy(chunk, &h, sizeof(h));
+		if (n > 0)
+			memcpy(chunk + sizeof(h), (const uint8_t *)data + off, n);
+		if (peer_send(p, chunk, sizeof(h) + n, off == 0 ? fd : -1) == -1)
+			return (-1);
+		off += n;
+	} while (off < len);
+	return (0);
+}
+
+void
+cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind, const void *data,
+    size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < ipc.npeers; i++)
+		if (i != w->slot)
+			(void)cf_ipc_send(w, i, kind, data, len, -1);
+}
+
+static void
+deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
+    size_t len, int fd)
+{
+	switch (h->kind) {
+	case CF_IPC_FD:
+		if (fd == -1)
+			return;
+		cf_accept_adopt(w, fd);
+		return;
+	case CF_IPC_RELAY:
+		cf_relay_input(w, data, len);
+		break;
+	case CF_IPC_FWD_REQ:
+		(void)cf_http_fwd_request(w, h->src, data, len);
+		break;
+	case CF_IPC_FWD_RESP:
+		cf_http_fwd_response(w, data, len);
+		break;
+	default:
+		break;
+	}
+	if (fd != -1)
+		close(fd);
+}
+
+static void
+inbox_readable(uv_poll_t *hp, int status, int events)
+{
+	struct cf_worker *w = hp->data;
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr	c;
+		char		b[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct cmsghdr *c;
+	struct ipc_hdr h;
+	struct cf_buf *rb;
+	ssize_t n;
+	int i, fd, nfds;
+
+	(void)status;
+	(void)events;
+	for (i = 0; i < CF_IPC_BATCH; i++) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = ipc.rbuf;
+		iov.iov_len = sizeof(h) + CF_IPC_CHUNK;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		n = recvmsg(ipc.rx, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				cf_log_warn("ipc: recvmsg");
+			return;
+		}
+		fd = -1;
+		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			while (nfds-- > 0) {
+				int x;
+
+				memcpy(&x, CMSG_DATA(c) + nfds * sizeof(int),
+				    sizeof(int));
+				if (fd == -1)
+					fd = x;
+				else
+					close(x);
+			}
+		}
+		if ((size_t)n < sizeof(h) || (mh.msg_flags & MSG_TRUNC)) {
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		memcpy(&h, ipc.rbuf, sizeof(h));
+		if (h.src >= ipc.npeers) {
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if ((h.flags & (CF_IPC_FIRST | CF_IPC_LAST)) ==
+		    (CF_IPC_FIRST | CF_IPC_LAST)) {
+			deliver(w, &h, ipc.rbuf + sizeof(h), n - sizeof(h), fd);
+			continue;
+		}
+		rb = &ipc.reasm[h.src];
+		if (h.flags & CF_IPC_FIRST)
+			cf_buf_reset(rb);
+		else if (rb->len == 0) {
+			/* A middle fragment without its start: drop it. */
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if (cf_buf_append(rb, ipc.rbuf + sizeof(h), n - sizeof(h)) == -1 ||
+		    rb->len > h.total) {
+			cf_buf_reset(rb);
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		if (h.flags & CF_IPC_LAST) {
+			if (rb->len == h.total)
+				deliver(w, &h, rb->data, rb->len, fd);
+			else if (fd != -1)
+				close(fd);
+			cf_buf_reset(rb);
+		} else if (fd != -1)
+			close(fd);
+	}
+}
+
+int
+cf_ipc_start(struct cf_worker *w, int rx_fd, const int *tx_fds)
+{
+	unsigned i;
+
+	ipc.rx = rx_fd;
+	ipc.npeers = w->nslots;
+	ipc.peers = calloc(w->nslots, sizeof(*ipc.peers));
+	ipc.reasm = calloc(w->nslots, sizeof(*ipc.reasm));
+	ipc.rbuf = malloc(sizeof(struct ipc_hdr) + CF_IPC_CHUNK);
+	if (ipc.peers == NULL || ipc.reasm == NULL || ipc.rbuf == NULL)
+		return (-1);
+	for (i = 0; i < w->nslots; i++) {
+		ipc.peers[i].fd = tx_fds[i];
+		if (i == w->slot)
+			continue;
+		uv_poll_init(&w->loop, &ipc.peers[i].poll, tx_fds[i]);
+		ipc.peers[i].poll.data = &ipc.peers[i];
+	}
+	uv_poll_init(&w->loop, &ipc.rx_poll, rx_fd);
+	ipc.rx_poll.data = w;
+	uv_poll_start(&ipc.rx_poll, UV_READABLE, inbox_readable);
+	return (0);
+}
+
+void
+cf_ipc_stop(struct cf_worker *w)
+{
+	unsigned i;
+	struct ipc_out *o;
+
+	if (ipc.peers == NULL)
+		return;
+	uv_close((uv_handle_t *)&ipc.rx_poll, NULL);
+	for (i = 0; i < ipc.npeers; i++) {
+		if (i == w->slot)
+			continue;
+		while ((o = ipc.peers[i].head) != NULL) {
+			ipc.peers[i].head = o->next;
+			if (o->fd != -1)
+				close(o->fd);
+			free(o);
+		}
+		uv_close((uv_handle_t *)&ipc.peers[i].poll, NULL);
+	}
+}
+
+void
+cf_ipc_free(void)
+{
+	unsigned i;
+
+	if (ipc.reasm != NULL)
+		for (i = 0; i < ipc.npeers; i++)
+			cf_buf_free(&ipc.reasm[i]);
+	free(ipc.reasm);
+	free(ipc.peers);
+	free(ipc.rbuf);
+	ipc.reasm = NULL;
+	ipc.peers = NULL;
+	ipc.rbuf = NULL;
+}

@@ -1,0 +1,26 @@
+/*
+ * relay.h -- carries broadcast frames (frame.h) to the other workers of
+ * this host and to other hosts.  Without `redis` it is the local relay: the
+ * frame goes to every other worker's inbox socket.  With `redis` it is Redis
+ * pub/sub on the socket.io adapter's channels, one code path for
+ * cross-worker and cross-host delivery.
+ */
+#ifndef CF_RELAY_H
+#define CF_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cf_worker;
+struct cf_relay;
+
+struct cf_relay	*cf_relay_new(struct cf_worker *w);
+void		 cf_relay_free(struct cf_relay *r);	/* NULL-safe */
+/* Publish an encoded frame; room is the single target room or NULL. */
+int		 cf_relay_publish(struct cf_relay *r, const char *room,
+		    const uint8_t *frame, size_t len);
+/* A frame arrived (from the inbox or Redis): decode and deliver locally. */
+void		 cf_relay_input(struct cf_worker *w, const uint8_t *frame,
+		    size_t len);
+
+#endif

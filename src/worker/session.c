@@ -1,0 +1,483 @@
+/*
+ * session.c -- Engine.IO v4 sessions: ids, heartbeat, the outgoing queue,
+ * closing, and the deferred free.
+ *
+ * Heartbeat, as the reference server does it: a ping goes out pingInterval
+ * after the session opens and pingInterval after each pong; a ping left
+ * unanswered for pingTimeout closes the session.  Nothing else resets the
+ * timers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "shm/shm.h"
+#include "util.h"
+#include "worker/room.h"
+#include "worker/session.h"
+
+#define CF_BUFFERED_CLOSE_MS	30000
+
+const struct cf_app *cf_app = &cf_confabd_app;
+
+static struct cf_sess *free_list;
+
+/* ---------------------------------------------------------------- msgs */
+
+struct cf_msg *
+cf_msg_new(const void *data, size_t len, int binary)
+{
+	struct cf_msg *m;
+
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len + 1)) == NULL)
+		return (NULL);
+	m->refs = 1;
+	m->binary = binary != 0;
+	m->len = len;
+	if (len > 0)
+		memcpy(CF_MSG_DATA(m), data, len);
+	CF_MSG_DATA(m)[len] = '\0';
+	return (m);
+}
+
+struct cf_msg *
+cf_msg_new2(char prefix, const void *data, size_t len)
+{
+	struct cf_msg *m;
+
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len + 2)) == NULL)
+		return (NULL);
+	m->refs = 1;
+	m->binary = 0;
+	m->len = len + 1;
+	CF_MSG_DATA(m)[0] = (uint8_t)prefix;
+	if (len > 0)
+		memcpy(CF_MSG_DATA(m) + 1, data, len);
+	CF_MSG_DATA(m)[len + 1] = '\0';
+	return (m);
+}
+
+struct cf_msg *
+cf_msg_ref(struct cf_msg *m)
+{
+	m->refs++;
+	return (m);
+}
+
+void
+cf_msg_unref(struct cf_msg *m)
+{
+	if (m != NULL && --m->refs == 0)
+		free(m);
+}
+
+/* --------------------------------------------------------------- queue */
+
+void
+cf_outq_push(struct cf_outq *q, struct cf_msg *m)
+{
+	struct cf_msg **v;
+	uint32_t i, ncap;
+
+	if (q->len == q->cap) {
+		ncap = q->cap ? q->cap * 2 : 8;
+		if ((v = malloc(ncap * sizeof(*v))) == NULL) {
+			cf_log_warnx("session queue: out of memory, packet dropped");
+			return;
+		}
+		for (i = 0; i < q->len; i++)
+			v[i] = q->v[(q->head + i) % q->cap];
+		free(q->v);
+		q->v = v;
+		q->head = 0;
+		q->cap = ncap;
+	}
+	q->v[(q->head + q->len) % q->cap] = cf_msg_ref(m);
+	q->len++;
+}
+
+struct cf_msg *
+cf_outq_pop(struct cf_outq *q)
+{
+	struct cf_msg *m;
+
+	if (q->len == 0)
+		return (NULL);
+	m = q->v[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return (m);
+}
+
+void
+cf_outq_clear(struct cf_outq *q)
+{
+	struct cf_msg *m;
+
+	while ((m = cf_outq_pop(q)) != NULL)
+		cf_msg_unref(m);
+	free(q->v);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ------------------------------------------------------------- timers */
+
+static void
+sess_timer_cb(uv_timer_t *t)
+{
+	struct cf_sess *s = t->data;
+	struct cf_worker *w = cf_w;
+	uint64_t now = cf_now_ms();
+
+	if (s->state == CF_S_CLOSED)
+		return;
+	if (s->pong_deadline != 0 && now >= s->pong_deadline) {
+		cf_sess_close(s, "ping timeout", 1);
+		return;
+	}
+	if (s->connect_deadline != 0 && now >= s->connect_deadline) {
+		cf_sess_close(s, "connect timeout", 1);
+		return;
+	}
+	if (s->close_deadline != 0 && now >= s->close_deadline) {
+		s->close_deadline = 0;
+		cf_sess_close(s, s->close_reason, 0);
+		return;
+	}
+	if (s->upgrade_deadline != 0 && now >= s->upgrade_deadline) {
+		s->upgrade_deadline = 0;
+		s->upgrading = 0;
+		if (s->probe_wsi != NULL) {
+			lws_set_timeout(s->probe_wsi, PENDING_TIMEOUT_USER_OK,
+			    LWS_TO_KILL_ASYNC);
+			s->probe_wsi = NULL;
+		}
+	}
+	if (s->ping_at != 0 && now >= s->ping_at && s->state == CF_S_OPEN) {
+		s->ping_at = 0;
+		s->pong_deadline = now + w->conf->ping_timeout_ms;
+		cf_sess_send_text(s, CF_EIO_PING, NULL, 0);
+	}
+	cf_sess_timer_update(s);
+}
+
+void
+cf_sess_timer_update(struct cf_sess *s)
+{
+	uint64_t next = 0, now;
+	uint64_t d[5];
+	int i;
+
+	if (s->state == CF_S_CLOSED)
+		return;
+	d[0] = s->ping_at;
+	d[1] = s->pong_deadline;
+	d[2] = s->connect_deadline;
+	d[3] = s->upgrade_deadline;
+	d[4] = s->close_deadline;
+	for (i = 0; i < 5; i++)
+		if (d[i] != 0 && (next == 0 || d[i] < next))
+			next = d[i];
+	if (next == 0) {
+		uv_timer_stop(&s->timer);
+		return;
+	}
+	now = cf_now_ms();
+	uv_timer_start(&s->timer, sess_timer_cb, next > now ? next - now : 0, 0);
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void
+make_sid(struct cf_worker *w, char *dst)
+{
+	uint8_t raw[15];
+
+	(void)cf_random_bytes(raw, sizeof(raw));
+	raw[0] = (uint8_t)w->slot;
+	cf_base64url_encode(dst, raw, sizeof(raw));
+	dst[20] = '\0';
+}
+
+int
+cf_sid_slot(const char *sid)
+{
+	uint8_t raw[3];
+
+	if (sid == NULL || strlen(sid) != 20)
+		return (-1);
+	if (cf_base64url_decode(raw, sid, 4) != 3)
+		return (-1);
+	return (raw[0]);
+}
+
+struct cf_sess *
+cf_sess_new(struct cf_worker *w, enum cf_transport t)
+{
+	struct cf_sess *s, *dup;
+	struct cf_shm_stats *st;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (NULL);
+	do {
+		make_sid(w, s->sid);
+		HASH_FIND_STR(w->sessions, s->sid, dup);
+	} while (dup != NULL);
+	s->transport = t;
+	s->state = CF_S_OPEN;
+	s->pending.id = -1;
+	uv_timer_init(&w->loop, &s->timer);
+	s->timer.data = s;
+	s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
+	s->connect_deadline = cf_now_ms() + w->conf->connect_timeout_ms;
+	HASH_ADD_STR(w->sessions, sid, s);
+	w->nsessions++;
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL) {
+		__atomic_add_fetch(&st->connections, 1, __ATOMIC_RELAXED);
+		if (t == CF_T_WEBSOCKET)
+			__atomic_add_fetch(&st->ws_connections, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&st->polling_connections, 1,
+			    __ATOMIC_RELAXED);
+	}
+	cf_sess_timer_update(s);
+	cf_log_debug("session %s opened (%s)", s->sid,
+	    t == CF_T_WEBSOCKET ? "websocket" : "polling");
+	return (s);
+}
+
+struct cf_sess *
+cf_sess_find(struct cf_worker *w, const char *sid)
+{
+	struct cf_sess *s;
+
+	HASH_FIND_STR(w->sessions, sid, s);
+	if (s != NULL && s->state == CF_S_CLOSED)
+		return (NULL);
+	return (s);
+}
+
+/* Forget a transport's link back to this session and, if asked, end it. */
+static void
+detach_wsi(struct cf_sess *s, struct lws **pw, int kill)
+{
+	void **pss;
+
+	if (*pw == NULL)
+		return;
+	/* Every pss starts with the session pointer (see http.c). */
+	pss = lws_wsi_user(*pw);
+	if (pss != NULL && *pss == s)
+		*pss = NULL;
+	if (kill)
+		lws_set_timeout(*pw, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	*pw = NULL;
+}
+
+static void
+sess_finish(struct cf_sess *s)
+{
+	struct cf_worker *w = cf_w;
+	struct cf_shm_stats *st;
+
+	if (s->state == CF_S_CLOSED)
+		return;
+	s->state = CF_S_CLOSED;
+	detach_wsi(s, &s->post_wsi, 0);
+	detach_wsi(s, &s->poll_wsi, 0);
+	detach_wsi(s, &s->probe_wsi, 1);
+	detach_wsi(s, &s->ws_wsi, 1);
+	uv_timer_stop(&s->timer);
+	HASH_DEL(w->sessions, s);
+	w->nsessions--;
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL) {
+		__atomic_sub_fetch(&st->connections, 1, __ATOMIC_RELAXED);
+		if (s->transport == CF_T_WEBSOCKET)
+			__atomic_sub_fetch(&st->ws_connections, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_sub_fetch(&st->polling_connections, 1,
+			    __ATOMIC_RELAXED);
+	}
+	cf_log_debug("session %s closed: %s", s->sid,
+	    s->close_reason ? s->close_reason : "closed");
+	s->free_next = free_list;
+	free_list = s;
+}
+
+void
+cf_sess_close(struct cf_sess *s, const char *reason, int notify)
+{
+	if (s->state == CF_S_CLOSED)
+		return;
+	if (s->close_reason == NULL)
+		s->close_reason = reason;
+	if (s->state == CF_S_OPEN)
+		cf_sock_closed(s);
+	s->ping_at = s->pong_deadline = s->connect_deadline = 0;
+	s->upgrade_deadline = 0;
+	if (s->probe_wsi != NULL)
+		detach_wsi(s, &s->probe_wsi, 1);
+
+	if (!notify) {
+		/* A held GET still gets an answer: "6" after a client close. */
+		if (s->poll_wsi != NULL || s->remote_poll) {
+			s->poll_noop = 1;
+			s->state = CF_S_CLOSING;
+			cf_sess_wake(s);
+			return;
+		}
+		sess_finish(s);
+		return;
+	}
+	if (s->state == CF_S_CLOSING)
+		return;
+	s->state = CF_S_CLOSING;
+	if (s->transport == CF_T_POLLING) {
+		cf_outq_clear(&s->q);
+		s->close_deadline = cf_now_ms() + CF_BUFFERED_CLOSE_MS;
+		cf_sess_timer_update(s);
+		{
+			struct cf_msg *m = cf_msg_new("1", 1, 0);
+
+			if (m != NULL) {
+				cf_outq_push(&s->q, m);
+				cf_msg_unref(m);
+			}
+		}
+	}
+	cf_sess_wake(s);
+	if (s->transport == CF_T_WEBSOCKET && s->ws_wsi == NULL)
+		sess_finish(s);
+}
+
+void
+cf_sess_transport_gone(struct cf_sess *s, const char *reason)
+{
+	if (s->state == CF_S_CLOSED)
+		return;
+	if (s->close_reason == NULL)
+		s->close_reason = reason;
+	if (s->state == CF_S_OPEN)
+		cf_sock_closed(s);
+	sess_finish(s);
+}
+
+static void
+sess_free_cb(uv_handle_t *h)
+{
+	struct cf_sess *s = h->data;
+
+	cf_outq_clear(&s->q);
+	cf_sio_packet_clear(&s->pending);
+	json_decref(s->auth);
+	free(s->rooms);
+	while (s->extra != NULL) {
+		struct cf_nsp_conn *n = s->extra;
+
+		s->extra = n->next;
+		free(n);
+	}
+	free(s);
+}
+
+void
+cf_sess_reap(struct cf_worker *w)
+{
+	struct cf_sess *s;
+
+	(void)w;
+	while ((s = free_list) != NULL) {
+		free_list = s->free_next;
+		uv_close((uv_handle_t *)&s->timer, sess_free_cb);
+	}
+}
+
+void
+cf_sess_upgraded(struct cf_sess *s)
+{
+	struct cf_shm_stats *st;
+
+	if (s->transport == CF_T_WEBSOCKET)
+		return;
+	s->transport = CF_T_WEBSOCKET;
+	if ((st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL) {
+		__atomic_sub_fetch(&st->polling_connections, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->ws_connections, 1, __ATOMIC_RELAXED);
+	}
+	cf_log_debug("session %s upgraded to websocket", s->sid);
+}
+
+/* --------------------------------------------------------------- I/O */
+
+void
+cf_sess_wake(struct cf_sess *s)
+{
+	if (s->transport == CF_T_WEBSOCKET) {
+		if (s->ws_wsi != NULL)
+			lws_callback_on_writable(s->ws_wsi);
+		return;
+	}
+	if (s->poll_wsi != NULL)
+		lws_callback_on_writable(s->poll_wsi);
+	else if (s->remote_poll)
+		cf_http_remote_flush(s);
+}
+
+void
+cf_sess_send(struct cf_sess *s, struct cf_msg *m)
+{
+	if (s->state != CF_S_OPEN)
+		return;
+	cf_outq_push(&s->q, m);
+	if (s->q.len == 1 || s->transport == CF_T_POLLING)
+		cf_sess_wake(s);
+}
+
+void
+cf_sess_send_text(struct cf_sess *s, enum cf_eio_type type, const char *data,
+    size_t len)
+{
+	struct cf_msg *m;
+
+	if ((m = cf_msg_new2((char)('0' + type), data, len)) == NULL)
+		return;
+	cf_sess_send(s, m);
+	cf_msg_unref(m);
+}
+
+int
+cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
+{
+	struct cf_worker *w = cf_w;
+	struct cf_shm_stats *st;
+
+	if (s->state != CF_S_OPEN)
+		return (0);
+	switch (p->type) {
+	case CF_EIO_PONG:
+		if (s->pong_deadline != 0) {
+			s->pong_deadline = 0;
+			s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
+			cf_sess_timer_update(s);
+		}
+		return (0);
+	case CF_EIO_PING:
+		cf_sess_close(s, "invalid heartbeat direction", 1);
+		return (-1);
+	case CF_EIO_CLOSE:
+		cf_sess_close(s, "client close", 0);
+		return (-1);
+	case CF_EIO_MESSAGE:
+		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
+			__atomic_add_fetch(&st->events_in, 1, __ATOMIC_RELAXED);
+		if (cf_sock_message(s, p->data, p->len, p->binary) == -1) {
+			cf_sess_close(s, "parse error", 1);
+			return (-1);
+		}
+		return (s->state == CF_S_OPEN ? 0 : -1);
+	default:
+		/* open, upgrade and noop mean nothing on an open transport. */
+		return (0);
+	}
+}

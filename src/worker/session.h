@@ -1,0 +1,187 @@
+/*
+ * session.h -- an Engine.IO v4 session and the Socket.IO socket on it.
+ *
+ * The session is transport independent: the HTTP/WebSocket glue (http.c)
+ * feeds it decoded packets and pulls queued packets when its transport can
+ * write.  A session is freed only from the loop's deferred-free pass, never
+ * while a callback is dispatching to it: cf_sess_close() marks it, detaches
+ * its transports and queues it.
+ */
+#ifndef CF_SESSION_H
+#define CF_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <uthash.h>
+#include <uv.h>
+
+#include "codec/eio.h"
+#include "codec/sio.h"
+#include "worker/worker.h"
+
+enum cf_transport {
+	CF_T_POLLING = 0,
+	CF_T_WEBSOCKET
+};
+
+enum cf_sess_state {
+	CF_S_OPEN = 0,
+	CF_S_CLOSING,		/* close queued, waiting for the transport to flush */
+	CF_S_CLOSED		/* detached, waiting for the deferred free */
+};
+
+/* A FIFO of reference-counted outgoing packets. */
+struct cf_outq {
+	struct cf_msg		**v;
+	uint32_t		 head;
+	uint32_t		 len;
+	uint32_t		 cap;
+};
+
+struct cf_membership {
+	struct cf_room		*room;
+	uint32_t		 index;		/* position in room->members */
+};
+
+/* A pending server-to-client ack. */
+struct cf_ack {
+	struct cf_ack		*next;
+	uint64_t		 id;
+	void			(*fn)(struct cf_sess *s, json_t *args, void *arg);
+	void			*arg;
+};
+
+struct cf_sess {
+	char			 sid[24];	/* Engine.IO id, names our slot */
+	UT_hash_handle		 hh;
+	struct cf_sess		*free_next;
+	enum cf_transport	 transport;
+	enum cf_sess_state	 state;
+	const char		*close_reason;
+
+	/* Transports.  Each wsi's pss points back here while attached. */
+	struct lws		*poll_wsi;	/* held polling GET */
+	struct lws		*post_wsi;	/* polling POST being read */
+	struct lws		*ws_wsi;	/* WebSocket carrying the session */
+	struct lws		*probe_wsi;	/* WebSocket being upgraded to */
+	int			 upgrading;	/* "2probe" answered */
+	int			 poll_noop;	/* answer the held GET with "6" */
+	/* A polling GET forwarded by another worker (keep-alive reuse). */
+	int			 remote_poll;
+	unsigned		 remote_slot;
+	uint32_t		 remote_reqid;
+
+	struct cf_outq		 q;
+
+	/* One timer serves every deadline of the session. */
+	uv_timer_t		 timer;
+	uint64_t		 ping_at;	/* next ping, 0 when waiting for a pong */
+	uint64_t		 pong_deadline;	/* 0 unless a ping is out */
+	uint64_t		 connect_deadline; /* Socket.IO CONNECT expected by */
+	uint64_t		 upgrade_deadline;
+	uint64_t		 close_deadline; /* give up a buffered close */
+
+	/* Socket.IO, namespace "/" only. */
+	int			 connected;
+	char			 id[24];	/* the Socket.IO socket id */
+	json_t			*auth;		/* CONNECT payload, {} by default */
+	struct cf_sio_packet	 pending;	/* waiting for binary attachments */
+	int			 has_pending;
+	uint64_t		 next_ack_id;
+	struct cf_ack		*acks;
+	struct cf_membership	*rooms;
+	uint32_t		 nrooms;
+	uint32_t		 caprooms;
+	uint64_t		 bcast_seen;	/* last broadcast sequence delivered */
+	struct cf_nsp_conn	*extra;		/* namespaces other than "/" */
+	int			 eio_echo;	/* bare Engine.IO echo (conformance) */
+	void			*app;		/* per-socket state of the application */
+};
+
+/* A namespace other than "/" joined on this session (only when the
+ * application allows one; confabd itself serves "/" alone). */
+struct cf_nsp_conn {
+	struct cf_nsp_conn	*next;
+	char			 nsp[CF_SIO_MAX_NSP];
+	char			 id[24];
+};
+
+/*
+ * The application on top of the Socket.IO layer: which namespaces exist and
+ * what happens on connect, on each event, and on disconnect.  confabd's is
+ * in events.c; the conformance server has its own.
+ */
+struct cf_app {
+	int	(*nsp_allowed)(const char *nsp);
+	/* "/" connected; return non-zero to refuse with a CONNECT_ERROR
+	 * whose message is *why. */
+	int	(*on_connect)(struct cf_sess *s, const char *nsp, json_t *auth,
+		    const char **why);
+	void	(*on_event)(struct cf_sess *s, struct cf_sio_packet *p);
+	void	(*on_disconnect)(struct cf_sess *s, const char *reason);
+	void	(*on_reload)(struct cf_worker *w);
+};
+extern const struct cf_app *cf_app;	/* set before the workers start */
+extern const struct cf_app cf_confabd_app;
+
+/* Create a session owned by this worker and register it.  NULL on ENOMEM. */
+struct cf_sess	*cf_sess_new(struct cf_worker *w, enum cf_transport t);
+struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
+/*
+ * Close a session (reason for the logs).  With notify, the client is told:
+ * a close packet over polling, a WebSocket close otherwise.  Safe to call
+ * from inside any callback; the memory is released later.
+ */
+void		 cf_sess_close(struct cf_sess *s, const char *reason, int notify);
+/* Free sessions closed since the last pass.  Called from the loop. */
+void		 cf_sess_reap(struct cf_worker *w);
+
+/* Feed one decoded Engine.IO packet from the client.  -1: session closed. */
+int		 cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p);
+/* Queue an outgoing packet (takes a new reference) and wake the transport. */
+void		 cf_sess_send(struct cf_sess *s, struct cf_msg *m);
+/* Queue "<type><data>" text. */
+void		 cf_sess_send_text(struct cf_sess *s, enum cf_eio_type type,
+		    const char *data, size_t len);
+/* Ask the active transport for a write opportunity. */
+void		 cf_sess_wake(struct cf_sess *s);
+/* The transport is gone or has written the close: finish the session. */
+void		 cf_sess_transport_gone(struct cf_sess *s, const char *reason);
+/* The session now runs over its WebSocket (ws_wsi). */
+void		 cf_sess_upgraded(struct cf_sess *s);
+/* Re-arm the session timer after a deadline changed. */
+void		 cf_sess_timer_update(struct cf_sess *s);
+
+/* The queue. */
+void		 cf_outq_push(struct cf_outq *q, struct cf_msg *m);
+struct cf_msg	*cf_outq_pop(struct cf_outq *q);	/* caller owns the ref */
+void		 cf_outq_clear(struct cf_outq *q);
+
+/* http.c: answer a polling GET that another worker forwarded to us. */
+void		 cf_http_remote_flush(struct cf_sess *s);
+
+/* socket.c: the Socket.IO layer. */
+int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,
+		    size_t len, int binary);
+void		 cf_sock_closed(struct cf_sess *s);
+/* Emit event args (an array with the name first) to this socket; with fn,
+ * request an ack. */
+int		 cf_sock_emit(struct cf_sess *s, json_t *args,
+		    const struct cf_sio_att *att, int nattach,
+		    void (*fn)(struct cf_sess *, json_t *, void *), void *arg);
+/* Send a prepared broadcast packet (text + attachment messages). */
+void		 cf_sock_send_encoded(struct cf_sess *s, struct cf_msg *text,
+		    struct cf_msg **att, int nattach);
+/* Server-side disconnect: Socket.IO DISCONNECT, or close the connection. */
+void		 cf_sock_disconnect(struct cf_sess *s, int close);
+/* Send one Socket.IO packet (and its attachments) on this session. */
+int		 cf_sock_send_packet(struct cf_sess *s,
+		    const struct cf_sio_packet *p);
+/* Emit [name, ...args] on a namespace other than "/" (conformance). */
+int		 cf_sock_emit_nsp(struct cf_sess *s, const char *nsp,
+		    json_t *args);
+
+#endif

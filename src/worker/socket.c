@@ -1,0 +1,344 @@
+/*
+ * socket.c -- the Socket.IO v5 layer on an Engine.IO session: namespace
+ * connect and disconnect, events and acks in both directions, binary
+ * attachments.  A protocol violation returns -1 and the caller closes the
+ * whole connection, as the reference server does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker/room.h"
+#include "worker/session.h"
+
+static void
+make_id(char *dst)
+{
+	uint8_t raw[15];
+
+	(void)cf_random_bytes(raw, sizeof(raw));
+	cf_base64url_encode(dst, raw, sizeof(raw));
+	dst[20] = '\0';
+}
+
+int
+cf_sock_send_packet(struct cf_sess *s, const struct cf_sio_packet *p)
+{
+	struct cf_buf b = { 0 };
+	struct cf_msg *m;
+	int i;
+
+	if (cf_sio_encode(p, &b) != CF_SIO_OK) {
+		cf_buf_free(&b);
+		return (-1);
+	}
+	m = cf_msg_new2('4', b.data, b.len);
+	cf_buf_free(&b);
+	if (m == NULL)
+		return (-1);
+	cf_sess_send(s, m);
+	cf_msg_unref(m);
+	for (i = 0; i < p->nattach; i++) {
+		if ((m = cf_msg_new(p->att[i].data, p->att[i].len, 1)) == NULL)
+			return (-1);
+		cf_sess_send(s, m);
+		cf_msg_unref(m);
+	}
+	return (0);
+}
+
+void
+cf_sock_send_encoded(struct cf_sess *s, struct cf_msg *text,
+    struct cf_msg **att, int nattach)
+{
+	int i;
+
+	cf_sess_send(s, text);
+	for (i = 0; i < nattach; i++)
+		cf_sess_send(s, att[i]);
+}
+
+static void
+send_simple(struct cf_sess *s, enum cf_sio_type type, const char *nsp,
+    json_t *data)
+{
+	struct cf_sio_packet p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = type;
+	p.id = -1;
+	cf_strlcpy(p.nsp, nsp, sizeof(p.nsp));
+	p.data = data;
+	(void)cf_sock_send_packet(s, &p);
+	json_decref(data);
+}
+
+int
+cf_sock_emit(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
+    int nattach, void (*fn)(struct cf_sess *, json_t *, void *), void *arg)
+{
+	struct cf_sio_packet p;
+	struct cf_ack *a;
+	int rc;
+
+	if (!s->connected || s->state != CF_S_OPEN)
+		return (-1);
+	memset(&p, 0, sizeof(p));
+	p.type = CF_SIO_EVENT;
+	p.id = -1;
+	strcpy(p.nsp, "/");
+	p.data = args;
+	p.nattach = nattach;
+	if (nattach > 0)
+		memcpy(p.att, att, nattach * sizeof(*att));
+	if (fn != NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return (-1);
+		a->id = s->next_ack_id++;
+		a->fn = fn;
+		a->arg = arg;
+		a->next = s->acks;
+		s->acks = a;
+		p.id = (int64_t)a->id;
+	}
+	rc = cf_sock_send_packet(s, &p);
+	return (rc);
+}
+
+int
+cf_sock_emit_nsp(struct cf_sess *s, const char *nsp, json_t *args)
+{
+	struct cf_sio_packet p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = CF_SIO_EVENT;
+	p.id = -1;
+	cf_strlcpy(p.nsp, nsp, sizeof(p.nsp));
+	p.data = args;
+	return (cf_sock_send_packet(s, &p));
+}
+
+static struct cf_nsp_conn *
+find_extra(struct cf_sess *s, const char *nsp)
+{
+	struct cf_nsp_conn *n;
+
+	for (n = s->extra; n != NULL; n = n->next)
+		if (strcmp(n->nsp, nsp) == 0)
+			return (n);
+	return (NULL);
+}
+
+static int
+on_connect(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	const char *why = NULL;
+	struct cf_nsp_conn *n;
+	json_t *auth;
+	char id[24];
+
+	if (strcmp(p->nsp, "/") != 0 &&
+	    (cf_app->nsp_allowed == NULL || !cf_app->nsp_allowed(p->nsp))) {
+		send_simple(s, CF_SIO_CONNECT_ERROR, p->nsp,
+		    json_pack("{s:s}", "message", "Invalid namespace"));
+		return (0);
+	}
+	if (strcmp(p->nsp, "/") == 0 ? s->connected : find_extra(s, p->nsp) != NULL)
+		return (-1);		/* a second CONNECT: invalid state */
+
+	auth = p->data != NULL ? json_incref(p->data) : json_object();
+	make_id(id);
+	if (strcmp(p->nsp, "/") != 0) {
+		if ((n = calloc(1, sizeof(*n))) == NULL) {
+			json_decref(auth);
+			return (-1);
+		}
+		cf_strlcpy(n->nsp, p->nsp, sizeof(n->nsp));
+		cf_strlcpy(n->id, id, sizeof(n->id));
+		n->next = s->extra;
+		s->extra = n;
+		s->connect_deadline = 0;
+		cf_sess_timer_update(s);
+		send_simple(s, CF_SIO_CONNECT, p->nsp, json_pack("{s:s}", "sid", id));
+		if (cf_app->on_connect != NULL)
+			(void)cf_app->on_connect(s, p->nsp, auth, &why);
+		json_decref(auth);
+		return (0);
+	}
+	if (cf_app->on_connect != NULL &&
+	    cf_app->on_connect(s, "/", auth, &why) != 0) {
+		json_decref(auth);
+		send_simple(s, CF_SIO_CONNECT_ERROR, "/",
+		    json_pack("{s:s}", "message", why ? why : "Forbidden"));
+		return (0);
+	}
+	s->connected = 1;
+	cf_strlcpy(s->id, id, sizeof(s->id));
+	json_decref(s->auth);
+	s->auth = auth;
+	s->connect_deadline = 0;
+	cf_sess_timer_update(s);
+	/*
+	 * The CONNECT reply goes out first; what the application emits on
+	 * connect follows it.  on_connect above must therefore only decide:
+	 * connected hooks that emit run from on_event with a NULL packet.
+	 */
+	send_simple(s, CF_SIO_CONNECT, "/", json_pack("{s:s}", "sid", id));
+	if (cf_app->on_event != NULL)
+		cf_app->on_event(s, NULL);
+	return (0);
+}
+
+static void
+drop_acks(struct cf_sess *s)
+{
+	struct cf_ack *a;
+
+	while ((a = s->acks) != NULL) {
+		s->acks = a->next;
+		free(a);
+	}
+}
+
+static void
+sock_left(struct cf_sess *s, const char *reason)
+{
+	if (!s->connected)
+		return;
+	s->connected = 0;
+	if (cf_app->on_disconnect != NULL)
+		cf_app->on_disconnect(s, reason);
+	cf_room_leave_all(cf_w, s);
+	drop_acks(s);
+}
+
+static int
+on_ack(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	struct cf_ack **pa, *a;
+
+	if (p->id < 0)
+		return (-1);
+	for (pa = &s->acks; (a = *pa) != NULL; pa = &a->next) {
+		if ((int64_t)a->id == p->id) {
+			*pa = a->next;
+			a->fn(s, p->data, a->arg);
+			free(a);
+			break;
+		}
+	}
+	return (0);
+}
+
+/* A complete packet (attachments included) for a joined namespace. */
+static int
+dispatch(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	switch (p->type) {
+	case CF_SIO_EVENT:
+	case CF_SIO_BINARY_EVENT:
+		if (cf_app->on_event != NULL)
+			cf_app->on_event(s, p);
+		return (0);
+	case CF_SIO_ACK:
+	case CF_SIO_BINARY_ACK:
+		if (strcmp(p->nsp, "/") != 0)
+			return (0);
+		return (on_ack(s, p));
+	default:
+		return (-1);
+	}
+}
+
+int
+cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
+    int binary)
+{
+	struct cf_sio_packet p;
+	struct cf_nsp_conn *n, **pn;
+	int rc;
+
+	if (binary) {
+		if (!s->has_pending)
+			return (-1);
+		rc = cf_sio_add_attachment(&s->pending, data, len);
+		if (rc < 0)
+			return (-1);
+		if (rc == 0)
+			return (0);
+		s->has_pending = 0;
+		rc = dispatch(s, &s->pending);
+		cf_sio_packet_clear(&s->pending);
+		return (rc);
+	}
+	if (s->has_pending)
+		return (-1);		/* text while attachments are due */
+
+	memset(&p, 0, sizeof(p));
+	if (cf_sio_decode((const char *)data, len, &p) != CF_SIO_OK)
+		return (-1);
+	rc = 0;
+	if (p.type == CF_SIO_CONNECT) {
+		rc = on_connect(s, &p);
+		goto done;
+	}
+	if (p.type == CF_SIO_CONNECT_ERROR) {
+		rc = -1;
+		goto done;
+	}
+	if (strcmp(p.nsp, "/") == 0) {
+		if (!s->connected) {
+			rc = -1;
+			goto done;
+		}
+	} else if ((n = find_extra(s, p.nsp)) == NULL) {
+		rc = -1;
+		goto done;
+	}
+	if (p.type == CF_SIO_DISCONNECT) {
+		if (strcmp(p.nsp, "/") == 0)
+			sock_left(s, "client namespace disconnect");
+		else {
+			for (pn = &s->extra; *pn != NULL; pn = &(*pn)->next)
+				if (*pn == n) {
+					*pn = n->next;
+					free(n);
+					break;
+				}
+		}
+		goto done;
+	}
+	if (cf_sio_incomplete(&p)) {
+		s->pending = p;
+		s->has_pending = 1;
+		return (0);
+	}
+	rc = dispatch(s, &p);
+ done:
+	cf_sio_packet_clear(&p);
+	return (rc);
+}
+
+void
+cf_sock_closed(struct cf_sess *s)
+{
+	sock_left(s, s->close_reason ? s->close_reason : "transport close");
+	if (s->has_pending) {
+		cf_sio_packet_clear(&s->pending);
+		s->has_pending = 0;
+	}
+}
+
+void
+cf_sock_disconnect(struct cf_sess *s, int close)
+{
+	if (close) {
+		cf_sess_close(s, "forced close", 1);
+		return;
+	}
+	if (!s->connected)
+		return;
+	send_simple(s, CF_SIO_DISCONNECT, "/", NULL);
+	sock_left(s, "server namespace disconnect");
+}

@@ -1,0 +1,271 @@
+/*
+ * worker.c -- a worker process: one libuv loop, one lws context on it.
+ *
+ * Started by the master after fork() with the listening sockets, the inbox
+ * sockets and the shared memory.  Signals are libuv signal handles, so their
+ * work runs in the loop:
+ *   SIGTERM, SIGINT  graceful stop: stop accepting, close every session so
+ *                    clients reconnect elsewhere, exit 0 once they are gone
+ *                    or shutdown-timeout has passed;
+ *   SIGQUIT          exit at once;
+ *   SIGHUP           re-read the configuration and apply its hot part.
+ * The worker also exits when the master dies (PR_SET_PDEATHSIG).
+ */
+#include <sys/prctl.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "log.h"
+#include "shm/shm.h"
+#include "util.h"
+#include "worker/relay.h"
+#include "worker/session.h"
+#include "worker/worker.h"
+
+struct cf_worker *cf_w;
+
+static struct cf_worker	 worker;
+static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup;
+static uv_check_t	 reaper;
+static uv_timer_t	 drain_timer;
+static int		 exit_code;
+
+static void
+lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	cf_log(level == LLL_ERR ? CF_LOG_WARN : CF_LOG_INFO, "lws: %.*s",
+	    (int)n, line);
+}
+
+static void
+reap_cb(uv_check_t *h)
+{
+	cf_sess_reap(h->data);
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Tear everything down and leave the loop. */
+static void
+shutdown_now(struct cf_worker *w)
+{
+	struct cf_sess *s, *tmp;
+
+	HASH_ITER(hh, w->sessions, s, tmp)
+		cf_sess_close(s, "server shutting down", 0);
+	cf_sess_reap(w);
+	cf_relay_free(w->relay);
+	w->relay = NULL;
+	cf_ipc_stop(w);
+	if (w->lws != NULL)
+		lws_context_destroy(w->lws);
+	uv_stop(&w->loop);
+}
+
+static void
+drain_check(uv_timer_t *t)
+{
+	struct cf_worker *w = t->data;
+
+	if (w->nsessions == 0 || cf_now_ms() >= w->drain_deadline) {
+		if (w->nsessions > 0)
+			cf_log_info("shutdown timeout: %zu sessions left",
+			    w->nsessions);
+		uv_timer_stop(t);
+		shutdown_now(w);
+		return;
+	}
+}
+
+static void
+start_drain(struct cf_worker *w)
+{
+	struct cf_sess *s, *tmp;
+
+	if (w->draining)
+		return;
+	w->draining = 1;
+	w->drain_deadline = cf_now_ms() + w->conf->shutdown_timeout_ms;
+	cf_log_info("stopping: closing %zu sessions", w->nsessions);
+	cf_accept_stop(w);
+	HASH_ITER(hh, w->sessions, s, tmp)
+		cf_sess_close(s, "server shutting down", 1);
+	uv_timer_start(&drain_timer, drain_check, 0, 20);
+}
+
+static void
+reload(struct cf_worker *w)
+{
+	char err[CF_CONF_ERRLEN];
+	struct cf_conf *nc;
+
+	if (w->conf_path == NULL)
+		return;
+	if ((nc = cf_conf_load(w->conf_path, err, sizeof(err))) == NULL) {
+		cf_log_warnx("reload refused: %s", err);
+		return;
+	}
+	cf_conf_free(w->conf);
+	w->conf = nc;
+	cf_log_set_level(nc->log_level);
+	if (cf_app->on_reload != NULL)
+		cf_app->on_reload(w);
+	cf_log_debug("configuration reloaded");
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+	struct cf_worker *w = h->data;
+
+	switch (signum) {
+	case SIGTERM:
+	case SIGINT:
+		start_drain(w);
+		break;
+	case SIGQUIT:
+		exit_code = 0;
+		shutdown_now(w);
+		break;
+	case SIGHUP:
+		reload(w);
+		break;
+	}
+}
+
+static int
+lws_start(struct cf_worker *w)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = { &w->loop };
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV |
+	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	    LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.foreign_loops = loops;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = cf_http_protocols;
+	info.max_http_header_data = 8192;
+	info.pt_serv_buf_size = 16384;
+	info.keepalive_timeout = 60;
+	info.timeout_secs = 20;
+	info.vhost_name = "confabd";
+	if ((w->lws = lws_create_context(&info)) == NULL) {
+		cf_log_warnx("lws_create_context failed");
+		return (-1);
+	}
+	if ((w->vhost = lws_create_vhost(w->lws, &info)) == NULL) {
+		cf_log_warnx("lws_create_vhost failed (is libwebsockets-evlib-uv "
+		    "installed?)");
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+close_unused_fds(struct cf_worker_init *in)
+{
+	unsigned i;
+
+	for (i = 0; i < in->nslots; i++)
+		if (i != in->slot && in->inbox_rx[i] != -1)
+			close(in->inbox_rx[i]);
+}
+
+int
+cf_worker_main(struct cf_worker_init *in)
+{
+	struct cf_worker *w = &worker;
+	char name[32];
+	uint8_t rnd[6];
+
+	cf_w = w;
+	w->slot = in->slot;
+	w->nslots = in->nslots;
+	w->conf = in->conf;
+	w->conf_path = in->conf_path;
+	w->shm = in->shm;
+	snprintf(name, sizeof(name), "worker %u", in->slot);
+	cf_log_set_proc(name);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return (1);	/* the master died before we got here */
+	close_unused_fds(in);
+	(void)cf_random_bytes(rnd, sizeof(rnd));
+	cf_base64url_encode(w->uid, rnd, sizeof(rnd));
+	w->uid[8] = '\0';
+	if (cf_shm_stats(w->shm, w->slot) != NULL) {
+		struct cf_shm_stats *st = cf_shm_stats(w->shm, w->slot);
+
+		st->pid = getpid();
+		st->started_ms = cf_wall_ms();
+	}
+
+	if (uv_loop_init(&w->loop) != 0)
+		return (1);
+	lws_set_log_level(getenv("CF_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR,
+	    lws_log_emit);
+	if (cf_db_open_worker(w->conf) == -1)
+		return (1);
+	if (lws_start(w) == -1)
+		return (1);
+	if (cf_ipc_start(w, in->inbox_rx[in->slot], in->inbox_tx) == -1)
+		return (1);
+	if ((w->relay = cf_relay_new(w)) == NULL)
+		return (1);
+	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
+		return (1);
+
+	uv_signal_init(&w->loop, &sig_term);
+	uv_signal_init(&w->loop, &sig_int);
+	uv_signal_init(&w->loop, &sig_quit);
+	uv_signal_init(&w->loop, &sig_hup);
+	sig_term.data = sig_int.data = sig_quit.data = sig_hup.data = w;
+	uv_signal_start(&sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&sig_int, signal_cb, SIGINT);
+	uv_signal_start(&sig_quit, signal_cb, SIGQUIT);
+	uv_signal_start(&sig_hup, signal_cb, SIGHUP);
+	uv_check_init(&w->loop, &reaper);
+	reaper.data = w;
+	uv_check_start(&reaper, reap_cb);
+	uv_timer_init(&w->loop, &drain_timer);
+	drain_timer.data = w;
+
+	cf_log_info("ready (pid %d)", (int)getpid());
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+
+	/*
+	 * lws with a foreign loop needs a second destroy once the loop has
+	 * run the first one's closes; then close what is left and drain.
+	 */
+	uv_run(&w->loop, UV_RUN_NOWAIT);
+	if (w->lws != NULL) {
+		lws_context_destroy(w->lws);
+		w->lws = NULL;
+	}
+	uv_walk(&w->loop, close_walk, NULL);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&w->loop);
+	cf_ipc_free();
+	cf_db_close_worker();
+	cf_conf_free(w->conf);
+	cf_log_info("exited");
+	return (exit_code);
+}

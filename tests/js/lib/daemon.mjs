@@ -1,0 +1,469 @@
+// Test harness: start confabd (and redis-server) on free ports in temporary
+// directories, collect their logs, and make sure nothing outlives the test
+// process.
+//
+// The binary is $CONFABD, or <repo>/src/confabd.  <repo> is three levels up
+// from this file (tests/js/lib -> tests/js -> tests -> repo).
+// CF_TEST_VERBOSE=1 echoes every daemon log line as it arrives; otherwise
+// the logs of the live daemons are printed when a test wrapped with
+// withLogs() fails, or when a daemon fails to become ready.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
+export const CONFABD = process.env.CONFABD ||
+    path.join(REPO_ROOT, 'src', 'confabd');
+export const REDIS_SERVER = process.env.REDIS_SERVER ||
+    '/usr/bin/redis-server';
+const VERBOSE = process.env.CF_TEST_VERBOSE === '1';
+
+// Everything started and not yet stopped: killed by the 'exit' hook.
+const liveProcs = new Set();
+const liveDirs = new Set();
+const liveDaemons = new Set();
+
+process.on('exit', () => {
+	for (const d of liveDaemons) {
+		for (const k of d.workerPids())
+			killIfSame({ pid: k, cmd: cmdline(k) });
+	}
+	for (const p of liveProcs) {
+		try {
+			p.kill('SIGKILL');
+		} catch {
+			// already gone
+		}
+	}
+	for (const d of liveDirs) {
+		try {
+			fs.rmSync(d, { recursive: true, force: true });
+		} catch {
+			// best effort
+		}
+	}
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+	process.on(sig, () => process.exit(130));
+}
+
+export function sleep(ms) {
+	return new Promise((r) => setTimeout(r, ms));
+}
+
+// A TCP port that was free a moment ago on 127.0.0.1.
+export function freePort() {
+	return new Promise((resolve, reject) => {
+		const srv = net.createServer();
+		srv.unref();
+		srv.on('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const { port } = srv.address();
+			srv.close(() => resolve(port));
+		});
+	});
+}
+
+// Wait for the child to exit; resolves {code, signal}, at once if it has.
+function exitPromise(proc) {
+	if (proc.exitCode !== null || proc.signalCode !== null) {
+		return Promise.resolve({ code: proc.exitCode,
+		    signal: proc.signalCode });
+	}
+	return new Promise((resolve) => {
+		proc.once('exit', (code, signal) => resolve({ code, signal }));
+	});
+}
+
+function withTimeout(promise, ms) {
+	let timer;
+	return Promise.race([
+		promise,
+		new Promise((resolve) => {
+			timer = setTimeout(() => resolve(null), ms);
+		}),
+	]).finally(() => clearTimeout(timer));
+}
+
+// SIGTERM, wait up to graceMs, then SIGKILL.  Resolves {code, signal}.
+async function terminate(proc, graceMs = 5000) {
+	const done = exitPromise(proc);
+	if (proc.exitCode === null && proc.signalCode === null)
+		proc.kill('SIGTERM');
+	let r = await withTimeout(done, graceMs);
+	if (r === null) {
+		proc.kill('SIGKILL');
+		r = await done;
+		r.forced = true;
+	}
+	return r;
+}
+
+// Collects lines from a child's stdout and stderr; lets callers wait for a
+// line matching a regex.
+class LineLog {
+	constructor(name) {
+		this.name = name;
+		this.lines = [];
+		this.waiters = new Set();
+	}
+
+	attach(stream, tag) {
+		const rl = readline.createInterface({ input: stream });
+		rl.on('line', (line) => this.push(tag ? `${tag}${line}` : line));
+	}
+
+	push(line) {
+		this.lines.push(line);
+		if (VERBOSE)
+			process.stderr.write(`[${this.name}] ${line}\n`);
+		for (const w of [...this.waiters])
+			w(line, this.lines.length - 1);
+	}
+
+	// Resolves the first line at index >= since that matches re.
+	wait(re, timeoutMs, since = 0, onFail) {
+		for (let i = since; i < this.lines.length; i++) {
+			if (re.test(this.lines[i]))
+				return Promise.resolve(this.lines[i]);
+		}
+		return new Promise((resolve, reject) => {
+			const w = (line, idx) => {
+				if (idx >= since && re.test(line)) {
+					cleanup();
+					resolve(line);
+				}
+			};
+			const timer = setTimeout(() => {
+				cleanup();
+				reject(new Error(`${this.name}: no log line ` +
+				    `matching ${re} within ${timeoutMs} ms` +
+				    (onFail ? onFail() : '') + '\n--- log ---\n' +
+				    this.lines.join('\n')));
+			}, timeoutMs);
+			const cleanup = () => {
+				clearTimeout(timer);
+				this.waiters.delete(w);
+			};
+			this.waiters.add(w);
+		});
+	}
+}
+
+// Build the configuration text.  A cors-origin line in extraConf replaces
+// the default "cors-origin *".
+export function buildConf({ port, workers, dir, redisUrl, extraConf = [],
+    logLevel = 'info' }) {
+	const lines = [
+		`listen 127.0.0.1:${port}`,
+		`workers ${workers}`,
+		`data-dir ${dir}`,
+		'debug-events yes',
+	];
+	if (!extraConf.some((l) => /^\s*cors-origin\b/.test(l)))
+		lines.push('cors-origin *');
+	lines.push(`log-level ${logLevel}`);
+	if (redisUrl)
+		lines.push(`redis ${redisUrl}`);
+	lines.push(...extraConf);
+	return lines.join('\n') + '\n';
+}
+
+function cmdline(pid) {
+	try {
+		return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+	} catch {
+		return null;
+	}
+}
+
+// SIGKILL {pid, cmd} unless it is gone or the pid now runs something else.
+function killIfSame({ pid, cmd }) {
+	if (cmd === null || cmdline(pid) !== cmd)
+		return;
+	try {
+		process.kill(pid, 'SIGKILL');
+	} catch {
+		// gone meanwhile
+	}
+}
+
+// PIDs of the direct children of `pid` (Linux /proc).
+export function childPids(pid) {
+	const out = [];
+	for (const ent of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(ent))
+			continue;
+		let stat;
+		try {
+			stat = fs.readFileSync(`/proc/${ent}/stat`, 'utf8');
+		} catch {
+			continue;
+		}
+		// pid (comm) state ppid ...; comm may hold spaces or ')'.
+		const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		if (Number(rest[1]) === pid)
+			out.push(Number(ent));
+	}
+	return out.sort((a, b) => a - b);
+}
+
+/*
+ * Start confabd in the foreground.  Resolves once `workers` lines matching
+ * /worker \d+: ready/ were logged (rejects after readyTimeoutMs with the
+ * collected log, or as soon as the daemon exits).
+ */
+export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
+    env = {}, logLevel = 'info', readyTimeoutMs = 10000, port } = {}) {
+	if (!fs.existsSync(CONFABD)) {
+		throw new Error(`confabd binary not found at ${CONFABD} ` +
+		    '(build it, or set CONFABD=/path/to/confabd)');
+	}
+	port = port || await freePort();
+	const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-test-'));
+	liveDirs.add(dir);
+	const confPath = path.join(dir, 'confabd.conf');
+	await fsp.writeFile(confPath, buildConf({ port, workers, dir, redisUrl,
+	    extraConf, logLevel }));
+	const proc = spawn(CONFABD, ['-f', '-c', confPath], {
+		cwd: dir,
+		env: { ...process.env, ...env },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	liveProcs.add(proc);
+	const log = new LineLog(`confabd:${port}`);
+	log.attach(proc.stderr, '');
+	log.attach(proc.stdout, 'stdout: ');
+	const exited = exitPromise(proc);
+	let exitInfo = null;
+	exited.then((r) => {
+		exitInfo = r;
+		liveProcs.delete(proc);
+	});
+	proc.on('error', (e) => log.push(`spawn error: ${e.message}`));
+
+	let stopped = false;
+	const d = {
+		port,
+		url: `http://127.0.0.1:${port}`,
+		dir,
+		confPath,
+		proc,
+		pid: proc.pid,
+		exited,
+		stderrLines: () => log.lines.slice(),
+		// Index to pass as `since` to only see later lines.
+		logMark: () => log.lines.length,
+		waitForLog: (re, timeoutMs = 5000, since = 0) =>
+		    log.wait(re, timeoutMs, since),
+		workerPids: () => childPids(proc.pid),
+		signal: (sig) => proc.kill(sig),
+		// Print the log (from line `since`) to stderr.
+		dumpLog: (since = 0) => {
+			const from = Math.min(since, log.lines.length);
+			process.stderr.write(`--- confabd:${port} log` +
+			    (from ? ` (from line ${from + 1})` : '') + ' ---\n' +
+			    log.lines.slice(from).join('\n') + '\n--- end ---\n');
+		},
+		async stop() {
+			if (stopped)
+				return exitInfo;
+			stopped = true;
+			liveDaemons.delete(d);
+			// Workers the master leaves behind (e.g. when it had to
+			// be SIGKILLed) are killed too.
+			const kids = d.workerPids().map((k) => ({ pid: k,
+			    cmd: cmdline(k) }));
+			const r = await terminate(proc, 5000);
+			liveProcs.delete(proc);
+			const deadline = Date.now() + 2000;
+			while (kids.some((k) => cmdline(k.pid) === k.cmd &&
+			    k.cmd !== null) && Date.now() < deadline)
+				await sleep(50);
+			kids.forEach(killIfSame);
+			await fsp.rm(dir, { recursive: true, force: true });
+			liveDirs.delete(dir);
+			return r;
+		},
+	};
+	liveDaemons.add(d);
+
+	// Ready: N "worker K: ready" lines (distinct slots), or failure.
+	const ready = new Promise((resolve, reject) => {
+		const slots = new Set();
+		const check = (line) => {
+			const m = /worker (\d+): ready/.exec(line);
+			if (m)
+				slots.add(m[1]);
+			if (slots.size >= workers) {
+				log.waiters.delete(check);
+				resolve();
+			}
+		};
+		log.waiters.add(check);
+		for (const l of log.lines)
+			check(l);
+		exited.then((r) => reject(new Error(`confabd exited ` +
+		    `(code ${r.code}, signal ${r.signal}) before ` +
+		    `${workers} workers were ready; log:\n` +
+		    log.lines.join('\n'))));
+		setTimeout(() => reject(new Error(`confabd: ${workers} workers ` +
+		    `not ready within ${readyTimeoutMs} ms; log:\n` +
+		    log.lines.join('\n'))), readyTimeoutMs).unref();
+	});
+	try {
+		await ready;
+	} catch (e) {
+		await d.stop();
+		throw e;
+	}
+	return d;
+}
+
+// Run confabd once with the given arguments (e.g. -t -c FILE); resolves
+// {code, signal, stdout, stderr}.
+export function runConfabd(args, timeoutMs = 5000) {
+	return new Promise((resolve, reject) => {
+		const proc = spawn(CONFABD, args, {
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		liveProcs.add(proc);
+		let stdout = '', stderr = '';
+		proc.stdout.on('data', (b) => { stdout += b; });
+		proc.stderr.on('data', (b) => { stderr += b; });
+		const timer = setTimeout(() => {
+			proc.kill('SIGKILL');
+			reject(new Error(`confabd ${args.join(' ')} did not ` +
+			    `exit within ${timeoutMs} ms`));
+		}, timeoutMs);
+		proc.on('error', reject);
+		proc.on('close', (code, signal) => {
+			clearTimeout(timer);
+			liveProcs.delete(proc);
+			resolve({ code, signal, stdout, stderr });
+		});
+	});
+}
+
+// Print the logs of every daemon still running; `marks` (daemon -> line
+// index) limits the output of those daemons to the lines after the mark.
+export function dumpLiveLogs(marks = new Map()) {
+	for (const d of liveDaemons)
+		d.dumpLog(marks.get(d) ?? 0);
+}
+
+/*
+ * Wrap a test function so that the daemon logs are printed when it fails:
+ * for daemons already running when the test started, only the lines logged
+ * during the test.
+ */
+export function withLogs(fn) {
+	return async function (...args) {
+		const marks = new Map();
+		for (const d of liveDaemons)
+			marks.set(d, d.logMark());
+		try {
+			return await fn.apply(this, args);
+		} catch (e) {
+			if (!VERBOSE)
+				dumpLiveLogs(marks);
+			throw e;
+		}
+	};
+}
+
+// Resolves when something accepts TCP connections on 127.0.0.1:port and
+// answers a RESP PING with +PONG.
+function redisPing(port) {
+	return new Promise((resolve) => {
+		const s = net.connect(port, '127.0.0.1');
+		let buf = '';
+		const done = (ok) => {
+			s.destroy();
+			resolve(ok);
+		};
+		s.setTimeout(1000, () => done(false));
+		s.on('error', () => done(false));
+		s.on('connect', () => s.write('PING\r\n'));
+		s.on('data', (b) => {
+			buf += b;
+			if (buf.includes('\r\n'))
+				done(buf.startsWith('+PONG'));
+		});
+	});
+}
+
+/*
+ * Start a throwaway redis-server on a free port.  Returns
+ * {port, url, stop(), restart(), lines()}; restart() stops it and starts a
+ * new one on the same port.
+ */
+export async function startRedis({ readyTimeoutMs = 5000 } = {}) {
+	if (!fs.existsSync(REDIS_SERVER)) {
+		throw new Error(`${REDIS_SERVER} is missing: install the ` +
+		    'redis-server package (apt-get install redis-server); ' +
+		    'the Redis tests cannot run without it');
+	}
+	const port = await freePort();
+	const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-redis-'));
+	liveDirs.add(dir);
+	const log = new LineLog(`redis:${port}`);
+	let proc = null;
+
+	async function start() {
+		proc = spawn(REDIS_SERVER, ['--port', String(port),
+		    '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+		    '--dir', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+		liveProcs.add(proc);
+		log.attach(proc.stdout, '');
+		log.attach(proc.stderr, '');
+		const p = proc;
+		const deadline = Date.now() + readyTimeoutMs;
+		for (;;) {
+			if (p.exitCode !== null || p.signalCode !== null) {
+				throw new Error(`redis-server exited early:\n` +
+				    log.lines.join('\n'));
+			}
+			if (await redisPing(port))
+				return;
+			if (Date.now() > deadline) {
+				throw new Error(`redis-server not answering on ` +
+				    `${port}:\n${log.lines.join('\n')}`);
+			}
+			await sleep(50);
+		}
+	}
+
+	async function stopProc() {
+		if (!proc)
+			return;
+		const p = proc;
+		proc = null;
+		await terminate(p, 5000);
+		liveProcs.delete(p);
+	}
+
+	await start();
+	return {
+		port,
+		url: `redis://127.0.0.1:${port}`,
+		lines: () => log.lines.slice(),
+		async restart() {
+			await stopProc();
+			await start();
+		},
+		stopOnly: stopProc,
+		start,
+		async stop() {
+			await stopProc();
+			await fsp.rm(dir, { recursive: true, force: true });
+			liveDirs.delete(dir);
+		},
+	};
+}

@@ -1,0 +1,966 @@
+/*
+ * test_conf.c -- unit tests for the configuration parser (src/conf.c).
+ *
+ * Fixtures live in tests/conf/ under the source tree, found through the
+ * environment variable CF_TEST_SRCDIR (default ".").
+ */
+
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "log.h"
+
+static char	 errbuf[CF_CONF_ERRLEN];
+
+#define WANTLEN	(2 * PATH_MAX + CF_CONF_ERRLEN)
+
+/*
+ * Path of a fixture: $CF_TEST_SRCDIR/tests/conf/name.  Static storage,
+ * rotating among four buffers so that one call may use two results.
+ */
+static const char *
+fixture(const char *name)
+{
+	static char	 buf[4][PATH_MAX];
+	static int	 next;
+	const char	*src = getenv("CF_TEST_SRCDIR");
+	char		*b = buf[next++ % 4];
+
+	if (src == NULL || *src == '\0')
+		src = ".";
+	snprintf(b, PATH_MAX, "%s/tests/conf/%s", src, name);
+	return b;
+}
+
+/* Load a string that must parse; fails the test otherwise. */
+static struct cf_conf *
+load_ok(const char *text)
+{
+	struct cf_conf	*c;
+
+	errbuf[0] = '\0';
+	c = cf_conf_load_string(text, "t.conf", errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("unexpected error for \"%s\": %s", text, errbuf);
+	return c;
+}
+
+/* Load a string that must fail with exactly `msg`. */
+static void
+load_err(const char *text, const char *msg)
+{
+	struct cf_conf	*c;
+
+	errbuf[0] = '\0';
+	c = cf_conf_load_string(text, "t.conf", errbuf, sizeof(errbuf));
+	if (c != NULL) {
+		cf_conf_free(c);
+		fail_msg("\"%s\" was accepted, expected: %s", text, msg);
+	}
+	assert_string_equal(errbuf, msg);
+}
+
+/* Load a fixture that must fail with "<path><suffix>". */
+static void
+file_err(const char *name, const char *suffix)
+{
+	struct cf_conf	*c;
+	char		 path[PATH_MAX], want[WANTLEN];
+
+	snprintf(path, sizeof(path), "%s", fixture(name));
+	snprintf(want, sizeof(want), "%s%s", path, suffix);
+	errbuf[0] = '\0';
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	if (c != NULL) {
+		cf_conf_free(c);
+		fail_msg("%s was accepted", path);
+	}
+	assert_string_equal(errbuf, want);
+}
+
+static char *
+cwd_join(const char *rel)
+{
+	char	 cwd[PATH_MAX];
+	char	*s;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_true(asprintf(&s, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd,
+	    rel) > 0);
+	return s;
+}
+
+static int
+listen_port(const struct cf_listen *l)
+{
+	if (l->addr.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&l->addr)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct cf_conf	*c, *e;
+	const struct sockaddr_in6 *sin6;
+	char		*dd, *db;
+	long		 ncpu;
+
+	(void)state;
+	c = cf_conf_defaults(errbuf, sizeof(errbuf));
+	assert_non_null(c);
+	assert_null(c->path);
+	assert_int_equal(c->nlisten, 1);
+	assert_string_equal(c->listen[0].text, "*:3001");
+	assert_int_equal(c->listen[0].any, 1);
+	assert_int_equal(c->listen[0].v6only, 0);
+	assert_int_equal(c->listen[0].addr.ss_family, AF_INET6);
+	assert_int_equal(c->listen[0].addrlen, sizeof(struct sockaddr_in6));
+	sin6 = (const struct sockaddr_in6 *)&c->listen[0].addr;
+	assert_memory_equal(&sin6->sin6_addr, &in6addr_any,
+	    sizeof(in6addr_any));
+	assert_int_equal(listen_port(&c->listen[0]), 3001);
+
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > 64)
+		ncpu = 64;
+	assert_int_equal(c->workers, ncpu);
+
+	dd = cwd_join("confab-data");
+	assert_string_equal(c->data_dir, dd);
+	assert_true(asprintf(&db, "%s/confab.db", dd) > 0);
+	assert_string_equal(c->database, db);
+	free(dd);
+	free(db);
+
+	assert_null(c->redis);
+	assert_null(c->redis_host);
+	assert_int_equal(c->ncors_origins, 1);
+	assert_string_equal(c->cors_origins[0], "http://localhost");
+	assert_int_equal(c->log_level, CF_LOG_INFO);
+	assert_null(c->pidfile);
+	assert_int_equal(c->ping_interval_ms, 25000);
+	assert_int_equal(c->ping_timeout_ms, 20000);
+	assert_int_equal(c->connect_timeout_ms, 45000);
+	assert_int_equal(c->upgrade_timeout_ms, 10000);
+	assert_int_equal(c->shutdown_timeout_ms, 10000);
+	assert_int_equal(c->max_payload, 1000000);
+	assert_int_equal(c->presence_slots, 65536);
+	assert_int_equal(c->debug_events, 0);
+	assert_null(c->jwt_secret);
+	assert_string_equal(c->jwt_algorithm, "HS256");
+
+	/* An empty string, blank lines and comments give the same. */
+	e = load_ok("\n   \n# nothing\n\t# still nothing\n");
+	assert_int_equal(e->nlisten, 1);
+	assert_string_equal(e->database, c->database);
+	assert_int_equal(e->ping_interval_ms, c->ping_interval_ms);
+	cf_conf_free(e);
+	cf_conf_free(c);
+}
+
+static void
+test_good_file(void **state)
+{
+	struct cf_conf	*c;
+	char		 path[PATH_MAX];
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	struct in6_addr	 lo6 = IN6ADDR_LOOPBACK_INIT;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", fixture("good.conf"));
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("%s", errbuf);
+	assert_non_null(c->path);
+	assert_true(c->path[0] == '/');
+	assert_non_null(strstr(c->path, "tests/conf/good.conf"));
+
+	assert_int_equal(c->nlisten, 3);
+	assert_string_equal(c->listen[0].text, "127.0.0.1:3001");
+	assert_int_equal(c->listen[0].addr.ss_family, AF_INET);
+	assert_int_equal(c->listen[0].addrlen, sizeof(struct sockaddr_in));
+	sin = (const struct sockaddr_in *)&c->listen[0].addr;
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(listen_port(&c->listen[0]), 3001);
+	assert_int_equal(c->listen[0].any, 0);
+	assert_int_equal(c->listen[0].v6only, 0);
+
+	assert_string_equal(c->listen[1].text, "[::1]:3002");
+	assert_int_equal(c->listen[1].addr.ss_family, AF_INET6);
+	sin6 = (const struct sockaddr_in6 *)&c->listen[1].addr;
+	assert_memory_equal(&sin6->sin6_addr, &lo6, sizeof(lo6));
+	assert_int_equal(listen_port(&c->listen[1]), 3002);
+	assert_int_equal(c->listen[1].v6only, 1);
+	assert_int_equal(c->listen[1].any, 0);
+
+	assert_string_equal(c->listen[2].text, "*:3003");
+	assert_int_equal(c->listen[2].any, 1);
+
+	assert_int_equal(c->workers, 4);
+	assert_string_equal(c->data_dir, "/var/lib/confab");
+	assert_string_equal(c->database, "/var/lib/confab/chat.db");
+	assert_string_equal(c->redis, "redis://[::1]:6380/2");
+	assert_string_equal(c->redis_host, "::1");
+	assert_int_equal(c->redis_port, 6380);
+	assert_int_equal(c->redis_db, 2);
+
+	/* Order: the file, then included.conf, then sub/inner2.conf. */
+	assert_int_equal(c->ncors_origins, 3);
+	assert_string_equal(c->cors_origins[0], "http://localhost:8080");
+	assert_string_equal(c->cors_origins[1], "https://chat.example.com");
+	assert_string_equal(c->cors_origins[2], "HTTPS://Example.ORG:8443");
+
+	assert_int_equal(c->log_level, CF_LOG_DEBUG);
+	assert_string_equal(c->pidfile, "/run/confabd.pid");
+	assert_int_equal(c->ping_interval_ms, 30000);
+	assert_int_equal(c->ping_timeout_ms, 1500);
+	assert_int_equal(c->connect_timeout_ms, 120000);
+	assert_int_equal(c->upgrade_timeout_ms, 250);
+	assert_int_equal(c->shutdown_timeout_ms, 3600000);
+	assert_int_equal(c->max_payload, 2 * 1024 * 1024);
+	assert_int_equal(c->presence_slots, 1024);
+	assert_int_equal(c->debug_events, 1);
+	assert_string_equal(c->jwt_secret,
+	    "a secret with spaces, a # and a \"quote\" \\ ok!");
+	assert_string_equal(c->jwt_algorithm, "HS512");
+	cf_conf_free(c);
+}
+
+static void
+test_tokenizer(void **state)
+{
+	struct cf_conf	*c;
+
+	(void)state;
+	/* Comments after values, tabs, CRLF, quotes inside a token. */
+	c = load_ok("log-level\twarn# trailing comment\r\n"
+	    "  pidfile \"/tmp/a b\"/c   \n"
+	    "jwt-algorithm \"HS\"384\n"
+	    "data-dir \"/d#not a comment\"\n");
+	assert_int_equal(c->log_level, CF_LOG_WARN);
+	assert_string_equal(c->pidfile, "/tmp/a b/c");
+	assert_string_equal(c->jwt_algorithm, "HS384");
+	assert_string_equal(c->data_dir, "/d#not a comment");
+	cf_conf_free(c);
+
+	/* A last line without a newline. */
+	c = load_ok("workers 3");
+	assert_int_equal(c->workers, 3);
+	cf_conf_free(c);
+
+	load_err("log-level \"debug\n",
+	    "t.conf:1: unterminated quoted string");
+	load_err("\n\njwt-secret \"abc\\n\"\n",
+	    "t.conf:3: invalid escape in quoted string");
+	load_err("log-level \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"log-level\": expected error, warn, info or debug");
+	load_err("log-level \"debug#x\"\n", "t.conf:1: invalid value "
+	    "\"debug#x\" for \"log-level\": expected error, warn, info or "
+	    "debug");
+	load_err("log-level\n", "t.conf:1: \"log-level\" takes 1 argument");
+	load_err("log-level # debug\n",
+	    "t.conf:1: \"log-level\" takes 1 argument");
+	load_err("listen 1 2 3 4 5 6 7 8 9 10 11 12\n",
+	    "t.conf:1: \"listen\" takes 1 argument");
+	load_err("\"log level\" info\n",
+	    "t.conf:1: unknown directive \"log level\"");
+	load_err("Log-Level info\n",
+	    "t.conf:1: unknown directive \"Log-Level\"");
+	load_err("include\n", "t.conf:1: \"include\" takes 1 argument");
+	load_err("include \"\"\n",
+	    "t.conf:1: invalid value \"\" for \"include\": empty path");
+}
+
+static void
+test_bad_files(void **state)
+{
+	struct cf_conf	*c;
+	char		 want[WANTLEN];
+
+	(void)state;
+	file_err("bad-unknown.conf", ":4: unknown directive \"foo\"");
+	file_err("bad-value.conf", ":2: invalid value \"0\" for \"workers\": "
+	    "must be between 1 and 64");
+	file_err("bad-args.conf", ":1: \"workers\" takes 1 argument");
+	file_err("bad-twice.conf", ":3: \"log-level\" given twice");
+	file_err("bad-quote.conf", ":1: unterminated quoted string");
+	file_err("bad-listen-dup.conf", ":2: invalid value \"*:3001\" for "
+	    "\"listen\": duplicate of listen \"3001\"");
+
+	/* Errors inside an include name the included file. */
+	c = cf_conf_load(fixture("bad-nested.conf"), errbuf, sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:2: invalid value \"0\" for "
+	    "\"workers\": must be between 1 and 64", fixture("bad-value.conf"));
+	assert_string_equal(errbuf, want);
+
+	c = cf_conf_load(fixture("bad-include-missing.conf"), errbuf,
+	    sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:3: include \"%s\": cannot open: "
+	    "No such file or directory", fixture("bad-include-missing.conf"),
+	    fixture("does-not-exist.conf"));
+	assert_string_equal(errbuf, want);
+
+	file_err("no-such-file.conf", ": cannot open: No such file or "
+	    "directory");
+	file_err("sub", ": cannot open: Is a directory");
+
+	/* A NULL error buffer is allowed. */
+	assert_null(cf_conf_load(fixture("bad-value.conf"), NULL, 0));
+	assert_null(cf_conf_load_string("foo", NULL, NULL, 0));
+	assert_null(cf_conf_load(NULL, errbuf, sizeof(errbuf)));
+}
+
+static void
+test_include_loop(void **state)
+{
+	struct cf_conf	*c;
+	char		 want[WANTLEN];
+
+	(void)state;
+	c = cf_conf_load(fixture("bad-loop-a.conf"), errbuf, sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:2: include loop: \"%s\" is already "
+	    "being read", fixture("bad-loop-b.conf"),
+	    fixture("bad-loop-a.conf"));
+	assert_string_equal(errbuf, want);
+
+	c = cf_conf_load(fixture("bad-self.conf"), errbuf, sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:1: include loop: \"%s\" is already "
+	    "being read", fixture("bad-self.conf"), fixture("bad-self.conf"));
+	assert_string_equal(errbuf, want);
+}
+
+/* A chain of n files in a temporary directory, f0 including f1 ... */
+static void
+write_chain(const char *dir, int n)
+{
+	char	 path[PATH_MAX];
+	FILE	*f;
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%d.conf", dir, i);
+		assert_non_null(f = fopen(path, "w"));
+		if (i + 1 < n)
+			fprintf(f, "include f%d.conf\n", i + 1);
+		else
+			fprintf(f, "workers 7\n");
+		fclose(f);
+	}
+}
+
+static void
+test_include_depth(void **state)
+{
+	struct cf_conf	*c;
+	char		 dir[] = "/tmp/test_conf.XXXXXX";
+	char		 path[PATH_MAX], want[WANTLEN];
+	int		 i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f0.conf", dir);
+
+	/* The main file plus 8 levels of include is fine. */
+	write_chain(dir, 9);
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("%s", errbuf);
+	assert_int_equal(c->workers, 7);
+	cf_conf_free(c);
+
+	/* A 9th level is not. */
+	write_chain(dir, 10);
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s/f8.conf:1: include \"f9.conf\": "
+	    "nested too deeply (at most 8 levels)", dir);
+	assert_string_equal(errbuf, want);
+
+	/* A NUL byte in a file. */
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	{
+		FILE	*f = fopen(path, "w");
+
+		assert_non_null(f);
+		fwrite("workers 2\nlog-level in\0fo\n", 1, 26, f);
+		fclose(f);
+	}
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:2: NUL byte in line", path);
+	assert_string_equal(errbuf, want);
+	unlink(path);
+
+	for (i = 0; i < 10; i++) {
+		snprintf(path, sizeof(path), "%s/f%d.conf", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static void
+test_include_string(void **state)
+{
+	struct cf_conf	*c;
+	char		 text[PATH_MAX + 32];
+
+	(void)state;
+	/* From a string, an absolute include works. */
+	snprintf(text, sizeof(text), "include \"%s\"\n",
+	    fixture("included.conf"));
+	if (fixture("included.conf")[0] == '/') {
+		c = load_ok(text);
+		assert_int_equal(c->ncors_origins, 1);
+		assert_string_equal(c->cors_origins[0],
+		    "https://chat.example.com");
+		cf_conf_free(c);
+	}
+	load_err("include /nonexistent/x.conf\n", "t.conf:1: include "
+	    "\"/nonexistent/x.conf\": cannot open: No such file or directory");
+}
+
+static void
+test_listen(void **state)
+{
+	struct cf_conf	*c;
+	const struct sockaddr_in *sin;
+
+	(void)state;
+	c = load_ok("listen 3001\nlisten 0.0.0.0:80\nlisten [::]:81\n"
+	    "listen 10.1.2.3:65535\nlisten [fe80::1]:1\n");
+	assert_int_equal(c->nlisten, 5);
+	assert_int_equal(c->listen[0].any, 1);
+	assert_int_equal(c->listen[0].addr.ss_family, AF_INET6);
+	assert_int_equal(listen_port(&c->listen[0]), 3001);
+	assert_string_equal(c->listen[0].text, "3001");
+	assert_int_equal(c->listen[1].addr.ss_family, AF_INET);
+	assert_int_equal(listen_port(&c->listen[1]), 80);
+	assert_int_equal(c->listen[2].v6only, 1);
+	assert_int_equal(c->listen[2].any, 0);
+	sin = (const struct sockaddr_in *)&c->listen[3].addr;
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x0a010203);
+	assert_int_equal(listen_port(&c->listen[3]), 65535);
+	assert_int_equal(listen_port(&c->listen[4]), 1);
+	cf_conf_free(c);
+
+	load_err("listen 0\n", "t.conf:1: invalid value \"0\" for \"listen\": "
+	    "port must be a number between 1 and 65535");
+	load_err("listen *:70000\n", "t.conf:1: invalid value \"*:70000\" for "
+	    "\"listen\": port must be a number between 1 and 65535");
+	load_err("listen 127.0.0.1:\n", "t.conf:1: invalid value "
+	    "\"127.0.0.1:\" for \"listen\": port must be a number between 1 "
+	    "and 65535");
+	load_err("listen 1.2.3.4:-5\n", "t.conf:1: invalid value "
+	    "\"1.2.3.4:-5\" for \"listen\": port must be a number between 1 "
+	    "and 65535");
+	load_err("listen localhost:80\n", "t.conf:1: invalid value "
+	    "\"localhost:80\" for \"listen\": \"localhost\" is not an IPv4 "
+	    "address, [IPv6 address] or *");
+	load_err("listen 1.2.3.256:80\n", "t.conf:1: invalid value "
+	    "\"1.2.3.256:80\" for \"listen\": \"1.2.3.256\" is not an IPv4 "
+	    "address, [IPv6 address] or *");
+	load_err("listen ::1:80\n", "t.conf:1: invalid value \"::1:80\" for "
+	    "\"listen\": IPv6 addresses must be in brackets, as in "
+	    "[::1]:3001");
+	load_err("listen [::1]80\n", "t.conf:1: invalid value \"[::1]80\" for "
+	    "\"listen\": expected [IPv6 address]:port");
+	load_err("listen [::g]:80\n", "t.conf:1: invalid value \"[::g]:80\" "
+	    "for \"listen\": \"::g\" is not an IPv6 address");
+	load_err("listen garbage\n", "t.conf:1: invalid value \"garbage\" for "
+	    "\"listen\": port must be a number between 1 and 65535");
+	load_err("listen \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"listen\": port must be a number between 1 and 65535");
+	load_err("listen [::1]:80\nlisten [::1]:80\n", "t.conf:2: invalid "
+	    "value \"[::1]:80\" for \"listen\": duplicate of listen "
+	    "\"[::1]:80\"");
+	load_err("listen "
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    "111111111111111111\n", "t.conf:1: invalid value \""
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    "111111111111111111\" for \"listen\": too long");
+}
+
+static void
+test_listen_max(void **state)
+{
+	char	 text[1024];
+	size_t	 o = 0;
+	int	 i;
+
+	(void)state;
+	for (i = 0; i < CF_CONF_MAX_LISTEN + 1; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "listen %d\n", 4000 + i);
+	load_err(text, "t.conf:17: invalid value \"4016\" for \"listen\": "
+	    "too many listen addresses (at most 16)");
+}
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char	*text;
+		uint32_t	 ms;
+	} ok[] = {
+		{ "1", 1 }, { "1ms", 1 }, { "999", 999 }, { "2s", 2000 },
+		{ "3m", 180000 }, { "1h", 3600000 }, { "3600s", 3600000 },
+		{ "60m", 3600000 }, { "3600000ms", 3600000 },
+	};
+	static const char *const bad_unit[] = { "1x", "1 s", "1sec", "1S" };
+	struct cf_conf	*c;
+	char		 text[128], want[256];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "ping-timeout \"%s\"\n",
+		    ok[i].text);
+		c = load_ok(text);
+		assert_int_equal(c->ping_timeout_ms, ok[i].ms);
+		cf_conf_free(c);
+	}
+	for (i = 0; i < sizeof(bad_unit) / sizeof(bad_unit[0]); i++) {
+		snprintf(text, sizeof(text), "upgrade-timeout \"%s\"\n",
+		    bad_unit[i]);
+		snprintf(want, sizeof(want), "t.conf:1: invalid value \"%s\" "
+		    "for \"upgrade-timeout\": unknown unit \"%s\" (use ms, s, "
+		    "m or h)", bad_unit[i], bad_unit[i] + 1);
+		load_err(text, want);
+	}
+	load_err("ping-interval 0\n", "t.conf:1: invalid value \"0\" for "
+	    "\"ping-interval\": must be between 1ms and 1h");
+	load_err("ping-interval 0s\n", "t.conf:1: invalid value \"0s\" for "
+	    "\"ping-interval\": must be between 1ms and 1h");
+	load_err("ping-interval 61m\n", "t.conf:1: invalid value \"61m\" for "
+	    "\"ping-interval\": must be between 1ms and 1h");
+	load_err("ping-interval 3600001\n", "t.conf:1: invalid value "
+	    "\"3600001\" for \"ping-interval\": must be between 1ms and 1h");
+	load_err("connect-timeout 99999999999999999999999h\n", "t.conf:1: "
+	    "invalid value \"99999999999999999999999h\" for "
+	    "\"connect-timeout\": expected a number with an optional unit ms, "
+	    "s, m or h");
+	load_err("connect-timeout -1s\n", "t.conf:1: invalid value \"-1s\" "
+	    "for \"connect-timeout\": expected a number with an optional unit "
+	    "ms, s, m or h");
+	load_err("shutdown-timeout s\n", "t.conf:1: invalid value \"s\" for "
+	    "\"shutdown-timeout\": expected a number with an optional unit "
+	    "ms, s, m or h");
+	load_err("shutdown-timeout 5000000000h\n", "t.conf:1: invalid value "
+	    "\"5000000000h\" for \"shutdown-timeout\": must be between 1ms "
+	    "and 1h");
+}
+
+static void
+test_sizes(void **state)
+{
+	static const struct {
+		const char	*text;
+		size_t		 n;
+	} ok[] = {
+		{ "1024", 1024 }, { "1k", 1024 }, { "1K", 1024 },
+		{ "100k", 102400 }, { "1m", 1048576 }, { "64m", 67108864 },
+		{ "67108864", 67108864 },
+	};
+	struct cf_conf	*c;
+	char		 text[128];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "max-payload %s\n", ok[i].text);
+		c = load_ok(text);
+		assert_int_equal(c->max_payload, ok[i].n);
+		cf_conf_free(c);
+	}
+	load_err("max-payload 1023\n", "t.conf:1: invalid value \"1023\" for "
+	    "\"max-payload\": must be between 1024 and 67108864 bytes");
+	load_err("max-payload 65m\n", "t.conf:1: invalid value \"65m\" for "
+	    "\"max-payload\": must be between 1024 and 67108864 bytes");
+	load_err("max-payload 1g\n", "t.conf:1: invalid value \"1g\" for "
+	    "\"max-payload\": must be between 1024 and 67108864 bytes");
+	load_err("max-payload 10kb\n", "t.conf:1: invalid value \"10kb\" for "
+	    "\"max-payload\": unknown unit \"kb\" (use k, m or g)");
+	load_err("max-payload 1t\n", "t.conf:1: invalid value \"1t\" for "
+	    "\"max-payload\": unknown unit \"t\" (use k, m or g)");
+	load_err("max-payload big\n", "t.conf:1: invalid value \"big\" for "
+	    "\"max-payload\": expected a number with an optional unit k, m "
+	    "or g");
+	load_err("max-payload 99999999999999999999999\n", "t.conf:1: invalid "
+	    "value \"99999999999999999999999\" for \"max-payload\": expected "
+	    "a number with an optional unit k, m or g");
+}
+
+static void
+test_scalars(void **state)
+{
+	struct cf_conf	*c;
+
+	(void)state;
+	c = load_ok("workers 64\npresence-slots 64\ndebug-events on\n"
+	    "jwt-algorithm ES256\n");
+	assert_int_equal(c->workers, 64);
+	assert_int_equal(c->presence_slots, 64);
+	assert_int_equal(c->debug_events, 1);
+	assert_string_equal(c->jwt_algorithm, "ES256");
+	cf_conf_free(c);
+
+	c = load_ok("workers auto\npresence-slots 16777216\n"
+	    "debug-events FALSE\n");
+	assert_true(c->workers >= 1 && c->workers <= 64);
+	assert_int_equal(c->presence_slots, 16777216);
+	assert_int_equal(c->debug_events, 0);
+	cf_conf_free(c);
+
+	load_err("workers 65\n", "t.conf:1: invalid value \"65\" for "
+	    "\"workers\": must be between 1 and 64");
+	load_err("workers many\n", "t.conf:1: invalid value \"many\" for "
+	    "\"workers\": expected auto or a number");
+	load_err("workers 2x\n", "t.conf:1: invalid value \"2x\" for "
+	    "\"workers\": expected auto or a number");
+	load_err("presence-slots 63\n", "t.conf:1: invalid value \"63\" for "
+	    "\"presence-slots\": must be between 64 and 16777216");
+	load_err("presence-slots 99999999999\n", "t.conf:1: invalid value "
+	    "\"99999999999\" for \"presence-slots\": must be between 64 and "
+	    "16777216");
+	load_err("presence-slots 0x100\n", "t.conf:1: invalid value \"0x100\" "
+	    "for \"presence-slots\": not a number");
+	load_err("debug-events maybe\n", "t.conf:1: invalid value \"maybe\" "
+	    "for \"debug-events\": expected yes, no, on, off, true or false");
+	load_err("jwt-algorithm none\n", "t.conf:1: invalid value \"none\" "
+	    "for \"jwt-algorithm\": expected HS256, HS384, HS512, RS256 or "
+	    "ES256");
+	load_err("jwt-algorithm hs256\n", "t.conf:1: invalid value \"hs256\" "
+	    "for \"jwt-algorithm\": expected HS256, HS384, HS512, RS256 or "
+	    "ES256");
+	load_err("jwt-secret short\n", "t.conf:1: invalid value \"short\" for "
+	    "\"jwt-secret\": must be at least 32 bytes");
+	load_err("log-level verbose\n", "t.conf:1: invalid value \"verbose\" "
+	    "for \"log-level\": expected error, warn, info or debug");
+	load_err("pidfile \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"pidfile\": empty path");
+
+	c = load_ok("jwt-secret 0123456789abcdef0123456789abcdef\n");
+	assert_string_equal(c->jwt_secret, "0123456789abcdef0123456789abcdef");
+	cf_conf_free(c);
+}
+
+static void
+test_paths(void **state)
+{
+	struct cf_conf	*c;
+	char		*want;
+
+	(void)state;
+	/* database resolves against data-dir even when given first. */
+	c = load_ok("database db/x.sqlite\ndata-dir /srv/confab/\n"
+	    "pidfile run/./confabd.pid\n");
+	assert_string_equal(c->data_dir, "/srv/confab");
+	assert_string_equal(c->database, "/srv/confab/db/x.sqlite");
+	want = cwd_join("run/confabd.pid");
+	assert_string_equal(c->pidfile, want);
+	free(want);
+	cf_conf_free(c);
+
+	c = load_ok("data-dir ./d/../e\ndatabase sqlite:/abs/x.db\n");
+	want = cwd_join("e");
+	assert_string_equal(c->data_dir, want);
+	free(want);
+	assert_string_equal(c->database, "/abs/x.db");
+	cf_conf_free(c);
+
+	c = load_ok("database postgresql://u:p@db.example/chat\n");
+	assert_string_equal(c->database, "postgresql://u:p@db.example/chat");
+	cf_conf_free(c);
+
+	c = load_ok("database postgres://db/chat\n");
+	assert_string_equal(c->database, "postgres://db/chat");
+	cf_conf_free(c);
+
+	/* A SQLite file that looks like a URL stays a path. */
+	c = load_ok("data-dir /d\ndatabase sqlite:postgres:x\n");
+	assert_string_equal(c->database, "/d/postgres:x");
+	cf_conf_free(c);
+
+	load_err("database sqlite:\n", "t.conf:1: invalid value \"sqlite:\" "
+	    "for \"database\": empty path");
+	load_err("data-dir \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"data-dir\": empty path");
+}
+
+static void
+test_redis(void **state)
+{
+	static const struct {
+		const char	*url, *host;
+		int		 port, db;
+	} ok[] = {
+		{ "redis://localhost", "localhost", 6379, 0 },
+		{ "redis://127.0.0.1:7000", "127.0.0.1", 7000, 0 },
+		{ "redis://cache.example.com/3", "cache.example.com", 6379, 3 },
+		{ "redis://[::1]", "::1", 6379, 0 },
+		{ "redis://[2001:db8::5]:6380/15", "2001:db8::5", 6380, 15 },
+		{ "redis://h:1/", "h", 1, 0 },
+	};
+	static const struct {
+		const char	*url, *why;
+	} bad[] = {
+		{ "localhost:6379", "expected redis://host[:port][/db]" },
+		{ "rediss://h", "expected redis://host[:port][/db]" },
+		{ "redis://", "bad host name or address" },
+		{ "redis://:6379", "bad host name or address" },
+		{ "redis://u:p@h", "port must be a number between 1 and 65535" },
+		{ "redis://pw@h", "bad host name or address" },
+		{ "redis://[::1", "bad host name or address" },
+		{ "redis://[zz]:1", "bad host name or address" },
+		{ "redis://h:0", "port must be a number between 1 and 65535" },
+		{ "redis://h:65536", "port must be a number between 1 and "
+		    "65535" },
+		{ "redis://h:", "port must be a number between 1 and 65535" },
+		{ "redis://h/x", "database must be a number" },
+		{ "redis://h/-1", "database must be a number" },
+		{ "redis://h/1/2", "database must be a number" },
+		{ "redis://[::1]x", "expected redis://host[:port][/db]" },
+	};
+	struct cf_conf	*c;
+	char		 text[256], want[512];
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "redis %s\n", ok[i].url);
+		c = load_ok(text);
+		assert_string_equal(c->redis, ok[i].url);
+		assert_string_equal(c->redis_host, ok[i].host);
+		assert_int_equal(c->redis_port, ok[i].port);
+		assert_int_equal(c->redis_db, ok[i].db);
+		cf_conf_free(c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "redis \"%s\"\n", bad[i].url);
+		snprintf(want, sizeof(want), "t.conf:1: invalid value \"%s\" "
+		    "for \"redis\": %s", bad[i].url, bad[i].why);
+		load_err(text, want);
+	}
+}
+
+static void
+test_origins(void **state)
+{
+	struct cf_conf	*c;
+	char		 text[4096];
+	size_t		 o = 0;
+	int		 i;
+
+	(void)state;
+	c = load_ok("cors-origin http://localhost:8080\n"
+	    "cors-origin https://Chat.Example.com\n"
+	    "cors-origin http://[::1]:3000\n");
+	assert_int_equal(c->ncors_origins, 3);
+	assert_true(cf_conf_origin_allowed(c, "http://localhost:8080"));
+	assert_true(cf_conf_origin_allowed(c, "HTTP://LOCALHOST:8080"));
+	assert_true(cf_conf_origin_allowed(c, "https://chat.example.com"));
+	assert_true(cf_conf_origin_allowed(c, "http://[::1]:3000"));
+	assert_false(cf_conf_origin_allowed(c, "http://localhost"));
+	assert_false(cf_conf_origin_allowed(c, "http://localhost:8081"));
+	assert_false(cf_conf_origin_allowed(c, "https://localhost:8080"));
+	assert_false(cf_conf_origin_allowed(c, "http://localhost:8080/"));
+	assert_false(cf_conf_origin_allowed(c, "https://chat.example.com.evil"));
+	assert_false(cf_conf_origin_allowed(c, "null"));
+	assert_false(cf_conf_origin_allowed(c, ""));
+	assert_false(cf_conf_origin_allowed(c, NULL));
+	cf_conf_free(c);
+
+	/* The default only applies when no cors-origin is given. */
+	c = load_ok("");
+	assert_true(cf_conf_origin_allowed(c, "http://localhost"));
+	assert_false(cf_conf_origin_allowed(c, "http://localhost:3000"));
+	cf_conf_free(c);
+
+	c = load_ok("cors-origin http://a.example\ncors-origin *\n");
+	assert_true(cf_conf_origin_allowed(c, "http://anything.example:1"));
+	assert_true(cf_conf_origin_allowed(c, NULL));
+	cf_conf_free(c);
+
+	assert_false(cf_conf_origin_allowed(NULL, "http://localhost"));
+
+	load_err("cors-origin localhost\n", "t.conf:1: invalid value "
+	    "\"localhost\" for \"cors-origin\": expected * or "
+	    "scheme://host[:port]");
+	load_err("cors-origin http://localhost/\n", "t.conf:1: invalid value "
+	    "\"http://localhost/\" for \"cors-origin\": an origin has no "
+	    "path");
+	load_err("cors-origin http://h:0\n", "t.conf:1: invalid value "
+	    "\"http://h:0\" for \"cors-origin\": port must be a number "
+	    "between 1 and 65535");
+	load_err("cors-origin http://\n", "t.conf:1: invalid value "
+	    "\"http://\" for \"cors-origin\": bad host name or address");
+	load_err("cors-origin 1http://h\n", "t.conf:1: invalid value "
+	    "\"1http://h\" for \"cors-origin\": expected * or "
+	    "scheme://host[:port]");
+	load_err("cors-origin http://a\ncors-origin HTTP://A\n", "t.conf:2: "
+	    "invalid value \"HTTP://A\" for \"cors-origin\": duplicate "
+	    "origin");
+
+	for (i = 0; i < CF_CONF_MAX_ORIGINS + 1; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "cors-origin http://h%d\n", i);
+	load_err(text, "t.conf:65: invalid value \"http://h64\" for "
+	    "\"cors-origin\": too many origins (at most 64)");
+}
+
+static void
+test_directive_table(void **state)
+{
+	const struct cf_directive	*d;
+	size_t				 n, i, j;
+	int				 found = 0;
+
+	(void)state;
+	d = cf_conf_directives(&n);
+	assert_non_null(d);
+	assert_int_equal(n, 18);
+	for (i = 0; i < n; i++) {
+		assert_non_null(d[i].name);
+		assert_non_null(d[i].help);
+		assert_true(strlen(d[i].help) > 10);
+		for (j = i + 1; j < n; j++)
+			assert_string_not_equal(d[i].name, d[j].name);
+		if (strcmp(d[i].name, "listen") == 0) {
+			assert_int_equal(d[i].flags, CF_CONF_MULTI);
+			assert_string_equal(d[i].def, "*:3001");
+			found++;
+		} else if (strcmp(d[i].name, "cors-origin") == 0) {
+			assert_int_equal(d[i].flags,
+			    CF_CONF_MULTI | CF_CONF_HOT);
+			found++;
+		} else if (strcmp(d[i].name, "workers") == 0) {
+			assert_int_equal(d[i].flags, 0);
+			assert_int_equal(d[i].offset,
+			    offsetof(struct cf_conf, workers));
+			found++;
+		} else if (strcmp(d[i].name, "jwt-secret") == 0) {
+			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_null(d[i].def);
+			found++;
+		}
+	}
+	assert_int_equal(found, 4);
+	/* A second call returns the same table; n may be NULL. */
+	assert_ptr_equal(cf_conf_directives(NULL), d);
+	cf_conf_free(NULL);
+}
+
+/* Read $CF_TEST_SRCDIR/rel into a malloc'd string. */
+static char *
+slurp(const char *rel)
+{
+	char		 path[PATH_MAX];
+	const char	*src = getenv("CF_TEST_SRCDIR");
+	FILE		*f;
+	char		*buf;
+	long		 len;
+
+	if (src == NULL || *src == '\0')
+		src = ".";
+	snprintf(path, sizeof(path), "%s/%s", src, rel);
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((len = ftell(f)) > 0);
+	rewind(f);
+	assert_non_null(buf = malloc((size_t)len + 1));
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * The sample config and the man page list every directive, and the
+ * sample, all commented out, loads.
+ */
+static void
+test_docs_match_table(void **state)
+{
+	const struct cf_directive	*d;
+	struct cf_conf			*c;
+	char				*sample, *man, needle[64];
+	char				 path[PATH_MAX];
+	const char			*src = getenv("CF_TEST_SRCDIR");
+	size_t				 n, i;
+
+	(void)state;
+	sample = slurp("etc/confabd.conf");
+	man = slurp("man/confabd.conf.5");
+	d = cf_conf_directives(&n);
+	for (i = 0; i < n; i++) {
+		snprintf(needle, sizeof(needle), "\n#%s ", d[i].name);
+		if (strstr(sample, needle) == NULL)
+			fail_msg("%s missing from etc/confabd.conf", d[i].name);
+		snprintf(needle, sizeof(needle), "\n.It Ic %s ", d[i].name);
+		if (strstr(man, needle) == NULL)
+			fail_msg("%s missing from man/confabd.conf.5",
+			    d[i].name);
+	}
+	assert_non_null(strstr(man, "\n.It Ic include "));
+	free(sample);
+	free(man);
+
+	if (src == NULL || *src == '\0')
+		src = ".";
+	snprintf(path, sizeof(path), "%s/etc/confabd.conf", src);
+	c = cf_conf_load(path, errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("%s", errbuf);
+	assert_int_equal(c->nlisten, 1);
+	cf_conf_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_good_file),
+		cmocka_unit_test(test_tokenizer),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_include_loop),
+		cmocka_unit_test(test_include_depth),
+		cmocka_unit_test(test_include_string),
+		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_listen_max),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_redis),
+		cmocka_unit_test(test_origins),
+		cmocka_unit_test(test_directive_table),
+		cmocka_unit_test(test_docs_match_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
