@@ -808,11 +808,13 @@ confirm_upgrade(struct lws *wsi)
 		code = ECODE_TRANSPORT;
 	else if (sid[0] != '\0') {
 		s = cf_sess_find(cf_w, sid);
+		/*
+		 * A session that is already upgraded or upgrading gets its
+		 * WebSocket opened and closed at once (ws_established), as the
+		 * reference does.
+		 */
 		if (s == NULL)
 			code = ECODE_SID;
-		else if (s->transport != CF_T_POLLING || s->probe_wsi != NULL ||
-		    s->upgrading || s->state != CF_S_OPEN)
-			code = ECODE_BAD;
 	} else if (strcmp(eio, "4") != 0)
 		code = ECODE_VERSION;
 	else if (cf_w->draining)

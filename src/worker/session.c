@@ -332,8 +332,19 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 	}
 	if (s->state == CF_S_CLOSING)
 		return;
-	s->state = CF_S_CLOSING;
 	if (s->transport == CF_T_POLLING) {
+		/*
+		 * Tell a held GET.  Without one, only a graceful close waits
+		 * for the next GET to carry the close packet; after an error
+		 * (parse error, ping timeout) the session is gone at once and
+		 * later requests get "Session ID unknown", as in the reference.
+		 */
+		if (s->poll_wsi == NULL && !s->remote_poll &&
+		    notify != CF_CLOSE_GRACEFUL) {
+			sess_finish(s);
+			return;
+		}
+		s->state = CF_S_CLOSING;
 		cf_outq_clear(&s->q);
 		s->close_deadline = cf_now_ms() + CF_BUFFERED_CLOSE_MS;
 		cf_sess_timer_update(s);
@@ -345,10 +356,14 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 				cf_msg_unref(m);
 			}
 		}
+		cf_sess_wake(s);
+		return;
 	}
-	cf_sess_wake(s);
-	if (s->transport == CF_T_WEBSOCKET && s->ws_wsi == NULL)
+	s->state = CF_S_CLOSING;
+	if (s->ws_wsi == NULL)
 		sess_finish(s);
+	else
+		cf_sess_wake(s);
 }
 
 void

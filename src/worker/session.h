@@ -131,10 +131,16 @@ extern const struct cf_app cf_confabd_app;
 struct cf_sess	*cf_sess_new(struct cf_worker *w, enum cf_transport t);
 struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
 /*
- * Close a session (reason for the logs).  With notify, the client is told:
- * a close packet over polling, a WebSocket close otherwise.  Safe to call
- * from inside any callback; the memory is released later.
+ * Close a session (reason for the logs).  notify: CF_CLOSE_SILENT (the
+ * client closed, or its transport is gone), CF_CLOSE_FORCED (an error: a
+ * held GET gets a close packet, a WebSocket a close frame) or
+ * CF_CLOSE_GRACEFUL (as forced, and over polling without a held GET the
+ * close packet waits for the next GET).  Safe to call from inside any
+ * callback; the memory is released later.
  */
+#define CF_CLOSE_SILENT		0
+#define CF_CLOSE_FORCED		1
+#define CF_CLOSE_GRACEFUL	2
 void		 cf_sess_close(struct cf_sess *s, const char *reason, int notify);
 /* Free sessions closed since the last pass.  Called from the loop. */
 void		 cf_sess_reap(struct cf_worker *w);

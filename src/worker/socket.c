@@ -334,7 +334,7 @@ void
 cf_sock_disconnect(struct cf_sess *s, int close)
 {
 	if (close) {
-		cf_sess_close(s, "forced close", 1);
+		cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
 		return;
 	}
 	if (!s->connected)

@@ -105,7 +105,7 @@ start_drain(struct cf_worker *w)
 	cf_log_info("stopping: closing %zu sessions", w->nsessions);
 	cf_accept_stop(w);
 	HASH_ITER(hh, w->sessions, s, tmp)
-		cf_sess_close(s, "server shutting down", 1);
+		cf_sess_close(s, "server shutting down", CF_CLOSE_GRACEFUL);
 	uv_timer_start(&drain_timer, drain_check, 0, 20);
 }
 
