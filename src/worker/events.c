@@ -262,7 +262,8 @@ ev_room_emit(struct cf_event_ctx *ctx)
 }
 
 static void
-ack_response(struct cf_sess *s, json_t *args, void *arg)
+ack_response(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
+    int nattach, void *arg)
 {
 	json_t *ev;
 
@@ -272,7 +273,7 @@ ack_response(struct cf_sess *s, json_t *args, void *arg)
 	json_array_append_new(ev, json_string("ack:response"));
 	if (json_is_array(args))
 		json_array_extend(ev, args);
-	(void)cf_sock_emit(s, ev, NULL, 0, NULL, NULL);
+	(void)cf_sock_emit(s, ev, att, nattach, NULL, NULL);
 	json_decref(ev);
 }
 

@@ -18,6 +18,7 @@
 #include "worker/session.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
+#define CF_DRAIN_CLOSE_MS	1000
 
 const struct cf_app *cf_app = &cf_confabd_app;
 
@@ -346,7 +347,12 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 		}
 		s->state = CF_S_CLOSING;
 		cf_outq_clear(&s->q);
-		s->close_deadline = cf_now_ms() + CF_BUFFERED_CLOSE_MS;
+		/*
+		 * A client re-polls at once after each answer; while the
+		 * worker drains, a session that does not is not waited for.
+		 */
+		s->close_deadline = cf_now_ms() + (cf_w->draining ?
+		    CF_DRAIN_CLOSE_MS : CF_BUFFERED_CLOSE_MS);
 		cf_sess_timer_update(s);
 		{
 			struct cf_msg *m = cf_msg_new("1", 1, 0);

@@ -50,7 +50,10 @@ struct cf_membership {
 struct cf_ack {
 	struct cf_ack		*next;
 	uint64_t		 id;
-	void			(*fn)(struct cf_sess *s, json_t *args, void *arg);
+	/* args: the ACK's array; att: its binary attachments. */
+	void			(*fn)(struct cf_sess *s, json_t *args,
+				    const struct cf_sio_att *att, int nattach,
+				    void *arg);
 	void			*arg;
 };
 
@@ -175,9 +178,11 @@ int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,
 void		 cf_sock_closed(struct cf_sess *s);
 /* Emit event args (an array with the name first) to this socket; with fn,
  * request an ack. */
+typedef void (*cf_ack_fn)(struct cf_sess *, json_t *,
+		    const struct cf_sio_att *, int, void *);
 int		 cf_sock_emit(struct cf_sess *s, json_t *args,
-		    const struct cf_sio_att *att, int nattach,
-		    void (*fn)(struct cf_sess *, json_t *, void *), void *arg);
+		    const struct cf_sio_att *att, int nattach, cf_ack_fn fn,
+		    void *arg);
 /* Send a prepared broadcast packet (text + attachment messages). */
 void		 cf_sock_send_encoded(struct cf_sess *s, struct cf_msg *text,
 		    struct cf_msg **att, int nattach);

@@ -76,7 +76,7 @@ send_simple(struct cf_sess *s, enum cf_sio_type type, const char *nsp,
 
 int
 cf_sock_emit(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
-    int nattach, void (*fn)(struct cf_sess *, json_t *, void *), void *arg)
+    int nattach, cf_ack_fn fn, void *arg)
 {
 	struct cf_sio_packet p;
 	struct cf_ack *a;
@@ -223,7 +223,7 @@ on_ack(struct cf_sess *s, struct cf_sio_packet *p)
 	for (pa = &s->acks; (a = *pa) != NULL; pa = &a->next) {
 		if ((int64_t)a->id == p->id) {
 			*pa = a->next;
-			a->fn(s, p->data, a->arg);
+			a->fn(s, p->data, p->att, p->nattach, a->arg);
 			free(a);
 			break;
 		}

@@ -282,6 +282,10 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 			    cmd: cmdline(k) }));
 			const r = await terminate(proc, 5000);
 			liveProcs.delete(proc);
+			if (r.forced) {
+				process.stderr.write(`confabd:${port}: no exit ` +
+				    'within 5 s of SIGTERM; killed\n');
+			}
 			const deadline = Date.now() + 2000;
 			while (kids.some((k) => cmdline(k.pid) === k.cmd &&
 			    k.cmd !== null) && Date.now() < deadline)
