@@ -59,7 +59,7 @@ struct cf_shm {
 	size_t		 stride;	/* bytes per entry */
 	unsigned	 used;		/* under lock */
 	unsigned	 tombs;		/* under lock */
-	pid_t		 holder;	/* pid holding the lock, for audit */
+	pid_t		 holder;	/* lock holder, for audit */
 	uint64_t	 repairs;	/* EOWNERDEAD recoveries */
 	pthread_mutex_t	 lock;
 };

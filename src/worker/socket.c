@@ -256,7 +256,7 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
     int binary)
 {
 	struct cf_sio_packet p;
-	struct cf_nsp_conn *n, **pn;
+	struct cf_nsp_conn *n = NULL, **pn;
 	int rc;
 
 	if (binary) {

@@ -471,9 +471,10 @@ test_numbers(void **state)
 	(void)state;
 	b_head(&b);
 	b_byte(&b, 0x96);
-	b_bytes(&b, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);	/* 2^64-1 */
-	b_bytes(&b, "\xca\x3f\xc0\x00\x00", 5);			/* 1.5f */
-	b_bytes(&b, "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9);	/* NaN */
+	/* 2^64-1, 1.5 as float 32, NaN as float 64 */
+	b_bytes(&b, "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+	b_bytes(&b, "\xca\x3f\xc0\x00\x00", 5);
+	b_bytes(&b, "\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00", 9);
 	b_bytes(&b, "\xd0\x80", 2);				/* -128 */
 	b_bytes(&b, "\xff", 1);					/* -1 */
 	b_bytes(&b, "\xc4\x00", 2);				/* bin 0 */
