@@ -16,6 +16,12 @@
 #define CF_CONF_MAX_LISTEN	16
 #define CF_CONF_MAX_ORIGINS	64
 #define CF_CONF_ERRLEN		512
+#define CF_CONF_MAX_ROLES	32
+
+struct cf_role {
+	char			 name[32];
+	uint32_t		 perms;		/* CF_PERM_* bits (perm.h) */
+};
 
 struct cf_listen {
 	struct sockaddr_storage	 addr;
@@ -52,7 +58,29 @@ struct cf_conf {
 	int			 debug_events;	/* bool: enable the diagnostic events */
 	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
 	char			*jwt_algorithm;	/* "HS256" by default */
+	char			*jwt_public_key; /* absolute path of a PEM file, or NULL */
+	char			*jwt_public_key_pem; /* its contents, read at load */
+	size_t			 jwt_public_key_len;
+	char			*jwt_issuer;	/* required "iss" when set */
+	char			*jwt_audience;	/* required in "aud" when set */
+	uint32_t		 jwt_leeway_ms;	/* exp/nbf leeway, default 30 s */
+
+	/* Roles: the defaults (admin, agent, user), replaced or extended
+	 * by "role NAME PERMISSION..." lines. */
+	struct cf_role		 roles[CF_CONF_MAX_ROLES];
+	int			 nroles;
+
+	uint32_t		 auth_timeout_ms;	/* default 10 s */
+	uint32_t		 max_message_length;	/* characters, default 4000 */
+	uint32_t		 rate_limit_events;	/* default 20 ... */
+	uint32_t		 rate_limit_window_ms;	/* ... per 1 s */
+	uint32_t		 max_connections_per_user; /* default 20 */
+	uint32_t		 cleanup_interval_ms;	/* default 5 min */
+	uint32_t		 typing_timeout_ms;	/* default 6 s */
 };
+
+/* The permissions of a role, or 0 when the role is unknown. */
+uint32_t	 cf_conf_role_perms(const struct cf_conf *conf, const char *role);
 
 /* Directive flags. */
 #define CF_CONF_MULTI	0x01	/* may appear more than once */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "log.h"
@@ -78,6 +79,7 @@ sqlite3 *
 cf_db_open(const char *path)
 {
 	sqlite3 *db = NULL;
+	int rc, tries;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -86,9 +88,21 @@ cf_db_open(const char *path)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; "
-	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
-	    NULL) != SQLITE_OK) {
+	/*
+	 * Switching a new database to WAL takes a lock the busy handler does
+	 * not wait for; the master migrates before forking, so this only
+	 * races when several processes open a fresh file.  Retry briefly.
+	 */
+	for (tries = 0;; tries++) {
+		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		if (tries == 500)
+			break;
+		usleep(10000);
+	}
+	if (rc != SQLITE_OK || sqlite3_exec(db, "PRAGMA synchronous=NORMAL; "
+	    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
 		cf_log_warnx("%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}

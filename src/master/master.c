@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "log.h"
 #include "master/master.h"
 #include "secret.h"
@@ -477,6 +478,17 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 	}
 	if (inboxes_open() == -1)
 		goto done;
+	/*
+	 * Create and migrate the database once, here, before any worker
+	 * opens it; the connection is closed before forking.
+	 */
+	if (strncmp(conf->database, "postgres", 8) != 0) {
+		sqlite3 *db = cf_db_open(conf->database);
+
+		if (db == NULL)
+			goto done;
+		cf_db_close(db);
+	}
 	if ((m.slots = calloc(m.nslots, sizeof(*m.slots))) == NULL)
 		goto done;
 	for (i = 0; i < m.nslots; i++)

@@ -1,0 +1,125 @@
+/*
+ * store.h -- the chat storage on SQLite: users, channels, members and read
+ * positions, messages and file attachments, presence, broadcasts, the
+ * channel-update audit and call records.
+ *
+ * Every function runs synchronously on the caller's connection and returns
+ * 0 on success or a negative errno: -ENOENT (no such channel/message/user),
+ * -EEXIST (a unique name taken), -EINVAL (a value the schema refuses),
+ * -EIO (an SQLite error, logged).  JSON results are new references the
+ * caller owns.  Writes that belong together run in one transaction, so a
+ * result returned is a result committed.
+ *
+ * User ids are strings in the database; on output a user id that is a
+ * string of digits (fitting in int64) becomes a JSON integer, as the spec's
+ * clients expect numeric ids.  Timestamps are stored as milliseconds since
+ * the epoch and written out as ISO 8601 UTC with milliseconds
+ * ("2026-11-26T20:12:18.123Z").
+ */
+#ifndef CF_STORE_H
+#define CF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+/* A user id as JSON: integer for digit strings, else string. */
+json_t	*cf_store_user_id_json(const char *user_id);
+/* ms since epoch -> "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 25 bytes). */
+void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
+
+/* Users: insert or refresh display name and role. */
+int	 cf_store_user_upsert(sqlite3 *db, const char *user_id,
+	    const char *display_name, const char *role, int64_t now_ms);
+
+/*
+ * Channels.  A channel as JSON: {id, name, description, isPrivate,
+ * createdBy, createdAt}.  Names are unique, case-insensitively.
+ * create: the creator and member_ids become members.  -EEXIST for a taken
+ * name.
+ */
+int	 cf_store_channel_create(sqlite3 *db, const char *name,
+	    const char *description, int is_private, const char *created_by,
+	    const char *const *member_ids, size_t nmembers, int64_t now_ms,
+	    json_t **channel);
+int	 cf_store_channel_get(sqlite3 *db, int64_t channel_id, json_t **channel);
+/* 1 member, 0 not, or a negative errno. */
+int	 cf_store_is_member(sqlite3 *db, int64_t channel_id, const char *user_id);
+/* Add a member (no-op when already one). */
+int	 cf_store_member_add(sqlite3 *db, int64_t channel_id,
+	    const char *user_id, int64_t now_ms);
+/*
+ * The channels user_id can see: every public channel and the private ones
+ * it is a member of, by id, each with "isMember", "unreadCount" (messages
+ * after the read position, not counting the user's own) and
+ * "lastReadMessageId" (null when never read).
+ */
+int	 cf_store_channel_list(sqlite3 *db, const char *user_id,
+	    json_t **channels);
+/*
+ * Apply changes (an object with any of "name" (string), "description"
+ * (string or null), "isPrivate" (bool); the caller validated them), record
+ * the audit row, and return the channel as it now is.
+ */
+int	 cf_store_channel_update(sqlite3 *db, int64_t channel_id,
+	    const json_t *changes, const char *updated_by, int64_t now_ms,
+	    json_t **channel);
+
+/*
+ * Messages.  A message as JSON: {id, channelId, userId, userDisplayName,
+ * message, messageType, replyToId (null or id), timestamp, clientMsgId
+ * (only when given), file (only for file messages: {fileName, fileSize,
+ * fileType})}.
+ * insert: reply_to_id 0 means none, otherwise it must be a message of the
+ * same channel (-ENOENT).  With a client_msg_id already used by the same
+ * user in any channel, nothing is stored: *message is the original and
+ * *duplicate is set.
+ */
+int	 cf_store_message_insert(sqlite3 *db, int64_t channel_id,
+	    const char *user_id, const char *display_name, const char *text,
+	    const char *message_type, int64_t reply_to_id,
+	    const char *client_msg_id, int64_t now_ms, json_t **message,
+	    int *duplicate);
+int	 cf_store_message_get(sqlite3 *db, int64_t message_id, json_t **message);
+/* The newest message id of a channel, 0 when it has none. */
+int	 cf_store_message_latest(sqlite3 *db, int64_t channel_id,
+	    int64_t *message_id);
+/*
+ * A page of history.  before > 0: the `limit` newest messages with
+ * id < before, newest first.  after > 0 (and before 0): the `limit`
+ * oldest messages with id > after, oldest first.  Neither: the newest,
+ * newest first.  *has_more tells whether more exist in that direction.
+ */
+int	 cf_store_messages_page(sqlite3 *db, int64_t channel_id,
+	    int64_t before, int64_t after, int limit, json_t **messages,
+	    int *has_more);
+/* Attach file details to a message (file_uploaded). */
+int	 cf_store_file_add(sqlite3 *db, int64_t message_id,
+	    const char *file_name, int64_t file_size, const char *file_type,
+	    const char *user_id, int64_t now_ms);
+
+/*
+ * Read positions: set user's position in the channel to message_id (0 =
+ * the channel's latest), never moving it backwards.  *position receives
+ * the stored position (which may be the older, larger one).  -ENOENT when
+ * message_id is not a message of the channel.
+ */
+int	 cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
+	    int64_t message_id, int64_t now_ms, int64_t *position);
+
+/* Presence: the status a user chose, restored at the next connect. */
+int	 cf_store_presence_set(sqlite3 *db, const char *user_id,
+	    const char *status, const char *status_message,
+	    const char *custom_status, int64_t now_ms);
+/* {status, statusMessage, customStatus}; status "online" and nulls when
+ * nothing was stored. */
+int	 cf_store_presence_get(sqlite3 *db, const char *user_id, json_t **presence);
+
+/* Broadcasts. */
+int	 cf_store_broadcast_add(sqlite3 *db, const char *message,
+	    const char *priority, const char *from_user, const char *from_name,
+	    int64_t now_ms, int64_t *broadcast_id);
+
+#endif
