@@ -2,13 +2,16 @@
  * conf.c -- parse the configuration file into an immutable snapshot.
  *
  * Every directive is one row of conf_rules[]: name, value type, offset
- * of its field in struct cf_conf, default, flags, bounds and help.  The
- * loader tokenizes each line, finds the row by name and calls the setter
- * of the row's type; no code is specific to one directive except the few
- * setters of structured types (listen, redis, ...).  After the whole file
- * is read, the defaults of the directives that were not given are applied
- * the same way, then values that depend on others (database on data-dir)
- * are resolved.
+ * of its field in struct cf_conf, default, flags, bounds, number of
+ * arguments and help.  The loader tokenizes each line, finds the row by
+ * name, checks the argument count and calls the setter of the row's type;
+ * no code is specific to one directive except the few setters of
+ * structured types (listen, redis, role, ...).  Most types take one
+ * argument; a few (role, rate-limit) take several and their setter gets
+ * them all.  After the whole file is read, the defaults of the directives
+ * that were not given are applied the same way, values that depend on
+ * others (database on data-dir) are resolved, and settings that only make
+ * sense together (jwt-algorithm and jwt-public-key) are checked.
  */
 
 #include <sys/types.h>
@@ -30,13 +33,25 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "perm.h"
 
 #define CONF_MAX_DEPTH		8		/* include nesting */
-#define CONF_MAX_TOKENS		8		/* kept per line; more are counted */
+#define CONF_MAX_TOKENS		16		/* kept per line; more are counted */
 #define CONF_MAX_FILE		(1024 * 1024)
 #define CONF_MAX_LINE		(64 * 1024)
 #define CONF_MAX_WORKERS	64
 #define CONF_DEFAULT_SOURCE	"(defaults)"
+#define CONF_ROLE_MAXLEN	31		/* longest role name */
+#define CONF_RATE_MAX_WINDOW	3600		/* rate-limit seconds */
+
+#define CONF_NPERMS		8		/* bits of CF_PERM_ALL */
+
+_Static_assert(sizeof(((struct cf_role *)0)->name) == CONF_ROLE_MAXLEN + 1,
+    "CONF_ROLE_MAXLEN does not match struct cf_role");
+_Static_assert(CF_PERM_ALL == (1u << CONF_NPERMS) - 1,
+    "CONF_NPERMS does not match perm.h");
+_Static_assert(1 + CONF_NPERMS < CONF_MAX_TOKENS,
+    "a role line with every permission does not fit CONF_MAX_TOKENS");
 
 enum conf_type {
 	T_U32,		/* integer within [min, max], uint32_t */
@@ -52,6 +67,10 @@ enum conf_type {
 	T_DATABASE,	/* postgres URL or SQLite path, char * */
 	T_REDIS,	/* redis://host[:port][/db], redis + redis_* */
 	T_ORIGIN,	/* "*" or scheme://host[:port], cors_origins[] */
+	T_PEMKEY,	/* path of a PEM public key of at most max bytes, read
+			 * at load: jwt_public_key + jwt_public_key_pem/_len */
+	T_ROLE,		/* NAME PERMISSION... | NAME none, roles[]/nroles */
+	T_RATE,		/* EVENTS (within [min, max]) SECONDS, rate_limit_* */
 	T_NTYPES
 };
 
@@ -60,6 +79,8 @@ struct conf_rule {
 	long long		 min;
 	long long		 max;
 	const char *const	*choices;	/* NULL-terminated */
+	int			 argmin;	/* arguments after the name; */
+	int			 argmax;	/* argmax < CONF_MAX_TOKENS */
 };
 
 static const char *const level_choices[] = {
@@ -72,57 +93,97 @@ static const char *const jwt_alg_choices[] = {
 #define F(field)	offsetof(struct cf_conf, field)
 #define HOUR_MS		(3600LL * 1000)
 
+/* Every row: { { name, type, field, default, flags, help }, min, max,
+ * choices, argmin, argmax }. */
 static const struct conf_rule conf_rules[] = {
 	{ { "listen", T_LISTEN, F(listen), "*:3001", CF_CONF_MULTI,
-	    "address and port to accept connections on" }, 0, 0, NULL },
+	    "address and port to accept connections on" },
+	    0, 0, NULL, 1, 1 },
 	{ { "workers", T_WORKERS, F(workers), "auto", 0,
 	    "number of worker processes, or auto for one per CPU" },
-	    1, CONF_MAX_WORKERS, NULL },
+	    1, CONF_MAX_WORKERS, NULL, 1, 1 },
 	{ { "data-dir", T_PATH, F(data_dir), "confab-data", 0,
 	    "directory for the database and the generated JWT secret" },
-	    0, 0, NULL },
+	    0, 0, NULL, 1, 1 },
 	{ { "database", T_DATABASE, F(database), "confab.db", 0,
 	    "SQLite file (relative to data-dir) or postgresql:// URL" },
-	    0, 0, NULL },
+	    0, 0, NULL, 1, 1 },
 	{ { "redis", T_REDIS, F(redis), NULL, 0,
 	    "redis://host[:port][/db] relaying events between servers" },
-	    0, 0, NULL },
+	    0, 0, NULL, 1, 1 },
 	{ { "cors-origin", T_ORIGIN, F(cors_origins), "http://localhost",
 	    CF_CONF_MULTI | CF_CONF_HOT,
-	    "origin allowed to connect from a browser, or *" }, 0, 0, NULL },
+	    "origin allowed to connect from a browser, or *" },
+	    0, 0, NULL, 1, 1 },
 	{ { "log-level", T_LEVEL, F(log_level), "info", CF_CONF_HOT,
-	    "error, warn, info or debug" }, 0, 0, level_choices },
+	    "error, warn, info or debug" }, 0, 0, level_choices, 1, 1 },
 	{ { "pidfile", T_PATH, F(pidfile), NULL, 0,
-	    "file the master writes its process id to" }, 0, 0, NULL },
+	    "file the master writes its process id to" },
+	    0, 0, NULL, 1, 1 },
 	{ { "ping-interval", T_DURATION, F(ping_interval_ms), "25s",
 	    CF_CONF_HOT, "interval between Engine.IO pings" },
-	    1, HOUR_MS, NULL },
+	    1, HOUR_MS, NULL, 1, 1 },
 	{ { "ping-timeout", T_DURATION, F(ping_timeout_ms), "20s",
 	    CF_CONF_HOT, "time a client has to answer a ping" },
-	    1, HOUR_MS, NULL },
+	    1, HOUR_MS, NULL, 1, 1 },
 	{ { "connect-timeout", T_DURATION, F(connect_timeout_ms), "45s",
 	    CF_CONF_HOT, "time a client has to join a namespace" },
-	    1, HOUR_MS, NULL },
+	    1, HOUR_MS, NULL, 1, 1 },
 	{ { "upgrade-timeout", T_DURATION, F(upgrade_timeout_ms), "10s",
 	    CF_CONF_HOT, "time a transport upgrade may take" },
-	    1, HOUR_MS, NULL },
+	    1, HOUR_MS, NULL, 1, 1 },
 	{ { "shutdown-timeout", T_DURATION, F(shutdown_timeout_ms), "10s",
 	    CF_CONF_HOT, "time workers have to close clients on stop" },
-	    1, HOUR_MS, NULL },
+	    1, HOUR_MS, NULL, 1, 1 },
 	{ { "max-payload", T_SIZE, F(max_payload), "1000000", CF_CONF_HOT,
 	    "largest accepted message or HTTP body, in bytes" },
-	    1024, 64LL * 1024 * 1024, NULL },
+	    1024, 64LL * 1024 * 1024, NULL, 1, 1 },
 	{ { "presence-slots", T_U32, F(presence_slots), "65536", 0,
-	    "capacity of the shared presence table" }, 64, 16777216, NULL },
+	    "capacity of the shared presence table" },
+	    64, 16777216, NULL, 1, 1 },
 	{ { "debug-events", T_BOOL, F(debug_events), "no", CF_CONF_HOT,
 	    "enable the diagnostic events used by the test suite" },
-	    0, 0, NULL },
+	    0, 0, NULL, 1, 1 },
 	{ { "jwt-secret", T_STRING, F(jwt_secret), NULL, CF_CONF_HOT,
 	    "HMAC secret for tokens (default: generated in data-dir)" },
-	    32, 0, NULL },
+	    32, 0, NULL, 1, 1 },
 	{ { "jwt-algorithm", T_CHOICE, F(jwt_algorithm), "HS256",
 	    CF_CONF_HOT, "HS256, HS384, HS512, RS256 or ES256" },
-	    0, 0, jwt_alg_choices },
+	    0, 0, jwt_alg_choices, 1, 1 },
+	{ { "jwt-public-key", T_PEMKEY, F(jwt_public_key), NULL, CF_CONF_HOT,
+	    "PEM public key file verifying RS256 or ES256 tokens" },
+	    0, 64 * 1024, NULL, 1, 1 },
+	{ { "jwt-issuer", T_STRING, F(jwt_issuer), NULL, CF_CONF_HOT,
+	    "issuer (iss claim) every token must carry" },
+	    1, 0, NULL, 1, 1 },
+	{ { "jwt-audience", T_STRING, F(jwt_audience), NULL, CF_CONF_HOT,
+	    "audience (aud claim) every token must name" },
+	    1, 0, NULL, 1, 1 },
+	{ { "jwt-leeway", T_DURATION, F(jwt_leeway_ms), "30s", CF_CONF_HOT,
+	    "clock skew allowed when checking exp and nbf" },
+	    0, HOUR_MS, NULL, 1, 1 },
+	/* The default roles come from role_defaults[], not from def. */
+	{ { "role", T_ROLE, F(roles), NULL, CF_CONF_MULTI | CF_CONF_HOT,
+	    "a role and its permissions, or none" },
+	    0, 0, NULL, 2, 1 + CONF_NPERMS },
+	{ { "auth-timeout", T_DURATION, F(auth_timeout_ms), "10s",
+	    CF_CONF_HOT, "time a client has to authenticate" },
+	    1, HOUR_MS, NULL, 1, 1 },
+	{ { "typing-timeout", T_DURATION, F(typing_timeout_ms), "6s",
+	    CF_CONF_HOT, "time a typing indicator lasts without renewal" },
+	    1, HOUR_MS, NULL, 1, 1 },
+	{ { "cleanup-interval", T_DURATION, F(cleanup_interval_ms), "5m",
+	    CF_CONF_HOT, "interval between sweeps of expired state" },
+	    1000, HOUR_MS, NULL, 1, 1 },
+	{ { "max-message-length", T_U32, F(max_message_length), "4000",
+	    CF_CONF_HOT, "longest chat message, in characters" },
+	    1, 100000, NULL, 1, 1 },
+	{ { "rate-limit", T_RATE, F(rate_limit_events), "20 1", CF_CONF_HOT,
+	    "events a socket may send per number of seconds" },
+	    1, 100000, NULL, 2, 2 },
+	{ { "max-connections-per-user", T_U32, F(max_connections_per_user),
+	    "20", CF_CONF_HOT, "simultaneous connections of one user" },
+	    1, 10000, NULL, 1, 1 },
 };
 
 #undef F
@@ -132,22 +193,35 @@ static const struct conf_rule conf_rules[] = {
 /* State of one load: the snapshot under construction and the include stack. */
 struct conf_parse {
 	struct cf_conf	*conf;
+	const char	*name;		/* main file or string name */
 	unsigned	 seen[CONF_NRULES];
 	char		*stack[CONF_MAX_DEPTH + 1];	/* real paths of open files */
 	int		 depth;
 	int		 db_is_url;
+	unsigned char	 role_given[CF_CONF_MAX_ROLES];	/* by a role line */
 	char		*err;
 	size_t		 errlen;
-	char		 why[256];	/* a setter's explanation */
+	char		 why[CF_CONF_ERRLEN];	/* a setter's explanation */
 };
 
 /* Setter results. */
 #define CONF_OK		0
 #define CONF_EINVAL	(-1)	/* bad value: why[] explains */
 #define CONF_ESYS	(-2)	/* system or memory error: why[] explains */
+#define CONF_EMSG	(-3)	/* why[] is all the message after "file:line: " */
 
-typedef int (*conf_setter)(struct conf_parse *, const struct conf_rule *,
-    const char *);
+/*
+ * What a type does: set (one argument) or setv (argmin..argmax of them)
+ * stores the value(s) in the snapshot, init (may be NULL) installs
+ * built-in values before the file is read.
+ */
+struct conf_ops {
+	int	(*set)(struct conf_parse *, const struct conf_rule *,
+		    const char *);
+	int	(*setv)(struct conf_parse *, const struct conf_rule *,
+		    char *const *, int);
+	void	(*init)(struct conf_parse *, const struct conf_rule *);
+};
 
 static void
 conf_err(struct conf_parse *p, const char *fmt, ...)
@@ -303,11 +377,13 @@ set_u32(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	return CONF_OK;
 }
 
-/* Format a millisecond count with the largest exact unit. */
+/* Format a millisecond count with the largest exact unit (0 as "0s"). */
 static void
 conf_fmt_ms(char *buf, size_t len, long long ms)
 {
-	if (ms % HOUR_MS == 0)
+	if (ms == 0)
+		snprintf(buf, len, "0s");
+	else if (ms % HOUR_MS == 0)
 		snprintf(buf, len, "%lldh", ms / HOUR_MS);
 	else if (ms % 60000 == 0)
 		snprintf(buf, len, "%lldm", ms / 60000);
@@ -415,6 +491,8 @@ set_bool(struct conf_parse *p, const struct conf_rule *r, const char *v)
 static int
 set_string(struct conf_parse *p, const struct conf_rule *r, const char *v)
 {
+	if (r->min == 1 && v[0] == '\0')
+		return conf_why(p, CONF_EINVAL, "empty string");
 	if ((long long)strlen(v) < r->min)
 		return conf_why(p, CONF_EINVAL, "must be at least %lld bytes",
 		    r->min);
@@ -771,21 +849,213 @@ set_origin(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	return CONF_OK;
 }
 
-static const conf_setter conf_setters[T_NTYPES] = {
-	[T_U32] = set_u32,
-	[T_DURATION] = set_duration,
-	[T_SIZE] = set_size,
-	[T_BOOL] = set_bool,
-	[T_STRING] = set_string,
-	[T_PATH] = set_path,
-	[T_CHOICE] = set_choice,
-	[T_LEVEL] = set_level,
-	[T_WORKERS] = set_workers,
-	[T_LISTEN] = set_listen,
-	[T_DATABASE] = set_database,
-	[T_REDIS] = set_redis,
-	[T_ORIGIN] = set_origin,
+static char	*conf_read_file(const char *, size_t, size_t *);
+
+/*
+ * jwt-public-key: the path (made absolute) of a PEM public key; the file
+ * is read now, at most r->max bytes, and must hold a PEM public key block.
+ * Stores the path in the field and the contents in jwt_public_key_pem and
+ * jwt_public_key_len, replacing nothing (the directive is given once).
+ */
+static int
+set_pemkey(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	static const char *const markers[] = {
+		"-----BEGIN PUBLIC KEY-----",
+		"-----BEGIN RSA PUBLIC KEY-----",
+		"-----BEGIN EC PUBLIC KEY-----",
+	};
+	struct cf_conf	*c = p->conf;
+	char		*abs, *pem;
+	size_t		 len, i;
+
+	if (v[0] == '\0')
+		return conf_why(p, CONF_EINVAL, "empty path");
+	if ((abs = conf_abspath_cwd(p, v)) == NULL)
+		return CONF_ESYS;
+	if ((pem = conf_read_file(abs, (size_t)r->max, &len)) == NULL) {
+		if (errno == EFBIG)
+			conf_why(p, CONF_EMSG, "%s \"%s\": larger than %lld "
+			    "bytes", r->d.name, abs, r->max);
+		else
+			conf_why(p, CONF_EMSG, "%s \"%s\": cannot read: %s",
+			    r->d.name, abs, strerror(errno));
+		free(abs);
+		return CONF_EMSG;
+	}
+	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
+		if (strstr(pem, markers[i]) != NULL)
+			break;
+	if (memchr(pem, '\0', len) != NULL ||
+	    i == sizeof(markers) / sizeof(markers[0])) {
+		conf_why(p, CONF_EMSG, "%s \"%s\": not a PEM public key",
+		    r->d.name, abs);
+		free(pem);
+		free(abs);
+		return CONF_EMSG;
+	}
+	free(c->jwt_public_key_pem);
+	c->jwt_public_key_pem = pem;
+	c->jwt_public_key_len = len;
+	return conf_store_str(p, r, abs);
+}
+
+/* The roles present before the file is read; a role line replaces one. */
+static const struct cf_role role_defaults[] = {
+	{ "admin", CF_PERM_ALL },
+	{ "agent", CF_PERM_ALL & ~(CF_PERM_CREATE_CHANNELS |
+	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS) },
+	{ "user", CF_PERM_ALL & ~(CF_PERM_CREATE_CHANNELS |
+	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS) },
 };
+
+static void
+init_roles(struct conf_parse *p, const struct conf_rule *r)
+{
+	struct cf_conf	*c = p->conf;
+	size_t		 i;
+
+	(void)r;
+	for (i = 0; i < sizeof(role_defaults) / sizeof(role_defaults[0]); i++)
+		c->roles[c->nroles++] = role_defaults[i];
+}
+
+/* 1 when name is 1..CONF_ROLE_MAXLEN of [a-z0-9_-]. */
+static int
+conf_role_name_ok(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!(name[i] >= 'a' && name[i] <= 'z') &&
+		    !(name[i] >= '0' && name[i] <= '9') &&
+		    name[i] != '_' && name[i] != '-')
+			return 0;
+	return i >= 1 && i <= CONF_ROLE_MAXLEN;
+}
+
+/*
+ * role NAME PERMISSION... or role NAME none.  A default role is replaced
+ * once; a role given by a line cannot be given again.
+ */
+static int
+set_role(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
+    int argc)
+{
+	struct cf_conf	*c = p->conf;
+	const char	*name = argv[0];
+	uint32_t	 perms = 0, bit;
+	int		 i;
+
+	(void)r;
+	if (!conf_role_name_ok(name))
+		return conf_why(p, CONF_EMSG, "invalid role name \"%s\": "
+		    "expected 1 to %d of a-z, 0-9, _ and -", name,
+		    CONF_ROLE_MAXLEN);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "none") == 0) {
+			if (argc != 2)
+				return conf_why(p, CONF_EMSG, "\"none\" must "
+				    "be the only permission of role \"%s\"",
+				    name);
+			continue;
+		}
+		if ((bit = cf_perm_parse(argv[i])) == 0)
+			return conf_why(p, CONF_EMSG, "unknown permission "
+			    "\"%s\" for role \"%s\"", argv[i], name);
+		if (perms & bit)
+			return conf_why(p, CONF_EMSG, "permission \"%s\" "
+			    "given twice for role \"%s\"", argv[i], name);
+		perms |= bit;
+	}
+	for (i = 0; i < c->nroles; i++)
+		if (strcmp(c->roles[i].name, name) == 0)
+			break;
+	if (i < c->nroles && p->role_given[i])
+		return conf_why(p, CONF_EMSG, "role \"%s\" given twice", name);
+	if (i == c->nroles) {
+		if (c->nroles == CF_CONF_MAX_ROLES)
+			return conf_why(p, CONF_EMSG, "too many roles (at "
+			    "most %d)", CF_CONF_MAX_ROLES);
+		snprintf(c->roles[i].name, sizeof(c->roles[i].name), "%s",
+		    name);
+		c->nroles++;
+	}
+	c->roles[i].perms = perms;
+	p->role_given[i] = 1;
+	return CONF_OK;
+}
+
+/* rate-limit EVENTS SECONDS: EVENTS within [min, max], SECONDS 1..3600. */
+static int
+set_rate(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
+    int argc)
+{
+	unsigned long long	 events, secs;
+	const char		*end;
+
+	(void)argc;
+	if (conf_number(argv[0], &events, &end) == -1 || *end != '\0' ||
+	    conf_number(argv[1], &secs, &end) == -1 || *end != '\0')
+		return conf_why(p, CONF_EINVAL, "expected a number of events "
+		    "and a number of seconds");
+	if (events < (unsigned long long)r->min ||
+	    events > (unsigned long long)r->max)
+		return conf_why(p, CONF_EINVAL, "events must be between %lld "
+		    "and %lld", r->min, r->max);
+	if (secs < 1 || secs > CONF_RATE_MAX_WINDOW)
+		return conf_why(p, CONF_EINVAL, "seconds must be between 1 "
+		    "and %d", CONF_RATE_MAX_WINDOW);
+	p->conf->rate_limit_events = (uint32_t)events;
+	p->conf->rate_limit_window_ms = (uint32_t)secs * 1000;
+	return CONF_OK;
+}
+
+static const struct conf_ops conf_types[T_NTYPES] = {
+	[T_U32] = { set_u32, NULL, NULL },
+	[T_DURATION] = { set_duration, NULL, NULL },
+	[T_SIZE] = { set_size, NULL, NULL },
+	[T_BOOL] = { set_bool, NULL, NULL },
+	[T_STRING] = { set_string, NULL, NULL },
+	[T_PATH] = { set_path, NULL, NULL },
+	[T_CHOICE] = { set_choice, NULL, NULL },
+	[T_LEVEL] = { set_level, NULL, NULL },
+	[T_WORKERS] = { set_workers, NULL, NULL },
+	[T_LISTEN] = { set_listen, NULL, NULL },
+	[T_DATABASE] = { set_database, NULL, NULL },
+	[T_REDIS] = { set_redis, NULL, NULL },
+	[T_ORIGIN] = { set_origin, NULL, NULL },
+	[T_PEMKEY] = { set_pemkey, NULL, NULL },
+	[T_ROLE] = { NULL, set_role, init_roles },
+	[T_RATE] = { NULL, set_rate, NULL },
+};
+
+/* Call the setter of r's type on argc (argmin..argmax) arguments. */
+static int
+conf_apply(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
+    int argc)
+{
+	const struct conf_ops	*ops = &conf_types[r->d.type];
+
+	p->why[0] = '\0';
+	if (ops->setv != NULL)
+		return ops->setv(p, r, argv, argc);
+	return ops->set(p, r, argv[0]);
+}
+
+/* Join argv with single spaces into buf, for messages; truncates. */
+static const char *
+conf_join(char *buf, size_t len, char *const *argv, int argc)
+{
+	size_t	 o = 0;
+	int	 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < argc && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s",
+		    i == 0 ? "" : " ", argv[i]);
+	return buf;
+}
 
 static const struct conf_rule *
 conf_rule_find(const char *name)
@@ -906,12 +1176,26 @@ conf_include(struct conf_parse *p, const char *file, int lineno, int isfile,
 	return ret;
 }
 
+/* Record "file:line: "name" takes N arguments" for rule r. */
+static void
+conf_err_nargs(struct conf_parse *p, const char *file, int lineno,
+    const struct conf_rule *r)
+{
+	if (r->argmin == r->argmax)
+		conf_err(p, "%s:%d: \"%s\" takes %d argument%s", file, lineno,
+		    r->d.name, r->argmin, r->argmin == 1 ? "" : "s");
+	else
+		conf_err(p, "%s:%d: \"%s\" takes %d to %d arguments", file,
+		    lineno, r->d.name, r->argmin, r->argmax);
+}
+
 /* Apply one directive line already split into tokens. */
 static int
 conf_directive(struct conf_parse *p, const char *file, int lineno,
     int isfile, char **tok, int ntok)
 {
 	const struct conf_rule	*r;
+	char			 value[256];
 	size_t			 idx;
 	int			 ret;
 
@@ -928,9 +1212,9 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 		    tok[0]);
 		return -1;
 	}
-	if (ntok != 2) {
-		conf_err(p, "%s:%d: \"%s\" takes 1 argument", file, lineno,
-		    r->d.name);
+	/* argmax < CONF_MAX_TOKENS, so every accepted token was stored. */
+	if (ntok - 1 < r->argmin || ntok - 1 > r->argmax) {
+		conf_err_nargs(p, file, lineno, r);
 		return -1;
 	}
 	idx = (size_t)(r - conf_rules);
@@ -939,16 +1223,20 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 		    r->d.name);
 		return -1;
 	}
-	p->why[0] = '\0';
-	ret = conf_setters[r->d.type](p, r, tok[1]);
+	ret = conf_apply(p, r, tok + 1, ntok - 1);
 	if (ret == CONF_EINVAL) {
 		conf_err(p, "%s:%d: invalid value \"%s\" for \"%s\": %s",
-		    file, lineno, tok[1], r->d.name, p->why);
+		    file, lineno, conf_join(value, sizeof(value), tok + 1,
+		    ntok - 1), r->d.name, p->why);
 		return -1;
 	}
 	if (ret == CONF_ESYS) {
 		conf_err(p, "%s:%d: \"%s\": %s", file, lineno, r->d.name,
 		    p->why);
+		return -1;
+	}
+	if (ret == CONF_EMSG) {
+		conf_err(p, "%s:%d: %s", file, lineno, p->why);
 		return -1;
 	}
 	p->seen[idx]++;
@@ -997,10 +1285,11 @@ conf_parse_text(struct conf_parse *p, const char *file, int isfile,
 
 /*
  * Read all of `path` into a NUL-terminated malloc'd buffer (*lenp bytes
- * before the NUL).  NULL with errno set on failure (EFBIG: too large).
+ * before the NUL) that the caller frees.  NULL with errno set on failure
+ * (EFBIG: more than max bytes).
  */
 static char *
-conf_read_file(const char *path, size_t *lenp)
+conf_read_file(const char *path, size_t max, size_t *lenp)
 {
 	struct stat	 st;
 	char		*buf = NULL, *nbuf;
@@ -1017,12 +1306,15 @@ conf_read_file(const char *path, size_t *lenp)
 		goto fail;
 	}
 	for (;;) {
-		if (cap - len < 4096) {
-			if (cap >= CONF_MAX_FILE) {
+		if (len == cap) {
+			/* Room for max + 1 bytes tells a file that is too big. */
+			if (cap > max) {
 				errno = EFBIG;
 				goto fail;
 			}
 			cap = cap == 0 ? 8192 : cap * 2;
+			if (cap > max + 1)
+				cap = max + 1;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL)
 				goto fail;
 			buf = nbuf;
@@ -1062,7 +1354,7 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 	size_t	 len;
 	int	 i, ret;
 
-	if ((text = conf_read_file(path, &len)) == NULL) {
+	if ((text = conf_read_file(path, CONF_MAX_FILE, &len)) == NULL) {
 		if (from == NULL)
 			conf_err(p, "%s: cannot open: %s", path,
 			    strerror(errno));
@@ -1090,13 +1382,67 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 	ret = conf_parse_text(p, path, 1, text, len);
 	p->stack[--p->depth] = NULL;
 	free(real);
+	explicit_bzero(text, len);	/* it may hold jwt-secret */
 	free(text);
 	return ret;
 }
 
+/* Apply the default of rule r, written like a value in the file. */
+static int
+conf_default(struct conf_parse *p, const struct conf_rule *r)
+{
+	char	*copy, *tok[CONF_MAX_TOKENS];
+	int	 ntok, ret;
+
+	if ((copy = strdup(r->d.def)) == NULL) {
+		conf_err(p, "out of memory");
+		return -1;
+	}
+	ntok = conf_tokenize(p, CONF_DEFAULT_SOURCE, 0, copy, tok);
+	if (ntok < r->argmin || ntok > r->argmax) {
+		conf_err(p, "%s: \"%s\": bad default \"%s\"",
+		    CONF_DEFAULT_SOURCE, r->d.name, r->d.def);
+		free(copy);
+		return -1;
+	}
+	ret = conf_apply(p, r, tok, ntok);
+	free(copy);
+	if (ret != CONF_OK) {
+		conf_err(p, "%s: \"%s\": %s", CONF_DEFAULT_SOURCE, r->d.name,
+		    p->why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Settings that are valid alone but not together, checked once the
+ * whole file is read.  Errors name the main file.
+ */
+static int
+conf_check(struct conf_parse *p)
+{
+	struct cf_conf	*c = p->conf;
+	int		 hmac;
+
+	hmac = strncmp(c->jwt_algorithm, "HS", 2) == 0;
+	if (!hmac && c->jwt_public_key == NULL) {
+		conf_err(p, "%s: jwt-algorithm %s needs jwt-public-key",
+		    p->name, c->jwt_algorithm);
+		return -1;
+	}
+	if (hmac && c->jwt_public_key != NULL) {
+		conf_err(p, "%s: jwt-algorithm %s cannot use jwt-public-key "
+		    "(an HMAC algorithm verifies with jwt-secret)", p->name,
+		    c->jwt_algorithm);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Complete a parsed snapshot: defaults for every directive not given,
- * then the database path against data-dir.
+ * then the database path against data-dir, then the cross-checks.
  */
 static int
 conf_finish(struct conf_parse *p)
@@ -1104,19 +1450,12 @@ conf_finish(struct conf_parse *p)
 	struct cf_conf	*c = p->conf;
 	char		*abs;
 	size_t		 i;
-	int		 ret;
 
 	for (i = 0; i < CONF_NRULES; i++) {
 		if (p->seen[i] > 0 || conf_rules[i].d.def == NULL)
 			continue;
-		p->why[0] = '\0';
-		ret = conf_setters[conf_rules[i].d.type](p, &conf_rules[i],
-		    conf_rules[i].d.def);
-		if (ret != CONF_OK) {
-			conf_err(p, "%s: \"%s\": %s", CONF_DEFAULT_SOURCE,
-			    conf_rules[i].d.name, p->why);
+		if (conf_default(p, &conf_rules[i]) == -1)
 			return -1;
-		}
 	}
 	if (!p->db_is_url && c->database[0] != '/') {
 		if ((abs = conf_abspath(c->data_dir, c->database)) == NULL) {
@@ -1126,7 +1465,7 @@ conf_finish(struct conf_parse *p)
 		free(c->database);
 		c->database = abs;
 	}
-	return 0;
+	return conf_check(p);
 }
 
 /*
@@ -1139,9 +1478,11 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 {
 	struct conf_parse	 p;
 	char			*copy;
+	size_t			 i, len;
 	int			 ret;
 
 	memset(&p, 0, sizeof(p));
+	p.name = path != NULL ? path : name;
 	p.err = err;
 	p.errlen = errlen;
 	if (err != NULL && errlen > 0)
@@ -1150,6 +1491,10 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 		conf_err(&p, "out of memory");
 		return NULL;
 	}
+	for (i = 0; i < CONF_NRULES; i++)
+		if (conf_types[conf_rules[i].d.type].init != NULL)
+			conf_types[conf_rules[i].d.type].init(&p,
+			    &conf_rules[i]);
 	if (path != NULL) {
 		if ((p.conf->path = conf_abspath_cwd(&p, path)) == NULL) {
 			conf_err(&p, "%s: %s", path, p.why);
@@ -1157,11 +1502,13 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 		}
 		ret = conf_parse_file(&p, path, NULL, 0);
 	} else {
+		len = strlen(text);
 		if ((copy = strdup(text)) == NULL) {
 			conf_err(&p, "out of memory");
 			goto fail;
 		}
-		ret = conf_parse_text(&p, name, 0, copy, strlen(copy));
+		ret = conf_parse_text(&p, name, 0, copy, len);
+		explicit_bzero(copy, len);	/* it may hold jwt-secret */
 		free(copy);
 	}
 	if (ret == -1 || conf_finish(&p) == -1)
@@ -1212,9 +1559,32 @@ cf_conf_free(struct cf_conf *conf)
 	for (i = 0; i < conf->ncors_origins; i++)
 		free(conf->cors_origins[i]);
 	free(conf->pidfile);
+	if (conf->jwt_secret != NULL)
+		explicit_bzero(conf->jwt_secret, strlen(conf->jwt_secret));
 	free(conf->jwt_secret);
 	free(conf->jwt_algorithm);
+	free(conf->jwt_public_key);
+	free(conf->jwt_public_key_pem);
+	free(conf->jwt_issuer);
+	free(conf->jwt_audience);
 	free(conf);
+}
+
+/*
+ * The permission bits of `role`, or 0 when conf or role is NULL or the
+ * role is unknown (as for a role defined with "none").
+ */
+uint32_t
+cf_conf_role_perms(const struct cf_conf *conf, const char *role)
+{
+	int	 i;
+
+	if (conf == NULL || role == NULL)
+		return 0;
+	for (i = 0; i < conf->nroles; i++)
+		if (strcmp(conf->roles[i].name, role) == 0)
+			return conf->roles[i].perms;
+	return 0;
 }
 
 /*

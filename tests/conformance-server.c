@@ -89,7 +89,9 @@ on_event(struct cf_sess *s, struct cf_sio_packet *p)
 }
 
 static const struct cf_app conformance_app = {
-	nsp_allowed, on_connect, on_event, NULL, NULL
+	.nsp_allowed = nsp_allowed,
+	.on_connect = on_connect,
+	.on_event = on_event,
 };
 
 int

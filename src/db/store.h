@@ -34,6 +34,10 @@ void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
 int	 cf_store_user_upsert(sqlite3 *db, const char *user_id,
 	    const char *display_name, const char *role, int64_t now_ms);
 
+/* The stored display name of a user; -ENOENT when unknown. */
+int	 cf_store_user_name(sqlite3 *db, const char *user_id, char *buf,
+	    size_t len);
+
 /*
  * Channels.  A channel as JSON: {id, name, description, isPrivate,
  * createdBy, createdAt}.  Names are unique, case-insensitively.

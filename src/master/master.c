@@ -190,6 +190,76 @@ slot_of(pid_t pid)
 	return (-1);
 }
 
+/* Presence keys counted before a purge, to find those it zeroed. */
+struct keylist {
+	char		**keys;
+	size_t		 n;
+	size_t		 cap;
+};
+
+static int
+collect_key(void *arg, const char *key, uint32_t total)
+{
+	struct keylist *kl = arg;
+	void *p;
+
+	(void)total;
+	if (kl->n == kl->cap) {
+		size_t ncap = kl->cap ? kl->cap * 2 : 64;
+
+		if ((p = realloc(kl->keys, ncap * sizeof(*kl->keys))) == NULL)
+			return (1);
+		kl->keys = p;
+		kl->cap = ncap;
+	}
+	if ((kl->keys[kl->n] = strdup(key)) == NULL)
+		return (1);
+	kl->n++;
+	return (0);
+}
+
+/*
+ * Purge a dead worker's shared-memory state, and hand the presence keys
+ * that fell to zero to a live worker, which sends the offline / user_left
+ * events the dead one never will.
+ */
+static void
+purge_and_reconcile(unsigned dead)
+{
+	struct keylist kl = { NULL, 0, 0 };
+	char buf[CF_IPC_CHUNK_MAX];
+	size_t i, len = 0, klen;
+	unsigned j, target = m.nslots;
+
+	(void)cf_shm_presence_each(m.shm, collect_key, &kl);
+	if (cf_shm_purge_slot(m.shm, dead) == -1)
+		cf_log_warnx("worker %u: shared memory purge failed", dead);
+	for (j = 0; j < m.nslots; j++)
+		if (j != dead && m.slots[j].state == SLOT_RUNNING) {
+			target = j;
+			break;
+		}
+	for (i = 0; i < kl.n; i++) {
+		if (target < m.nslots &&
+		    cf_shm_presence_get(m.shm, kl.keys[i]) == 0) {
+			klen = strlen(kl.keys[i]);
+			if (len + klen + 1 > sizeof(buf)) {
+				(void)cf_ipc_post(m.inbox_tx[target],
+				    CF_IPC_GONE, dead, buf, len);
+				len = 0;
+			}
+			memcpy(buf + len, kl.keys[i], klen);
+			buf[len + klen] = '\n';
+			len += klen + 1;
+		}
+		free(kl.keys[i]);
+	}
+	if (len > 0 && target < m.nslots &&
+	    cf_ipc_post(m.inbox_tx[target], CF_IPC_GONE, dead, buf, len) == -1)
+		cf_log_warn("worker %u: reconcile message", target);
+	free(kl.keys);
+}
+
 static void
 child_died(unsigned i, int status)
 {
@@ -208,8 +278,7 @@ child_died(unsigned i, int status)
 		snprintf(how, sizeof(how), "exited with status %d",
 		    WEXITSTATUS(status));
 	/* Whatever the worker held in shared memory goes before a respawn. */
-	if (cf_shm_purge_slot(m.shm, i) == -1)
-		cf_log_warnx("worker %u: shared memory purge failed", i);
+	purge_and_reconcile(i);
 	if (m.stopping) {
 		cf_log_info("worker %u (pid %d) %s", i, (int)pid, how);
 		return;

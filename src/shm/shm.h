@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 #define CF_SHM_MAX_SLOTS	64
-#define CF_SHM_USER_MAX		64	/* bytes of a user id, NUL included */
+#define CF_SHM_USER_MAX		96	/* bytes of a key ("u:<id>", "c:<channel>:u:<id>"), NUL included */
 
 struct cf_shm;
 

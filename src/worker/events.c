@@ -8,10 +8,12 @@
  * rooms across workers without the chat layer.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "worker/chat.h"
 #include "worker/events.h"
 #include "worker/room.h"
 #include "worker/session.h"
@@ -26,14 +28,39 @@ static void ev_room_emit(struct cf_event_ctx *);
 static void ev_ack_request(struct cf_event_ctx *);
 static void ev_disconnect_me(struct cf_event_ctx *);
 
+#define CHAT	"chat:error"
+#define PRES	"presence:error"
+#define BCAST	"broadcast:error"
+#define AUTH	"auth:error"
+
+/*
+ * argspec "." takes one argument of any type: the handler validates it
+ * field by field, so that every error names the field.
+ */
 static const struct cf_event_def events[] = {
-	{ "whoami",		CF_EV_DEBUG,	"",	ev_whoami },
-	{ "echo",		CF_EV_DEBUG,	"*",	ev_echo },
-	{ "room:join",		CF_EV_DEBUG,	"s",	ev_room_join },
-	{ "room:leave",		CF_EV_DEBUG,	"s",	ev_room_leave },
-	{ "room:emit",		CF_EV_DEBUG,	"ss*",	ev_room_emit },
-	{ "ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request },
-	{ "disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me },
+	{ "authenticate",	CF_EV_NOAUTH,	".*",	cf_ev_authenticate, AUTH },
+	{ "join_channel",	0,		".",	cf_ev_join_channel, CHAT },
+	{ "leave_channel",	0,		".",	cf_ev_leave_channel, CHAT },
+	{ "channel:create",	0,		".",	cf_ev_channel_create, CHAT },
+	{ "channel:list",	0,		"",	cf_ev_channel_list, CHAT },
+	{ "chat:get_messages",	0,		".",	cf_ev_get_messages, CHAT },
+	{ "channel_updated",	0,		".",	cf_ev_channel_updated, CHAT },
+	{ "chat:send_message",	0,		".",	cf_ev_send_message, CHAT },
+	{ "message_read",	0,		".",	cf_ev_message_read, CHAT },
+	{ "chat:typing",	0,		".",	cf_ev_typing, CHAT },
+	{ "file_uploaded",	0,		".",	cf_ev_file_uploaded, CHAT },
+	{ "system_broadcast",	0,		".",	cf_ev_system_broadcast, BCAST },
+	{ "update_presence",	0,		".",	cf_ev_update_presence, PRES },
+	{ "presence:set_status", 0,		".",	cf_ev_presence_set_status, PRES },
+	{ "presence:get_online_users", 0,	"",	cf_ev_presence_online_users, PRES },
+
+	{ "whoami",		CF_EV_DEBUG,	"",	ev_whoami, NULL },
+	{ "echo",		CF_EV_DEBUG,	"*",	ev_echo, NULL },
+	{ "room:join",		CF_EV_DEBUG,	"s",	ev_room_join, NULL },
+	{ "room:leave",		CF_EV_DEBUG,	"s",	ev_room_leave, NULL },
+	{ "room:emit",		CF_EV_DEBUG,	"ss*",	ev_room_emit, NULL },
+	{ "ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request, NULL },
+	{ "disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me, NULL },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -149,6 +176,35 @@ ack_ok(struct cf_event_ctx *ctx)
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
 }
 
+/*
+ * The per-socket token bucket: rate-limit EVENTS per SECONDS, with a burst
+ * of EVENTS.  Returns 0 to go on, -1 when this event is refused.
+ */
+static int
+rate_limited(struct cf_sess *s)
+{
+	const struct cf_conf *conf = cf_w->conf;
+	double cap = conf->rate_limit_events, rate;
+	uint64_t now = cf_now_ms();
+
+	rate = cap / (double)conf->rate_limit_window_ms;	/* per ms */
+	if (s->rl_at == 0)
+		s->rl_tokens = cap;
+	else {
+		s->rl_tokens += (double)(now - s->rl_at) * rate;
+		if (s->rl_tokens > cap)
+			s->rl_tokens = cap;
+	}
+	s->rl_at = now;
+	if (s->rl_tokens >= 1.0) {
+		s->rl_tokens -= 1.0;
+		s->rl_refused = 0;
+		return (0);
+	}
+	s->rl_refused++;
+	return (-1);
+}
+
 void
 cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 {
@@ -176,14 +232,34 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
 		return;
 	}
+	ctx.errev = d->errev;
+	if (!(d->flags & CF_EV_DEBUG) && rate_limited(s) == -1) {
+		cf_chat_fail(&ctx, "rate_limited", "Rate limit exceeded");
+		if (s->rl_refused > 3 * cf_w->conf->rate_limit_events) {
+			cf_log_info("socket %s disconnected: flooding", s->id);
+			cf_sock_disconnect(s, 0);
+		}
+		return;
+	}
+	if (!(d->flags & (CF_EV_DEBUG | CF_EV_NOAUTH)) && !cf_chat_authed(s)) {
+		ctx.errev = "auth:error";
+		cf_chat_fail(&ctx, "not_authenticated", "Not authenticated");
+		return;
+	}
 	/* The arguments after the name, as a new array. */
 	if ((ctx.args = json_array()) == NULL)
 		return;
 	for (i = 1; i < json_array_size(p->data); i++)
 		json_array_append(ctx.args, json_array_get(p->data, i));
-	if (cf_event_check_args(d->argspec, ctx.args, &why) == -1)
-		cf_event_ack_error(&ctx, "invalid_payload", why);
-	else
+	if (cf_event_check_args(d->argspec, ctx.args, &why) == -1) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "Invalid payload: %s", why);
+		if (d->errev != NULL)
+			cf_chat_fail(&ctx, "invalid_payload", msg);
+		else
+			cf_event_ack_error(&ctx, "invalid_payload", why);
+	} else
 		d->fn(&ctx);
 	json_decref(ctx.args);
 }
@@ -305,15 +381,17 @@ ev_disconnect_me(struct cf_event_ctx *ctx)
 static void
 on_event(struct cf_sess *s, struct cf_sio_packet *p)
 {
-	if (p == NULL)
-		return;		/* connected: nothing to say yet */
+	if (p == NULL) {
+		cf_chat_connected(s);	/* after the CONNECT reply went out */
+		return;
+	}
 	cf_event_dispatch(s, p);
 }
 
+/* confabd serves the namespace "/" only. */
 const struct cf_app cf_confabd_app = {
-	NULL,		/* only "/" */
-	NULL,
-	on_event,
-	NULL,
-	NULL
+	.on_event = on_event,
+	.on_disconnect = cf_chat_disconnected,
+	.on_timer = cf_chat_timer,
+	.on_gone = cf_presence_gone,
 };

@@ -24,11 +24,13 @@ struct cf_event_ctx {
 	const struct cf_sio_att		*att;
 	int				 nattach;
 	int64_t				 ack_id;	/* -1: no ack requested */
+	const char			*errev;		/* the spec's error event */
 };
 
 typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
 
 #define CF_EV_DEBUG	0x01	/* served only with debug-events on */
+#define CF_EV_NOAUTH	0x02	/* allowed before authentication */
 
 /*
  * argspec: one character per positional argument --
@@ -43,6 +45,7 @@ struct cf_event_def {
 	unsigned	 flags;
 	const char	*argspec;
 	cf_event_fn	 fn;
+	const char	*errev;		/* "chat:error", "presence:error", ... */
 };
 
 /* Dispatch a complete EVENT / BINARY_EVENT packet (data = [name, ...]). */

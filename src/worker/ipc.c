@@ -26,9 +26,10 @@
 
 #include "log.h"
 #include "worker/relay.h"
+#include "worker/session.h"
 #include "worker/worker.h"
 
-#define CF_IPC_CHUNK		(60 * 1024)
+#define CF_IPC_CHUNK		CF_IPC_CHUNK_MAX
 #define CF_IPC_QUEUE_MAX	(64u * 1024 * 1024)
 #define CF_IPC_FIRST		0x01
 #define CF_IPC_LAST		0x02
@@ -214,6 +215,27 @@ cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
 	return (0);
 }
 
+int
+cf_ipc_post(int sock, enum cf_ipc_kind kind, unsigned src, const void *data,
+    size_t len)
+{
+	uint8_t chunk[sizeof(struct ipc_hdr) + CF_IPC_CHUNK];
+	struct ipc_hdr h;
+
+	if (len > CF_IPC_CHUNK) {
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	memset(&h, 0, sizeof(h));
+	h.kind = (uint8_t)kind;
+	h.src = (uint8_t)src;
+	h.flags = CF_IPC_FIRST | CF_IPC_LAST;
+	h.total = (uint32_t)len;
+	memcpy(chunk, &h, sizeof(h));
+	memcpy(chunk + sizeof(h), data, len);
+	return (send_one(sock, chunk, sizeof(h) + len, -1));
+}
+
 void
 cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind, const void *data,
     size_t len)
@@ -223,6 +245,26 @@ cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind, const void *data,
 	for (i = 0; i < ipc.npeers; i++)
 		if (i != w->slot)
 			(void)cf_ipc_send(w, i, kind, data, len, -1);
+}
+
+/* Presence keys left with no connection by a dead worker. */
+static void
+ipc_gone(struct cf_worker *w, const uint8_t *data, size_t len)
+{
+	char key[256];
+	size_t i, n;
+
+	if (cf_app->on_gone == NULL)
+		return;
+	for (i = 0; i < len; i = i + n + 1) {
+		for (n = 0; i + n < len && data[i + n] != '\n'; n++)
+			;
+		if (n == 0 || n >= sizeof(key))
+			continue;
+		memcpy(key, data + i, n);
+		key[n] = '\0';
+		cf_app->on_gone(w, key);
+	}
 }
 
 static void
@@ -243,6 +285,9 @@ deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
 		break;
 	case CF_IPC_FWD_RESP:
 		cf_http_fwd_response(w, data, len);
+		break;
+	case CF_IPC_GONE:
+		ipc_gone(w, data, len);
 		break;
 	default:
 		break;

@@ -155,6 +155,14 @@ sess_timer_cb(uv_timer_t *t)
 			s->probe_wsi = NULL;
 		}
 	}
+	if (s->app_deadline != 0 && now >= s->app_deadline &&
+	    s->state == CF_S_OPEN) {
+		s->app_deadline = 0;
+		if (cf_app->on_timer != NULL)
+			cf_app->on_timer(s);
+		if (s->state != CF_S_OPEN)
+			return;
+	}
 	if (s->ping_at != 0 && now >= s->ping_at && s->state == CF_S_OPEN) {
 		s->ping_at = 0;
 		s->pong_deadline = now + w->conf->ping_timeout_ms;
@@ -167,7 +175,7 @@ void
 cf_sess_timer_update(struct cf_sess *s)
 {
 	uint64_t next = 0, now;
-	uint64_t d[5];
+	uint64_t d[6];
 	int i;
 
 	if (s->state == CF_S_CLOSED)
@@ -177,7 +185,8 @@ cf_sess_timer_update(struct cf_sess *s)
 	d[2] = s->connect_deadline;
 	d[3] = s->upgrade_deadline;
 	d[4] = s->close_deadline;
-	for (i = 0; i < 5; i++)
+	d[5] = s->app_deadline;
+	for (i = 0; i < 6; i++)
 		if (d[i] != 0 && (next == 0 || d[i] < next))
 			next = d[i];
 	if (next == 0) {

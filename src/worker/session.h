@@ -86,6 +86,12 @@ struct cf_sess {
 	uint64_t		 connect_deadline; /* Socket.IO CONNECT expected by */
 	uint64_t		 upgrade_deadline;
 	uint64_t		 close_deadline; /* give up a buffered close */
+	uint64_t		 app_deadline;	/* the application's own timer */
+
+	/* Per-socket rate limit: a token bucket (events.c). */
+	double			 rl_tokens;
+	uint64_t		 rl_at;
+	uint32_t		 rl_refused;	/* refusals in a row */
 
 	/* Socket.IO, namespace "/" only. */
 	int			 connected;
@@ -126,6 +132,11 @@ struct cf_app {
 	void	(*on_event)(struct cf_sess *s, struct cf_sio_packet *p);
 	void	(*on_disconnect)(struct cf_sess *s, const char *reason);
 	void	(*on_reload)(struct cf_worker *w);
+	/* s->app_deadline has passed (it was reset to 0 first). */
+	void	(*on_timer)(struct cf_sess *s);
+	/* A message from the master or a peer the application owns
+	 * (CF_IPC_GONE: presence keys left with no connection). */
+	void	(*on_gone)(struct cf_worker *w, const char *key);
 };
 extern const struct cf_app *cf_app;	/* set before the workers start */
 extern const struct cf_app cf_confabd_app;

@@ -105,7 +105,9 @@ enum cf_ipc_kind {
 	CF_IPC_FD = 1,		/* a connection, SCM_RIGHTS, no payload */
 	CF_IPC_RELAY,		/* a relay frame (frame.h), maybe fragmented */
 	CF_IPC_FWD_REQ,		/* one HTTP polling request for a session we own */
-	CF_IPC_FWD_RESP		/* its response */
+	CF_IPC_FWD_RESP,	/* its response */
+	CF_IPC_GONE		/* from the master: presence keys whose count
+				   fell to 0 with a dead worker ('\n'-joined) */
 };
 int	 cf_ipc_start(struct cf_worker *w, int rx_fd, const int *tx_fds);
 void	 cf_ipc_stop(struct cf_worker *w);
@@ -115,6 +117,13 @@ void	 cf_ipc_free(void);
  * passed along and closed here once sent.  0 or -1. */
 int	 cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
 	    const void *data, size_t len, int fd);
+/*
+ * For the master: one whole message (at most CF_IPC_CHUNK_MAX bytes) into
+ * an inbox send end, in the inbox format, without queueing.  0 or -1.
+ */
+#define CF_IPC_CHUNK_MAX	(60 * 1024)
+int	 cf_ipc_post(int sock, enum cf_ipc_kind kind, unsigned src,
+	    const void *data, size_t len);
 /* Send to every other slot. */
 void	 cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind,
 	    const void *data, size_t len);

@@ -24,8 +24,13 @@
 
 #include "conf.h"
 #include "log.h"
+#include "perm.h"
 
 static char	 errbuf[CF_CONF_ERRLEN];
+
+/* The default permissions of agent and user. */
+#define MEMBER_PERMS	(CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES | \
+	    CF_PERM_CALL_AUDIO | CF_PERM_CALL_VIDEO | CF_PERM_CALL_VIEW_HISTORY)
 
 #define WANTLEN	(2 * PATH_MAX + CF_CONF_ERRLEN)
 
@@ -166,6 +171,37 @@ test_defaults(void **state)
 	assert_int_equal(c->debug_events, 0);
 	assert_null(c->jwt_secret);
 	assert_string_equal(c->jwt_algorithm, "HS256");
+	assert_null(c->jwt_public_key);
+	assert_null(c->jwt_public_key_pem);
+	assert_int_equal(c->jwt_public_key_len, 0);
+	assert_null(c->jwt_issuer);
+	assert_null(c->jwt_audience);
+	assert_int_equal(c->jwt_leeway_ms, 30000);
+	assert_int_equal(c->auth_timeout_ms, 10000);
+	assert_int_equal(c->typing_timeout_ms, 6000);
+	assert_int_equal(c->cleanup_interval_ms, 300000);
+	assert_int_equal(c->max_message_length, 4000);
+	assert_int_equal(c->rate_limit_events, 20);
+	assert_int_equal(c->rate_limit_window_ms, 1000);
+	assert_int_equal(c->max_connections_per_user, 20);
+
+	/* The three default roles, in this order, with these exact bits. */
+	assert_int_equal(c->nroles, 3);
+	assert_string_equal(c->roles[0].name, "admin");
+	assert_int_equal(c->roles[0].perms, 0xff);
+	assert_string_equal(c->roles[1].name, "agent");
+	assert_int_equal(c->roles[1].perms, 0xe3);
+	assert_string_equal(c->roles[2].name, "user");
+	assert_int_equal(c->roles[2].perms, 0xe3);
+	assert_int_equal(MEMBER_PERMS, 0xe3);
+	assert_int_equal(cf_conf_role_perms(c, "admin"), CF_PERM_ALL);
+	assert_int_equal(cf_conf_role_perms(c, "agent"), MEMBER_PERMS);
+	assert_int_equal(cf_conf_role_perms(c, "user"), MEMBER_PERMS);
+	assert_int_equal(cf_conf_role_perms(c, "User"), 0);
+	assert_int_equal(cf_conf_role_perms(c, "guest"), 0);
+	assert_int_equal(cf_conf_role_perms(c, ""), 0);
+	assert_int_equal(cf_conf_role_perms(c, NULL), 0);
+	assert_int_equal(cf_conf_role_perms(NULL, "admin"), 0);
 
 	/* An empty string, blank lines and comments give the same. */
 	e = load_ok("\n   \n# nothing\n\t# still nothing\n");
@@ -242,6 +278,28 @@ test_good_file(void **state)
 	assert_string_equal(c->jwt_secret,
 	    "a secret with spaces, a # and a \"quote\" \\ ok!");
 	assert_string_equal(c->jwt_algorithm, "HS512");
+	assert_null(c->jwt_public_key);
+	assert_string_equal(c->jwt_issuer, "https://auth.example.com");
+	assert_string_equal(c->jwt_audience, "confab chat");
+	assert_int_equal(c->jwt_leeway_ms, 0);
+	assert_int_equal(c->nroles, 5);
+	assert_int_equal(cf_conf_role_perms(c, "admin"), CF_PERM_ALL);
+	assert_int_equal(cf_conf_role_perms(c, "agent"),
+	    CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES |
+	    CF_PERM_CREATE_CHANNELS);
+	assert_int_equal(cf_conf_role_perms(c, "user"), MEMBER_PERMS);
+	assert_string_equal(c->roles[3].name, "guest");
+	assert_int_equal(c->roles[3].perms, 0);
+	assert_string_equal(c->roles[4].name, "moderator");
+	assert_int_equal(c->roles[4].perms,
+	    CF_PERM_CHAT_ACCESS | CF_PERM_MANAGE_CHANNELS);
+	assert_int_equal(c->auth_timeout_ms, 2000);
+	assert_int_equal(c->typing_timeout_ms, 500);
+	assert_int_equal(c->cleanup_interval_ms, 60000);
+	assert_int_equal(c->max_message_length, 100000);
+	assert_int_equal(c->rate_limit_events, 5);
+	assert_int_equal(c->rate_limit_window_ms, 10000);
+	assert_int_equal(c->max_connections_per_user, 3);
 	cf_conf_free(c);
 }
 
@@ -281,6 +339,12 @@ test_tokenizer(void **state)
 	    "t.conf:1: \"log-level\" takes 1 argument");
 	load_err("listen 1 2 3 4 5 6 7 8 9 10 11 12\n",
 	    "t.conf:1: \"listen\" takes 1 argument");
+	load_err("listen 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n",
+	    "t.conf:1: \"listen\" takes 1 argument");
+	load_err("jwt-issuer a b\n",
+	    "t.conf:1: \"jwt-issuer\" takes 1 argument");
+	load_err("max-message-length\n",
+	    "t.conf:1: \"max-message-length\" takes 1 argument");
 	load_err("\"log level\" info\n",
 	    "t.conf:1: unknown directive \"log level\"");
 	load_err("Log-Level info\n",
@@ -619,12 +683,13 @@ test_scalars(void **state)
 	struct cf_conf	*c;
 
 	(void)state;
+	/* ES256 and RS256 need a key: see test_jwt_public_key. */
 	c = load_ok("workers 64\npresence-slots 64\ndebug-events on\n"
-	    "jwt-algorithm ES256\n");
+	    "jwt-algorithm HS384\n");
 	assert_int_equal(c->workers, 64);
 	assert_int_equal(c->presence_slots, 64);
 	assert_int_equal(c->debug_events, 1);
-	assert_string_equal(c->jwt_algorithm, "ES256");
+	assert_string_equal(c->jwt_algorithm, "HS384");
 	cf_conf_free(c);
 
 	c = load_ok("workers auto\npresence-slots 16777216\n"
@@ -832,6 +897,392 @@ test_origins(void **state)
 }
 
 static void
+test_roles(void **state)
+{
+	struct cf_conf	*c;
+	char		 text[4096];
+	size_t		 o = 0;
+	int		 i;
+
+	(void)state;
+	/* Replace two defaults, add two; the third default stays. */
+	c = load_ok("role user chat.access\n"
+	    "role support chat.access chat.send_messages call.audio "
+	    "call.video call.view_history chat.send_broadcasts "
+	    "chat.manage_channels chat.create_channels\n"
+	    "role admin none\n"
+	    "role bot-2_x \"chat.send_messages\"\n");
+	assert_int_equal(c->nroles, 5);
+	assert_int_equal(cf_conf_role_perms(c, "user"), CF_PERM_CHAT_ACCESS);
+	assert_int_equal(cf_conf_role_perms(c, "support"), CF_PERM_ALL);
+	assert_int_equal(cf_conf_role_perms(c, "admin"), 0);
+	assert_int_equal(cf_conf_role_perms(c, "agent"), MEMBER_PERMS);
+	assert_int_equal(cf_conf_role_perms(c, "bot-2_x"),
+	    CF_PERM_SEND_MESSAGES);
+	assert_string_equal(c->roles[3].name, "support");
+	assert_string_equal(c->roles[4].name, "bot-2_x");
+	cf_conf_free(c);
+
+	/* A 31-character name is the longest. */
+	c = load_ok("role abcdefghijklmnopqrstuvwxyz01234 call.audio\n");
+	assert_int_equal(cf_conf_role_perms(c,
+	    "abcdefghijklmnopqrstuvwxyz01234"), CF_PERM_CALL_AUDIO);
+	cf_conf_free(c);
+
+	load_err("role\n", "t.conf:1: \"role\" takes 2 to 9 arguments");
+	load_err("role admin\n", "t.conf:1: \"role\" takes 2 to 9 arguments");
+	load_err("role x chat.access chat.access chat.access chat.access "
+	    "chat.access chat.access chat.access chat.access chat.access\n",
+	    "t.conf:1: \"role\" takes 2 to 9 arguments");
+	load_err("role x a b c d e f g h i j k l m n o p q r s t\n",
+	    "t.conf:1: \"role\" takes 2 to 9 arguments");
+	load_err("\nrole user chat.access chat.shout\n",
+	    "t.conf:2: unknown permission \"chat.shout\" for role \"user\"");
+	load_err("role user Chat.Access\n",
+	    "t.conf:1: unknown permission \"Chat.Access\" for role \"user\"");
+	load_err("role user \"\"\n",
+	    "t.conf:1: unknown permission \"\" for role \"user\"");
+	load_err("role user NONE\n",
+	    "t.conf:1: unknown permission \"NONE\" for role \"user\"");
+	load_err("role user none chat.access\n",
+	    "t.conf:1: \"none\" must be the only permission of role \"user\"");
+	load_err("role user chat.access none\n",
+	    "t.conf:1: \"none\" must be the only permission of role \"user\"");
+	load_err("role user call.audio call.audio\n", "t.conf:1: permission "
+	    "\"call.audio\" given twice for role \"user\"");
+	load_err("role Admin none\n", "t.conf:1: invalid role name "
+	    "\"Admin\": expected 1 to 31 of a-z, 0-9, _ and -");
+	load_err("role \"\" none\n", "t.conf:1: invalid role name \"\": "
+	    "expected 1 to 31 of a-z, 0-9, _ and -");
+	load_err("role a.b none\n", "t.conf:1: invalid role name \"a.b\": "
+	    "expected 1 to 31 of a-z, 0-9, _ and -");
+	load_err("role \"a b\" none\n", "t.conf:1: invalid role name "
+	    "\"a b\": expected 1 to 31 of a-z, 0-9, _ and -");
+	load_err("role abcdefghijklmnopqrstuvwxyz012345 none\n", "t.conf:1: "
+	    "invalid role name \"abcdefghijklmnopqrstuvwxyz012345\": "
+	    "expected 1 to 31 of a-z, 0-9, _ and -");
+	load_err("role chat.access chat.access\n", "t.conf:1: invalid role "
+	    "name \"chat.access\": expected 1 to 31 of a-z, 0-9, _ and -");
+
+	/* Twice: a default role, or a new one. */
+	load_err("role user none\n# x\nrole user chat.access\n",
+	    "t.conf:3: role \"user\" given twice");
+	load_err("role ops none\nrole ops none\n",
+	    "t.conf:2: role \"ops\" given twice");
+
+	/* 3 defaults + 29 new ones fill the 32 slots. */
+	for (i = 0; i < CF_CONF_MAX_ROLES - 3; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "role r%d chat.access\n", i);
+	c = load_ok(text);
+	assert_int_equal(c->nroles, CF_CONF_MAX_ROLES);
+	assert_int_equal(cf_conf_role_perms(c, "r28"), CF_PERM_CHAT_ACCESS);
+	cf_conf_free(c);
+	/* Redefining a default takes no slot... */
+	snprintf(text + o, sizeof(text) - o, "role admin none\n");
+	c = load_ok(text);
+	assert_int_equal(c->nroles, CF_CONF_MAX_ROLES);
+	assert_int_equal(cf_conf_role_perms(c, "admin"), 0);
+	cf_conf_free(c);
+	/* ... a 33rd role has none. */
+	snprintf(text + o, sizeof(text) - o, "role one-too-many none\n");
+	load_err(text, "t.conf:30: too many roles (at most 32)");
+}
+
+/* Write len bytes of s to a new file under dir; returns its path. */
+static char *
+write_file(const char *dir, const char *name, const char *s, size_t len)
+{
+	char	*path;
+	FILE	*f;
+
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(s, 1, len, f), len);
+	fclose(f);
+	return path;
+}
+
+static void
+test_jwt_public_key(void **state)
+{
+	static const char	 ec[] = "-----BEGIN EC PUBLIC KEY-----\n"
+	    "AAAA\n-----END EC PUBLIC KEY-----\n";
+	static const char	 rsa[] = "junk before\n"
+	    "-----BEGIN RSA PUBLIC KEY-----\nAAAA\n"
+	    "-----END RSA PUBLIC KEY-----\n";
+	static const char	 priv[] = "-----BEGIN PRIVATE KEY-----\n"
+	    "AAAA\n-----END PRIVATE KEY-----\n";
+	struct cf_conf	*c;
+	char		 dir[] = "/tmp/test_conf_key.XXXXXX";
+	char		 key[PATH_MAX], text[3 * PATH_MAX], want[WANTLEN];
+	char		*abs, *p, *big;
+	size_t		 biglen = 64 * 1024;
+
+	(void)state;
+	snprintf(key, sizeof(key), "%s", fixture("test-rsa-pub.pem"));
+	if (key[0] == '/')
+		abs = strdup(key);
+	else
+		abs = cwd_join(key[0] == '.' && key[1] == '/' ? key + 2 : key);
+	assert_non_null(abs);
+
+	snprintf(text, sizeof(text), "jwt-algorithm RS256\n"
+	    "jwt-public-key \"%s\"\n", key);
+	c = load_ok(text);
+	assert_string_equal(c->jwt_algorithm, "RS256");
+	assert_string_equal(c->jwt_public_key, abs);
+	assert_non_null(c->jwt_public_key_pem);
+	assert_int_equal(c->jwt_public_key_len, 451);
+	assert_int_equal(strlen(c->jwt_public_key_pem), 451);
+	assert_memory_equal(c->jwt_public_key_pem,
+	    "-----BEGIN PUBLIC KEY-----\n", 27);
+	assert_non_null(strstr(c->jwt_public_key_pem,
+	    "-----END PUBLIC KEY-----\n"));
+	cf_conf_free(c);
+
+	/* The order of the two lines does not matter; ES256 too. */
+	snprintf(text, sizeof(text), "jwt-public-key \"%s\"\n"
+	    "jwt-algorithm ES256\n", key);
+	c = load_ok(text);
+	assert_string_equal(c->jwt_algorithm, "ES256");
+	cf_conf_free(c);
+
+	/* Cross-checks name the main file, without a line. */
+	load_err("jwt-algorithm RS256\n",
+	    "t.conf: jwt-algorithm RS256 needs jwt-public-key");
+	load_err("jwt-secret 0123456789abcdef0123456789abcdef\n"
+	    "jwt-algorithm ES256\n",
+	    "t.conf: jwt-algorithm ES256 needs jwt-public-key");
+	snprintf(text, sizeof(text), "jwt-public-key \"%s\"\n", key);
+	load_err(text, "t.conf: jwt-algorithm HS256 cannot use "
+	    "jwt-public-key (an HMAC algorithm verifies with jwt-secret)");
+	snprintf(text, sizeof(text), "jwt-algorithm HS384\n"
+	    "jwt-public-key \"%s\"\n", key);
+	load_err(text, "t.conf: jwt-algorithm HS384 cannot use "
+	    "jwt-public-key (an HMAC algorithm verifies with jwt-secret)");
+
+	snprintf(text, sizeof(text), "jwt-algorithm RS256\n"
+	    "jwt-public-key \"%s\"\njwt-public-key \"%s\"\n", key, key);
+	load_err(text, "t.conf:3: \"jwt-public-key\" given twice");
+
+	load_err("jwt-algorithm RS256\njwt-public-key /nonexistent/k.pem\n",
+	    "t.conf:2: jwt-public-key \"/nonexistent/k.pem\": cannot read: "
+	    "No such file or directory");
+	load_err("jwt-public-key /tmp\n", "t.conf:1: jwt-public-key "
+	    "\"/tmp\": cannot read: Is a directory");
+	load_err("jwt-public-key \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"jwt-public-key\": empty path");
+	load_err("jwt-public-key\n",
+	    "t.conf:1: \"jwt-public-key\" takes 1 argument");
+
+	/* A relative path resolves against the current directory. */
+	p = cwd_join("no-such-key.pem");
+	snprintf(want, sizeof(want), "t.conf:1: jwt-public-key \"%s\": "
+	    "cannot read: No such file or directory", p);
+	load_err("jwt-public-key ./no-such-key.pem\n", want);
+	free(p);
+
+	/* A file that is not a PEM public key. */
+	snprintf(text, sizeof(text), "jwt-public-key \"%s\"\n",
+	    fixture("good.conf"));
+	c = cf_conf_load_string(text, "t.conf", errbuf, sizeof(errbuf));
+	assert_null(c);
+	assert_non_null(strstr(errbuf, "good.conf\": not a PEM public key"));
+	assert_memory_equal(errbuf, "t.conf:1: jwt-public-key \"", 26);
+
+	assert_non_null(mkdtemp(dir));
+
+	/* Other accepted markers; a private key is refused. */
+	p = write_file(dir, "ec.pem", ec, sizeof(ec) - 1);
+	snprintf(text, sizeof(text), "jwt-algorithm ES256\n"
+	    "jwt-public-key %s\n", p);
+	c = load_ok(text);
+	assert_int_equal(c->jwt_public_key_len, sizeof(ec) - 1);
+	assert_string_equal(c->jwt_public_key_pem, ec);
+	cf_conf_free(c);
+	unlink(p);
+	free(p);
+
+	p = write_file(dir, "rsa.pem", rsa, sizeof(rsa) - 1);
+	snprintf(text, sizeof(text), "jwt-algorithm RS256\n"
+	    "jwt-public-key %s\n", p);
+	c = load_ok(text);
+	assert_int_equal(c->jwt_public_key_len, sizeof(rsa) - 1);
+	cf_conf_free(c);
+	unlink(p);
+	free(p);
+
+	p = write_file(dir, "priv.pem", priv, sizeof(priv) - 1);
+	snprintf(text, sizeof(text), "jwt-algorithm RS256\n"
+	    "jwt-public-key %s\n", p);
+	snprintf(want, sizeof(want), "t.conf:2: jwt-public-key \"%s\": not a "
+	    "PEM public key", p);
+	load_err(text, want);
+	unlink(p);
+	free(p);
+
+	/* An empty file, and a NUL byte after a valid marker. */
+	p = write_file(dir, "empty.pem", "", 0);
+	snprintf(text, sizeof(text), "jwt-public-key %s\n", p);
+	snprintf(want, sizeof(want), "t.conf:1: jwt-public-key \"%s\": not a "
+	    "PEM public key", p);
+	load_err(text, want);
+	unlink(p);
+	free(p);
+	p = write_file(dir, "nul.pem", ec, sizeof(ec));
+	snprintf(text, sizeof(text), "jwt-public-key %s\n", p);
+	snprintf(want, sizeof(want), "t.conf:1: jwt-public-key \"%s\": not a "
+	    "PEM public key", p);
+	load_err(text, want);
+	unlink(p);
+	free(p);
+
+	/* Exactly 64 KiB is accepted, one byte more is not. */
+	assert_non_null(big = malloc(biglen + 1));
+	memset(big, '\n', biglen + 1);
+	memcpy(big, ec, sizeof(ec) - 1);
+	p = write_file(dir, "big.pem", big, biglen);
+	snprintf(text, sizeof(text), "jwt-algorithm ES256\n"
+	    "jwt-public-key %s\n", p);
+	c = load_ok(text);
+	assert_int_equal(c->jwt_public_key_len, biglen);
+	cf_conf_free(c);
+	unlink(p);
+	free(p);
+	p = write_file(dir, "big.pem", big, biglen + 1);
+	snprintf(text, sizeof(text), "jwt-algorithm ES256\n"
+	    "jwt-public-key %s\n", p);
+	snprintf(want, sizeof(want), "t.conf:2: jwt-public-key \"%s\": "
+	    "larger than 65536 bytes", p);
+	load_err(text, want);
+	unlink(p);
+	free(p);
+	free(big);
+
+	rmdir(dir);
+	free(abs);
+}
+
+static void
+test_jwt_claims(void **state)
+{
+	struct cf_conf	*c;
+
+	(void)state;
+	c = load_ok("jwt-issuer \"https://id.example.com/\"\n"
+	    "jwt-audience confab\njwt-leeway 1h\n");
+	assert_string_equal(c->jwt_issuer, "https://id.example.com/");
+	assert_string_equal(c->jwt_audience, "confab");
+	assert_int_equal(c->jwt_leeway_ms, 3600000);
+	cf_conf_free(c);
+
+	c = load_ok("jwt-leeway 0s\n");
+	assert_int_equal(c->jwt_leeway_ms, 0);
+	cf_conf_free(c);
+	c = load_ok("jwt-leeway 0\n");
+	assert_int_equal(c->jwt_leeway_ms, 0);
+	cf_conf_free(c);
+	c = load_ok("jwt-leeway 1500ms\n");
+	assert_int_equal(c->jwt_leeway_ms, 1500);
+	cf_conf_free(c);
+
+	load_err("jwt-leeway 61m\n", "t.conf:1: invalid value \"61m\" for "
+	    "\"jwt-leeway\": must be between 0s and 1h");
+	load_err("jwt-leeway 3600001ms\n", "t.conf:1: invalid value "
+	    "\"3600001ms\" for \"jwt-leeway\": must be between 0s and 1h");
+	load_err("jwt-leeway -1\n", "t.conf:1: invalid value \"-1\" for "
+	    "\"jwt-leeway\": expected a number with an optional unit ms, s, "
+	    "m or h");
+	load_err("jwt-issuer \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"jwt-issuer\": empty string");
+	load_err("jwt-audience \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"jwt-audience\": empty string");
+	load_err("jwt-issuer a\njwt-issuer b\n",
+	    "t.conf:2: \"jwt-issuer\" given twice");
+	load_err("jwt-audience a\n\njwt-audience a\n",
+	    "t.conf:3: \"jwt-audience\" given twice");
+}
+
+static void
+test_chat_limits(void **state)
+{
+	struct cf_conf	*c;
+
+	(void)state;
+	c = load_ok("auth-timeout 1ms\ntyping-timeout 1h\n"
+	    "cleanup-interval 1s\nmax-message-length 1\n"
+	    "rate-limit 100000 3600\nmax-connections-per-user 10000\n");
+	assert_int_equal(c->auth_timeout_ms, 1);
+	assert_int_equal(c->typing_timeout_ms, 3600000);
+	assert_int_equal(c->cleanup_interval_ms, 1000);
+	assert_int_equal(c->max_message_length, 1);
+	assert_int_equal(c->rate_limit_events, 100000);
+	assert_int_equal(c->rate_limit_window_ms, 3600000);
+	assert_int_equal(c->max_connections_per_user, 10000);
+	cf_conf_free(c);
+
+	c = load_ok("cleanup-interval 1h\nrate-limit 1 1\n"
+	    "max-connections-per-user 1\n");
+	assert_int_equal(c->cleanup_interval_ms, 3600000);
+	assert_int_equal(c->rate_limit_events, 1);
+	assert_int_equal(c->rate_limit_window_ms, 1000);
+	assert_int_equal(c->max_connections_per_user, 1);
+	cf_conf_free(c);
+
+	load_err("auth-timeout 0\n", "t.conf:1: invalid value \"0\" for "
+	    "\"auth-timeout\": must be between 1ms and 1h");
+	load_err("typing-timeout 2h\n", "t.conf:1: invalid value \"2h\" for "
+	    "\"typing-timeout\": must be between 1ms and 1h");
+	load_err("cleanup-interval 999ms\n", "t.conf:1: invalid value "
+	    "\"999ms\" for \"cleanup-interval\": must be between 1s and 1h");
+	load_err("cleanup-interval 61m\n", "t.conf:1: invalid value \"61m\" "
+	    "for \"cleanup-interval\": must be between 1s and 1h");
+	load_err("max-message-length 0\n", "t.conf:1: invalid value \"0\" "
+	    "for \"max-message-length\": must be between 1 and 100000");
+	load_err("max-message-length 100001\n", "t.conf:1: invalid value "
+	    "\"100001\" for \"max-message-length\": must be between 1 and "
+	    "100000");
+	load_err("max-message-length 4k\n", "t.conf:1: invalid value \"4k\" "
+	    "for \"max-message-length\": not a number");
+	load_err("max-connections-per-user 0\n", "t.conf:1: invalid value "
+	    "\"0\" for \"max-connections-per-user\": must be between 1 and "
+	    "10000");
+	load_err("max-connections-per-user 10001\n", "t.conf:1: invalid "
+	    "value \"10001\" for \"max-connections-per-user\": must be "
+	    "between 1 and 10000");
+
+	/* rate-limit takes exactly two arguments. */
+	load_err("rate-limit 20\n",
+	    "t.conf:1: \"rate-limit\" takes 2 arguments");
+	load_err("rate-limit \"20 1\"\n",
+	    "t.conf:1: \"rate-limit\" takes 2 arguments");
+	load_err("\n\nrate-limit 20 1 1\n",
+	    "t.conf:3: \"rate-limit\" takes 2 arguments");
+	load_err("rate-limit\n", "t.conf:1: \"rate-limit\" takes 2 arguments");
+	load_err("rate-limit 0 1\n", "t.conf:1: invalid value \"0 1\" for "
+	    "\"rate-limit\": events must be between 1 and 100000");
+	load_err("rate-limit 100001 1\n", "t.conf:1: invalid value "
+	    "\"100001 1\" for \"rate-limit\": events must be between 1 and "
+	    "100000");
+	load_err("rate-limit 99999999999999999999999 1\n", "t.conf:1: "
+	    "invalid value \"99999999999999999999999 1\" for \"rate-limit\": "
+	    "expected a number of events and a number of seconds");
+	load_err("rate-limit 20 0\n", "t.conf:1: invalid value \"20 0\" for "
+	    "\"rate-limit\": seconds must be between 1 and 3600");
+	load_err("rate-limit 20 3601\n", "t.conf:1: invalid value \"20 3601\" "
+	    "for \"rate-limit\": seconds must be between 1 and 3600");
+	load_err("rate-limit 20 1s\n", "t.conf:1: invalid value \"20 1s\" for "
+	    "\"rate-limit\": expected a number of events and a number of "
+	    "seconds");
+	load_err("rate-limit -5 1\n", "t.conf:1: invalid value \"-5 1\" for "
+	    "\"rate-limit\": expected a number of events and a number of "
+	    "seconds");
+	load_err("rate-limit 5 1\nrate-limit 5 1\n",
+	    "t.conf:2: \"rate-limit\" given twice");
+}
+
+static void
 test_directive_table(void **state)
 {
 	const struct cf_directive	*d;
@@ -841,7 +1292,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 18);
+	assert_int_equal(n, 29);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -865,9 +1316,25 @@ test_directive_table(void **state)
 			assert_int_equal(d[i].flags, CF_CONF_HOT);
 			assert_null(d[i].def);
 			found++;
+		} else if (strcmp(d[i].name, "role") == 0) {
+			assert_int_equal(d[i].flags,
+			    CF_CONF_MULTI | CF_CONF_HOT);
+			assert_int_equal(d[i].offset,
+			    offsetof(struct cf_conf, roles));
+			found++;
+		} else if (strcmp(d[i].name, "rate-limit") == 0) {
+			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_string_equal(d[i].def, "20 1");
+			found++;
+		} else if (strncmp(d[i].name, "jwt-", 4) == 0 ||
+		    strstr(d[i].name, "-timeout") != NULL ||
+		    strncmp(d[i].name, "max-", 4) == 0 ||
+		    strcmp(d[i].name, "cleanup-interval") == 0) {
+			/* The chat-layer directives are all reloadable. */
+			assert_int_equal(d[i].flags, CF_CONF_HOT);
 		}
 	}
-	assert_int_equal(found, 4);
+	assert_int_equal(found, 6);
 	/* A second call returns the same table; n may be NULL. */
 	assert_ptr_equal(cf_conf_directives(NULL), d);
 	cf_conf_free(NULL);
@@ -958,6 +1425,10 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_redis),
 		cmocka_unit_test(test_origins),
+		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_jwt_public_key),
+		cmocka_unit_test(test_jwt_claims),
+		cmocka_unit_test(test_chat_limits),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 	};

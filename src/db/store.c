@@ -1,0 +1,1175 @@
+/*
+ * store.c -- the chat storage on SQLite.  The contracts are in store.h; the
+ * schema is migration 2 in db.c.
+ *
+ * Every statement is prepared for the call that runs it and finalized before
+ * that call returns, on every path.  Writes that belong together run inside
+ * "BEGIN IMMEDIATE" ... "COMMIT": the write lock is taken up front, so two
+ * workers never deadlock upgrading a read lock, and the connection's busy
+ * timeout makes the second one wait.  Text bound to a statement must be
+ * valid UTF-8 (-EINVAL otherwise), so that whatever is stored can be sent
+ * back out as JSON.  Errors are logged only when they are SQLite's own
+ * (-EIO), with SQLite's message and never the values involved.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "db/store.h"
+#include "log.h"
+
+#define PAGE_MAX	100		/* the largest history page */
+
+/* The columns of a channel, in the order channel_row() reads them. */
+#define CHANNEL_COLS \
+	"c.id, c.name, c.description, c.is_private, c.created_by, c.created_at"
+
+/* A message with its file, in the order message_row() reads them. */
+#define MESSAGE_SELECT \
+	"SELECT m.id, m.channel_id, m.user_id, m.user_display_name, m.body," \
+	"  m.message_type, m.reply_to_id, m.client_msg_id, m.created_at," \
+	"  f.file_name, f.file_size, f.file_type" \
+	" FROM messages m LEFT JOIN message_files f ON f.message_id = m.id"
+
+typedef json_t *(*row_fn)(sqlite3_stmt *);
+
+static int	 utf8_valid(const char *);
+static int	 rc_errno(sqlite3 *, int, const char *);
+static int	 bindv(sqlite3_stmt *, const char *, const char *, va_list);
+static int	 vprepare(sqlite3 *, const char *, sqlite3_stmt **,
+		    const char *, const char *, va_list);
+static int	 prepare(sqlite3 *, const char *, sqlite3_stmt **,
+		    const char *, const char *, ...);
+static int	 step(sqlite3 *, const char *, sqlite3_stmt *);
+static int	 run(sqlite3 *, const char *, const char *, const char *, ...);
+static int	 query_i64(sqlite3 *, const char *, int64_t *, int *,
+		    const char *, const char *, ...);
+static int	 query_obj(sqlite3 *, const char *, row_fn, json_t **,
+		    const char *, const char *, ...);
+static int	 tx_begin(sqlite3 *, const char *);
+static int	 tx_end(sqlite3 *, const char *, int);
+static json_t	*col_text(sqlite3_stmt *, int);
+static json_t	*col_int_or_null(sqlite3_stmt *, int);
+static json_t	*col_time(sqlite3_stmt *, int);
+static json_t	*col_user(sqlite3_stmt *, int);
+static json_t	*channel_row(sqlite3_stmt *);
+static json_t	*channel_list_row(sqlite3_stmt *);
+static json_t	*message_row(sqlite3_stmt *);
+static json_t	*presence_row(sqlite3_stmt *);
+static int	 channel_load(sqlite3 *, const char *, int64_t, json_t **);
+static int	 message_load(sqlite3 *, const char *, int64_t, json_t **);
+static int	 id_ok(const char *);
+
+/* ------------------------------------------------------------------ */
+/* Helpers: validation, errors, statements, transactions              */
+/* ------------------------------------------------------------------ */
+
+/* 1 when s is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static int
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned int c, cp, min;
+	int n;
+
+	while ((c = *p++) != '\0') {
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else
+			return (0);
+		for (; n > 0; n--, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return (0);
+			cp = cp << 6 | (*p & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return (0);
+	}
+	return (1);
+}
+
+/* A user id or similar key: present and not empty. */
+static int
+id_ok(const char *s)
+{
+	return (s != NULL && *s != '\0');
+}
+
+/*
+ * Map an SQLite result code (primary or extended) to a negative errno.
+ * Constraint failures come from the caller's values: a unique key taken is
+ * -EEXIST, a missing parent row -ENOENT, NOT NULL/CHECK/type -EINVAL.
+ * Anything else is -EIO, logged with the connection's message.
+ */
+static int
+rc_errno(sqlite3 *db, int rc, const char *func)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return (-EEXIST);
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return (-ENOENT);
+	case SQLITE_CONSTRAINT_NOTNULL:
+	case SQLITE_CONSTRAINT_CHECK:
+	case SQLITE_CONSTRAINT_DATATYPE:
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+		return (-EINVAL);
+	case SQLITE_NOMEM:
+		return (-ENOMEM);
+	default:
+		cf_log_warnx("%s: %s (%d)", func, sqlite3_errmsg(db), rc);
+		return (-EIO);
+	}
+}
+
+/*
+ * Bind the variadic arguments to positions 1, 2, ... as fmt says: 'i' an
+ * int64_t, 'd' an int, 't' a string (NULL binds SQL NULL; it must stay
+ * valid until the statement is reset).  0 or a negative errno.
+ */
+static int
+bindv(sqlite3_stmt *st, const char *func, const char *fmt, va_list ap)
+{
+	const char *s;
+	int i, rc = SQLITE_OK;
+
+	for (i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			rc = sqlite3_bind_int(st, i, va_arg(ap, int));
+			break;
+		case 't':
+			if ((s = va_arg(ap, const char *)) == NULL)
+				rc = sqlite3_bind_null(st, i);
+			else if (!utf8_valid(s))
+				return (-EINVAL);
+			else
+				rc = sqlite3_bind_text(st, i, s, -1,
+				    SQLITE_STATIC);
+			break;
+		default:
+			cf_log_warnx("%s: bad bind format '%c'", func, *fmt);
+			return (-EIO);
+		}
+	}
+	if (rc != SQLITE_OK)
+		return (rc_errno(sqlite3_db_handle(st), rc, func));
+	return (0);
+}
+
+/* Prepare sql and bind; *stp is NULL unless 0 is returned. */
+static int
+vprepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
+    const char *fmt, va_list ap)
+{
+	int rc;
+
+	*stp = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, stp, NULL) != SQLITE_OK) {
+		rc = rc_errno(db, sqlite3_extended_errcode(db), func);
+		sqlite3_finalize(*stp);
+		*stp = NULL;
+		return (rc);
+	}
+	if ((rc = bindv(*stp, func, fmt, ap)) != 0) {
+		sqlite3_finalize(*stp);
+		*stp = NULL;
+	}
+	return (rc);
+}
+
+static int
+prepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vprepare(db, func, stp, sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+/* One step: 1 a row, 0 done, or a negative errno. */
+static int
+step(sqlite3 *db, const char *func, sqlite3_stmt *st)
+{
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		return (1);
+	case SQLITE_DONE:
+		return (0);
+	default:
+		return (rc_errno(db, sqlite3_extended_errcode(db), func));
+	}
+}
+
+/* Run a statement that returns no rows.  0 or a negative errno. */
+static int
+run(sqlite3 *db, const char *func, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return (rc);
+	while ((rc = step(db, func, st)) == 1)
+		;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * The first column of the first row as an integer into *out (either may be
+ * NULL); *isnull tells an SQL NULL.  -ENOENT when there is no row.
+ */
+static int
+query_i64(sqlite3 *db, const char *func, int64_t *out, int *isnull,
+    const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return (rc);
+	if ((rc = step(db, func, st)) == 1) {
+		if (out != NULL)
+			*out = sqlite3_column_int64(st, 0);
+		if (isnull != NULL)
+			*isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		rc = 0;
+	} else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * The first row made into JSON by fn, a new reference in *out.  -ENOENT
+ * when there is no row, -ENOMEM when fn fails.
+ */
+static int
+query_obj(sqlite3 *db, const char *func, row_fn fn, json_t **out,
+    const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	*out = NULL;
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return (rc);
+	if ((rc = step(db, func, st)) == 1)
+		rc = (*out = fn(st)) == NULL ? -ENOMEM : 0;
+	else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+static int
+tx_begin(sqlite3 *db, const char *func)
+{
+	return (run(db, func, "BEGIN IMMEDIATE", ""));
+}
+
+/*
+ * End the transaction: commit when rc is 0, else (or when the commit
+ * fails) roll back.  Returns rc, or the commit's error.
+ */
+static int
+tx_end(sqlite3 *db, const char *func, int rc)
+{
+	if (rc == 0 && (rc = run(db, func, "COMMIT", "")) == 0)
+		return (0);
+	/* Some errors roll the transaction back by themselves. */
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return (rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows to JSON; each returns a new reference, or NULL on failure     */
+/* ------------------------------------------------------------------ */
+
+static json_t *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return (json_null());
+	if ((s = sqlite3_column_text(st, i)) == NULL)
+		return (NULL);
+	return (json_stringn((const char *)s, sqlite3_column_bytes(st, i)));
+}
+
+static json_t *
+col_int_or_null(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return (json_null());
+	return (json_integer(sqlite3_column_int64(st, i)));
+}
+
+static json_t *
+col_time(sqlite3_stmt *st, int i)
+{
+	char buf[48];
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return (json_null());
+	cf_store_iso8601(sqlite3_column_int64(st, i), buf, sizeof(buf));
+	return (json_string(buf));
+}
+
+static json_t *
+col_user(sqlite3_stmt *st, int i)
+{
+	return (cf_store_user_id_json((const char *)sqlite3_column_text(st,
+	    i)));
+}
+
+/* Columns 0-5 as CHANNEL_COLS. */
+static json_t *
+channel_row(sqlite3_stmt *st)
+{
+	json_t *c;
+	int bad = 0;
+
+	if ((c = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(c, "id",
+	    json_integer(sqlite3_column_int64(st, 0)));
+	bad |= json_object_set_new(c, "name", col_text(st, 1));
+	bad |= json_object_set_new(c, "description", col_text(st, 2));
+	bad |= json_object_set_new(c, "isPrivate",
+	    json_boolean(sqlite3_column_int(st, 3) != 0));
+	bad |= json_object_set_new(c, "createdBy", col_user(st, 4));
+	bad |= json_object_set_new(c, "createdAt", col_time(st, 5));
+	if (bad) {
+		json_decref(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/* A channel, then is-member, last read id, unread count (columns 6-8). */
+static json_t *
+channel_list_row(sqlite3_stmt *st)
+{
+	json_t *c;
+	int bad = 0;
+
+	if ((c = channel_row(st)) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(c, "isMember",
+	    json_boolean(sqlite3_column_int(st, 6) != 0));
+	bad |= json_object_set_new(c, "lastReadMessageId",
+	    col_int_or_null(st, 7));
+	bad |= json_object_set_new(c, "unreadCount",
+	    json_integer(sqlite3_column_int64(st, 8)));
+	if (bad) {
+		json_decref(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/*
+ * The columns of MESSAGE_SELECT.  clientMsgId only when stored; file only
+ * when a file is attached (message_files row).
+ */
+static json_t *
+message_row(sqlite3_stmt *st)
+{
+	json_t *m, *f;
+	int bad = 0;
+
+	if ((m = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(m, "id",
+	    json_integer(sqlite3_column_int64(st, 0)));
+	bad |= json_object_set_new(m, "channelId",
+	    json_integer(sqlite3_column_int64(st, 1)));
+	bad |= json_object_set_new(m, "userId", col_user(st, 2));
+	bad |= json_object_set_new(m, "userDisplayName", col_text(st, 3));
+	bad |= json_object_set_new(m, "message", col_text(st, 4));
+	bad |= json_object_set_new(m, "messageType", col_text(st, 5));
+	bad |= json_object_set_new(m, "replyToId", col_int_or_null(st, 6));
+	bad |= json_object_set_new(m, "timestamp", col_time(st, 8));
+	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+		bad |= json_object_set_new(m, "clientMsgId", col_text(st, 7));
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+		if ((f = json_object()) == NULL)
+			bad = 1;
+		else {
+			bad |= json_object_set_new(f, "fileName",
+			    col_text(st, 9));
+			bad |= json_object_set_new(f, "fileSize",
+			    json_integer(sqlite3_column_int64(st, 10)));
+			bad |= json_object_set_new(f, "fileType",
+			    col_text(st, 11));
+			bad |= json_object_set_new(m, "file", f);
+		}
+	}
+	if (bad) {
+		json_decref(m);
+		return (NULL);
+	}
+	return (m);
+}
+
+/* status, status_message, custom_status. */
+static json_t *
+presence_row(sqlite3_stmt *st)
+{
+	json_t *p;
+	int bad = 0;
+
+	if ((p = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(p, "status", col_text(st, 0));
+	bad |= json_object_set_new(p, "statusMessage", col_text(st, 1));
+	bad |= json_object_set_new(p, "customStatus", col_text(st, 2));
+	if (bad) {
+		json_decref(p);
+		return (NULL);
+	}
+	return (p);
+}
+
+static int
+channel_load(sqlite3 *db, const char *func, int64_t id, json_t **channel)
+{
+	return (query_obj(db, func, channel_row, channel,
+	    "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id = ?1",
+	    "i", id));
+}
+
+static int
+message_load(sqlite3 *db, const char *func, int64_t id, json_t **message)
+{
+	return (query_obj(db, func, message_row, message,
+	    MESSAGE_SELECT " WHERE m.id = ?1", "i", id));
+}
+
+/* ------------------------------------------------------------------ */
+/* Conversions                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A user id as JSON: a string of digits without a leading zero (or "0")
+ * that fits in int64 becomes an integer, anything else a string, so that
+ * the conversion can be undone.  NULL gives JSON null.  Returns a new
+ * reference, or NULL on allocation failure or a string that is not UTF-8.
+ */
+json_t *
+cf_store_user_id_json(const char *user_id)
+{
+	const char *p;
+	int64_t v = 0;
+	int d;
+
+	if (user_id == NULL)
+		return (json_null());
+	if (*user_id == '\0' || (user_id[0] == '0' && user_id[1] != '\0'))
+		return (json_string(user_id));
+	for (p = user_id; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return (json_string(user_id));
+		d = *p - '0';
+		if (v > (INT64_MAX - d) / 10)
+			return (json_string(user_id));
+		v = v * 10 + d;
+	}
+	return (json_integer(v));
+}
+
+/*
+ * Milliseconds since the epoch (negative ones too) as
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ", truncated to len - 1 characters; an empty
+ * string when the time cannot be represented.  Nothing is written when
+ * len is 0.
+ */
+void
+cf_store_iso8601(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	int64_t s, r;
+	time_t t;
+
+	if (buf == NULL || len == 0)
+		return;
+	s = ms / 1000;
+	r = ms % 1000;
+	if (r < 0) {
+		r += 1000;
+		s--;
+	}
+	t = (time_t)s;
+	if (gmtime_r(&t, &tm) == NULL) {
+		buf[0] = '\0';
+		return;
+	}
+	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Users and channels                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Insert the user, or refresh its display name and role. */
+int
+cf_store_user_upsert(sqlite3 *db, const char *user_id,
+    const char *display_name, const char *role, int64_t now_ms)
+{
+	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
+	    role == NULL)
+		return (-EINVAL);
+	return (run(db, __func__,
+	    "INSERT INTO users(id, display_name, role, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?4)"
+	    " ON CONFLICT(id) DO UPDATE SET"
+	    "  display_name = excluded.display_name,"
+	    "  role = excluded.role, updated_at = excluded.updated_at",
+	    "ttti", user_id, display_name, role, now_ms));
+}
+
+/*
+ * Copy the stored display name of user_id into buf, NUL-terminated.  A
+ * name longer than len - 1 bytes is cut at a character boundary, so that
+ * the result stays UTF-8.  -ENOENT when the user is unknown.
+ */
+int
+cf_store_user_name(sqlite3 *db, const char *user_id, char *buf, size_t len)
+{
+	sqlite3_stmt *st;
+	const unsigned char *s;
+	size_t n;
+	int rc;
+
+	if (db == NULL || !id_ok(user_id) || buf == NULL || len == 0)
+		return (-EINVAL);
+	buf[0] = '\0';
+	if ((rc = prepare(db, __func__, &st,
+	    "SELECT display_name FROM users WHERE id = ?1", "t", user_id)) != 0)
+		return (rc);
+	if ((rc = step(db, __func__, st)) == 1) {
+		if ((s = sqlite3_column_text(st, 0)) == NULL)
+			rc = -ENOMEM;
+		else {
+			n = (size_t)sqlite3_column_bytes(st, 0);
+			if (n >= len) {
+				n = len - 1;
+				/* Back off over continuation bytes. */
+				while (n > 0 && (s[n] & 0xc0) == 0x80)
+					n--;
+			}
+			memcpy(buf, s, n);
+			buf[n] = '\0';
+			rc = 0;
+		}
+	} else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * Create a channel with its creator and member_ids (duplicates ignored) as
+ * members, in one transaction.  *channel is a new reference on success,
+ * NULL otherwise.  -EEXIST when the name is taken (case-insensitively).
+ */
+int
+cf_store_channel_create(sqlite3 *db, const char *name,
+    const char *description, int is_private, const char *created_by,
+    const char *const *member_ids, size_t nmembers, int64_t now_ms,
+    json_t **channel)
+{
+	sqlite3_stmt *st = NULL;
+	const char *uid;
+	int64_t id;
+	size_t i;
+	int brc, rc;
+
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL || name == NULL || *name == '\0' ||
+	    !id_ok(created_by) || (nmembers > 0 && member_ids == NULL))
+		return (-EINVAL);
+	for (i = 0; i < nmembers; i++)
+		if (!id_ok(member_ids[i]))
+			return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = run(db, __func__,
+	    "INSERT INTO channels(name, name_key, description, is_private,"
+	    "  created_by, created_at)"
+	    " VALUES (?1, lower(?1), ?2, ?3, ?4, ?5)",
+	    "ttdti", name, description, is_private ? 1 : 0, created_by,
+	    now_ms);
+	if (rc != 0)
+		goto done;
+	id = sqlite3_last_insert_rowid(db);
+	if ((rc = prepare(db, __func__, &st,
+	    "INSERT OR IGNORE INTO channel_members(channel_id, user_id,"
+	    "  joined_at) VALUES (?1, ?2, ?3)", "")) != 0)
+		goto done;
+	for (i = 0; i <= nmembers && rc == 0; i++) {
+		uid = i == 0 ? created_by : member_ids[i - 1];
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (!utf8_valid(uid))
+			rc = -EINVAL;
+		else if ((brc = sqlite3_bind_int64(st, 1, id)) != SQLITE_OK ||
+		    (brc = sqlite3_bind_text(st, 2, uid, -1,
+		    SQLITE_STATIC)) != SQLITE_OK ||
+		    (brc = sqlite3_bind_int64(st, 3, now_ms)) != SQLITE_OK)
+			rc = rc_errno(db, brc, __func__);
+		else
+			rc = step(db, __func__, st);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = channel_load(db, __func__, id, channel);
+ done:
+	if ((rc = tx_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
+	}
+	return (rc);
+}
+
+/* The channel as JSON (new reference), or -ENOENT. */
+int
+cf_store_channel_get(sqlite3 *db, int64_t channel_id, json_t **channel)
+{
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	return (channel_load(db, __func__, channel_id, channel));
+}
+
+/*
+ * 1 when user_id is a member of the channel, 0 when not, -ENOENT when the
+ * channel does not exist (so that one call tells "forbidden" from "not
+ * found").
+ */
+int
+cf_store_is_member(sqlite3 *db, int64_t channel_id, const char *user_id)
+{
+	int64_t v;
+	int rc;
+
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	rc = query_i64(db, __func__, &v, NULL,
+	    "SELECT EXISTS (SELECT 1 FROM channel_members"
+	    "  WHERE channel_id = ?1 AND user_id = ?2)"
+	    " FROM channels WHERE id = ?1", "it", channel_id, user_id);
+	if (rc != 0)
+		return (rc);
+	return (v != 0);
+}
+
+/* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
+int
+cf_store_member_add(sqlite3 *db, int64_t channel_id, const char *user_id,
+    int64_t now_ms)
+{
+	int rc;
+
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	rc = run(db, __func__,
+	    "INSERT OR IGNORE INTO channel_members(channel_id, user_id,"
+	    "  joined_at)"
+	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1",
+	    "iti", channel_id, user_id, now_ms);
+	if (rc != 0 || sqlite3_changes(db) > 0)
+		return (rc);
+	/* Nothing inserted: already a member, or no such channel. */
+	return (query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id));
+}
+
+/*
+ * The channels user_id can see, by id, in one query: the unread count is a
+ * correlated subquery over the index messages(channel_id, id, user_id).
+ * A channel the user never read (or is not a member of) counts every
+ * message of others.  *channels is a new array on success.
+ */
+int
+cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
+{
+	sqlite3_stmt *st;
+	json_t *arr, *c;
+	int rc;
+
+	if (channels == NULL)
+		return (-EINVAL);
+	*channels = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	rc = prepare(db, __func__, &st,
+	    "SELECT " CHANNEL_COLS ","
+	    "  m.user_id IS NOT NULL, m.last_read_message_id,"
+	    "  (SELECT count(*) FROM messages x WHERE x.channel_id = c.id"
+	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
+	    "    AND x.user_id <> ?1)"
+	    " FROM channels c LEFT JOIN channel_members m"
+	    "  ON m.channel_id = c.id AND m.user_id = ?1"
+	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
+	    " ORDER BY c.id", "t", user_id);
+	if (rc != 0)
+		goto fail;
+	while ((rc = step(db, __func__, st)) == 1) {
+		if ((c = channel_list_row(st)) == NULL ||
+		    json_array_append_new(arr, c) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != 0)
+		goto fail;
+	*channels = arr;
+	return (0);
+ fail:
+	json_decref(arr);
+	return (rc);
+}
+
+/*
+ * Apply changes ("name", "description", "isPrivate"; any other key or a
+ * wrong type is -EINVAL), store the audit row with the changes as compact
+ * JSON, and return the channel as it now is, all in one transaction.
+ * -ENOENT: no channel; -EEXIST: the new name is taken.
+ */
+int
+cf_store_channel_update(sqlite3 *db, int64_t channel_id,
+    const json_t *changes, const char *updated_by, int64_t now_ms,
+    json_t **channel)
+{
+	const json_t *v;
+	const char *name = NULL, *desc = NULL;
+	char *dump = NULL;
+	size_t known = 0;
+	int set_name = 0, set_desc = 0, set_priv = 0, priv = 0, rc;
+
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL || !json_is_object(changes) || !id_ok(updated_by))
+		return (-EINVAL);
+	if ((v = json_object_get(changes, "name")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return (-EINVAL);
+		name = json_string_value(v);
+		set_name = 1;
+		known++;
+	}
+	if ((v = json_object_get(changes, "description")) != NULL) {
+		if (json_is_string(v)) {
+			desc = json_string_value(v);
+			if (strlen(desc) != json_string_length(v))
+				return (-EINVAL);
+		} else if (!json_is_null(v))
+			return (-EINVAL);
+		set_desc = 1;
+		known++;
+	}
+	if ((v = json_object_get(changes, "isPrivate")) != NULL) {
+		if (!json_is_boolean(v))
+			return (-EINVAL);
+		priv = json_is_true(v);
+		set_priv = 1;
+		known++;
+	}
+	if (known != json_object_size(changes))
+		return (-EINVAL);
+	if ((dump = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL)
+		return (-ENOMEM);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		goto out;
+	rc = run(db, __func__,
+	    "UPDATE channels SET"
+	    "  name = CASE WHEN ?2 THEN ?3 ELSE name END,"
+	    "  name_key = CASE WHEN ?2 THEN lower(?3) ELSE name_key END,"
+	    "  description = CASE WHEN ?4 THEN ?5 ELSE description END,"
+	    "  is_private = CASE WHEN ?6 THEN ?7 ELSE is_private END"
+	    " WHERE id = ?1",
+	    "idtdtdd", channel_id, set_name, name, set_desc, desc, set_priv,
+	    priv);
+	if (rc == 0 && sqlite3_changes(db) == 0)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = run(db, __func__,
+		    "INSERT INTO channel_updates(channel_id, changes,"
+		    "  updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)",
+		    "itti", channel_id, dump, updated_by, now_ms);
+	if (rc == 0)
+		rc = channel_load(db, __func__, channel_id, channel);
+	if ((rc = tx_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
+	}
+ out:
+	free(dump);
+	return (rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages and files                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Store a message, in one transaction: the channel must exist and a
+ * non-zero reply_to_id be a message of it (-ENOENT).  A client_msg_id the
+ * user already used (the UNIQUE(user_id, client_msg_id) key refuses the
+ * row) stores nothing: *message is then the original and *duplicate 1.
+ * *message is a new reference on success; duplicate may be NULL.
+ */
+int
+cf_store_message_insert(sqlite3 *db, int64_t channel_id,
+    const char *user_id, const char *display_name, const char *text,
+    const char *message_type, int64_t reply_to_id,
+    const char *client_msg_id, int64_t now_ms, json_t **message,
+    int *duplicate)
+{
+	int rc;
+
+	if (duplicate != NULL)
+		*duplicate = 0;
+	if (message == NULL)
+		return (-EINVAL);
+	*message = NULL;
+	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
+	    text == NULL || message_type == NULL)
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
+	if (rc == 0 && reply_to_id != 0)
+		rc = query_i64(db, __func__, NULL, NULL,
+		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
+		    "ii", reply_to_id, channel_id);
+	if (rc != 0)
+		goto done;
+	rc = run(db, __func__,
+	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
+	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)",
+	    "ittttiti", channel_id, user_id, display_name, text, message_type,
+	    reply_to_id, client_msg_id, now_ms);
+	if (rc == 0)
+		rc = message_load(db, __func__, sqlite3_last_insert_rowid(db),
+		    message);
+	else if (rc == -EEXIST && client_msg_id != NULL) {
+		rc = query_obj(db, __func__, message_row, message,
+		    MESSAGE_SELECT " WHERE m.user_id = ?1"
+		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
+		if (rc == 0 && duplicate != NULL)
+			*duplicate = 1;
+	}
+ done:
+	if ((rc = tx_end(db, __func__, rc)) != 0) {
+		json_decref(*message);
+		*message = NULL;
+		if (duplicate != NULL)
+			*duplicate = 0;
+	}
+	return (rc);
+}
+
+/* The message as JSON (new reference), or -ENOENT. */
+int
+cf_store_message_get(sqlite3 *db, int64_t message_id, json_t **message)
+{
+	if (message == NULL)
+		return (-EINVAL);
+	*message = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	return (message_load(db, __func__, message_id, message));
+}
+
+/* The newest message id of the channel (0: none), -ENOENT: no channel. */
+int
+cf_store_message_latest(sqlite3 *db, int64_t channel_id, int64_t *message_id)
+{
+	int64_t v;
+	int isnull, rc;
+
+	if (db == NULL || message_id == NULL)
+		return (-EINVAL);
+	rc = query_i64(db, __func__, &v, &isnull,
+	    "SELECT (SELECT max(id) FROM messages WHERE channel_id = ?1)"
+	    " FROM channels WHERE id = ?1", "i", channel_id);
+	if (rc == 0)
+		*message_id = isnull ? 0 : v;
+	return (rc);
+}
+
+/*
+ * A page of history (see store.h), limit clamped to 1..PAGE_MAX.  One row
+ * beyond the limit is fetched to tell *has_more.  *messages is a new array
+ * on success; -ENOENT when the channel does not exist.
+ */
+int
+cf_store_messages_page(sqlite3 *db, int64_t channel_id, int64_t before,
+    int64_t after, int limit, json_t **messages, int *has_more)
+{
+	sqlite3_stmt *st;
+	const char *sql;
+	json_t *arr, *m;
+	int64_t bound;
+	int n = 0, more = 0, rc;
+
+	if (messages == NULL)
+		return (-EINVAL);
+	*messages = NULL;
+	if (has_more != NULL)
+		*has_more = 0;
+	if (db == NULL)
+		return (-EINVAL);
+	if (limit < 1)
+		limit = 1;
+	if (limit > PAGE_MAX)
+		limit = PAGE_MAX;
+	if (before > 0) {
+		sql = MESSAGE_SELECT " WHERE m.channel_id = ?1 AND m.id < ?2"
+		    " ORDER BY m.id DESC LIMIT ?3";
+		bound = before;
+	} else if (after > 0) {
+		sql = MESSAGE_SELECT " WHERE m.channel_id = ?1 AND m.id > ?2"
+		    " ORDER BY m.id ASC LIMIT ?3";
+		bound = after;
+	} else {
+		sql = MESSAGE_SELECT " WHERE m.channel_id = ?1 AND m.id < ?2"
+		    " ORDER BY m.id DESC LIMIT ?3";
+		bound = INT64_MAX;
+	}
+	if ((rc = query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id)) != 0)
+		return (rc);
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	if ((rc = prepare(db, __func__, &st, sql, "iid", channel_id, bound,
+	    limit + 1)) != 0)
+		goto fail;
+	while ((rc = step(db, __func__, st)) == 1) {
+		if (++n > limit) {
+			more = 1;
+			rc = 0;
+			break;
+		}
+		if ((m = message_row(st)) == NULL ||
+		    json_array_append_new(arr, m) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != 0)
+		goto fail;
+	*messages = arr;
+	if (has_more != NULL)
+		*has_more = more;
+	return (0);
+ fail:
+	json_decref(arr);
+	return (rc);
+}
+
+/*
+ * Attach (or replace) the file details of a message.  -ENOENT: no such
+ * message; -EINVAL: a negative size or a missing field.
+ */
+int
+cf_store_file_add(sqlite3 *db, int64_t message_id, const char *file_name,
+    int64_t file_size, const char *file_type, const char *user_id,
+    int64_t now_ms)
+{
+	int rc;
+
+	if (db == NULL || file_name == NULL || file_type == NULL ||
+	    !id_ok(user_id) || file_size < 0)
+		return (-EINVAL);
+	/* WHERE before ON CONFLICT keeps the upsert unambiguous. */
+	rc = run(db, __func__,
+	    "INSERT INTO message_files(message_id, file_name, file_size,"
+	    "  file_type, uploaded_by, uploaded_at)"
+	    " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?1"
+	    " ON CONFLICT(message_id) DO UPDATE SET"
+	    "  file_name = excluded.file_name,"
+	    "  file_size = excluded.file_size,"
+	    "  file_type = excluded.file_type,"
+	    "  uploaded_by = excluded.uploaded_by,"
+	    "  uploaded_at = excluded.uploaded_at",
+	    "ititti", message_id, file_name, file_size, file_type, user_id,
+	    now_ms);
+	if (rc == 0 && sqlite3_changes(db) == 0)
+		rc = -ENOENT;
+	return (rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Read positions, presence, broadcasts                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Move user_id's read position in the channel forward to message_id (0:
+ * the latest message, or 0 when there is none), making the user a member
+ * when it is not, in one transaction.  *position (may be NULL) receives
+ * the stored position.  -ENOENT: no channel, or message_id is not one of
+ * its messages.
+ */
+int
+cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
+    int64_t message_id, int64_t now_ms, int64_t *position)
+{
+	int64_t target = message_id, pos = 0;
+	int isnull = 0, rc;
+
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	if (message_id == 0) {
+		rc = query_i64(db, __func__, &target, &isnull,
+		    "SELECT (SELECT max(id) FROM messages"
+		    "  WHERE channel_id = ?1) FROM channels WHERE id = ?1",
+		    "i", channel_id);
+		if (isnull)
+			target = 0;
+	} else
+		rc = query_i64(db, __func__, NULL, NULL,
+		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
+		    "ii", message_id, channel_id);
+	if (rc == 0)
+		rc = run(db, __func__,
+		    "INSERT INTO channel_members(channel_id, user_id,"
+		    "  joined_at, last_read_message_id, last_read_at)"
+		    " VALUES (?1, ?2, ?3, ?4, ?3)"
+		    " ON CONFLICT(channel_id, user_id) DO UPDATE SET"
+		    "  last_read_message_id = max(coalesce("
+		    "    last_read_message_id, 0),"
+		    "    excluded.last_read_message_id),"
+		    "  last_read_at = excluded.last_read_at",
+		    "itii", channel_id, user_id, now_ms, target);
+	if (rc == 0)
+		rc = query_i64(db, __func__, &pos, NULL,
+		    "SELECT last_read_message_id FROM channel_members"
+		    " WHERE channel_id = ?1 AND user_id = ?2",
+		    "it", channel_id, user_id);
+	if ((rc = tx_end(db, __func__, rc)) == 0 && position != NULL)
+		*position = pos;
+	return (rc);
+}
+
+/* Store the status a user chose (status and both texts replaced). */
+int
+cf_store_presence_set(sqlite3 *db, const char *user_id, const char *status,
+    const char *status_message, const char *custom_status, int64_t now_ms)
+{
+	if (db == NULL || !id_ok(user_id) || status == NULL)
+		return (-EINVAL);
+	return (run(db, __func__,
+	    "INSERT INTO presence(user_id, status, status_message,"
+	    "  custom_status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT(user_id) DO UPDATE SET"
+	    "  status = excluded.status,"
+	    "  status_message = excluded.status_message,"
+	    "  custom_status = excluded.custom_status,"
+	    "  updated_at = excluded.updated_at",
+	    "tttti", user_id, status, status_message, custom_status, now_ms));
+}
+
+/* The stored presence, or {"online", null, null}; a new reference. */
+int
+cf_store_presence_get(sqlite3 *db, const char *user_id, json_t **presence)
+{
+	int rc;
+
+	if (presence == NULL)
+		return (-EINVAL);
+	*presence = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	rc = query_obj(db, __func__, presence_row, presence,
+	    "SELECT status, status_message, custom_status FROM presence"
+	    " WHERE user_id = ?1", "t", user_id);
+	if (rc != -ENOENT)
+		return (rc);
+	*presence = json_pack("{s:s, s:n, s:n}", "status", "online",
+	    "statusMessage", "customStatus");
+	return (*presence == NULL ? -ENOMEM : 0);
+}
+
+/* Store a broadcast; *broadcast_id (may be NULL) receives its id. */
+int
+cf_store_broadcast_add(sqlite3 *db, const char *message,
+    const char *priority, const char *from_user, const char *from_name,
+    int64_t now_ms, int64_t *broadcast_id)
+{
+	int rc;
+
+	if (db == NULL || message == NULL || priority == NULL ||
+	    !id_ok(from_user) || from_name == NULL)
+		return (-EINVAL);
+	rc = run(db, __func__,
+	    "INSERT INTO broadcasts(message, priority, from_user, from_name,"
+	    "  created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "tttti", message, priority, from_user, from_name, now_ms);
+	if (rc == 0 && broadcast_id != NULL)
+		*broadcast_id = sqlite3_last_insert_rowid(db);
+	return (rc);
+}

@@ -1,0 +1,87 @@
+/*
+ * chat.h -- the chat application on the Socket.IO layer: the state of an
+ * authenticated socket and the handlers of the spec's events (chat.c), and
+ * presence across tabs, workers and hosts (presence.c).
+ *
+ * Rooms: "authenticated" (every authenticated socket), "user:<id>" (every
+ * socket of a user), "channel:<id>" (every socket that joined a channel).
+ * Shared-memory counters: "u:<id>" (a user's sockets), "c:<channel>:u:<id>"
+ * (a user's sockets in a channel); their 0 <-> 1 edges drive the presence
+ * and user_joined / user_left events on every worker.
+ */
+#ifndef CF_CHAT_H
+#define CF_CHAT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "worker/events.h"
+#include "worker/session.h"
+
+struct cf_typing {
+	int64_t		 channel;
+	uint64_t	 until;		/* ms, monotonic */
+};
+
+/* The application state of one socket (s->app). */
+struct cf_chat {
+	int		 authed;
+	char		 user_id[64];
+	char		 name[128];
+	char		 role[32];
+	uint32_t	 perms;
+	int64_t		 exp;		/* token expiry, seconds; 0: none */
+	uint64_t	 auth_deadline;	/* ms; unauthenticated until then */
+	int64_t		*channels;	/* joined by this socket */
+	uint32_t	 nchannels;
+	uint32_t	 capchannels;
+	struct cf_typing *typing;
+	uint32_t	 ntyping;
+	uint32_t	 captyping;
+};
+
+/* chat.c */
+void	 cf_chat_connected(struct cf_sess *s);
+void	 cf_chat_disconnected(struct cf_sess *s, const char *reason);
+void	 cf_chat_timer(struct cf_sess *s);
+int	 cf_chat_authed(const struct cf_sess *s);
+
+void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
+void	 cf_ev_join_channel(struct cf_event_ctx *ctx);
+void	 cf_ev_leave_channel(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_create(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_list(struct cf_event_ctx *ctx);
+void	 cf_ev_get_messages(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_updated(struct cf_event_ctx *ctx);
+void	 cf_ev_send_message(struct cf_event_ctx *ctx);
+void	 cf_ev_message_read(struct cf_event_ctx *ctx);
+void	 cf_ev_typing(struct cf_event_ctx *ctx);
+void	 cf_ev_file_uploaded(struct cf_event_ctx *ctx);
+void	 cf_ev_system_broadcast(struct cf_event_ctx *ctx);
+
+/* presence.c */
+void	 cf_ev_update_presence(struct cf_event_ctx *ctx);
+void	 cf_ev_presence_set_status(struct cf_event_ctx *ctx);
+void	 cf_ev_presence_online_users(struct cf_event_ctx *ctx);
+/* The user's first/last socket: counts and events. */
+void	 cf_presence_up(struct cf_sess *s);
+void	 cf_presence_down(struct cf_sess *s);
+/* A user's count in a channel: +1 / -1; returns the total after. */
+uint32_t cf_presence_channel(struct cf_sess *s, int64_t channel, int delta);
+/* A key whose count a dead worker left at 0 (from the master). */
+void	 cf_presence_gone(struct cf_worker *w, const char *key);
+
+/* Shared helpers (chat.c). */
+/* Emit [event, payload] (payload stolen) to a room on every worker. */
+void	 cf_chat_emit_room(const char *room, const struct cf_sess *except,
+	    const char *event, json_t *payload);
+/* Emit to this socket only. */
+void	 cf_chat_emit(struct cf_sess *s, const char *event, json_t *payload);
+/* The spec's error event with message, and the ack error. */
+void	 cf_chat_fail(struct cf_event_ctx *ctx, const char *code,
+	    const char *message);
+/* ISO 8601 of now. */
+void	 cf_chat_now_iso(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,1318 @@
+/*
+ * test_store.c -- unit tests for the chat storage (src/db/store.c) and its
+ * schema migration (src/db/db.c), against real SQLite files in a fresh
+ * mkdtemp(3) directory per test.
+ */
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "db/db.h"
+#include "db/store.h"
+#include "log.h"
+
+#define T0	1795723938123LL		/* 2026-11-26T20:12:18.123Z */
+
+struct fx {
+	char	 dir[64];
+	char	 path[128];
+	sqlite3	*db;
+};
+
+/* ------------------------------------------------------------------ */
+/* Fixture and helpers                                                */
+/* ------------------------------------------------------------------ */
+
+static int
+setup(void **state)
+{
+	struct fx *fx;
+
+	if ((fx = calloc(1, sizeof(*fx))) == NULL)
+		return (-1);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(fx->dir) == NULL) {
+		free(fx);
+		return (-1);
+	}
+	snprintf(fx->path, sizeof(fx->path), "%s/chat.db", fx->dir);
+	if ((fx->db = cf_db_open(fx->path)) == NULL) {
+		rmdir(fx->dir);
+		free(fx);
+		return (-1);
+	}
+	*state = fx;
+	return (0);
+}
+
+static void
+unlink_db(const struct fx *fx)
+{
+	char p[160];
+
+	unlink(fx->path);
+	snprintf(p, sizeof(p), "%s-wal", fx->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", fx->path);
+	unlink(p);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	/* Every statement of store.c was finalized. */
+	if (fx->db != NULL)
+		assert_null(sqlite3_next_stmt(fx->db, NULL));
+	cf_db_close(fx->db);
+	unlink_db(fx);
+	rmdir(fx->dir);
+	free(fx);
+	return (0);
+}
+
+/* The first column of a query as an integer (-1 on any error). */
+static int64_t
+q64(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (v);
+}
+
+static json_int_t
+iget(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		fail_msg("\"%s\" is not an integer", k);
+	return (json_integer_value(v));
+}
+
+static const char *
+sget(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v))
+		fail_msg("\"%s\" is not a string", k);
+	return (json_string_value(v));
+}
+
+static int64_t
+mkchan(sqlite3 *db, const char *name, int priv, const char *by,
+    const char *const *members, size_t n)
+{
+	json_t *c;
+	int64_t id;
+
+	assert_int_equal(cf_store_channel_create(db, name, NULL, priv, by,
+	    members, n, T0, &c), 0);
+	id = iget(c, "id");
+	json_decref(c);
+	return (id);
+}
+
+static int64_t
+post(sqlite3 *db, int64_t ch, const char *uid, const char *text,
+    int64_t now)
+{
+	json_t *m;
+	int64_t id;
+	int dup = -1;
+
+	assert_int_equal(cf_store_message_insert(db, ch, uid, "Name", text,
+	    "text", 0, NULL, now, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	id = iget(m, "id");
+	json_decref(m);
+	return (id);
+}
+
+static int64_t
+nmessages(sqlite3 *db)
+{
+	return (q64(db, "SELECT count(*) FROM messages"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Conversions                                                         */
+/* ------------------------------------------------------------------ */
+
+static void
+check_uid(const char *in, int want_int, json_int_t iv)
+{
+	json_t *j = cf_store_user_id_json(in);
+
+	assert_non_null(j);
+	if (want_int) {
+		assert_true(json_is_integer(j));
+		assert_true(json_integer_value(j) == iv);
+	} else {
+		assert_true(json_is_string(j));
+		assert_string_equal(json_string_value(j), in);
+	}
+	json_decref(j);
+}
+
+static void
+test_user_id_json(void **state)
+{
+	json_t *j;
+
+	(void)state;
+	check_uid("42", 1, 42);
+	check_uid("0", 1, 0);
+	check_uid("123456789012345678", 1, 123456789012345678LL);
+	check_uid("9223372036854775807", 1, INT64_MAX);
+	check_uid("9223372036854775808", 0, 0);
+	check_uid("99999999999999999999999", 0, 0);
+	check_uid("007", 0, 0);
+	check_uid("-5", 0, 0);
+	check_uid("+5", 0, 0);
+	check_uid("12a", 0, 0);
+	check_uid(" 12", 0, 0);
+	check_uid("user-1", 0, 0);
+	check_uid("", 0, 0);
+	j = cf_store_user_id_json(NULL);
+	assert_true(json_is_null(j));
+	json_decref(j);
+	/* Not UTF-8: no JSON string can hold it. */
+	assert_null(cf_store_user_id_json("\xff\xfe"));
+}
+
+static void
+test_iso8601(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	cf_store_iso8601(T0, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-26T20:12:18.123Z");
+	assert_int_equal(strlen(buf), 24);
+	cf_store_iso8601(0, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	cf_store_iso8601(-1, buf, sizeof(buf));
+	assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+	cf_store_iso8601(951782400500LL, buf, sizeof(buf));
+	assert_string_equal(buf, "2000-02-29T00:00:00.500Z");
+	cf_store_iso8601(7, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.007Z");
+	/* Exactly 25 bytes is enough. */
+	cf_store_iso8601(T0, buf, 25);
+	assert_string_equal(buf, "2026-11-26T20:12:18.123Z");
+	/* Too small: truncated, still terminated. */
+	memset(buf, 'x', sizeof(buf));
+	cf_store_iso8601(T0, buf, 11);
+	assert_string_equal(buf, "2026-11-26");
+	/* len 0 writes nothing. */
+	memset(buf, 'x', sizeof(buf));
+	cf_store_iso8601(T0, buf, 0);
+	assert_int_equal(buf[0], 'x');
+	cf_store_iso8601(T0, NULL, 10);
+	/* Extremes: no crash, a terminated string. */
+	cf_store_iso8601(INT64_MAX, buf, sizeof(buf));
+	assert_true(memchr(buf, '\0', sizeof(buf)) != NULL);
+	cf_store_iso8601(INT64_MIN, buf, sizeof(buf));
+	assert_true(memchr(buf, '\0', sizeof(buf)) != NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Migrations                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+test_migration(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const tables[] = { "meta", "users", "channels",
+	    "channel_members", "messages", "message_files", "presence",
+	    "broadcasts", "channel_updates", "calls" };
+	char sql[256], p[160];
+	sqlite3 *raw;
+	size_t i;
+
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 2);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 2);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
+		    " WHERE type = 'table' AND name = '%s'", tables[i]);
+		assert_int_equal(q64(fx->db, sql), 1);
+	}
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'index' AND name IN ('messages_channel',"
+	    " 'calls_caller', 'calls_callee')"), 3);
+	assert_int_equal(q64(fx->db, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(mkchan(fx->db, "keep", 0, "1", NULL, 0), 1);
+
+	/* Reopen: still 2, data kept, nothing re-run. */
+	cf_db_close(fx->db);
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 2);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 1);
+
+	/* A version-1 database is brought to 2, its meta row kept. */
+	snprintf(p, sizeof(p), "%s/v1.db", fx->dir);
+	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "CREATE TABLE meta (key TEXT"
+	    " PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES"
+	    " ('created_at', 'then'); PRAGMA user_version = 1;", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_non_null(raw = cf_db_open(p));
+	assert_int_equal(q64(raw, "PRAGMA user_version"), 2);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM meta WHERE value ="
+	    " 'then'"), 1);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM messages"), 0);
+	cf_db_close(raw);
+	unlink(p);
+	snprintf(sql, sizeof(sql), "%s-wal", p);
+	unlink(sql);
+	snprintf(sql, sizeof(sql), "%s-shm", p);
+	unlink(sql);
+
+	/* A newer database is refused. */
+	snprintf(p, sizeof(p), "%s/v99.db", fx->dir);
+	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_null(cf_db_open(p));
+	unlink(p);
+	snprintf(sql, sizeof(sql), "%s-wal", p);
+	unlink(sql);
+	snprintf(sql, sizeof(sql), "%s-shm", p);
+	unlink(sql);
+}
+
+/* ------------------------------------------------------------------ */
+/* Users and channels                                                 */
+/* ------------------------------------------------------------------ */
+
+static void
+test_user_upsert(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(cf_store_user_upsert(fx->db, "7", "Ann", "user", T0),
+	    0);
+	assert_int_equal(cf_store_user_upsert(fx->db, "7", "Ann B", "admin",
+	    T0 + 5), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM users WHERE"
+	    " id = '7' AND display_name = 'Ann B' AND role = 'admin'"), 1);
+	assert_true(q64(fx->db, "SELECT created_at FROM users") == T0);
+	assert_true(q64(fx->db, "SELECT updated_at FROM users") == T0 + 5);
+
+	assert_int_equal(cf_store_user_upsert(fx->db, NULL, "x", "user", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_user_upsert(fx->db, "", "x", "user", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_user_upsert(fx->db, "8", NULL, "user", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_user_upsert(fx->db, "8", "x", NULL, T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_user_upsert(fx->db, "8", "\xc3\x28",
+	    "user", T0), -EINVAL);
+	assert_int_equal(cf_store_user_upsert(NULL, "8", "x", "user", T0),
+	    -EINVAL);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM users"), 1);
+}
+
+static void
+test_user_name(void **state)
+{
+	struct fx *fx = *state;
+	char buf[16];
+
+	/* 11 bytes with two 2-byte characters; cuts fall inside both. */
+	assert_int_equal(cf_store_user_upsert(fx->db, "5",
+	    "Zo\xc3\xab \xc3\x98lsen", "user", T0), 0);
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "Zo\xc3\xab \xc3\x98lsen");
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, 12), 0);
+	assert_string_equal(buf, "Zo\xc3\xab \xc3\x98lsen");
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, 4), 0);
+	assert_string_equal(buf, "Zo");
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, 7), 0);
+	assert_string_equal(buf, "Zo\xc3\xab ");
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, 1), 0);
+	assert_string_equal(buf, "");
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(cf_store_user_name(fx->db, "6", buf, sizeof(buf)),
+	    -ENOENT);
+	assert_string_equal(buf, "");
+	assert_int_equal(cf_store_user_name(fx->db, "5", buf, 0), -EINVAL);
+	assert_int_equal(cf_store_user_name(fx->db, "5", NULL, 8), -EINVAL);
+	assert_int_equal(cf_store_user_name(fx->db, NULL, buf, 8), -EINVAL);
+	assert_int_equal(cf_store_user_name(fx->db, "\xff", buf, 8), -EINVAL);
+}
+
+static void
+test_channel_create(void **state)
+{
+	struct fx *fx = *state;
+	const char *members[] = { "2", "3", "2", "1", "bob" };
+	const char *badm[] = { "2", NULL };
+	json_t *c = NULL, *g;
+	int64_t id;
+
+	assert_int_equal(cf_store_channel_create(fx->db, "General", "Talk",
+	    0, "1", members, 5, T0, &c), 0);
+	assert_non_null(c);
+	id = iget(c, "id");
+	assert_true(id > 0);
+	assert_string_equal(sget(c, "name"), "General");
+	assert_string_equal(sget(c, "description"), "Talk");
+	assert_true(json_is_false(json_object_get(c, "isPrivate")));
+	assert_true(json_is_integer(json_object_get(c, "createdBy")));
+	assert_int_equal(iget(c, "createdBy"), 1);
+	assert_string_equal(sget(c, "createdAt"), "2026-11-26T20:12:18.123Z");
+	assert_int_equal(json_object_size(c), 6);
+	/* Creator plus 2, 3, bob; duplicates ignored. */
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"),
+	    4);
+
+	assert_int_equal(cf_store_channel_get(fx->db, id, &g), 0);
+	assert_true(json_equal(c, g));
+	json_decref(g);
+	json_decref(c);
+
+	/* Case-insensitive conflict: nothing stored. */
+	c = (json_t *)1;
+	assert_int_equal(cf_store_channel_create(fx->db, "gENERAL", NULL, 1,
+	    "2", NULL, 0, T0, &c), -EEXIST);
+	assert_null(c);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"),
+	    4);
+
+	/* Private, no description, creator with a string id. */
+	assert_int_equal(cf_store_channel_create(fx->db, "Secret", NULL, 5,
+	    "alice", NULL, 0, T0, &c), 0);
+	assert_true(json_is_true(json_object_get(c, "isPrivate")));
+	assert_true(json_is_null(json_object_get(c, "description")));
+	assert_string_equal(sget(c, "createdBy"), "alice");
+	json_decref(c);
+
+	/* Bad input. */
+	assert_int_equal(cf_store_channel_create(fx->db, NULL, NULL, 0, "1",
+	    NULL, 0, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "", NULL, 0, "1",
+	    NULL, 0, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "x", NULL, 0, NULL,
+	    NULL, 0, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "x", NULL, 0, "1",
+	    NULL, 3, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "x", NULL, 0, "1",
+	    badm, 2, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "\xe2\x82", NULL, 0,
+	    "1", NULL, 0, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "x", "\xed\xa0\x80",
+	    0, "1", NULL, 0, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_channel_create(fx->db, "x", NULL, 0, "1",
+	    NULL, 0, T0, NULL), -EINVAL);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 2);
+
+	assert_int_equal(cf_store_channel_get(fx->db, 999, &c), -ENOENT);
+	assert_null(c);
+	assert_int_equal(cf_store_channel_get(fx->db, -1, &c), -ENOENT);
+	assert_int_equal(cf_store_channel_get(fx->db, id, NULL), -EINVAL);
+}
+
+static void
+test_membership(void **state)
+{
+	struct fx *fx = *state;
+	int64_t ch, joined;
+
+	ch = mkchan(fx->db, "room", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_is_member(fx->db, ch, "1"), 1);
+	assert_int_equal(cf_store_is_member(fx->db, ch, "2"), 0);
+	assert_int_equal(cf_store_is_member(fx->db, ch + 100, "1"), -ENOENT);
+	assert_int_equal(cf_store_is_member(fx->db, ch, NULL), -EINVAL);
+	assert_int_equal(cf_store_is_member(fx->db, ch, ""), -EINVAL);
+
+	assert_int_equal(cf_store_member_add(fx->db, ch, "2", T0 + 1), 0);
+	assert_int_equal(cf_store_is_member(fx->db, ch, "2"), 1);
+	joined = q64(fx->db, "SELECT joined_at FROM channel_members WHERE"
+	    " user_id = '2'");
+	assert_true(joined == T0 + 1);
+	/* Again: a no-op, the join time kept. */
+	assert_int_equal(cf_store_member_add(fx->db, ch, "2", T0 + 9), 0);
+	assert_true(q64(fx->db, "SELECT joined_at FROM channel_members WHERE"
+	    " user_id = '2'") == T0 + 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"),
+	    2);
+	assert_int_equal(cf_store_member_add(fx->db, ch + 100, "2", T0),
+	    -ENOENT);
+	assert_int_equal(cf_store_member_add(fx->db, ch, "", T0), -EINVAL);
+	assert_int_equal(cf_store_member_add(fx->db, ch, "\x80", T0), -EINVAL);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"),
+	    2);
+}
+
+/* The entry of channel id in a channel:list result, or NULL. */
+static json_t *
+find_chan(json_t *list, int64_t id)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(list, i, c)
+		if (iget(c, "id") == id)
+			return (c);
+	return (NULL);
+}
+
+static void
+test_channel_list(void **state)
+{
+	struct fx *fx = *state;
+	const char *withb[] = { "2" };
+	json_t *l, *c;
+	int64_t p1, q, p2, last, pos;
+	size_t i;
+
+	p1 = mkchan(fx->db, "p1", 0, "1", NULL, 0);
+	q = mkchan(fx->db, "q", 1, "1", withb, 1);
+	p2 = mkchan(fx->db, "p2", 0, "2", NULL, 0);
+	mkchan(fx->db, "hidden", 1, "1", NULL, 0);
+
+	post(fx->db, p1, "1", "a", T0);
+	post(fx->db, p1, "1", "b", T0);
+	post(fx->db, p1, "1", "c", T0);
+	post(fx->db, p1, "3", "d", T0);
+	last = post(fx->db, p1, "3", "e", T0);
+	post(fx->db, q, "2", "f", T0);
+
+	/* User 3: public channels only, not a member of any. */
+	assert_int_equal(cf_store_channel_list(fx->db, "3", &l), 0);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), p1);
+	assert_int_equal(iget(json_array_get(l, 1), "id"), p2);
+	c = find_chan(l, p1);
+	assert_true(json_is_false(json_object_get(c, "isMember")));
+	assert_true(json_is_null(json_object_get(c, "lastReadMessageId")));
+	assert_int_equal(iget(c, "unreadCount"), 3);	/* not its own 2 */
+	assert_int_equal(json_object_size(c), 9);
+	json_decref(l);
+
+	/* User 2: p1, q (private member), p2; ordered by id. */
+	assert_int_equal(cf_store_channel_list(fx->db, "2", &l), 0);
+	assert_int_equal(json_array_size(l), 3);
+	for (i = 1; i < json_array_size(l); i++)
+		assert_true(iget(json_array_get(l, i - 1), "id") <
+		    iget(json_array_get(l, i), "id"));
+	c = find_chan(l, q);
+	assert_non_null(c);
+	assert_true(json_is_true(json_object_get(c, "isMember")));
+	assert_true(json_is_true(json_object_get(c, "isPrivate")));
+	assert_int_equal(iget(c, "unreadCount"), 0);	/* only its own */
+	assert_true(json_is_true(json_object_get(find_chan(l, p2),
+	    "isMember")));
+	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 5);
+	json_decref(l);
+
+	/* User 1: all four; p1 unread = 3's two messages. */
+	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
+	assert_int_equal(json_array_size(l), 4);
+	c = find_chan(l, p1);
+	assert_true(json_is_true(json_object_get(c, "isMember")));
+	assert_int_equal(iget(c, "unreadCount"), 2);
+	assert_true(json_is_null(json_object_get(c, "lastReadMessageId")));
+	assert_int_equal(iget(find_chan(l, q), "unreadCount"), 1);
+	json_decref(l);
+
+	/* Read everything, then one more from someone else. */
+	assert_int_equal(cf_store_read_set(fx->db, p1, "1", 0, T0, &pos), 0);
+	assert_true(pos == last);
+	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
+	c = find_chan(l, p1);
+	assert_int_equal(iget(c, "unreadCount"), 0);
+	assert_int_equal(iget(c, "lastReadMessageId"), last);
+	json_decref(l);
+	post(fx->db, p1, "3", "g", T0);
+	post(fx->db, p1, "1", "h", T0);
+	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
+	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 1);
+	json_decref(l);
+
+	/* No channels visible; bad input. */
+	assert_int_equal(cf_store_channel_list(fx->db, "zz", &l), 0);
+	assert_int_equal(json_array_size(l), 2);
+	json_decref(l);
+	assert_int_equal(cf_store_channel_list(fx->db, NULL, &l), -EINVAL);
+	assert_null(l);
+	assert_int_equal(cf_store_channel_list(fx->db, "1", NULL), -EINVAL);
+	assert_int_equal(cf_store_channel_list(fx->db, "\xff", &l), -EINVAL);
+}
+
+static void
+test_channel_update(void **state)
+{
+	struct fx *fx = *state;
+	json_t *ch, *c = NULL;
+	int64_t a, b;
+
+	a = mkchan(fx->db, "alpha", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "beta", 0, "1", NULL, 0);
+
+	ch = json_pack("{s:s, s:s, s:b}", "name", "Alpha2", "description",
+	    "new", "isPrivate", 1);
+	assert_int_equal(cf_store_channel_update(fx->db, a, ch, "9", T0 + 1,
+	    &c), 0);
+	assert_string_equal(sget(c, "name"), "Alpha2");
+	assert_string_equal(sget(c, "description"), "new");
+	assert_true(json_is_true(json_object_get(c, "isPrivate")));
+	assert_int_equal(iget(c, "id"), a);
+	json_decref(c);
+	json_decref(ch);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_updates"
+	    " WHERE updated_by = '9' AND changes = '{\"description\":\"new\","
+	    "\"isPrivate\":true,\"name\":\"Alpha2\"}'"), 1);
+	assert_true(q64(fx->db, "SELECT updated_at FROM channel_updates") ==
+	    T0 + 1);
+
+	/* Only the description, to null; the rest kept. */
+	ch = json_pack("{s:n}", "description");
+	assert_int_equal(cf_store_channel_update(fx->db, a, ch, "9", T0, &c),
+	    0);
+	assert_true(json_is_null(json_object_get(c, "description")));
+	assert_string_equal(sget(c, "name"), "Alpha2");
+	assert_true(json_is_true(json_object_get(c, "isPrivate")));
+	json_decref(c);
+	json_decref(ch);
+
+	/* Taking another's name, in any case: conflict, no audit row. */
+	ch = json_pack("{s:s}", "name", "BETA");
+	assert_int_equal(cf_store_channel_update(fx->db, a, ch, "9", T0, &c),
+	    -EEXIST);
+	assert_null(c);
+	json_decref(ch);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_updates"),
+	    2);
+	/* Its own name in another case is fine. */
+	ch = json_pack("{s:s}", "name", "bEtA");
+	assert_int_equal(cf_store_channel_update(fx->db, b, ch, "9", T0, &c),
+	    0);
+	assert_string_equal(sget(c, "name"), "bEtA");
+	json_decref(c);
+	json_decref(ch);
+
+	/* Empty changes: still audited. */
+	ch = json_object();
+	assert_int_equal(cf_store_channel_update(fx->db, b, ch, "9", T0, &c),
+	    0);
+	json_decref(c);
+	json_decref(ch);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_updates"),
+	    4);
+
+	/* Unknown channel. */
+	ch = json_pack("{s:b}", "isPrivate", 0);
+	assert_int_equal(cf_store_channel_update(fx->db, 999, ch, "9", T0,
+	    &c), -ENOENT);
+	assert_null(c);
+	json_decref(ch);
+
+	/* Wrong types and keys. */
+#define BAD(...) do {							\
+	ch = json_pack(__VA_ARGS__);					\
+	assert_non_null(ch);						\
+	assert_int_equal(cf_store_channel_update(fx->db, a, ch, "9", T0, \
+	    &c), -EINVAL);						\
+	json_decref(ch);						\
+} while (0)
+	BAD("{s:i}", "name", 5);
+	BAD("{s:s}", "name", "");
+	BAD("{s:n}", "name");
+	BAD("{s:i}", "description", 1);
+	BAD("{s:s}", "isPrivate", "yes");
+	BAD("{s:i}", "isPrivate", 1);
+	BAD("{s:s}", "topic", "x");
+	BAD("{s:s, s:s}", "name", "ok", "extra", "x");
+	BAD("[]");
+	BAD("s", "name");
+	BAD("{s:s%}", "name", "a\0b", (size_t)3);
+#undef BAD
+	assert_int_equal(cf_store_channel_update(fx->db, a, NULL, "9", T0,
+	    &c), -EINVAL);
+	ch = json_object();
+	assert_int_equal(cf_store_channel_update(fx->db, a, ch, NULL, T0,
+	    &c), -EINVAL);
+	json_decref(ch);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_updates"),
+	    4);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels WHERE"
+	    " name = 'Alpha2'"), 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+test_message_insert(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m = NULL, *r;
+	int64_t a, b, first, other;
+	int dup;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "42", "Ann",
+	    "hello", "text", 0, NULL, T0, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	first = iget(m, "id");
+	assert_int_equal(iget(m, "channelId"), a);
+	assert_int_equal(iget(m, "userId"), 42);
+	assert_string_equal(sget(m, "userDisplayName"), "Ann");
+	assert_string_equal(sget(m, "message"), "hello");
+	assert_string_equal(sget(m, "messageType"), "text");
+	assert_true(json_is_null(json_object_get(m, "replyToId")));
+	assert_string_equal(sget(m, "timestamp"), "2026-11-26T20:12:18.123Z");
+	assert_null(json_object_get(m, "clientMsgId"));
+	assert_null(json_object_get(m, "file"));
+	assert_int_equal(json_object_size(m), 8);
+	assert_int_equal(cf_store_message_get(fx->db, first, &r), 0);
+	assert_true(json_equal(m, r));
+	json_decref(r);
+	json_decref(m);
+
+	/* A reply in the same channel; UTF-8 body; duplicate may be NULL. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "u", "U",
+	    "r\xc3\xa9ponse \xf0\x9f\x98\x80", "gif", first, NULL, T0, &m,
+	    NULL), 0);
+	assert_int_equal(iget(m, "replyToId"), first);
+	assert_string_equal(sget(m, "userId"), "u");
+	assert_string_equal(sget(m, "message"), "r\xc3\xa9ponse "
+	    "\xf0\x9f\x98\x80");
+	json_decref(m);
+
+	/* A reply to a message of another channel, or to none. */
+	other = post(fx->db, b, "1", "elsewhere", T0);
+	assert_int_equal(nmessages(fx->db), 3);
+	m = (json_t *)1;
+	dup = 7;
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "text", other, NULL, T0, &m, &dup), -ENOENT);
+	assert_null(m);
+	assert_int_equal(dup, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "text", 12345, NULL, T0, &m, &dup), -ENOENT);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "text", -1, NULL, T0, &m, &dup), -ENOENT);
+	/* No such channel. */
+	assert_int_equal(cf_store_message_insert(fx->db, 999, "1", "A", "x",
+	    "text", 0, NULL, T0, &m, &dup), -ENOENT);
+	/* Values the schema refuses. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "video", 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", NULL,
+	    "text", 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", NULL, "x",
+	    "text", 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "", "A", "x",
+	    "text", 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    NULL, 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A",
+	    "bad \xc0\xaf", "text", 0, NULL, T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "text", 0, "\xf5\x80\x80\x80", T0, &m, &dup), -EINVAL);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "x",
+	    "text", 0, NULL, T0, NULL, &dup), -EINVAL);
+	assert_null(m);
+	assert_int_equal(nmessages(fx->db), 3);
+
+	assert_int_equal(cf_store_message_get(fx->db, 999, &m), -ENOENT);
+	assert_null(m);
+	assert_int_equal(cf_store_message_get(fx->db, 1, NULL), -EINVAL);
+}
+
+static void
+test_client_msg_id(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m, *d;
+	int64_t a, b;
+	int dup;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A",
+	    "original", "text", 0, "c-1", T0, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	assert_string_equal(sget(m, "clientMsgId"), "c-1");
+	assert_int_equal(nmessages(fx->db), 1);
+
+	/* Resent (even to another channel, with other text): the original. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A",
+	    "original", "text", 0, "c-1", T0 + 50, &d, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_true(json_equal(m, d));
+	json_decref(d);
+	assert_int_equal(cf_store_message_insert(fx->db, b, "1", "A",
+	    "changed", "image", 0, "c-1", T0 + 60, &d, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_int_equal(iget(d, "id"), iget(m, "id"));
+	assert_string_equal(sget(d, "message"), "original");
+	assert_int_equal(iget(d, "channelId"), a);
+	json_decref(d);
+	assert_int_equal(nmessages(fx->db), 1);
+
+	/* Another user may use the same value; so may NULL, many times. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "2", "B", "mine",
+	    "text", 0, "c-1", T0, &d, &dup), 0);
+	assert_int_equal(dup, 0);
+	assert_true(iget(d, "id") != iget(m, "id"));
+	json_decref(d);
+	post(fx->db, a, "1", "n1", T0);
+	post(fx->db, a, "1", "n2", T0);
+	assert_int_equal(nmessages(fx->db), 4);
+	json_decref(m);
+
+	/* Resent without the channel existing any more: ENOENT first. */
+	assert_int_equal(cf_store_message_insert(fx->db, 999, "1", "A", "x",
+	    "text", 0, "c-1", T0, &d, &dup), -ENOENT);
+	assert_int_equal(dup, 0);
+}
+
+static void
+test_latest(void **state)
+{
+	struct fx *fx = *state;
+	int64_t a, b, id, last;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	id = -1;
+	assert_int_equal(cf_store_message_latest(fx->db, a, &id), 0);
+	assert_true(id == 0);
+	post(fx->db, a, "1", "x", T0);
+	last = post(fx->db, a, "1", "y", T0);
+	post(fx->db, b, "1", "z", T0);
+	assert_int_equal(cf_store_message_latest(fx->db, a, &id), 0);
+	assert_true(id == last);
+	assert_int_equal(cf_store_message_latest(fx->db, 999, &id),
+	    -ENOENT);
+	assert_int_equal(cf_store_message_latest(fx->db, a, NULL), -EINVAL);
+}
+
+/* Check a page: n messages with ids ids[from], ids[from+step], ... */
+static void
+check_page(sqlite3 *db, int64_t ch, int64_t before, int64_t after,
+    int limit, const int64_t *ids, int from, int step, int n, int more)
+{
+	json_t *l, *m;
+	size_t i;
+	int hm = -1;
+
+	assert_int_equal(cf_store_messages_page(db, ch, before, after, limit,
+	    &l, &hm), 0);
+	assert_int_equal(json_array_size(l), n);
+	assert_int_equal(hm, more);
+	json_array_foreach(l, i, m) {
+		assert_int_equal(iget(m, "id"), ids[from + step * (int)i]);
+		assert_int_equal(iget(m, "channelId"), ch);
+	}
+	json_decref(l);
+}
+
+static void
+test_paging(void **state)
+{
+	struct fx *fx = *state;
+	int64_t ids[250], a, b, e;
+	json_t *l;
+	char text[32];
+	int i, hm;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	e = mkchan(fx->db, "empty", 0, "1", NULL, 0);
+	for (i = 0; i < 250; i++) {
+		snprintf(text, sizeof(text), "m%d", i);
+		ids[i] = post(fx->db, a, "1", text, T0 + i);
+		if (i % 7 == 0)
+			post(fx->db, b, "1", "noise", T0);
+	}
+	/* Neither: the newest, newest first. */
+	check_page(fx->db, a, 0, 0, 100, ids, 249, -1, 100, 1);
+	check_page(fx->db, a, 0, 0, 250, ids, 249, -1, 100, 1);
+	check_page(fx->db, a, -5, -5, 100, ids, 249, -1, 100, 1);
+	/* Backwards, 100 at a time. */
+	check_page(fx->db, a, ids[150], 0, 100, ids, 149, -1, 100, 1);
+	check_page(fx->db, a, ids[50], 0, 100, ids, 49, -1, 50, 0);
+	check_page(fx->db, a, ids[0], 0, 100, ids, 0, -1, 0, 0);
+	/* Exactly the rest: no more. */
+	check_page(fx->db, a, ids[100], 0, 100, ids, 99, -1, 100, 0);
+	check_page(fx->db, a, ids[101], 0, 100, ids, 100, -1, 100, 1);
+	/* Forwards ("before" wins when both are given). */
+	check_page(fx->db, a, 0, ids[0], 100, ids, 1, 1, 100, 1);
+	check_page(fx->db, a, 0, ids[100], 100, ids, 101, 1, 100, 1);
+	check_page(fx->db, a, 0, ids[200], 100, ids, 201, 1, 49, 0);
+	check_page(fx->db, a, 0, ids[149], 100, ids, 150, 1, 100, 0);
+	check_page(fx->db, a, 0, ids[148], 100, ids, 149, 1, 100, 1);
+	check_page(fx->db, a, 0, ids[249], 100, ids, 0, 1, 0, 0);
+	check_page(fx->db, a, 0, ids[0], 3, ids, 1, 1, 3, 1);
+	check_page(fx->db, a, ids[10], ids[200], 5, ids, 9, -1, 5, 1);
+	/* Limits clamped. */
+	check_page(fx->db, a, 0, 0, 0, ids, 249, -1, 1, 1);
+	check_page(fx->db, a, 0, 0, -9, ids, 249, -1, 1, 1);
+	check_page(fx->db, a, 0, 0, 1000000, ids, 249, -1, 100, 1);
+	/* Messages carry their text, in order. */
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 2, &l, &hm),
+	    0);
+	assert_string_equal(sget(json_array_get(l, 0), "message"), "m249");
+	assert_string_equal(sget(json_array_get(l, 1), "message"), "m248");
+	json_decref(l);
+	/* Empty and unknown channels. */
+	assert_int_equal(cf_store_messages_page(fx->db, e, 0, 0, 50, &l, &hm),
+	    0);
+	assert_int_equal(json_array_size(l), 0);
+	assert_int_equal(hm, 0);
+	json_decref(l);
+	l = (json_t *)1;
+	assert_int_equal(cf_store_messages_page(fx->db, 999, 0, 0, 50, &l,
+	    &hm), -ENOENT);
+	assert_null(l);
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 50, NULL,
+	    &hm), -EINVAL);
+	/* has_more may be NULL. */
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 50, &l,
+	    NULL), 0);
+	assert_int_equal(json_array_size(l), 50);
+	json_decref(l);
+}
+
+static void
+test_file_add(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m, *f, *l;
+	int64_t a, id, plain;
+	int hm;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A",
+	    "report.pdf", "file", 0, NULL, T0, &m, NULL), 0);
+	id = iget(m, "id");
+	json_decref(m);
+	plain = post(fx->db, a, "1", "plain", T0);
+
+	assert_int_equal(cf_store_file_add(fx->db, id, "report.pdf", 12345,
+	    "application/pdf", "1", T0), 0);
+	assert_int_equal(cf_store_message_get(fx->db, id, &m), 0);
+	f = json_object_get(m, "file");
+	assert_true(json_is_object(f));
+	assert_string_equal(sget(f, "fileName"), "report.pdf");
+	assert_int_equal(iget(f, "fileSize"), 12345);
+	assert_string_equal(sget(f, "fileType"), "application/pdf");
+	assert_int_equal(json_object_size(f), 3);
+	assert_string_equal(sget(m, "messageType"), "file");
+	json_decref(m);
+
+	/* Attached again: replaced, still one row. */
+	assert_int_equal(cf_store_file_add(fx->db, id, "r2.pdf", 0,
+	    "application/pdf", "1", T0), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_files"),
+	    1);
+	assert_int_equal(cf_store_message_get(fx->db, id, &m), 0);
+	assert_string_equal(sget(json_object_get(m, "file"), "fileName"),
+	    "r2.pdf");
+	json_decref(m);
+
+	/* In a page too; plain messages have none. */
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 10, &l, &hm),
+	    0);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), plain);
+	assert_null(json_object_get(json_array_get(l, 0), "file"));
+	assert_non_null(json_object_get(json_array_get(l, 1), "file"));
+	json_decref(l);
+
+	assert_int_equal(cf_store_file_add(fx->db, 999, "x", 1, "t", "1", T0),
+	    -ENOENT);
+	assert_int_equal(cf_store_file_add(fx->db, id, "x", -1, "t", "1", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_file_add(fx->db, id, NULL, 1, "t", "1", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_file_add(fx->db, id, "x", 1, NULL, "1", T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_file_add(fx->db, id, "x", 1, "t", NULL, T0),
+	    -EINVAL);
+	assert_int_equal(cf_store_file_add(fx->db, id, "\xff", 1, "t", "1",
+	    T0), -EINVAL);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_files"),
+	    1);
+}
+
+static void
+test_read_set(void **state)
+{
+	struct fx *fx = *state;
+	int64_t a, b, e, m1, m2, m3, other, pos;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	e = mkchan(fx->db, "empty", 0, "1", NULL, 0);
+	m1 = post(fx->db, a, "2", "1", T0);
+	m2 = post(fx->db, a, "2", "2", T0);
+	m3 = post(fx->db, a, "2", "3", T0);
+	other = post(fx->db, b, "2", "x", T0);
+
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", m2, T0, &pos), 0);
+	assert_true(pos == m2);
+	/* Never backwards. */
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", m1, T0, &pos), 0);
+	assert_true(pos == m2);
+	assert_true(q64(fx->db, "SELECT last_read_message_id FROM"
+	    " channel_members WHERE user_id = '1' AND channel_id = 1") == m2);
+	/* 0 = the latest. */
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", 0, T0 + 3, &pos),
+	    0);
+	assert_true(pos == m3);
+	assert_true(q64(fx->db, "SELECT last_read_at FROM channel_members"
+	    " WHERE user_id = '1' AND channel_id = 1") == T0 + 3);
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", m1, T0, NULL), 0);
+	/* Not a message of this channel, or none at all. */
+	pos = -7;
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", other, T0, &pos),
+	    -ENOENT);
+	assert_true(pos == -7);
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", 9999, T0, &pos),
+	    -ENOENT);
+	assert_int_equal(cf_store_read_set(fx->db, a, "1", -3, T0, &pos),
+	    -ENOENT);
+	assert_int_equal(cf_store_read_set(fx->db, 999, "1", 0, T0, &pos),
+	    -ENOENT);
+	assert_true(q64(fx->db, "SELECT last_read_message_id FROM"
+	    " channel_members WHERE user_id = '1' AND channel_id = 1") == m3);
+	/* Empty channel: 0 stays 0. */
+	assert_int_equal(cf_store_read_set(fx->db, e, "1", 0, T0, &pos), 0);
+	assert_true(pos == 0);
+	/* A non-member becomes one. */
+	assert_int_equal(cf_store_is_member(fx->db, b, "5"), 0);
+	assert_int_equal(cf_store_read_set(fx->db, b, "5", other, T0, &pos),
+	    0);
+	assert_true(pos == other);
+	assert_int_equal(cf_store_is_member(fx->db, b, "5"), 1);
+	assert_int_equal(cf_store_read_set(fx->db, b, NULL, 0, T0, &pos),
+	    -EINVAL);
+	assert_int_equal(cf_store_read_set(fx->db, b, "\xc1\xbf", 0, T0,
+	    &pos), -EINVAL);
+	/* Nothing left open: a plain write still works. */
+	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Presence and broadcasts                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+test_presence(void **state)
+{
+	struct fx *fx = *state;
+	json_t *p;
+
+	assert_int_equal(cf_store_presence_get(fx->db, "1", &p), 0);
+	assert_string_equal(sget(p, "status"), "online");
+	assert_true(json_is_null(json_object_get(p, "statusMessage")));
+	assert_true(json_is_null(json_object_get(p, "customStatus")));
+	assert_int_equal(json_object_size(p), 3);
+	json_decref(p);
+
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "away", "lunch",
+	    NULL, T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "2", "busy", NULL,
+	    "\xf0\x9f\x8e\xa7", T0), 0);
+	/* Restored after a reopen (the next connect). */
+	cf_db_close(fx->db);
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	assert_int_equal(cf_store_presence_get(fx->db, "1", &p), 0);
+	assert_string_equal(sget(p, "status"), "away");
+	assert_string_equal(sget(p, "statusMessage"), "lunch");
+	assert_true(json_is_null(json_object_get(p, "customStatus")));
+	json_decref(p);
+	assert_int_equal(cf_store_presence_get(fx->db, "2", &p), 0);
+	assert_string_equal(sget(p, "status"), "busy");
+	assert_string_equal(sget(p, "customStatus"), "\xf0\x9f\x8e\xa7");
+	json_decref(p);
+	/* Replaced entirely. */
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "offline", NULL,
+	    NULL, T0 + 1), 0);
+	assert_int_equal(cf_store_presence_get(fx->db, "1", &p), 0);
+	assert_string_equal(sget(p, "status"), "offline");
+	assert_true(json_is_null(json_object_get(p, "statusMessage")));
+	json_decref(p);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM presence"), 2);
+
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "sleeping", NULL,
+	    NULL, T0), -EINVAL);
+	assert_int_equal(cf_store_presence_set(fx->db, "1", NULL, NULL, NULL,
+	    T0), -EINVAL);
+	assert_int_equal(cf_store_presence_set(fx->db, NULL, "away", NULL,
+	    NULL, T0), -EINVAL);
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "away", "\xfe",
+	    NULL, T0), -EINVAL);
+	assert_int_equal(cf_store_presence_get(fx->db, "1", &p), 0);
+	assert_string_equal(sget(p, "status"), "offline");
+	json_decref(p);
+	assert_int_equal(cf_store_presence_get(fx->db, "", &p), -EINVAL);
+	assert_null(p);
+	assert_int_equal(cf_store_presence_get(fx->db, "1", NULL), -EINVAL);
+}
+
+static void
+test_broadcast(void **state)
+{
+	struct fx *fx = *state;
+	int64_t id1 = 0, id2 = 0, id3 = 0;
+
+	assert_int_equal(cf_store_broadcast_add(fx->db, "Maintenance", "high",
+	    "1", "Admin", T0, &id1), 0);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "Hi", "normal", "1",
+	    "Admin", T0, &id2), 0);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "Bye", "low", "u",
+	    "Admin", T0, NULL), 0);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "Again", "low", "u",
+	    "Admin", T0, &id3), 0);
+	assert_true(id1 > 0);
+	assert_true(id2 > id1);
+	assert_true(id3 > id2 + 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM broadcasts WHERE"
+	    " message = 'Maintenance' AND priority = 'high' AND from_user ="
+	    " '1' AND from_name = 'Admin'"), 1);
+
+	assert_int_equal(cf_store_broadcast_add(fx->db, "x", "urgent", "1",
+	    "A", T0, &id1), -EINVAL);
+	assert_int_equal(cf_store_broadcast_add(fx->db, NULL, "low", "1",
+	    "A", T0, &id1), -EINVAL);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "x", NULL, "1", "A",
+	    T0, &id1), -EINVAL);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "x", "low", "", "A",
+	    T0, &id1), -EINVAL);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "x", "low", "1", NULL,
+	    T0, &id1), -EINVAL);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM broadcasts"), 4);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A connection without the schema: SQLite errors become -EIO. */
+static void
+test_eio(void **state)
+{
+	sqlite3 *raw;
+	json_t *j = (json_t *)1;
+	char buf[8];
+	int64_t id;
+	int dup;
+
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &raw), SQLITE_OK);
+	assert_int_equal(cf_store_channel_get(raw, 1, &j), -EIO);
+	assert_null(j);
+	assert_int_equal(cf_store_channel_create(raw, "x", NULL, 0, "1",
+	    NULL, 0, T0, &j), -EIO);
+	assert_int_equal(cf_store_message_insert(raw, 1, "1", "A", "x",
+	    "text", 0, "c", T0, &j, &dup), -EIO);
+	assert_int_equal(cf_store_channel_list(raw, "1", &j), -EIO);
+	assert_int_equal(cf_store_messages_page(raw, 1, 0, 0, 10, &j, &dup),
+	    -EIO);
+	assert_int_equal(cf_store_read_set(raw, 1, "1", 0, T0, &id), -EIO);
+	assert_int_equal(cf_store_presence_get(raw, "1", &j), -EIO);
+	assert_int_equal(cf_store_user_name(raw, "1", buf, sizeof(buf)), -EIO);
+	assert_int_equal(cf_store_broadcast_add(raw, "m", "low", "1", "A", T0,
+	    &id), -EIO);
+	/* No transaction left open. */
+	assert_int_equal(sqlite3_get_autocommit(raw), 1);
+	assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+}
+
+static void
+test_null_db(void **state)
+{
+	char buf[8];
+	json_t *j;
+	int64_t id;
+
+	(void)state;
+	assert_int_equal(cf_store_user_upsert(NULL, "1", "a", "b", 0),
+	    -EINVAL);
+	assert_int_equal(cf_store_user_name(NULL, "1", buf, sizeof(buf)),
+	    -EINVAL);
+	assert_int_equal(cf_store_channel_create(NULL, "x", NULL, 0, "1",
+	    NULL, 0, 0, &j), -EINVAL);
+	assert_int_equal(cf_store_channel_get(NULL, 1, &j), -EINVAL);
+	assert_int_equal(cf_store_is_member(NULL, 1, "1"), -EINVAL);
+	assert_int_equal(cf_store_member_add(NULL, 1, "1", 0), -EINVAL);
+	assert_int_equal(cf_store_channel_list(NULL, "1", &j), -EINVAL);
+	assert_int_equal(cf_store_message_insert(NULL, 1, "1", "a", "b",
+	    "text", 0, NULL, 0, &j, NULL), -EINVAL);
+	assert_int_equal(cf_store_message_get(NULL, 1, &j), -EINVAL);
+	assert_int_equal(cf_store_message_latest(NULL, 1, &id), -EINVAL);
+	assert_int_equal(cf_store_messages_page(NULL, 1, 0, 0, 1, &j, NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_file_add(NULL, 1, "a", 1, "b", "1", 0),
+	    -EINVAL);
+	assert_int_equal(cf_store_read_set(NULL, 1, "1", 0, 0, &id), -EINVAL);
+	assert_int_equal(cf_store_presence_set(NULL, "1", "away", NULL, NULL,
+	    0), -EINVAL);
+	assert_int_equal(cf_store_presence_get(NULL, "1", &j), -EINVAL);
+	assert_int_equal(cf_store_broadcast_add(NULL, "m", "low", "1", "a", 0,
+	    &id), -EINVAL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Concurrent writers                                                 */
+/* ------------------------------------------------------------------ */
+
+#define WRITERS		4
+#define PER_WRITER	500
+
+/* A child: its own connection, PER_WRITER messages.  Exit 0 when all ok. */
+static void
+writer(const char *path, int64_t ch, int n)
+{
+	char uid[16], cmid[32], text[64];
+	sqlite3 *db;
+	json_t *m;
+	int i, dup, bad = 0;
+
+	if ((db = cf_db_open(path)) == NULL)
+		_exit(2);
+	snprintf(uid, sizeof(uid), "%d", 100 + n);
+	for (i = 0; i < PER_WRITER; i++) {
+		snprintf(cmid, sizeof(cmid), "w%d-%d", n, i);
+		snprintf(text, sizeof(text), "writer %d message %d", n, i);
+		if (cf_store_message_insert(db, ch, uid, "W", text, "text", 0,
+		    cmid, T0 + i, &m, &dup) != 0 || dup != 0)
+			bad++;
+		json_decref(m);
+	}
+	cf_db_close(db);
+	_exit(bad == 0 ? 0 : 1);
+}
+
+static void
+test_concurrent_writers(void **state)
+{
+	struct fx *fx = *state;
+	struct timespec t0, t1;
+	pid_t pids[WRITERS];
+	double secs;
+	int64_t ch;
+	int i, status;
+
+	ch = mkchan(fx->db, "busy", 0, "1", NULL, 0);
+	/* A connection must not cross fork(). */
+	cf_db_close(fx->db);
+	fx->db = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < WRITERS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] != -1);
+		if (pids[i] == 0)
+			writer(fx->path, ch, i);
+	}
+	for (i = 0; i < WRITERS; i++) {
+		assert_true(waitpid(pids[i], &status, 0) == pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	fprintf(stderr, "concurrent writers: %d messages in %.3f s, %.0f "
+	    "messages/s\n", WRITERS * PER_WRITER, secs,
+	    (double)(WRITERS * PER_WRITER) / secs);
+
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	assert_int_equal(nmessages(fx->db), WRITERS * PER_WRITER);
+	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT id) FROM"
+	    " messages"), WRITERS * PER_WRITER);
+	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT client_msg_id)"
+	    " FROM messages"), WRITERS * PER_WRITER);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM (SELECT user_id"
+	    " FROM messages GROUP BY user_id HAVING count(*) = 500)"),
+	    WRITERS);
+	/* Each writer's messages are in its own order. */
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages a JOIN"
+	    " messages b ON a.user_id = b.user_id AND a.id < b.id AND"
+	    " a.created_at > b.created_at"), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
+	    " pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_id_json),
+		cmocka_unit_test(test_iso8601),
+		cmocka_unit_test(test_eio),
+		cmocka_unit_test(test_null_db),
+		cmocka_unit_test_setup_teardown(test_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_user_upsert, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_user_name, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_channel_create, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_membership, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_channel_list, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_channel_update, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_message_insert, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_msg_id, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_latest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_add, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_set, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_presence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_broadcast, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
+		    teardown),
+	};
+
+	cf_log_set_proc("test_store");
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
