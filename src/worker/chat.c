@@ -212,8 +212,7 @@ opt_str(const json_t *o, const char *key, size_t max, const char **out,
 	if (v == NULL || json_is_null(v))
 		return (0);
 	if (!json_is_string(v) || utf8_len(json_string_value(v)) > max ||
-	    memchr(json_string_value(v), '\0', json_string_length(v)) !=
-	    json_string_value(v) + json_string_length(v)) {
+	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
 		*why = key;
 		return (-1);
 	}
@@ -461,7 +460,9 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	rc = cf_jwt_verify(&keys, token, (int64_t)(cf_wall_ms() / 1000), &cl,
 	    &why);
 	if (rc != CF_JWT_OK) {
-		cf_chat_fail(ctx, "not_authenticated", why);
+		/* A token without a usable user id is just an invalid one. */
+		cf_chat_fail(ctx, "not_authenticated",
+		    rc == CF_JWT_NO_USER ? "Invalid token" : why);
 		return (-1);
 	}
 	if (c->authed) {
@@ -610,9 +611,20 @@ cf_ev_leave_channel(struct cf_event_ctx *ctx)
 {
 	int64_t id;
 
+	json_t *ch = NULL;
+	int rc;
+
 	if (get_id(json_array_get(ctx->args, 0), &id) == -1) {
 		invalid(ctx, "channelId");
 		return;
+	}
+	/* Leaving a channel this socket is not in is a no-op, when it exists. */
+	if (!joined(chat(ctx->s), id)) {
+		if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0) {
+			fail_store(ctx, rc, "Channel");
+			return;
+		}
+		json_decref(ch);
 	}
 	leave_channel(ctx->s, id, "leave");
 	ack_ok(ctx, NULL);

@@ -21,6 +21,8 @@
 #include "worker/chat.h"
 #include "worker/room.h"
 
+#define CF_STATUS_TEXT_MAX	200
+
 static const char *const statuses[] = {
 	"online", "away", "busy", "offline", NULL
 };
@@ -34,6 +36,24 @@ valid_status(const char *s)
 		if (strcmp(s, statuses[i]) == 0)
 			return (1);
 	return (0);
+}
+
+/* statusMessage / customStatus: absent, null, or <= 200 characters. */
+static int
+text_ok(const json_t *v)
+{
+	const char *p;
+	size_t n = 0;
+
+	if (v == NULL || json_is_null(v))
+		return (1);
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return (0);
+	for (p = json_string_value(v); *p != '\0'; p++)
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			n++;
+	return (n <= CF_STATUS_TEXT_MAX);
 }
 
 static uint32_t
@@ -208,10 +228,7 @@ cf_ev_update_presence(struct cf_event_ctx *ctx)
 		cf_chat_fail(ctx, "invalid_payload", "Invalid status");
 		return;
 	}
-	if ((sm != NULL && !json_is_null(sm) && (!json_is_string(sm) ||
-	    json_string_length(sm) > 800)) ||
-	    (cs != NULL && !json_is_null(cs) && (!json_is_string(cs) ||
-	    json_string_length(cs) > 800))) {
+	if (!text_ok(sm) || !text_ok(cs)) {
 		cf_chat_fail(ctx, "invalid_payload",
 		    "Invalid statusMessage or customStatus");
 		return;
