@@ -77,6 +77,7 @@ static struct {
 	struct slot	*slots;
 	int		 stopping;	/* 1 graceful, 2 fast */
 	uint64_t	 kill_at;
+	uint64_t	 sweep_at;	/* next cleanup-interval sweep */
 } m;
 
 static void
@@ -456,6 +457,17 @@ main_loop(void)
 		now = cf_now_ms();
 		next = 0;
 		pending = 0;
+		if (!m.stopping && now >= m.sweep_at) {
+			/*
+			 * Belt and braces: whatever a slot that is not running
+			 * still holds in shared memory is swept, and its users'
+			 * offline events sent.
+			 */
+			for (i = 0; i < m.nslots; i++)
+				if (m.slots[i].state != SLOT_RUNNING)
+					purge_and_reconcile(i);
+			m.sweep_at = now + m.conf->cleanup_interval_ms;
+		}
 		if (!m.stopping) {
 			for (i = 0; i < m.nslots; i++) {
 				if (m.slots[i].state != SLOT_RESPAWN)
@@ -472,6 +484,8 @@ main_loop(void)
 				    (next == 0 || m.slots[i].respawn_at < next))
 					next = m.slots[i].respawn_at;
 			}
+			if (next == 0 || m.sweep_at < next)
+				next = m.sweep_at;
 			if (alive() == 0 && pending == 0) {
 				cf_log_warnx("no worker left to serve; exiting");
 				return (1);
@@ -563,6 +577,7 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 	for (i = 0; i < m.nslots; i++)
 		if (spawn(i) == -1)
 			goto done;
+	m.sweep_at = cf_now_ms() + conf->cleanup_interval_ms;
 	cf_log_info("confabd %s started: %u workers", PACKAGE_VERSION, m.nslots);
 	rc = main_loop();
 	cf_log_info("confabd stopped");
