@@ -218,16 +218,27 @@ export function childPids(pid) {
  * Start confabd in the foreground.  Resolves once `workers` lines matching
  * /worker \d+: ready/ were logged (rejects after readyTimeoutMs with the
  * collected log, or as soon as the daemon exits).
+ *
+ * The data directory is a new temporary one, removed by stop(); with
+ * keepDir, stop() leaves it (it is still removed when the test process
+ * exits), so that a later daemon can be started on it with `dir`.  A `dir`
+ * given is used as it is and never removed by the harness.
  */
 export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
-    env = {}, logLevel = 'info', readyTimeoutMs = 10000, port } = {}) {
+    env = {}, logLevel = 'info', readyTimeoutMs = 10000, port, dir,
+    keepDir = false } = {}) {
 	if (!fs.existsSync(CONFABD)) {
 		throw new Error(`confabd binary not found at ${CONFABD} ` +
 		    '(build it, or set CONFABD=/path/to/confabd)');
 	}
 	port = port || await freePort();
-	const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-test-'));
-	liveDirs.add(dir);
+	const ownDir = !dir;
+	if (ownDir) {
+		dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-test-'));
+		liveDirs.add(dir);
+	} else {
+		await fsp.mkdir(dir, { recursive: true });
+	}
 	const confPath = path.join(dir, 'confabd.conf');
 	await fsp.writeFile(confPath, buildConf({ port, workers, dir, redisUrl,
 	    extraConf, logLevel }));
@@ -291,8 +302,10 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 			    k.cmd !== null) && Date.now() < deadline)
 				await sleep(50);
 			kids.forEach(killIfSame);
-			await fsp.rm(dir, { recursive: true, force: true });
-			liveDirs.delete(dir);
+			if (ownDir && !keepDir) {
+				await fsp.rm(dir, { recursive: true, force: true });
+				liveDirs.delete(dir);
+			}
 			return r;
 		},
 	};
