@@ -15,11 +15,26 @@ describe('redis relay', () => {
 		redis = await startRedis();
 		a = await startDaemon({ workers: 2, redisUrl: redis.url });
 		b = await startDaemon({ workers: 1, redisUrl: redis.url });
-		for (let i = 0; i < 12; i++) {
-			const d = i < 8 ? a : b;
+		// Which worker accepts a connection is the kernel's choice:
+		// keep connecting until daemon a's 8 clients cover both of
+		// its workers (bounded), closing the surplus of the other.
+		const onA = [];
+		for (let i = 0; i < 40 && onA.length < 8; i++) {
 			const tr = i % 4 === 3 ? TRANSPORTS.polling :
 			    TRANSPORTS.websocket;
-			const s = await connect(d.url, tr);
+			const s = await connect(a.url, tr);
+			const w = (await ask(s, 'whoami')).worker;
+			const slots = new Set(onA.map((x) => x.w));
+			if (onA.length >= 7 && slots.size === 1 && slots.has(w)) {
+				s.close();
+				continue;
+			}
+			onA.push({ s, w });
+		}
+		for (let i = 0; i < 12; i++) {
+			const tr = i % 4 === 3 ? TRANSPORTS.polling :
+			    TRANSPORTS.websocket;
+			const s = i < 8 ? onA[i].s : await connect(b.url, tr);
 			const g = [];
 			got.push(g);
 			s.on('rm', (v) => g.push(v));
