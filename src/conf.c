@@ -71,6 +71,8 @@ enum conf_type {
 			 * at load: jwt_public_key + jwt_public_key_pem/_len */
 	T_ROLE,		/* NAME PERMISSION... | NAME none, roles[]/nroles */
 	T_RATE,		/* EVENTS (within [min, max]) SECONDS, rate_limit_* */
+	T_ICE,		/* stun:/stuns:/turn:/turns: URL of at most max
+			 * bytes, ice_servers[]/nice_servers */
 	T_NTYPES
 };
 
@@ -184,6 +186,29 @@ static const struct conf_rule conf_rules[] = {
 	{ { "max-connections-per-user", T_U32, F(max_connections_per_user),
 	    "20", CF_CONF_HOT, "simultaneous connections of one user" },
 	    1, 10000, NULL, 1, 1 },
+	{ { "call-ring-timeout", T_DURATION, F(call_ring_timeout_ms), "45s",
+	    CF_CONF_HOT, "time a call may ring before it is missed" },
+	    1, HOUR_MS, NULL, 1, 1 },
+	{ { "call-disconnect-grace", T_DURATION, F(call_disconnect_grace_ms),
+	    "10s", CF_CONF_HOT,
+	    "time a call survives the disconnection of a party" },
+	    1, HOUR_MS, NULL, 1, 1 },
+	{ { "max-sdp-size", T_SIZE, F(max_sdp_size), "64k", CF_CONF_HOT,
+	    "largest SDP offer or answer relayed, in bytes" },
+	    1024, 1024 * 1024, NULL, 1, 1 },
+	{ { "max-ice-candidate-size", T_SIZE, F(max_ice_candidate_size), "4k",
+	    CF_CONF_HOT, "largest ICE candidate relayed, in bytes" },
+	    256, 64 * 1024, NULL, 1, 1 },
+	{ { "ice-server", T_ICE, F(ice_servers), NULL,
+	    CF_CONF_MULTI | CF_CONF_HOT,
+	    "STUN or TURN server URL handed to calling clients" },
+	    0, 255, NULL, 1, 1 },
+	{ { "turn-secret", T_STRING, F(turn_secret), NULL, CF_CONF_HOT,
+	    "secret shared with the TURN server for temporary credentials" },
+	    16, 0, NULL, 1, 1 },
+	{ { "turn-credential-ttl", T_DURATION, F(turn_credential_ttl_ms), "1h",
+	    CF_CONF_HOT, "lifetime of the TURN credentials handed out" },
+	    1000, 24 * HOUR_MS, NULL, 1, 1 },
 };
 
 #undef F
@@ -1011,6 +1036,50 @@ set_rate(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 	return CONF_OK;
 }
 
+/*
+ * ice-server: a "stun:", "stuns:", "turn:" or "turns:" URL with something
+ * after the scheme, at most r->max bytes, no blank or control character.
+ */
+static int
+set_ice(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	static const char *const schemes[] = {
+		"stun:", "stuns:", "turn:", "turns:"
+	};
+	struct cf_conf	*c = p->conf;
+	const char	*s;
+	size_t		 i;
+	int		 j;
+	char		*dup;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (conf_has_prefix(v, schemes[i]))
+			break;
+	if (i == sizeof(schemes) / sizeof(schemes[0]))
+		return conf_why(p, CONF_EINVAL,
+		    "must be a stun:, stuns:, turn: or turns: URL");
+	if (v[strlen(schemes[i])] == '\0')
+		return conf_why(p, CONF_EINVAL, "no host after \"%s\"",
+		    schemes[i]);
+	if ((long long)strlen(v) > r->max)
+		return conf_why(p, CONF_EINVAL, "longer than %lld bytes",
+		    r->max);
+	for (s = v; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return conf_why(p, CONF_EINVAL,
+			    "blank or control character in URL");
+	for (j = 0; j < c->nice_servers; j++)
+		if (strcasecmp(c->ice_servers[j], v) == 0)
+			return conf_why(p, CONF_EINVAL, "duplicate ice-server");
+	if (c->nice_servers == CF_CONF_MAX_ICE)
+		return conf_why(p, CONF_EINVAL,
+		    "too many ice servers (at most %d)", CF_CONF_MAX_ICE);
+	if ((dup = strdup(v)) == NULL)
+		return conf_why(p, CONF_ESYS, "out of memory");
+	c->ice_servers[c->nice_servers++] = dup;
+	return CONF_OK;
+}
+
 static const struct conf_ops conf_types[T_NTYPES] = {
 	[T_U32] = { set_u32, NULL, NULL },
 	[T_DURATION] = { set_duration, NULL, NULL },
@@ -1028,6 +1097,7 @@ static const struct conf_ops conf_types[T_NTYPES] = {
 	[T_PEMKEY] = { set_pemkey, NULL, NULL },
 	[T_ROLE] = { NULL, set_role, init_roles },
 	[T_RATE] = { NULL, set_rate, NULL },
+	[T_ICE] = { set_ice, NULL, NULL },
 };
 
 /* Call the setter of r's type on argc (argmin..argmax) arguments. */
@@ -1382,7 +1452,7 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 	ret = conf_parse_text(p, path, 1, text, len);
 	p->stack[--p->depth] = NULL;
 	free(real);
-	explicit_bzero(text, len);	/* it may hold jwt-secret */
+	explicit_bzero(text, len);	/* it may hold secrets */
 	free(text);
 	return ret;
 }
@@ -1508,7 +1578,7 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 			goto fail;
 		}
 		ret = conf_parse_text(&p, name, 0, copy, len);
-		explicit_bzero(copy, len);	/* it may hold jwt-secret */
+		explicit_bzero(copy, len);	/* it may hold secrets */
 		free(copy);
 	}
 	if (ret == -1 || conf_finish(&p) == -1)
@@ -1567,6 +1637,11 @@ cf_conf_free(struct cf_conf *conf)
 	free(conf->jwt_public_key_pem);
 	free(conf->jwt_issuer);
 	free(conf->jwt_audience);
+	for (i = 0; i < conf->nice_servers; i++)
+		free(conf->ice_servers[i]);
+	if (conf->turn_secret != NULL)
+		explicit_bzero(conf->turn_secret, strlen(conf->turn_secret));
+	free(conf->turn_secret);
 	free(conf);
 }
 

@@ -17,6 +17,7 @@
 #define CF_CONF_MAX_ORIGINS	64
 #define CF_CONF_ERRLEN		512
 #define CF_CONF_MAX_ROLES	32
+#define CF_CONF_MAX_ICE		16
 
 struct cf_role {
 	char			 name[32];
@@ -77,6 +78,16 @@ struct cf_conf {
 	uint32_t		 max_connections_per_user; /* default 20 */
 	uint32_t		 cleanup_interval_ms;	/* default 5 min */
 	uint32_t		 typing_timeout_ms;	/* default 6 s */
+
+	/* Calls. */
+	uint32_t		 call_ring_timeout_ms;	/* default 45 s */
+	uint32_t		 call_disconnect_grace_ms; /* default 10 s */
+	size_t			 max_sdp_size;		/* default 64 KiB */
+	size_t			 max_ice_candidate_size; /* default 4 KiB */
+	char			*ice_servers[CF_CONF_MAX_ICE];	/* URLs */
+	int			 nice_servers;
+	char			*turn_secret;		/* NULL: no TURN credentials */
+	uint32_t		 turn_credential_ttl_ms; /* default 1 h */
 };
 
 /* The permissions of a role, or 0 when the role is unknown. */

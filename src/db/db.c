@@ -119,6 +119,18 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	") STRICT;"
 	"CREATE INDEX calls_caller ON calls(caller_id, id);"
 	"CREATE INDEX calls_callee ON calls(callee_id, id);",
+
+	/*
+	 * 3: the tabs taking part in a call (Socket.IO socket ids), and an
+	 * index of the calls still ringing or active, which the busy check,
+	 * the ring timeout and the cleanup sweep read.  The calls table has
+	 * no CHECK on status or call_type (store.c validates them), so the
+	 * columns are added in place.
+	 */
+	"ALTER TABLE calls ADD COLUMN caller_sock TEXT;"
+	"ALTER TABLE calls ADD COLUMN callee_sock TEXT;"
+	"CREATE INDEX calls_live ON calls(status, started_at)"
+	"  WHERE status IN ('ringing', 'active');",
 };
 
 static sqlite3 *worker_db;

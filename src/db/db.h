@@ -11,7 +11,7 @@
 #include "conf.h"
 
 /* The schema version this build migrates to (PRAGMA user_version). */
-#define CF_DB_SCHEMA_VERSION	2
+#define CF_DB_SCHEMA_VERSION	3
 
 /*
  * Open (creating it if needed) the database named by conf->database and

@@ -1,6 +1,6 @@
 /*
  * store.c -- the chat storage on SQLite.  The contracts are in store.h; the
- * schema is migration 2 in db.c.
+ * schema is migrations 2 and 3 in db.c.
  *
  * Every statement is prepared for the call that runs it and finalized before
  * that call returns, on every path.  Writes that belong together run inside
@@ -66,6 +66,20 @@ static json_t	*presence_row(sqlite3_stmt *);
 static int	 channel_load(sqlite3 *, const char *, int64_t, json_t **);
 static int	 message_load(sqlite3 *, const char *, int64_t, json_t **);
 static int	 id_ok(const char *);
+static void	 col_copy(sqlite3_stmt *, int, char *, size_t);
+static void	 call_row(sqlite3_stmt *, struct cf_call *);
+static json_t	*call_json_row(sqlite3_stmt *);
+static int	 fits(const char *, size_t);
+static int	 call_status_ok(const char *);
+static int	 call_args_ok(const char *, const char *, const char *,
+		    const char *);
+static int	 call_load(sqlite3 *, const char *, int64_t,
+		    struct cf_call *);
+static int	 call_collect(sqlite3 *, const char *, struct cf_call **,
+		    size_t *, const char *, const char *, ...);
+static int	 call_insert(sqlite3 *, const char *, const char *,
+		    const char *, const char *, const char *, const char *, int,
+		    int64_t, struct cf_call *);
 
 /* ------------------------------------------------------------------ */
 /* Helpers: validation, errors, statements, transactions              */
@@ -1172,4 +1186,492 @@ cf_store_broadcast_add(sqlite3 *db, const char *message,
 	if (rc == 0 && broadcast_id != NULL)
 		*broadcast_id = sqlite3_last_insert_rowid(db);
 	return (rc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The columns of a call, in the order call_row() reads them. */
+#define CALL_COLS \
+	"id, caller_id, callee_id, call_type, status, caller_sock," \
+	"  callee_sock, started_at, answered_at, ended_at"
+
+/*
+ * The calls still ringing or active.  The term is written exactly as the
+ * WHERE of the partial index calls_live, so that the planner can use it.
+ */
+#define CALL_LIVE	"status IN ('ringing', 'active')"
+
+/* Copy a text column into buf, "" for NULL; truncates. */
+static void
+col_copy(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	snprintf(buf, len, "%s", s != NULL ? (const char *)s : "");
+}
+
+/* Columns of CALL_COLS into *c (answered_at and ended_at 0 for NULL). */
+static void
+call_row(sqlite3_stmt *st, struct cf_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	col_copy(st, 1, c->caller, sizeof(c->caller));
+	col_copy(st, 2, c->callee, sizeof(c->callee));
+	col_copy(st, 3, c->type, sizeof(c->type));
+	col_copy(st, 4, c->status, sizeof(c->status));
+	col_copy(st, 5, c->caller_sock, sizeof(c->caller_sock));
+	col_copy(st, 6, c->callee_sock, sizeof(c->callee_sock));
+	c->started_at = sqlite3_column_int64(st, 7);
+	c->answered_at = sqlite3_column_int64(st, 8);
+	c->ended_at = sqlite3_column_int64(st, 9);
+}
+
+/*
+ * id, caller_id, callee_id, call_type, status, started_at, answered_at,
+ * ended_at, duration_ms as the history JSON of a call.
+ */
+static json_t *
+call_json_row(sqlite3_stmt *st)
+{
+	json_t *c;
+	int bad = 0;
+
+	if ((c = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(c, "id",
+	    json_integer(sqlite3_column_int64(st, 0)));
+	bad |= json_object_set_new(c, "callerId", col_user(st, 1));
+	bad |= json_object_set_new(c, "calleeId", col_user(st, 2));
+	bad |= json_object_set_new(c, "callType", col_text(st, 3));
+	bad |= json_object_set_new(c, "status", col_text(st, 4));
+	bad |= json_object_set_new(c, "startedAt", col_time(st, 5));
+	bad |= json_object_set_new(c, "answeredAt", col_time(st, 6));
+	bad |= json_object_set_new(c, "endedAt", col_time(st, 7));
+	bad |= json_object_set_new(c, "durationMs", col_int_or_null(st, 8));
+	if (bad) {
+		json_decref(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/* 1 when s is present and fits a buffer of len bytes with its NUL. */
+static int
+fits(const char *s, size_t len)
+{
+	return (s != NULL && strlen(s) < len);
+}
+
+/* 1 when status is one of the six a call can have. */
+static int
+call_status_ok(const char *status)
+{
+	static const char *const known[] = { "ringing", "active", "ended",
+	    "missed", "rejected", "busy" };
+	size_t i;
+
+	if (status == NULL)
+		return (0);
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(status, known[i]) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * The arguments of a new call: two different non-empty user ids that fit
+ * struct cf_call, type "audio" or "video", and a socket id (NULL allowed)
+ * that fits too.
+ */
+static int
+call_args_ok(const char *caller, const char *callee, const char *type,
+    const char *sock)
+{
+	struct cf_call *c = NULL;
+
+	if (!id_ok(caller) || !id_ok(callee) ||
+	    !fits(caller, sizeof(c->caller)) ||
+	    !fits(callee, sizeof(c->callee)) || strcmp(caller, callee) == 0)
+		return (0);
+	if (type == NULL || (strcmp(type, "audio") != 0 &&
+	    strcmp(type, "video") != 0))
+		return (0);
+	return (sock == NULL || fits(sock, sizeof(c->caller_sock)));
+}
+
+/* Read call `id` into *call.  -ENOENT when there is no such call. */
+static int
+call_load(sqlite3 *db, const char *func, int64_t id, struct cf_call *call)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(db, func, &st,
+	    "SELECT " CALL_COLS " FROM calls WHERE id = ?1", "i", id)) != 0)
+		return (rc);
+	if ((rc = step(db, func, st)) == 1) {
+		call_row(st, call);
+		rc = 0;
+	} else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * Every row of a query on CALL_COLS into a malloc'd array *out of *n
+ * calls (NULL when none), which the caller frees.  0 or a negative errno
+ * (*out NULL then).
+ */
+static int
+call_collect(sqlite3 *db, const char *func, struct cf_call **out, size_t *n,
+    const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	struct cf_call *v = NULL, *nv;
+	size_t len = 0, cap = 0;
+	va_list ap;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
+		return (rc);
+	while ((rc = step(db, func, st)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		call_row(st, &v[len++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		free(v);
+		return (rc);
+	}
+	*out = v;
+	*n = len;
+	return (0);
+}
+
+/*
+ * Insert a call (status given, ended_at set when `ended`) and read it back
+ * into *call.  Runs inside the caller's transaction, if any.
+ */
+static int
+call_insert(sqlite3 *db, const char *func, const char *caller,
+    const char *callee, const char *type, const char *status,
+    const char *caller_sock, int ended, int64_t now_ms, struct cf_call *call)
+{
+	int rc;
+
+	rc = run(db, func,
+	    "INSERT INTO calls(caller_id, callee_id, call_type, status,"
+	    "  caller_sock, started_at, ended_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 THEN ?6 END)",
+	    "tttttid", caller, callee, type, status, caller_sock, now_ms,
+	    ended);
+	if (rc == 0)
+		rc = call_load(db, func, sqlite3_last_insert_rowid(db), call);
+	return (rc);
+}
+
+/*
+ * Create a call in one transaction: "busy" (ended at once, *busy 1) when
+ * the caller or the callee is on either side of a ringing or active call,
+ * else "ringing" (*busy 0).  *call receives the new row; it is zeroed on
+ * failure.  -EINVAL: a missing or oversized id, caller == callee, a type
+ * other than audio or video.
+ */
+int
+cf_store_call_create(sqlite3 *db, const char *caller, const char *callee,
+    const char *type, const char *caller_sock, int64_t now_ms,
+    struct cf_call *call, int *busy)
+{
+	int64_t taken = 0;
+	int rc;
+
+	if (busy != NULL)
+		*busy = 0;
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL || !call_args_ok(caller, callee, type, caller_sock))
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = query_i64(db, __func__, &taken, NULL,
+	    "SELECT EXISTS (SELECT 1 FROM calls WHERE " CALL_LIVE
+	    "  AND (caller_id IN (?1, ?2) OR callee_id IN (?1, ?2)))",
+	    "tt", caller, callee);
+	if (rc == 0)
+		rc = call_insert(db, __func__, caller, callee, type,
+		    taken ? "busy" : "ringing", caller_sock, taken != 0,
+		    now_ms, call);
+	if ((rc = tx_end(db, __func__, rc)) != 0) {
+		memset(call, 0, sizeof(*call));
+		return (rc);
+	}
+	if (busy != NULL)
+		*busy = taken != 0;
+	return (0);
+}
+
+/*
+ * Record a call that could not ring (the callee has no connected tab):
+ * status "missed", started and ended now.  *call receives the row.
+ */
+int
+cf_store_call_missed(sqlite3 *db, const char *caller, const char *callee,
+    const char *type, int64_t now_ms, struct cf_call *call)
+{
+	int rc;
+
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL || !call_args_ok(caller, callee, type, NULL))
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = call_insert(db, __func__, caller, callee, type, "missed", NULL, 1,
+	    now_ms, call);
+	if ((rc = tx_end(db, __func__, rc)) != 0)
+		memset(call, 0, sizeof(*call));
+	return (rc);
+}
+
+/* Read call `id` into *call; -ENOENT when unknown. */
+int
+cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call)
+{
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL)
+		return (-EINVAL);
+	return (call_load(db, __func__, id, call));
+}
+
+/*
+ * Move call `id` from `from` to `to` with one conditional UPDATE, in a
+ * transaction that also reads the row back.  The allowed moves are
+ * ringing -> active, rejected, missed or ended, and active -> ended;
+ * anything else (or an unknown status, or to "active" without a
+ * callee_sock that fits) is -EINVAL.  To "active": answered_at = now and
+ * callee_sock set.  To an end: ended_at = now and, when the call had been
+ * answered, duration_ms = now - answered_at (0 if the clock went back).
+ * -ENOENT: no such call; -EALREADY: the call is not in `from` any more
+ * (another transition won).  *call (may be NULL) receives the row after
+ * the change.
+ */
+int
+cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
+    const char *to, const char *callee_sock, int64_t now_ms,
+    struct cf_call *call)
+{
+	struct cf_call tmp, *c = call != NULL ? call : &tmp;
+	int active, rc;
+
+	memset(c, 0, sizeof(*c));
+	if (db == NULL || !call_status_ok(from) || !call_status_ok(to))
+		return (-EINVAL);
+	active = strcmp(to, "active") == 0;
+	if (strcmp(from, "ringing") == 0) {
+		if (!active && strcmp(to, "rejected") != 0 &&
+		    strcmp(to, "missed") != 0 && strcmp(to, "ended") != 0)
+			return (-EINVAL);
+	} else if (strcmp(from, "active") != 0 || strcmp(to, "ended") != 0)
+		return (-EINVAL);
+	if (active && !fits(callee_sock, sizeof(c->callee_sock)))
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = run(db, __func__,
+	    "UPDATE calls SET status = ?3,"
+	    "  answered_at = CASE WHEN ?6 THEN ?5 ELSE answered_at END,"
+	    "  callee_sock = CASE WHEN ?6 THEN ?4 ELSE callee_sock END,"
+	    "  ended_at = CASE WHEN ?6 THEN ended_at ELSE ?5 END,"
+	    "  duration_ms = CASE WHEN NOT ?6 AND answered_at IS NOT NULL"
+	    "    THEN max(?5 - answered_at, 0) ELSE duration_ms END"
+	    " WHERE id = ?1 AND status = ?2",
+	    "itttid", id, from, to, active ? callee_sock : NULL, now_ms,
+	    active);
+	if (rc == 0 && sqlite3_changes(db) == 0) {
+		rc = query_i64(db, __func__, NULL, NULL,
+		    "SELECT 1 FROM calls WHERE id = ?1", "i", id);
+		if (rc == 0)
+			rc = -EALREADY;
+	}
+	if (rc == 0)
+		rc = call_load(db, __func__, id, c);
+	if ((rc = tx_end(db, __func__, rc)) != 0)
+		memset(c, 0, sizeof(*c));
+	return (rc);
+}
+
+/*
+ * The newest ringing or active call between a and b, whichever called;
+ * -ENOENT when there is none.
+ */
+int
+cf_store_call_between(sqlite3 *db, const char *a, const char *b,
+    struct cf_call *call)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL || !id_ok(a) || !id_ok(b))
+		return (-EINVAL);
+	if ((rc = prepare(db, __func__, &st,
+	    "SELECT " CALL_COLS " FROM calls WHERE " CALL_LIVE
+	    "  AND ((caller_id = ?1 AND callee_id = ?2)"
+	    "    OR (caller_id = ?2 AND callee_id = ?1))"
+	    " ORDER BY id DESC LIMIT 1", "tt", a, b)) != 0)
+		return (rc);
+	if ((rc = step(db, __func__, st)) == 1) {
+		call_row(st, call);
+		rc = 0;
+	} else if (rc == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/*
+ * The calls of user_id (as caller or callee), newest first: those with
+ * id < before when before > 0, at most limit (clamped to 1..PAGE_MAX).
+ * *calls is a new array on success (empty for a user without calls).
+ */
+int
+cf_store_call_history(sqlite3 *db, const char *user_id, int64_t before,
+    int limit, json_t **calls)
+{
+	sqlite3_stmt *st;
+	json_t *arr, *c;
+	int rc;
+
+	if (calls == NULL)
+		return (-EINVAL);
+	*calls = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	if (limit < 1)
+		limit = 1;
+	if (limit > PAGE_MAX)
+		limit = PAGE_MAX;
+	if (before <= 0)
+		before = INT64_MAX;
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	rc = prepare(db, __func__, &st,
+	    "SELECT id, caller_id, callee_id, call_type, status, started_at,"
+	    "  answered_at, ended_at, duration_ms FROM calls"
+	    " WHERE (caller_id = ?1 OR callee_id = ?1) AND id < ?2"
+	    " ORDER BY id DESC LIMIT ?3", "tid", user_id, before, limit);
+	if (rc != 0)
+		goto fail;
+	while ((rc = step(db, __func__, st)) == 1) {
+		if ((c = call_json_row(st)) == NULL ||
+		    json_array_append_new(arr, c) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != 0)
+		goto fail;
+	*calls = arr;
+	return (0);
+ fail:
+	json_decref(arr);
+	return (rc);
+}
+
+/*
+ * Mark "missed" (ended_at now) every call still ringing that started
+ * before ring_deadline_ms, in one transaction; then, once committed, call
+ * fn (may be NULL) with each row as it now is, oldest first.  fn may use
+ * the connection.  Returns the number of calls swept or a negative errno
+ * (nothing changed, fn not called).
+ */
+int
+cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
+    int64_t now_ms, void (*fn)(void *, const struct cf_call *), void *arg)
+{
+	struct cf_call *v = NULL;
+	size_t i, n = 0;
+	int rc;
+
+	if (db == NULL)
+		return (-EINVAL);
+	if ((rc = tx_begin(db, __func__)) != 0)
+		return (rc);
+	rc = call_collect(db, __func__, &v, &n,
+	    "SELECT " CALL_COLS " FROM calls WHERE " CALL_LIVE
+	    "  AND status = 'ringing' AND started_at < ?1 ORDER BY id",
+	    "i", ring_deadline_ms);
+	if (rc == 0 && n > 0) {
+		rc = run(db, __func__,
+		    "UPDATE calls SET status = 'missed', ended_at = ?2"
+		    " WHERE " CALL_LIVE " AND status = 'ringing'"
+		    "  AND started_at < ?1", "ii", ring_deadline_ms, now_ms);
+		/* The write lock is held: the same rows, no others. */
+		if (rc == 0 && (size_t)sqlite3_changes(db) != n) {
+			cf_log_warnx("%s: swept %d calls, expected %zu",
+			    __func__, sqlite3_changes(db), n);
+			rc = -EIO;
+		}
+	}
+	if ((rc = tx_end(db, __func__, rc)) != 0) {
+		free(v);
+		return (rc);
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(v[i].status, sizeof(v[i].status), "missed");
+		v[i].ended_at = now_ms;
+		if (fn != NULL)
+			fn(arg, &v[i]);
+	}
+	free(v);
+	return (n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
+/*
+ * Call fn with every ringing or active call (of any user), by id.  The
+ * rows are read first, so fn may use the connection (to end a call, say).
+ * 0 or a negative errno (fn not called then).
+ */
+int
+cf_store_call_live(sqlite3 *db, void (*fn)(void *, const struct cf_call *),
+    void *arg)
+{
+	struct cf_call *v;
+	size_t i, n;
+	int rc;
+
+	if (db == NULL || fn == NULL)
+		return (-EINVAL);
+	rc = call_collect(db, __func__, &v, &n,
+	    "SELECT " CALL_COLS " FROM calls WHERE " CALL_LIVE " ORDER BY id",
+	    "");
+	if (rc != 0)
+		return (rc);
+	for (i = 0; i < n; i++)
+		fn(arg, &v[i]);
+	free(v);
+	return (0);
 }

@@ -126,4 +126,65 @@ int	 cf_store_broadcast_add(sqlite3 *db, const char *message,
 	    const char *priority, const char *from_user, const char *from_name,
 	    int64_t now_ms, int64_t *broadcast_id);
 
+/*
+ * Calls.  Statuses: ringing, active, ended, missed, rejected, busy.  A call
+ * as JSON (history): {id, callerId, calleeId, callType, status, startedAt,
+ * answeredAt, endedAt, durationMs} (times ISO or null, duration null until
+ * ended after an answer).
+ */
+struct cf_call {
+	int64_t		 id;
+	char		 caller[64];
+	char		 callee[64];
+	char		 type[8];		/* "audio" | "video" */
+	char		 status[12];
+	char		 caller_sock[32];	/* the inviting tab's socket id */
+	char		 callee_sock[32];	/* the answering tab, "" before */
+	int64_t		 started_at;		/* ms */
+	int64_t		 answered_at;		/* 0 when not answered */
+	int64_t		 ended_at;
+};
+
+/*
+ * Create a call in one transaction: when caller or callee already has a
+ * ringing or active call, the new call is recorded with status "busy" and
+ * *busy set; otherwise it is "ringing".  *call receives the row.
+ */
+int	 cf_store_call_create(sqlite3 *db, const char *caller,
+	    const char *callee, const char *type, const char *caller_sock,
+	    int64_t now_ms, struct cf_call *call, int *busy);
+/* Record a call that could not ring (target offline): status "missed". */
+int	 cf_store_call_missed(sqlite3 *db, const char *caller,
+	    const char *callee, const char *type, int64_t now_ms,
+	    struct cf_call *call);
+int	 cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call);
+/*
+ * Move a call from status `from` to `to` (conditional: -EALREADY when the
+ * call is no longer in `from`, -ENOENT when unknown).  to "active" sets
+ * answered_at and callee_sock (non-NULL); to ended/missed/rejected sets
+ * ended_at (and the duration when it had been answered).  *call (may be
+ * NULL) receives the row after the change.
+ */
+int	 cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
+	    const char *to, const char *callee_sock, int64_t now_ms,
+	    struct cf_call *call);
+/* The ringing or active call between two users (either direction);
+ * -ENOENT when none. */
+int	 cf_store_call_between(sqlite3 *db, const char *a, const char *b,
+	    struct cf_call *call);
+/* The user's calls, newest first; before 0 = from the newest. */
+int	 cf_store_call_history(sqlite3 *db, const char *user_id,
+	    int64_t before, int limit, json_t **calls);
+/*
+ * Calls still "ringing" that started before ring_deadline_ms: marked
+ * "missed"; fn is called for each (with the row after the change).
+ * Returns the number swept or a negative errno.
+ */
+int	 cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
+	    int64_t now_ms, void (*fn)(void *, const struct cf_call *),
+	    void *arg);
+/* The ringing or active calls of a user (for the cleanup sweep). */
+int	 cf_store_call_live(sqlite3 *db, void (*fn)(void *,
+	    const struct cf_call *), void *arg);
+
 #endif

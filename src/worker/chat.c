@@ -402,6 +402,7 @@ cf_chat_disconnected(struct cf_sess *s, const char *reason)
 	if (c == NULL)
 		return;
 	if (c->authed) {
+		cf_call_tab_gone(s);
 		while (c->nchannels > 0)
 			leave_channel(s, c->channels[c->nchannels - 1],
 			    "disconnect");

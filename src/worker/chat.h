@@ -39,6 +39,7 @@ struct cf_chat {
 	struct cf_typing *typing;
 	uint32_t	 ntyping;
 	uint32_t	 captyping;
+	int64_t		 call_id;	/* the call this tab takes part in, or 0 */
 };
 
 /* chat.c */
@@ -71,6 +72,20 @@ void	 cf_presence_down(struct cf_sess *s);
 uint32_t cf_presence_channel(struct cf_sess *s, int64_t channel, int delta);
 /* A key whose count a dead worker left at 0 (from the master). */
 void	 cf_presence_gone(struct cf_worker *w, const char *key);
+
+/* call.c */
+void	 cf_ev_call_invite(struct cf_event_ctx *ctx);
+void	 cf_ev_call_accept(struct cf_event_ctx *ctx);
+void	 cf_ev_call_reject(struct cf_event_ctx *ctx);
+void	 cf_ev_call_end(struct cf_event_ctx *ctx);
+void	 cf_ev_call_ice(struct cf_event_ctx *ctx);
+void	 cf_ev_call_history(struct cf_event_ctx *ctx);
+void	 cf_ev_call_ice_servers(struct cf_event_ctx *ctx);
+/* A tab in a call went away: start the disconnect grace. */
+void	 cf_call_tab_gone(struct cf_sess *s);
+/* Worker start/stop: the periodic sweep of calls left by dead workers. */
+void	 cf_call_start(struct cf_worker *w);
+void	 cf_call_stop(struct cf_worker *w);
 
 /* Shared helpers (chat.c). */
 /* Emit [event, payload] (payload stolen) to a room on every worker. */

@@ -32,6 +32,7 @@ static void ev_disconnect_me(struct cf_event_ctx *);
 #define PRES	"presence:error"
 #define BCAST	"broadcast:error"
 #define AUTH	"auth:error"
+#define CALL	"call:error"
 
 /*
  * argspec "." takes one argument of any type: the handler validates it
@@ -53,6 +54,13 @@ static const struct cf_event_def events[] = {
 	{ "update_presence",	0,		".",	cf_ev_update_presence, PRES },
 	{ "presence:set_status", 0,		".",	cf_ev_presence_set_status, PRES },
 	{ "presence:get_online_users", 0,	"",	cf_ev_presence_online_users, PRES },
+	{ "call:invite",	0,		".",	cf_ev_call_invite, CALL },
+	{ "call:accept",	0,		".",	cf_ev_call_accept, CALL },
+	{ "call:reject",	0,		".",	cf_ev_call_reject, CALL },
+	{ "call:end",		0,		".",	cf_ev_call_end, CALL },
+	{ "call:ice_candidate",	0,		".",	cf_ev_call_ice, CALL },
+	{ "call:history",	0,		"*",	cf_ev_call_history, CALL },
+	{ "call:get_ice_servers", 0,		"*",	cf_ev_call_ice_servers, CALL },
 
 	{ "whoami",		CF_EV_DEBUG,	"",	ev_whoami, NULL },
 	{ "echo",		CF_EV_DEBUG,	"*",	ev_echo, NULL },

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "worker/chat.h"
 #include "worker/relay.h"
 #include "worker/session.h"
 #include "worker/worker.h"
@@ -72,6 +73,7 @@ shutdown_now(struct cf_worker *w)
 	cf_sess_reap(w);
 	cf_relay_free(w->relay);
 	w->relay = NULL;
+	cf_call_stop(w);
 	cf_ipc_stop(w);
 	if (w->lws != NULL)
 		lws_context_destroy(w->lws);
@@ -232,6 +234,7 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
 		return (1);
+	cf_call_start(w);
 
 	uv_signal_init(&w->loop, &sig_term);
 	uv_signal_init(&w->loop, &sig_int);

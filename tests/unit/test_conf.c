@@ -184,6 +184,14 @@ test_defaults(void **state)
 	assert_int_equal(c->rate_limit_events, 20);
 	assert_int_equal(c->rate_limit_window_ms, 1000);
 	assert_int_equal(c->max_connections_per_user, 20);
+	assert_int_equal(c->call_ring_timeout_ms, 45000);
+	assert_int_equal(c->call_disconnect_grace_ms, 10000);
+	assert_int_equal(c->max_sdp_size, 65536);
+	assert_int_equal(c->max_ice_candidate_size, 4096);
+	assert_int_equal(c->nice_servers, 0);
+	assert_null(c->ice_servers[0]);
+	assert_null(c->turn_secret);
+	assert_int_equal(c->turn_credential_ttl_ms, 3600000);
 
 	/* The three default roles, in this order, with these exact bits. */
 	assert_int_equal(c->nroles, 3);
@@ -1284,6 +1292,151 @@ test_chat_limits(void **state)
 }
 
 static void
+test_calls(void **state)
+{
+	struct cf_conf	*c;
+	char		 text[2048], want[256];
+	int		 i;
+
+	(void)state;
+	c = load_ok("call-ring-timeout 1ms\ncall-disconnect-grace 1h\n"
+	    "max-sdp-size 1k\nmax-ice-candidate-size 256\n"
+	    "ice-server stun:stun.example.com:3478\n"
+	    "ice-server \"turn:turn.example.com:3478?transport=udp\"\n"
+	    "ice-server stuns:a.example.com\nice-server turns:b.example.com\n"
+	    "turn-secret 0123456789abcdef\nturn-credential-ttl 1s\n");
+	assert_int_equal(c->call_ring_timeout_ms, 1);
+	assert_int_equal(c->call_disconnect_grace_ms, 3600000);
+	assert_int_equal(c->max_sdp_size, 1024);
+	assert_int_equal(c->max_ice_candidate_size, 256);
+	assert_int_equal(c->nice_servers, 4);
+	assert_string_equal(c->ice_servers[0], "stun:stun.example.com:3478");
+	assert_string_equal(c->ice_servers[1],
+	    "turn:turn.example.com:3478?transport=udp");
+	assert_string_equal(c->ice_servers[2], "stuns:a.example.com");
+	assert_string_equal(c->ice_servers[3], "turns:b.example.com");
+	assert_string_equal(c->turn_secret, "0123456789abcdef");
+	assert_int_equal(c->turn_credential_ttl_ms, 1000);
+	cf_conf_free(c);
+
+	c = load_ok("call-ring-timeout 1h\ncall-disconnect-grace 1ms\n"
+	    "max-sdp-size 1m\nmax-ice-candidate-size 64k\n"
+	    "turn-credential-ttl 24h\n");
+	assert_int_equal(c->call_ring_timeout_ms, 3600000);
+	assert_int_equal(c->call_disconnect_grace_ms, 1);
+	assert_int_equal(c->max_sdp_size, 1048576);
+	assert_int_equal(c->max_ice_candidate_size, 65536);
+	assert_int_equal(c->nice_servers, 0);
+	assert_null(c->turn_secret);
+	assert_int_equal(c->turn_credential_ttl_ms, 86400000);
+	cf_conf_free(c);
+
+	/* Exactly CF_CONF_MAX_ICE servers load; one more does not. */
+	text[0] = '\0';
+	for (i = 0; i < CF_CONF_MAX_ICE; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "ice-server stun:s%d.example.com\n", i);
+	c = load_ok(text);
+	assert_int_equal(c->nice_servers, CF_CONF_MAX_ICE);
+	assert_string_equal(c->ice_servers[CF_CONF_MAX_ICE - 1],
+	    "stun:s15.example.com");
+	cf_conf_free(c);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "ice-server turn:x.example.com\n");
+	snprintf(want, sizeof(want), "t.conf:%d: invalid value "
+	    "\"turn:x.example.com\" for \"ice-server\": too many ice servers "
+	    "(at most %d)", CF_CONF_MAX_ICE + 1, CF_CONF_MAX_ICE);
+	load_err(text, want);
+
+	load_err("call-ring-timeout 0\n", "t.conf:1: invalid value \"0\" for "
+	    "\"call-ring-timeout\": must be between 1ms and 1h");
+	load_err("call-ring-timeout 61m\n", "t.conf:1: invalid value \"61m\" "
+	    "for \"call-ring-timeout\": must be between 1ms and 1h");
+	load_err("call-ring-timeout 45 s\n",
+	    "t.conf:1: \"call-ring-timeout\" takes 1 argument");
+	load_err("call-ring-timeout 45x\n", "t.conf:1: invalid value \"45x\" "
+	    "for \"call-ring-timeout\": unknown unit \"x\" (use ms, s, m or h)");
+	load_err("call-ring-timeout 1s\ncall-ring-timeout 2s\n",
+	    "t.conf:2: \"call-ring-timeout\" given twice");
+	load_err("call-disconnect-grace 0s\n", "t.conf:1: invalid value "
+	    "\"0s\" for \"call-disconnect-grace\": must be between 1ms and 1h");
+	load_err("call-disconnect-grace 2h\n", "t.conf:1: invalid value "
+	    "\"2h\" for \"call-disconnect-grace\": must be between 1ms and 1h");
+	load_err("max-sdp-size 1023\n", "t.conf:1: invalid value \"1023\" for "
+	    "\"max-sdp-size\": must be between 1024 and 1048576 bytes");
+	load_err("max-sdp-size 1025k\n", "t.conf:1: invalid value \"1025k\" "
+	    "for \"max-sdp-size\": must be between 1024 and 1048576 bytes");
+	load_err("max-sdp-size 64kb\n", "t.conf:1: invalid value \"64kb\" for "
+	    "\"max-sdp-size\": unknown unit \"kb\" (use k, m or g)");
+	load_err("max-sdp-size 99999999999999999999999\n", "t.conf:1: invalid "
+	    "value \"99999999999999999999999\" for \"max-sdp-size\": expected "
+	    "a number with an optional unit k, m or g");
+	load_err("max-ice-candidate-size 255\n", "t.conf:1: invalid value "
+	    "\"255\" for \"max-ice-candidate-size\": must be between 256 and "
+	    "65536 bytes");
+	load_err("max-ice-candidate-size 65537\n", "t.conf:1: invalid value "
+	    "\"65537\" for \"max-ice-candidate-size\": must be between 256 "
+	    "and 65536 bytes");
+	load_err("max-ice-candidate-size 1g\n", "t.conf:1: invalid value "
+	    "\"1g\" for \"max-ice-candidate-size\": must be between 256 and "
+	    "65536 bytes");
+	load_err("ice-server http://stun.example.com\n", "t.conf:1: invalid "
+	    "value \"http://stun.example.com\" for \"ice-server\": must be a "
+	    "stun:, stuns:, turn: or turns: URL");
+	load_err("\nice-server STUN:stun.example.com\n", "t.conf:2: invalid "
+	    "value \"STUN:stun.example.com\" for \"ice-server\": must be a "
+	    "stun:, stuns:, turn: or turns: URL");
+	load_err("ice-server \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"ice-server\": must be a stun:, stuns:, turn: or turns: URL");
+	load_err("ice-server stun\n", "t.conf:1: invalid value \"stun\" for "
+	    "\"ice-server\": must be a stun:, stuns:, turn: or turns: URL");
+	load_err("ice-server turns:\n", "t.conf:1: invalid value \"turns:\" "
+	    "for \"ice-server\": no host after \"turns:\"");
+	load_err("ice-server \"stun:a b\"\n", "t.conf:1: invalid value "
+	    "\"stun:a b\" for \"ice-server\": blank or control character in "
+	    "URL");
+	load_err("ice-server stun:a.example.com\nice-server stun:b.example.com\n"
+	    "ice-server stun:A.example.com\n", "t.conf:3: invalid value "
+	    "\"stun:A.example.com\" for \"ice-server\": duplicate ice-server");
+	load_err("ice-server stun:a turn:b\n",
+	    "t.conf:1: \"ice-server\" takes 1 argument");
+	load_err("ice-server\n", "t.conf:1: \"ice-server\" takes 1 argument");
+	/* 255 bytes load, 256 do not. */
+	memcpy(text, "ice-server stun:", 16);
+	memset(text + 16, 'a', 250);
+	strcpy(text + 16 + 250, "\n");
+	c = load_ok(text);
+	assert_int_equal(strlen(c->ice_servers[0]), 255);
+	cf_conf_free(c);
+	strcpy(text + 16 + 250, "a\n");
+	errbuf[0] = '\0';
+	assert_null(cf_conf_load_string(text, "t.conf", errbuf,
+	    sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "for \"ice-server\": longer than 255 "
+	    "bytes"));
+	assert_int_equal(strncmp(errbuf, "t.conf:1: invalid value \"stun:aaa",
+	    32), 0);
+	load_err("turn-secret 0123456789abcde\n", "t.conf:1: invalid value "
+	    "\"0123456789abcde\" for \"turn-secret\": must be at least 16 "
+	    "bytes");
+	load_err("turn-secret \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"turn-secret\": must be at least 16 bytes");
+	load_err("turn-secret 0123456789abcdef\nturn-secret 0123456789abcdef\n",
+	    "t.conf:2: \"turn-secret\" given twice");
+	load_err("turn-credential-ttl 999ms\n", "t.conf:1: invalid value "
+	    "\"999ms\" for \"turn-credential-ttl\": must be between 1s and "
+	    "24h");
+	load_err("turn-credential-ttl 25h\n", "t.conf:1: invalid value \"25h\" "
+	    "for \"turn-credential-ttl\": must be between 1s and 24h");
+	load_err("turn-credential-ttl 86400001\n", "t.conf:1: invalid value "
+	    "\"86400001\" for \"turn-credential-ttl\": must be between 1s and "
+	    "24h");
+	load_err("turn-credential-ttl 1d\n", "t.conf:1: invalid value \"1d\" "
+	    "for \"turn-credential-ttl\": unknown unit \"d\" (use ms, s, m or "
+	    "h)");
+}
+
+static void
 test_directive_table(void **state)
 {
 	const struct cf_directive	*d;
@@ -1293,7 +1446,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 29);
+	assert_int_equal(n, 36);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -1327,6 +1480,23 @@ test_directive_table(void **state)
 			assert_int_equal(d[i].flags, CF_CONF_HOT);
 			assert_string_equal(d[i].def, "20 1");
 			found++;
+		} else if (strcmp(d[i].name, "ice-server") == 0) {
+			assert_int_equal(d[i].flags,
+			    CF_CONF_MULTI | CF_CONF_HOT);
+			assert_null(d[i].def);
+			assert_int_equal(d[i].offset,
+			    offsetof(struct cf_conf, ice_servers));
+			found++;
+		} else if (strcmp(d[i].name, "turn-secret") == 0) {
+			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_null(d[i].def);
+			found++;
+		} else if (strncmp(d[i].name, "call-", 5) == 0 ||
+		    strcmp(d[i].name, "turn-credential-ttl") == 0) {
+			/* The call directives are all reloadable. */
+			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_non_null(d[i].def);
+			found++;
 		} else if (strncmp(d[i].name, "jwt-", 4) == 0 ||
 		    strstr(d[i].name, "-timeout") != NULL ||
 		    strncmp(d[i].name, "max-", 4) == 0 ||
@@ -1335,7 +1505,7 @@ test_directive_table(void **state)
 			assert_int_equal(d[i].flags, CF_CONF_HOT);
 		}
 	}
-	assert_int_equal(found, 6);
+	assert_int_equal(found, 11);
 	/* A second call returns the same table; n may be NULL. */
 	assert_ptr_equal(cf_conf_directives(NULL), d);
 	cf_conf_free(NULL);
@@ -1430,6 +1600,7 @@ main(void)
 		cmocka_unit_test(test_jwt_public_key),
 		cmocka_unit_test(test_jwt_claims),
 		cmocka_unit_test(test_chat_limits),
+		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 	};

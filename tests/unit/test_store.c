@@ -255,8 +255,8 @@ test_migration(void **state)
 	sqlite3 *raw;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 2);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 2);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 3);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 3);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -264,17 +264,20 @@ test_migration(void **state)
 	}
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'index' AND name IN ('messages_channel',"
-	    " 'calls_caller', 'calls_callee')"), 3);
+	    " 'calls_caller', 'calls_callee', 'calls_live')"), 4);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
+	    " pragma_table_info('calls') WHERE name IN ('caller_sock',"
+	    " 'callee_sock') AND type = 'TEXT'"), 2);
 	assert_int_equal(q64(fx->db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(mkchan(fx->db, "keep", 0, "1", NULL, 0), 1);
 
-	/* Reopen: still 2, data kept, nothing re-run. */
+	/* Reopen: still 3, data kept, nothing re-run. */
 	cf_db_close(fx->db);
 	assert_non_null(fx->db = cf_db_open(fx->path));
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 2);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 3);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 1);
 
-	/* A version-1 database is brought to 2, its meta row kept. */
+	/* A version-1 database is brought to 3, its meta row kept. */
 	snprintf(p, sizeof(p), "%s/v1.db", fx->dir);
 	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(raw, "CREATE TABLE meta (key TEXT"
@@ -283,7 +286,7 @@ test_migration(void **state)
 	    NULL), SQLITE_OK);
 	sqlite3_close(raw);
 	assert_non_null(raw = cf_db_open(p));
-	assert_int_equal(q64(raw, "PRAGMA user_version"), 2);
+	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM meta WHERE value ="
 	    " 'then'"), 1);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM messages"), 0);
@@ -1124,13 +1127,744 @@ test_broadcast(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Calls                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A call that must be created with the given busy outcome; its id. */
+static int64_t
+mkcall(sqlite3 *db, const char *caller, const char *callee, int64_t now,
+    int want_busy)
+{
+	struct cf_call c;
+	int busy = -1;
+
+	assert_int_equal(cf_store_call_create(db, caller, callee, "audio",
+	    "sockA", now, &c, &busy), 0);
+	assert_int_equal(busy, want_busy);
+	assert_true(c.id > 0);
+	assert_string_equal(c.status, want_busy ? "busy" : "ringing");
+	return (c.id);
+}
+
+/* The status of call id, as stored. */
+static const char *
+call_status(sqlite3 *db, int64_t id)
+{
+	static struct cf_call c;
+
+	assert_int_equal(cf_store_call_get(db, id, &c), 0);
+	return (c.status);
+}
+
+static void
+test_call_create(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	char big[80];
+	int64_t ab;
+	int busy;
+
+	busy = -1;
+	assert_int_equal(cf_store_call_create(fx->db, "1", "2", "video",
+	    "sock-1", T0, &c, &busy), 0);
+	assert_int_equal(busy, 0);
+	ab = c.id;
+	assert_true(ab > 0);
+	assert_string_equal(c.caller, "1");
+	assert_string_equal(c.callee, "2");
+	assert_string_equal(c.type, "video");
+	assert_string_equal(c.status, "ringing");
+	assert_string_equal(c.caller_sock, "sock-1");
+	assert_string_equal(c.callee_sock, "");
+	assert_true(c.started_at == T0);
+	assert_true(c.answered_at == 0);
+	assert_true(c.ended_at == 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status = 'ringing' AND ended_at IS NULL AND answered_at IS NULL"
+	    " AND duration_ms IS NULL AND callee_sock IS NULL AND"
+	    " caller_sock = 'sock-1'"), 1);
+
+	/* The callee of a ringing call is busy for a new caller. */
+	busy = -1;
+	assert_int_equal(cf_store_call_create(fx->db, "3", "2", "audio",
+	    "sock-3", T0 + 1, &c, &busy), 0);
+	assert_int_equal(busy, 1);
+	assert_true(c.id > ab);
+	assert_string_equal(c.status, "busy");
+	assert_string_equal(c.caller, "3");
+	assert_true(c.started_at == T0 + 1);
+	assert_true(c.ended_at == T0 + 1);
+	assert_true(c.answered_at == 0);
+	/* So is the caller of a ringing call, for anyone. */
+	mkcall(fx->db, "4", "1", T0 + 2, 1);
+	mkcall(fx->db, "1", "4", T0 + 2, 1);
+	/* And its callee, placing a call itself. */
+	mkcall(fx->db, "2", "5", T0 + 2, 1);
+	/* Busy rows do not make anyone busy: 3, 4 and 5 are free. */
+	mkcall(fx->db, "3", "4", T0 + 3, 0);
+	mkcall(fx->db, "5", "6", T0 + 3, 0);
+	/* An active call keeps both busy. */
+	assert_int_equal(cf_store_call_transition(fx->db, ab, "ringing",
+	    "active", "sock-2", T0 + 4, NULL), 0);
+	mkcall(fx->db, "7", "2", T0 + 5, 1);
+	mkcall(fx->db, "1", "7", T0 + 5, 1);
+	/* Once it ended, both are free again. */
+	assert_int_equal(cf_store_call_transition(fx->db, ab, "active",
+	    "ended", NULL, T0 + 6, NULL), 0);
+	mkcall(fx->db, "7", "1", T0 + 7, 0);
+	mkcall(fx->db, "2", "8", T0 + 7, 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 11);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status = 'busy' AND ended_at = started_at"), 6);
+
+	/* busy may be NULL; a NULL socket is stored as NULL, read as "". */
+	assert_int_equal(cf_store_call_create(fx->db, "9", "10", "audio",
+	    NULL, T0, &c, NULL), 0);
+	assert_string_equal(c.caller_sock, "");
+	assert_string_equal(c.status, "ringing");
+
+	/* Bad arguments change nothing and zero the outputs. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	busy = 7;
+	memset(&c, 0xff, sizeof(c));
+	assert_int_equal(cf_store_call_create(fx->db, "11", "11", "audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(busy, 0);
+	assert_true(c.id == 0);
+	assert_string_equal(c.status, "");
+	assert_int_equal(cf_store_call_create(fx->db, "", "12", "audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "11", NULL, "audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "screen",
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "Audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", NULL,
+	    "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, big, "12", "audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	big[64] = '\0';
+	assert_int_equal(cf_store_call_create(fx->db, "11", big, "audio",
+	    "s", T0, &c, &busy), -EINVAL);
+	big[32] = '\0';
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
+	    big, T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "\xff\xfe", "12",
+	    "audio", "s", T0, &c, &busy), -EINVAL);
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
+	    "s", T0, NULL, &busy), -EINVAL);
+	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 12);
+	/* The longest ids that fit are kept whole. */
+	big[31] = '\0';
+	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
+	    big, T0, &c, &busy), 0);
+	assert_string_equal(c.caller_sock, big);
+	memset(big, 'y', 63);
+	big[63] = '\0';
+	assert_int_equal(cf_store_call_create(fx->db, big, "13", "audio",
+	    NULL, T0, &c, &busy), 0);
+	assert_string_equal(c.caller, big);
+	assert_int_equal(busy, 0);
+}
+
+static void
+test_call_missed(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "2", "video", T0,
+	    &c), 0);
+	assert_true(c.id > 0);
+	assert_string_equal(c.status, "missed");
+	assert_string_equal(c.type, "video");
+	assert_string_equal(c.caller, "1");
+	assert_string_equal(c.callee, "2");
+	assert_string_equal(c.caller_sock, "");
+	assert_true(c.started_at == T0);
+	assert_true(c.ended_at == T0);
+	assert_true(c.answered_at == 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status = 'missed' AND duration_ms IS NULL AND answered_at IS"
+	    " NULL AND ended_at = started_at"), 1);
+	/* A missed call does not make anyone busy. */
+	mkcall(fx->db, "1", "2", T0 + 1, 0);
+	/* Even while the two are in a call, a missed call is recorded. */
+	assert_int_equal(cf_store_call_missed(fx->db, "2", "1", "audio",
+	    T0 + 2, &c), 0);
+	assert_string_equal(c.status, "missed");
+
+	assert_int_equal(cf_store_call_missed(NULL, "1", "2", "audio", T0,
+	    &c), -EINVAL);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "2", "audio", T0,
+	    NULL), -EINVAL);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "1", "audio", T0,
+	    &c), -EINVAL);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "", "audio", T0,
+	    &c), -EINVAL);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "2", "", T0,
+	    &c), -EINVAL);
+	assert_true(c.id == 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 3);
+}
+
+static void
+test_call_get(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c, d;
+	int64_t id;
+
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_get(fx->db, id, &c), 0);
+	assert_true(c.id == id);
+	assert_string_equal(c.caller, "1");
+	assert_string_equal(c.callee, "2");
+	assert_string_equal(c.type, "audio");
+	assert_string_equal(c.status, "ringing");
+	assert_string_equal(c.caller_sock, "sockA");
+	memset(&d, 0x55, sizeof(d));
+	assert_int_equal(cf_store_call_get(fx->db, id + 1, &d), -ENOENT);
+	assert_true(d.id == 0);
+	assert_string_equal(d.caller, "");
+	assert_int_equal(cf_store_call_get(fx->db, 0, &d), -ENOENT);
+	assert_int_equal(cf_store_call_get(fx->db, -1, &d), -ENOENT);
+	assert_int_equal(cf_store_call_get(fx->db, id, NULL), -EINVAL);
+	assert_int_equal(cf_store_call_get(NULL, id, &d), -EINVAL);
+}
+
+static void
+test_call_transition(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	sqlite3 *other;
+	char big[40];
+	int64_t id, id2;
+
+	/* Accept: answered_at and the callee's socket. */
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", "tab-2", T0 + 1500, &c), 0);
+	assert_true(c.id == id);
+	assert_string_equal(c.status, "active");
+	assert_string_equal(c.callee_sock, "tab-2");
+	assert_string_equal(c.caller_sock, "sockA");
+	assert_true(c.answered_at == T0 + 1500);
+	assert_true(c.ended_at == 0);
+
+	/* A second accept, from another connection, loses. */
+	assert_non_null(other = cf_db_open(fx->path));
+	memset(&c, 0x55, sizeof(c));
+	assert_int_equal(cf_store_call_transition(other, id, "ringing",
+	    "active", "tab-3", T0 + 1600, &c), -EALREADY);
+	assert_true(c.id == 0);
+	assert_int_equal(cf_store_call_transition(other, id, "ringing",
+	    "rejected", NULL, T0 + 1600, NULL), -EALREADY);
+	assert_null(sqlite3_next_stmt(other, NULL));
+	assert_int_equal(sqlite3_get_autocommit(other), 1);
+	cf_db_close(other);
+	assert_int_equal(cf_store_call_get(fx->db, id, &c), 0);
+	assert_string_equal(c.callee_sock, "tab-2");
+	assert_true(c.answered_at == T0 + 1500);
+
+	/* End: ended_at and the duration since the answer. */
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ended", "ignored", T0 + 61500, &c), 0);
+	assert_string_equal(c.status, "ended");
+	assert_string_equal(c.callee_sock, "tab-2");
+	assert_true(c.ended_at == T0 + 61500);
+	assert_true(c.answered_at == T0 + 1500);
+	assert_int_equal(q64(fx->db, "SELECT duration_ms FROM calls WHERE"
+	    " status = 'ended'"), 60000);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ended", NULL, T0 + 70000, &c), -EALREADY);
+	/* Unknown call. */
+	assert_int_equal(cf_store_call_transition(fx->db, id + 100, "ringing",
+	    "active", "x", T0, &c), -ENOENT);
+	assert_int_equal(cf_store_call_transition(fx->db, id + 100, "active",
+	    "ended", NULL, T0, NULL), -ENOENT);
+
+	/* Reject, cancel (missed) and end while ringing: no duration. */
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "rejected", NULL, T0 + 10, &c), 0);
+	assert_string_equal(c.status, "rejected");
+	assert_true(c.ended_at == T0 + 10);
+	assert_true(c.answered_at == 0);
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "missed", NULL, T0 + 20, &c), 0);
+	assert_string_equal(c.status, "missed");
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "ended", NULL, T0 + 30, &c), 0);
+	assert_string_equal(c.status, "ended");
+	assert_true(c.ended_at == T0 + 30);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " duration_ms IS NULL AND ended_at IS NOT NULL"), 3);
+	/* A call on an active one is refused as already moved on. */
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ended", NULL, T0 + 5, &c), -EALREADY);
+	assert_string_equal(call_status(fx->db, id), "ringing");
+
+	/* Moves that are not allowed, whatever the call's state. */
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "ringing", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "busy", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "active", "s", T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "missed", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "rejected", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ringing", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ended",
+	    "active", "s", T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "missed",
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "busy",
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "rejected",
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "over", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "Ringing",
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, NULL,
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    NULL, NULL, T0, &c), -EINVAL);
+	/* Accepting needs a socket id that fits. */
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", NULL, T0, &c), -EINVAL);
+	memset(big, 's', sizeof(big) - 1);
+	big[32] = '\0';
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", big, T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", "\xc0\x80", T0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_transition(NULL, id, "ringing",
+	    "ended", NULL, T0, &c), -EINVAL);
+	assert_string_equal(call_status(fx->db, id), "ringing");
+	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+	big[31] = '\0';
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", big, T0 + 100, &c), 0);
+	assert_string_equal(c.callee_sock, big);
+
+	/* A clock that went back gives a zero duration, not a negative. */
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ended", NULL, T0 + 40, &c), 0);
+	assert_int_equal(q64(fx->db, "SELECT duration_ms FROM calls WHERE"
+	    " id = (SELECT max(id) FROM calls)"), 0);
+
+	/* A busy call cannot be moved at all. */
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	id2 = mkcall(fx->db, "3", "2", T0, 1);
+	assert_int_equal(cf_store_call_transition(fx->db, id2, "ringing",
+	    "active", "s", T0, &c), -EALREADY);
+	assert_string_equal(call_status(fx->db, id2), "busy");
+	assert_string_equal(call_status(fx->db, id), "ringing");
+}
+
+static void
+test_call_between(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	int64_t id, newer;
+
+	memset(&c, 0x55, sizeof(c));
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), -ENOENT);
+	assert_true(c.id == 0);
+	id = mkcall(fx->db, "1", "2", T0, 0);
+	mkcall(fx->db, "3", "4", T0, 0);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), 0);
+	assert_true(c.id == id);
+	assert_string_equal(c.caller, "1");
+	assert_int_equal(cf_store_call_between(fx->db, "2", "1", &c), 0);
+	assert_true(c.id == id);
+	assert_string_equal(c.caller, "1");
+	assert_int_equal(cf_store_call_between(fx->db, "1", "3", &c), -ENOENT);
+	assert_int_equal(cf_store_call_between(fx->db, "2", "4", &c), -ENOENT);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "1", &c), -ENOENT);
+	/* Active counts; busy, missed and ended do not. */
+	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
+	    "active", "t", T0 + 1, NULL), 0);
+	mkcall(fx->db, "2", "1", T0 + 2, 1);
+	assert_int_equal(cf_store_call_between(fx->db, "2", "1", &c), 0);
+	assert_true(c.id == id);
+	assert_string_equal(c.status, "active");
+	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
+	    "ended", NULL, T0 + 3, NULL), 0);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), -ENOENT);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "2", "audio", T0,
+	    &c), 0);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), -ENOENT);
+	/* Several live (only possible behind the busy rule's back): newest. */
+	assert_int_equal(sqlite3_exec(fx->db, "INSERT INTO calls(caller_id,"
+	    " callee_id, call_type, status, started_at) VALUES ('2', '1',"
+	    " 'video', 'ringing', 5), ('1', '2', 'audio', 'active', 6)",
+	    NULL, NULL, NULL), SQLITE_OK);
+	newer = sqlite3_last_insert_rowid(fx->db);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), 0);
+	assert_true(c.id == newer);
+	assert_string_equal(c.status, "active");
+
+	assert_int_equal(cf_store_call_between(fx->db, "1", "", &c), -EINVAL);
+	assert_int_equal(cf_store_call_between(fx->db, NULL, "2", &c),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "2", NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_between(NULL, "1", "2", &c), -EINVAL);
+	assert_int_equal(cf_store_call_between(fx->db, "1", "\xff", &c),
+	    -EINVAL);
+}
+
+/* The ids of a history page, checked newest first; their count. */
+static size_t
+history_ids(sqlite3 *db, const char *uid, int64_t before, int limit,
+    int64_t *ids, size_t max)
+{
+	json_t *arr, *c;
+	size_t i;
+
+	assert_int_equal(cf_store_call_history(db, uid, before, limit, &arr),
+	    0);
+	assert_true(json_is_array(arr));
+	assert_true(json_array_size(arr) <= max);
+	json_array_foreach(arr, i, c) {
+		ids[i] = iget(c, "id");
+		if (i > 0)
+			assert_true(ids[i] < ids[i - 1]);
+	}
+	i = json_array_size(arr);
+	json_decref(arr);
+	return (i);
+}
+
+static void
+test_call_history(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const keys[] = { "id", "callerId", "calleeId",
+	    "callType", "status", "startedAt", "answeredAt", "endedAt",
+	    "durationMs" };
+	struct cf_call c;
+	json_t *arr, *o;
+	int64_t a, b, ids[128];
+	size_t i, n;
+
+	/* Shape: an answered and ended call, then one still ringing. */
+	assert_int_equal(cf_store_call_create(fx->db, "1", "alice", "video",
+	    "s1", T0, &c, NULL), 0);
+	a = c.id;
+	assert_int_equal(cf_store_call_transition(fx->db, a, "ringing",
+	    "active", "s2", T0 + 1000, NULL), 0);
+	assert_int_equal(cf_store_call_transition(fx->db, a, "active",
+	    "ended", NULL, T0 + 3500, NULL), 0);
+	b = mkcall(fx->db, "2", "1", T0 + 5000, 0);
+	assert_int_equal(cf_store_call_history(fx->db, "1", 0, 50, &arr), 0);
+	assert_int_equal(json_array_size(arr), 2);
+	o = json_array_get(arr, 1);
+	assert_int_equal(json_object_size(o), 9);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_non_null(json_object_get(o, keys[i]));
+	assert_true(iget(o, "id") == a);
+	assert_int_equal(iget(o, "callerId"), 1);
+	assert_string_equal(sget(o, "calleeId"), "alice");
+	assert_string_equal(sget(o, "callType"), "video");
+	assert_string_equal(sget(o, "status"), "ended");
+	assert_string_equal(sget(o, "startedAt"), "2026-11-26T20:12:18.123Z");
+	assert_string_equal(sget(o, "answeredAt"),
+	    "2026-11-26T20:12:19.123Z");
+	assert_string_equal(sget(o, "endedAt"), "2026-11-26T20:12:21.623Z");
+	assert_int_equal(iget(o, "durationMs"), 2500);
+	o = json_array_get(arr, 0);
+	assert_int_equal(json_object_size(o), 9);
+	assert_true(iget(o, "id") == b);
+	assert_int_equal(iget(o, "callerId"), 2);
+	assert_int_equal(iget(o, "calleeId"), 1);
+	assert_string_equal(sget(o, "callType"), "audio");
+	assert_string_equal(sget(o, "status"), "ringing");
+	assert_string_equal(sget(o, "startedAt"), "2026-11-26T20:12:23.123Z");
+	assert_true(json_is_null(json_object_get(o, "answeredAt")));
+	assert_true(json_is_null(json_object_get(o, "endedAt")));
+	assert_true(json_is_null(json_object_get(o, "durationMs")));
+	json_decref(arr);
+	/* The other party sees the first call only; strangers nothing. */
+	assert_int_equal(history_ids(fx->db, "alice", 0, 50, ids, 128), 1);
+	assert_true(ids[0] == a);
+	assert_int_equal(history_ids(fx->db, "nobody", 0, 50, ids, 128), 0);
+	/* A busy call is in both users' history, ended without duration. */
+	assert_int_equal(cf_store_call_create(fx->db, "alice", "2", "audio",
+	    "s3", T0 + 6000, &c, NULL), 0);
+	assert_string_equal(c.status, "busy");
+	assert_int_equal(cf_store_call_history(fx->db, "alice", 0, 1, &arr),
+	    0);
+	assert_int_equal(json_array_size(arr), 1);
+	o = json_array_get(arr, 0);
+	assert_string_equal(sget(o, "status"), "busy");
+	assert_string_equal(sget(o, "endedAt"), sget(o, "startedAt"));
+	assert_true(json_is_null(json_object_get(o, "answeredAt")));
+	assert_true(json_is_null(json_object_get(o, "durationMs")));
+	json_decref(arr);
+
+	/* Paging and limits over 120 more calls of user 9. */
+	for (i = 0; i < 120; i++)
+		assert_int_equal(cf_store_call_missed(fx->db, i % 2 ? "9" : "8",
+		    i % 2 ? "8" : "9", "audio", T0 + (int64_t)i, &c), 0);
+	n = history_ids(fx->db, "9", 0, 1000, ids, 128);
+	assert_int_equal(n, 100);
+	assert_true(ids[0] == c.id);
+	assert_true(ids[99] == c.id - 99);
+	assert_int_equal(history_ids(fx->db, "9", 0, 0, ids, 128), 1);
+	assert_true(ids[0] == c.id);
+	assert_int_equal(history_ids(fx->db, "9", 0, -5, ids, 128), 1);
+	assert_int_equal(history_ids(fx->db, "9", -3, 10, ids, 128), 10);
+	assert_true(ids[0] == c.id);
+	n = history_ids(fx->db, "9", c.id - 99, 100, ids, 128);
+	assert_int_equal(n, 20);
+	assert_true(ids[0] == c.id - 100);
+	assert_true(ids[19] == c.id - 119);
+	assert_int_equal(history_ids(fx->db, "9", c.id - 119, 100, ids, 128),
+	    0);
+	assert_int_equal(history_ids(fx->db, "9", c.id - 10, 3, ids, 128), 3);
+	assert_true(ids[0] == c.id - 11);
+	assert_true(ids[2] == c.id - 13);
+	/* Before an id beyond the newest is the same as from the newest. */
+	assert_int_equal(history_ids(fx->db, "9", INT64_MAX, 2, ids, 128), 2);
+	assert_true(ids[0] == c.id);
+
+	arr = (json_t *)1;
+	assert_int_equal(cf_store_call_history(fx->db, "", 0, 10, &arr),
+	    -EINVAL);
+	assert_null(arr);
+	assert_int_equal(cf_store_call_history(fx->db, NULL, 0, 10, &arr),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_history(fx->db, "\xff", 0, 10, &arr),
+	    -EINVAL);
+	assert_null(arr);
+	assert_int_equal(cf_store_call_history(fx->db, "1", 0, 10, NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_history(NULL, "1", 0, 10, &arr),
+	    -EINVAL);
+}
+
+struct seen {
+	struct cf_call	 calls[16];
+	int		 n;
+	sqlite3		*db;		/* when set, end each call seen */
+};
+
+static void
+record_call(void *arg, const struct cf_call *c)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 16);
+	s->calls[s->n++] = *c;
+	if (s->db != NULL)
+		assert_int_equal(cf_store_call_transition(s->db, c->id,
+		    c->status, "ended", NULL, T0 + 99, NULL), 0);
+}
+
+static void
+test_call_sweep(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	struct seen s;
+	char sql[160];
+	int64_t old1, old2, fresh, act;
+
+	old1 = mkcall(fx->db, "1", "2", T0, 0);
+	old2 = mkcall(fx->db, "3", "4", T0 + 10, 0);
+	fresh = mkcall(fx->db, "5", "6", T0 + 20, 0);
+	act = mkcall(fx->db, "7", "8", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, act, "ringing",
+	    "active", "s", T0 + 1, NULL), 0);
+	mkcall(fx->db, "9", "1", T0, 1);
+	assert_int_equal(cf_store_call_missed(fx->db, "9", "10", "audio", T0,
+	    &c), 0);
+
+	/* Nothing started before T0. */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cf_store_call_sweep_ringing(fx->db, T0, T0 + 45000,
+	    record_call, &s), 0);
+	assert_int_equal(s.n, 0);
+	/* started_at < deadline: old1 and old2, not fresh (== deadline). */
+	assert_int_equal(cf_store_call_sweep_ringing(fx->db, T0 + 20,
+	    T0 + 45000, record_call, &s), 2);
+	assert_int_equal(s.n, 2);
+	assert_true(s.calls[0].id == old1);
+	assert_true(s.calls[1].id == old2);
+	assert_string_equal(s.calls[0].status, "missed");
+	assert_true(s.calls[0].ended_at == T0 + 45000);
+	assert_true(s.calls[0].started_at == T0);
+	assert_true(s.calls[0].answered_at == 0);
+	assert_string_equal(s.calls[1].caller, "3");
+	assert_string_equal(s.calls[1].callee, "4");
+	assert_string_equal(s.calls[1].caller_sock, "sockA");
+	assert_string_equal(call_status(fx->db, old1), "missed");
+	assert_string_equal(call_status(fx->db, old2), "missed");
+	assert_string_equal(call_status(fx->db, fresh), "ringing");
+	assert_string_equal(call_status(fx->db, act), "active");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM calls WHERE status ="
+	    " 'missed' AND ended_at = %lld AND duration_ms IS NULL",
+	    T0 + 45000);
+	assert_int_equal(q64(fx->db, sql), 2);
+	/* A second sweep finds nothing new; fn may be NULL. */
+	assert_int_equal(cf_store_call_sweep_ringing(fx->db, T0 + 20,
+	    T0 + 46000, NULL, NULL), 0);
+	assert_int_equal(cf_store_call_sweep_ringing(fx->db, T0 + 21,
+	    T0 + 46000, NULL, NULL), 1);
+	assert_string_equal(call_status(fx->db, fresh), "missed");
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status = 'ringing'"), 0);
+	assert_string_equal(call_status(fx->db, act), "active");
+	/* The swept callees are free again. */
+	mkcall(fx->db, "2", "1", T0 + 50000, 0);
+	assert_int_equal(cf_store_call_sweep_ringing(NULL, T0, T0, NULL,
+	    NULL), -EINVAL);
+}
+
+static void
+test_call_live(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	struct seen s;
+	int64_t r, a;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cf_store_call_live(fx->db, record_call, &s), 0);
+	assert_int_equal(s.n, 0);
+	r = mkcall(fx->db, "1", "2", T0, 0);
+	a = mkcall(fx->db, "3", "4", T0, 0);
+	assert_int_equal(cf_store_call_transition(fx->db, a, "ringing",
+	    "active", "t4", T0 + 1, NULL), 0);
+	mkcall(fx->db, "5", "1", T0, 1);
+	assert_int_equal(cf_store_call_missed(fx->db, "5", "6", "video", T0,
+	    &c), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cf_store_call_live(fx->db, record_call, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_true(s.calls[0].id == r);
+	assert_string_equal(s.calls[0].status, "ringing");
+	assert_true(s.calls[1].id == a);
+	assert_string_equal(s.calls[1].status, "active");
+	assert_string_equal(s.calls[1].callee_sock, "t4");
+	assert_true(s.calls[1].answered_at == T0 + 1);
+	/* fn may end each call through the same connection. */
+	memset(&s, 0, sizeof(s));
+	s.db = fx->db;
+	assert_int_equal(cf_store_call_live(fx->db, record_call, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(call_status(fx->db, r), "ended");
+	assert_string_equal(call_status(fx->db, a), "ended");
+	assert_int_equal(q64(fx->db, "SELECT duration_ms FROM calls WHERE"
+	    " callee_sock = 't4'"), 98);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cf_store_call_live(fx->db, record_call, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(cf_store_call_live(fx->db, NULL, NULL), -EINVAL);
+	assert_int_equal(cf_store_call_live(NULL, record_call, &s), -EINVAL);
+}
+
+/* A version-2 database with calls is brought to 3, its rows kept. */
+static void
+test_call_migration(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	char p[160], q[176];
+	json_t *arr;
+	sqlite3 *raw;
+
+	snprintf(p, sizeof(p), "%s/v2.db", fx->dir);
+	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+	    "CREATE TABLE calls ("
+	    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    "  caller_id TEXT NOT NULL, callee_id TEXT NOT NULL,"
+	    "  call_type TEXT NOT NULL, status TEXT NOT NULL,"
+	    "  started_at INTEGER NOT NULL, answered_at INTEGER,"
+	    "  ended_at INTEGER, duration_ms INTEGER) STRICT;"
+	    "CREATE INDEX calls_caller ON calls(caller_id, id);"
+	    "CREATE INDEX calls_callee ON calls(callee_id, id);"
+	    "INSERT INTO calls VALUES (1, '1', '2', 'audio', 'ended', 100,"
+	    "  200, 1200, 1000), (2, '2', '1', 'video', 'ringing', 300,"
+	    "  NULL, NULL, NULL), (7, '3', '1', 'audio', 'missed', 400, NULL,"
+	    "  400, NULL);"
+	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_non_null(raw = cf_db_open(p));
+	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 3);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM calls WHERE"
+	    " caller_sock IS NULL AND callee_sock IS NULL"), 3);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM sqlite_master WHERE"
+	    " type = 'index' AND name IN ('calls_caller', 'calls_callee',"
+	    " 'calls_live')"), 3);
+	assert_int_equal(cf_store_call_get(raw, 1, &c), 0);
+	assert_string_equal(c.status, "ended");
+	assert_string_equal(c.caller_sock, "");
+	assert_true(c.answered_at == 200 && c.ended_at == 1200);
+	assert_int_equal(cf_store_call_history(raw, "1", 0, 10, &arr), 0);
+	assert_int_equal(json_array_size(arr), 3);
+	assert_int_equal(iget(json_array_get(arr, 0), "id"), 7);
+	assert_int_equal(iget(json_array_get(arr, 2), "durationMs"), 1000);
+	json_decref(arr);
+	/* The old ringing call still counts; new ids follow the old ones. */
+	assert_int_equal(cf_store_call_between(raw, "1", "2", &c), 0);
+	assert_true(c.id == 2);
+	assert_int_equal(cf_store_call_create(raw, "3", "1", "audio", "s",
+	    T0, &c, NULL), 0);
+	assert_string_equal(c.status, "busy");
+	assert_true(c.id == 8);
+	assert_int_equal(cf_store_call_transition(raw, 2, "ringing",
+	    "active", "s2", T0, &c), 0);
+	assert_string_equal(c.callee_sock, "s2");
+	assert_null(sqlite3_next_stmt(raw, NULL));
+	cf_db_close(raw);
+	/* Reopening runs nothing again. */
+	assert_non_null(raw = cf_db_open(p));
+	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 4);
+	cf_db_close(raw);
+	unlink(p);
+	snprintf(q, sizeof(q), "%s-wal", p);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s-shm", p);
+	unlink(q);
+}
+
+/* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
+
+static void
+eio_fn(void *arg, const struct cf_call *c)
+{
+	(void)arg;
+	(void)c;
+	fail_msg("called back on an error");
+}
 
 /* A connection without the schema: SQLite errors become -EIO. */
 static void
 test_eio(void **state)
 {
+	struct cf_call call;
 	sqlite3 *raw;
 	json_t *j = (json_t *)1;
 	char buf[8];
@@ -1153,6 +1887,19 @@ test_eio(void **state)
 	assert_int_equal(cf_store_user_name(raw, "1", buf, sizeof(buf)), -EIO);
 	assert_int_equal(cf_store_broadcast_add(raw, "m", "low", "1", "A", T0,
 	    &id), -EIO);
+	assert_int_equal(cf_store_call_create(raw, "1", "2", "audio", "s", T0,
+	    &call, &dup), -EIO);
+	assert_int_equal(cf_store_call_missed(raw, "1", "2", "audio", T0,
+	    &call), -EIO);
+	assert_int_equal(cf_store_call_get(raw, 1, &call), -EIO);
+	assert_int_equal(cf_store_call_transition(raw, 1, "ringing", "ended",
+	    NULL, T0, &call), -EIO);
+	assert_int_equal(cf_store_call_between(raw, "1", "2", &call), -EIO);
+	assert_int_equal(cf_store_call_history(raw, "1", 0, 10, &j), -EIO);
+	assert_null(j);
+	assert_int_equal(cf_store_call_sweep_ringing(raw, T0, T0, NULL, NULL),
+	    -EIO);
+	assert_int_equal(cf_store_call_live(raw, eio_fn, NULL), -EIO);
 	/* No transaction left open. */
 	assert_int_equal(sqlite3_get_autocommit(raw), 1);
 	assert_int_equal(sqlite3_close(raw), SQLITE_OK);
@@ -1161,6 +1908,7 @@ test_eio(void **state)
 static void
 test_null_db(void **state)
 {
+	struct cf_call call;
 	char buf[8];
 	json_t *j;
 	int64_t id;
@@ -1190,6 +1938,19 @@ test_null_db(void **state)
 	assert_int_equal(cf_store_presence_get(NULL, "1", &j), -EINVAL);
 	assert_int_equal(cf_store_broadcast_add(NULL, "m", "low", "1", "a", 0,
 	    &id), -EINVAL);
+	assert_int_equal(cf_store_call_create(NULL, "1", "2", "audio", "s", 0,
+	    &call, NULL), -EINVAL);
+	assert_int_equal(cf_store_call_missed(NULL, "1", "2", "audio", 0,
+	    &call), -EINVAL);
+	assert_int_equal(cf_store_call_get(NULL, 1, &call), -EINVAL);
+	assert_int_equal(cf_store_call_transition(NULL, 1, "ringing", "ended",
+	    NULL, 0, NULL), -EINVAL);
+	assert_int_equal(cf_store_call_between(NULL, "1", "2", &call),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_history(NULL, "1", 0, 1, &j), -EINVAL);
+	assert_int_equal(cf_store_call_sweep_ringing(NULL, 0, 0, NULL, NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_call_live(NULL, eio_fn, NULL), -EINVAL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1308,6 +2069,24 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_presence, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_broadcast, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_create, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_missed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_get, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_transition, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_between, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_history, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_sweep, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_live, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_migration, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 		    teardown),
