@@ -10,6 +10,8 @@
  * adoption corrupts request bodies, so the bytes must stay in the kernel.)
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -241,7 +243,7 @@ listener_readable(uv_poll_t *h, int status, int events)
 {
 	struct listener *l = h->data;
 	struct cf_worker *w = cf_w;
-	int i, fd;
+	int i, fd, one = 1;
 
 	(void)events;
 	if (status < 0 || w->draining)
@@ -255,6 +257,12 @@ listener_readable(uv_poll_t *h, int status, int events)
 				cf_log_warn("accept4");
 			return;
 		}
+		/*
+		 * Engine.IO writes small packets back to back (an error event
+		 * then its ack); without NODELAY the second waits for the
+		 * peer's delayed ACK (~40 ms).
+		 */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		new_connection(w, fd);
 	}
 }

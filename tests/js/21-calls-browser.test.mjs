@@ -236,59 +236,66 @@ describe('a video call between two Chromium pages', () => {
 		    ice: window.pc ? window.pc.iceConnectionState : null }));
 	}
 
+	// Wrap a test: when it fails, print each page's state and console.
+	function withPages(fn) {
+		return async function (...args) {
+			try {
+				return await fn.apply(this, args);
+			} catch (e) {
+				for (const p of pages) {
+					const s = await state(p).catch((x) => x.message);
+					process.stderr.write(`--- page ${p.label}: ` +
+					    `${JSON.stringify(s)}\n` +
+					    `${p.consoleLines.join('\n')}\n`);
+				}
+				throw e;
+			}
+		};
+	}
+
 	it('offer, answer, ICE through confabd; media flows; hang up',
-	    withLogs(async () => {
-		try {
-			const a = await open(ALICE);
-			const b = await open(BOB);
-			await b.evaluate(() => window.answerCalls());
-			const callId = await a.evaluate((t) => window.call(t),
-			    Number(BOB.userId));
-			assert.ok(Number.isInteger(callId) && callId > 0,
-			    `callId ${callId}`);
-			for (const p of [a, b]) {
-				await p.waitForFunction(() => window.pc &&
-				    window.pc.connectionState === 'connected', null,
-				    { timeout: 20000, polling: 100 });
-			}
-			// Candidates really went through the daemon.
-			for (const p of [a, b]) {
-				const s = await state(p);
-				assert.ok(s.events.includes('call:ice_candidate'),
-				    `${p.label}: no call:ice_candidate relayed`);
-			}
-			assert.ok((await state(a)).events.includes('call:accepted'));
-			assert.ok((await state(b)).events.includes('call:incoming'));
-
-			// Media flows both ways.
-			const before0 = await Promise.all([a, b].map((p) =>
-			    p.evaluate(() => window.bytesIn())));
-			await new Promise((r) => setTimeout(r, 1200));
-			const after0 = await Promise.all([a, b].map((p) =>
-			    p.evaluate(() => window.bytesIn())));
-			for (let i = 0; i < 2; i++) {
-				assert.ok(after0[i] > before0[i], `${[a, b][i].label}:` +
-				    ` inbound bytes ${before0[i]} -> ${after0[i]}`);
-			}
-
-			const end = await a.evaluate(() => window.hangUp());
-			assert.deepEqual(end, { ok: true, callId });
-			await b.waitForFunction(() => window.st.ended !== null, null,
-			    { timeout: 5000 });
-			assert.deepEqual(await b.evaluate(() => window.st.ended),
-			    { callId, reason: 'ended' });
-			for (const p of [a, b]) {
-				assert.deepEqual((await state(p)).errors, [],
-				    `${p.label}: page errors`);
-			}
-		} catch (e) {
-			for (const p of pages) {
-				const s = await state(p).catch((x) => x.message);
-				process.stderr.write(`--- page ${p.label}: ` +
-				    `${JSON.stringify(s)}\n${p.consoleLines.join('\n')}` +
-				    '\n');
-			}
-			throw e;
+	    withLogs(withPages(async () => {
+		const a = await open(ALICE);
+		const b = await open(BOB);
+		await b.evaluate(() => window.answerCalls());
+		const callId = await a.evaluate((t) => window.call(t),
+		    Number(BOB.userId));
+		assert.ok(Number.isInteger(callId) && callId > 0,
+		    `callId ${callId}`);
+		for (const p of [a, b]) {
+			await p.waitForFunction(() => window.pc &&
+			    window.pc.connectionState === 'connected', null,
+			    { timeout: 20000, polling: 100 });
 		}
-	}));
+		// Candidates really went through the daemon.
+		for (const p of [a, b]) {
+			const s = await state(p);
+			assert.ok(s.events.includes('call:ice_candidate'),
+			    `${p.label}: no call:ice_candidate relayed`);
+		}
+		assert.ok((await state(a)).events.includes('call:accepted'));
+		assert.ok((await state(b)).events.includes('call:incoming'));
+
+		// Media flows both ways.
+		const before0 = await Promise.all([a, b].map((p) =>
+		    p.evaluate(() => window.bytesIn())));
+		await new Promise((r) => setTimeout(r, 1200));
+		const after0 = await Promise.all([a, b].map((p) =>
+		    p.evaluate(() => window.bytesIn())));
+		for (let i = 0; i < 2; i++) {
+			assert.ok(after0[i] > before0[i], `${[a, b][i].label}:` +
+			    ` inbound bytes ${before0[i]} -> ${after0[i]}`);
+		}
+
+		const end = await a.evaluate(() => window.hangUp());
+		assert.deepEqual(end, { ok: true, callId });
+		await b.waitForFunction(() => window.st.ended !== null, null,
+		    { timeout: 5000 });
+		assert.deepEqual(await b.evaluate(() => window.st.ended),
+		    { callId, reason: 'ended' });
+		for (const p of [a, b]) {
+			assert.deepEqual((await state(p)).errors, [],
+			    `${p.label}: page errors`);
+		}
+	})));
 });
