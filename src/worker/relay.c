@@ -16,9 +16,16 @@
 #include "shm/shm.h"
 #include "worker/relay.h"
 #include "worker/room.h"
+#include "worker/session.h"
 #include "worker/worker.h"
 
 #define CF_RELAY_PREFIX	"socket.io"
+#define CF_RELAY_REQUEST	"socket.io-request#/#"
+
+/* Requests of the socket.io adapter protocol that backends send. */
+#define REQ_REMOTE_JOIN		2
+#define REQ_REMOTE_LEAVE	3
+#define REQ_REMOTE_DISCONNECT	4
 
 struct cf_relay {
 	struct cf_worker	*w;
@@ -26,14 +33,93 @@ struct cf_relay {
 	int			 up;
 };
 
+/* 1 when s is selected by opts {rooms, except} of an adapter request. */
+static int
+selected(struct cf_sess *s, const json_t *rooms, const json_t *except)
+{
+	const json_t *v;
+	size_t i;
+	int in = json_array_size(rooms) == 0;
+
+	json_array_foreach(rooms, i, v)
+		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
+		    strcmp(s->id, json_string_value(v)) == 0))
+			in = 1;
+	if (!in)
+		return (0);
+	json_array_foreach(except, i, v)
+		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
+		    strcmp(s->id, json_string_value(v)) == 0))
+			return (0);
+	return (1);
+}
+
+/*
+ * socketsJoin / socketsLeave / disconnectSockets from a backend
+ * (@socket.io/redis-emitter): JSON {type, opts: {rooms, except}, rooms,
+ * close}.  Every worker applies it to its own sockets.  The targets are
+ * collected first: joining, leaving and disconnecting change the rooms
+ * being walked.
+ */
+static void
+relay_request(struct cf_worker *w, const uint8_t *p, size_t len)
+{
+	struct cf_sess *s, *tmp, **sel = NULL;
+	const json_t *opts, *rooms, *except, *v;
+	json_t *req;
+	size_t n = 0, i, j;
+	int type;
+
+	if (len == 0 || p[0] != '{' ||
+	    (req = json_loadb((const char *)p, len, 0, NULL)) == NULL)
+		return;
+	type = (int)json_integer_value(json_object_get(req, "type"));
+	if (type != REQ_REMOTE_JOIN && type != REQ_REMOTE_LEAVE &&
+	    type != REQ_REMOTE_DISCONNECT)
+		goto done;
+	opts = json_object_get(req, "opts");
+	rooms = json_object_get(opts, "rooms");
+	except = json_object_get(opts, "except");
+	if ((sel = calloc(w->nsessions + 1, sizeof(*sel))) == NULL)
+		goto done;
+	HASH_ITER(hh, w->sessions, s, tmp)
+		if (s->connected && s->state == CF_S_OPEN &&
+		    selected(s, rooms, except))
+			sel[n++] = s;
+	for (i = 0; i < n; i++) {
+		s = sel[i];
+		if (type == REQ_REMOTE_DISCONNECT) {
+			cf_sock_disconnect(s, json_is_true(json_object_get(req,
+			    "close")));
+			continue;
+		}
+		json_array_foreach(json_object_get(req, "rooms"), j, v) {
+			if (!json_is_string(v))
+				continue;
+			if (type == REQ_REMOTE_JOIN)
+				(void)cf_room_join(w, s, json_string_value(v));
+			else
+				cf_room_leave(w, s, json_string_value(v));
+		}
+	}
+	cf_log_debug("relay: adapter request %d applied to %zu sockets", type,
+	    n);
+ done:
+	free(sel);
+	json_decref(req);
+}
+
 static void
 redis_message(void *arg, const char *channel, size_t chlen,
     const uint8_t *payload, size_t len)
 {
 	struct cf_relay *r = arg;
 
-	(void)channel;
-	(void)chlen;
+	if (chlen == sizeof(CF_RELAY_REQUEST) - 1 &&
+	    memcmp(channel, CF_RELAY_REQUEST, chlen) == 0) {
+		relay_request(r->w, payload, len);
+		return;
+	}
 	cf_relay_input(r->w, payload, len);
 }
 
@@ -50,6 +136,7 @@ cf_relay_new(struct cf_worker *w)
 {
 	static const struct cf_redis_cbs cbs = { redis_message, redis_state };
 	const char *patterns[1] = { CF_RELAY_PREFIX "#/#*" };
+	const char *channels[1] = { CF_RELAY_REQUEST };
 	struct cf_relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -57,8 +144,8 @@ cf_relay_new(struct cf_worker *w)
 	r->w = w;
 	if (w->conf->redis_host != NULL) {
 		r->redis = cf_redis_new(&w->loop, w->conf->redis_host,
-		    w->conf->redis_port, w->conf->redis_db, patterns, 1, NULL, 0,
-		    &cbs, r);
+		    w->conf->redis_port, w->conf->redis_db, patterns, 1,
+		    channels, 1, &cbs, r);
 		if (r->redis == NULL) {
 			free(r);
 			return (NULL);
