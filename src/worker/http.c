@@ -607,9 +607,17 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	is_get = method_is(wsi, WSI_TOKEN_GET_URI);
 	is_post = method_is(wsi, WSI_TOKEN_POST_URI);
 
-	if ((endpoint = eio_path(path)) == 0)
+	if ((endpoint = eio_path(path)) == 0) {
+		/* Health for load balancers: 503 while draining. */
+		if (strcmp(path, "/healthz") == 0 && (is_get ||
+		    method_is(wsi, WSI_TOKEN_HEAD_URI)))
+			return (cf_w->draining ?
+			    respond(wsi, "", 503, "text/plain", "draining\n",
+			    9, 1) :
+			    respond(wsi, "", 200, "text/plain", "ok\n", 3, 0));
 		return (respond(wsi, pss->origin, 404, "text/plain", "Not Found",
 		    9, 0));
+	}
 
 	if (method_is(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		/* CORS preflight. */

@@ -52,6 +52,16 @@ describe('connect', () => {
 		assert.deepEqual(s.events.disconnects, []);
 	}));
 
+	it('GET /healthz answers 200 while serving; other paths 404',
+	    withLogs(async () => {
+		const r = await fetch(`${d.url}/healthz`);
+		assert.equal(r.status, 200);
+		assert.equal(await r.text(), 'ok\n');
+		const n = await fetch(`${d.url}/not-here`);
+		assert.equal(n.status, 404);
+		await n.text();
+	}));
+
 	it('websocket only', withLogs(async () => {
 		const s = await connect(d.url, { transports: ['websocket'] });
 		sockets.push(s);
