@@ -149,6 +149,9 @@ static const struct conf_rule conf_rules[] = {
 	{ { "jwt-secret", T_STRING, F(jwt_secret), NULL, CF_CONF_HOT,
 	    "HMAC secret for tokens (default: generated in data-dir)" },
 	    32, 0, NULL, 1, 1 },
+	{ { "jwt-secret-previous", T_STRING, F(jwt_secret_previous), NULL,
+	    CF_CONF_HOT, "previous HMAC secret, still accepted while keys rotate" },
+	    32, 0, NULL, 1, 1 },
 	{ { "jwt-algorithm", T_CHOICE, F(jwt_algorithm), "HS256",
 	    CF_CONF_HOT, "HS256, HS384, HS512, RS256 or ES256" },
 	    0, 0, jwt_alg_choices, 1, 1 },
@@ -1632,6 +1635,10 @@ cf_conf_free(struct cf_conf *conf)
 	if (conf->jwt_secret != NULL)
 		explicit_bzero(conf->jwt_secret, strlen(conf->jwt_secret));
 	free(conf->jwt_secret);
+	if (conf->jwt_secret_previous != NULL)
+		explicit_bzero(conf->jwt_secret_previous,
+		    strlen(conf->jwt_secret_previous));
+	free(conf->jwt_secret_previous);
 	free(conf->jwt_algorithm);
 	free(conf->jwt_public_key);
 	free(conf->jwt_public_key_pem);

@@ -59,6 +59,7 @@ struct cf_conf {
 	int			 debug_events;	/* bool: enable the diagnostic events */
 	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
 	char			*jwt_algorithm;	/* "HS256" by default */
+	char			*jwt_secret_previous; /* also accepted (key rotation) */
 	char			*jwt_public_key; /* absolute path of a PEM file, or NULL */
 	char			*jwt_public_key_pem; /* its contents, read at load */
 	size_t			 jwt_public_key_len;

@@ -447,6 +447,10 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	if (strncmp(conf->jwt_algorithm, "HS", 2) == 0) {
 		keys.key = (const uint8_t *)conf->jwt_secret;
 		keys.keylen = conf->jwt_secret ? strlen(conf->jwt_secret) : 0;
+		if (conf->jwt_secret_previous != NULL) {
+			keys.prev_key = (const uint8_t *)conf->jwt_secret_previous;
+			keys.prev_keylen = strlen(conf->jwt_secret_previous);
+		}
 	} else {
 		keys.key = (const uint8_t *)conf->jwt_public_key_pem;
 		keys.keylen = conf->jwt_public_key_len;

@@ -123,10 +123,11 @@ cf_presence_up(struct cf_sess *s)
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	n = add(key, 1);
 	p = stored(c->user_id);
-	emit_update(c->user_id, json_string_value(json_object_get(p, "status")),
-	    n);
+	/* "Came online" first, then the count, as for going offline. */
 	if (n == 1)
 		emit_updated(c->user_id, c->name, p, "connect");
+	emit_update(c->user_id, json_string_value(json_object_get(p, "status")),
+	    n);
 	json_decref(p);
 }
 

@@ -124,6 +124,8 @@ cf_outq_clear(struct cf_outq *q)
 
 /* ------------------------------------------------------------- timers */
 
+static void	 detach_wsi(struct cf_sess *, struct lws **, int);
+
 static void
 sess_timer_cb(uv_timer_t *t)
 {
@@ -149,11 +151,11 @@ sess_timer_cb(uv_timer_t *t)
 	if (s->upgrade_deadline != 0 && now >= s->upgrade_deadline) {
 		s->upgrade_deadline = 0;
 		s->upgrading = 0;
-		if (s->probe_wsi != NULL) {
-			lws_set_timeout(s->probe_wsi, PENDING_TIMEOUT_USER_OK,
-			    LWS_TO_KILL_ASYNC);
-			s->probe_wsi = NULL;
-		}
+		/*
+		 * The probe dies later (lws kills it asynchronously): unlink
+		 * its pss now, or its CLOSED would find a freed session.
+		 */
+		detach_wsi(s, &s->probe_wsi, 1);
 	}
 	if (s->app_deadline != 0 && now >= s->app_deadline &&
 	    s->state == CF_S_OPEN) {

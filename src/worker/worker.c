@@ -22,6 +22,7 @@
 
 #include "db/db.h"
 #include "log.h"
+#include "secret.h"
 #include "shm/shm.h"
 #include "util.h"
 #include "worker/chat.h"
@@ -36,6 +37,7 @@ static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup;
 static uv_check_t	 reaper;
 static uv_timer_t	 drain_timer;
 static int		 exit_code;
+static int		 shut_down;
 
 static void
 lws_log_emit(int level, const char *line)
@@ -62,12 +64,20 @@ close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-/* Tear everything down and leave the loop. */
+/*
+ * Tear everything down and leave the loop.  Once only: a SIGQUIT after
+ * SIGTERM (the master's fast stop) or the drain timer must not close the
+ * handles a second time.
+ */
 static void
 shutdown_now(struct cf_worker *w)
 {
 	struct cf_sess *s, *tmp;
 
+	if (shut_down)
+		return;
+	shut_down = 1;
+	uv_timer_stop(&drain_timer);
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", 0);
 	cf_sess_reap(w);
@@ -121,6 +131,12 @@ reload(struct cf_worker *w)
 		return;
 	if ((nc = cf_conf_load(w->conf_path, err, sizeof(err))) == NULL) {
 		cf_log_warnx("reload refused: %s", err);
+		return;
+	}
+	/* Without jwt-secret the generated one in data-dir stays in force. */
+	if (cf_secret_ensure(nc) == -1) {
+		cf_log_warnx("reload refused: no JWT secret");
+		cf_conf_free(nc);
 		return;
 	}
 	cf_conf_free(w->conf);

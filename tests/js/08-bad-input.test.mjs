@@ -2,7 +2,7 @@
 // exact error answers, closed connections, and no worker ever dies.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { connect, askAll, closeAll, TRANSPORTS } from './lib/client.mjs';
 import { request, handshake, post, poll, pollUntil, eioQuery, wsOpen,
     wsSession, closesWithin } from './lib/raw.mjs';
@@ -291,4 +291,49 @@ describe('origin checks (cors-origin http://allowed.example)', () => {
 		assert.equal(d.proc.exitCode, null);
 		assert.deepEqual(d.workerPids(), pidsBefore);
 	});
+});
+
+describe('upgrade probes that time out (upgrade-timeout 300ms)', () => {
+	let d;
+	let pidsBefore;
+	const raws = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 1,
+		    extraConf: ['upgrade-timeout 300ms'] });
+		pidsBefore = d.workerPids();
+	});
+	after(async () => {
+		for (const c of raws)
+			c.close();
+		if (d)
+			await d.stop();
+	});
+
+	// The timed-out probe is killed asynchronously; a session freed
+	// meanwhile (the client closes over polling) must not be touched
+	// when the probe finally closes.
+	it('probe times out, client closes over polling: no crash',
+	    withLogs(async () => {
+		for (let i = 0; i < 8; i++) {
+			const { sid } = await pollingSession(d.port);
+			const c = wsOpen(d.port, { sid });
+			raws.push(c);
+			await c.opened;
+			await sleep(320 + 10 * i);
+			const r = await post(d.port, sid, '1');
+			assert.ok(r.aborted || r.status === 200 ||
+			    r.status === 400, `POST 1: ${r.status}`);
+			assert.ok(await closesWithin(c, 3000),
+			    'timed-out probe still open');
+		}
+		await sleep(200);
+		assert.equal(d.proc.exitCode, null);
+		assert.deepEqual(d.workerPids(), pidsBefore, 'same worker pids');
+		assert.ok(!d.stderrLines().some((l) =>
+		    /worker.*(exited|killed|respawn)|AddressSanitizer/i.test(l)),
+		    'no worker exit logged');
+		const { sid } = await pollingSession(d.port);
+		assert.ok(sid);
+	}));
 });

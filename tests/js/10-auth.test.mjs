@@ -4,6 +4,7 @@
 // authentication timeout and token expiry.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
 import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { ask, closeAll } from './lib/client.mjs';
 import { SECRET, sign, mint, nowSec, expiredToken, notYetValidToken,
@@ -377,5 +378,56 @@ describe('token expiry (jwt-leeway 0)', () => {
 		assert.equal(renewed.connected, true, 'renewed socket kept');
 		assert.deepEqual(got(renewed, 'auth:error'), []);
 		await ok(renewed, 'channel:list');
+	}));
+});
+
+describe('key rotation on SIGHUP (jwt-secret-previous)', () => {
+	const NEW = 'the-rotated-confabd-secret-0123456789abcdefgh';
+	let d;
+	const sockets = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (d)
+			await d.stop();
+	});
+
+	// Rewrite the file with these jwt lines, SIGHUP, wait for every
+	// worker to have re-read it.
+	async function reload(lines) {
+		const old = await fsp.readFile(d.confPath, 'utf8');
+		const kept = old.split('\n').filter((l) => !/^jwt-secret/.test(l));
+		await fsp.writeFile(d.confPath, [...kept, ...lines, ''].join('\n'));
+		const m = d.logMark();
+		d.signal('SIGHUP');
+		await d.waitForLog(/configuration reloaded/, 5000, m);
+		// The master logs first; give the workers their turn.
+		await sleep(300);
+	}
+	async function tryToken(token) {
+		const s = await openTab(d, { label: 'rot' });
+		sockets.push(s);
+		const r = await ask(s, 'authenticate', token);
+		s.close();
+		return r;
+	}
+	const user = { userId: '77', displayName: 'Rotating' };
+
+	it('old and new secrets during the rotation, only the new after',
+	    withLogs(async () => {
+		assert.equal((await tryToken(mint(user))).ok, true, 'old, before');
+		await reload([`jwt-secret ${NEW}`, `jwt-secret-previous ${SECRET}`]);
+		assert.equal((await tryToken(mint(user))).ok, true,
+		    'old secret accepted as previous');
+		assert.equal((await tryToken(mint(user, { secret: NEW }))).ok, true,
+		    'new secret accepted');
+		await reload([`jwt-secret ${NEW}`]);
+		const r = await tryToken(mint(user));
+		assert.equal(r.ok, false, 'old secret refused once removed');
+		assert.equal(r.error.code, 'not_authenticated');
+		assert.equal((await tryToken(mint(user, { secret: NEW }))).ok, true);
 	}));
 });

@@ -377,8 +377,14 @@ describe('system_broadcast over 4 workers', () => {
 
 	it('non-admins: broadcast:error, nothing sent or stored',
 	    withLogs(async () => {
+		const m0 = mark(authed);
 		const first = await ok(admin, 'system_broadcast',
 		    { message: 'one' });
+		// Let 'one' (and anything before it) reach every socket first,
+		// so that the window below only sees what the refusal causes.
+		for (const s of authed)
+			await waitFor(s, 'system_broadcast_received', (x) =>
+			    x.broadcastId === first.broadcastId, 3000, m0.get(s));
 		const m = mark([...authed, ...anon]);
 		const ack = await refused(alice, 'system_broadcast', [{
 		    message: 'I am not an admin', priority: 'high' }],
