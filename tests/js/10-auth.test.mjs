@@ -203,7 +203,7 @@ describe('authentication', () => {
 		sockets.push(watcher);
 		await ok(watcher, 'join_channel', ch.id);
 		const hist0 = await history(admin, ch.id);
-		const m = mark([admin, watcher]);
+		const m = await mark([admin, watcher]);
 
 		const s = await tab();
 		for (const [event, ...args] of otherEvents(ch.id)) {

@@ -159,7 +159,7 @@ describe('channels', () => {
 		await send(admin, priv.id, 'classified');
 		const alice = await as(ALICE);
 		const bob = await as(BOB);
-		const m = mark([admin, bob]);
+		const m = await mark([admin, bob]);
 		await refused(alice, 'join_channel', [priv.id], 'forbidden');
 		await refused(alice, 'chat:get_messages', [{ channelId: priv.id }],
 		    'forbidden');
@@ -197,7 +197,7 @@ describe('channels', () => {
 		const a1 = await as(ALICE);
 		const a2 = await as(ALICE, { notOn: [a1.who.pid] });
 		const outsider = await as(CAROL);
-		let m = mark([admin, bob, a1, a2, outsider]);
+		let m = await mark([admin, bob, a1, a2, outsider]);
 		const j = await ok(a1, 'join_channel', ch.id);
 		assert.equal(j.channel.id, ch.id);
 		assert.equal(j.channel.name, ch.name);
@@ -214,7 +214,7 @@ describe('channels', () => {
 		await assertNone(new Map([[outsider, m.get(outsider)]]),
 		    ['user_joined'], 100);
 		// Alice's second tab, on another worker, and the first again.
-		m = mark([admin, bob, a1, a2]);
+		m = await mark([admin, bob, a1, a2]);
 		assert.equal((await ok(a2, 'join_channel', ch.id)).channel.id,
 		    ch.id);
 		assert.equal((await ok(a1, 'join_channel', ch.id)).channel.id,
@@ -238,7 +238,7 @@ describe('channels', () => {
 		const a2 = await as(ALICE, { notOn: [a1.who.pid] });
 		await ok(a1, 'join_channel', ch.id);
 		await ok(a2, 'join_channel', ch.id);
-		let m = mark([admin, bob]);
+		let m = await mark([admin, bob]);
 		await ok(a1, 'leave_channel', ch.id);
 		await assertNone(m, ['user_left'], 300);
 		// a1 left the room: it no longer gets the channel's messages.
@@ -247,7 +247,7 @@ describe('channels', () => {
 		await waitFor(a2, 'chat:new_message', (y) => y.id === x.id);
 		await assertNone(new Map([[a1, since1]]), ['chat:new_message'],
 		    200);
-		m = mark([admin, bob]);
+		m = await mark([admin, bob]);
 		await ok(a2, 'leave_channel', ch.id);
 		for (const s of [admin, bob]) {
 			const ev = await waitFor(s, 'user_left', (p) =>
@@ -277,10 +277,10 @@ describe('channels', () => {
 		const a2 = await as(ALICE, { notOn: [a1.who.pid] });
 		await ok(a1, 'join_channel', ch.id);
 		await ok(a2, 'join_channel', ch.id);
-		let m = mark([admin, bob]);
+		let m = await mark([admin, bob]);
 		a1.close();
 		await assertNone(m, ['user_left'], 500);
-		m = mark([admin, bob]);
+		m = await mark([admin, bob]);
 		a2.close();
 		for (const s of [admin, bob]) {
 			const ev = await waitFor(s, 'user_left', (p) =>
@@ -296,7 +296,7 @@ describe('channels', () => {
 		await ok(a3, 'leave_channel', ch.id);
 		await waitFor(bob, 'user_left', (p) => p.userId === 2 &&
 		    p.reason === 'leave', 3000, m.get(bob));
-		m = mark([bob]);
+		m = await mark([bob]);
 		a3.close();
 		await assertNone(m, ['user_left'], 400);
 	}));
@@ -308,7 +308,7 @@ describe('channels', () => {
 		const alice = await as(ALICE);
 		await ok(alice, 'join_channel', ch.id);
 		const outsider = await as(BOB);
-		const m = mark([admin, alice, outsider]);
+		const m = await mark([admin, alice, outsider]);
 		const newName = uniq('Renamed');
 		const ack = await ok(admin, 'channel_updated', { channelId: ch.id,
 		    changes: { name: newName, description: 'Updated' } });
@@ -346,7 +346,7 @@ describe('channels', () => {
 		const taken = await createChannel(admin);
 		const alice = await as(ALICE);
 		await ok(alice, 'join_channel', ch.id);
-		const m = mark([admin, alice]);
+		const m = await mark([admin, alice]);
 		const bad = [
 			[{ topic: 'x' }, 'invalid_payload'],
 			[{ name: uniq('n'), createdBy: 5 }, 'invalid_payload'],
@@ -417,7 +417,7 @@ describe('permissions', () => {
 		const { admin, ch, bob, idle } = await setup();
 		const alice = await as(ALICE);
 		await ok(alice, 'join_channel', ch.id);
-		const m = mark([admin, bob, idle, alice]);
+		const m = await mark([admin, bob, idle, alice]);
 		const name = uniq('byuser');
 		await refused(alice, 'channel:create', [{ name }], 'forbidden');
 		await refused(alice, 'channel_updated', [{ channelId: ch.id,
@@ -442,7 +442,7 @@ describe('permissions', () => {
 		const guest = await as(GUEST);
 		assert.deepEqual(guest.user.permissions, []);
 		const hist0 = await history(admin, ch.id);
-		const m = mark([admin, bob, idle]);
+		const m = await mark([admin, bob, idle]);
 		await refused(guest, 'join_channel', [ch.id], 'forbidden');
 		await refused(guest, 'chat:send_message', [{ channelId: ch.id,
 		    message: 'guest here' }], 'forbidden');
@@ -464,7 +464,7 @@ describe('permissions', () => {
 		assert.deepEqual(ra.user.permissions, ['chat.access']);
 		await ok(reduced, 'join_channel', ch.id);
 		const hist0 = await history(admin, ch.id);
-		const m = mark([admin, bob, idle]);
+		const m = await mark([admin, bob, idle]);
 		await refused(reduced, 'chat:send_message', [{ channelId: ch.id,
 		    message: 'no' }], 'forbidden');
 		await refused(reduced, 'channel:create', [{ name: uniq('r') }],

@@ -58,7 +58,7 @@ describe('messages', () => {
 	it('chat:new_message reaches every socket of the channel',
 	    withLogs(async () => {
 		const { ch, a1, a2, bob, carol, inRoom } = await room();
-		const m = mark([...inRoom, carol]);
+		const m = await mark([...inRoom, carol]);
 		const ack = await ok(a1, 'chat:send_message', { channelId: ch.id,
 		    message: 'hello', messageType: 'text' });
 		const msg = ack.message;
@@ -102,7 +102,7 @@ describe('messages', () => {
 			assert.equal(m.messageType, t);
 		}
 		const hist0 = await history(bob, ch.id);
-		const m = mark(inRoom);
+		const m = await mark(inRoom);
 		const bad = [
 			[{ message: 'x', messageType: 'video' }, 'bad type'],
 			[{ message: 'x', messageType: 'TEXT' }, 'case'],
@@ -147,7 +147,7 @@ describe('messages', () => {
 		    { replyToId: null });
 		assert.strictEqual(n.replyToId, null);
 		const hist0 = await history(bob, ch.id);
-		const m = mark(inRoom);
+		const m = await mark(inRoom);
 		// Unknown or foreign message: assumed not_found (or
 		// invalid_payload); a malformed id: invalid_payload.
 		await refused(a1, 'chat:send_message', [{ channelId: ch.id,
@@ -167,7 +167,7 @@ describe('messages', () => {
 	it('clientMsgId: a resend is acked with the original, stored once',
 	    withLogs(async () => {
 		const { admin, ch, a1, a2, bob, inRoom } = await room();
-		const m = mark(inRoom);
+		const m = await mark(inRoom);
 		const first = await ok(a1, 'chat:send_message', { channelId: ch.id,
 		    message: 'once', clientMsgId: 'cm-1' });
 		assert.equal(first.message.clientMsgId, 'cm-1');
@@ -210,7 +210,7 @@ describe('messages', () => {
 		const { admin, ch, bob } = await room();
 		const dave = await as(DAVE);
 		const hist0 = await history(admin, ch.id);
-		const m = mark([admin, bob]);
+		const m = await mark([admin, bob]);
 		await refused(dave, 'chat:send_message', [{ channelId: ch.id,
 		    message: 'not a member' }], 'forbidden');
 		await refused(dave, 'chat:send_message', [{ channelId: 987654,
@@ -325,7 +325,7 @@ describe('messages', () => {
 		const ms = [];
 		for (let i = 0; i < 4; i++)
 			ms.push(await send(admin, ch.id, `r${i}`));
-		const m = mark([admin, a1, a2, bob, carol]);
+		const m = await mark([admin, a1, a2, bob, carol]);
 		const ack = await ok(a1, 'message_read', { channelId: ch.id,
 		    messageId: ms[2].id });
 		assert.strictEqual(ack.messageId, ms[2].id);

@@ -111,7 +111,7 @@ describe('presence over 4 workers', () => {
 		    p1.who.pid] });
 		const anon = await tab({ label: 'anon' });
 		await countOf(obs, 502, 2);
-		const m = mark([obs, p1, p2, anon]);
+		const m = await mark([obs, p1, p2, anon]);
 		const ack = await ok(p1, 'update_presence', { status: 'away',
 		    statusMessage: 'brb', customStatus: 'Working on tickets' });
 		assert.equal(ack.presence.status, 'away');
@@ -173,7 +173,7 @@ describe('presence over 4 workers', () => {
 		const obs = await as(OBSERVER);
 		const p = await as(user(503), { notOn: [obs.who.pid] });
 		await countOf(obs, 503, 1);
-		const m = mark([obs, p]);
+		const m = await mark([obs, p]);
 		const bad = [
 			{ status: 'sleeping' }, { status: 'ONLINE' }, { status: '' },
 			{ status: 42 }, { status: null }, {},
@@ -207,7 +207,7 @@ describe('presence over 4 workers', () => {
 		    connectionCount: 1 });
 		assert.equal((await onlineUsers(obs)).find((o) =>
 		    o.userId === 504)?.status, 'busy');
-		const mb = mark([obs]);
+		const mb = await mark([obs]);
 		for (const b of ['nope', 'BUSY', '', 42, null, { status: 'away' },
 		    ['away']]) {
 			await refused(p, 'presence:set_status', [b],

@@ -59,7 +59,7 @@ describe('typing (typing-timeout 1s)', () => {
 	it('chat:user_typing to the others, not to the sender', withLogs(
 	    async () => {
 		const { admin, ch, a1, a2, bob, carol } = await room();
-		const m = mark([admin, a1, a2, bob, carol]);
+		const m = await mark([admin, a1, a2, bob, carol]);
 		const ack = await ok(a1, 'chat:typing', { channelId: ch.id,
 		    isTyping: true });
 		assert.deepEqual(ack, { ok: true });
@@ -104,7 +104,7 @@ describe('typing (typing-timeout 1s)', () => {
 
 	it('chat:typing: bad input and non-members', withLogs(async () => {
 		const { admin, ch, a1, bob, carol } = await room();
-		const m = mark([admin, bob]);
+		const m = await mark([admin, bob]);
 		for (const p of [{ channelId: ch.id }, { channelId: ch.id,
 		    isTyping: 'yes' }, { channelId: ch.id, isTyping: 1 },
 		    { isTyping: true }, { channelId: 'abc', isTyping: true },
@@ -185,7 +185,7 @@ describe('file_uploaded', () => {
 	it('without messageId: a file message and the notification',
 	    withLogs(async () => {
 		const { admin, ch, a1, a2, bob, carol } = await room();
-		const m = mark([admin, a1, a2, bob, carol]);
+		const m = await mark([admin, a1, a2, bob, carol]);
 		const ack = await ok(a1, 'file_uploaded', { channelId: ch.id,
 		    fileName: 'report.pdf', fileSize: 12345,
 		    fileType: 'application/pdf' });
@@ -225,7 +225,7 @@ describe('file_uploaded', () => {
 		const own = await send(a1, ch.id, 'see attachment',
 		    { messageType: 'image' });
 		const hist0 = await history(bob, ch.id);
-		const m = mark([admin, bob]);
+		const m = await mark([admin, bob]);
 		const ack = await ok(a1, 'file_uploaded', { channelId: ch.id,
 		    fileName: 'cat.png', fileSize: 2048, fileType: 'image/png',
 		    messageId: own.id });
@@ -244,7 +244,7 @@ describe('file_uploaded', () => {
 		const other = await createChannel(admin);
 		await ok(a1, 'join_channel', other.id);
 		const foreign = await send(a1, other.id, 'elsewhere');
-		const m2 = mark([admin, bob]);
+		const m2 = await mark([admin, bob]);
 		await refused(a1, 'file_uploaded', [{ channelId: ch.id,
 		    fileName: 'x', fileSize: 1, fileType: 'text/plain',
 		    messageId: bobs.id }], ['forbidden', 'not_found'],
@@ -264,7 +264,7 @@ describe('file_uploaded', () => {
 	it('permissions and bad input', withLogs(async () => {
 		const { admin, ch, a1, bob, carol } = await room();
 		const hist0 = await history(admin, ch.id);
-		const m = mark([admin, bob]);
+		const m = await mark([admin, bob]);
 		const f = { channelId: ch.id, fileName: 'a.txt', fileSize: 10,
 		    fileType: 'text/plain' };
 		await refused(carol, 'file_uploaded', [f], 'forbidden',
@@ -325,7 +325,7 @@ describe('system_broadcast over 4 workers', () => {
 	    withLogs(async () => {
 		assert.equal(new Set(authed.slice(0, 4).map((s) => s.who.pid))
 		    .size, 4);
-		const m = mark([...authed, ...anon]);
+		const m = await mark([...authed, ...anon]);
 		const ack = await ok(admin, 'system_broadcast', {
 		    message: 'System maintenance in 10 minutes',
 		    priority: 'high' });
@@ -350,7 +350,7 @@ describe('system_broadcast over 4 workers', () => {
 	}));
 
 	it('priority defaults to normal; low; validation', withLogs(async () => {
-		const m = mark(authed);
+		const m = await mark(authed);
 		const a = await ok(admin, 'system_broadcast', { message: 'n' });
 		const b = await waitFor(alice, 'system_broadcast_received', (x) =>
 		    x.broadcastId === a.broadcastId, 3000, m.get(alice));
@@ -361,7 +361,7 @@ describe('system_broadcast over 4 workers', () => {
 		assert.equal((await waitFor(alice, 'system_broadcast_received',
 		    (x) => x.broadcastId === l.broadcastId, 3000, m.get(alice)))
 		    .priority, 'low');
-		const m2 = mark(authed);
+		const m2 = await mark(authed);
 		for (const bad of [{ message: 'x', priority: 'urgent' },
 		    { message: 'x', priority: 3 }, { message: '' },
 		    { message: '  ' }, { message: 'x'.repeat(4001) },
@@ -377,7 +377,7 @@ describe('system_broadcast over 4 workers', () => {
 
 	it('non-admins: broadcast:error, nothing sent or stored',
 	    withLogs(async () => {
-		const m0 = mark(authed);
+		const m0 = await mark(authed);
 		const first = await ok(admin, 'system_broadcast',
 		    { message: 'one' });
 		// Let 'one' (and anything before it) reach every socket first,
@@ -385,7 +385,7 @@ describe('system_broadcast over 4 workers', () => {
 		for (const s of authed)
 			await waitFor(s, 'system_broadcast_received', (x) =>
 			    x.broadcastId === first.broadcastId, 3000, m0.get(s));
-		const m = mark([...authed, ...anon]);
+		const m = await mark([...authed, ...anon]);
 		const ack = await refused(alice, 'system_broadcast', [{
 		    message: 'I am not an admin', priority: 'high' }],
 		    'forbidden');

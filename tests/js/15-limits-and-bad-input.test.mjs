@@ -53,7 +53,7 @@ describe('rate-limit 5 1', () => {
 		await ok(bob, 'join_channel', ch.id);
 		await sleep(1200);		// a full bucket again
 		const since = bob.rec.length;
-		const m = mark([admin]);
+		const m = await mark([admin]);
 		const acks = await Promise.all([
 			...Array.from({ length: 5 }, () =>
 			    ask(bob, 'channel:list')),
@@ -110,7 +110,7 @@ describe('bad input for every event', () => {
 		carol = await login(d, CAROL);
 		sockets.push(admin, bob, carol);
 		listBefore = (await ok(admin, 'channel:list')).channels;
-		setupMark = mark([admin, bob, carol]);
+		setupMark = await mark([admin, bob, carol]);
 	});
 	after(async () => {
 		closeAll(sockets);

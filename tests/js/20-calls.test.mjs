@@ -176,7 +176,7 @@ describe('calls over 4 workers', () => {
 	    'only; ICE goes to the right tabs; the callee ends',
 	    withLogs(async () => {
 		const { A, B, a1, a2, b1, b2 } = await fourTabs();
-		const m = mark([a1, a2, b1, b2]);
+		const m = await mark([a1, a2, b1, b2]);
 		const callId = await invite(a1, B);
 		for (const b of [b1, b2]) {
 			assert.deepEqual(await incoming(b, callId, m.get(b)),
@@ -198,7 +198,7 @@ describe('calls over 4 workers', () => {
 
 		// ICE while ringing: the caller's reaches every callee tab;
 		// the callee's reaches the inviting tab only.
-		const m1 = mark([a1, a2, b1, b2]);
+		const m1 = await mark([a1, a2, b1, b2]);
 		assert.deepEqual(await ok(a1, 'call:ice_candidate',
 		    { targetUserId: B.id, candidate: CAND, callId }), { ok: true });
 		for (const b of [b1, b2]) {
@@ -214,7 +214,7 @@ describe('calls over 4 workers', () => {
 		await assertNone(new Map([[a2, m1.get(a2)]]), CALL_EVENTS, 200);
 
 		// b2 answers.
-		const m2 = mark([a1, a2, b1, b2]);
+		const m2 = await mark([a1, a2, b1, b2]);
 		const acc = await ok(b2, 'call:accept', { callId,
 		    answer: ANSWER, targetUserId: A.id });
 		assert.deepEqual(acc, { ok: true, callId });
@@ -233,7 +233,7 @@ describe('calls over 4 workers', () => {
 
 		// ICE after the answer: only the answering tab; the
 		// callee's still to the inviting tab.
-		const m3 = mark([a1, a2, b1, b2]);
+		const m3 = await mark([a1, a2, b1, b2]);
 		const c3 = { ...CAND, sdpMid: '2' };
 		await ok(a1, 'call:ice_candidate', { targetUserId: B.id,
 		    candidate: c3, callId });
@@ -250,7 +250,7 @@ describe('calls over 4 workers', () => {
 		    200);
 
 		// The callee ends.
-		const m4 = mark([a1, a2, b1, b2]);
+		const m4 = await mark([a1, a2, b1, b2]);
 		await sleep(50);
 		assert.deepEqual(await ok(b2, 'call:end', { callId,
 		    targetUserId: A.id }), { ok: true, callId });
@@ -285,7 +285,7 @@ describe('calls over 4 workers', () => {
 		await incoming(b1, callId);
 		await ok(b1, 'call:accept', { callId, answer: ANSWER });
 		await waitFor(a, 'call:accepted', (x) => x.callId === callId);
-		let m = mark([a, b1, b2]);
+		let m = await mark([a, b1, b2]);
 		await ok(a, 'call:end', { callId, targetUserId: B.id });
 		assert.deepEqual(await waitFor(b1, 'call:ended', null, 3000,
 		    m.get(b1)), { callId, reason: 'ended' });
@@ -297,7 +297,7 @@ describe('calls over 4 workers', () => {
 		callId = await invite(a, B, 'audio');
 		await incoming(b1, callId);
 		await incoming(b2, callId);
-		m = mark([a, b1, b2]);
+		m = await mark([a, b1, b2]);
 		assert.deepEqual(await ok(a, 'call:end', { callId }),
 		    { ok: true, callId });
 		for (const b of [b1, b2]) {
@@ -320,7 +320,7 @@ describe('calls over 4 workers', () => {
 		const callId = await invite(a1, B, 'audio');
 		await incoming(b1, callId);
 		await incoming(b2, callId);
-		const m = mark([a1, a2, b1, b2]);
+		const m = await mark([a1, a2, b1, b2]);
 		assert.deepEqual(await ok(b1, 'call:reject', { callId,
 		    targetUserId: A.id }), { ok: true, callId });
 		const rj = await waitFor(a1, 'call:rejected', null, 3000,
@@ -357,7 +357,7 @@ describe('calls over 4 workers', () => {
 		    ['caller already calling', a, A, E]];
 		const busyIds = [];
 		for (const [what, s, , to] of cases) {
-			const m = mark([a, b, c, e]);
+			const m = await mark([a, b, c, e]);
 			const ack = await ask(s, 'call:invite', { targetUserId:
 			    to.id, callType: 'audio', offer: OFFER });
 			assert.equal(ack?.ok, false, `${what}: ${short(ack)}`);
@@ -409,7 +409,7 @@ describe('calls over 4 workers', () => {
 		assert.deepEqual(await calls(a), before0, 'nothing recorded');
 
 		// Never connected.
-		const m = mark([a]);
+		const m = await mark([a]);
 		const ack = await callRefused(a, 'call:invite', [{ targetUserId:
 		    G.id, callType: 'video', offer: OFFER }], 'not_found');
 		assert.equal(ack.error.message, 'User is offline');
@@ -487,7 +487,7 @@ describe('calls over 4 workers', () => {
 		const a = await tabOf(A, [], 'a');
 		const b = await tabOf(B, [a], 'b');
 		const c = await tabOf(C, [a, b], 'c');
-		const m = mark([a, b, c]);
+		const m = await mark([a, b, c]);
 		await callRefused(a, 'call:ice_candidate', [{ targetUserId:
 		    B.id, candidate: CAND }], 'forbidden', 'no call at all');
 		const callId = await invite(a, B);
@@ -644,7 +644,7 @@ describe('calls over 4 workers', () => {
 		const n = await tabOf(N, [a, b], 'nocall');
 		assert.deepEqual([...a.user.permissions].sort(), ['call.audio',
 		    'call.view_history', 'chat.access']);
-		const m = mark([b]);
+		const m = await mark([b]);
 		await callRefused(a, 'call:invite', [{ targetUserId: B.id,
 		    callType: 'video', offer: OFFER }], 'forbidden');
 		await callRefused(n, 'call:invite', [{ targetUserId: B.id,
@@ -705,7 +705,7 @@ describe('calls over 4 workers', () => {
 		const hist = {
 			a: await calls(a), b: await calls(b), c: await calls(c),
 		};
-		const m = mark([a, b, c]);
+		const m = await mark([a, b, c]);
 		const bigSdp = 's'.repeat(3000);
 		const bigObj = { type: 'offer', sdp: 'x'.repeat(2100) };
 		const bigCand = 'c'.repeat(600);

@@ -79,7 +79,23 @@ export async function waitFor(socket, event, pred = null, timeoutMs = 5000,
 }
 
 // Current record positions of sockets, for assertNone.
-export function mark(sockets) {
+/*
+ * Where each socket's record stands now, once the sockets have been quiet
+ * for `quiet` ms (at most `max` ms): events of earlier actions still in
+ * flight between workers land before the mark, not after it.
+ */
+export async function mark(sockets, quiet = 150, max = 3000) {
+	const total = () => sockets.reduce((n, s) => n + s.rec.length, 0);
+	const t0 = Date.now();
+	let last = total(), since = Date.now();
+	while (Date.now() - since < quiet && Date.now() - t0 < max) {
+		await sleep(25);
+		const n = total();
+		if (n !== last) {
+			last = n;
+			since = Date.now();
+		}
+	}
 	return new Map(sockets.map((s) => [s, s.rec.length]));
 }
 
