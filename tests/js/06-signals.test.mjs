@@ -222,3 +222,47 @@ describe('configuration test mode (-t)', () => {
 		assert.equal(r.code, 1, 'missing file exit code');
 	}));
 });
+
+describe('crash loop', () => {
+	let d;
+
+	before(async () => {
+		d = await startDaemon({ workers: 2 });
+	});
+	after(async () => {
+		if (d)
+			await d.stop();
+	});
+
+	// The pid of the newest "worker 0: ready (pid N)" line after since.
+	async function slot0(since) {
+		const line = await d.waitForLog(/worker 0: ready \(pid \d+\)/, 10000,
+		    since);
+		return Number(/pid (\d+)/.exec(line)[1]);
+	}
+
+	it('a slot killed 5 times in a row is left down; the other serves',
+	    withLogs(async () => {
+		let since = 0;
+		for (let i = 0; i < 5; i++) {
+			const pid = await slot0(since);
+			since = d.logMark();
+			process.kill(pid, 'SIGKILL');
+			if (i < 4)
+				await d.waitForLog(/worker 0 .*killed by signal 9; respawning/,
+				    5000, since);
+		}
+		await d.waitForLog(/crash loop.*slot 0 is no longer respawned/, 5000,
+		    since);
+		const after = d.logMark();
+		await sleep(1500);
+		assert.ok(!d.stderrLines().slice(after).some((l) =>
+		    /worker 0: ready/.test(l)), 'slot 0 stays down');
+		assert.equal(d.proc.exitCode, null, 'the master keeps running');
+		// Worker 1 still serves.
+		const s = await connect(d.url, TRANSPORTS.websocket);
+		const w = await ask(s, 'whoami');
+		assert.equal(w.worker, 1);
+		s.close();
+	}));
+});
