@@ -19,12 +19,14 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,36 @@ static struct {
 	uint64_t	 kill_at;
 	uint64_t	 sweep_at;	/* next cleanup-interval sweep */
 } m;
+
+/*
+ * Tell the service manager (systemd, Type=notify) about our state through
+ * $NOTIFY_SOCKET, without libsystemd: one datagram per state.  A no-op
+ * when the variable is unset.
+ */
+static void
+notify(const char *state)
+{
+	struct sockaddr_un sun;
+	const char *path = getenv("NOTIFY_SOCKET");
+	socklen_t len;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';	/* an abstract socket */
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len) == -1)
+		cf_log_warn("sd_notify %s", state);
+	close(fd);
+}
 
 static void
 on_signal(int sig)
@@ -363,14 +395,17 @@ reload(void)
 		    "re-read");
 		return;
 	}
+	notify("RELOADING=1");
 	if ((nc = cf_conf_load(m.conf_path, err, sizeof(err))) == NULL) {
 		cf_log_warnx("reload failed, keeping the running configuration: "
 		    "%s", err);
+		notify("READY=1\nSTATUS=reload failed, old configuration kept");
 		return;
 	}
 	if (cf_secret_ensure(nc) == -1) {
 		cf_log_warnx("reload failed: no JWT secret");
 		cf_conf_free(nc);
+		notify("READY=1\nSTATUS=reload failed, old configuration kept");
 		return;
 	}
 	cold[0] = '\0';
@@ -401,6 +436,7 @@ reload(void)
 	}
 	cf_log_info("configuration reloaded from %s", m.conf_path);
 	signal_workers(SIGHUP);
+	notify("READY=1\nSTATUS=configuration reloaded");
 }
 
 static void
@@ -410,6 +446,7 @@ begin_stop(int fast)
 		return;
 	m.stopping = fast ? 2 : 1;
 	cf_log_info("%s stop requested", fast ? "fast" : "graceful");
+	notify("STOPPING=1");
 	signal_workers(fast ? SIGQUIT : SIGTERM);
 	m.kill_at = cf_now_ms() + (fast ? 1000 :
 	    m.conf->shutdown_timeout_ms + 2000);
@@ -579,6 +616,12 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 			goto done;
 	m.sweep_at = cf_now_ms() + conf->cleanup_interval_ms;
 	cf_log_info("confabd %s started: %u workers", PACKAGE_VERSION, m.nslots);
+	{
+		char st[64];
+
+		snprintf(st, sizeof(st), "READY=1\nMAINPID=%d", (int)getpid());
+		notify(st);
+	}
 	rc = main_loop();
 	cf_log_info("confabd stopped");
  done:
