@@ -45,6 +45,7 @@
 #define CONF_RATE_MAX_WINDOW	3600		/* rate-limit seconds */
 
 #define CONF_NPERMS		8		/* bits of CF_PERM_ALL */
+#define CONF_MAX_ALLOW_ARGS	8		/* metrics-allow values per line */
 
 _Static_assert(sizeof(((struct cf_role *)0)->name) == CONF_ROLE_MAXLEN + 1,
     "CONF_ROLE_MAXLEN does not match struct cf_role");
@@ -67,6 +68,7 @@ enum conf_type {
 	T_DATABASE,	/* postgres URL or SQLite path, char * */
 	T_REDIS,	/* redis://host[:port][/db], redis + redis_* */
 	T_ORIGIN,	/* "*" or scheme://host[:port], cors_origins[] */
+	T_ALLOW,	/* ADDRESS[/PREFIX]... or any, metrics_allow[] */
 	T_PEMKEY,	/* path of a PEM public key of at most max bytes, read
 			 * at load: jwt_public_key + jwt_public_key_pem/_len */
 	T_ROLE,		/* NAME PERMISSION... | NAME none, roles[]/nroles */
@@ -117,6 +119,10 @@ static const struct conf_rule conf_rules[] = {
 	    CF_CONF_MULTI | CF_CONF_HOT,
 	    "origin allowed to connect from a browser, or *" },
 	    0, 0, NULL, 1, 1 },
+	{ { "metrics-allow", T_ALLOW, F(metrics_allow), "127.0.0.1 ::1",
+	    CF_CONF_MULTI | CF_CONF_HOT,
+	    "address or prefix allowed to read /metrics, or any" },
+	    0, 0, NULL, 1, CONF_MAX_ALLOW_ARGS },
 	{ { "log-level", T_LEVEL, F(log_level), "info", CF_CONF_HOT,
 	    "error, warn, info or debug" }, 0, 0, level_choices, 1, 1 },
 	{ { "pidfile", T_PATH, F(pidfile), NULL, 0,
@@ -877,6 +883,108 @@ set_origin(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	return CONF_OK;
 }
 
+/* 1 when the first `bits` bits of a and b are equal. */
+static int
+conf_prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
+{
+	int	 full = bits / 8, rest = bits % 8;
+	uint8_t	 mask;
+
+	if (memcmp(a, b, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+/*
+ * Parse one metrics-allow value: "any", or an IPv4 or IPv6 address with
+ * an optional "/PREFIX" (no bit may be set after the prefix).  An
+ * IPv4-mapped IPv6 prefix of at least 96 bits is stored as IPv4.
+ */
+static int
+conf_allow_parse(struct conf_parse *p, const char *v, struct cf_allow *a)
+{
+	char			 host[INET6_ADDRSTRLEN];
+	const char		*slash, *end;
+	unsigned long long	 n;
+	size_t			 hlen;
+	int			 i, max;
+
+	memset(a, 0, sizeof(*a));
+	if (strcmp(v, "any") == 0) {
+		a->family = AF_UNSPEC;
+		return CONF_OK;
+	}
+	slash = strchr(v, '/');
+	hlen = slash != NULL ? (size_t)(slash - v) : strlen(v);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return conf_why(p, CONF_EINVAL,
+		    "expected an IPv4 or IPv6 address[/prefix] or any");
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, a->addr) == 1) {
+		a->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, a->addr) == 1) {
+		a->family = AF_INET6;
+		max = 128;
+	} else
+		return conf_why(p, CONF_EINVAL,
+		    "expected an IPv4 or IPv6 address[/prefix] or any");
+	a->prefix = max;
+	if (slash != NULL) {
+		if (conf_number(slash + 1, &n, &end) == -1 || *end != '\0' ||
+		    n > (unsigned long long)max)
+			return conf_why(p, CONF_EINVAL,
+			    "prefix length must be between 0 and %d", max);
+		a->prefix = (int)n;
+		for (i = a->prefix; i < max; i++)
+			if (a->addr[i / 8] & (0x80 >> (i % 8)))
+				return conf_why(p, CONF_EINVAL,
+				    "address bits set after the /%d prefix",
+				    a->prefix);
+	}
+	if (a->family == AF_INET6 && a->prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(void *)a->addr)) {
+		memmove(a->addr, a->addr + 12, 4);
+		memset(a->addr + 4, 0, 12);
+		a->family = AF_INET;
+		a->prefix -= 96;
+	}
+	return CONF_OK;
+}
+
+/*
+ * metrics-allow ADDRESS...: each value is parsed by conf_allow_parse and
+ * appended to metrics_allow[]; a duplicate or the 33rd entry is an error.
+ */
+static int
+set_allow(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
+    int argc)
+{
+	struct cf_conf	*c = p->conf;
+	struct cf_allow	 a;
+	int		 i, j, ret;
+
+	(void)r;
+	for (i = 0; i < argc; i++) {
+		if ((ret = conf_allow_parse(p, argv[i], &a)) != CONF_OK)
+			return ret;
+		for (j = 0; j < c->nmetrics_allow; j++)
+			if (memcmp(&c->metrics_allow[j], &a, sizeof(a)) == 0)
+				return conf_why(p, CONF_EINVAL,
+				    "duplicate address \"%s\"", argv[i]);
+		if (c->nmetrics_allow == CF_CONF_MAX_ALLOW)
+			return conf_why(p, CONF_EINVAL,
+			    "too many addresses (at most %d)",
+			    CF_CONF_MAX_ALLOW);
+		c->metrics_allow[c->nmetrics_allow++] = a;
+	}
+	return CONF_OK;
+}
+
 static char	*conf_read_file(const char *, size_t, size_t *);
 
 /*
@@ -1097,6 +1205,7 @@ static const struct conf_ops conf_types[T_NTYPES] = {
 	[T_DATABASE] = { set_database, NULL, NULL },
 	[T_REDIS] = { set_redis, NULL, NULL },
 	[T_ORIGIN] = { set_origin, NULL, NULL },
+	[T_ALLOW] = { NULL, set_allow, NULL },
 	[T_PEMKEY] = { set_pemkey, NULL, NULL },
 	[T_ROLE] = { NULL, set_role, init_roles },
 	[T_RATE] = { NULL, set_rate, NULL },
@@ -1689,6 +1798,47 @@ cf_conf_origin_allowed(const struct cf_conf *conf, const char *origin)
 	for (i = 0; i < conf->ncors_origins; i++)
 		if (strcasecmp(conf->cors_origins[i], origin) == 0)
 			return 1;
+	return 0;
+}
+
+/*
+ * 1 when sa matches a metrics-allow entry: "any", or an entry of the same
+ * family whose first prefix bits equal the address's.  An IPv4-mapped
+ * IPv6 address (::ffff:a.b.c.d) is matched as the IPv4 address a.b.c.d.
+ * 0 for a NULL conf or sa, or another address family.
+ */
+int
+cf_conf_metrics_allowed(const struct cf_conf *conf, const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const uint8_t			*addr;
+	int				 family, i;
+
+	if (conf == NULL || sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		addr = (const uint8_t *)&sin->sin_addr;
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		addr = sin6->sin6_addr.s6_addr;
+		family = AF_INET6;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			addr += 12;
+			family = AF_INET;
+		}
+	} else
+		return 0;
+	for (i = 0; i < conf->nmetrics_allow; i++) {
+		if (conf->metrics_allow[i].family == AF_UNSPEC)
+			return 1;
+		if (conf->metrics_allow[i].family == family &&
+		    conf_prefix_eq(conf->metrics_allow[i].addr, addr,
+		    conf->metrics_allow[i].prefix))
+			return 1;
+	}
 	return 0;
 }
 

@@ -18,10 +18,18 @@
 #define CF_CONF_ERRLEN		512
 #define CF_CONF_MAX_ROLES	32
 #define CF_CONF_MAX_ICE		16
+#define CF_CONF_MAX_ALLOW	32
 
 struct cf_role {
 	char			 name[32];
 	uint32_t		 perms;		/* CF_PERM_* bits (perm.h) */
+};
+
+/* One metrics-allow entry: an address prefix, or any address. */
+struct cf_allow {
+	int			 family;	/* AF_INET, AF_INET6, AF_UNSPEC: any */
+	uint8_t			 addr[16];	/* network order; 4 bytes for IPv4 */
+	int			 prefix;	/* bits compared: 0..32 or 0..128 */
 };
 
 struct cf_listen {
@@ -46,6 +54,8 @@ struct cf_conf {
 	int			 redis_db;
 	char			*cors_origins[CF_CONF_MAX_ORIGINS];
 	int			 ncors_origins;	/* "*" may be one of them */
+	struct cf_allow		 metrics_allow[CF_CONF_MAX_ALLOW];
+	int			 nmetrics_allow; /* default: 127.0.0.1, ::1 */
 	int			 log_level;	/* enum cf_log_level */
 	char			*pidfile;	/* absolute, or NULL */
 
@@ -126,5 +136,11 @@ struct cf_conf	*cf_conf_defaults(char *err, size_t errlen);
 void		 cf_conf_free(struct cf_conf *conf);
 /* 1 when origin (e.g. "http://localhost:8080") is allowed by cors-origin. */
 int		 cf_conf_origin_allowed(const struct cf_conf *conf, const char *origin);
+/*
+ * 1 when the peer address sa (AF_INET or AF_INET6; an IPv4-mapped IPv6
+ * address counts as IPv4) may read /metrics under metrics-allow, else 0.
+ */
+int		 cf_conf_metrics_allowed(const struct cf_conf *conf,
+		    const struct sockaddr *sa);
 
 #endif

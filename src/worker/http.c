@@ -17,12 +17,19 @@
  * keep-alive connection are forwarded to the owner over the inbox and the
  * response relayed back (cf_http_fwd_*).
  */
+#include <sys/socket.h>
+
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/eio.h"
 #include "log.h"
+#include "shm/shm.h"
 #include "worker/session.h"
 #include "worker/worker.h"
 
@@ -592,6 +599,175 @@ cf_http_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
 	lws_callback_on_writable(f->wsi);
 }
 
+/* ----------------------------------------------------------- metrics */
+
+static int
+metrics_printf(struct cf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Append formatted text to b.  0, or -1 on allocation failure. */
+static int
+metrics_printf(struct cf_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[256];
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return (-1);
+	return (cf_buf_append(b, line, (size_t)n));
+}
+
+/* presence_each callback: count the "u:" keys (users online). */
+static int
+metrics_count_user(void *arg, const char *user, uint32_t total)
+{
+	if (total > 0 && strncmp(user, "u:", 2) == 0)
+		(*(uint64_t *)arg)++;
+	return (0);
+}
+
+/* A metric family header: "# HELP" and "# TYPE" lines. */
+static int
+metrics_head(struct cf_buf *b, const char *name, const char *type,
+    const char *help)
+{
+	return (metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type));
+}
+
+/*
+ * One sample per worker slot of a uint64_t field of struct cf_shm_stats
+ * (at byte offset off), read with a relaxed atomic load.
+ */
+static int
+metrics_per_slot(struct cf_buf *b, const char *name, size_t off)
+{
+	struct cf_shm_stats	*st;
+	unsigned		 i, n = cf_shm_nslots(cf_w->shm);
+	uint64_t		 v;
+
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		v = __atomic_load_n((uint64_t *)(void *)((char *)st + off),
+		    __ATOMIC_RELAXED);
+		if (metrics_printf(b, "%s{worker=\"%u\"} %" PRIu64 "\n", name,
+		    i, v))
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Build the Prometheus text exposition (format 0.0.4) of every worker
+ * slot of this host into b from the shared-memory stats and presence
+ * table, so any worker answers for all.  0, or -1 when out of memory.
+ */
+static int
+metrics_build(struct cf_buf *b)
+{
+	struct cf_shm_stats	*st;
+	unsigned		 i, n = cf_shm_nslots(cf_w->shm);
+	uint64_t		 ws, poll, started, users = 0;
+	pid_t			 pid;
+	int			 up;
+
+	if (metrics_head(b, "confabd_connections", "gauge",
+	    "Engine.IO sessions open now, by worker and transport."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		ws = __atomic_load_n(&st->ws_connections, __ATOMIC_RELAXED);
+		poll = __atomic_load_n(&st->polling_connections,
+		    __ATOMIC_RELAXED);
+		if (metrics_printf(b, "confabd_connections{worker=\"%u\","
+		    "transport=\"websocket\"} %" PRIu64 "\n"
+		    "confabd_connections{worker=\"%u\","
+		    "transport=\"polling\"} %" PRIu64 "\n", i, ws, i, poll))
+			return (-1);
+	}
+	if (metrics_head(b, "confabd_events_in_total", "counter",
+	    "Socket.IO events received from clients.") ||
+	    metrics_per_slot(b, "confabd_events_in_total",
+	    offsetof(struct cf_shm_stats, events_in)) ||
+	    metrics_head(b, "confabd_relay_published_total", "counter",
+	    "Frames published to the relay for other servers.") ||
+	    metrics_per_slot(b, "confabd_relay_published_total",
+	    offsetof(struct cf_shm_stats, relay_out)) ||
+	    metrics_head(b, "confabd_relay_received_total", "counter",
+	    "Frames received from the relay.") ||
+	    metrics_per_slot(b, "confabd_relay_received_total",
+	    offsetof(struct cf_shm_stats, relay_in)))
+		return (-1);
+	if (metrics_head(b, "confabd_worker_up", "gauge",
+	    "1 when the worker process of the slot is running."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		pid = __atomic_load_n(&st->pid, __ATOMIC_RELAXED);
+		up = pid != 0 && kill(pid, 0) == 0;
+		if (metrics_printf(b, "confabd_worker_up{worker=\"%u\"} %d\n",
+		    i, up))
+			return (-1);
+	}
+	if (metrics_head(b, "confabd_worker_start_time_seconds", "gauge",
+	    "Start time of the worker since the Unix epoch, in seconds."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		started = __atomic_load_n(&st->started_ms, __ATOMIC_RELAXED);
+		if (metrics_printf(b, "confabd_worker_start_time_seconds"
+		    "{worker=\"%u\"} %" PRIu64 ".%03u\n", i, started / 1000,
+		    (unsigned)(started % 1000)))
+			return (-1);
+	}
+	cf_shm_presence_each(cf_w->shm, metrics_count_user, &users);
+	if (metrics_head(b, "confabd_authenticated_users", "gauge",
+	    "Distinct authenticated users connected to this host.") ||
+	    metrics_printf(b, "confabd_authenticated_users %" PRIu64 "\n",
+	    users))
+		return (-1);
+	return (0);
+}
+
+/*
+ * GET /metrics: 403 unless the peer address is allowed by metrics-allow,
+ * else the exposition built by metrics_build().  Returns what respond()
+ * returns.
+ */
+static int
+on_metrics(struct lws *wsi)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct cf_buf		 b = { 0 };
+	lws_sockfd_type		 fd;
+	int			 rc;
+
+	fd = lws_get_socket_fd(wsi);
+	memset(&ss, 0, sizeof(ss));
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1 ||
+	    !cf_conf_metrics_allowed(cf_w->conf, (struct sockaddr *)&ss))
+		return (respond(wsi, "", 403, "text/plain", "Forbidden\n", 10,
+		    0));
+	if (cf_w->shm == NULL || metrics_build(&b) == -1) {
+		cf_buf_free(&b);
+		return (respond(wsi, "", 500, "text/plain",
+		    "Internal Server Error\n", 22, 0));
+	}
+	rc = respond(wsi, "", 200, "text/plain; version=0.0.4; charset=utf-8",
+	    b.data, b.len, 0);
+	cf_buf_free(&b);
+	return (rc);
+}
+
 /* ------------------------------------------------------ HTTP request */
 
 static int
@@ -615,6 +791,8 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 			    respond(wsi, "", 503, "text/plain", "draining\n",
 			    9, 1) :
 			    respond(wsi, "", 200, "text/plain", "ok\n", 3, 0));
+		if (strcmp(path, "/metrics") == 0 && is_get)
+			return (on_metrics(wsi));
 		return (respond(wsi, pss->origin, 404, "text/plain", "Not Found",
 		    9, 0));
 	}

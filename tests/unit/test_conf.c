@@ -839,6 +839,135 @@ test_redis(void **state)
 	}
 }
 
+/* Fill *sa with the address text (IPv4 or IPv6); returns sa. */
+static const struct sockaddr *
+peer(struct sockaddr_storage *ss, const char *text)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)(void *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1)
+		sin->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1)
+		sin6->sin6_family = AF_INET6;
+	else
+		fail_msg("bad test address %s", text);
+	return (const struct sockaddr *)ss;
+}
+
+static void
+test_metrics_allow(void **state)
+{
+	struct sockaddr_storage	 ss;
+	struct cf_conf		*c;
+	char			 text[4096];
+	size_t			 o = 0;
+	int			 i;
+
+	(void)state;
+	/* Default: loopback only, IPv4-mapped loopback included. */
+	c = load_ok("");
+	assert_int_equal(c->nmetrics_allow, 2);
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "127.0.0.1")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "::1")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "::ffff:127.0.0.1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "127.0.0.2")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "10.0.0.1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "::2")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "::ffff:10.0.0.1")));
+	cf_conf_free(c);
+
+	/* Given values replace the default. */
+	c = load_ok("metrics-allow 10.0.0.0/8\n"
+	    "metrics-allow fd00::/8 192.168.1.128/25\n"
+	    "metrics-allow ::ffff:172.16.0.0/108\n"
+	    "metrics-allow 2001:db8::7\n");
+	assert_int_equal(c->nmetrics_allow, 5);
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "10.255.1.2")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "::ffff:10.1.2.3")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "fdab::1")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "192.168.1.200")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "172.31.255.1")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "2001:db8::7")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "192.168.1.127")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "172.32.0.1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "11.0.0.1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "fe00::1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "2001:db8::8")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "127.0.0.1")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "::1")));
+	cf_conf_free(c);
+
+	c = load_ok("metrics-allow 0.0.0.0/0\n");
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "203.0.113.9")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "::ffff:1.2.3.4")));
+	assert_false(cf_conf_metrics_allowed(c, peer(&ss, "::1")));
+	cf_conf_free(c);
+
+	c = load_ok("metrics-allow any\n");
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "203.0.113.9")));
+	assert_true(cf_conf_metrics_allowed(c, peer(&ss, "2001:db8::1")));
+	ss.ss_family = AF_UNIX;
+	assert_false(cf_conf_metrics_allowed(c, (struct sockaddr *)&ss));
+	assert_false(cf_conf_metrics_allowed(c, NULL));
+	cf_conf_free(c);
+	assert_false(cf_conf_metrics_allowed(NULL, peer(&ss, "127.0.0.1")));
+
+	load_err("metrics-allow localhost\n", "t.conf:1: invalid value "
+	    "\"localhost\" for \"metrics-allow\": expected an IPv4 or IPv6 "
+	    "address[/prefix] or any");
+	load_err("metrics-allow 10.0.0.0/33\n", "t.conf:1: invalid value "
+	    "\"10.0.0.0/33\" for \"metrics-allow\": prefix length must be "
+	    "between 0 and 32");
+	load_err("metrics-allow ::/129\n", "t.conf:1: invalid value "
+	    "\"::/129\" for \"metrics-allow\": prefix length must be "
+	    "between 0 and 128");
+	load_err("metrics-allow 10.1.2.3/8\n", "t.conf:1: invalid value "
+	    "\"10.1.2.3/8\" for \"metrics-allow\": address bits set after "
+	    "the /8 prefix");
+	load_err("metrics-allow 10.0.0.0/\n", "t.conf:1: invalid value "
+	    "\"10.0.0.0/\" for \"metrics-allow\": prefix length must be "
+	    "between 0 and 32");
+	load_err("metrics-allow 10.0.0.0/-1\n", "t.conf:1: invalid value "
+	    "\"10.0.0.0/-1\" for \"metrics-allow\": prefix length must be "
+	    "between 0 and 32");
+	load_err("metrics-allow /8\n", "t.conf:1: invalid value "
+	    "\"/8\" for \"metrics-allow\": expected an IPv4 or IPv6 "
+	    "address[/prefix] or any");
+	load_err("metrics-allow 1.2.3\n", "t.conf:1: invalid value "
+	    "\"1.2.3\" for \"metrics-allow\": expected an IPv4 or IPv6 "
+	    "address[/prefix] or any");
+	load_err("metrics-allow [::1]\n", "t.conf:1: invalid value "
+	    "\"[::1]\" for \"metrics-allow\": expected an IPv4 or IPv6 "
+	    "address[/prefix] or any");
+	load_err("metrics-allow ANY\n", "t.conf:1: invalid value "
+	    "\"ANY\" for \"metrics-allow\": expected an IPv4 or IPv6 "
+	    "address[/prefix] or any");
+	load_err("\nmetrics-allow ::1\nmetrics-allow 0:0::1\n", "t.conf:3: "
+	    "invalid value \"0:0::1\" for \"metrics-allow\": duplicate "
+	    "address \"0:0::1\"");
+	load_err("metrics-allow\n", "t.conf:1: \"metrics-allow\" takes 1 "
+	    "to 8 arguments");
+	load_err("metrics-allow 1 2 3 4 5 6 7 8 9\n", "t.conf:1: "
+	    "\"metrics-allow\" takes 1 to 8 arguments");
+	load_err("metrics-allow 0000:0000:0000:0000:0000:0000:0000:0000:0000"
+	    "/1\n", "t.conf:1: invalid value \"0000:0000:0000:0000:0000:"
+	    "0000:0000:0000:0000/1\" for \"metrics-allow\": expected an IPv4 "
+	    "or IPv6 address[/prefix] or any");
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "metrics-allow "
+	    "1111:2222:3333:4444:5555:6666:7777:8888:9999\n");
+	load_err(text, "t.conf:1: invalid value \"1111:2222:3333:4444:5555:"
+	    "6666:7777:8888:9999\" for \"metrics-allow\": expected an IPv4 "
+	    "or IPv6 address[/prefix] or any");
+	o = 0;
+	for (i = 0; i <= CF_CONF_MAX_ALLOW; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "metrics-allow 10.0.%d.0/24\n", i);
+	load_err(text, "t.conf:33: invalid value \"10.0.32.0/24\" for "
+	    "\"metrics-allow\": too many addresses (at most 32)");
+}
+
 static void
 test_origins(void **state)
 {
@@ -1446,7 +1575,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 37);
+	assert_int_equal(n, 38);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -1596,6 +1725,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_redis),
 		cmocka_unit_test(test_origins),
+		cmocka_unit_test(test_metrics_allow),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_jwt_public_key),
 		cmocka_unit_test(test_jwt_claims),
