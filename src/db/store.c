@@ -243,6 +243,36 @@ step(sqlite3 *db, const char *func, sqlite3_stmt *st)
 	}
 }
 
+/*
+ * Append row(st) for each row of st to arr, at most max rows (max < 0: no
+ * limit); *more (may be NULL) tells whether a row beyond max exists.
+ * Finalizes st.  0 or a negative errno.
+ */
+static int
+collect(sqlite3 *db, const char *func, sqlite3_stmt *st,
+    json_t *(*row)(sqlite3_stmt *), int max, json_t *arr, int *more)
+{
+	json_t *v;
+	int rc, n = 0;
+
+	if (more != NULL)
+		*more = 0;
+	while ((rc = step(db, func, st)) == 1) {
+		if (max >= 0 && ++n > max) {
+			if (more != NULL)
+				*more = 1;
+			rc = 0;
+			break;
+		}
+		if ((v = row(st)) == NULL || json_array_append_new(arr, v) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return (rc);
+}
+
 /* Run a statement that returns no rows.  0 or a negative errno. */
 static int
 run(sqlite3 *db, const char *func, const char *sql, const char *fmt, ...)
@@ -759,7 +789,7 @@ int
 cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
 {
 	sqlite3_stmt *st;
-	json_t *arr, *c;
+	json_t *arr;
 	int rc;
 
 	if (channels == NULL)
@@ -779,17 +809,8 @@ cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
 	    "  ON m.channel_id = c.id AND m.user_id = ?1"
 	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
 	    " ORDER BY c.id", "t", user_id);
-	if (rc != 0)
-		goto fail;
-	while ((rc = step(db, __func__, st)) == 1) {
-		if ((c = channel_list_row(st)) == NULL ||
-		    json_array_append_new(arr, c) == -1) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != 0)
+	if (rc != 0 || (rc = collect(db, __func__, st, channel_list_row, -1,
+	    arr, NULL)) != 0)
 		goto fail;
 	*channels = arr;
 	return (0);
@@ -983,9 +1004,9 @@ cf_store_messages_page(sqlite3 *db, int64_t channel_id, int64_t before,
 {
 	sqlite3_stmt *st;
 	const char *sql;
-	json_t *arr, *m;
+	json_t *arr;
 	int64_t bound;
-	int n = 0, more = 0, rc;
+	int more = 0, rc;
 
 	if (messages == NULL)
 		return (-EINVAL);
@@ -1017,22 +1038,8 @@ cf_store_messages_page(sqlite3 *db, int64_t channel_id, int64_t before,
 	if ((arr = json_array()) == NULL)
 		return (-ENOMEM);
 	if ((rc = prepare(db, __func__, &st, sql, "iid", channel_id, bound,
-	    limit + 1)) != 0)
-		goto fail;
-	while ((rc = step(db, __func__, st)) == 1) {
-		if (++n > limit) {
-			more = 1;
-			rc = 0;
-			break;
-		}
-		if ((m = message_row(st)) == NULL ||
-		    json_array_append_new(arr, m) == -1) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != 0)
+	    limit + 1)) != 0 ||
+	    (rc = collect(db, __func__, st, message_row, limit, arr, &more)) != 0)
 		goto fail;
 	*messages = arr;
 	if (has_more != NULL)
@@ -1561,7 +1568,7 @@ cf_store_call_history(sqlite3 *db, const char *user_id, int64_t before,
     int limit, json_t **calls)
 {
 	sqlite3_stmt *st;
-	json_t *arr, *c;
+	json_t *arr;
 	int rc;
 
 	if (calls == NULL)
@@ -1582,17 +1589,8 @@ cf_store_call_history(sqlite3 *db, const char *user_id, int64_t before,
 	    "  answered_at, ended_at, duration_ms FROM calls"
 	    " WHERE (caller_id = ?1 OR callee_id = ?1) AND id < ?2"
 	    " ORDER BY id DESC LIMIT ?3", "tid", user_id, before, limit);
-	if (rc != 0)
-		goto fail;
-	while ((rc = step(db, __func__, st)) == 1) {
-		if ((c = call_json_row(st)) == NULL ||
-		    json_array_append_new(arr, c) == -1) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(st);
-	if (rc != 0)
+	if (rc != 0 || (rc = collect(db, __func__, st, call_json_row, -1, arr,
+	    NULL)) != 0)
 		goto fail;
 	*calls = arr;
 	return (0);

@@ -488,6 +488,34 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 	ack_call(ctx, call.id);
 }
 
+/*
+ * The callee answers a ringing call: to "active" (sock = the answering
+ * tab) or "rejected".  0 with *call as it now is, or -1 when the client
+ * was told why not (unknown call, not the callee, no longer ringing).
+ */
+static int
+callee_moves(struct cf_event_ctx *ctx, int64_t id, const char *to,
+    const char *sock, struct cf_call *call)
+{
+	int rc;
+
+	if (load_party(ctx, id, call) == -1)
+		return (-1);
+	if (strcmp(call->callee, uid(ctx->s)) != 0) {
+		cf_chat_fail(ctx, "forbidden", "Only the callee may answer");
+		return (-1);
+	}
+	rc = cf_store_call_transition(cf_db(), id, "ringing", to, sock,
+	    (int64_t)cf_wall_ms(), call);
+	if (rc != 0) {
+		cf_chat_fail(ctx, rc == -EALREADY ? "conflict" : "internal",
+		    rc == -EALREADY ? "Call is not ringing" : "Internal error");
+		return (-1);
+	}
+	timers_cancel(id, T_RING);
+	return (0);
+}
+
 void
 cf_ev_call_accept(struct cf_event_ctx *ctx)
 {
@@ -495,7 +523,6 @@ cf_ev_call_accept(struct cf_event_ctx *ctx)
 	const json_t *o = json_array_get(ctx->args, 0), *answer;
 	struct cf_call call;
 	int64_t id;
-	int rc;
 
 	if (!json_is_object(o) || call_id(o, &id) == -1) {
 		bad(ctx, "callId");
@@ -506,20 +533,8 @@ cf_ev_call_accept(struct cf_event_ctx *ctx)
 		bad(ctx, "answer (an SDP object or string within max-sdp-size)");
 		return;
 	}
-	if (load_party(ctx, id, &call) == -1)
+	if (callee_moves(ctx, id, "active", s->id, &call) == -1)
 		return;
-	if (strcmp(call.callee, uid(s)) != 0) {
-		cf_chat_fail(ctx, "forbidden", "Only the callee may accept");
-		return;
-	}
-	rc = cf_store_call_transition(cf_db(), id, "ringing", "active", s->id,
-	    (int64_t)cf_wall_ms(), &call);
-	if (rc != 0) {
-		cf_chat_fail(ctx, rc == -EALREADY ? "conflict" : "internal",
-		    rc == -EALREADY ? "Call is not ringing" : "Internal error");
-		return;
-	}
-	timers_cancel(id, T_RING);
 	set_tab_call(s, id);
 	emit_sock(call.caller_sock, "call:accepted", json_pack("{s:I,s:O}",
 	    "callId", (json_int_t)id, "answer", answer));
@@ -535,26 +550,13 @@ cf_ev_call_reject(struct cf_event_ctx *ctx)
 	const json_t *o = json_array_get(ctx->args, 0);
 	struct cf_call call;
 	int64_t id;
-	int rc;
 
 	if (!json_is_object(o) || call_id(o, &id) == -1) {
 		bad(ctx, "callId");
 		return;
 	}
-	if (load_party(ctx, id, &call) == -1)
+	if (callee_moves(ctx, id, "rejected", NULL, &call) == -1)
 		return;
-	if (strcmp(call.callee, uid(s)) != 0) {
-		cf_chat_fail(ctx, "forbidden", "Only the callee may reject");
-		return;
-	}
-	rc = cf_store_call_transition(cf_db(), id, "ringing", "rejected", NULL,
-	    (int64_t)cf_wall_ms(), &call);
-	if (rc != 0) {
-		cf_chat_fail(ctx, rc == -EALREADY ? "conflict" : "internal",
-		    rc == -EALREADY ? "Call is not ringing" : "Internal error");
-		return;
-	}
-	timers_cancel(id, T_RING);
 	emit_sock(call.caller_sock, "call:rejected", json_pack("{s:I}",
 	    "callId", (json_int_t)id));
 	emit_user(call.callee, s, "call:ended", ended(id, "rejected"));
