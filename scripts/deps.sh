@@ -5,8 +5,8 @@ set -eu
 build="build-essential autoconf automake libtool pkg-config \
 libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev \
 libsqlite3-dev libjwt-dev libhiredis-dev libmsgpack-dev libcmocka-dev \
-uthash-dev libssl-dev"
-test="redis-server mandoc curl chromium python3"
+uthash-dev libssl-dev libpq-dev"
+test="redis-server postgresql mandoc curl chromium python3"
 want="$build"
 [ "${1:-}" = test ] && want="$want $test"
 command -v node >/dev/null 2>&1 || { [ "${1:-}" = test ] && want="$want nodejs npm"; }

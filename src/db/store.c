@@ -1,15 +1,20 @@
 /*
- * store.c -- the chat storage on SQLite.  The contracts are in store.h; the
- * schema is migrations 2 and 3 in db.c.
+ * store.c -- the chat storage, on either backend (backend.h).  The
+ * contracts are in store.h; the schema is migrations 2 and 3 in sqlite.c
+ * and pg.c.
  *
- * Every statement is prepared for the call that runs it and finalized before
- * that call returns, on every path.  Writes that belong together run inside
- * "BEGIN IMMEDIATE" ... "COMMIT": the write lock is taken up front, so two
- * workers never deadlock upgrading a read lock, and the connection's busy
- * timeout makes the second one wait.  Text bound to a statement must be
+ * The SQL is written once, in the dialect both backends accept (see
+ * backend.h).  Every statement is prepared for the call that runs it and
+ * finished before that call returns, on every path.  Writes that belong
+ * together run in one transaction.  The semantics do not depend on the
+ * backend's isolation: a message's clientMsgId is deduplicated by a
+ * unique key (INSERT ... ON CONFLICT DO NOTHING), a read position moves
+ * forward in one upsert, a call changes state with one conditional UPDATE
+ * (racing workers or hosts: one winner), and the busy check of a new call
+ * runs under a lock every host takes.  Text bound to a statement must be
  * valid UTF-8 (-EINVAL otherwise), so that whatever is stored can be sent
- * back out as JSON.  Errors are logged only when they are SQLite's own
- * (-EIO), with SQLite's message and never the values involved.
+ * back out as JSON.  The backends log their own errors (-EIO), never the
+ * values involved.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,8 +25,9 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "db/db.h"
+#include "db/backend.h"
 #include "db/store.h"
 #include "log.h"
 
@@ -38,51 +44,67 @@
 	"  f.file_name, f.file_size, f.file_type" \
 	" FROM messages m LEFT JOIN message_files f ON f.message_id = m.id"
 
-typedef json_t *(*row_fn)(sqlite3_stmt *);
+typedef json_t *(*row_fn)(struct cf_db_stmt *);
+
+/*
+ * The transaction-level lock new calls take (backend.h): the busy check
+ * and the insert of a call are one step for every host.
+ */
+#define LOCK_CALLS	0x63660002LL
 
 static int	 utf8_valid(const char *);
-static int	 rc_errno(sqlite3 *, int, const char *);
-static int	 bindv(sqlite3_stmt *, const char *, const char *, va_list);
-static int	 vprepare(sqlite3 *, const char *, sqlite3_stmt **,
+static int	 texts_ok(const char *, va_list);
+static int	 vprepare(struct cf_db *, const char *, struct cf_db_stmt **,
 		    const char *, const char *, va_list);
-static int	 prepare(sqlite3 *, const char *, sqlite3_stmt **,
+static int	 prepare(struct cf_db *, const char *, struct cf_db_stmt **,
 		    const char *, const char *, ...);
-static int	 step(sqlite3 *, const char *, sqlite3_stmt *);
-static int	 run(sqlite3 *, const char *, const char *, const char *, ...);
-static int	 query_i64(sqlite3 *, const char *, int64_t *, int *,
+static int	 step(struct cf_db *, const char *, struct cf_db_stmt *);
+static void	 finish(struct cf_db_stmt *);
+static int	 collect(struct cf_db *, const char *, struct cf_db_stmt *,
+		    row_fn, int, json_t *, int *);
+static int	 vrun(struct cf_db *, const char *, int64_t *, const char *,
+		    const char *, va_list);
+static int	 run(struct cf_db *, const char *, const char *, const char *, ...);
+static int	 run_n(struct cf_db *, const char *, int64_t *, const char *,
+		    const char *, ...);
+static int	 query_i64(struct cf_db *, const char *, int64_t *, int *,
 		    const char *, const char *, ...);
-static int	 query_obj(sqlite3 *, const char *, row_fn, json_t **,
+static int	 query_obj(struct cf_db *, const char *, row_fn, json_t **,
 		    const char *, const char *, ...);
-static int	 tx_begin(sqlite3 *, const char *);
-static int	 tx_end(sqlite3 *, const char *, int);
-static json_t	*col_text(sqlite3_stmt *, int);
-static json_t	*col_int_or_null(sqlite3_stmt *, int);
-static json_t	*col_time(sqlite3_stmt *, int);
-static json_t	*col_user(sqlite3_stmt *, int);
-static json_t	*channel_row(sqlite3_stmt *);
-static json_t	*channel_list_row(sqlite3_stmt *);
-static json_t	*message_row(sqlite3_stmt *);
-static json_t	*presence_row(sqlite3_stmt *);
-static int	 channel_load(sqlite3 *, const char *, int64_t, json_t **);
-static int	 message_load(sqlite3 *, const char *, int64_t, json_t **);
+static int	 tx_begin(struct cf_db *, const char *, int64_t);
+static int	 tx_end(struct cf_db *, const char *, int);
+static int	 col_isnull(struct cf_db_stmt *, int);
+static int64_t	 col_i64(struct cf_db_stmt *, int);
+static json_t	*col_text(struct cf_db_stmt *, int);
+static json_t	*col_int_or_null(struct cf_db_stmt *, int);
+static json_t	*col_time(struct cf_db_stmt *, int);
+static json_t	*col_user(struct cf_db_stmt *, int);
+static char	*name_key(const char *);
+static json_t	*channel_row(struct cf_db_stmt *);
+static json_t	*channel_list_row(struct cf_db_stmt *);
+static json_t	*message_row(struct cf_db_stmt *);
+static json_t	*presence_row(struct cf_db_stmt *);
+static int	 channel_load(struct cf_db *, const char *, int64_t, json_t **);
+static int	 message_load(struct cf_db *, const char *, int64_t, json_t **);
 static int	 id_ok(const char *);
-static void	 col_copy(sqlite3_stmt *, int, char *, size_t);
-static void	 call_row(sqlite3_stmt *, struct cf_call *);
-static json_t	*call_json_row(sqlite3_stmt *);
+static void	 col_copy(struct cf_db_stmt *, int, char *, size_t);
+static void	 call_row(struct cf_db_stmt *, struct cf_call *);
+static json_t	*call_json_row(struct cf_db_stmt *);
 static int	 fits(const char *, size_t);
 static int	 call_status_ok(const char *);
 static int	 call_args_ok(const char *, const char *, const char *,
 		    const char *);
-static int	 call_load(sqlite3 *, const char *, int64_t,
-		    struct cf_call *);
-static int	 call_collect(sqlite3 *, const char *, struct cf_call **,
+static int	 call_query(struct cf_db *, const char *, struct cf_call *,
+		    const char *, const char *, ...);
+static int	 call_collect(struct cf_db *, const char *, struct cf_call **,
 		    size_t *, const char *, const char *, ...);
-static int	 call_insert(sqlite3 *, const char *, const char *,
+static int	 call_insert(struct cf_db *, const char *, const char *,
 		    const char *, const char *, const char *, const char *, int,
 		    int64_t, struct cf_call *);
+static int	 call_cmp(const void *, const void *);
 
 /* ------------------------------------------------------------------ */
-/* Helpers: validation, errors, statements, transactions              */
+/* Helpers: validation, statements, transactions                      */
 /* ------------------------------------------------------------------ */
 
 /* 1 when s is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
@@ -129,96 +151,54 @@ id_ok(const char *s)
 }
 
 /*
- * Map an SQLite result code (primary or extended) to a negative errno.
- * Constraint failures come from the caller's values: a unique key taken is
- * -EEXIST, a missing parent row -ENOENT, NOT NULL/CHECK/type -EINVAL.
- * Anything else is -EIO, logged with the connection's message.
+ * 1 when every string among the arguments (as fmt describes them, see
+ * backend.h) is NULL or UTF-8.  ap is the caller's copy.
  */
 static int
-rc_errno(sqlite3 *db, int rc, const char *func)
-{
-	switch (rc) {
-	case SQLITE_CONSTRAINT_UNIQUE:
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
-		return (-EEXIST);
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
-		return (-ENOENT);
-	case SQLITE_CONSTRAINT_NOTNULL:
-	case SQLITE_CONSTRAINT_CHECK:
-	case SQLITE_CONSTRAINT_DATATYPE:
-	case SQLITE_TOOBIG:
-	case SQLITE_MISMATCH:
-		return (-EINVAL);
-	case SQLITE_NOMEM:
-		return (-ENOMEM);
-	default:
-		cf_log_warnx("%s: %s (%d)", func, sqlite3_errmsg(db), rc);
-		return (-EIO);
-	}
-}
-
-/*
- * Bind the variadic arguments to positions 1, 2, ... as fmt says: 'i' an
- * int64_t, 'd' an int, 't' a string (NULL binds SQL NULL; it must stay
- * valid until the statement is reset).  0 or a negative errno.
- */
-static int
-bindv(sqlite3_stmt *st, const char *func, const char *fmt, va_list ap)
+texts_ok(const char *fmt, va_list ap)
 {
 	const char *s;
-	int i, rc = SQLITE_OK;
 
-	for (i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++) {
+	for (; *fmt != '\0'; fmt++) {
 		switch (*fmt) {
 		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			(void)va_arg(ap, int64_t);
 			break;
 		case 'd':
-			rc = sqlite3_bind_int(st, i, va_arg(ap, int));
+			(void)va_arg(ap, int);
 			break;
 		case 't':
-			if ((s = va_arg(ap, const char *)) == NULL)
-				rc = sqlite3_bind_null(st, i);
-			else if (!utf8_valid(s))
-				return (-EINVAL);
-			else
-				rc = sqlite3_bind_text(st, i, s, -1,
-				    SQLITE_STATIC);
+			if ((s = va_arg(ap, const char *)) != NULL &&
+			    !utf8_valid(s))
+				return (0);
 			break;
 		default:
-			cf_log_warnx("%s: bad bind format '%c'", func, *fmt);
-			return (-EIO);
+			return (0);
 		}
 	}
-	if (rc != SQLITE_OK)
-		return (rc_errno(sqlite3_db_handle(st), rc, func));
-	return (0);
+	return (1);
 }
 
 /* Prepare sql and bind; *stp is NULL unless 0 is returned. */
 static int
-vprepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
-    const char *fmt, va_list ap)
+vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
+    const char *sql, const char *fmt, va_list ap)
 {
-	int rc;
+	va_list cp;
+	int ok;
 
 	*stp = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, stp, NULL) != SQLITE_OK) {
-		rc = rc_errno(db, sqlite3_extended_errcode(db), func);
-		sqlite3_finalize(*stp);
-		*stp = NULL;
-		return (rc);
-	}
-	if ((rc = bindv(*stp, func, fmt, ap)) != 0) {
-		sqlite3_finalize(*stp);
-		*stp = NULL;
-	}
-	return (rc);
+	va_copy(cp, ap);
+	ok = texts_ok(fmt, cp);
+	va_end(cp);
+	if (!ok)
+		return (-EINVAL);
+	return (db->ops->prepare(db, func, stp, sql, fmt, ap));
 }
 
 static int
-prepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
-    const char *fmt, ...)
+prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
+    const char *sql, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -231,26 +211,26 @@ prepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
 
 /* One step: 1 a row, 0 done, or a negative errno. */
 static int
-step(sqlite3 *db, const char *func, sqlite3_stmt *st)
+step(struct cf_db *db, const char *func, struct cf_db_stmt *st)
 {
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		return (1);
-	case SQLITE_DONE:
-		return (0);
-	default:
-		return (rc_errno(db, sqlite3_extended_errcode(db), func));
-	}
+	return (db->ops->step(st, func));
+}
+
+static void
+finish(struct cf_db_stmt *st)
+{
+	if (st != NULL)
+		st->db->ops->finish(st);
 }
 
 /*
  * Append row(st) for each row of st to arr, at most max rows (max < 0: no
  * limit); *more (may be NULL) tells whether a row beyond max exists.
- * Finalizes st.  0 or a negative errno.
+ * Finishes st.  0 or a negative errno.
  */
 static int
-collect(sqlite3 *db, const char *func, sqlite3_stmt *st,
-    json_t *(*row)(sqlite3_stmt *), int max, json_t *arr, int *more)
+collect(struct cf_db *db, const char *func, struct cf_db_stmt *st,
+    row_fn row, int max, json_t *arr, int *more)
 {
 	json_t *v;
 	int rc, n = 0;
@@ -269,26 +249,53 @@ collect(sqlite3 *db, const char *func, sqlite3_stmt *st,
 			break;
 		}
 	}
-	sqlite3_finalize(st);
+	finish(st);
 	return (rc);
 }
 
-/* Run a statement that returns no rows.  0 or a negative errno. */
+/*
+ * Run a statement to its end, ignoring any rows; *changes (may be NULL)
+ * receives the number of rows it changed.  0 or a negative errno.
+ */
 static int
-run(sqlite3 *db, const char *func, const char *sql, const char *fmt, ...)
+vrun(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
+    const char *fmt, va_list ap)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
+	int rc;
+
+	if ((rc = vprepare(db, func, &st, sql, fmt, ap)) != 0)
+		return (rc);
+	while ((rc = step(db, func, st)) == 1)
+		;
+	if (rc == 0 && changes != NULL)
+		*changes = db->ops->changes(st);
+	finish(st);
+	return (rc);
+}
+
+static int
+run(struct cf_db *db, const char *func, const char *sql, const char *fmt, ...)
+{
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = vprepare(db, func, &st, sql, fmt, ap);
+	rc = vrun(db, func, NULL, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0)
-		return (rc);
-	while ((rc = step(db, func, st)) == 1)
-		;
-	sqlite3_finalize(st);
+	return (rc);
+}
+
+static int
+run_n(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrun(db, func, changes, sql, fmt, ap);
+	va_end(ap);
 	return (rc);
 }
 
@@ -297,10 +304,10 @@ run(sqlite3 *db, const char *func, const char *sql, const char *fmt, ...)
  * NULL); *isnull tells an SQL NULL.  -ENOENT when there is no row.
  */
 static int
-query_i64(sqlite3 *db, const char *func, int64_t *out, int *isnull,
+query_i64(struct cf_db *db, const char *func, int64_t *out, int *isnull,
     const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	va_list ap;
 	int rc;
 
@@ -311,13 +318,13 @@ query_i64(sqlite3 *db, const char *func, int64_t *out, int *isnull,
 		return (rc);
 	if ((rc = step(db, func, st)) == 1) {
 		if (out != NULL)
-			*out = sqlite3_column_int64(st, 0);
+			*out = col_i64(st, 0);
 		if (isnull != NULL)
-			*isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+			*isnull = col_isnull(st, 0);
 		rc = 0;
 	} else if (rc == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(st);
+	finish(st);
 	return (rc);
 }
 
@@ -326,10 +333,10 @@ query_i64(sqlite3 *db, const char *func, int64_t *out, int *isnull,
  * when there is no row, -ENOMEM when fn fails.
  */
 static int
-query_obj(sqlite3 *db, const char *func, row_fn fn, json_t **out,
+query_obj(struct cf_db *db, const char *func, row_fn fn, json_t **out,
     const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	va_list ap;
 	int rc;
 
@@ -343,14 +350,15 @@ query_obj(sqlite3 *db, const char *func, row_fn fn, json_t **out,
 		rc = (*out = fn(st)) == NULL ? -ENOMEM : 0;
 	else if (rc == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(st);
+	finish(st);
 	return (rc);
 }
 
+/* Begin a write transaction; lock != 0: see backend.h. */
 static int
-tx_begin(sqlite3 *db, const char *func)
+tx_begin(struct cf_db *db, const char *func, int64_t lock)
 {
-	return (run(db, func, "BEGIN IMMEDIATE", ""));
+	return (db->ops->begin(db, func, lock));
 }
 
 /*
@@ -358,13 +366,11 @@ tx_begin(sqlite3 *db, const char *func)
  * fails) roll back.  Returns rc, or the commit's error.
  */
 static int
-tx_end(sqlite3 *db, const char *func, int rc)
+tx_end(struct cf_db *db, const char *func, int rc)
 {
-	if (rc == 0 && (rc = run(db, func, "COMMIT", "")) == 0)
+	if (rc == 0 && (rc = db->ops->commit(db, func)) == 0)
 		return (0);
-	/* Some errors roll the transaction back by themselves. */
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	db->ops->rollback(db);
 	return (rc);
 }
 
@@ -372,47 +378,78 @@ tx_end(sqlite3 *db, const char *func, int rc)
 /* Rows to JSON; each returns a new reference, or NULL on failure     */
 /* ------------------------------------------------------------------ */
 
-static json_t *
-col_text(sqlite3_stmt *st, int i)
+static int
+col_isnull(struct cf_db_stmt *st, int i)
 {
-	const unsigned char *s;
+	return (st->db->ops->isnull(st, i));
+}
 
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+static int64_t
+col_i64(struct cf_db_stmt *st, int i)
+{
+	return (st->db->ops->int64(st, i));
+}
+
+static json_t *
+col_text(struct cf_db_stmt *st, int i)
+{
+	const char *s;
+	size_t len;
+
+	if (col_isnull(st, i))
 		return (json_null());
-	if ((s = sqlite3_column_text(st, i)) == NULL)
+	if ((s = st->db->ops->text(st, i, &len)) == NULL)
 		return (NULL);
-	return (json_stringn((const char *)s, sqlite3_column_bytes(st, i)));
+	return (json_stringn(s, len));
 }
 
 static json_t *
-col_int_or_null(sqlite3_stmt *st, int i)
+col_int_or_null(struct cf_db_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (col_isnull(st, i))
 		return (json_null());
-	return (json_integer(sqlite3_column_int64(st, i)));
+	return (json_integer(col_i64(st, i)));
 }
 
 static json_t *
-col_time(sqlite3_stmt *st, int i)
+col_time(struct cf_db_stmt *st, int i)
 {
 	char buf[48];
 
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (col_isnull(st, i))
 		return (json_null());
-	cf_store_iso8601(sqlite3_column_int64(st, i), buf, sizeof(buf));
+	cf_store_iso8601(col_i64(st, i), buf, sizeof(buf));
 	return (json_string(buf));
 }
 
 static json_t *
-col_user(sqlite3_stmt *st, int i)
+col_user(struct cf_db_stmt *st, int i)
 {
-	return (cf_store_user_id_json((const char *)sqlite3_column_text(st,
-	    i)));
+	size_t len;
+
+	return (cf_store_user_id_json(st->db->ops->text(st, i, &len)));
+}
+
+/*
+ * The unique key of a channel name: the name with ASCII letters folded to
+ * lower case (the same on every backend and locale).  malloc'd, or NULL.
+ */
+static char *
+name_key(const char *name)
+{
+	char *k, *p;
+
+	if ((k = strdup(name)) == NULL)
+		return (NULL);
+	for (p = k; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return (k);
 }
 
 /* Columns 0-5 as CHANNEL_COLS. */
 static json_t *
-channel_row(sqlite3_stmt *st)
+channel_row(struct cf_db_stmt *st)
 {
 	json_t *c;
 	int bad = 0;
@@ -420,11 +457,11 @@ channel_row(sqlite3_stmt *st)
 	if ((c = json_object()) == NULL)
 		return (NULL);
 	bad |= json_object_set_new(c, "id",
-	    json_integer(sqlite3_column_int64(st, 0)));
+	    json_integer(col_i64(st, 0)));
 	bad |= json_object_set_new(c, "name", col_text(st, 1));
 	bad |= json_object_set_new(c, "description", col_text(st, 2));
 	bad |= json_object_set_new(c, "isPrivate",
-	    json_boolean(sqlite3_column_int(st, 3) != 0));
+	    json_boolean(col_i64(st, 3) != 0));
 	bad |= json_object_set_new(c, "createdBy", col_user(st, 4));
 	bad |= json_object_set_new(c, "createdAt", col_time(st, 5));
 	if (bad) {
@@ -436,7 +473,7 @@ channel_row(sqlite3_stmt *st)
 
 /* A channel, then is-member, last read id, unread count (columns 6-8). */
 static json_t *
-channel_list_row(sqlite3_stmt *st)
+channel_list_row(struct cf_db_stmt *st)
 {
 	json_t *c;
 	int bad = 0;
@@ -444,11 +481,11 @@ channel_list_row(sqlite3_stmt *st)
 	if ((c = channel_row(st)) == NULL)
 		return (NULL);
 	bad |= json_object_set_new(c, "isMember",
-	    json_boolean(sqlite3_column_int(st, 6) != 0));
+	    json_boolean(col_i64(st, 6) != 0));
 	bad |= json_object_set_new(c, "lastReadMessageId",
 	    col_int_or_null(st, 7));
 	bad |= json_object_set_new(c, "unreadCount",
-	    json_integer(sqlite3_column_int64(st, 8)));
+	    json_integer(col_i64(st, 8)));
 	if (bad) {
 		json_decref(c);
 		return (NULL);
@@ -461,7 +498,7 @@ channel_list_row(sqlite3_stmt *st)
  * when a file is attached (message_files row).
  */
 static json_t *
-message_row(sqlite3_stmt *st)
+message_row(struct cf_db_stmt *st)
 {
 	json_t *m, *f;
 	int bad = 0;
@@ -469,25 +506,25 @@ message_row(sqlite3_stmt *st)
 	if ((m = json_object()) == NULL)
 		return (NULL);
 	bad |= json_object_set_new(m, "id",
-	    json_integer(sqlite3_column_int64(st, 0)));
+	    json_integer(col_i64(st, 0)));
 	bad |= json_object_set_new(m, "channelId",
-	    json_integer(sqlite3_column_int64(st, 1)));
+	    json_integer(col_i64(st, 1)));
 	bad |= json_object_set_new(m, "userId", col_user(st, 2));
 	bad |= json_object_set_new(m, "userDisplayName", col_text(st, 3));
 	bad |= json_object_set_new(m, "message", col_text(st, 4));
 	bad |= json_object_set_new(m, "messageType", col_text(st, 5));
 	bad |= json_object_set_new(m, "replyToId", col_int_or_null(st, 6));
 	bad |= json_object_set_new(m, "timestamp", col_time(st, 8));
-	if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+	if (!col_isnull(st, 7))
 		bad |= json_object_set_new(m, "clientMsgId", col_text(st, 7));
-	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+	if (!col_isnull(st, 9)) {
 		if ((f = json_object()) == NULL)
 			bad = 1;
 		else {
 			bad |= json_object_set_new(f, "fileName",
 			    col_text(st, 9));
 			bad |= json_object_set_new(f, "fileSize",
-			    json_integer(sqlite3_column_int64(st, 10)));
+			    json_integer(col_i64(st, 10)));
 			bad |= json_object_set_new(f, "fileType",
 			    col_text(st, 11));
 			bad |= json_object_set_new(m, "file", f);
@@ -502,7 +539,7 @@ message_row(sqlite3_stmt *st)
 
 /* status, status_message, custom_status. */
 static json_t *
-presence_row(sqlite3_stmt *st)
+presence_row(struct cf_db_stmt *st)
 {
 	json_t *p;
 	int bad = 0;
@@ -520,7 +557,7 @@ presence_row(sqlite3_stmt *st)
 }
 
 static int
-channel_load(sqlite3 *db, const char *func, int64_t id, json_t **channel)
+channel_load(struct cf_db *db, const char *func, int64_t id, json_t **channel)
 {
 	return (query_obj(db, func, channel_row, channel,
 	    "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id = ?1",
@@ -528,7 +565,7 @@ channel_load(sqlite3 *db, const char *func, int64_t id, json_t **channel)
 }
 
 static int
-message_load(sqlite3 *db, const char *func, int64_t id, json_t **message)
+message_load(struct cf_db *db, const char *func, int64_t id, json_t **message)
 {
 	return (query_obj(db, func, message_row, message,
 	    MESSAGE_SELECT " WHERE m.id = ?1", "i", id));
@@ -603,7 +640,7 @@ cf_store_iso8601(int64_t ms, char *buf, size_t len)
 
 /* Insert the user, or refresh its display name and role. */
 int
-cf_store_user_upsert(sqlite3 *db, const char *user_id,
+cf_store_user_upsert(struct cf_db *db, const char *user_id,
     const char *display_name, const char *role, int64_t now_ms)
 {
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
@@ -624,10 +661,10 @@ cf_store_user_upsert(sqlite3 *db, const char *user_id,
  * the result stays UTF-8.  -ENOENT when the user is unknown.
  */
 int
-cf_store_user_name(sqlite3 *db, const char *user_id, char *buf, size_t len)
+cf_store_user_name(struct cf_db *db, const char *user_id, char *buf, size_t len)
 {
-	sqlite3_stmt *st;
-	const unsigned char *s;
+	struct cf_db_stmt *st;
+	const char *s;
 	size_t n;
 	int rc;
 
@@ -638,14 +675,14 @@ cf_store_user_name(sqlite3 *db, const char *user_id, char *buf, size_t len)
 	    "SELECT display_name FROM users WHERE id = ?1", "t", user_id)) != 0)
 		return (rc);
 	if ((rc = step(db, __func__, st)) == 1) {
-		if ((s = sqlite3_column_text(st, 0)) == NULL)
+		if ((s = db->ops->text(st, 0, &n)) == NULL)
 			rc = -ENOMEM;
 		else {
-			n = (size_t)sqlite3_column_bytes(st, 0);
 			if (n >= len) {
 				n = len - 1;
 				/* Back off over continuation bytes. */
-				while (n > 0 && (s[n] & 0xc0) == 0x80)
+				while (n > 0 && ((unsigned char)s[n] & 0xc0) ==
+				    0x80)
 					n--;
 			}
 			memcpy(buf, s, n);
@@ -654,7 +691,7 @@ cf_store_user_name(sqlite3 *db, const char *user_id, char *buf, size_t len)
 		}
 	} else if (rc == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(st);
+	finish(st);
 	return (rc);
 }
 
@@ -664,16 +701,15 @@ cf_store_user_name(sqlite3 *db, const char *user_id, char *buf, size_t len)
  * NULL otherwise.  -EEXIST when the name is taken (case-insensitively).
  */
 int
-cf_store_channel_create(sqlite3 *db, const char *name,
+cf_store_channel_create(struct cf_db *db, const char *name,
     const char *description, int is_private, const char *created_by,
     const char *const *member_ids, size_t nmembers, int64_t now_ms,
     json_t **channel)
 {
-	sqlite3_stmt *st = NULL;
-	const char *uid;
+	char *key = NULL;
 	int64_t id;
 	size_t i;
-	int brc, rc;
+	int rc;
 
 	if (channel == NULL)
 		return (-EINVAL);
@@ -684,49 +720,35 @@ cf_store_channel_create(sqlite3 *db, const char *name,
 	for (i = 0; i < nmembers; i++)
 		if (!id_ok(member_ids[i]))
 			return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
-		return (rc);
-	rc = run(db, __func__,
+	if ((key = name_key(name)) == NULL)
+		return (-ENOMEM);
+	if ((rc = tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = query_i64(db, __func__, &id, NULL,
 	    "INSERT INTO channels(name, name_key, description, is_private,"
 	    "  created_by, created_at)"
-	    " VALUES (?1, lower(?1), ?2, ?3, ?4, ?5)",
-	    "ttdti", name, description, is_private ? 1 : 0, created_by,
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+	    "tttdti", name, key, description, is_private ? 1 : 0, created_by,
 	    now_ms);
-	if (rc != 0)
-		goto done;
-	id = sqlite3_last_insert_rowid(db);
-	if ((rc = prepare(db, __func__, &st,
-	    "INSERT OR IGNORE INTO channel_members(channel_id, user_id,"
-	    "  joined_at) VALUES (?1, ?2, ?3)", "")) != 0)
-		goto done;
-	for (i = 0; i <= nmembers && rc == 0; i++) {
-		uid = i == 0 ? created_by : member_ids[i - 1];
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		if (!utf8_valid(uid))
-			rc = -EINVAL;
-		else if ((brc = sqlite3_bind_int64(st, 1, id)) != SQLITE_OK ||
-		    (brc = sqlite3_bind_text(st, 2, uid, -1,
-		    SQLITE_STATIC)) != SQLITE_OK ||
-		    (brc = sqlite3_bind_int64(st, 3, now_ms)) != SQLITE_OK)
-			rc = rc_errno(db, brc, __func__);
-		else
-			rc = step(db, __func__, st);
-	}
-	sqlite3_finalize(st);
+	for (i = 0; i <= nmembers && rc == 0; i++)
+		rc = run(db, __func__,
+		    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
+		    " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+		    "iti", id, i == 0 ? created_by : member_ids[i - 1], now_ms);
 	if (rc == 0)
 		rc = channel_load(db, __func__, id, channel);
- done:
 	if ((rc = tx_end(db, __func__, rc)) != 0) {
 		json_decref(*channel);
 		*channel = NULL;
 	}
+ out:
+	free(key);
 	return (rc);
 }
 
 /* The channel as JSON (new reference), or -ENOENT. */
 int
-cf_store_channel_get(sqlite3 *db, int64_t channel_id, json_t **channel)
+cf_store_channel_get(struct cf_db *db, int64_t channel_id, json_t **channel)
 {
 	if (channel == NULL)
 		return (-EINVAL);
@@ -742,7 +764,7 @@ cf_store_channel_get(sqlite3 *db, int64_t channel_id, json_t **channel)
  * found").
  */
 int
-cf_store_is_member(sqlite3 *db, int64_t channel_id, const char *user_id)
+cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id)
 {
 	int64_t v;
 	int rc;
@@ -760,19 +782,20 @@ cf_store_is_member(sqlite3 *db, int64_t channel_id, const char *user_id)
 
 /* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
 int
-cf_store_member_add(sqlite3 *db, int64_t channel_id, const char *user_id,
+cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
     int64_t now_ms)
 {
+	int64_t n = 0;
 	int rc;
 
 	if (db == NULL || !id_ok(user_id))
 		return (-EINVAL);
-	rc = run(db, __func__,
-	    "INSERT OR IGNORE INTO channel_members(channel_id, user_id,"
-	    "  joined_at)"
-	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1",
+	rc = run_n(db, __func__, &n,
+	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
+	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
+	    " ON CONFLICT DO NOTHING",
 	    "iti", channel_id, user_id, now_ms);
-	if (rc != 0 || sqlite3_changes(db) > 0)
+	if (rc != 0 || n > 0)
 		return (rc);
 	/* Nothing inserted: already a member, or no such channel. */
 	return (query_i64(db, __func__, NULL, NULL,
@@ -786,9 +809,9 @@ cf_store_member_add(sqlite3 *db, int64_t channel_id, const char *user_id,
  * message of others.  *channels is a new array on success.
  */
 int
-cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
+cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	json_t *arr;
 	int rc;
 
@@ -801,7 +824,8 @@ cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
 		return (-ENOMEM);
 	rc = prepare(db, __func__, &st,
 	    "SELECT " CHANNEL_COLS ","
-	    "  m.user_id IS NOT NULL, m.last_read_message_id,"
+	    "  CASE WHEN m.user_id IS NOT NULL THEN 1 ELSE 0 END,"
+	    "  m.last_read_message_id,"
 	    "  (SELECT count(*) FROM messages x WHERE x.channel_id = c.id"
 	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
 	    "    AND x.user_id <> ?1)"
@@ -826,13 +850,14 @@ cf_store_channel_list(sqlite3 *db, const char *user_id, json_t **channels)
  * -ENOENT: no channel; -EEXIST: the new name is taken.
  */
 int
-cf_store_channel_update(sqlite3 *db, int64_t channel_id,
+cf_store_channel_update(struct cf_db *db, int64_t channel_id,
     const json_t *changes, const char *updated_by, int64_t now_ms,
     json_t **channel)
 {
 	const json_t *v;
 	const char *name = NULL, *desc = NULL;
-	char *dump = NULL;
+	char *dump = NULL, *key = NULL;
+	int64_t n = 0;
 	size_t known = 0;
 	int set_name = 0, set_desc = 0, set_priv = 0, priv = 0, rc;
 
@@ -869,20 +894,22 @@ cf_store_channel_update(sqlite3 *db, int64_t channel_id,
 	if (known != json_object_size(changes))
 		return (-EINVAL);
 	if ((dump = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS)) ==
-	    NULL)
-		return (-ENOMEM);
-	if ((rc = tx_begin(db, __func__)) != 0)
+	    NULL || (set_name && (key = name_key(name)) == NULL)) {
+		rc = -ENOMEM;
 		goto out;
-	rc = run(db, __func__,
+	}
+	if ((rc = tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = run_n(db, __func__, &n,
 	    "UPDATE channels SET"
-	    "  name = CASE WHEN ?2 THEN ?3 ELSE name END,"
-	    "  name_key = CASE WHEN ?2 THEN lower(?3) ELSE name_key END,"
-	    "  description = CASE WHEN ?4 THEN ?5 ELSE description END,"
-	    "  is_private = CASE WHEN ?6 THEN ?7 ELSE is_private END"
+	    "  name = CASE WHEN ?2 <> 0 THEN ?3 ELSE name END,"
+	    "  name_key = CASE WHEN ?2 <> 0 THEN ?8 ELSE name_key END,"
+	    "  description = CASE WHEN ?4 <> 0 THEN ?5 ELSE description END,"
+	    "  is_private = CASE WHEN ?6 <> 0 THEN ?7 ELSE is_private END"
 	    " WHERE id = ?1",
-	    "idtdtdd", channel_id, set_name, name, set_desc, desc, set_priv,
-	    priv);
-	if (rc == 0 && sqlite3_changes(db) == 0)
+	    "idtdtddt", channel_id, set_name, name, set_desc, desc, set_priv,
+	    priv, key);
+	if (rc == 0 && n == 0)
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = run(db, __func__,
@@ -897,6 +924,7 @@ cf_store_channel_update(sqlite3 *db, int64_t channel_id,
 	}
  out:
 	free(dump);
+	free(key);
 	return (rc);
 }
 
@@ -908,16 +936,18 @@ cf_store_channel_update(sqlite3 *db, int64_t channel_id,
  * Store a message, in one transaction: the channel must exist and a
  * non-zero reply_to_id be a message of it (-ENOENT).  A client_msg_id the
  * user already used (the UNIQUE(user_id, client_msg_id) key refuses the
- * row) stores nothing: *message is then the original and *duplicate 1.
+ * row, even against a writer on another connection that has not committed
+ * yet) stores nothing: *message is then the original and *duplicate 1.
  * *message is a new reference on success; duplicate may be NULL.
  */
 int
-cf_store_message_insert(sqlite3 *db, int64_t channel_id,
+cf_store_message_insert(struct cf_db *db, int64_t channel_id,
     const char *user_id, const char *display_name, const char *text,
     const char *message_type, int64_t reply_to_id,
     const char *client_msg_id, int64_t now_ms, json_t **message,
     int *duplicate)
 {
+	int64_t id;
 	int rc;
 
 	if (duplicate != NULL)
@@ -928,7 +958,7 @@ cf_store_message_insert(sqlite3 *db, int64_t channel_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    text == NULL || message_type == NULL)
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
+	if ((rc = tx_begin(db, __func__, 0)) != 0)
 		return (rc);
 	rc = query_i64(db, __func__, NULL, NULL,
 	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
@@ -938,16 +968,16 @@ cf_store_message_insert(sqlite3 *db, int64_t channel_id,
 		    "ii", reply_to_id, channel_id);
 	if (rc != 0)
 		goto done;
-	rc = run(db, __func__,
+	rc = query_i64(db, __func__, &id, NULL,
 	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
 	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)",
+	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)"
+	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id",
 	    "ittttiti", channel_id, user_id, display_name, text, message_type,
 	    reply_to_id, client_msg_id, now_ms);
 	if (rc == 0)
-		rc = message_load(db, __func__, sqlite3_last_insert_rowid(db),
-		    message);
-	else if (rc == -EEXIST && client_msg_id != NULL) {
+		rc = message_load(db, __func__, id, message);
+	else if (rc == -ENOENT && client_msg_id != NULL) {
 		rc = query_obj(db, __func__, message_row, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
@@ -966,7 +996,7 @@ cf_store_message_insert(sqlite3 *db, int64_t channel_id,
 
 /* The message as JSON (new reference), or -ENOENT. */
 int
-cf_store_message_get(sqlite3 *db, int64_t message_id, json_t **message)
+cf_store_message_get(struct cf_db *db, int64_t message_id, json_t **message)
 {
 	if (message == NULL)
 		return (-EINVAL);
@@ -978,7 +1008,7 @@ cf_store_message_get(sqlite3 *db, int64_t message_id, json_t **message)
 
 /* The newest message id of the channel (0: none), -ENOENT: no channel. */
 int
-cf_store_message_latest(sqlite3 *db, int64_t channel_id, int64_t *message_id)
+cf_store_message_latest(struct cf_db *db, int64_t channel_id, int64_t *message_id)
 {
 	int64_t v;
 	int isnull, rc;
@@ -999,10 +1029,10 @@ cf_store_message_latest(sqlite3 *db, int64_t channel_id, int64_t *message_id)
  * on success; -ENOENT when the channel does not exist.
  */
 int
-cf_store_messages_page(sqlite3 *db, int64_t channel_id, int64_t before,
+cf_store_messages_page(struct cf_db *db, int64_t channel_id, int64_t before,
     int64_t after, int limit, json_t **messages, int *has_more)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	const char *sql;
 	json_t *arr;
 	int64_t bound;
@@ -1055,17 +1085,18 @@ cf_store_messages_page(sqlite3 *db, int64_t channel_id, int64_t before,
  * message; -EINVAL: a negative size or a missing field.
  */
 int
-cf_store_file_add(sqlite3 *db, int64_t message_id, const char *file_name,
+cf_store_file_add(struct cf_db *db, int64_t message_id, const char *file_name,
     int64_t file_size, const char *file_type, const char *user_id,
     int64_t now_ms)
 {
+	int64_t n = 0;
 	int rc;
 
 	if (db == NULL || file_name == NULL || file_type == NULL ||
 	    !id_ok(user_id) || file_size < 0)
 		return (-EINVAL);
 	/* WHERE before ON CONFLICT keeps the upsert unambiguous. */
-	rc = run(db, __func__,
+	rc = run_n(db, __func__, &n,
 	    "INSERT INTO message_files(message_id, file_name, file_size,"
 	    "  file_type, uploaded_by, uploaded_at)"
 	    " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?1"
@@ -1077,7 +1108,7 @@ cf_store_file_add(sqlite3 *db, int64_t message_id, const char *file_name,
 	    "  uploaded_at = excluded.uploaded_at",
 	    "ititti", message_id, file_name, file_size, file_type, user_id,
 	    now_ms);
-	if (rc == 0 && sqlite3_changes(db) == 0)
+	if (rc == 0 && n == 0)
 		rc = -ENOENT;
 	return (rc);
 }
@@ -1094,7 +1125,7 @@ cf_store_file_add(sqlite3 *db, int64_t message_id, const char *file_name,
  * its messages.
  */
 int
-cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
+cf_store_read_set(struct cf_db *db, int64_t channel_id, const char *user_id,
     int64_t message_id, int64_t now_ms, int64_t *position)
 {
 	int64_t target = message_id, pos = 0;
@@ -1102,7 +1133,7 @@ cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
 
 	if (db == NULL || !id_ok(user_id))
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
+	if ((rc = tx_begin(db, __func__, 0)) != 0)
 		return (rc);
 	if (message_id == 0) {
 		rc = query_i64(db, __func__, &target, &isnull,
@@ -1115,22 +1146,21 @@ cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
 		rc = query_i64(db, __func__, NULL, NULL,
 		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
 		    "ii", message_id, channel_id);
+	/* The upsert locks the row: a racing writer sees this one's result. */
 	if (rc == 0)
-		rc = run(db, __func__,
-		    "INSERT INTO channel_members(channel_id, user_id,"
+		rc = query_i64(db, __func__, &pos, NULL,
+		    "INSERT INTO channel_members AS cm(channel_id, user_id,"
 		    "  joined_at, last_read_message_id, last_read_at)"
 		    " VALUES (?1, ?2, ?3, ?4, ?3)"
 		    " ON CONFLICT(channel_id, user_id) DO UPDATE SET"
-		    "  last_read_message_id = max(coalesce("
-		    "    last_read_message_id, 0),"
-		    "    excluded.last_read_message_id),"
-		    "  last_read_at = excluded.last_read_at",
+		    "  last_read_message_id = CASE"
+		    "    WHEN coalesce(cm.last_read_message_id, 0) >"
+		    "      excluded.last_read_message_id"
+		    "    THEN cm.last_read_message_id"
+		    "    ELSE excluded.last_read_message_id END,"
+		    "  last_read_at = excluded.last_read_at"
+		    " RETURNING last_read_message_id",
 		    "itii", channel_id, user_id, now_ms, target);
-	if (rc == 0)
-		rc = query_i64(db, __func__, &pos, NULL,
-		    "SELECT last_read_message_id FROM channel_members"
-		    " WHERE channel_id = ?1 AND user_id = ?2",
-		    "it", channel_id, user_id);
 	if ((rc = tx_end(db, __func__, rc)) == 0 && position != NULL)
 		*position = pos;
 	return (rc);
@@ -1138,7 +1168,7 @@ cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
 
 /* Store the status a user chose (status and both texts replaced). */
 int
-cf_store_presence_set(sqlite3 *db, const char *user_id, const char *status,
+cf_store_presence_set(struct cf_db *db, const char *user_id, const char *status,
     const char *status_message, const char *custom_status, int64_t now_ms)
 {
 	if (db == NULL || !id_ok(user_id) || status == NULL)
@@ -1156,7 +1186,7 @@ cf_store_presence_set(sqlite3 *db, const char *user_id, const char *status,
 
 /* The stored presence, or {"online", null, null}; a new reference. */
 int
-cf_store_presence_get(sqlite3 *db, const char *user_id, json_t **presence)
+cf_store_presence_get(struct cf_db *db, const char *user_id, json_t **presence)
 {
 	int rc;
 
@@ -1177,21 +1207,22 @@ cf_store_presence_get(sqlite3 *db, const char *user_id, json_t **presence)
 
 /* Store a broadcast; *broadcast_id (may be NULL) receives its id. */
 int
-cf_store_broadcast_add(sqlite3 *db, const char *message,
+cf_store_broadcast_add(struct cf_db *db, const char *message,
     const char *priority, const char *from_user, const char *from_name,
     int64_t now_ms, int64_t *broadcast_id)
 {
+	int64_t id;
 	int rc;
 
 	if (db == NULL || message == NULL || priority == NULL ||
 	    !id_ok(from_user) || from_name == NULL)
 		return (-EINVAL);
-	rc = run(db, __func__,
+	rc = query_i64(db, __func__, &id, NULL,
 	    "INSERT INTO broadcasts(message, priority, from_user, from_name,"
-	    "  created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "  created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	    "tttti", message, priority, from_user, from_name, now_ms);
 	if (rc == 0 && broadcast_id != NULL)
-		*broadcast_id = sqlite3_last_insert_rowid(db);
+		*broadcast_id = id;
 	return (rc);
 }
 
@@ -1212,28 +1243,29 @@ cf_store_broadcast_add(sqlite3 *db, const char *message,
 
 /* Copy a text column into buf, "" for NULL; truncates. */
 static void
-col_copy(sqlite3_stmt *st, int i, char *buf, size_t len)
+col_copy(struct cf_db_stmt *st, int i, char *buf, size_t len)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	size_t n;
+	const char *s = st->db->ops->text(st, i, &n);
 
-	snprintf(buf, len, "%s", s != NULL ? (const char *)s : "");
+	snprintf(buf, len, "%s", s != NULL ? s : "");
 }
 
 /* Columns of CALL_COLS into *c (answered_at and ended_at 0 for NULL). */
 static void
-call_row(sqlite3_stmt *st, struct cf_call *c)
+call_row(struct cf_db_stmt *st, struct cf_call *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = col_i64(st, 0);
 	col_copy(st, 1, c->caller, sizeof(c->caller));
 	col_copy(st, 2, c->callee, sizeof(c->callee));
 	col_copy(st, 3, c->type, sizeof(c->type));
 	col_copy(st, 4, c->status, sizeof(c->status));
 	col_copy(st, 5, c->caller_sock, sizeof(c->caller_sock));
 	col_copy(st, 6, c->callee_sock, sizeof(c->callee_sock));
-	c->started_at = sqlite3_column_int64(st, 7);
-	c->answered_at = sqlite3_column_int64(st, 8);
-	c->ended_at = sqlite3_column_int64(st, 9);
+	c->started_at = col_i64(st, 7);
+	c->answered_at = col_i64(st, 8);
+	c->ended_at = col_i64(st, 9);
 }
 
 /*
@@ -1241,7 +1273,7 @@ call_row(sqlite3_stmt *st, struct cf_call *c)
  * ended_at, duration_ms as the history JSON of a call.
  */
 static json_t *
-call_json_row(sqlite3_stmt *st)
+call_json_row(struct cf_db_stmt *st)
 {
 	json_t *c;
 	int bad = 0;
@@ -1249,7 +1281,7 @@ call_json_row(sqlite3_stmt *st)
 	if ((c = json_object()) == NULL)
 		return (NULL);
 	bad |= json_object_set_new(c, "id",
-	    json_integer(sqlite3_column_int64(st, 0)));
+	    json_integer(col_i64(st, 0)));
 	bad |= json_object_set_new(c, "callerId", col_user(st, 1));
 	bad |= json_object_set_new(c, "calleeId", col_user(st, 2));
 	bad |= json_object_set_new(c, "callType", col_text(st, 3));
@@ -1309,22 +1341,29 @@ call_args_ok(const char *caller, const char *callee, const char *type,
 	return (sock == NULL || fits(sock, sizeof(c->caller_sock)));
 }
 
-/* Read call `id` into *call.  -ENOENT when there is no such call. */
+/*
+ * The first row of a query on CALL_COLS into *call.  -ENOENT when there
+ * is no row.
+ */
 static int
-call_load(sqlite3 *db, const char *func, int64_t id, struct cf_call *call)
+call_query(struct cf_db *db, const char *func, struct cf_call *call,
+    const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
+	va_list ap;
 	int rc;
 
-	if ((rc = prepare(db, func, &st,
-	    "SELECT " CALL_COLS " FROM calls WHERE id = ?1", "i", id)) != 0)
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
 		return (rc);
 	if ((rc = step(db, func, st)) == 1) {
 		call_row(st, call);
 		rc = 0;
 	} else if (rc == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(st);
+	finish(st);
 	return (rc);
 }
 
@@ -1334,10 +1373,10 @@ call_load(sqlite3 *db, const char *func, int64_t id, struct cf_call *call)
  * (*out NULL then).
  */
 static int
-call_collect(sqlite3 *db, const char *func, struct cf_call **out, size_t *n,
+call_collect(struct cf_db *db, const char *func, struct cf_call **out, size_t *n,
     const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	struct cf_call *v = NULL, *nv;
 	size_t len = 0, cap = 0;
 	va_list ap;
@@ -1361,7 +1400,7 @@ call_collect(sqlite3 *db, const char *func, struct cf_call **out, size_t *n,
 		}
 		call_row(st, &v[len++]);
 	}
-	sqlite3_finalize(st);
+	finish(st);
 	if (rc != 0) {
 		free(v);
 		return (rc);
@@ -1376,21 +1415,17 @@ call_collect(sqlite3 *db, const char *func, struct cf_call **out, size_t *n,
  * into *call.  Runs inside the caller's transaction, if any.
  */
 static int
-call_insert(sqlite3 *db, const char *func, const char *caller,
+call_insert(struct cf_db *db, const char *func, const char *caller,
     const char *callee, const char *type, const char *status,
     const char *caller_sock, int ended, int64_t now_ms, struct cf_call *call)
 {
-	int rc;
-
-	rc = run(db, func,
+	return (call_query(db, func, call,
 	    "INSERT INTO calls(caller_id, callee_id, call_type, status,"
 	    "  caller_sock, started_at, ended_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 THEN ?6 END)",
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 <> 0 THEN ?6 END)"
+	    " RETURNING " CALL_COLS,
 	    "tttttid", caller, callee, type, status, caller_sock, now_ms,
-	    ended);
-	if (rc == 0)
-		rc = call_load(db, func, sqlite3_last_insert_rowid(db), call);
-	return (rc);
+	    ended));
 }
 
 /*
@@ -1401,7 +1436,7 @@ call_insert(sqlite3 *db, const char *func, const char *caller,
  * other than audio or video.
  */
 int
-cf_store_call_create(sqlite3 *db, const char *caller, const char *callee,
+cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
     const char *type, const char *caller_sock, int64_t now_ms,
     struct cf_call *call, int *busy)
 {
@@ -1415,7 +1450,7 @@ cf_store_call_create(sqlite3 *db, const char *caller, const char *callee,
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || !call_args_ok(caller, callee, type, caller_sock))
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
+	if ((rc = tx_begin(db, __func__, LOCK_CALLS)) != 0)
 		return (rc);
 	rc = query_i64(db, __func__, &taken, NULL,
 	    "SELECT EXISTS (SELECT 1 FROM calls WHERE " CALL_LIVE
@@ -1439,7 +1474,7 @@ cf_store_call_create(sqlite3 *db, const char *caller, const char *callee,
  * status "missed", started and ended now.  *call receives the row.
  */
 int
-cf_store_call_missed(sqlite3 *db, const char *caller, const char *callee,
+cf_store_call_missed(struct cf_db *db, const char *caller, const char *callee,
     const char *type, int64_t now_ms, struct cf_call *call)
 {
 	int rc;
@@ -1449,30 +1484,29 @@ cf_store_call_missed(sqlite3 *db, const char *caller, const char *callee,
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || !call_args_ok(caller, callee, type, NULL))
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
-		return (rc);
-	rc = call_insert(db, __func__, caller, callee, type, "missed", NULL, 1,
-	    now_ms, call);
-	if ((rc = tx_end(db, __func__, rc)) != 0)
+	if ((rc = call_insert(db, __func__, caller, callee, type, "missed",
+	    NULL, 1, now_ms, call)) != 0)
 		memset(call, 0, sizeof(*call));
 	return (rc);
 }
 
 /* Read call `id` into *call; -ENOENT when unknown. */
 int
-cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call)
+cf_store_call_get(struct cf_db *db, int64_t id, struct cf_call *call)
 {
 	if (call == NULL)
 		return (-EINVAL);
 	memset(call, 0, sizeof(*call));
 	if (db == NULL)
 		return (-EINVAL);
-	return (call_load(db, __func__, id, call));
+	return (call_query(db, __func__, call,
+	    "SELECT " CALL_COLS " FROM calls WHERE id = ?1", "i", id));
 }
 
 /*
- * Move call `id` from `from` to `to` with one conditional UPDATE, in a
- * transaction that also reads the row back.  The allowed moves are
+ * Move call `id` from `from` to `to` with one conditional UPDATE that
+ * also returns the row (a writer that loses the race sees the winner's
+ * status and changes nothing).  The allowed moves are
  * ringing -> active, rejected, missed or ended, and active -> ended;
  * anything else (or an unknown status, or to "active" without a
  * callee_sock that fits) is -EINVAL.  To "active": answered_at = now and
@@ -1483,7 +1517,7 @@ cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call)
  * the change.
  */
 int
-cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
+cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
     const char *to, const char *callee_sock, int64_t now_ms,
     struct cf_call *call)
 {
@@ -1502,27 +1536,26 @@ cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
 		return (-EINVAL);
 	if (active && !fits(callee_sock, sizeof(c->callee_sock)))
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
-		return (rc);
-	rc = run(db, __func__,
+	rc = call_query(db, __func__, c,
 	    "UPDATE calls SET status = ?3,"
-	    "  answered_at = CASE WHEN ?6 THEN ?5 ELSE answered_at END,"
-	    "  callee_sock = CASE WHEN ?6 THEN ?4 ELSE callee_sock END,"
-	    "  ended_at = CASE WHEN ?6 THEN ended_at ELSE ?5 END,"
-	    "  duration_ms = CASE WHEN NOT ?6 AND answered_at IS NOT NULL"
-	    "    THEN max(?5 - answered_at, 0) ELSE duration_ms END"
-	    " WHERE id = ?1 AND status = ?2",
+	    "  answered_at = CASE WHEN ?6 <> 0 THEN ?5 ELSE answered_at END,"
+	    "  callee_sock = CASE WHEN ?6 <> 0 THEN ?4 ELSE callee_sock END,"
+	    "  ended_at = CASE WHEN ?6 <> 0 THEN ended_at ELSE ?5 END,"
+	    "  duration_ms = CASE WHEN ?6 = 0 AND answered_at IS NOT NULL"
+	    "    THEN CASE WHEN ?5 > answered_at THEN ?5 - answered_at"
+	    "      ELSE 0 END"
+	    "    ELSE duration_ms END"
+	    " WHERE id = ?1 AND status = ?2"
+	    " RETURNING " CALL_COLS,
 	    "itttid", id, from, to, active ? callee_sock : NULL, now_ms,
 	    active);
-	if (rc == 0 && sqlite3_changes(db) == 0) {
+	if (rc == -ENOENT) {
 		rc = query_i64(db, __func__, NULL, NULL,
 		    "SELECT 1 FROM calls WHERE id = ?1", "i", id);
 		if (rc == 0)
 			rc = -EALREADY;
 	}
-	if (rc == 0)
-		rc = call_load(db, __func__, id, c);
-	if ((rc = tx_end(db, __func__, rc)) != 0)
+	if (rc != 0)
 		memset(c, 0, sizeof(*c));
 	return (rc);
 }
@@ -1532,30 +1565,19 @@ cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
  * -ENOENT when there is none.
  */
 int
-cf_store_call_between(sqlite3 *db, const char *a, const char *b,
+cf_store_call_between(struct cf_db *db, const char *a, const char *b,
     struct cf_call *call)
 {
-	sqlite3_stmt *st;
-	int rc;
-
 	if (call == NULL)
 		return (-EINVAL);
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || !id_ok(a) || !id_ok(b))
 		return (-EINVAL);
-	if ((rc = prepare(db, __func__, &st,
+	return (call_query(db, __func__, call,
 	    "SELECT " CALL_COLS " FROM calls WHERE " CALL_LIVE
 	    "  AND ((caller_id = ?1 AND callee_id = ?2)"
 	    "    OR (caller_id = ?2 AND callee_id = ?1))"
-	    " ORDER BY id DESC LIMIT 1", "tt", a, b)) != 0)
-		return (rc);
-	if ((rc = step(db, __func__, st)) == 1) {
-		call_row(st, call);
-		rc = 0;
-	} else if (rc == 0)
-		rc = -ENOENT;
-	sqlite3_finalize(st);
-	return (rc);
+	    " ORDER BY id DESC LIMIT 1", "tt", a, b));
 }
 
 /*
@@ -1564,10 +1586,10 @@ cf_store_call_between(sqlite3 *db, const char *a, const char *b,
  * *calls is a new array on success (empty for a user without calls).
  */
 int
-cf_store_call_history(sqlite3 *db, const char *user_id, int64_t before,
+cf_store_call_history(struct cf_db *db, const char *user_id, int64_t before,
     int limit, json_t **calls)
 {
-	sqlite3_stmt *st;
+	struct cf_db_stmt *st;
 	json_t *arr;
 	int rc;
 
@@ -1599,15 +1621,25 @@ cf_store_call_history(sqlite3 *db, const char *user_id, int64_t before,
 	return (rc);
 }
 
+/* By id, for qsort. */
+static int
+call_cmp(const void *a, const void *b)
+{
+	const struct cf_call *x = a, *y = b;
+
+	return ((x->id > y->id) - (x->id < y->id));
+}
+
 /*
  * Mark "missed" (ended_at now) every call still ringing that started
- * before ring_deadline_ms, in one transaction; then, once committed, call
- * fn (may be NULL) with each row as it now is, oldest first.  fn may use
- * the connection.  Returns the number of calls swept or a negative errno
- * (nothing changed, fn not called).
+ * before ring_deadline_ms, with one UPDATE that returns the rows it
+ * changed (so racing sweeps on other workers or hosts never report a
+ * call twice); then call fn (may be NULL) with each row as it now is,
+ * oldest first.  fn may use the connection.  Returns the number of calls
+ * swept or a negative errno (nothing changed, fn not called).
  */
 int
-cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
+cf_store_call_sweep_ringing(struct cf_db *db, int64_t ring_deadline_ms,
     int64_t now_ms, void (*fn)(void *, const struct cf_call *), void *arg)
 {
 	struct cf_call *v = NULL;
@@ -1616,34 +1648,16 @@ cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
 
 	if (db == NULL)
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__)) != 0)
-		return (rc);
 	rc = call_collect(db, __func__, &v, &n,
-	    "SELECT " CALL_COLS " FROM calls WHERE " CALL_LIVE
-	    "  AND status = 'ringing' AND started_at < ?1 ORDER BY id",
-	    "i", ring_deadline_ms);
-	if (rc == 0 && n > 0) {
-		rc = run(db, __func__,
-		    "UPDATE calls SET status = 'missed', ended_at = ?2"
-		    " WHERE " CALL_LIVE " AND status = 'ringing'"
-		    "  AND started_at < ?1", "ii", ring_deadline_ms, now_ms);
-		/* The write lock is held: the same rows, no others. */
-		if (rc == 0 && (size_t)sqlite3_changes(db) != n) {
-			cf_log_warnx("%s: swept %d calls, expected %zu",
-			    __func__, sqlite3_changes(db), n);
-			rc = -EIO;
-		}
-	}
-	if ((rc = tx_end(db, __func__, rc)) != 0) {
-		free(v);
+	    "UPDATE calls SET status = 'missed', ended_at = ?2"
+	    " WHERE " CALL_LIVE " AND status = 'ringing' AND started_at < ?1"
+	    " RETURNING " CALL_COLS, "ii", ring_deadline_ms, now_ms);
+	if (rc != 0)
 		return (rc);
-	}
-	for (i = 0; i < n; i++) {
-		snprintf(v[i].status, sizeof(v[i].status), "missed");
-		v[i].ended_at = now_ms;
-		if (fn != NULL)
-			fn(arg, &v[i]);
-	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), call_cmp);
+	for (i = 0; i < n && fn != NULL; i++)
+		fn(arg, &v[i]);
 	free(v);
 	return (n > INT32_MAX ? INT32_MAX : (int)n);
 }
@@ -1654,7 +1668,7 @@ cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
  * 0 or a negative errno (fn not called then).
  */
 int
-cf_store_call_live(sqlite3 *db, void (*fn)(void *, const struct cf_call *),
+cf_store_call_live(struct cf_db *db, void (*fn)(void *, const struct cf_call *),
     void *arg)
 {
 	struct cf_call *v;

@@ -1,12 +1,13 @@
 /*
- * store.h -- the chat storage on SQLite: users, channels, members and read
- * positions, messages and file attachments, presence, broadcasts, the
- * channel-update audit and call records.
+ * store.h -- the chat storage, on SQLite or PostgreSQL (db.h): users,
+ * channels, members and read positions, messages and file attachments,
+ * presence, broadcasts, the channel-update audit and call records.
  *
  * Every function runs synchronously on the caller's connection and returns
  * 0 on success or a negative errno: -ENOENT (no such channel/message/user),
  * -EEXIST (a unique name taken), -EINVAL (a value the schema refuses),
- * -EIO (an SQLite error, logged).  JSON results are new references the
+ * -EIO (a database error, logged; on PostgreSQL also a broken connection,
+ * which the next call reconnects).  JSON results are new references the
  * caller owns.  Writes that belong together run in one transaction, so a
  * result returned is a result committed.
  *
@@ -23,7 +24,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
+
+struct cf_db;
 
 /* A user id as JSON: integer for digit strings, else string. */
 json_t	*cf_store_user_id_json(const char *user_id);
@@ -31,11 +33,11 @@ json_t	*cf_store_user_id_json(const char *user_id);
 void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
 
 /* Users: insert or refresh display name and role. */
-int	 cf_store_user_upsert(sqlite3 *db, const char *user_id,
+int	 cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	    const char *display_name, const char *role, int64_t now_ms);
 
 /* The stored display name of a user; -ENOENT when unknown. */
-int	 cf_store_user_name(sqlite3 *db, const char *user_id, char *buf,
+int	 cf_store_user_name(struct cf_db *db, const char *user_id, char *buf,
 	    size_t len);
 
 /*
@@ -44,15 +46,15 @@ int	 cf_store_user_name(sqlite3 *db, const char *user_id, char *buf,
  * create: the creator and member_ids become members.  -EEXIST for a taken
  * name.
  */
-int	 cf_store_channel_create(sqlite3 *db, const char *name,
+int	 cf_store_channel_create(struct cf_db *db, const char *name,
 	    const char *description, int is_private, const char *created_by,
 	    const char *const *member_ids, size_t nmembers, int64_t now_ms,
 	    json_t **channel);
-int	 cf_store_channel_get(sqlite3 *db, int64_t channel_id, json_t **channel);
+int	 cf_store_channel_get(struct cf_db *db, int64_t channel_id, json_t **channel);
 /* 1 member, 0 not, or a negative errno. */
-int	 cf_store_is_member(sqlite3 *db, int64_t channel_id, const char *user_id);
+int	 cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id);
 /* Add a member (no-op when already one). */
-int	 cf_store_member_add(sqlite3 *db, int64_t channel_id,
+int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);
 /*
  * The channels user_id can see: every public channel and the private ones
@@ -60,14 +62,14 @@ int	 cf_store_member_add(sqlite3 *db, int64_t channel_id,
  * after the read position, not counting the user's own) and
  * "lastReadMessageId" (null when never read).
  */
-int	 cf_store_channel_list(sqlite3 *db, const char *user_id,
+int	 cf_store_channel_list(struct cf_db *db, const char *user_id,
 	    json_t **channels);
 /*
  * Apply changes (an object with any of "name" (string), "description"
  * (string or null), "isPrivate" (bool); the caller validated them), record
  * the audit row, and return the channel as it now is.
  */
-int	 cf_store_channel_update(sqlite3 *db, int64_t channel_id,
+int	 cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	    const json_t *changes, const char *updated_by, int64_t now_ms,
 	    json_t **channel);
 
@@ -81,14 +83,14 @@ int	 cf_store_channel_update(sqlite3 *db, int64_t channel_id,
  * user in any channel, nothing is stored: *message is the original and
  * *duplicate is set.
  */
-int	 cf_store_message_insert(sqlite3 *db, int64_t channel_id,
+int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, const char *display_name, const char *text,
 	    const char *message_type, int64_t reply_to_id,
 	    const char *client_msg_id, int64_t now_ms, json_t **message,
 	    int *duplicate);
-int	 cf_store_message_get(sqlite3 *db, int64_t message_id, json_t **message);
+int	 cf_store_message_get(struct cf_db *db, int64_t message_id, json_t **message);
 /* The newest message id of a channel, 0 when it has none. */
-int	 cf_store_message_latest(sqlite3 *db, int64_t channel_id,
+int	 cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 	    int64_t *message_id);
 /*
  * A page of history.  before > 0: the `limit` newest messages with
@@ -96,11 +98,11 @@ int	 cf_store_message_latest(sqlite3 *db, int64_t channel_id,
  * oldest messages with id > after, oldest first.  Neither: the newest,
  * newest first.  *has_more tells whether more exist in that direction.
  */
-int	 cf_store_messages_page(sqlite3 *db, int64_t channel_id,
+int	 cf_store_messages_page(struct cf_db *db, int64_t channel_id,
 	    int64_t before, int64_t after, int limit, json_t **messages,
 	    int *has_more);
 /* Attach file details to a message (file_uploaded). */
-int	 cf_store_file_add(sqlite3 *db, int64_t message_id,
+int	 cf_store_file_add(struct cf_db *db, int64_t message_id,
 	    const char *file_name, int64_t file_size, const char *file_type,
 	    const char *user_id, int64_t now_ms);
 
@@ -110,19 +112,19 @@ int	 cf_store_file_add(sqlite3 *db, int64_t message_id,
  * the stored position (which may be the older, larger one).  -ENOENT when
  * message_id is not a message of the channel.
  */
-int	 cf_store_read_set(sqlite3 *db, int64_t channel_id, const char *user_id,
+int	 cf_store_read_set(struct cf_db *db, int64_t channel_id, const char *user_id,
 	    int64_t message_id, int64_t now_ms, int64_t *position);
 
 /* Presence: the status a user chose, restored at the next connect. */
-int	 cf_store_presence_set(sqlite3 *db, const char *user_id,
+int	 cf_store_presence_set(struct cf_db *db, const char *user_id,
 	    const char *status, const char *status_message,
 	    const char *custom_status, int64_t now_ms);
 /* {status, statusMessage, customStatus}; status "online" and nulls when
  * nothing was stored. */
-int	 cf_store_presence_get(sqlite3 *db, const char *user_id, json_t **presence);
+int	 cf_store_presence_get(struct cf_db *db, const char *user_id, json_t **presence);
 
 /* Broadcasts. */
-int	 cf_store_broadcast_add(sqlite3 *db, const char *message,
+int	 cf_store_broadcast_add(struct cf_db *db, const char *message,
 	    const char *priority, const char *from_user, const char *from_name,
 	    int64_t now_ms, int64_t *broadcast_id);
 
@@ -150,14 +152,14 @@ struct cf_call {
  * ringing or active call, the new call is recorded with status "busy" and
  * *busy set; otherwise it is "ringing".  *call receives the row.
  */
-int	 cf_store_call_create(sqlite3 *db, const char *caller,
+int	 cf_store_call_create(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, const char *caller_sock,
 	    int64_t now_ms, struct cf_call *call, int *busy);
 /* Record a call that could not ring (target offline): status "missed". */
-int	 cf_store_call_missed(sqlite3 *db, const char *caller,
+int	 cf_store_call_missed(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, int64_t now_ms,
 	    struct cf_call *call);
-int	 cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call);
+int	 cf_store_call_get(struct cf_db *db, int64_t id, struct cf_call *call);
 /*
  * Move a call from status `from` to `to` (conditional: -EALREADY when the
  * call is no longer in `from`, -ENOENT when unknown).  to "active" sets
@@ -165,26 +167,26 @@ int	 cf_store_call_get(sqlite3 *db, int64_t id, struct cf_call *call);
  * ended_at (and the duration when it had been answered).  *call (may be
  * NULL) receives the row after the change.
  */
-int	 cf_store_call_transition(sqlite3 *db, int64_t id, const char *from,
+int	 cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
 	    const char *to, const char *callee_sock, int64_t now_ms,
 	    struct cf_call *call);
 /* The ringing or active call between two users (either direction);
  * -ENOENT when none. */
-int	 cf_store_call_between(sqlite3 *db, const char *a, const char *b,
+int	 cf_store_call_between(struct cf_db *db, const char *a, const char *b,
 	    struct cf_call *call);
 /* The user's calls, newest first; before 0 = from the newest. */
-int	 cf_store_call_history(sqlite3 *db, const char *user_id,
+int	 cf_store_call_history(struct cf_db *db, const char *user_id,
 	    int64_t before, int limit, json_t **calls);
 /*
  * Calls still "ringing" that started before ring_deadline_ms: marked
  * "missed"; fn is called for each (with the row after the change).
  * Returns the number swept or a negative errno.
  */
-int	 cf_store_call_sweep_ringing(sqlite3 *db, int64_t ring_deadline_ms,
+int	 cf_store_call_sweep_ringing(struct cf_db *db, int64_t ring_deadline_ms,
 	    int64_t now_ms, void (*fn)(void *, const struct cf_call *),
 	    void *arg);
 /* The ringing or active calls of a user (for the cleanup sweep). */
-int	 cf_store_call_live(sqlite3 *db, void (*fn)(void *,
+int	 cf_store_call_live(struct cf_db *db, void (*fn)(void *,
 	    const struct cf_call *), void *arg);
 
 #endif

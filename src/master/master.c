@@ -602,8 +602,8 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 	 * Create and migrate the database once, here, before any worker
 	 * opens it; the connection is closed before forking.
 	 */
-	if (strncmp(conf->database, "postgres", 8) != 0) {
-		sqlite3 *db = cf_db_open(conf->database);
+	{
+		struct cf_db *db = cf_db_open(conf->database);
 
 		if (db == NULL)
 			goto done;

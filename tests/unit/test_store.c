@@ -1,14 +1,31 @@
 /*
  * test_store.c -- unit tests for the chat storage (src/db/store.c) and its
- * schema migration (src/db/db.c), against real SQLite files in a fresh
- * mkdtemp(3) directory per test.
+ * schema migrations (src/db/sqlite.c, src/db/pg.c).  The whole suite runs
+ * twice: against real SQLite files in a fresh mkdtemp(3) directory per
+ * test, then, when PostgreSQL's server programs are installed
+ * (/usr/lib/postgresql/<version>/bin), against a PostgreSQL this program
+ * starts for itself (initdb in a temp dir, as user postgres when run as
+ * root, listening only on a unix socket in that dir) with a fresh database
+ * per test.  The server is stopped when the tests end, and is killed by
+ * the kernel should this program die first (PR_SET_PDEATHSIG).
  */
 
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <grp.h>
+#include <pwd.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +37,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "db/db.h"
@@ -29,10 +47,219 @@
 #define T0	1795723938123LL		/* 2026-11-26T20:12:18.123Z */
 
 struct fx {
-	char	 dir[64];
-	char	 path[128];
-	sqlite3	*db;
+	char		 dir[64];
+	char		 path[256];	/* SQLite file or PostgreSQL URI */
+	char		 dbname[32];	/* PostgreSQL: this test's database */
+	struct cf_db	*db;
 };
+
+/* The PostgreSQL server of the second run; pid 0 when there is none. */
+static struct {
+	pid_t	 pid;
+	char	 bin[128];	/* the server programs' directory */
+	char	 dir[64];	/* data in dir/data, the socket in dir */
+	int	 port;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 ndb;		/* databases created so far */
+} pg;
+
+static int	 use_pg;		/* the run in progress is PostgreSQL's */
+
+/* ------------------------------------------------------------------ */
+/* A PostgreSQL server for the tests                                  */
+/* ------------------------------------------------------------------ */
+
+/* A TCP port nothing listens on now (it only names the socket file). */
+static int
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, port = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return (port);
+}
+
+/*
+ * In a child: become the server's user, send output to dir/log, and
+ * exec argv.  Never returns.
+ */
+static void
+pg_exec(char *const argv[], int pdeath)
+{
+	char log[96];
+	int fd;
+
+	if (getuid() != pg.uid && (setgroups(0, NULL) == -1 ||
+	    setgid(pg.gid) == -1 || setuid(pg.uid) == -1))
+		_exit(126);
+	/* After setuid, which clears it. */
+	if (pdeath && prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
+		_exit(126);
+	snprintf(log, sizeof(log), "%s/log", pg.dir);
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
+	    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return (remove(path));
+}
+
+/* The URI of database name on the test server. */
+static void
+pg_uri(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "postgresql:///%s?host=%s&port=%d&user=postgres",
+	    name, pg.dir, pg.port);
+}
+
+static void
+pg_stop(void)
+{
+	int status;
+
+	if (pg.pid > 0) {
+		kill(pg.pid, SIGINT);	/* fast shutdown */
+		waitpid(pg.pid, &status, 0);
+		pg.pid = 0;
+	}
+	if (pg.dir[0] != '\0') {
+		nftw(pg.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		pg.dir[0] = '\0';
+	}
+}
+
+/*
+ * Start the server: 0, or -1 when PostgreSQL is not installed (nothing
+ * to clean up).  Anything else that goes wrong fails the run.
+ */
+static int
+pg_start(void)
+{
+	char initdb[160], server[160], data[96], port[16], uri[256];
+	struct passwd *pw;
+	glob_t g;
+	pid_t pid;
+	int i, status;
+
+	if (glob("/usr/lib/postgresql/*/bin/postgres", 0, NULL, &g) != 0)
+		return (-1);
+	/* The newest version sorts last. */
+	snprintf(pg.bin, sizeof(pg.bin), "%s", g.gl_pathv[g.gl_pathc - 1]);
+	globfree(&g);
+	*strrchr(pg.bin, '/') = '\0';
+	pg.uid = getuid();
+	pg.gid = getgid();
+	if (pg.uid == 0) {
+		/* initdb refuses to run as root. */
+		if ((pw = getpwnam("postgres")) == NULL)
+			return (-1);
+		pg.uid = pw->pw_uid;
+		pg.gid = pw->pw_gid;
+	}
+	snprintf(pg.dir, sizeof(pg.dir), "/tmp/test_store_pg.XXXXXX");
+	if (mkdtemp(pg.dir) == NULL || chown(pg.dir, pg.uid, pg.gid) == -1) {
+		fprintf(stderr, "pg: %s: %s\n", pg.dir, strerror(errno));
+		exit(1);
+	}
+	snprintf(initdb, sizeof(initdb), "%s/initdb", pg.bin);
+	snprintf(server, sizeof(server), "%s/postgres", pg.bin);
+	snprintf(data, sizeof(data), "%s/data", pg.dir);
+	if ((pg.port = free_port()) == -1)
+		pg.port = 5432;
+	snprintf(port, sizeof(port), "%d", pg.port);
+	if ((pid = fork()) == 0) {
+		char *const argv[] = { initdb, "-D", data, "-A", "trust", "-U",
+		    "postgres", "-E", "UTF8", "--locale=C", "--no-sync", NULL };
+
+		pg_exec(argv, 0);
+	}
+	if (pid == -1 || waitpid(pid, &status, 0) != pid ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "pg: initdb failed, see %s/log\n", pg.dir);
+		exit(1);
+	}
+	if ((pid = fork()) == 0) {
+		char *const argv[] = { server, "-D", data, "-k", pg.dir, "-p",
+		    port, "-c", "listen_addresses=", "-c", "fsync=off", "-c",
+		    "synchronous_commit=off", "-c", "full_page_writes=off",
+		    NULL };
+
+		pg_exec(argv, 1);
+	}
+	if (pid == -1) {
+		fprintf(stderr, "pg: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	pg.pid = pid;
+	atexit(pg_stop);
+	/* Ready when it answers; give up if it exits. */
+	pg_uri(uri, sizeof(uri), "postgres");
+	for (i = 0; PQping(uri) != PQPING_OK; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pg.pid = 0;
+			fprintf(stderr, "pg: the server exited, see %s/log\n",
+			    pg.dir);
+			exit(1);
+		}
+		usleep(50000);
+	}
+	return (0);
+}
+
+/* Run sql on the server's "postgres" database (CREATE/DROP DATABASE). */
+static int
+pg_admin(const char *sql)
+{
+	PGconn *c;
+	PGresult *r;
+	char uri[256];
+	int ok;
+
+	pg_uri(uri, sizeof(uri), "postgres");
+	c = PQconnectdb(uri);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "pg: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return (ok ? 0 : -1);
+}
+
+static int
+pg_group_setup(void **state)
+{
+	(void)state;
+	use_pg = 1;
+	return (0);
+}
+
+static int
+pg_group_teardown(void **state)
+{
+	(void)state;
+	use_pg = 0;
+	return (0);
+}
 
 /* ------------------------------------------------------------------ */
 /* Fixture and helpers                                                */
@@ -42,6 +269,7 @@ static int
 setup(void **state)
 {
 	struct fx *fx;
+	char sql[64];
 
 	if ((fx = calloc(1, sizeof(*fx))) == NULL)
 		return (-1);
@@ -50,21 +278,35 @@ setup(void **state)
 		free(fx);
 		return (-1);
 	}
-	snprintf(fx->path, sizeof(fx->path), "%s/chat.db", fx->dir);
-	if ((fx->db = cf_db_open(fx->path)) == NULL) {
-		rmdir(fx->dir);
-		free(fx);
-		return (-1);
-	}
+	if (use_pg) {
+		snprintf(fx->dbname, sizeof(fx->dbname), "t%d", ++pg.ndb);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->dbname);
+		if (pg_admin(sql) == -1)
+			goto fail;
+		pg_uri(fx->path, sizeof(fx->path), fx->dbname);
+	} else
+		snprintf(fx->path, sizeof(fx->path), "%s/chat.db", fx->dir);
+	if ((fx->db = cf_db_open(fx->path)) == NULL)
+		goto fail;
 	*state = fx;
 	return (0);
+ fail:
+	rmdir(fx->dir);
+	free(fx);
+	return (-1);
 }
 
 static void
 unlink_db(const struct fx *fx)
 {
-	char p[160];
+	char p[300];
 
+	if (fx->dbname[0] != '\0') {
+		snprintf(p, sizeof(p), "DROP DATABASE %s WITH (FORCE)",
+		    fx->dbname);
+		(void)pg_admin(p);
+		return;
+	}
 	unlink(fx->path);
 	snprintf(p, sizeof(p), "%s-wal", fx->path);
 	unlink(p);
@@ -77,9 +319,9 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	/* Every statement of store.c was finalized. */
+	/* Every statement of store.c was finished, no transaction is open. */
 	if (fx->db != NULL)
-		assert_null(sqlite3_next_stmt(fx->db, NULL));
+		assert_true(cf_db_idle(fx->db));
 	cf_db_close(fx->db);
 	unlink_db(fx);
 	rmdir(fx->dir);
@@ -87,19 +329,26 @@ teardown(void **state)
 	return (0);
 }
 
-/* The first column of a query as an integer (-1 on any error). */
+/* The first column of a query as an integer (-1 when there is no row). */
 static int64_t
-q64(sqlite3 *db, const char *sql)
+q64(struct cf_db *db, const char *sql)
 {
-	sqlite3_stmt *st;
 	int64_t v = -1;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if ((rc = cf_db_query_i64(db, sql, &v)) != 0 && rc != -ENOENT)
+		fail_msg("%s: %s", sql, strerror(-rc));
 	return (v);
+}
+
+/* Run a statement, with rows or without. */
+static void
+xexec(struct cf_db *db, const char *sql)
+{
+	int rc = cf_db_query_i64(db, sql, NULL);
+
+	if (rc != 0 && rc != -ENOENT)
+		fail_msg("%s: %s", sql, strerror(-rc));
 }
 
 static json_int_t
@@ -123,7 +372,7 @@ sget(const json_t *o, const char *k)
 }
 
 static int64_t
-mkchan(sqlite3 *db, const char *name, int priv, const char *by,
+mkchan(struct cf_db *db, const char *name, int priv, const char *by,
     const char *const *members, size_t n)
 {
 	json_t *c;
@@ -137,7 +386,7 @@ mkchan(sqlite3 *db, const char *name, int priv, const char *by,
 }
 
 static int64_t
-post(sqlite3 *db, int64_t ch, const char *uid, const char *text,
+post(struct cf_db *db, int64_t ch, const char *uid, const char *text,
     int64_t now)
 {
 	json_t *m;
@@ -153,7 +402,7 @@ post(sqlite3 *db, int64_t ch, const char *uid, const char *text,
 }
 
 static int64_t
-nmessages(sqlite3 *db)
+nmessages(struct cf_db *db)
 {
 	return (q64(db, "SELECT count(*) FROM messages"));
 }
@@ -252,7 +501,8 @@ test_migration(void **state)
 	    "channel_members", "messages", "message_files", "presence",
 	    "broadcasts", "channel_updates", "calls" };
 	char sql[256], p[160];
-	sqlite3 *raw;
+	struct cf_db *raw;
+	sqlite3 *lite;
 	size_t i;
 
 	assert_int_equal(CF_DB_SCHEMA_VERSION, 3);
@@ -279,12 +529,12 @@ test_migration(void **state)
 
 	/* A version-1 database is brought to 3, its meta row kept. */
 	snprintf(p, sizeof(p), "%s/v1.db", fx->dir);
-	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "CREATE TABLE meta (key TEXT"
+	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lite, "CREATE TABLE meta (key TEXT"
 	    " PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES"
 	    " ('created_at', 'then'); PRAGMA user_version = 1;", NULL, NULL,
 	    NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
 	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM meta WHERE value ="
@@ -299,10 +549,10 @@ test_migration(void **state)
 
 	/* A newer database is refused. */
 	snprintf(p, sizeof(p), "%s/v99.db", fx->dir);
-	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 99", NULL,
+	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lite, "PRAGMA user_version = 99", NULL,
 	    NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	sqlite3_close(lite);
 	assert_null(cf_db_open(p));
 	unlink(p);
 	snprintf(sql, sizeof(sql), "%s-wal", p);
@@ -829,7 +1079,7 @@ test_latest(void **state)
 
 /* Check a page: n messages with ids ids[from], ids[from+step], ... */
 static void
-check_page(sqlite3 *db, int64_t ch, int64_t before, int64_t after,
+check_page(struct cf_db *db, int64_t ch, int64_t before, int64_t after,
     int limit, const int64_t *ids, int from, int step, int n, int more)
 {
 	json_t *l, *m;
@@ -1031,7 +1281,7 @@ test_read_set(void **state)
 	assert_int_equal(cf_store_read_set(fx->db, b, "\xc1\xbf", 0, T0,
 	    &pos), -EINVAL);
 	/* Nothing left open: a plain write still works. */
-	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+	assert_int_equal(cf_db_idle(fx->db), 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1132,7 +1382,7 @@ test_broadcast(void **state)
 
 /* A call that must be created with the given busy outcome; its id. */
 static int64_t
-mkcall(sqlite3 *db, const char *caller, const char *callee, int64_t now,
+mkcall(struct cf_db *db, const char *caller, const char *callee, int64_t now,
     int want_busy)
 {
 	struct cf_call c;
@@ -1148,7 +1398,7 @@ mkcall(sqlite3 *db, const char *caller, const char *callee, int64_t now,
 
 /* The status of call id, as stored. */
 static const char *
-call_status(sqlite3 *db, int64_t id)
+call_status(struct cf_db *db, int64_t id)
 {
 	static struct cf_call c;
 
@@ -1256,7 +1506,7 @@ test_call_create(void **state)
 	    "audio", "s", T0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
 	    "s", T0, NULL, &busy), -EINVAL);
-	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+	assert_int_equal(cf_db_idle(fx->db), 1);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 12);
 	/* The longest ids that fit are kept whole. */
 	big[31] = '\0';
@@ -1342,7 +1592,7 @@ test_call_transition(void **state)
 {
 	struct fx *fx = *state;
 	struct cf_call c;
-	sqlite3 *other;
+	struct cf_db *other;
 	char big[40];
 	int64_t id, id2;
 
@@ -1365,8 +1615,8 @@ test_call_transition(void **state)
 	assert_true(c.id == 0);
 	assert_int_equal(cf_store_call_transition(other, id, "ringing",
 	    "rejected", NULL, T0 + 1600, NULL), -EALREADY);
-	assert_null(sqlite3_next_stmt(other, NULL));
-	assert_int_equal(sqlite3_get_autocommit(other), 1);
+	assert_true(cf_db_idle(other));
+	assert_int_equal(cf_db_idle(other), 1);
 	cf_db_close(other);
 	assert_int_equal(cf_store_call_get(fx->db, id, &c), 0);
 	assert_string_equal(c.callee_sock, "tab-2");
@@ -1454,7 +1704,7 @@ test_call_transition(void **state)
 	assert_int_equal(cf_store_call_transition(NULL, id, "ringing",
 	    "ended", NULL, T0, &c), -EINVAL);
 	assert_string_equal(call_status(fx->db, id), "ringing");
-	assert_int_equal(sqlite3_get_autocommit(fx->db), 1);
+	assert_int_equal(cf_db_idle(fx->db), 1);
 	big[31] = '\0';
 	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
 	    "active", big, T0 + 100, &c), 0);
@@ -1510,11 +1760,10 @@ test_call_between(void **state)
 	    &c), 0);
 	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), -ENOENT);
 	/* Several live (only possible behind the busy rule's back): newest. */
-	assert_int_equal(sqlite3_exec(fx->db, "INSERT INTO calls(caller_id,"
+	xexec(fx->db, "INSERT INTO calls(caller_id,"
 	    " callee_id, call_type, status, started_at) VALUES ('2', '1',"
-	    " 'video', 'ringing', 5), ('1', '2', 'audio', 'active', 6)",
-	    NULL, NULL, NULL), SQLITE_OK);
-	newer = sqlite3_last_insert_rowid(fx->db);
+	    " 'video', 'ringing', 5), ('1', '2', 'audio', 'active', 6)");
+	newer = q64(fx->db, "SELECT max(id) FROM calls");
 	assert_int_equal(cf_store_call_between(fx->db, "1", "2", &c), 0);
 	assert_true(c.id == newer);
 	assert_string_equal(c.status, "active");
@@ -1531,7 +1780,7 @@ test_call_between(void **state)
 
 /* The ids of a history page, checked newest first; their count. */
 static size_t
-history_ids(sqlite3 *db, const char *uid, int64_t before, int limit,
+history_ids(struct cf_db *db, const char *uid, int64_t before, int limit,
     int64_t *ids, size_t max)
 {
 	json_t *arr, *c;
@@ -1662,7 +1911,7 @@ test_call_history(void **state)
 struct seen {
 	struct cf_call	 calls[16];
 	int		 n;
-	sqlite3		*db;		/* when set, end each call seen */
+	struct cf_db	*db;		/* when set, end each call seen */
 };
 
 static void
@@ -1788,11 +2037,12 @@ test_call_migration(void **state)
 	struct cf_call c;
 	char p[160], q[176];
 	json_t *arr;
-	sqlite3 *raw;
+	struct cf_db *raw;
+	sqlite3 *lite;
 
 	snprintf(p, sizeof(p), "%s/v2.db", fx->dir);
-	assert_int_equal(sqlite3_open(p, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw,
+	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lite,
 	    "CREATE TABLE calls ("
 	    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	    "  caller_id TEXT NOT NULL, callee_id TEXT NOT NULL,"
@@ -1806,7 +2056,7 @@ test_call_migration(void **state)
 	    "  NULL, NULL, NULL), (7, '3', '1', 'audio', 'missed', 400, NULL,"
 	    "  400, NULL);"
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
 	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 3);
@@ -1834,7 +2084,7 @@ test_call_migration(void **state)
 	assert_int_equal(cf_store_call_transition(raw, 2, "ringing",
 	    "active", "s2", T0, &c), 0);
 	assert_string_equal(c.callee_sock, "s2");
-	assert_null(sqlite3_next_stmt(raw, NULL));
+	assert_true(cf_db_idle(raw));
 	cf_db_close(raw);
 	/* Reopening runs nothing again. */
 	assert_non_null(raw = cf_db_open(p));
@@ -1860,19 +2110,27 @@ eio_fn(void *arg, const struct cf_call *c)
 	fail_msg("called back on an error");
 }
 
-/* A connection without the schema: SQLite errors become -EIO. */
+/* A database whose tables are gone: the server's errors become -EIO. */
 static void
 test_eio(void **state)
 {
-	struct cf_call call;
-	sqlite3 *raw;
+	struct fx *fx = *state;
+	struct cf_db *raw = fx->db;
 	json_t *j = (json_t *)1;
+	struct cf_call call;
 	char buf[8];
 	int64_t id;
 	int dup;
 
-	(void)state;
-	assert_int_equal(sqlite3_open(":memory:", &raw), SQLITE_OK);
+	xexec(raw, "DROP TABLE message_files");
+	xexec(raw, "DROP TABLE channel_members");
+	xexec(raw, "DROP TABLE channel_updates");
+	xexec(raw, "DROP TABLE messages");
+	xexec(raw, "DROP TABLE channels");
+	xexec(raw, "DROP TABLE presence");
+	xexec(raw, "DROP TABLE users");
+	xexec(raw, "DROP TABLE broadcasts");
+	xexec(raw, "DROP TABLE calls");
 	assert_int_equal(cf_store_channel_get(raw, 1, &j), -EIO);
 	assert_null(j);
 	assert_int_equal(cf_store_channel_create(raw, "x", NULL, 0, "1",
@@ -1901,8 +2159,7 @@ test_eio(void **state)
 	    -EIO);
 	assert_int_equal(cf_store_call_live(raw, eio_fn, NULL), -EIO);
 	/* No transaction left open. */
-	assert_int_equal(sqlite3_get_autocommit(raw), 1);
-	assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+	assert_int_equal(cf_db_idle(raw), 1);
 }
 
 static void
@@ -1965,7 +2222,7 @@ static void
 writer(const char *path, int64_t ch, int n)
 {
 	char uid[16], cmid[32], text[64];
-	sqlite3 *db;
+	struct cf_db *db;
 	json_t *m;
 	int i, dup, bad = 0;
 
@@ -2024,26 +2281,233 @@ test_concurrent_writers(void **state)
 	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT client_msg_id)"
 	    " FROM messages"), WRITERS * PER_WRITER);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM (SELECT user_id"
-	    " FROM messages GROUP BY user_id HAVING count(*) = 500)"),
+	    " FROM messages GROUP BY user_id HAVING count(*) = 500) AS w"),
 	    WRITERS);
 	/* Each writer's messages are in its own order. */
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages a JOIN"
 	    " messages b ON a.user_id = b.user_id AND a.id < b.id AND"
 	    " a.created_at > b.created_at"), 0);
+	if (!use_pg)
+		assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
+		    " pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* PostgreSQL's own                                                   */
+/* ------------------------------------------------------------------ */
+
+static void
+test_pg_migration(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const tables[] = { "meta", "users", "channels",
+	    "channel_members", "messages", "message_files", "presence",
+	    "broadcasts", "channel_updates", "calls" };
+	struct cf_db *again;
+	char sql[256];
+	size_t i;
+
+	assert_string_equal(cf_db_backend(fx->db), "postgresql");
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
+	    1);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM"
+		    " information_schema.tables WHERE table_name = '%s'",
+		    tables[i]);
+		assert_int_equal(q64(fx->db, sql), 1);
+	}
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM pg_indexes WHERE"
+	    " indexname IN ('messages_channel', 'calls_caller',"
+	    " 'calls_callee', 'calls_live')"), 4);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
-	    " pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
+	    " information_schema.columns WHERE table_name = 'calls' AND"
+	    " column_name IN ('caller_sock', 'callee_sock')"), 2);
+	/* Ids are 64-bit. */
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
+	    " information_schema.columns WHERE column_name = 'id' AND"
+	    " data_type = 'bigint'"), 5);
+	assert_int_equal(mkchan(fx->db, "keep", 0, "1", NULL, 0), 1);
+
+	/* A second connection (another host) runs nothing again. */
+	assert_non_null(again = cf_db_open(fx->path));
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(again, "SELECT count(*) FROM channels"), 1);
+	cf_db_close(again);
+
+	/* A version-1 database is brought to 3, its meta row kept. */
+	xexec(fx->db, "DROP TABLE message_files, channel_members,"
+	    " channel_updates, messages, channels, presence, users,"
+	    " broadcasts, calls");
+	xexec(fx->db, "UPDATE meta SET value = 'then'");
+	xexec(fx->db, "UPDATE schema_version SET version = 1");
+	assert_non_null(again = cf_db_open(fx->path));
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(again, "SELECT count(*) FROM meta WHERE value ="
+	    " 'then'"), 1);
+	assert_int_equal(q64(again, "SELECT count(*) FROM messages"), 0);
+	cf_db_close(again);
+
+	/* A newer database is refused. */
+	xexec(fx->db, "UPDATE schema_version SET version = 99");
+	assert_null(cf_db_open(fx->path));
+	xexec(fx->db, "UPDATE schema_version SET version = 3");
+
+	/* A server that is not there. */
+	assert_null(cf_db_open("postgresql:///nosuchdb?host=/nonexistent"));
+}
+
+/*
+ * The server ends the connection (a restart, an administrator): the call
+ * that finds it gets -EIO, the next one reconnects and works.
+ */
+static void
+test_pg_reconnect(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *admin;
+	char sql[96];
+	int64_t pid, ch, id;
+	json_t *j;
+	int dup;
+
+	ch = mkchan(fx->db, "r", 0, "1", NULL, 0);
+	assert_non_null(admin = cf_db_open(fx->path));
+	assert_int_equal(cf_db_query_i64(fx->db, "SELECT pg_backend_pid()",
+	    &pid), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+	    (long long)pid);
+	assert_int_equal(q64(admin, sql), 1);
+	/* A write in a transaction, then a plain read. */
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "x",
+	    "text", 0, "c1", T0, &j, &dup), -EIO);
+	assert_null(j);
+	assert_true(cf_db_idle(fx->db));
+	id = post(fx->db, ch, "1", "after", T0 + 1);
+	assert_true(id > 0);
+	assert_int_equal(nmessages(fx->db), 1);
+
+	assert_int_equal(cf_db_query_i64(fx->db, "SELECT pg_backend_pid()",
+	    &pid), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+	    (long long)pid);
+	assert_int_equal(q64(admin, sql), 1);
+	assert_int_equal(cf_store_channel_get(fx->db, ch, &j), -EIO);
+	assert_int_equal(cf_store_channel_get(fx->db, ch, &j), 0);
+	json_decref(j);
+	cf_db_close(admin);
+}
+
+#define RACERS		8
+#define RACE_CALLS	100
+
+/*
+ * A child on its own connection: for each round, try to create a call
+ * between users "a" and "b" (only one ringing call between them can
+ * exist), then try to accept call `round` of the shared list.  Writes
+ * the number of calls it created and of accepts it won to fd.
+ */
+static void
+racer(const char *path, int n, int fd)
+{
+	struct cf_db *db;
+	struct cf_call c;
+	char sock[16];
+	int64_t live;
+	int i, busy, won[2] = { 0, 0 };
+
+	if ((db = cf_db_open(path)) == NULL)
+		_exit(2);
+	snprintf(sock, sizeof(sock), "s%d", n);
+	for (i = 0; i < RACE_CALLS; i++) {
+		if (cf_store_call_create(db, "a", "b", "audio", sock,
+		    T0 + i, &c, &busy) != 0)
+			_exit(3);
+		if (!busy)
+			won[0]++;
+		/* Never two calls live between the same users. */
+		if (cf_db_query_i64(db, "SELECT count(*) FROM calls WHERE"
+		    " status IN ('ringing', 'active')", &live) != 0 || live > 1)
+			_exit(7);
+		/* Accept the newest live call; only one tab wins it. */
+		if (cf_store_call_between(db, "a", "b", &c) == 0) {
+			switch (cf_store_call_transition(db, c.id, "ringing",
+			    "active", sock, T0 + i, NULL)) {
+			case 0:
+				won[1]++;
+				/* Hang up so the next round can ring. */
+				if (cf_store_call_transition(db, c.id,
+				    "active", "ended", NULL, T0 + i, NULL) != 0)
+					_exit(4);
+				break;
+			case -EALREADY:
+				break;
+			default:
+				_exit(5);
+			}
+		}
+	}
+	cf_db_close(db);
+	_exit(write(fd, won, sizeof(won)) == sizeof(won) ? 0 : 6);
+}
+
+/*
+ * Racing hosts on one database: new calls between the same two users are
+ * never both "ringing", and each call is accepted by exactly one tab.
+ */
+static void
+test_pg_racing_calls(void **state)
+{
+	struct fx *fx = *state;
+	pid_t pids[RACERS];
+	int i, status, fds[2], won[2], created = 0, accepted = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	for (i = 0; i < RACERS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] != -1);
+		if (pids[i] == 0) {
+			close(fds[0]);
+			racer(fx->path, i, fds[1]);
+		}
+	}
+	close(fds[1]);
+	for (i = 0; i < RACERS; i++) {
+		assert_true(waitpid(pids[i], &status, 0) == pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(read(fds[0], won, sizeof(won)), sizeof(won));
+		created += won[0];
+		accepted += won[1];
+	}
+	close(fds[0]);
+	/* Every call that rang was created once and answered at most once. */
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status <> 'busy'"), created);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " answered_at IS NOT NULL"), accepted);
+	/*
+	 * A creator accepts right after creating, and while its call is live
+	 * no other can ring: so every call that rang was answered.  Two
+	 * ringing at once would leave the older one unanswered.
+	 */
+	assert_true(created >= 1);
+	assert_int_equal(accepted, created);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " status IN ('ringing', 'active')"), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"),
+	    RACERS * RACE_CALLS);
 }
 
 int
 main(void)
 {
+	/* Both backends. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_id_json),
 		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_eio),
 		cmocka_unit_test(test_null_db),
-		cmocka_unit_test_setup_teardown(test_migration, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_upsert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_user_name, setup,
@@ -2086,12 +2550,40 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_live, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_call_migration, setup,
-		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 		    teardown),
 	};
+	/* SQLite's own. */
+	const struct CMUnitTest sqlite_tests[] = {
+		cmocka_unit_test_setup_teardown(test_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_migration, setup,
+		    teardown),
+	};
+	/* PostgreSQL's own. */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test_setup_teardown(test_pg_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_racing_calls, setup,
+		    teardown),
+	};
+	int failed;
 
 	cf_log_set_proc("test_store");
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("sqlite only", sqlite_tests,
+	    NULL, NULL);
+	if (pg_start() == -1) {
+		fprintf(stderr, "PostgreSQL is not installed: only SQLite "
+		    "was tested\n");
+		return (failed);
+	}
+	failed += cmocka_run_group_tests_name("postgresql", tests,
+	    pg_group_setup, pg_group_teardown);
+	failed += cmocka_run_group_tests_name("postgresql only", pg_tests,
+	    pg_group_setup, pg_group_teardown);
+	pg_stop();
+	return (failed);
 }

@@ -1,0 +1,72 @@
+/*
+ * backend.h -- what a storage backend (sqlite.c, pg.c) provides to db.c
+ * and store.c; not for the rest of the daemon.
+ *
+ * store.c writes its SQL once, in the dialect both backends accept:
+ * parameters are ?1, ?2, ... (pg.c turns them into $1, $2, ...); upserts
+ * use ON CONFLICT; new ids come back through RETURNING; booleans are
+ * integers compared with <> 0.  A statement is prepared with its
+ * parameters bound, then stepped row by row; a backend may run it at
+ * prepare time (pg.c does) or at the first step (sqlite.c).
+ *
+ * Bind formats: 'i' an int64_t, 'd' an int, 't' a string (NULL binds SQL
+ * NULL; it must stay valid until the statement is finished).  store.c has
+ * checked that every string is UTF-8 before a backend sees it.
+ */
+#ifndef CF_DB_BACKEND_H
+#define CF_DB_BACKEND_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cf_db;
+struct cf_db_stmt;
+
+struct cf_db_ops {
+	const char	*name;
+	void		 (*close)(struct cf_db *);
+	/*
+	 * Prepare sql with the variadic arguments bound as fmt says, into
+	 * *stp (NULL unless 0 is returned).  0 or a negative errno: a unique
+	 * key taken -EEXIST, a missing parent row -ENOENT, a value the schema
+	 * refuses -EINVAL, anything else -EIO (logged with func).
+	 */
+	int		 (*prepare)(struct cf_db *, const char *func,
+			    struct cf_db_stmt **stp, const char *sql,
+			    const char *fmt, va_list);
+	/* 1 a row, 0 done, or a negative errno as above. */
+	int		 (*step)(struct cf_db_stmt *, const char *func);
+	int		 (*isnull)(struct cf_db_stmt *, int col);
+	int64_t		 (*int64)(struct cf_db_stmt *, int col);
+	/* A text column (NULL for SQL NULL) and its length in *len. */
+	const char	*(*text)(struct cf_db_stmt *, int col, size_t *len);
+	/* Rows changed by the statement, once it is done. */
+	int64_t		 (*changes)(struct cf_db_stmt *);
+	void		 (*finish)(struct cf_db_stmt *);	/* NULL-safe */
+	/*
+	 * Begin a write transaction.  lock != 0 also serialises every
+	 * transaction that takes the same lock, on any host (a PostgreSQL
+	 * advisory lock; SQLite serialises every writer anyway).
+	 */
+	int		 (*begin)(struct cf_db *, const char *func, int64_t lock);
+	int		 (*commit)(struct cf_db *, const char *func);
+	void		 (*rollback)(struct cf_db *);
+	/* 1 when no transaction and no statement is open. */
+	int		 (*idle)(struct cf_db *);
+};
+
+/* Every backend's handle and statement start with these. */
+struct cf_db {
+	const struct cf_db_ops	*ops;
+};
+
+struct cf_db_stmt {
+	struct cf_db		*db;
+};
+
+/* Open and migrate; NULL with a message logged.  The caller closes. */
+struct cf_db	*cf_sqlite_open(const char *path);
+struct cf_db	*cf_pg_open(const char *conninfo);
+
+#endif

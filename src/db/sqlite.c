@@ -1,0 +1,479 @@
+/*
+ * sqlite.c -- the SQLite backend: connections, schema migrations, and the
+ * statement operations store.c runs on (backend.h).
+ *
+ * Migrations are keyed on PRAGMA user_version: each step runs in one
+ * transaction (BEGIN IMMEDIATE, so two processes starting at once
+ * serialise and the second sees the first's work), and a database newer
+ * than this build is refused.  Write transactions are BEGIN IMMEDIATE too:
+ * the write lock is taken up front, so two workers never deadlock
+ * upgrading a read lock, and the busy timeout makes the second one wait.
+ * Errors are logged only when they are SQLite's own (-EIO), with SQLite's
+ * message and never the values involved.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "db/db.h"
+#include "db/backend.h"
+#include "log.h"
+
+struct sqlite_db {
+	struct cf_db	 base;		/* first: a struct cf_db * is one */
+	sqlite3		*conn;
+};
+
+/* One statement; step() records the changes once it is done. */
+struct sqlite_stmt {
+	struct cf_db_stmt	 base;	/* first */
+	sqlite3_stmt		*st;
+	int64_t			 changes;
+};
+
+
+
+static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
+	/* 1: bookkeeping; the chat schema arrives with the chat events. */
+	"CREATE TABLE IF NOT EXISTS meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	");"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', "
+	"  strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
+
+	/*
+	 * 2: the chat schema (store.c).  Times are milliseconds since the
+	 * epoch; user ids are text.  channels.name_key is lower(name), which
+	 * makes names unique case-insensitively (ASCII folding only).  The
+	 * CHECKs hold the values events.md allows, so that a bad value is
+	 * refused by the schema rather than stored.
+	 */
+	"CREATE TABLE users ("
+	"  id TEXT NOT NULL PRIMARY KEY,"
+	"  display_name TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  created_at INTEGER,"
+	"  updated_at INTEGER"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE channels ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL CHECK (length(name) > 0),"
+	"  name_key TEXT NOT NULL UNIQUE,"
+	"  description TEXT,"
+	"  is_private INTEGER NOT NULL DEFAULT 0 CHECK (is_private IN (0, 1)),"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE channel_members ("
+	"  channel_id INTEGER NOT NULL"
+	"    REFERENCES channels(id) ON DELETE CASCADE,"
+	"  user_id TEXT NOT NULL,"
+	"  joined_at INTEGER,"
+	"  last_read_message_id INTEGER,"
+	"  last_read_at INTEGER,"
+	"  PRIMARY KEY (channel_id, user_id)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  channel_id INTEGER NOT NULL"
+	"    REFERENCES channels(id) ON DELETE CASCADE,"
+	"  user_id TEXT NOT NULL,"
+	"  user_display_name TEXT NOT NULL,"
+	"  body TEXT NOT NULL,"
+	"  message_type TEXT NOT NULL CHECK (message_type IN"
+	"    ('text', 'file', 'image', 'gif', 'ticket_link')),"
+	"  reply_to_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
+	"  client_msg_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (user_id, client_msg_id)"
+	") STRICT;"
+	/* user_id makes the unread count of channel_list index-only. */
+	"CREATE INDEX messages_channel ON messages(channel_id, id, user_id);"
+	"CREATE INDEX messages_reply ON messages(reply_to_id);"
+	"CREATE TABLE message_files ("
+	"  message_id INTEGER PRIMARY KEY"
+	"    REFERENCES messages(id) ON DELETE CASCADE,"
+	"  file_name TEXT NOT NULL,"
+	"  file_size INTEGER NOT NULL CHECK (file_size >= 0),"
+	"  file_type TEXT NOT NULL,"
+	"  uploaded_by TEXT NOT NULL,"
+	"  uploaded_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE presence ("
+	"  user_id TEXT NOT NULL PRIMARY KEY,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('online', 'away', 'busy', 'offline')),"
+	"  status_message TEXT,"
+	"  custom_status TEXT,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE broadcasts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  message TEXT NOT NULL,"
+	"  priority TEXT NOT NULL CHECK (priority IN ('high', 'normal', 'low')),"
+	"  from_user TEXT NOT NULL,"
+	"  from_name TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE channel_updates ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  channel_id INTEGER NOT NULL"
+	"    REFERENCES channels(id) ON DELETE CASCADE,"
+	"  changes TEXT NOT NULL,"
+	"  updated_by TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX channel_updates_channel ON channel_updates(channel_id, id);"
+	"CREATE TABLE calls ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  caller_id TEXT NOT NULL,"
+	"  callee_id TEXT NOT NULL,"
+	"  call_type TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  answered_at INTEGER,"
+	"  ended_at INTEGER,"
+	"  duration_ms INTEGER"
+	") STRICT;"
+	"CREATE INDEX calls_caller ON calls(caller_id, id);"
+	"CREATE INDEX calls_callee ON calls(callee_id, id);",
+
+	/*
+	 * 3: the tabs taking part in a call (Socket.IO socket ids), and an
+	 * index of the calls still ringing or active, which the busy check,
+	 * the ring timeout and the cleanup sweep read.  The calls table has
+	 * no CHECK on status or call_type (store.c validates them), so the
+	 * columns are added in place.
+	 */
+	"ALTER TABLE calls ADD COLUMN caller_sock TEXT;"
+	"ALTER TABLE calls ADD COLUMN callee_sock TEXT;"
+	"CREATE INDEX calls_live ON calls(status, started_at)"
+	"  WHERE status IN ('ringing', 'active');",
+};
+
+/*
+ * Map an SQLite result code (primary or extended) to a negative errno.
+ * Constraint failures come from the caller's values: a unique key taken is
+ * -EEXIST, a missing parent row -ENOENT, NOT NULL/CHECK/type -EINVAL.
+ * Anything else is -EIO, logged with the connection's message.
+ */
+static int
+rc_errno(sqlite3 *conn, int rc, const char *func)
+{
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return (-EEXIST);
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return (-ENOENT);
+	case SQLITE_CONSTRAINT_NOTNULL:
+	case SQLITE_CONSTRAINT_CHECK:
+	case SQLITE_CONSTRAINT_DATATYPE:
+	case SQLITE_TOOBIG:
+	case SQLITE_MISMATCH:
+		return (-EINVAL);
+	case SQLITE_NOMEM:
+		return (-ENOMEM);
+	default:
+		cf_log_warnx("%s: %s (%d)", func, sqlite3_errmsg(conn), rc);
+		return (-EIO);
+	}
+}
+
+static void
+sq_close(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	sqlite3_close(s->conn);
+	free(s);
+}
+
+static int
+bindv(sqlite3_stmt *st, const char *func, const char *fmt, va_list ap)
+{
+	const char *s;
+	int i, rc = SQLITE_OK;
+
+	for (i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			rc = sqlite3_bind_int(st, i, va_arg(ap, int));
+			break;
+		case 't':
+			if ((s = va_arg(ap, const char *)) == NULL)
+				rc = sqlite3_bind_null(st, i);
+			else
+				rc = sqlite3_bind_text(st, i, s, -1,
+				    SQLITE_STATIC);
+			break;
+		default:
+			cf_log_warnx("%s: bad bind format '%c'", func, *fmt);
+			return (-EIO);
+		}
+	}
+	if (rc != SQLITE_OK)
+		return (rc_errno(sqlite3_db_handle(st), rc, func));
+	return (0);
+}
+
+static int
+sq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
+    const char *sql, const char *fmt, va_list ap)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+	struct sqlite_stmt *h;
+	int rc;
+
+	*stp = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return (-ENOMEM);
+	h->base.db = db;
+	if (sqlite3_prepare_v2(s->conn, sql, -1, &h->st, NULL) != SQLITE_OK) {
+		rc = rc_errno(s->conn, sqlite3_extended_errcode(s->conn), func);
+		goto fail;
+	}
+	if ((rc = bindv(h->st, func, fmt, ap)) != 0)
+		goto fail;
+	*stp = &h->base;
+	return (0);
+ fail:
+	sqlite3_finalize(h->st);
+	free(h);
+	return (rc);
+}
+
+static int
+sq_step(struct cf_db_stmt *hs, const char *func)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+	sqlite3 *conn = ((struct sqlite_db *)hs->db)->conn;
+
+	switch (sqlite3_step(h->st)) {
+	case SQLITE_ROW:
+		return (1);
+	case SQLITE_DONE:
+		h->changes = sqlite3_changes(conn);
+		return (0);
+	default:
+		return (rc_errno(conn, sqlite3_extended_errcode(conn), func));
+	}
+}
+
+static int
+sq_isnull(struct cf_db_stmt *hs, int col)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+
+	return (sqlite3_column_type(h->st, col) == SQLITE_NULL);
+}
+
+static int64_t
+sq_int64(struct cf_db_stmt *hs, int col)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+
+	return (sqlite3_column_int64(h->st, col));
+}
+
+static const char *
+sq_text(struct cf_db_stmt *hs, int col, size_t *len)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+	const unsigned char *s;
+
+	*len = 0;
+	if (sqlite3_column_type(h->st, col) == SQLITE_NULL ||
+	    (s = sqlite3_column_text(h->st, col)) == NULL)
+		return (NULL);
+	*len = (size_t)sqlite3_column_bytes(h->st, col);
+	return ((const char *)s);
+}
+
+static int64_t
+sq_changes(struct cf_db_stmt *hs)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+
+	return (h->changes);
+}
+
+static void
+sq_finish(struct cf_db_stmt *hs)
+{
+	struct sqlite_stmt *h = (struct sqlite_stmt *)hs;
+
+	if (h == NULL)
+		return;
+	sqlite3_finalize(h->st);
+	free(h);
+}
+
+static int
+sq_exec(struct sqlite_db *s, const char *func, const char *sql)
+{
+	int rc;
+
+	if ((rc = sqlite3_exec(s->conn, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return (rc_errno(s->conn, sqlite3_extended_errcode(s->conn),
+		    func));
+	return (0);
+}
+
+/* SQLite has one writer at a time: the lock key is not needed. */
+static int
+sq_begin(struct cf_db *db, const char *func, int64_t lock)
+{
+	(void)lock;
+	return (sq_exec((struct sqlite_db *)db, func, "BEGIN IMMEDIATE"));
+}
+
+static int
+sq_commit(struct cf_db *db, const char *func)
+{
+	return (sq_exec((struct sqlite_db *)db, func, "COMMIT"));
+}
+
+/* Some errors roll the transaction back by themselves. */
+static void
+sq_rollback(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	if (!sqlite3_get_autocommit(s->conn))
+		sqlite3_exec(s->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int
+sq_idle(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	return (sqlite3_get_autocommit(s->conn) &&
+	    sqlite3_next_stmt(s->conn, NULL) == NULL);
+}
+
+static const struct cf_db_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.prepare = sq_prepare,
+	.step = sq_step,
+	.isnull = sq_isnull,
+	.int64 = sq_int64,
+	.text = sq_text,
+	.changes = sq_changes,
+	.finish = sq_finish,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.idle = sq_idle,
+};
+
+static int
+user_version(sqlite3 *conn)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return (v);
+}
+
+static int
+migrate(sqlite3 *conn, const char *path)
+{
+	char *err = NULL, sql[64];
+	int v;
+
+	if (sqlite3_exec(conn, "BEGIN IMMEDIATE", NULL, NULL, &err) !=
+	    SQLITE_OK)
+		goto fail;
+	if ((v = user_version(conn)) == -1)
+		goto fail;
+	if (v > CF_DB_SCHEMA_VERSION) {
+		cf_log_warnx("%s: schema version %d is newer than this build's %d",
+		    path, v, CF_DB_SCHEMA_VERSION);
+		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+		return (-1);
+	}
+	for (; v < CF_DB_SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(conn, migrations[v], NULL, NULL, &err) !=
+		    SQLITE_OK)
+			goto fail;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(conn, sql, NULL, NULL, &err) != SQLITE_OK)
+			goto fail;
+	}
+	if (sqlite3_exec(conn, "COMMIT", NULL, NULL, &err) != SQLITE_OK)
+		goto fail;
+	return (0);
+ fail:
+	cf_log_warnx("%s: migration failed: %s", path,
+	    err ? err : sqlite3_errmsg(conn));
+	sqlite3_free(err);
+	sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+	return (-1);
+}
+
+/*
+ * Open (creating it if needed) the SQLite file at path in WAL mode with
+ * foreign keys on, and migrate it.  The caller owns the handle.
+ */
+struct cf_db *
+cf_sqlite_open(const char *path)
+{
+	struct sqlite_db *s;
+	sqlite3 *conn = NULL;
+	int rc, tries;
+
+	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		cf_log_warnx("%s: %s", path, conn ? sqlite3_errmsg(conn) :
+		    "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(conn, 5000);
+	/*
+	 * Switching a new database to WAL takes a lock the busy handler does
+	 * not wait for; the master migrates before forking, so this only
+	 * races when several processes open a fresh file.  Retry briefly.
+	 */
+	for (tries = 0;; tries++) {
+		rc = sqlite3_exec(conn, "PRAGMA journal_mode=WAL", NULL, NULL,
+		    NULL);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		if (tries == 500)
+			break;
+		usleep(10000);
+	}
+	if (rc != SQLITE_OK || sqlite3_exec(conn, "PRAGMA synchronous=NORMAL; "
+	    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		cf_log_warnx("%s: %s", path, sqlite3_errmsg(conn));
+		goto fail;
+	}
+	if (migrate(conn, path) == -1)
+		goto fail;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
+	s->base.ops = &sqlite_ops;
+	s->conn = conn;
+	return (&s->base);
+ fail:
+	sqlite3_close(conn);
+	return (NULL);
+}
