@@ -1008,7 +1008,8 @@ cf_store_message_get(struct cf_db *db, int64_t message_id, json_t **message)
 
 /* The newest message id of the channel (0: none), -ENOENT: no channel. */
 int
-cf_store_message_latest(struct cf_db *db, int64_t channel_id, int64_t *message_id)
+cf_store_message_latest(struct cf_db *db, int64_t channel_id,
+    int64_t *message_id)
 {
 	int64_t v;
 	int isnull, rc;
@@ -1373,8 +1374,8 @@ call_query(struct cf_db *db, const char *func, struct cf_call *call,
  * (*out NULL then).
  */
 static int
-call_collect(struct cf_db *db, const char *func, struct cf_call **out, size_t *n,
-    const char *sql, const char *fmt, ...)
+call_collect(struct cf_db *db, const char *func, struct cf_call **out,
+    size_t *n, const char *sql, const char *fmt, ...)
 {
 	struct cf_db_stmt *st;
 	struct cf_call *v = NULL, *nv;

@@ -50,9 +50,11 @@ int	 cf_store_channel_create(struct cf_db *db, const char *name,
 	    const char *description, int is_private, const char *created_by,
 	    const char *const *member_ids, size_t nmembers, int64_t now_ms,
 	    json_t **channel);
-int	 cf_store_channel_get(struct cf_db *db, int64_t channel_id, json_t **channel);
+int	 cf_store_channel_get(struct cf_db *db, int64_t channel_id,
+	    json_t **channel);
 /* 1 member, 0 not, or a negative errno. */
-int	 cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id);
+int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
+	    const char *user_id);
 /* Add a member (no-op when already one). */
 int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);
@@ -88,7 +90,8 @@ int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    const char *message_type, int64_t reply_to_id,
 	    const char *client_msg_id, int64_t now_ms, json_t **message,
 	    int *duplicate);
-int	 cf_store_message_get(struct cf_db *db, int64_t message_id, json_t **message);
+int	 cf_store_message_get(struct cf_db *db, int64_t message_id,
+	    json_t **message);
 /* The newest message id of a channel, 0 when it has none. */
 int	 cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 	    int64_t *message_id);
@@ -112,8 +115,9 @@ int	 cf_store_file_add(struct cf_db *db, int64_t message_id,
  * the stored position (which may be the older, larger one).  -ENOENT when
  * message_id is not a message of the channel.
  */
-int	 cf_store_read_set(struct cf_db *db, int64_t channel_id, const char *user_id,
-	    int64_t message_id, int64_t now_ms, int64_t *position);
+int	 cf_store_read_set(struct cf_db *db, int64_t channel_id,
+	    const char *user_id, int64_t message_id, int64_t now_ms,
+	    int64_t *position);
 
 /* Presence: the status a user chose, restored at the next connect. */
 int	 cf_store_presence_set(struct cf_db *db, const char *user_id,
@@ -121,7 +125,8 @@ int	 cf_store_presence_set(struct cf_db *db, const char *user_id,
 	    const char *custom_status, int64_t now_ms);
 /* {status, statusMessage, customStatus}; status "online" and nulls when
  * nothing was stored. */
-int	 cf_store_presence_get(struct cf_db *db, const char *user_id, json_t **presence);
+int	 cf_store_presence_get(struct cf_db *db, const char *user_id,
+	    json_t **presence);
 
 /* Broadcasts. */
 int	 cf_store_broadcast_add(struct cf_db *db, const char *message,
