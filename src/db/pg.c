@@ -26,6 +26,7 @@
 
 #include "db/db.h"
 #include "db/backend.h"
+#include "db/schema.h"
 #include "log.h"
 
 #define MAX_PARAMS	16
@@ -50,117 +51,15 @@ struct pg_stmt {
 	int			 nrows;
 };
 
+/*
+ * Ids are BIGSERIAL, times BIGINT milliseconds; booleans stay INTEGER 0/1
+ * (store.c's SQL is shared with SQLite).
+ */
 static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
-	/* 1: bookkeeping. */
-	"CREATE TABLE meta ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL"
-	");"
-	"INSERT INTO meta(key, value) VALUES ('created_at',"
-	"  to_char(now() AT TIME ZONE 'UTC',"
-	"  'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
-	"  ON CONFLICT DO NOTHING;",
-
-	/*
-	 * 2: the chat schema, as sqlite.c's with PostgreSQL's types: ids are
-	 * BIGSERIAL, times BIGINT milliseconds, booleans INTEGER 0/1 (the SQL
-	 * of store.c is shared).  channels.name_key is the name with ASCII
-	 * letters folded (store.c computes it).
-	 */
-	"CREATE TABLE users ("
-	"  id TEXT NOT NULL PRIMARY KEY,"
-	"  display_name TEXT NOT NULL,"
-	"  role TEXT NOT NULL,"
-	"  created_at BIGINT,"
-	"  updated_at BIGINT"
-	");"
-	"CREATE TABLE channels ("
-	"  id BIGSERIAL PRIMARY KEY,"
-	"  name TEXT NOT NULL CHECK (length(name) > 0),"
-	"  name_key TEXT NOT NULL UNIQUE,"
-	"  description TEXT,"
-	"  is_private INTEGER NOT NULL DEFAULT 0 CHECK (is_private IN (0, 1)),"
-	"  created_by TEXT NOT NULL,"
-	"  created_at BIGINT NOT NULL"
-	");"
-	"CREATE TABLE channel_members ("
-	"  channel_id BIGINT NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL,"
-	"  joined_at BIGINT,"
-	"  last_read_message_id BIGINT,"
-	"  last_read_at BIGINT,"
-	"  PRIMARY KEY (channel_id, user_id)"
-	");"
-	"CREATE TABLE messages ("
-	"  id BIGSERIAL PRIMARY KEY,"
-	"  channel_id BIGINT NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL,"
-	"  user_display_name TEXT NOT NULL,"
-	"  body TEXT NOT NULL,"
-	"  message_type TEXT NOT NULL CHECK (message_type IN"
-	"    ('text', 'file', 'image', 'gif', 'ticket_link')),"
-	"  reply_to_id BIGINT REFERENCES messages(id) ON DELETE SET NULL,"
-	"  client_msg_id TEXT,"
-	"  created_at BIGINT NOT NULL,"
-	"  UNIQUE (user_id, client_msg_id)"
-	");"
-	"CREATE INDEX messages_channel ON messages(channel_id, id, user_id);"
-	"CREATE INDEX messages_reply ON messages(reply_to_id);"
-	"CREATE TABLE message_files ("
-	"  message_id BIGINT PRIMARY KEY"
-	"    REFERENCES messages(id) ON DELETE CASCADE,"
-	"  file_name TEXT NOT NULL,"
-	"  file_size BIGINT NOT NULL CHECK (file_size >= 0),"
-	"  file_type TEXT NOT NULL,"
-	"  uploaded_by TEXT NOT NULL,"
-	"  uploaded_at BIGINT NOT NULL"
-	");"
-	"CREATE TABLE presence ("
-	"  user_id TEXT NOT NULL PRIMARY KEY,"
-	"  status TEXT NOT NULL CHECK (status IN"
-	"    ('online', 'away', 'busy', 'offline')),"
-	"  status_message TEXT,"
-	"  custom_status TEXT,"
-	"  updated_at BIGINT NOT NULL"
-	");"
-	"CREATE TABLE broadcasts ("
-	"  id BIGSERIAL PRIMARY KEY,"
-	"  message TEXT NOT NULL,"
-	"  priority TEXT NOT NULL CHECK (priority IN ('high', 'normal', 'low')),"
-	"  from_user TEXT NOT NULL,"
-	"  from_name TEXT NOT NULL,"
-	"  created_at BIGINT NOT NULL"
-	");"
-	"CREATE TABLE channel_updates ("
-	"  id BIGSERIAL PRIMARY KEY,"
-	"  channel_id BIGINT NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  changes TEXT NOT NULL,"
-	"  updated_by TEXT NOT NULL,"
-	"  updated_at BIGINT NOT NULL"
-	");"
-	"CREATE INDEX channel_updates_channel ON channel_updates(channel_id, id);"
-	"CREATE TABLE calls ("
-	"  id BIGSERIAL PRIMARY KEY,"
-	"  caller_id TEXT NOT NULL,"
-	"  callee_id TEXT NOT NULL,"
-	"  call_type TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"
-	"  started_at BIGINT NOT NULL,"
-	"  answered_at BIGINT,"
-	"  ended_at BIGINT,"
-	"  duration_ms BIGINT"
-	");"
-	"CREATE INDEX calls_caller ON calls(caller_id, id);"
-	"CREATE INDEX calls_callee ON calls(callee_id, id);",
-
-	/* 3: the tabs taking part in a call, and the live calls' index. */
-	"ALTER TABLE calls ADD COLUMN caller_sock TEXT;"
-	"ALTER TABLE calls ADD COLUMN callee_sock TEXT;"
-	"CREATE INDEX calls_live ON calls(status, started_at)"
-	"  WHERE status IN ('ringing', 'active');",
+	CF_SCHEMA_1("to_char(now() AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
+	CF_SCHEMA_2("BIGSERIAL PRIMARY KEY", "BIGINT", "", ""),
+	CF_SCHEMA_3,
 };
 
 /* CREATE ... IF NOT EXISTS and the like say so; nobody reads it. */

@@ -22,6 +22,7 @@
 
 #include "db/db.h"
 #include "db/backend.h"
+#include "db/schema.h"
 #include "log.h"
 
 struct sqlite_db {
@@ -36,125 +37,12 @@ struct sqlite_stmt {
 	int64_t			 changes;
 };
 
-
-
+/* SQLite's types: 64-bit INTEGER, STRICT tables. */
 static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
-	/* 1: bookkeeping; the chat schema arrives with the chat events. */
-	"CREATE TABLE IF NOT EXISTS meta ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL"
-	");"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', "
-	"  strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));",
-
-	/*
-	 * 2: the chat schema (store.c).  Times are milliseconds since the
-	 * epoch; user ids are text.  channels.name_key is lower(name), which
-	 * makes names unique case-insensitively (ASCII folding only).  The
-	 * CHECKs hold the values events.md allows, so that a bad value is
-	 * refused by the schema rather than stored.
-	 */
-	"CREATE TABLE users ("
-	"  id TEXT NOT NULL PRIMARY KEY,"
-	"  display_name TEXT NOT NULL,"
-	"  role TEXT NOT NULL,"
-	"  created_at INTEGER,"
-	"  updated_at INTEGER"
-	") STRICT, WITHOUT ROWID;"
-	"CREATE TABLE channels ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  name TEXT NOT NULL CHECK (length(name) > 0),"
-	"  name_key TEXT NOT NULL UNIQUE,"
-	"  description TEXT,"
-	"  is_private INTEGER NOT NULL DEFAULT 0 CHECK (is_private IN (0, 1)),"
-	"  created_by TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE channel_members ("
-	"  channel_id INTEGER NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL,"
-	"  joined_at INTEGER,"
-	"  last_read_message_id INTEGER,"
-	"  last_read_at INTEGER,"
-	"  PRIMARY KEY (channel_id, user_id)"
-	") STRICT, WITHOUT ROWID;"
-	"CREATE TABLE messages ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  channel_id INTEGER NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL,"
-	"  user_display_name TEXT NOT NULL,"
-	"  body TEXT NOT NULL,"
-	"  message_type TEXT NOT NULL CHECK (message_type IN"
-	"    ('text', 'file', 'image', 'gif', 'ticket_link')),"
-	"  reply_to_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,"
-	"  client_msg_id TEXT,"
-	"  created_at INTEGER NOT NULL,"
-	"  UNIQUE (user_id, client_msg_id)"
-	") STRICT;"
-	/* user_id makes the unread count of channel_list index-only. */
-	"CREATE INDEX messages_channel ON messages(channel_id, id, user_id);"
-	"CREATE INDEX messages_reply ON messages(reply_to_id);"
-	"CREATE TABLE message_files ("
-	"  message_id INTEGER PRIMARY KEY"
-	"    REFERENCES messages(id) ON DELETE CASCADE,"
-	"  file_name TEXT NOT NULL,"
-	"  file_size INTEGER NOT NULL CHECK (file_size >= 0),"
-	"  file_type TEXT NOT NULL,"
-	"  uploaded_by TEXT NOT NULL,"
-	"  uploaded_at INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE presence ("
-	"  user_id TEXT NOT NULL PRIMARY KEY,"
-	"  status TEXT NOT NULL CHECK (status IN"
-	"    ('online', 'away', 'busy', 'offline')),"
-	"  status_message TEXT,"
-	"  custom_status TEXT,"
-	"  updated_at INTEGER NOT NULL"
-	") STRICT, WITHOUT ROWID;"
-	"CREATE TABLE broadcasts ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  message TEXT NOT NULL,"
-	"  priority TEXT NOT NULL CHECK (priority IN ('high', 'normal', 'low')),"
-	"  from_user TEXT NOT NULL,"
-	"  from_name TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE TABLE channel_updates ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  channel_id INTEGER NOT NULL"
-	"    REFERENCES channels(id) ON DELETE CASCADE,"
-	"  changes TEXT NOT NULL,"
-	"  updated_by TEXT NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	") STRICT;"
-	"CREATE INDEX channel_updates_channel ON channel_updates(channel_id, id);"
-	"CREATE TABLE calls ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  caller_id TEXT NOT NULL,"
-	"  callee_id TEXT NOT NULL,"
-	"  call_type TEXT NOT NULL,"
-	"  status TEXT NOT NULL,"
-	"  started_at INTEGER NOT NULL,"
-	"  answered_at INTEGER,"
-	"  ended_at INTEGER,"
-	"  duration_ms INTEGER"
-	") STRICT;"
-	"CREATE INDEX calls_caller ON calls(caller_id, id);"
-	"CREATE INDEX calls_callee ON calls(callee_id, id);",
-
-	/*
-	 * 3: the tabs taking part in a call (Socket.IO socket ids), and an
-	 * index of the calls still ringing or active, which the busy check,
-	 * the ring timeout and the cleanup sweep read.  The calls table has
-	 * no CHECK on status or call_type (store.c validates them), so the
-	 * columns are added in place.
-	 */
-	"ALTER TABLE calls ADD COLUMN caller_sock TEXT;"
-	"ALTER TABLE calls ADD COLUMN callee_sock TEXT;"
-	"CREATE INDEX calls_live ON calls(status, started_at)"
-	"  WHERE status IN ('ringing', 'active');",
+	CF_SCHEMA_1("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"),
+	CF_SCHEMA_2("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", " STRICT",
+	    " STRICT, WITHOUT ROWID"),
+	CF_SCHEMA_3,
 };
 
 /*

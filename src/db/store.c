@@ -62,10 +62,7 @@ static int	 step(struct cf_db *, const char *, struct cf_db_stmt *);
 static void	 finish(struct cf_db_stmt *);
 static int	 collect(struct cf_db *, const char *, struct cf_db_stmt *,
 		    row_fn, int, json_t *, int *);
-static int	 vrun(struct cf_db *, const char *, int64_t *, const char *,
-		    const char *, va_list);
-static int	 run(struct cf_db *, const char *, const char *, const char *, ...);
-static int	 run_n(struct cf_db *, const char *, int64_t *, const char *,
+static int	 run(struct cf_db *, const char *, int64_t *, const char *,
 		    const char *, ...);
 static int	 query_i64(struct cf_db *, const char *, int64_t *, int *,
 		    const char *, const char *, ...);
@@ -258,44 +255,23 @@ collect(struct cf_db *db, const char *func, struct cf_db_stmt *st,
  * receives the number of rows it changed.  0 or a negative errno.
  */
 static int
-vrun(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
-    const char *fmt, va_list ap)
+run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
+    const char *fmt, ...)
 {
 	struct cf_db_stmt *st;
+	va_list ap;
 	int rc;
 
-	if ((rc = vprepare(db, func, &st, sql, fmt, ap)) != 0)
+	va_start(ap, fmt);
+	rc = vprepare(db, func, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc != 0)
 		return (rc);
 	while ((rc = step(db, func, st)) == 1)
 		;
 	if (rc == 0 && changes != NULL)
 		*changes = db->ops->changes(st);
 	finish(st);
-	return (rc);
-}
-
-static int
-run(struct cf_db *db, const char *func, const char *sql, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vrun(db, func, NULL, sql, fmt, ap);
-	va_end(ap);
-	return (rc);
-}
-
-static int
-run_n(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
-    const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vrun(db, func, changes, sql, fmt, ap);
-	va_end(ap);
 	return (rc);
 }
 
@@ -646,7 +622,7 @@ cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    role == NULL)
 		return (-EINVAL);
-	return (run(db, __func__,
+	return (run(db, __func__, NULL,
 	    "INSERT INTO users(id, display_name, role, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4)"
 	    " ON CONFLICT(id) DO UPDATE SET"
@@ -731,7 +707,7 @@ cf_store_channel_create(struct cf_db *db, const char *name,
 	    "tttdti", name, key, description, is_private ? 1 : 0, created_by,
 	    now_ms);
 	for (i = 0; i <= nmembers && rc == 0; i++)
-		rc = run(db, __func__,
+		rc = run(db, __func__, NULL,
 		    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 		    " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
 		    "iti", id, i == 0 ? created_by : member_ids[i - 1], now_ms);
@@ -790,7 +766,7 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 
 	if (db == NULL || !id_ok(user_id))
 		return (-EINVAL);
-	rc = run_n(db, __func__, &n,
+	rc = run(db, __func__, &n,
 	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
 	    " ON CONFLICT DO NOTHING",
@@ -900,7 +876,7 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	}
 	if ((rc = tx_begin(db, __func__, 0)) != 0)
 		goto out;
-	rc = run_n(db, __func__, &n,
+	rc = run(db, __func__, &n,
 	    "UPDATE channels SET"
 	    "  name = CASE WHEN ?2 <> 0 THEN ?3 ELSE name END,"
 	    "  name_key = CASE WHEN ?2 <> 0 THEN ?8 ELSE name_key END,"
@@ -912,7 +888,7 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	if (rc == 0 && n == 0)
 		rc = -ENOENT;
 	if (rc == 0)
-		rc = run(db, __func__,
+		rc = run(db, __func__, NULL,
 		    "INSERT INTO channel_updates(channel_id, changes,"
 		    "  updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)",
 		    "itti", channel_id, dump, updated_by, now_ms);
@@ -1097,7 +1073,7 @@ cf_store_file_add(struct cf_db *db, int64_t message_id, const char *file_name,
 	    !id_ok(user_id) || file_size < 0)
 		return (-EINVAL);
 	/* WHERE before ON CONFLICT keeps the upsert unambiguous. */
-	rc = run_n(db, __func__, &n,
+	rc = run(db, __func__, &n,
 	    "INSERT INTO message_files(message_id, file_name, file_size,"
 	    "  file_type, uploaded_by, uploaded_at)"
 	    " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?1"
@@ -1174,7 +1150,7 @@ cf_store_presence_set(struct cf_db *db, const char *user_id, const char *status,
 {
 	if (db == NULL || !id_ok(user_id) || status == NULL)
 		return (-EINVAL);
-	return (run(db, __func__,
+	return (run(db, __func__, NULL,
 	    "INSERT INTO presence(user_id, status, status_message,"
 	    "  custom_status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
 	    " ON CONFLICT(user_id) DO UPDATE SET"

@@ -1,0 +1,135 @@
+/*
+ * schema.h -- the schema migrations, written once for both backends
+ * (sqlite.c, pg.c).  Migration N brings a database from version N - 1 to
+ * N; a backend instantiates each with its column types.
+ *
+ * Times are milliseconds since the epoch; user ids are text.
+ * channels.name_key is the name with ASCII letters folded to lower case
+ * (store.c computes it), which makes names unique case-insensitively.
+ * The CHECKs hold the values events.md allows, so that a bad value is
+ * refused by the schema rather than stored.
+ */
+#ifndef CF_DB_SCHEMA_H
+#define CF_DB_SCHEMA_H
+
+/* 1: bookkeeping.  NOW is an SQL expression: the time as ISO 8601 text. */
+#define CF_SCHEMA_1(NOW) \
+	"CREATE TABLE IF NOT EXISTS meta (" \
+	"  key TEXT PRIMARY KEY," \
+	"  value TEXT NOT NULL" \
+	");" \
+	"INSERT INTO meta(key, value) VALUES ('created_at', " NOW ")" \
+	"  ON CONFLICT DO NOTHING;"
+
+/*
+ * 2: the chat schema.  ID: an auto-incrementing 64-bit primary key; INT: a
+ * 64-bit integer (ids and times); STRICT: what follows a table's closing
+ * parenthesis; KEYED: the same for a table keyed on its primary key only.
+ */
+#define CF_SCHEMA_2(ID, INT, STRICT, KEYED) \
+	"CREATE TABLE users (" \
+	"  id TEXT NOT NULL PRIMARY KEY," \
+	"  display_name TEXT NOT NULL," \
+	"  role TEXT NOT NULL," \
+	"  created_at " INT "," \
+	"  updated_at " INT \
+	")" KEYED ";" \
+	"CREATE TABLE channels (" \
+	"  id " ID "," \
+	"  name TEXT NOT NULL CHECK (length(name) > 0)," \
+	"  name_key TEXT NOT NULL UNIQUE," \
+	"  description TEXT," \
+	"  is_private INTEGER NOT NULL DEFAULT 0" \
+	"    CHECK (is_private IN (0, 1))," \
+	"  created_by TEXT NOT NULL," \
+	"  created_at " INT " NOT NULL" \
+	")" STRICT ";" \
+	"CREATE TABLE channel_members (" \
+	"  channel_id " INT " NOT NULL" \
+	"    REFERENCES channels(id) ON DELETE CASCADE," \
+	"  user_id TEXT NOT NULL," \
+	"  joined_at " INT "," \
+	"  last_read_message_id " INT "," \
+	"  last_read_at " INT "," \
+	"  PRIMARY KEY (channel_id, user_id)" \
+	")" KEYED ";" \
+	"CREATE TABLE messages (" \
+	"  id " ID "," \
+	"  channel_id " INT " NOT NULL" \
+	"    REFERENCES channels(id) ON DELETE CASCADE," \
+	"  user_id TEXT NOT NULL," \
+	"  user_display_name TEXT NOT NULL," \
+	"  body TEXT NOT NULL," \
+	"  message_type TEXT NOT NULL CHECK (message_type IN" \
+	"    ('text', 'file', 'image', 'gif', 'ticket_link'))," \
+	"  reply_to_id " INT " REFERENCES messages(id) ON DELETE SET NULL," \
+	"  client_msg_id TEXT," \
+	"  created_at " INT " NOT NULL," \
+	"  UNIQUE (user_id, client_msg_id)" \
+	")" STRICT ";" \
+	"CREATE INDEX messages_channel ON messages(channel_id, id, user_id);" \
+	"CREATE INDEX messages_reply ON messages(reply_to_id);" \
+	"CREATE TABLE message_files (" \
+	"  message_id " INT " PRIMARY KEY" \
+	"    REFERENCES messages(id) ON DELETE CASCADE," \
+	"  file_name TEXT NOT NULL," \
+	"  file_size " INT " NOT NULL CHECK (file_size >= 0)," \
+	"  file_type TEXT NOT NULL," \
+	"  uploaded_by TEXT NOT NULL," \
+	"  uploaded_at " INT " NOT NULL" \
+	")" STRICT ";" \
+	"CREATE TABLE presence (" \
+	"  user_id TEXT NOT NULL PRIMARY KEY," \
+	"  status TEXT NOT NULL CHECK (status IN" \
+	"    ('online', 'away', 'busy', 'offline'))," \
+	"  status_message TEXT," \
+	"  custom_status TEXT," \
+	"  updated_at " INT " NOT NULL" \
+	")" KEYED ";" \
+	"CREATE TABLE broadcasts (" \
+	"  id " ID "," \
+	"  message TEXT NOT NULL," \
+	"  priority TEXT NOT NULL" \
+	"    CHECK (priority IN ('high', 'normal', 'low'))," \
+	"  from_user TEXT NOT NULL," \
+	"  from_name TEXT NOT NULL," \
+	"  created_at " INT " NOT NULL" \
+	")" STRICT ";" \
+	"CREATE TABLE channel_updates (" \
+	"  id " ID "," \
+	"  channel_id " INT " NOT NULL" \
+	"    REFERENCES channels(id) ON DELETE CASCADE," \
+	"  changes TEXT NOT NULL," \
+	"  updated_by TEXT NOT NULL," \
+	"  updated_at " INT " NOT NULL" \
+	")" STRICT ";" \
+	"CREATE INDEX channel_updates_channel" \
+	"  ON channel_updates(channel_id, id);" \
+	"CREATE TABLE calls (" \
+	"  id " ID "," \
+	"  caller_id TEXT NOT NULL," \
+	"  callee_id TEXT NOT NULL," \
+	"  call_type TEXT NOT NULL," \
+	"  status TEXT NOT NULL," \
+	"  started_at " INT " NOT NULL," \
+	"  answered_at " INT "," \
+	"  ended_at " INT "," \
+	"  duration_ms " INT \
+	")" STRICT ";" \
+	"CREATE INDEX calls_caller ON calls(caller_id, id);" \
+	"CREATE INDEX calls_callee ON calls(callee_id, id);"
+
+/*
+ * 3: the tabs taking part in a call (Socket.IO socket ids), and an index
+ * of the calls still ringing or active, which the busy check, the ring
+ * timeout and the cleanup sweep read.  The calls table has no CHECK on
+ * status or call_type (store.c validates them), so the columns are added
+ * in place.
+ */
+#define CF_SCHEMA_3 \
+	"ALTER TABLE calls ADD COLUMN caller_sock TEXT;" \
+	"ALTER TABLE calls ADD COLUMN callee_sock TEXT;" \
+	"CREATE INDEX calls_live ON calls(status, started_at)" \
+	"  WHERE status IN ('ringing', 'active');"
+
+#endif
