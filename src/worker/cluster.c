@@ -21,7 +21,8 @@
  * rewrite them after Redis restarted or after this worker was taken for
  * dead.  The mirror (rep) holds the "u:" totals of the whole cluster: a
  * published total applies when its sequence number is newer than what the
- * entry holds, and a DUMP (after every reconnection) resets it.
+ * entry holds; a DUMP (after every reconnection, and every DUMP_EVERY
+ * ticks since pub/sub is at-most-once) replaces what is older than it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include "worker/worker.h"
 
 #define SYNC_MAX_KEYS	100000	/* keys per SYNC script call */
+#define DUMP_EVERY	20	/* ticks between two reloads of the mirror */
 
 struct entry {
 	UT_hash_handle	 hh;
@@ -63,6 +65,8 @@ static int		 sync_again;	/* another one is needed after it */
 static size_t		 pending;
 static uv_timer_t	 tick;
 static int		 tick_on;
+static unsigned		 ticks;
+static long long	 floor_seq;	/* totals up to it came from the last DUMP */
 
 /* Sum of the member counts of hash h; helpers shared by the scripts. */
 #define LUA_COMMON \
@@ -142,6 +146,7 @@ static const char lua_dump[] = LUA_COMMON
 	"return out";
 
 static void	 start_sync(void);
+static void	 dump_reply(void *, struct redisReply *);
 
 /* ------------------------------------------------------------ tables */
 
@@ -183,7 +188,8 @@ rep_set(const char *key, uint32_t n, long long seq)
 {
 	struct entry *e;
 
-	if ((e = entry_get(&rep, key, 1)) == NULL || seq <= e->seq)
+	if (seq <= floor_seq || (e = entry_get(&rep, key, 1)) == NULL ||
+	    seq <= e->seq)
 		return;
 	e->n = n;
 	e->seq = seq;
@@ -428,6 +434,9 @@ tick_cb(uv_timer_t *t)
 		args[1] = ttl;
 		(void)eval(lua_heartbeat, heartbeat_reply, NULL, 2, args);
 		(void)eval(lua_reap, reap_reply, NULL, 0, args);
+		/* Pub/sub may lose a message: reload the mirror now and then. */
+		if (++ticks % DUMP_EVERY == 0)
+			(void)eval(lua_dump, dump_reply, NULL, 0, NULL);
 	}
 	tick_arm();
 }
@@ -443,6 +452,11 @@ tick_arm(void)
 
 /* --------------------------------------------------------- the mirror */
 
+/*
+ * The totals of every user online at sequence seq.  Entries not listed and
+ * not newer are 0 and dropped; older published totals are ignored from now
+ * on (floor_seq), so a dropped entry cannot come back from a late message.
+ */
 static void
 dump_reply(void *arg, struct redisReply *r)
 {
@@ -456,16 +470,16 @@ dump_reply(void *arg, struct redisReply *r)
 	    r->type != REDIS_REPLY_ARRAY || r->elements == 0)
 		return;
 	seq = int_at(r, 0);
-	/* Totals not listed and not newer than the dump are 0. */
+	if (seq < floor_seq)
+		return;
+	floor_seq = seq;
 	HASH_ITER(hh, rep, e, tmp)
-		if (e->seq <= seq) {
-			e->n = 0;
-			e->seq = seq;
-		}
+		if (e->seq <= seq)
+			entry_drop(&rep, e);
 	for (i = 1; i + 1 < r->elements; i += 2) {
 		key = str_at(r, i);
 		n = int_at(r, i + 1);
-		if (key != NULL && n >= 0 &&
+		if (key != NULL && n > 0 &&
 		    (e = entry_get(&rep, key, 1)) != NULL && e->seq <= seq) {
 			e->n = (uint32_t)n;
 			e->seq = seq;
@@ -555,6 +569,7 @@ cf_cluster_state(int is_up)
 	}
 	/* Redis may have restarted: its sequence numbers start again. */
 	table_clear(&rep);
+	floor_seq = 0;
 	start_sync();
 	(void)eval(lua_dump, dump_reply, NULL, 0, NULL);
 }

@@ -37,7 +37,6 @@ struct cf_relay {
 	struct cf_worker	*w;
 	struct cf_redis		*redis;
 	int			 up;
-	int			 was_up;	/* Redis has been reachable once */
 	size_t			 hostlen;	/* strlen(w->host) */
 };
 
@@ -148,7 +147,7 @@ redis_message(void *arg, const char *channel, size_t chlen,
 }
 
 /*
- * The Redis client went up or down (redis.c logs the transitions once).
+ * The Redis client went up or down (redis.c logs each transition once).
  * An outage is counted once, and shown by the redis_up gauge.
  */
 static void
@@ -162,15 +161,7 @@ redis_state(void *arg, int up)
 		    __ATOMIC_RELAXED);
 	if (!up && r->up)
 		count_error(r->w);
-	if (up && r->was_up)
-		cf_log_info("relay: Redis reachable again; other hosts get "
-		    "this host's broadcasts again");
-	else if (!up && r->up)
-		cf_log_warnx("relay: Redis unreachable; delivery on this host "
-		    "goes on, other hosts get broadcasts when it is back");
 	r->up = up;
-	if (up)
-		r->was_up = 1;
 	cf_cluster_state(up);
 }
 

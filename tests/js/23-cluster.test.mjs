@@ -270,13 +270,14 @@ describe('cluster of three hosts over Redis', () => {
 		const errors0 = (await metric(a, 'confabd_relay_redis_errors_total'))
 		    .reduce((x, y) => x + y, 0);
 
+		const l0 = a.logMark();
 		await redis.stopOnly();
 		for (const d of [a, b]) {
 			await until(async () => (await metric(d,
 			    'confabd_relay_redis_up')).every((v) => v === 0),
 			    10000, 'redis down seen by every worker');
 		}
-		await a.waitForLog(/Redis unreachable/, 5000);
+		await a.waitForLog(/redis relay down/, 5000, l0);
 		const errors1 = (await metric(a, 'confabd_relay_redis_errors_total'))
 		    .reduce((x, y) => x + y, 0);
 		assert.ok(errors1 > errors0, 'the outage is counted');
@@ -295,7 +296,7 @@ describe('cluster of three hosts over Redis', () => {
 			    'confabd_relay_redis_up')).every((v) => v === 1),
 			    15000, 'redis up again');
 		}
-		await a.waitForLog(/Redis reachable again/, 5000);
+		await a.waitForLog(/redis relay up/, 5000, l0);
 		// Across hosts again, both ways.
 		const m2 = await mark(all);
 		const after = await send(a1, ch.id, 'after the outage');
