@@ -168,6 +168,37 @@ describe('cluster of three hosts over Redis', () => {
 		    x.userId === u.id), 5000, 'gone from the online list');
 	}));
 
+	it('channel presence: joined and left once for tabs on two hosts',
+	    withLogs(async () => {
+		const admin = user('admin');
+		const obs = await as(c, admin);
+		const ch = await createChannel(obs, { name: `tabs-${admin.id}` });
+		const u = user();
+		const ta = await as(a, u);
+		const tb = await as(b, u);
+		const m0 = await mark([obs]);
+		await ok(ta, 'join_channel', ch.id);
+		await ok(tb, 'join_channel', ch.id);
+		await waitFor(obs, 'user_joined', (p) => p.userId === u.id, 5000,
+		    m0.get(obs));
+		const m1 = await mark([obs]);
+		assert.equal(got(obs, 'user_joined', (p) => p.userId === u.id,
+		    m0.get(obs)).length, 1, 'one user_joined for two hosts');
+
+		await ok(ta, 'leave_channel', ch.id);
+		await assertNone(new Map([[obs, m1.get(obs)]]), ['user_left'], 300,
+		    (ev, p) => p.userId === u.id);
+		tb.close();
+		const left = await waitFor(obs, 'user_left', (p) =>
+		    p.userId === u.id, 5000, m1.get(obs));
+		assert.equal(left.reason, 'disconnect');
+		assert.equal(left.channelId, ch.id);
+		await mark([obs]);
+		assert.equal(got(obs, 'user_left', (p) => p.userId === u.id,
+		    m1.get(obs)).length, 1, 'one user_left');
+		ta.close();
+	}));
+
 	it('calls ring the callee\'s tabs on every host', withLogs(async () => {
 		const caller = user();
 		const callee = user();
@@ -313,6 +344,28 @@ describe('cluster of three hosts over Redis', () => {
 		assert.deepEqual(sockets.map((s) => s.disconnects), before,
 		    'no client was disconnected');
 		assert.ok(all.every((s) => s.connected));
+	}));
+
+	it('kill -9 of one worker: its users go offline on every host ' +
+	    'within presence-host-timeout', withLogs(async () => {
+		const obs = await as(b, user());
+		const u = user();
+		const ta = await as(a, u);
+		await until(async () => (await onlineUsers(obs)).some((x) =>
+		    x.userId === u.id), 5000, 'online on b');
+		const m = await mark([obs]);
+		const l0 = a.logMark();
+		process.kill(ta.who.pid, 'SIGKILL');
+		sockets.splice(sockets.indexOf(ta), 1);
+		const off = await presence(obs, u.id, 'disconnect', m.get(obs),
+		    20000);
+		assert.equal(off.status, 'offline');
+		await a.waitForLog(/worker \d+: ready/, 10000, l0);
+		await mark([obs], 500);
+		assert.equal(got(obs, 'presence_updated', (p) =>
+		    p.userId === u.id, m.get(obs)).length, 1);
+		assert.ok(!(await onlineUsers(obs)).some((x) =>
+		    x.userId === u.id));
 	}));
 
 	it('kill -9 of a host: its users go offline on the others, once',
