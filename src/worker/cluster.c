@@ -267,12 +267,12 @@ change_reply(void *arg, struct redisReply *r)
 	pending--;
 	b = int_at(r, 0);
 	a = int_at(r, 1);
-	if (reply_ok(r, "change") && b == -1 && credis != NULL)
-		start_sync();
-	if (credis == NULL || !reply_ok(r, "change") || b < 0 || a < 0)
-		c->fn(c->arg, -1, -1);
-	else
-		c->fn(c->arg, b, a);
+	if (credis == NULL || !reply_ok(r, "change"))
+		b = a = -1;
+	else if (b == -1)
+		start_sync();	/* we had been reaped: rewrite everything */
+	if (c->fn != NULL)
+		c->fn(c->arg, b < 0 || a < 0 ? -1 : b, b < 0 || a < 0 ? -1 : a);
 	free(c);
 }
 
@@ -286,8 +286,12 @@ cf_cluster_change(const char *key, int delta, cf_cluster_done_fn fn,
 	char num[16];
 	long long n;
 
-	if (credis == NULL || (e = entry_get(&mine, key, 1)) == NULL)
+	if (credis == NULL)
 		return (-1);
+	if ((e = entry_get(&mine, key, 1)) == NULL) {
+		cf_log_warnx("cluster: %s not counted (out of memory)", key);
+		return (-1);
+	}
 	n = (long long)e->n + delta;
 	e->n = n > 0 ? (uint32_t)n : 0;
 	snprintf(num, sizeof(num), "%" PRIu32, e->n);

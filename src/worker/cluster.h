@@ -43,8 +43,8 @@ void		 cf_cluster_state(int up);
 /* From the relay: a message on CF_CLUSTER_CHANNEL. */
 void		 cf_cluster_message(const uint8_t *p, size_t len);
 /*
- * This worker's count for key changed by delta.  Returns 0 when fn will be
- * called with the cluster totals, or -1 when Redis is not reachable now
+ * This worker's count for key changed by delta.  Returns 0 when fn (may be
+ * NULL) will be called with the cluster totals, or -1 when Redis is not reachable now
  * (the change is kept and synchronised when it is back; fn is not called
  * and the caller falls back to this host's counts).
  */

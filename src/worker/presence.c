@@ -123,8 +123,8 @@ user_changed(const char *user_id, const char *name, long long before,
 {
 	json_t *p;
 
-	if (before == after)
-		return;
+	if (before < 0 || before == after)
+		return;		/* before < 0: not counted (table full) */
 	if (after == 0) {
 		p = offline();
 		emit_updated(user_id, name, p, "disconnect");
@@ -210,8 +210,13 @@ change(struct cf_sess *s, const char *key, int delta, int64_t channel,
 	uint32_t n;
 
 	n = add(key, delta);
-	if (!cf_cluster_on() || (pd = calloc(1, sizeof(*pd))) == NULL)
+	if (!cf_cluster_on())
 		return (n);
+	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
+		/* Still counted in the cluster; announced on this host. */
+		(void)cf_cluster_change(key, delta, NULL, NULL);
+		return (n);
+	}
 	cf_strlcpy(pd->user_id, c->user_id, sizeof(pd->user_id));
 	cf_strlcpy(pd->name, c->name, sizeof(pd->name));
 	cf_strlcpy(pd->role, c->role, sizeof(pd->role));
