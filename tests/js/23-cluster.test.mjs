@@ -368,6 +368,33 @@ describe('cluster of three hosts over Redis', () => {
 		    x.userId === u.id));
 	}));
 
+	it('a host stopped gracefully: its users go offline on the others',
+	    withLogs(async () => {
+		// Its own host, so that stopping it leaves the others alone.
+		const d = await startDaemon({ workers: 2, redisUrl: redis.url,
+		    extraConf: [...CHAT_CONF, ...storage.conf,
+		    `presence-host-timeout ${HOST_TIMEOUT}`] });
+		try {
+			const obs = await as(a, user());
+			const u = user();
+			const t = await login(d, u);
+			t.on('disconnect', () => {});
+			await until(async () => (await onlineUsers(obs)).some((x) =>
+			    x.userId === u.id), 5000, 'online on a');
+			const m = await mark([obs]);
+			await d.stop();
+			const off = await presence(obs, u.id, 'disconnect',
+			    m.get(obs), 5000);
+			assert.equal(off.status, 'offline');
+			await mark([obs], 300);
+			assert.equal(got(obs, 'presence_updated', (p) =>
+			    p.userId === u.id, m.get(obs)).length, 1);
+			t.close();
+		} finally {
+			await d.stop();
+		}
+	}));
+
 	it('kill -9 of a host: its users go offline on the others, once',
 	    withLogs(async () => {
 		const admin = user('admin');
