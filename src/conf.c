@@ -115,6 +115,13 @@ static const struct conf_rule conf_rules[] = {
 	{ { "redis", T_REDIS, F(redis), NULL, 0,
 	    "redis://host[:port][/db] relaying events between servers" },
 	    0, 0, NULL, 1, 1 },
+	{ { "host-id", T_STRING, F(host_id), NULL, 0,
+	    "this host's name in the cluster (default: random per run)" },
+	    1, 32, NULL, 1, 1 },
+	{ { "presence-host-timeout", T_DURATION, F(presence_host_timeout_ms),
+	    "15s", CF_CONF_HOT,
+	    "time after which a silent host's users count as offline" },
+	    500, HOUR_MS, NULL, 1, 1 },
 	{ { "cors-origin", T_ORIGIN, F(cors_origins), "http://localhost",
 	    CF_CONF_MULTI | CF_CONF_HOT,
 	    "origin allowed to connect from a browser, or *" },
@@ -530,6 +537,9 @@ set_string(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	if ((long long)strlen(v) < r->min)
 		return conf_why(p, CONF_EINVAL, "must be at least %lld bytes",
 		    r->min);
+	if (r->max > 0 && (long long)strlen(v) > r->max)
+		return conf_why(p, CONF_EINVAL, "must be at most %lld bytes",
+		    r->max);
 	return conf_store_str(p, r, strdup(v));
 }
 
@@ -1738,6 +1748,7 @@ cf_conf_free(struct cf_conf *conf)
 	free(conf->database);
 	free(conf->redis);
 	free(conf->redis_host);
+	free(conf->host_id);
 	for (i = 0; i < conf->ncors_origins; i++)
 		free(conf->cors_origins[i]);
 	free(conf->pidfile);

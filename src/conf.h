@@ -52,6 +52,8 @@ struct cf_conf {
 	char			*redis_host;	/* parsed from redis; NULL when unset */
 	int			 redis_port;
 	int			 redis_db;
+	char			*host_id;	/* cluster name of this host, or NULL: random per run */
+	uint32_t		 presence_host_timeout_ms; /* default 15 s */
 	char			*cors_origins[CF_CONF_MAX_ORIGINS];
 	int			 ncors_origins;	/* "*" may be one of them */
 	struct cf_allow		 metrics_allow[CF_CONF_MAX_ALLOW];

@@ -423,6 +423,8 @@ reload(void)
 		strcat(cold, " database");
 	if (str_differs(nc->redis, m.conf->redis))
 		strcat(cold, " redis");
+	if (str_differs(nc->host_id, m.conf->host_id))
+		strcat(cold, " host-id");
 	if (nc->presence_slots != m.conf->presence_slots)
 		strcat(cold, " presence-slots");
 	cf_log_set_level(nc->log_level);

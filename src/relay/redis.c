@@ -382,6 +382,49 @@ flush_queue(struct cf_redis *r)
 	}
 }
 
+/* ---- commands ---- */
+
+struct cmd {
+	void	(*cb)(void *, struct redisReply *);
+	void	*arg;
+};
+
+static void
+cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct cmd	*c = priv;
+
+	(void)ac;
+	c->cb(c->arg, reply);
+	free(c);
+}
+
+int
+cf_redis_command(struct cf_redis *r, void (*cb)(void *, struct redisReply *),
+    void *arg, int argc, const char **argv, const size_t *argvlen)
+{
+	struct cmd	*c;
+
+	if (r == NULL || r->freeing || !r->pub.ready || r->pub.ac == NULL)
+		return -1;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return -1;
+	c->cb = cb;
+	c->arg = arg;
+	if (redisAsyncCommandArgv(r->pub.ac, cmd_reply, c, argc, argv,
+	    argvlen) != REDIS_OK) {
+		free(c);
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t
+cf_redis_dropped(const struct cf_redis *r)
+{
+	return r != NULL ? r->dropped : 0;
+}
+
 /* ---- subscriber ---- */
 
 static int

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 struct cf_redis;
@@ -38,6 +39,18 @@ struct cf_redis	*cf_redis_new(uv_loop_t *loop, const char *host, int port,
 /* Queue PUBLISH channel payload (copied).  0, or -1 when dropped. */
 int		 cf_redis_publish(struct cf_redis *r, const char *channel,
 		    const uint8_t *payload, size_t len);
+/*
+ * A command with a reply on the publisher connection (argv/argvlen are
+ * copied).  cb runs once with the reply, or with NULL when the connection
+ * is lost or the client freed first (cb must then only release arg).
+ * Unlike PUBLISH, commands are not queued while the publisher is down:
+ * returns -1 at once (cb not called), else 0.
+ */
+int		 cf_redis_command(struct cf_redis *r,
+		    void (*cb)(void *arg, struct redisReply *reply), void *arg,
+		    int argc, const char **argv, const size_t *argvlen);
+/* Publishes dropped because the queue was full, since the start. */
+uint64_t	 cf_redis_dropped(const struct cf_redis *r);
 /* 1 when both connections are up. */
 int		 cf_redis_is_up(const struct cf_redis *r);
 /*

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "shm/shm.h"
+#include "util.h"
 
 #define SHM_MAGIC	0x43465348u	/* "CFSH" */
 #define SHM_VERSION	1u
@@ -62,6 +63,7 @@ struct cf_shm {
 	pid_t		 holder;	/* lock holder, for audit */
 	uint64_t	 repairs;	/* EOWNERDEAD recoveries */
 	pthread_mutex_t	 lock;
+	char		 run_id[12];	/* random per master run, NUL-terminated */
 };
 
 struct shm_entry {
@@ -316,6 +318,7 @@ cf_shm_create(unsigned nslots, unsigned capacity)
 {
 	struct cf_shm	*shm;
 	pthread_mutexattr_t attr;
+	uint8_t		 rnd[6];
 	size_t		 stats_off, table_off, stride, size;
 	unsigned	 cap;
 	int		 rc;
@@ -359,12 +362,24 @@ cf_shm_create(unsigned nslots, unsigned capacity)
 	shm->stats_off = stats_off;
 	shm->table_off = table_off;
 	shm->stride = stride;
+	if (cf_random_bytes(rnd, sizeof(rnd)) == -1) {
+		rc = errno;
+		goto fail;
+	}
+	cf_base64url_encode(shm->run_id, rnd, sizeof(rnd));
+	shm->run_id[8] = '\0';
 	return shm;
 
 fail:
 	munmap(shm, size);
 	errno = rc;
 	return NULL;
+}
+
+const char *
+cf_shm_run_id(const struct cf_shm *shm)
+{
+	return shm->run_id;
 }
 
 void

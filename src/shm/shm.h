@@ -37,6 +37,8 @@ struct cf_shm_stats {
 	uint64_t	 packets_out;
 	uint64_t	 relay_out;
 	uint64_t	 relay_in;
+	uint64_t	 redis_up;	/* 1 while the worker's Redis link is up */
+	uint64_t	 redis_errors;	/* Redis outages and dropped publishes */
 } __attribute__((aligned(128)));
 
 /*
@@ -48,6 +50,8 @@ struct cf_shm	*cf_shm_create(unsigned nslots, unsigned capacity);
 /* Unmap.  NULL-safe.  Children keep their own inherited mapping. */
 void		 cf_shm_destroy(struct cf_shm *shm);
 unsigned	 cf_shm_nslots(const struct cf_shm *shm);
+/* 8 random URL-safe characters drawn at creation: this host's run id. */
+const char	*cf_shm_run_id(const struct cf_shm *shm);
 
 /* The stats block of a slot (NULL when slot is out of range). */
 struct cf_shm_stats *cf_shm_stats(struct cf_shm *shm, unsigned slot);

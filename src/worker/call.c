@@ -353,17 +353,14 @@ swept_ringing(void *arg, const struct cf_call *call)
 static void
 check_live(void *arg, const struct cf_call *call)
 {
-	char key[CF_SHM_USER_MAX];
 	int gone_a, gone_b;
 	struct cf_call after;
 
 	(void)arg;
 	if (strcmp(call->status, "active") != 0)
 		return;
-	snprintf(key, sizeof(key), "u:%s", call->caller);
-	gone_a = cf_shm_presence_get(cf_w->shm, key) == 0;
-	snprintf(key, sizeof(key), "u:%s", call->callee);
-	gone_b = cf_shm_presence_get(cf_w->shm, key) == 0;
+	gone_a = cf_presence_count(call->caller) == 0;
+	gone_b = cf_presence_count(call->callee) == 0;
 	if (!gone_a && !gone_b)
 		return;
 	if (cf_store_call_transition(cf_db(), call->id, "active", "ended",
@@ -426,7 +423,7 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 	struct cf_sess *s = ctx->s;
 	struct cf_chat *c = s->app;
 	const json_t *o = json_array_get(ctx->args, 0), *type, *offer;
-	char target[64], key[CF_SHM_USER_MAX];
+	char target[64];
 	struct cf_call call;
 	uint32_t perm;
 	int busy = 0, rc;
@@ -458,8 +455,7 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 		bad(ctx, "cannot call yourself");
 		return;
 	}
-	snprintf(key, sizeof(key), "u:%s", target);
-	if (cf_shm_presence_get(cf_w->shm, key) == 0) {
+	if (cf_presence_count(target) == 0) {
 		(void)cf_store_call_missed(cf_db(), c->user_id, target,
 		    json_string_value(type), (int64_t)cf_wall_ms(), &call);
 		cf_chat_fail(ctx, "not_found", "User is offline");

@@ -345,7 +345,7 @@ static void
 leave_channel(struct cf_sess *s, int64_t channel, const char *reason)
 {
 	struct cf_chat *c = chat(s);
-	char room[48], at[32];
+	char room[48];
 	uint32_t i;
 
 	for (i = 0; i < c->nchannels; i++)
@@ -357,13 +357,7 @@ leave_channel(struct cf_sess *s, int64_t channel, const char *reason)
 	typing_clear(s, channel, 1);
 	channel_room(room, sizeof(room), channel);
 	cf_room_leave(cf_w, s, room);
-	if (cf_presence_channel(s, channel, -1) == 0) {
-		cf_chat_now_iso(at, sizeof(at));
-		cf_chat_emit_room(room, NULL, "user_left",
-		    json_pack("{s:o,s:s,s:I,s:s,s:s}", "userId", user_json(c),
-		    "userDisplayName", c->name, "channelId", (json_int_t)channel,
-		    "leftAt", at, "reason", reason));
-	}
+	cf_presence_channel(s, channel, -1, reason);
 }
 
 static int authenticate(struct cf_event_ctx *ctx, const char *token);
@@ -438,7 +432,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	struct cf_jwt_keys keys;
 	struct cf_claims cl;
 	const char *why = "Invalid token";
-	char key[CF_SHM_USER_MAX], room[96];
+	char room[96];
 	json_t *user;
 	int rc;
 
@@ -477,8 +471,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 			return (-1);
 		}
 	} else {
-		snprintf(key, sizeof(key), "u:%s", cl.user_id);
-		if (cf_shm_presence_get(cf_w->shm, key) >=
+		if (cf_presence_count(cl.user_id) >=
 		    conf->max_connections_per_user) {
 			cf_chat_fail(ctx, "too_many_connections",
 			    "Too many connections");
@@ -535,7 +528,7 @@ static void
 join_room(struct cf_sess *s, int64_t id)
 {
 	struct cf_chat *c = chat(s);
-	char room[48], at[32];
+	char room[48];
 	void *p;
 
 	if (joined(c, id))
@@ -551,13 +544,7 @@ join_room(struct cf_sess *s, int64_t id)
 	c->channels[c->nchannels++] = id;
 	channel_room(room, sizeof(room), id);
 	cf_room_join(cf_w, s, room);
-	if (cf_presence_channel(s, id, 1) == 1) {
-		cf_chat_now_iso(at, sizeof(at));
-		cf_chat_emit_room(room, NULL, "user_joined",
-		    json_pack("{s:o,s:s,s:s,s:I,s:s}", "userId", user_json(c),
-		    "userDisplayName", c->name, "userRole", c->role, "channelId",
-		    (json_int_t)id, "joinedAt", at));
-	}
+	cf_presence_channel(s, id, 1, "join");
 }
 
 /* The channel, checked for existence and (private) membership. */

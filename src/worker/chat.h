@@ -68,10 +68,19 @@ void	 cf_ev_presence_online_users(struct cf_event_ctx *ctx);
 /* The user's first/last socket: counts and events. */
 void	 cf_presence_up(struct cf_sess *s);
 void	 cf_presence_down(struct cf_sess *s);
-/* A user's count in a channel: +1 / -1; returns the total after. */
-uint32_t cf_presence_channel(struct cf_sess *s, int64_t channel, int delta);
+/*
+ * A socket of the user joins (+1) or leaves (-1) a channel; user_joined /
+ * user_left (with reason) go out when the user's first socket joins or
+ * last one leaves (on the cluster with redis, else on this host).
+ */
+void	 cf_presence_channel(struct cf_sess *s, int64_t channel, int delta,
+	    const char *reason);
+/* The user's connections (on every host with redis). */
+uint32_t cf_presence_count(const char *user_id);
 /* A key whose count a dead worker left at 0 (from the master). */
 void	 cf_presence_gone(struct cf_worker *w, const char *key);
+/* A presence key's total changed with no socket behind it (cluster.c). */
+void	 cf_presence_edge(const char *key, long long before, long long after);
 
 /* call.c */
 void	 cf_ev_call_invite(struct cf_event_ctx *ctx);

@@ -704,6 +704,16 @@ metrics_build(struct cf_buf *b)
 	    metrics_per_slot(b, "confabd_relay_received_total",
 	    offsetof(struct cf_shm_stats, relay_in)))
 		return (-1);
+	if (cf_w->conf->redis_host != NULL && (metrics_head(b,
+	    "confabd_relay_redis_up", "gauge",
+	    "1 while the worker's Redis connections are up.") ||
+	    metrics_per_slot(b, "confabd_relay_redis_up",
+	    offsetof(struct cf_shm_stats, redis_up)) ||
+	    metrics_head(b, "confabd_relay_redis_errors_total", "counter",
+	    "Redis outages seen and broadcasts Redis could not take.") ||
+	    metrics_per_slot(b, "confabd_relay_redis_errors_total",
+	    offsetof(struct cf_shm_stats, redis_errors))))
+		return (-1);
 	if (metrics_head(b, "confabd_worker_up", "gauge",
 	    "1 when the worker process of the slot is running."))
 		return (-1);

@@ -2,11 +2,14 @@
  * presence.c -- who is online, over every tab on every worker.
  *
  * Counts live in the shared-memory table (shm.h): "u:<id>" counts a user's
- * authenticated sockets, "c:<channel>:u:<id>" those in a channel.  The
- * worker whose change takes a count from 0 to 1 or back announces it, so
- * each edge is announced once on the host.  When a worker dies, the master
- * purges its counts and hands the keys that fell to 0 to a live worker,
- * which announces them (cf_presence_gone).
+ * authenticated sockets, "c:<channel>:u:<id>" those in a channel.  Without
+ * redis, the worker whose change takes a count from 0 to 1 or back
+ * announces it, so each edge is announced once on the host; when a worker
+ * dies, the master purges its counts and hands the keys that fell to 0 to
+ * a live worker, which announces them (cf_presence_gone).  With redis the
+ * counts also go to the cluster (cluster.c), and the edges announced are
+ * those of the cluster totals, once in the cluster; while Redis is
+ * unreachable the host's own edges are announced.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "worker/chat.h"
+#include "worker/cluster.h"
 #include "worker/room.h"
 
 #define CF_STATUS_TEXT_MAX	200
@@ -112,23 +116,128 @@ offline(void)
 	    "statusMessage", "customStatus"));
 }
 
+/* A user's totals changed from before to after: the events. */
+static void
+user_changed(const char *user_id, const char *name, long long before,
+    long long after)
+{
+	json_t *p;
+
+	if (before < 0 || before == after)
+		return;		/* before < 0: not counted (table full) */
+	if (after == 0) {
+		p = offline();
+		emit_updated(user_id, name, p, "disconnect");
+		emit_update(user_id, "offline", 0);
+		json_decref(p);
+		return;
+	}
+	p = stored(user_id);
+	/* "Came online" first, then the count, as for going offline. */
+	if (before == 0)
+		emit_updated(user_id, name, p, "connect");
+	emit_update(user_id, json_string_value(json_object_get(p, "status")),
+	    (uint32_t)after);
+	json_decref(p);
+}
+
+/* A user's channel totals changed: user_joined / user_left on the edges. */
+static void
+channel_changed(const char *user_id, const char *name, const char *role,
+    int64_t channel, const char *reason, long long before, long long after)
+{
+	char room[48], at[32];
+
+	snprintf(room, sizeof(room), "channel:%lld", (long long)channel);
+	cf_chat_now_iso(at, sizeof(at));
+	if (before == 0 && after > 0 && role != NULL)
+		cf_chat_emit_room(room, NULL, "user_joined",
+		    json_pack("{s:o,s:s,s:s,s:I,s:s}", "userId",
+		    cf_store_user_id_json(user_id), "userDisplayName", name,
+		    "userRole", role, "channelId", (json_int_t)channel,
+		    "joinedAt", at));
+	else if (before > 0 && after == 0) {
+		if (strcmp(reason, "disconnect") == 0 && role == NULL)
+			cf_chat_emit_room(room, NULL, "chat:user_typing",
+			    json_pack("{s:o,s:s,s:b,s:I}", "userId",
+			    cf_store_user_id_json(user_id), "userDisplayName",
+			    name, "isTyping", 0, "channelId",
+			    (json_int_t)channel));
+		cf_chat_emit_room(room, NULL, "user_left",
+		    json_pack("{s:o,s:s,s:I,s:s,s:s}", "userId",
+		    cf_store_user_id_json(user_id), "userDisplayName", name,
+		    "channelId", (json_int_t)channel, "leftAt", at, "reason",
+		    reason));
+	}
+}
+
+/* What a change sent to the cluster needs to announce its outcome. */
+struct pending {
+	char		 user_id[64];
+	char		 name[128];
+	char		 role[32];
+	char		 reason[16];
+	int64_t		 channel;	/* 0: the user key */
+};
+
+static void
+cluster_done(void *arg, long long before, long long after)
+{
+	struct pending *pd = arg;
+
+	if (before >= 0 && after >= 0) {
+		if (pd->channel == 0)
+			user_changed(pd->user_id, pd->name, before, after);
+		else
+			channel_changed(pd->user_id, pd->name, pd->role,
+			    pd->channel, pd->reason, before, after);
+	}
+	free(pd);
+}
+
+/*
+ * Count a change of key by delta on this host, and on the cluster when
+ * redis is configured.  Returns the host total when the caller announces
+ * (no cluster, or Redis unreachable: host-local edges), or -1 when the
+ * cluster's answer will announce it.
+ */
+static long long
+change(struct cf_sess *s, const char *key, int delta, int64_t channel,
+    const char *reason)
+{
+	struct cf_chat *c = s->app;
+	struct pending *pd;
+	uint32_t n;
+
+	n = add(key, delta);
+	if (!cf_cluster_on())
+		return (n);
+	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
+		/* Still counted in the cluster; announced on this host. */
+		(void)cf_cluster_change(key, delta, NULL, NULL);
+		return (n);
+	}
+	cf_strlcpy(pd->user_id, c->user_id, sizeof(pd->user_id));
+	cf_strlcpy(pd->name, c->name, sizeof(pd->name));
+	cf_strlcpy(pd->role, c->role, sizeof(pd->role));
+	cf_strlcpy(pd->reason, reason, sizeof(pd->reason));
+	pd->channel = channel;
+	if (cf_cluster_change(key, delta, cluster_done, pd) == 0)
+		return (-1);
+	free(pd);
+	return (n);
+}
+
 void
 cf_presence_up(struct cf_sess *s)
 {
 	struct cf_chat *c = s->app;
 	char key[CF_SHM_USER_MAX];
-	uint32_t n;
-	json_t *p;
+	long long n;
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
-	n = add(key, 1);
-	p = stored(c->user_id);
-	/* "Came online" first, then the count, as for going offline. */
-	if (n == 1)
-		emit_updated(c->user_id, c->name, p, "connect");
-	emit_update(c->user_id, json_string_value(json_object_get(p, "status")),
-	    n);
-	json_decref(p);
+	if ((n = change(s, key, 1, 0, "connect")) >= 0)
+		user_changed(c->user_id, c->name, n - 1, n);
 }
 
 void
@@ -136,75 +245,80 @@ cf_presence_down(struct cf_sess *s)
 {
 	struct cf_chat *c = s->app;
 	char key[CF_SHM_USER_MAX];
-	uint32_t n;
-	json_t *p;
+	long long n;
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
-	n = add(key, -1);
-	if (n > 0) {
-		p = stored(c->user_id);
-		emit_update(c->user_id,
-		    json_string_value(json_object_get(p, "status")), n);
-		json_decref(p);
-		return;
-	}
-	p = offline();
-	emit_updated(c->user_id, c->name, p, "disconnect");
-	emit_update(c->user_id, "offline", 0);
-	json_decref(p);
-}
-
-uint32_t
-cf_presence_channel(struct cf_sess *s, int64_t channel, int delta)
-{
-	struct cf_chat *c = s->app;
-	char key[CF_SHM_USER_MAX];
-
-	snprintf(key, sizeof(key), "c:%lld:u:%s", (long long)channel,
-	    c->user_id);
-	return (add(key, delta));
+	if ((n = change(s, key, -1, 0, "disconnect")) >= 0)
+		user_changed(c->user_id, c->name, n + 1, n);
 }
 
 void
-cf_presence_gone(struct cf_worker *w, const char *key)
+cf_presence_channel(struct cf_sess *s, int64_t channel, int delta,
+    const char *reason)
 {
-	char name[128], room[48], at[32];
+	struct cf_chat *c = s->app;
+	char key[CF_SHM_USER_MAX];
+	long long n;
+
+	snprintf(key, sizeof(key), "c:%lld:u:%s", (long long)channel,
+	    c->user_id);
+	if ((n = change(s, key, delta, channel, reason)) >= 0)
+		channel_changed(c->user_id, c->name, c->role, channel, reason,
+		    n - delta, n);
+}
+
+uint32_t
+cf_presence_count(const char *user_id)
+{
+	char key[CF_SHM_USER_MAX];
+
+	snprintf(key, sizeof(key), "u:%s", user_id);
+	return (cf_cluster_total(key));
+}
+
+/*
+ * A key's cluster total changed without a session behind it: a dead host
+ * reaped, or this worker's counts resynchronised.  Users get the presence
+ * events; channels get user_left (and a typing stop) when the user left
+ * the channel everywhere.
+ */
+void
+cf_presence_edge(const char *key, long long before, long long after)
+{
+	char name[128];
 	long long channel;
 	const char *uid;
-	json_t *p;
-	int off;
+	int off = 0;
 
-	(void)w;
-	if (strncmp(key, "u:", 2) == 0) {
-		uid = key + 2;
-		if (cf_shm_presence_get(cf_w->shm, key) != 0)
-			return;		/* back already */
-		if (cf_store_user_name(cf_db(), uid, name, sizeof(name)) != 0)
-			cf_strlcpy(name, uid, sizeof(name));
-		p = offline();
-		emit_updated(uid, name, p, "disconnect");
-		emit_update(uid, "offline", 0);
-		json_decref(p);
+	if (before < 0 || after < 0 || before == after)
 		return;
-	}
-	if (sscanf(key, "c:%lld:u:%n", &channel, &off) == 1 && off > 0) {
+	if (strncmp(key, "u:", 2) == 0)
+		uid = key + 2;
+	else if (sscanf(key, "c:%lld:u:%n", &channel, &off) == 1 && off > 0)
 		uid = key + off;
-		if (cf_shm_presence_get(cf_w->shm, key) != 0)
-			return;
-		if (cf_store_user_name(cf_db(), uid, name, sizeof(name)) != 0)
-			cf_strlcpy(name, uid, sizeof(name));
-		snprintf(room, sizeof(room), "channel:%lld", channel);
-		cf_chat_now_iso(at, sizeof(at));
-		cf_chat_emit_room(room, NULL, "chat:user_typing",
-		    json_pack("{s:o,s:s,s:b,s:I}", "userId",
-		    cf_store_user_id_json(uid), "userDisplayName", name,
-		    "isTyping", 0, "channelId", (json_int_t)channel));
-		cf_chat_emit_room(room, NULL, "user_left",
-		    json_pack("{s:o,s:s,s:I,s:s,s:s}", "userId",
-		    cf_store_user_id_json(uid), "userDisplayName", name,
-		    "channelId", (json_int_t)channel, "leftAt", at, "reason",
-		    "disconnect"));
-	}
+	else
+		return;
+	if (cf_store_user_name(cf_db(), uid, name, sizeof(name)) != 0)
+		cf_strlcpy(name, uid, sizeof(name));
+	if (off == 0)
+		user_changed(uid, name, before, after);
+	else
+		channel_changed(uid, name, NULL, (int64_t)channel,
+		    "disconnect", before, after);
+}
+
+/*
+ * A worker of this host died (CF_IPC_GONE): key fell to 0 on the host.
+ * With redis, the dead worker's counts are in Redis under its name and
+ * are reaped (and announced) when its heartbeat expires.
+ */
+void
+cf_presence_gone(struct cf_worker *w, const char *key)
+{
+	(void)w;
+	if (cf_cluster_on() || cf_shm_presence_get(cf_w->shm, key) != 0)
+		return;
+	cf_presence_edge(key, 1, 0);
 }
 
 /* ------------------------------------------------------------ events */
@@ -214,7 +328,6 @@ cf_ev_update_presence(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = ctx->s->app;
 	const json_t *o = json_array_get(ctx->args, 0), *st, *sm, *cs;
-	char key[CF_SHM_USER_MAX];
 	json_t *p;
 
 	if (!json_is_object(o)) {
@@ -243,9 +356,8 @@ cf_ev_update_presence(struct cf_event_ctx *ctx)
 	}
 	p = stored(c->user_id);
 	emit_updated(c->user_id, c->name, p, "status_change");
-	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	emit_update(c->user_id, json_string_value(st),
-	    cf_shm_presence_get(cf_w->shm, key));
+	    cf_presence_count(c->user_id));
 	cf_event_ack(ctx, json_pack("[{s:b,s:o}]", "ok", 1, "presence", p));
 }
 
@@ -254,7 +366,6 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = ctx->s->app;
 	const json_t *st = json_array_get(ctx->args, 0);
-	char key[CF_SHM_USER_MAX];
 	json_t *p;
 
 	if (!json_is_string(st) || !valid_status(json_string_value(st))) {
@@ -271,9 +382,8 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 		return;
 	}
 	json_decref(p);
-	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	emit_update(c->user_id, json_string_value(st),
-	    cf_shm_presence_get(cf_w->shm, key));
+	    cf_presence_count(c->user_id));
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
 }
 
@@ -298,7 +408,7 @@ cf_ev_presence_online_users(struct cf_event_ctx *ctx)
 {
 	json_t *list = json_array();
 
-	(void)cf_shm_presence_each(cf_w->shm, collect, list);
+	(void)cf_cluster_each(collect, list);
 	/* The spec's form: the callback receives the array itself. */
 	cf_event_ack(ctx, json_pack("[o]", list));
 }

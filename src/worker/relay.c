@@ -1,11 +1,16 @@
 /*
  * relay.c -- broadcast frames to the other workers and hosts.
  *
- * Without redis: each frame goes to every other worker's inbox (ipc.c); the
- * inbox of one worker is FIFO for each sender, so one sender's broadcasts
- * arrive in the order they were emitted.  With redis: PUBLISH on the
- * adapter's channel, PSUBSCRIBE "socket.io#/#*"; every worker, ours
- * included, hears the message, and drops its own by uid.
+ * Every frame goes to every other worker of this host through its inbox
+ * (ipc.c); an inbox is FIFO for each sender, so one sender's broadcasts
+ * arrive in the order they were emitted.  With redis, the frame is also
+ * PUBLISHed on the adapter's channel for the other hosts; every worker
+ * PSUBSCRIBEs "socket.io#/#*" and drops the frames of its own host (their
+ * uid starts with "<host>/"): those came through the inboxes already.  So
+ * a frame is delivered once per worker, delivery on a host does not
+ * depend on Redis, and a Redis outage only delays other hosts (the
+ * publisher queues, bounded).  Frames of other publishers (the
+ * @socket.io/redis-emitter) are delivered by every worker.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@
 #include "relay/frame.h"
 #include "relay/redis.h"
 #include "shm/shm.h"
+#include "worker/cluster.h"
 #include "worker/relay.h"
 #include "worker/room.h"
 #include "worker/session.h"
@@ -31,7 +37,19 @@ struct cf_relay {
 	struct cf_worker	*w;
 	struct cf_redis		*redis;
 	int			 up;
+	size_t			 hostlen;	/* strlen(w->host) */
 };
+
+static void	 input(struct cf_worker *, const uint8_t *, size_t, size_t);
+
+static void
+count_error(struct cf_worker *w)
+{
+	struct cf_shm_stats *st;
+
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
+		__atomic_add_fetch(&st->redis_errors, 1, __ATOMIC_RELAXED);
+}
 
 /* 1 when s is selected by opts {rooms, except} of an adapter request. */
 static int
@@ -120,15 +138,31 @@ redis_message(void *arg, const char *channel, size_t chlen,
 		relay_request(r->w, payload, len);
 		return;
 	}
-	cf_relay_input(r->w, payload, len);
+	if (chlen == sizeof(CF_CLUSTER_CHANNEL) - 1 &&
+	    memcmp(channel, CF_CLUSTER_CHANNEL, chlen) == 0) {
+		cf_cluster_message(payload, len);
+		return;
+	}
+	input(r->w, payload, len, r->hostlen);
 }
 
+/*
+ * The Redis client went up or down (redis.c logs each transition once).
+ * An outage is counted once, and shown by the redis_up gauge.
+ */
 static void
 redis_state(void *arg, int up)
 {
 	struct cf_relay *r = arg;
+	struct cf_shm_stats *st;
 
+	if ((st = cf_shm_stats(r->w->shm, r->w->slot)) != NULL)
+		__atomic_store_n(&st->redis_up, (uint64_t)(up != 0),
+		    __ATOMIC_RELAXED);
+	if (!up && r->up)
+		count_error(r->w);
 	r->up = up;
+	cf_cluster_state(up);
 }
 
 struct cf_relay *
@@ -136,21 +170,23 @@ cf_relay_new(struct cf_worker *w)
 {
 	static const struct cf_redis_cbs cbs = { redis_message, redis_state };
 	const char *patterns[1] = { CF_RELAY_PREFIX "#/#*" };
-	const char *channels[1] = { CF_RELAY_REQUEST };
+	const char *channels[2] = { CF_RELAY_REQUEST, CF_CLUSTER_CHANNEL };
 	struct cf_relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
 	r->w = w;
+	r->hostlen = strlen(w->host);
 	if (w->conf->redis_host != NULL) {
 		r->redis = cf_redis_new(&w->loop, w->conf->redis_host,
 		    w->conf->redis_port, w->conf->redis_db, patterns, 1,
-		    channels, 1, &cbs, r);
+		    channels, 2, &cbs, r);
 		if (r->redis == NULL) {
 			free(r);
 			return (NULL);
 		}
 	}
+	(void)cf_cluster_start(w, r->redis);
 	return (r);
 }
 
@@ -159,6 +195,7 @@ cf_relay_free(struct cf_relay *r)
 {
 	if (r == NULL)
 		return;
+	cf_cluster_stop();
 	cf_redis_free(r->redis);
 	free(r);
 }
@@ -172,27 +209,44 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 
 	if ((st = cf_shm_stats(r->w->shm, r->w->slot)) != NULL)
 		__atomic_add_fetch(&st->relay_out, 1, __ATOMIC_RELAXED);
-	if (r->redis == NULL) {
-		cf_ipc_send_all(r->w, CF_IPC_RELAY, frame, len);
+	cf_ipc_send_all(r->w, CF_IPC_RELAY, frame, len);
+	if (r->redis == NULL)
 		return (0);
-	}
 	if (cf_frame_channel(chan, sizeof(chan), CF_RELAY_PREFIX, "/", room) == -1)
 		return (-1);
-	return (cf_redis_publish(r->redis, chan, frame, len));
+	if (cf_redis_publish(r->redis, chan, frame, len) == -1) {
+		count_error(r->w);
+		return (-1);
+	}
+	return (0);
 }
 
 void
 cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
 {
+	input(w, frame, len, 0);
+}
+
+/*
+ * Decode a frame and deliver it to this worker's sockets, unless this
+ * worker sent it or, when hostlen > 0 (it came from Redis), this host did.
+ */
+static void
+input(struct cf_worker *w, const uint8_t *frame, size_t len, size_t hostlen)
+{
 	struct cf_frame_bcast b;
 	struct cf_shm_stats *st;
+	int ours;
 
 	memset(&b, 0, sizeof(b));
 	if (cf_frame_decode(frame, len, &b) != CF_FRAME_OK) {
 		cf_log_warnx("relay: undecodable frame of %zu bytes dropped", len);
 		return;
 	}
-	if (strcmp(b.uid, w->uid) != 0 && !(b.flags & CF_FRAME_LOCAL)) {
+	ours = hostlen > 0 && strncmp(b.uid, w->host, hostlen) == 0 &&
+	    b.uid[hostlen] == '/';
+	if (!ours && strcmp(b.uid, w->uid) != 0 &&
+	    !(b.flags & CF_FRAME_LOCAL)) {
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->relay_in, 1, __ATOMIC_RELAXED);
 		cf_room_deliver(w, &b);

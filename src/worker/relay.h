@@ -1,9 +1,9 @@
 /*
  * relay.h -- carries broadcast frames (frame.h) to the other workers of
- * this host and to other hosts.  Without `redis` it is the local relay: the
- * frame goes to every other worker's inbox socket.  With `redis` it is Redis
- * pub/sub on the socket.io adapter's channels, one code path for
- * cross-worker and cross-host delivery.
+ * this host and to other hosts.  A frame always goes to every other
+ * worker's inbox socket; with `redis` it is also published on the
+ * socket.io adapter's channels for the other hosts (and the Redis client
+ * is shared with the cluster presence, cluster.h).
  */
 #ifndef CF_RELAY_H
 #define CF_RELAY_H

@@ -26,6 +26,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "worker/chat.h"
+#include "worker/cluster.h"
 #include "worker/relay.h"
 #include "worker/session.h"
 #include "worker/worker.h"
@@ -95,7 +96,9 @@ drain_check(uv_timer_t *t)
 {
 	struct cf_worker *w = t->data;
 
-	if (w->nsessions == 0 || cf_now_ms() >= w->drain_deadline) {
+	/* Presence changes sent to the cluster are answered first. */
+	if ((w->nsessions == 0 && cf_cluster_pending() == 0) ||
+	    cf_now_ms() >= w->drain_deadline) {
 		if (w->nsessions > 0)
 			cf_log_info("shutdown timeout: %zu sessions left",
 			    w->nsessions);
@@ -211,7 +214,7 @@ int
 cf_worker_main(struct cf_worker_init *in)
 {
 	struct cf_worker *w = &worker;
-	char name[32];
+	char name[32], tag[12];
 	uint8_t rnd[6];
 
 	cf_w = w;
@@ -226,9 +229,13 @@ cf_worker_main(struct cf_worker_init *in)
 	if (getppid() == 1)
 		return (1);	/* the master died before we got here */
 	close_unused_fds(in);
+	cf_strlcpy(w->host, w->conf->host_id != NULL ? w->conf->host_id :
+	    cf_shm_run_id(w->shm), sizeof(w->host));
 	(void)cf_random_bytes(rnd, sizeof(rnd));
-	cf_base64url_encode(w->uid, rnd, sizeof(rnd));
-	w->uid[8] = '\0';
+	cf_base64url_encode(tag, rnd, sizeof(rnd));
+	tag[8] = '\0';
+	snprintf(w->uid, sizeof(w->uid), "%.40s/%u/%.8s", w->host, w->slot,
+	    tag);
 	if (cf_shm_stats(w->shm, w->slot) != NULL) {
 		struct cf_shm_stats *st = cf_shm_stats(w->shm, w->slot);
 

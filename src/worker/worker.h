@@ -76,7 +76,9 @@ struct cf_worker {
 	struct lws_vhost	*vhost;
 	struct cf_shm		*shm;
 	struct cf_relay		*relay;
-	char			 uid[16];	/* relay identity, unique per worker run */
+	char			 host[40];	/* host-id, or the shm run id */
+	char			 uid[64];	/* "<host>/<slot>/<random>": relay and
+						   presence identity, unique per worker run */
 
 	int			 draining;	/* SIGTERM seen: stop accepting, close all */
 	uint64_t		 drain_deadline;

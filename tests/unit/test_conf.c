@@ -1565,6 +1565,31 @@ test_calls(void **state)
 	    "h)");
 }
 
+/* host-id and presence-host-timeout (cluster across hosts). */
+static void
+test_cluster(void **state)
+{
+	struct cf_conf	*c;
+
+	(void)state;
+	c = load_ok("");
+	assert_null(c->host_id);
+	assert_int_equal(c->presence_host_timeout_ms, 15000);
+	cf_conf_free(c);
+	c = load_ok("host-id web-1\npresence-host-timeout 2s\n");
+	assert_string_equal(c->host_id, "web-1");
+	assert_int_equal(c->presence_host_timeout_ms, 2000);
+	cf_conf_free(c);
+	load_err("host-id \"\"\n", "t.conf:1: invalid value \"\" for "
+	    "\"host-id\": empty string");
+	load_err("host-id 0123456789012345678901234567890123\n", "t.conf:1: "
+	    "invalid value \"0123456789012345678901234567890123\" for "
+	    "\"host-id\": must be at most 32 bytes");
+	load_err("presence-host-timeout 499ms\n", "t.conf:1: invalid value "
+	    "\"499ms\" for \"presence-host-timeout\": must be between 500ms "
+	    "and 1h");
+}
+
 static void
 test_directive_table(void **state)
 {
@@ -1575,7 +1600,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 38);
+	assert_int_equal(n, 40);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -1731,6 +1756,7 @@ main(void)
 		cmocka_unit_test(test_jwt_claims),
 		cmocka_unit_test(test_chat_limits),
 		cmocka_unit_test(test_calls),
+		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 	};

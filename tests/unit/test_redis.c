@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 #include <uv.h>
 
 #include "relay/redis.h"
@@ -536,6 +537,112 @@ test_free_in_callback(void **state)
 	server_stop();
 }
 
+/* Replies collected by test_command. */
+struct replies {
+	int		 n;		/* callbacks run */
+	int		 nnull;		/* ... with no reply */
+	long long	 ints[4];
+	int		 nints;
+	char		 str[32];
+};
+
+static void
+on_reply(void *arg, struct redisReply *r)
+{
+	struct replies	*p = arg;
+	size_t		 i;
+
+	p->n++;
+	if (r == NULL) {
+		p->nnull++;
+		return;
+	}
+	if (r->type == REDIS_REPLY_STRING && r->len < sizeof(p->str))
+		memcpy(p->str, r->str, r->len + 1);
+	if (r->type == REDIS_REPLY_INTEGER && p->nints < 4)
+		p->ints[p->nints++] = r->integer;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (i = 0; i < r->elements && p->nints < 4; i++)
+			if (r->element[i]->type == REDIS_REPLY_INTEGER)
+				p->ints[p->nints++] = r->element[i]->integer;
+}
+
+static int
+one_reply(void *arg)
+{
+	return ((struct replies *)arg)->n >= 1;
+}
+
+/*
+ * Commands with replies: binary-safe arguments, an array reply (EVAL),
+ * refused at once while the publisher is down, and a command in flight
+ * when the server goes away gets its callback with no reply.
+ */
+static void
+test_command(void **state)
+{
+	struct cf_redis_cbs	 none = { NULL, NULL };
+	struct cf_redis		*r;
+	struct replies		 p;
+	const char		*set[] = { "SET", "k", "a\0b" };
+	const size_t		 setlen[] = { 3, 1, 3 };
+	const char		*get[] = { "GET", "k" };
+	const char		*eval[] = { "EVAL",
+				    "return {tonumber(ARGV[1]) + 1, 7}", "0",
+				    "41" };
+	const char		*blpop[] = { "BLPOP", "nothing", "10" };
+
+	(void)state;
+	if (access(REDIS_SERVER, X_OK) == -1) {
+		print_message("skipping: %s not installed\n", REDIS_SERVER);
+		skip();
+	}
+	if (T.dir[0] == '\0') {
+		strcpy(T.dir, "/tmp/cf-redis-test.XXXXXX");
+		assert_non_null(mkdtemp(T.dir));
+	}
+	T.port = free_port();
+	server_start();
+	r = cf_redis_new(&T.loop, "127.0.0.1", T.port, 0, NULL, 0, NULL, 0,
+	    &none, NULL);
+	assert_true(run_until(is_up, r, 3000));
+
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cf_redis_command(r, on_reply, &p, 3, set, setlen), 0);
+	assert_true(run_until(one_reply, &p, 2000));
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cf_redis_command(r, on_reply, &p, 2, get, NULL), 0);
+	assert_true(run_until(one_reply, &p, 2000));
+	assert_int_equal(p.nnull, 0);
+	assert_memory_equal(p.str, "a\0b", 3);
+
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cf_redis_command(r, on_reply, &p, 4, eval, NULL), 0);
+	assert_true(run_until(one_reply, &p, 2000));
+	assert_int_equal(p.nints, 2);
+	assert_int_equal(p.ints[0], 42);
+	assert_int_equal(p.ints[1], 7);
+
+	/* In flight when the server stops: called once, without a reply. */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cf_redis_command(r, on_reply, &p, 3, blpop, NULL), 0);
+	run_for(50);
+	assert_int_equal(p.n, 0);
+	server_stop();
+	assert_true(run_until(one_reply, &p, 3000));
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.nnull, 1);
+
+	/* Down: refused at once, the callback never runs. */
+	assert_false(run_until(is_up, r, 300));
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(cf_redis_command(r, on_reply, &p, 2, get, NULL), -1);
+	run_for(50);
+	assert_int_equal(p.n, 0);
+	cf_redis_free(r);
+	assert_int_equal(uv_run(&T.loop, UV_RUN_DEFAULT), 0);
+}
+
 int
 main(void)
 {
@@ -544,6 +651,7 @@ main(void)
 		cmocka_unit_test(test_watchdog),
 		cmocka_unit_test(test_pubsub_reconnect),
 		cmocka_unit_test(test_free_in_callback),
+		cmocka_unit_test(test_command),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
