@@ -34,6 +34,9 @@
 #define OID_INT4	23
 #define OID_TEXT	25
 
+/* Seconds a connection attempt may take, unless the conninfo says. */
+#define CONNECT_TIMEOUT	"10"
+
 /* The advisory lock the migrations run under (any constant will do). */
 #define LOCK_MIGRATE	0x63660001LL
 
@@ -486,12 +489,19 @@ migrate(struct pg_db *p)
 struct cf_db *
 cf_pg_open(const char *conninfo)
 {
+	/*
+	 * Keywords apply in order and the conninfo is expanded in place, so
+	 * a connect_timeout of its own wins over this default: a worker
+	 * never waits minutes for an unreachable server.
+	 */
+	const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const vals[] = { CONNECT_TIMEOUT, conninfo, NULL };
 	struct pg_db *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return (NULL);
 	p->base.ops = &pq_ops;
-	if ((p->conn = PQconnectdb(conninfo)) == NULL ||
+	if ((p->conn = PQconnectdbParams(keys, vals, 1)) == NULL ||
 	    PQstatus(p->conn) != CONNECTION_OK) {
 		cf_log_warnx("database: PostgreSQL connection failed: %s",
 		    p->conn != NULL ? oneline(PQerrorMessage(p->conn)) :

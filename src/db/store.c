@@ -1,6 +1,6 @@
 /*
  * store.c -- the chat storage, on either backend (backend.h).  The
- * contracts are in store.h; the schema is migrations 2 and 3 in sqlite.c
+ * contracts are in store.h; the schema is schema.h, migrated by sqlite.c
  * and pg.c.
  *
  * The SQL is written once, in the dialect both backends accept (see
