@@ -1,7 +1,8 @@
 // confabd on PostgreSQL (`database postgresql://...`): channels, history
 // paging, clientMsgId dedupe, read positions and a call, all stored in a
 // real PostgreSQL started by lib/postgres.mjs; the history survives a
-// restart on another data-dir; and two daemons (no Redis, each with its
+// restart on another data-dir; a database that goes away fails requests
+// (no crash) until it is back; and two daemons (no Redis, each with its
 // own data-dir) starting at once on one fresh database migrate it once and
 // share channels, membership, history and call records.
 import { describe, it, before, after } from 'node:test';
@@ -12,7 +13,9 @@ import { startDaemon, withLogs } from './lib/daemon.mjs';
 import { closeAll } from './lib/client.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, createChannel, send,
-    history, listed, assertId, assertIso } from './lib/chat.mjs';
+    history, listed, assertId, assertIso, tabsOnWorkers, auth,
+    assertNoWorkerDied } from './lib/chat.mjs';
+import { mint } from './lib/token.mjs';
 
 const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
 const ALICE = { userId: '2', displayName: 'Alice', role: 'user' };
@@ -161,6 +164,41 @@ describe('PostgreSQL storage', () => {
 		// New ids follow the old ones.
 		const m = await send(alice, saved.ch.id, 'after restart');
 		assert.ok(m.id > saved.history.at(-1).id);
+		closeAll(sockets);
+		await d2.stop();
+		d2 = null;
+	}));
+
+	it('the database goes away: "internal" errors, no crash; it comes ' +
+	    'back: the same workers carry on', withLogs(async () => {
+		assert.ok(saved.ch, 'the first test ran');
+		d2 = await startDaemon({ workers: 2, extraConf: pgConf(pg) });
+		const tabs = await tabsOnWorkers(d2, 2);
+		for (const t of tabs)
+			await auth(t, mint(ALICE));
+		sockets.push(...tabs);
+		const pids = d2.workerPids();
+		await send(tabs[0], saved.ch.id, 'before');
+
+		await pg.halt();
+		// Each worker finds its connection broken, then no server.
+		for (const t of tabs) {
+			for (let i = 0; i < 2; i++) {
+				await refused(t, 'chat:send_message', [{
+				    channelId: saved.ch.id, message: 'lost' }],
+				    'internal');
+			}
+		}
+		await pg.start();
+		const after = [];
+		for (const t of tabs)
+			after.push(await send(t, saved.ch.id, 'back'));
+		const h = await history(tabs[1], saved.ch.id);
+		assert.deepEqual(h.slice(-3).map((m) => m.message),
+		    ['before', 'back', 'back']);
+		assert.deepEqual(h.slice(-2).map((m) => m.id),
+		    after.map((m) => m.id));
+		assertNoWorkerDied(d2, pids);
 		closeAll(sockets);
 		await d2.stop();
 		d2 = null;
