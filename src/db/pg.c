@@ -233,13 +233,16 @@ pq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	}
 	if ((rc = ready(p, func)) != 0)
 		return (rc);
-	if ((h = calloc(1, sizeof(*h))) == NULL || (q = dollars(sql)) == NULL) {
+	/* Without parameters the text is run as written. */
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (n > 0 && (q = dollars(sql)) == NULL)) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	h->base.db = db;
 	h->row = -1;
-	h->res = PQexecParams(p->conn, q, n, types, vals, NULL, NULL, 0);
+	h->res = PQexecParams(p->conn, q != NULL ? q : sql, n, types, vals,
+	    NULL, NULL, 0);
 	switch (PQresultStatus(h->res)) {
 	case PGRES_TUPLES_OK:
 	case PGRES_COMMAND_OK:
