@@ -107,7 +107,9 @@ pg_exec(char *const argv[], int pdeath)
 	if (pdeath && prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		_exit(126);
 	snprintf(log, sizeof(log), "%s/log", pg.dir);
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
+	/* The build directory may be closed to the server's user. */
+	if (chdir(pg.dir) == -1 ||
+	    (fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
 	    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
 		_exit(126);
 	execv(argv[0], argv);
