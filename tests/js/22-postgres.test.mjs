@@ -9,7 +9,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import { startDaemon, runConfabd, buildConf, freePort,
+    withLogs } from './lib/daemon.mjs';
 import { closeAll } from './lib/client.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, createChannel, send,
@@ -274,4 +277,43 @@ describe('two daemons on one PostgreSQL database', () => {
 		    .find((c) => c.id === callId);
 		assert.equal(row?.status, 'ended');
 	}));
+});
+
+describe('a PostgreSQL database that cannot be used', () => {
+	let pg, dir;
+
+	before(async () => {
+		pg = await startPostgres();
+		dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-pgbad-'));
+	});
+
+	after(async () => {
+		if (pg)
+			await pg.stop();
+		if (dir)
+			await fsp.rm(dir, { recursive: true, force: true });
+	});
+
+	it('no server, or no such database: the daemon does not start and ' +
+	    'says why', async () => {
+		const port = await freePort();
+		const cases = [
+			[`postgresql:///postgres?host=${dir}&port=1`,
+			    /PostgreSQL connection failed: .*No such file/],
+			[pg.url.replace('///postgres?', '///nosuch?'),
+			    /PostgreSQL connection failed: .*"nosuch" does not exist/],
+		];
+		for (const [url, why] of cases) {
+			const file = path.join(dir, 'confabd.conf');
+			await fsp.writeFile(file, buildConf({ port, workers: 1, dir,
+			    extraConf: [...CHAT_CONF, `database ${url}`] }));
+			const r = await runConfabd(['-f', '-c', file], 20000);
+			assert.notEqual(r.code, 0, `${url}: exit status`);
+			assert.equal(r.signal, null, `${url}: no crash`);
+			assert.match(r.stdout + r.stderr, why);
+			// The URI (it may hold a password) is not logged.
+			assert.ok(!(r.stdout + r.stderr).includes(url),
+			    'the URI is not in the log');
+		}
+	});
 });
