@@ -1,8 +1,9 @@
 #!/bin/sh
 # The whole test suite: C unit tests (cmocka) and the man page lint via
 # `make check`, the integration tests (node's test runner with the official
-# socket.io-client against real daemons, a real SQLite file and a real
-# redis-server), then all of it again built with ASan+UBSan, and
+# socket.io-client against real daemons, a real SQLite file, a real
+# PostgreSQL and a real redis-server), then all of it again built with
+# ASan+UBSan, and
 # `make distcheck`.  Ends with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."

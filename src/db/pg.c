@@ -34,6 +34,9 @@
 #define OID_INT4	23
 #define OID_TEXT	25
 
+/* Seconds a connection attempt may take, unless the conninfo says. */
+#define CONNECT_TIMEOUT	"10"
+
 /* The advisory lock the migrations run under (any constant will do). */
 #define LOCK_MIGRATE	0x63660001LL
 
@@ -230,13 +233,16 @@ pq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	}
 	if ((rc = ready(p, func)) != 0)
 		return (rc);
-	if ((h = calloc(1, sizeof(*h))) == NULL || (q = dollars(sql)) == NULL) {
+	/* Without parameters the text is run as written. */
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (n > 0 && (q = dollars(sql)) == NULL)) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	h->base.db = db;
 	h->row = -1;
-	h->res = PQexecParams(p->conn, q, n, types, vals, NULL, NULL, 0);
+	h->res = PQexecParams(p->conn, q != NULL ? q : sql, n, types, vals,
+	    NULL, NULL, 0);
 	switch (PQresultStatus(h->res)) {
 	case PGRES_TUPLES_OK:
 	case PGRES_COMMAND_OK:
@@ -486,12 +492,19 @@ migrate(struct pg_db *p)
 struct cf_db *
 cf_pg_open(const char *conninfo)
 {
+	/*
+	 * Keywords apply in order and the conninfo is expanded in place, so
+	 * a connect_timeout of its own wins over this default: a worker
+	 * never waits minutes for an unreachable server.
+	 */
+	const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *const vals[] = { CONNECT_TIMEOUT, conninfo, NULL };
 	struct pg_db *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return (NULL);
 	p->base.ops = &pq_ops;
-	if ((p->conn = PQconnectdb(conninfo)) == NULL ||
+	if ((p->conn = PQconnectdbParams(keys, vals, 1)) == NULL ||
 	    PQstatus(p->conn) != CONNECTION_OK) {
 		cf_log_warnx("database: PostgreSQL connection failed: %s",
 		    p->conn != NULL ? oneline(PQerrorMessage(p->conn)) :

@@ -1,6 +1,6 @@
 /*
  * store.c -- the chat storage, on either backend (backend.h).  The
- * contracts are in store.h; the schema is migrations 2 and 3 in sqlite.c
+ * contracts are in store.h; the schema is schema.h, migrated by sqlite.c
  * and pg.c.
  *
  * The SQL is written once, in the dialect both backends accept (see
@@ -11,7 +11,8 @@
  * unique key (INSERT ... ON CONFLICT DO NOTHING), a read position moves
  * forward in one upsert, a call changes state with one conditional UPDATE
  * (racing workers or hosts: one winner), and the busy check of a new call
- * runs under a lock every host takes.  Text bound to a statement must be
+ * and the insert of a message run under locks every host takes (the
+ * latter per channel, so that ids commit in order).  Text bound to a statement must be
  * valid UTF-8 (-EINVAL otherwise), so that whatever is stored can be sent
  * back out as JSON.  The backends log their own errors (-EIO), never the
  * values involved.
@@ -51,6 +52,13 @@ typedef json_t *(*row_fn)(struct cf_db_stmt *);
  * and the insert of a call are one step for every host.
  */
 #define LOCK_CALLS	0x63660002LL
+/*
+ * The lock a new message of a channel takes, so that the messages of a
+ * channel commit in id order: a reader that has seen id n (live, or in a
+ * page after n) never later finds a smaller id appear.  Tagged in the
+ * high bits, apart from the constants above.
+ */
+#define LOCK_CHANNEL(id)	(0x6366LL << 48 | ((id) & 0xffffffffffffLL))
 
 static int	 utf8_valid(const char *);
 static int	 texts_ok(const char *, va_list);
@@ -934,7 +942,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    text == NULL || message_type == NULL)
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__, 0)) != 0)
+	if ((rc = tx_begin(db, __func__, LOCK_CHANNEL(channel_id))) != 0)
 		return (rc);
 	rc = query_i64(db, __func__, NULL, NULL,
 	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);

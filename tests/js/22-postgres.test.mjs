@@ -1,18 +1,24 @@
 // confabd on PostgreSQL (`database postgresql://...`): channels, history
 // paging, clientMsgId dedupe, read positions and a call, all stored in a
 // real PostgreSQL started by lib/postgres.mjs; the history survives a
-// restart on another data-dir; and two daemons (no Redis, each with its
+// restart on another data-dir; a database that goes away fails requests
+// (no crash) until it is back; and two daemons (no Redis, each with its
 // own data-dir) starting at once on one fresh database migrate it once and
 // share channels, membership, history and call records.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import { startDaemon, runConfabd, buildConf, freePort,
+    withLogs } from './lib/daemon.mjs';
 import { closeAll } from './lib/client.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, createChannel, send,
-    history, listed, assertId, assertIso } from './lib/chat.mjs';
+    history, listed, assertId, assertIso, tabsOnWorkers, auth,
+    assertNoWorkerDied } from './lib/chat.mjs';
+import { mint } from './lib/token.mjs';
 
 const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
 const ALICE = { userId: '2', displayName: 'Alice', role: 'user' };
@@ -165,6 +171,41 @@ describe('PostgreSQL storage', () => {
 		await d2.stop();
 		d2 = null;
 	}));
+
+	it('the database goes away: "internal" errors, no crash; it comes ' +
+	    'back: the same workers carry on', withLogs(async () => {
+		assert.ok(saved.ch, 'the first test ran');
+		d2 = await startDaemon({ workers: 2, extraConf: pgConf(pg) });
+		const tabs = await tabsOnWorkers(d2, 2);
+		for (const t of tabs)
+			await auth(t, mint(ALICE));
+		sockets.push(...tabs);
+		const pids = d2.workerPids();
+		await send(tabs[0], saved.ch.id, 'before');
+
+		await pg.halt();
+		// Each worker finds its connection broken, then no server.
+		for (const t of tabs) {
+			for (let i = 0; i < 2; i++) {
+				await refused(t, 'chat:send_message', [{
+				    channelId: saved.ch.id, message: 'lost' }],
+				    'internal');
+			}
+		}
+		await pg.start();
+		const after = [];
+		for (const t of tabs)
+			after.push(await send(t, saved.ch.id, 'back'));
+		const h = await history(tabs[1], saved.ch.id);
+		assert.deepEqual(h.slice(-3).map((m) => m.message),
+		    ['before', 'back', 'back']);
+		assert.deepEqual(h.slice(-2).map((m) => m.id),
+		    after.map((m) => m.id));
+		assertNoWorkerDied(d2, pids);
+		closeAll(sockets);
+		await d2.stop();
+		d2 = null;
+	}));
 });
 
 describe('two daemons on one PostgreSQL database', () => {
@@ -236,4 +277,43 @@ describe('two daemons on one PostgreSQL database', () => {
 		    .find((c) => c.id === callId);
 		assert.equal(row?.status, 'ended');
 	}));
+});
+
+describe('a PostgreSQL database that cannot be used', () => {
+	let pg, dir;
+
+	before(async () => {
+		pg = await startPostgres();
+		dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-pgbad-'));
+	});
+
+	after(async () => {
+		if (pg)
+			await pg.stop();
+		if (dir)
+			await fsp.rm(dir, { recursive: true, force: true });
+	});
+
+	it('no server, or no such database: the daemon does not start and ' +
+	    'says why', async () => {
+		const port = await freePort();
+		const cases = [
+			[`postgresql:///postgres?host=${dir}&port=1`,
+			    /PostgreSQL connection failed: .*No such file/],
+			[pg.url.replace('///postgres?', '///nosuch?'),
+			    /PostgreSQL connection failed: .*"nosuch" does not exist/],
+		];
+		for (const [url, why] of cases) {
+			const file = path.join(dir, 'confabd.conf');
+			await fsp.writeFile(file, buildConf({ port, workers: 1, dir,
+			    extraConf: [...CHAT_CONF, `database ${url}`] }));
+			const r = await runConfabd(['-f', '-c', file], 20000);
+			assert.notEqual(r.code, 0, `${url}: exit status`);
+			assert.equal(r.signal, null, `${url}: no crash`);
+			assert.match(r.stdout + r.stderr, why);
+			// The URI (it may hold a password) is not logged.
+			assert.ok(!(r.stdout + r.stderr).includes(url),
+			    'the URI is not in the log');
+		}
+	});
 });

@@ -107,7 +107,9 @@ pg_exec(char *const argv[], int pdeath)
 	if (pdeath && prctl(PR_SET_PDEATHSIG, SIGQUIT) == -1)
 		_exit(126);
 	snprintf(log, sizeof(log), "%s/log", pg.dir);
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
+	/* The build directory may be closed to the server's user. */
+	if (chdir(pg.dir) == -1 ||
+	    (fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) == -1 ||
 	    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
 		_exit(126);
 	execv(argv[0], argv);
@@ -2216,6 +2218,7 @@ test_null_db(void **state)
 
 #define WRITERS		4
 #define PER_WRITER	500
+#define PAGE		100	/* store.c's largest page */
 
 /* A child: its own connection, PER_WRITER messages.  Exit 0 when all ok. */
 static void
@@ -2241,20 +2244,80 @@ writer(const char *path, int64_t ch, int n)
 	_exit(bad == 0 ? 0 : 1);
 }
 
+/*
+ * A child: follow the channel as a client catching up does, a page after
+ * the newest id seen (starting after cursor), until the writers are done (EOF on done) and a last
+ * page is empty.  Writes the number of messages it saw to res; exits 1
+ * when a page went backwards.
+ */
+static void
+reader(const char *path, int64_t ch, int64_t cursor, int done, int res)
+{
+	struct cf_db *db;
+	json_t *arr, *m;
+	int64_t id, seen = 0;
+	int more, finished = 0;
+	size_t i;
+	char c;
+
+	if ((db = cf_db_open(path)) == NULL)
+		_exit(2);
+	for (;;) {
+		if (cf_store_messages_page(db, ch, 0, cursor, PAGE, &arr,
+		    &more) != 0)
+			_exit(3);
+		json_array_foreach(arr, i, m) {
+			id = json_integer_value(json_object_get(m, "id"));
+			if (id <= cursor)
+				_exit(1);
+			cursor = id;
+			seen++;
+		}
+		json_decref(arr);
+		if (i > 0)
+			continue;
+		if (finished)
+			break;
+		/* Writers done: one more page picks up the last commits. */
+		finished = read(done, &c, 1) == 0;
+	}
+	cf_db_close(db);
+	_exit(write(res, &seen, sizeof(seen)) == sizeof(seen) ? 0 : 4);
+}
+
+/*
+ * WRITERS processes write one channel at once while a reader follows it:
+ * every message is stored once, in each writer's order, and the reader,
+ * paging after the newest id it has seen, misses none (ids commit in
+ * order).
+ */
 static void
 test_concurrent_writers(void **state)
 {
 	struct fx *fx = *state;
 	struct timespec t0, t1;
-	pid_t pids[WRITERS];
+	pid_t pids[WRITERS], rpid;
+	int done[2], res[2];
 	double secs;
-	int64_t ch;
+	int64_t ch, first, seen;
 	int i, status;
 
 	ch = mkchan(fx->db, "busy", 0, "1", NULL, 0);
+	first = post(fx->db, ch, "1", "first", T0);
 	/* A connection must not cross fork(). */
 	cf_db_close(fx->db);
 	fx->db = NULL;
+	assert_int_equal(pipe(done), 0);
+	assert_int_equal(pipe(res), 0);
+	rpid = fork();
+	assert_true(rpid != -1);
+	if (rpid == 0) {
+		close(done[1]);
+		close(res[0]);
+		reader(fx->path, ch, first, done[0], res[1]);
+	}
+	close(done[0]);
+	close(res[1]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < WRITERS; i++) {
 		pids[i] = fork();
@@ -2268,6 +2331,13 @@ test_concurrent_writers(void **state)
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(done[1]);
+	assert_true(waitpid(rpid, &status, 0) == rpid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(res[0], &seen, sizeof(seen)), sizeof(seen));
+	close(res[0]);
+	assert_int_equal(seen, WRITERS * PER_WRITER);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	fprintf(stderr, "concurrent writers: %d messages in %.3f s, %.0f "
@@ -2275,9 +2345,9 @@ test_concurrent_writers(void **state)
 	    (double)(WRITERS * PER_WRITER) / secs);
 
 	assert_non_null(fx->db = cf_db_open(fx->path));
-	assert_int_equal(nmessages(fx->db), WRITERS * PER_WRITER);
+	assert_int_equal(nmessages(fx->db), WRITERS * PER_WRITER + 1);
 	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT id) FROM"
-	    " messages"), WRITERS * PER_WRITER);
+	    " messages"), WRITERS * PER_WRITER + 1);
 	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT client_msg_id)"
 	    " FROM messages"), WRITERS * PER_WRITER);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM (SELECT user_id"

@@ -8,6 +8,8 @@
 //     ... `database ${pg.url}` ...
 //     await pg.stop();
 //
+// pg.halt() stops the server and keeps its data; pg.start() starts it
+// again on the same socket.
 // pg.url is a libpq URI for the database "postgres" as the superuser
 // "postgres", with trust authentication.  A server still running when the
 // test process exits is killed by the exit hook.
@@ -90,44 +92,69 @@ export async function startPostgres({ readyTimeoutMs = 30000 } = {}) {
 		throw new Error(`initdb failed (${init.status}):\n` +
 		    `${init.stdout}${init.stderr}${init.error ?? ''}`);
 	}
-	const proc = spawn(path.join(bin, 'postgres'), ['-D', data, '-k', dir,
-	    '-p', String(port), '-c', 'listen_addresses=', '-c', 'fsync=off',
-	    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-	    { uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-	state.proc = proc;
-	const exited = new Promise((resolve) => proc.once('exit', resolve));
-	let ready;
-	const readyP = new Promise((resolve) => {
-		ready = resolve;
-	});
-	for (const stream of [proc.stdout, proc.stderr]) {
-		readline.createInterface({ input: stream }).on('line', (l) => {
-			lines.push(l);
-			if (VERBOSE)
-				process.stderr.write(`[postgres:${port}] ${l}\n`);
-			if (/ready to accept connections/.test(l))
-				ready(true);
-		});
-	}
-	let timer;
-	const ok = await Promise.race([readyP, exited.then(() => false),
-	    new Promise((resolve) => {
-		timer = setTimeout(() => resolve(false), readyTimeoutMs);
-	})]);
-	clearTimeout(timer);
+	let proc = null;
+	let exited = null;
 
-	async function stop() {
-		if (proc.exitCode === null && proc.signalCode === null) {
-			proc.kill('SIGINT');	// fast shutdown
+	// Start the server on the same data and port; throws when it does
+	// not become ready.
+	async function start() {
+		const p = spawn(path.join(bin, 'postgres'), ['-D', data, '-k',
+		    dir, '-p', String(port), '-c', 'listen_addresses=', '-c',
+		    'fsync=off', '-c', 'synchronous_commit=off', '-c',
+		    'full_page_writes=off'],
+		    { uid, gid, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+		proc = p;
+		state.proc = p;
+		exited = new Promise((resolve) => p.once('exit', resolve));
+		let ready;
+		const readyP = new Promise((resolve) => {
+			ready = resolve;
+		});
+		for (const stream of [p.stdout, p.stderr]) {
+			readline.createInterface({ input: stream }).on('line',
+			    (l) => {
+				lines.push(l);
+				if (VERBOSE) {
+					process.stderr.write(
+					    `[postgres:${port}] ${l}\n`);
+				}
+				if (/ready to accept connections/.test(l))
+					ready(true);
+			});
+		}
+		let timer;
+		const ok = await Promise.race([readyP, exited.then(() => false),
+		    new Promise((resolve) => {
+			timer = setTimeout(() => resolve(false), readyTimeoutMs);
+		})]);
+		clearTimeout(timer);
+		if (!ok) {
+			await halt();
+			throw new Error(`postgres did not start:\n` +
+			    lines.join('\n'));
+		}
+	}
+
+	// Stop the server (fast shutdown: sessions are ended); data stays.
+	async function halt() {
+		if (proc && proc.exitCode === null && proc.signalCode === null) {
+			proc.kill('SIGINT');
 			await exited;
 		}
+		proc = null;
+	}
+
+	async function stop() {
+		await halt();
 		live.delete(state);
 		await fsp.rm(dir, { recursive: true, force: true });
 	}
 
-	if (!ok) {
+	try {
+		await start();
+	} catch (e) {
 		await stop();
-		throw new Error(`postgres did not start:\n${lines.join('\n')}`);
+		throw e;
 	}
 	return {
 		url: `postgresql:///postgres?host=${dir}&port=${port}` +
@@ -135,6 +162,8 @@ export async function startPostgres({ readyTimeoutMs = 30000 } = {}) {
 		dir,
 		port,
 		lines: () => lines.slice(),
+		halt,
+		start,
 		stop,
 	};
 }
