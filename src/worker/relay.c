@@ -221,6 +221,14 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	return (0);
 }
 
+size_t
+cf_relay_unsent(const struct cf_relay *r)
+{
+	if (r == NULL || r->redis == NULL || !cf_redis_is_up(r->redis))
+		return (0);
+	return (cf_redis_unanswered(r->redis));
+}
+
 void
 cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
 {
