@@ -1,9 +1,11 @@
 // Three confabd instances ("hosts") sharing one redis-server and one
 // database: messages and history, presence with one user's tabs on two
-// hosts, calls, broadcasts, typing, receipts and channel updates across
-// hosts; a Redis outage (delivery inside each host goes on, nobody is
-// disconnected, cross-host delivery resumes after the restart); kill -9 of
-// a whole host (its users go offline on the others, announced once).
+// hosts (users and channels), calls, broadcasts, typing, receipts and
+// channel updates across hosts; a Redis outage (delivery inside each host
+// goes on, nobody is disconnected, cross-host delivery and presence resume
+// after the restart, and who came or went meanwhile is announced); kill -9
+// of one worker, a graceful stop of a host, kill -9 of a whole host (its
+// users go offline on the others, announced once).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
@@ -414,7 +416,6 @@ describe('cluster of three hosts over Redis', () => {
 			const obs = await as(a, user());
 			const u = user();
 			const t = await login(d, u);
-			t.on('disconnect', () => {});
 			await until(async () => (await onlineUsers(obs)).some((x) =>
 			    x.userId === u.id), 5000, 'online on a');
 			const m = await mark([obs]);
