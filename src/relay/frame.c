@@ -685,6 +685,49 @@ done:
 	return rc;
 }
 
+int
+cf_frame_peek_uid(const uint8_t *buf, size_t len, const char **uid,
+    size_t *n)
+{
+	size_t	 off, hdr, slen;
+
+	if (buf == NULL || len == 0 || uid == NULL || n == NULL)
+		return CF_FRAME_EPROTO;
+	/* fixarray, array 16, array 32: at least one element. */
+	if (buf[0] >= 0x91 && buf[0] <= 0x9f)
+		off = 1;
+	else if (buf[0] == 0xdc && len >= 3 && (buf[1] | buf[2]) != 0)
+		off = 3;
+	else if (buf[0] == 0xdd && len >= 5 &&
+	    (buf[1] | buf[2] | buf[3] | buf[4]) != 0)
+		off = 5;
+	else
+		return CF_FRAME_EPROTO;
+	if (off >= len)
+		return CF_FRAME_EPROTO;
+	/* fixstr, str 8, str 16, str 32. */
+	if ((buf[off] & 0xe0) == 0xa0) {
+		hdr = 1;
+		slen = buf[off] & 0x1f;
+	} else if (buf[off] == 0xd9 && len - off >= 2) {
+		hdr = 2;
+		slen = buf[off + 1];
+	} else if (buf[off] == 0xda && len - off >= 3) {
+		hdr = 3;
+		slen = (size_t)buf[off + 1] << 8 | buf[off + 2];
+	} else if (buf[off] == 0xdb && len - off >= 5) {
+		hdr = 5;
+		slen = (size_t)buf[off + 1] << 24 | (size_t)buf[off + 2] << 16 |
+		    (size_t)buf[off + 3] << 8 | buf[off + 4];
+	} else
+		return CF_FRAME_EPROTO;
+	if (slen > len - off - hdr)
+		return CF_FRAME_EPROTO;
+	*uid = (const char *)buf + off + hdr;
+	*n = slen;
+	return CF_FRAME_OK;
+}
+
 void
 cf_frame_bcast_clear(struct cf_frame_bcast *b)
 {

@@ -70,6 +70,16 @@ int	 cf_frame_encode(const char *uid, const char *nsp, const json_t *data,
 int	 cf_frame_decode(const uint8_t *buf, size_t len,
 	    struct cf_frame_bcast *out);
 
+/*
+ * The uid of a frame without decoding the rest: the first element of the
+ * top-level array when it is a string.  *uid points into buf (not
+ * NUL-terminated), *n is its length.  Returns CF_FRAME_OK, or
+ * CF_FRAME_EPROTO when buf does not start that way (the frame may still
+ * be malformed elsewhere: cf_frame_decode checks all of it).
+ */
+int	 cf_frame_peek_uid(const uint8_t *buf, size_t len, const char **uid,
+	    size_t *n);
+
 /* Release what *b owns and zero it.  NULL-safe. */
 void	 cf_frame_bcast_clear(struct cf_frame_bcast *b);
 

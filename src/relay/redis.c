@@ -419,6 +419,12 @@ cf_redis_command(struct cf_redis *r, void (*cb)(void *, struct redisReply *),
 	return 0;
 }
 
+size_t
+cf_redis_unanswered(const struct cf_redis *r)
+{
+	return r != NULL ? r->nmsg : 0;
+}
+
 uint64_t
 cf_redis_dropped(const struct cf_redis *r)
 {

@@ -81,6 +81,8 @@ uint32_t cf_presence_count(const char *user_id);
 void	 cf_presence_gone(struct cf_worker *w, const char *key);
 /* A presence key's total changed with no socket behind it (cluster.c). */
 void	 cf_presence_edge(const char *key, long long before, long long after);
+/* A user came or went unannounced during a Redis outage (cluster.c). */
+void	 cf_presence_heal(const char *key, uint32_t total);
 
 /* call.c */
 void	 cf_ev_call_invite(struct cf_event_ctx *ctx);

@@ -59,6 +59,11 @@ static struct cf_worker	*cw;
 static struct cf_redis	*credis;
 static struct entry	*mine;		/* this worker's counts > 0 */
 static struct entry	*rep;		/* the cluster's "u:" totals */
+static struct entry	*prev;		/* users online when Redis went away:
+					   n = 1 on other hosts only, 2 here */
+static struct entry	*told;		/* totals published since then */
+static int		 healing;	/* an outage was seen, heal pending */
+static uv_timer_t	 heal;
 static int		 up;
 static int		 syncing;	/* a SYNC is in flight */
 static int		 sync_again;	/* another one is needed after it */
@@ -147,6 +152,8 @@ static const char lua_dump[] = LUA_COMMON
 
 static void	 start_sync(void);
 static void	 dump_reply(void *, struct redisReply *);
+static void	 remember_online(void);
+static void	 heal_cb(uv_timer_t *);
 
 /* ------------------------------------------------------------ tables */
 
@@ -507,6 +514,9 @@ cf_cluster_message(const uint8_t *p, size_t len)
 		return;
 	key = buf + off;
 	rep_set(key, (uint32_t)n, seq);
+	/* Its edges, if any, are being announced by the publisher. */
+	if (healing)
+		(void)entry_get(&told, key, 1);
 }
 
 uint32_t
@@ -558,6 +568,74 @@ cf_cluster_each(int (*fn)(void *, const char *, uint32_t), void *arg)
 	return (ea.n);
 }
 
+/* ------------------------------------------------------------ healing */
+
+/*
+ * Redis went away: remember who was online, and record which totals get
+ * published from now on.  After a second outage before the heal, the
+ * users of the first picture stay in it.
+ */
+static void
+remember_online(void)
+{
+	struct entry *e, *tmp, *p;
+
+	healing = 1;
+	table_clear(&told);
+	HASH_ITER(hh, rep, e, tmp) {
+		if (e->n == 0 || entry_get(&prev, e->key, 0) != NULL ||
+		    (p = entry_get(&prev, e->key, 1)) == NULL)
+			continue;
+		p->n = cf_shm_presence_get(cw->shm, e->key) > 0 ? 2 : 1;
+	}
+}
+
+/*
+ * The mirror reloaded a presence-host-timeout after Redis came back (every
+ * live worker has written its counts again by then).  A user of the other
+ * hosts whose coming or going was not published to us meanwhile (Redis
+ * lost its data, or the announcement went out before we had subscribed
+ * again) gets the events on this worker's sockets; while Redis was away,
+ * this host announced its own users' edges itself.
+ */
+static void
+heal_reply(void *arg, struct redisReply *r)
+{
+	struct entry *e, *tmp;
+	size_t n = 0;
+
+	dump_reply(arg, r);
+	if (credis == NULL || !up || !reply_ok(r, "heal"))
+		return;
+	HASH_ITER(hh, prev, e, tmp)
+		if (e->n == 1 && entry_get(&told, e->key, 0) == NULL &&
+		    cf_cluster_total(e->key) == 0) {
+			cf_presence_heal(e->key, 0);
+			n++;
+		}
+	HASH_ITER(hh, rep, e, tmp)
+		if (e->n > 0 && entry_get(&told, e->key, 0) == NULL &&
+		    entry_get(&prev, e->key, 0) == NULL &&
+		    cf_shm_presence_get(cw->shm, e->key) == 0) {
+			cf_presence_heal(e->key, e->n);
+			n++;
+		}
+	if (n > 0)
+		cf_log_info("cluster: %zu users came or went unannounced during "
+		    "the Redis outage", n);
+	table_clear(&prev);
+	table_clear(&told);
+	healing = 0;
+}
+
+static void
+heal_cb(uv_timer_t *t)
+{
+	(void)t;
+	if (up)
+		(void)eval(lua_dump, heal_reply, NULL, 0, NULL);
+}
+
 /* -------------------------------------------------------------- state */
 
 void
@@ -565,12 +643,18 @@ cf_cluster_state(int is_up)
 {
 	if (credis == NULL)
 		return;
+	if (!is_up && up)
+		remember_online();
 	up = is_up;
 	if (!up) {
 		syncing = 0;
 		sync_again = 0;
+		uv_timer_stop(&heal);
 		return;
 	}
+	if (healing)
+		uv_timer_start(&heal, heal_cb,
+		    cw->conf->presence_host_timeout_ms, 0);
 	/* Redis may have restarted: its sequence numbers start again. */
 	table_clear(&rep);
 	floor_seq = 0;
@@ -598,9 +682,11 @@ cf_cluster_start(struct cf_worker *w, struct cf_redis *redis)
 	if (redis == NULL)
 		return (0);
 	uv_timer_init(&w->loop, &tick);
+	uv_timer_init(&w->loop, &heal);
 	tick_on = 1;
 	tick_arm();
 	uv_unref((uv_handle_t *)&tick);
+	uv_unref((uv_handle_t *)&heal);
 	return (0);
 }
 
@@ -611,8 +697,12 @@ cf_cluster_stop(void)
 	up = 0;
 	if (tick_on) {
 		uv_close((uv_handle_t *)&tick, NULL);
+		uv_close((uv_handle_t *)&heal, NULL);
 		tick_on = 0;
 	}
 	table_clear(&mine);
 	table_clear(&rep);
+	table_clear(&prev);
+	table_clear(&told);
+	healing = 0;
 }

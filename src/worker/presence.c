@@ -85,10 +85,39 @@ stored(const char *user_id)
 	return (p);
 }
 
+/*
+ * Set while healing after a Redis outage (cf_presence_heal): the events go
+ * to this worker's sockets only, since every worker heals its own.
+ */
+static int local_only;
+
+/* event(payload) to every authenticated socket; takes payload. */
+static void
+emit_authenticated(const char *event, json_t *payload)
+{
+	struct cf_frame_bcast b;
+	char room[] = "authenticated";
+
+	if (!local_only) {
+		cf_chat_emit_room(room, NULL, event, payload);
+		return;
+	}
+	if (payload == NULL)
+		return;
+	memset(&b, 0, sizeof(b));
+	strcpy(b.nsp, "/");
+	b.rooms[0] = room;
+	b.nrooms = 1;
+	if ((b.data = json_pack("[so]", event, payload)) == NULL)
+		return;
+	cf_room_deliver(cf_w, &b);
+	json_decref(b.data);
+}
+
 static void
 emit_update(const char *user_id, const char *status, uint32_t count)
 {
-	cf_chat_emit_room("authenticated", NULL, "presence:update",
+	emit_authenticated("presence:update",
 	    json_pack("{s:o,s:s,s:I}", "userId", cf_store_user_id_json(user_id),
 	    "status", status, "connectionCount", (json_int_t)count));
 }
@@ -100,7 +129,7 @@ emit_updated(const char *user_id, const char *name, json_t *p,
 	char at[32];
 
 	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room("authenticated", NULL, "presence_updated",
+	emit_authenticated("presence_updated",
 	    json_pack("{s:o,s:s,s:O,s:O,s:O,s:s,s:s}", "userId",
 	    cf_store_user_id_json(user_id), "userDisplayName", name, "status",
 	    json_object_get(p, "status"), "statusMessage",
@@ -305,6 +334,25 @@ cf_presence_edge(const char *key, long long before, long long after)
 	else
 		channel_changed(uid, name, NULL, (int64_t)channel,
 		    "disconnect", before, after);
+}
+
+/*
+ * After a Redis outage, a user of another host came (total > 0) or went
+ * (total 0) and no worker announced it to us: tell this worker's sockets
+ * (every worker heals its own).
+ */
+void
+cf_presence_heal(const char *key, uint32_t total)
+{
+	char name[128];
+
+	if (strncmp(key, "u:", 2) != 0)
+		return;
+	if (cf_store_user_name(cf_db(), key + 2, name, sizeof(name)) != 0)
+		cf_strlcpy(name, key + 2, sizeof(name));
+	local_only = 1;
+	user_changed(key + 2, name, total > 0 ? 0 : 1, total);
+	local_only = 0;
 }
 
 /*

@@ -221,6 +221,14 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	return (0);
 }
 
+size_t
+cf_relay_unsent(const struct cf_relay *r)
+{
+	if (r == NULL || r->redis == NULL || !cf_redis_is_up(r->redis))
+		return (0);
+	return (cf_redis_unanswered(r->redis));
+}
+
 void
 cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
 {
@@ -236,17 +244,20 @@ input(struct cf_worker *w, const uint8_t *frame, size_t len, size_t hostlen)
 {
 	struct cf_frame_bcast b;
 	struct cf_shm_stats *st;
-	int ours;
+	const char *uid;
+	size_t n;
 
+	/* Our host's frames are dropped before the cost of decoding them. */
+	if (hostlen > 0 && cf_frame_peek_uid(frame, len, &uid, &n) ==
+	    CF_FRAME_OK && n > hostlen && memcmp(uid, w->host, hostlen) == 0 &&
+	    uid[hostlen] == '/')
+		return;
 	memset(&b, 0, sizeof(b));
 	if (cf_frame_decode(frame, len, &b) != CF_FRAME_OK) {
 		cf_log_warnx("relay: undecodable frame of %zu bytes dropped", len);
 		return;
 	}
-	ours = hostlen > 0 && strncmp(b.uid, w->host, hostlen) == 0 &&
-	    b.uid[hostlen] == '/';
-	if (!ours && strcmp(b.uid, w->uid) != 0 &&
-	    !(b.flags & CF_FRAME_LOCAL)) {
+	if (strcmp(b.uid, w->uid) != 0 && !(b.flags & CF_FRAME_LOCAL)) {
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->relay_in, 1, __ATOMIC_RELAXED);
 		cf_room_deliver(w, &b);

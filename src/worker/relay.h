@@ -19,6 +19,11 @@ void		 cf_relay_free(struct cf_relay *r);	/* NULL-safe */
 /* Publish an encoded frame; room is the single target room or NULL. */
 int		 cf_relay_publish(struct cf_relay *r, const char *room,
 		    const uint8_t *frame, size_t len);
+/*
+ * Frames Redis has not taken yet while it is reachable (a stopping worker
+ * waits for them); 0 without redis or while Redis is down.
+ */
+size_t		 cf_relay_unsent(const struct cf_relay *r);
 /* A frame arrived (from the inbox or Redis): decode and deliver locally. */
 void		 cf_relay_input(struct cf_worker *w, const uint8_t *frame,
 		    size_t len);

@@ -96,8 +96,12 @@ drain_check(uv_timer_t *t)
 {
 	struct cf_worker *w = t->data;
 
-	/* Presence changes sent to the cluster are answered first. */
-	if ((w->nsessions == 0 && cf_cluster_pending() == 0) ||
+	/*
+	 * Presence changes sent to the cluster are answered, and the events
+	 * they caused handed to Redis, before the worker goes.
+	 */
+	if ((w->nsessions == 0 && cf_cluster_pending() == 0 &&
+	    cf_relay_unsent(w->relay) == 0) ||
 	    cf_now_ms() >= w->drain_deadline) {
 		if (w->nsessions > 0)
 			cf_log_info("shutdown timeout: %zu sessions left",

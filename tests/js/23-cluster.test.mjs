@@ -1,9 +1,11 @@
 // Three confabd instances ("hosts") sharing one redis-server and one
 // database: messages and history, presence with one user's tabs on two
-// hosts, calls, broadcasts, typing, receipts and channel updates across
-// hosts; a Redis outage (delivery inside each host goes on, nobody is
-// disconnected, cross-host delivery resumes after the restart); kill -9 of
-// a whole host (its users go offline on the others, announced once).
+// hosts (users and channels), calls, broadcasts, typing, receipts and
+// channel updates across hosts; a Redis outage (delivery inside each host
+// goes on, nobody is disconnected, cross-host delivery and presence resume
+// after the restart, and who came or went meanwhile is announced); kill -9
+// of one worker, a graceful stop of a host, kill -9 of a whole host (its
+// users go offline on the others, announced once).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
@@ -346,6 +348,42 @@ describe('cluster of three hosts over Redis', () => {
 		assert.ok(all.every((s) => s.connected));
 	}));
 
+	it('Redis restarted empty: who came and went during the outage is ' +
+	    'announced on the other hosts', withLogs(async () => {
+		const obs = await as(a, user());
+		const gone = user();		// on b only; leaves during the outage
+		const g = await as(b, gone);
+		await until(async () => (await onlineUsers(obs)).some((x) =>
+		    x.userId === gone.id), 5000, 'online on a');
+		const m = await mark([obs]);
+
+		await redis.stopOnly();
+		for (const d of [a, b]) {
+			await until(async () => (await metric(d,
+			    'confabd_relay_redis_up')).every((v) => v === 0),
+			    10000, 'redis down');
+		}
+		g.close();
+		sockets.splice(sockets.indexOf(g), 1);
+		const came = user();		// comes during the outage on b
+		await as(b, came);
+		await redis.start();
+
+		const off = await presence(obs, gone.id, 'disconnect', m.get(obs),
+		    20000);
+		assert.equal(off.status, 'offline');
+		await presence(obs, came.id, 'connect', m.get(obs), 20000);
+		await until(async () => {
+			const l = await onlineUsers(obs);
+			return l.some((x) => x.userId === came.id) &&
+			    !l.some((x) => x.userId === gone.id);
+		}, 10000, 'online list after the outage');
+		await mark([obs], 500);
+		assert.equal(got(obs, 'presence_updated', (p) =>
+		    p.userId === gone.id, m.get(obs)).length, 1,
+		    'one offline for the user who left');
+	}));
+
 	it('kill -9 of one worker: its users go offline on every host ' +
 	    'within presence-host-timeout', withLogs(async () => {
 		const obs = await as(b, user());
@@ -378,7 +416,6 @@ describe('cluster of three hosts over Redis', () => {
 			const obs = await as(a, user());
 			const u = user();
 			const t = await login(d, u);
-			t.on('disconnect', () => {});
 			await until(async () => (await onlineUsers(obs)).some((x) =>
 			    x.userId === u.id), 5000, 'online on a');
 			const m = await mark([obs]);

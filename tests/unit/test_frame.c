@@ -821,6 +821,75 @@ test_channel(void **state)
 	    "all"), -1);
 }
 
+/* The uid read without decoding: every header form, and short input. */
+static void
+test_peek_uid(void **state)
+{
+	struct cf_buf	 b = { 0 };
+	const char	*uid;
+	size_t		 n, i;
+	char		 long_uid[300];
+	static const uint8_t arr16[] = { 0xdc, 0x00, 0x03, 0xd9, 0x02, 'h',
+	    'i', 0xc0 };
+	static const uint8_t arr32[] = { 0xdd, 0x00, 0x00, 0x00, 0x03, 0xda,
+	    0x00, 0x01, 'x' };
+	static const uint8_t str32[] = { 0x93, 0xdb, 0x00, 0x00, 0x00, 0x02,
+	    'a', 'b' };
+	static const uint8_t *bad[] = {
+	    (const uint8_t *)"\x90",			/* empty array */
+	    (const uint8_t *)"\x93",			/* nothing after */
+	    (const uint8_t *)"\x93\x01",		/* not a string */
+	    (const uint8_t *)"\x93\xa5" "abc",		/* string too short */
+	    (const uint8_t *)"\x83\xa1" "a",		/* a map */
+	    (const uint8_t *)"\xdc\x00\x00\xa1" "a",	/* array16 of 0 */
+	    (const uint8_t *)"\x93\xd9",		/* str8 without length */
+	};
+	static const size_t badlen[] = { 1, 1, 2, 5, 3, 5, 2 };
+
+	(void)state;
+	b_head(&b);
+	assert_int_equal(cf_frame_peek_uid(b.data, b.len, &uid, &n),
+	    CF_FRAME_OK);
+	assert_int_equal(n, 7);
+	assert_memory_equal(uid, "emitter", 7);
+	cf_buf_free(&b);
+
+	/* What cf_frame_encode writes, with a uid of 8-bit length. */
+	memset(long_uid, 'u', sizeof(long_uid) - 1);
+	long_uid[sizeof(long_uid) - 1] = '\0';
+	for (i = 0; i < 3; i++) {
+		const char *ids[] = { "host/0/abcdefgh", long_uid + 100,
+		    long_uid };
+		json_t *data = J("[\"ev\", 1]");
+
+		assert_int_equal(cf_frame_encode(ids[i], "/", data, NULL, 0,
+		    NULL, 0, NULL, 0, 0, &b), CF_FRAME_OK);
+		assert_int_equal(cf_frame_peek_uid(b.data, b.len, &uid, &n),
+		    CF_FRAME_OK);
+		assert_int_equal(n, strlen(ids[i]));
+		assert_memory_equal(uid, ids[i], n);
+		json_decref(data);
+		cf_buf_free(&b);
+	}
+	assert_int_equal(cf_frame_peek_uid(arr16, sizeof(arr16), &uid, &n),
+	    CF_FRAME_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(uid, "hi", 2);
+	assert_int_equal(cf_frame_peek_uid(arr32, sizeof(arr32), &uid, &n),
+	    CF_FRAME_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cf_frame_peek_uid(str32, sizeof(str32), &uid, &n),
+	    CF_FRAME_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(cf_frame_peek_uid(str32, sizeof(str32) - 1, &uid,
+	    &n), CF_FRAME_EPROTO);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(cf_frame_peek_uid(bad[i], badlen[i], &uid,
+		    &n), CF_FRAME_EPROTO);
+	assert_int_equal(cf_frame_peek_uid(NULL, 0, &uid, &n),
+	    CF_FRAME_EPROTO);
+}
+
 int
 main(void)
 {
@@ -838,6 +907,7 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_channel),
+		cmocka_unit_test(test_peek_uid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
