@@ -66,6 +66,7 @@ static json_t	*presence_row(sqlite3_stmt *);
 static int	 channel_load(sqlite3 *, const char *, int64_t, json_t **);
 static int	 message_load(sqlite3 *, const char *, int64_t, json_t **);
 static int	 id_ok(const char *);
+static int	 step_once(sqlite3 *, const char *, sqlite3_stmt *);
 static void	 col_copy(sqlite3_stmt *, int, char *, size_t);
 static void	 call_row(sqlite3_stmt *, struct cf_call *);
 static json_t	*call_json_row(sqlite3_stmt *);
@@ -229,9 +230,48 @@ prepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
 	return (rc);
 }
 
-/* One step: 1 a row, 0 done, or a negative errno. */
+/* The write-latency observer (cf_store_set_write_hook) and its clock. */
+static void	(*write_hook)(uint64_t us);
+static uint64_t	 tx_started_us;
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return (0);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+void
+cf_store_set_write_hook(void (*fn)(uint64_t us))
+{
+	write_hook = fn;
+}
+
+/*
+ * One step: 1 a row, 0 done, or a negative errno.  A write outside a
+ * transaction (autocommit) is timed here for the write hook; writes in a
+ * transaction are timed from tx_begin to tx_end.
+ */
 static int
 step(sqlite3 *db, const char *func, sqlite3_stmt *st)
+{
+	uint64_t t0;
+	int rc;
+
+	if (write_hook == NULL || sqlite3_stmt_readonly(st) ||
+	    !sqlite3_get_autocommit(db))
+		return (step_once(db, func, st));
+	t0 = now_us();
+	rc = step_once(db, func, st);
+	write_hook(now_us() - t0);
+	return (rc);
+}
+
+static int
+step_once(sqlite3 *db, const char *func, sqlite3_stmt *st)
 {
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
@@ -350,6 +390,7 @@ query_obj(sqlite3 *db, const char *func, row_fn fn, json_t **out,
 static int
 tx_begin(sqlite3 *db, const char *func)
 {
+	tx_started_us = now_us();
 	return (run(db, func, "BEGIN IMMEDIATE", ""));
 }
 
@@ -360,8 +401,11 @@ tx_begin(sqlite3 *db, const char *func)
 static int
 tx_end(sqlite3 *db, const char *func, int rc)
 {
-	if (rc == 0 && (rc = run(db, func, "COMMIT", "")) == 0)
+	if (rc == 0 && (rc = run(db, func, "COMMIT", "")) == 0) {
+		if (write_hook != NULL)
+			write_hook(now_us() - tx_started_us);
 		return (0);
+	}
 	/* Some errors roll the transaction back by themselves. */
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -216,7 +216,7 @@ export function childPids(pid) {
 
 /*
  * Start confabd in the foreground.  Resolves once `workers` lines matching
- * /worker \d+: ready/ were logged (rejects after readyTimeoutMs with the
+ * /worker=\d+ event=ready / were logged (rejects after readyTimeoutMs with the
  * collected log, or as soon as the daemon exits).
  *
  * The data directory is a new temporary one, removed by stop(); with
@@ -311,11 +311,11 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	};
 	liveDaemons.add(d);
 
-	// Ready: N "worker K: ready" lines (distinct slots), or failure.
+	// Ready: N "worker=K event=ready" lines (distinct slots), or failure.
 	const ready = new Promise((resolve, reject) => {
 		const slots = new Set();
 		const check = (line) => {
-			const m = /worker (\d+): ready/.exec(line);
+			const m = /worker=(\d+) event=ready /.exec(line);
 			if (m)
 				slots.add(m[1]);
 			if (slots.size >= workers) {
