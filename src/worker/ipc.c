@@ -287,7 +287,7 @@ deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
 		cf_accept_adopt(w, fd);
 		return;
 	case CF_IPC_RELAY:
-		cf_relay_input(w, data, len);
+		cf_relay_ipc(w, data, len);
 		break;
 	case CF_IPC_FWD_REQ:
 		(void)cf_http_fwd_request(w, h->src, data, len);

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "relay/frame.h"
@@ -27,11 +28,45 @@
 #define REQ_REMOTE_LEAVE	3
 #define REQ_REMOTE_DISCONNECT	4
 
+#define RELAY_LAG_RING	1024	/* own Redis publishes awaiting their echo */
+
 struct cf_relay {
 	struct cf_worker	*w;
 	struct cf_redis		*redis;
 	int			 up;
+	/*
+	 * Relay lag over Redis: we subscribe to the pattern we publish on, so
+	 * each of our frames comes back, in publish order.  The times of the
+	 * publishes wait here; the echo of the oldest one measures the lag.
+	 */
+	uint64_t		 sent_us[RELAY_LAG_RING];
+	unsigned		 sent_head, sent_n;
 };
+
+/* CLOCK_MONOTONIC in microseconds: one clock for every process. */
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return (0);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+static void
+observe_lag(struct cf_worker *w, uint64_t sent)
+{
+	struct cf_shm_stats *st;
+	uint64_t now = now_us();
+
+	if ((st = cf_shm_stats(w->shm, w->slot)) == NULL || sent == 0 ||
+	    now < sent)
+		return;
+	__atomic_add_fetch(&st->relay_lag_sum_us, now - sent,
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->relay_lag_count, 1, __ATOMIC_RELAXED);
+}
 
 /* 1 when s is selected by opts {rooms, except} of an adapter request. */
 static int
@@ -129,6 +164,8 @@ redis_state(void *arg, int up)
 	struct cf_relay *r = arg;
 
 	r->up = up;
+	/* Publishes lost with the connection never echo: forget them all. */
+	r->sent_n = 0;
 }
 
 struct cf_relay *
@@ -173,12 +210,26 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	if ((st = cf_shm_stats(r->w->shm, r->w->slot)) != NULL)
 		__atomic_add_fetch(&st->relay_out, 1, __ATOMIC_RELAXED);
 	if (r->redis == NULL) {
-		cf_ipc_send_all(r->w, CF_IPC_RELAY, frame, len);
+		uint8_t *buf;
+		uint64_t t = now_us();
+
+		/* Local relay: the send time leads the frame (cf_relay_ipc). */
+		if ((buf = malloc(sizeof(t) + len)) == NULL)
+			return (-1);
+		memcpy(buf, &t, sizeof(t));
+		memcpy(buf + sizeof(t), frame, len);
+		cf_ipc_send_all(r->w, CF_IPC_RELAY, buf, sizeof(t) + len);
+		free(buf);
 		return (0);
 	}
 	if (cf_frame_channel(chan, sizeof(chan), CF_RELAY_PREFIX, "/", room) == -1)
 		return (-1);
-	return (cf_redis_publish(r->redis, chan, frame, len));
+	if (cf_redis_publish(r->redis, chan, frame, len) == -1)
+		return (-1);
+	if (r->sent_n < RELAY_LAG_RING)
+		r->sent_us[(r->sent_head + r->sent_n++) % RELAY_LAG_RING] =
+		    now_us();
+	return (0);
 }
 
 void
@@ -192,10 +243,29 @@ cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
 		cf_log_warnx("relay: undecodable frame of %zu bytes dropped", len);
 		return;
 	}
+	if (strcmp(b.uid, w->uid) == 0 && w->relay != NULL &&
+	    w->relay->sent_n > 0) {
+		/* The echo of our oldest Redis publish. */
+		observe_lag(w, w->relay->sent_us[w->relay->sent_head]);
+		w->relay->sent_head = (w->relay->sent_head + 1) % RELAY_LAG_RING;
+		w->relay->sent_n--;
+	}
 	if (strcmp(b.uid, w->uid) != 0 && !(b.flags & CF_FRAME_LOCAL)) {
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->relay_in, 1, __ATOMIC_RELAXED);
 		cf_room_deliver(w, &b);
 	}
 	cf_frame_bcast_clear(&b);
+}
+
+void
+cf_relay_ipc(struct cf_worker *w, const uint8_t *data, size_t len)
+{
+	uint64_t t;
+
+	if (len < sizeof(t))
+		return;
+	memcpy(&t, data, sizeof(t));
+	observe_lag(w, t);
+	cf_relay_input(w, data + sizeof(t), len - sizeof(t));
 }

@@ -22,5 +22,12 @@ int		 cf_relay_publish(struct cf_relay *r, const char *room,
 /* A frame arrived (from the inbox or Redis): decode and deliver locally. */
 void		 cf_relay_input(struct cf_worker *w, const uint8_t *frame,
 		    size_t len);
+/*
+ * A local relay message from another worker's inbox: the sender's
+ * CLOCK_MONOTONIC microseconds (8 bytes, host order), then the frame.
+ * Records the relay lag and hands the frame to cf_relay_input.
+ */
+void		 cf_relay_ipc(struct cf_worker *w, const uint8_t *data,
+		    size_t len);
 
 #endif
