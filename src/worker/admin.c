@@ -496,8 +496,13 @@ on_read(struct admin_client *c)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n == 0 && c->in.len > 0) {
+			/* Half-closed before the newline: still answered. */
+			fail(c, "invalid_request", "a request is one line of "
+			    "JSON ending in a newline");
+			return;
+		}
 		if (n <= 0) {
-			/* EOF before a whole line: nothing to answer. */
 			client_close(c);
 			return;
 		}
