@@ -1418,8 +1418,10 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 	}
 	ret = conf_apply(p, r, tok + 1, ntok - 1);
 	if (ret == CONF_EINVAL) {
+		/* A secret's value is never echoed: errors reach the logs. */
 		conf_err(p, "%s:%d: invalid value \"%s\" for \"%s\": %s",
-		    file, lineno, conf_join(value, sizeof(value), tok + 1,
+		    file, lineno, strstr(r->d.name, "secret") != NULL ?
+		    "(hidden)" : conf_join(value, sizeof(value), tok + 1,
 		    ntok - 1), r->d.name, p->why);
 		return -1;
 	}

@@ -113,6 +113,23 @@ describe('logfmt and secrets', () => {
 		assert.deepEqual(d.stderrLines().filter((l) =>
 		    !lines.includes(l)), []);
 	}));
+
+	it('a rejected secret in a reloaded file is not echoed in the log',
+	    withLogs(async () => {
+		const bad = 'too-short-secret-7x';	/* < 32 bytes */
+		const conf = fs.readFileSync(d.confPath, 'utf8');
+		fs.writeFileSync(d.confPath, `${conf}jwt-secret-previous ${bad}\n`);
+		const since = d.logMark();
+		d.signal('SIGHUP');
+		const line = await d.waitForLog(/reload failed/, 5000, since);
+		assert.match(line, /jwt-secret-previous/);
+		assert.match(line, /\(hidden\)/);
+		await until(() => fs.readFileSync(logFile, 'utf8')
+		    .includes('reload failed'), 5000, 'in the file');
+		assert.equal(fs.readFileSync(logFile, 'utf8').includes(bad),
+		    false);
+		fs.writeFileSync(d.confPath, conf);
+	}));
 });
 
 describe('SIGUSR1 reopens the log file', () => {
