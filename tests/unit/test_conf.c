@@ -1548,7 +1548,7 @@ test_calls(void **state)
 	load_err("turn-secret 0123456789abcde\n", "t.conf:1: invalid value "
 	    "\"(hidden)\" for \"turn-secret\": must be at least 16 "
 	    "bytes");
-	load_err("turn-secret \"\"\n", "t.conf:1: invalid value \"\" for "
+	load_err("turn-secret \"\"\n", "t.conf:1: invalid value \"(hidden)\" for "
 	    "\"turn-secret\": must be at least 16 bytes");
 	load_err("turn-secret 0123456789abcdef\nturn-secret 0123456789abcdef\n",
 	    "t.conf:2: \"turn-secret\" given twice");
