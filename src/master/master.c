@@ -201,6 +201,8 @@ spawn(unsigned i)
 	}
 	if (pid == 0) {
 		signals_child();
+		if (m.control_fd != -1)
+			close(m.control_fd);	/* the master's alone */
 		memset(&in, 0, sizeof(in));
 		in.slot = i;
 		in.nslots = m.nslots;
