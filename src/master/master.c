@@ -438,6 +438,12 @@ reload(void)
 		strcat(cold, " redis");
 	if (nc->presence_slots != m.conf->presence_slots)
 		strcat(cold, " presence-slots");
+	if (str_differs(nc->log_file, m.conf->log_file))
+		strcat(cold, " log-file");
+	if (str_differs(nc->control_socket, m.conf->control_socket))
+		strcat(cold, " control-socket");
+	if (str_differs(nc->user, m.conf->user))
+		strcat(cold, " user");
 	cf_log_set_level(nc->log_level);
 	if (cold[0] != '\0') {
 		cf_log_warnx("reload: changed%s; these take effect at the next "

@@ -84,6 +84,9 @@ on_handle_closed(uv_handle_t *h)
 			break;
 		}
 	cf_buf_free(&c->in);
+	/* The reply may hold a token. */
+	if (c->out.data != NULL)
+		explicit_bzero(c->out.data, c->out.cap);
 	cf_buf_free(&c->out);
 	free(c->events0);
 	free(c);
@@ -118,10 +121,12 @@ reply(struct admin_client *c, json_t *r)
 	cf_buf_reset(&c->out);
 	if (cf_buf_append(&c->out, s, strlen(s)) == -1 ||
 	    cf_buf_append(&c->out, "\n", 1) == -1) {
+		explicit_bzero(s, strlen(s));
 		free(s);
 		client_close(c);
 		return;
 	}
+	explicit_bzero(s, strlen(s));
 	free(s);
 	c->writing = 1;
 	uv_timer_stop(&c->timer);
