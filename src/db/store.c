@@ -233,6 +233,7 @@ prepare(sqlite3 *db, const char *func, sqlite3_stmt **stp, const char *sql,
 /* The write-latency observer (cf_store_set_write_hook) and its clock. */
 static void	(*write_hook)(uint64_t us);
 static uint64_t	 tx_started_us;
+static int	 tx_open;	/* between tx_begin and tx_end */
 
 static uint64_t
 now_us(void)
@@ -261,7 +262,7 @@ step(sqlite3 *db, const char *func, sqlite3_stmt *st)
 	uint64_t t0;
 	int rc;
 
-	if (write_hook == NULL || sqlite3_stmt_readonly(st) ||
+	if (write_hook == NULL || tx_open || sqlite3_stmt_readonly(st) ||
 	    !sqlite3_get_autocommit(db))
 		return (step_once(db, func, st));
 	t0 = now_us();
@@ -390,8 +391,13 @@ query_obj(sqlite3 *db, const char *func, row_fn fn, json_t **out,
 static int
 tx_begin(sqlite3 *db, const char *func)
 {
+	int rc;
+
 	tx_started_us = now_us();
-	return (run(db, func, "BEGIN IMMEDIATE", ""));
+	tx_open = 1;	/* BEGIN IMMEDIATE is not readonly: not timed alone */
+	if ((rc = run(db, func, "BEGIN IMMEDIATE", "")) != 0)
+		tx_open = 0;
+	return (rc);
 }
 
 /*
@@ -402,10 +408,12 @@ static int
 tx_end(sqlite3 *db, const char *func, int rc)
 {
 	if (rc == 0 && (rc = run(db, func, "COMMIT", "")) == 0) {
+		tx_open = 0;
 		if (write_hook != NULL)
 			write_hook(now_us() - tx_started_us);
 		return (0);
 	}
+	tx_open = 0;
 	/* Some errors roll the transaction back by themselves. */
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
