@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { closeAll, ask } from './lib/client.mjs';
+import { closeAll, ask, until } from './lib/client.mjs';
 import { CHAT_CONF, tabsOnWorkers, auth, ok, waitFor, uniq, listed,
     openTab } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
@@ -212,10 +212,60 @@ describe('confabctl', () => {
 		assert.equal((await ask(s, 'whoami')).sid.length > 0, true);
 	}));
 
+	it('a second daemon on the same control socket, or a path that is ' +
+	    'not a socket, is refused at start', withLogs(async () => {
+		await assert.rejects(startDaemon({ workers: 1,
+		    extraConf: [`control-socket ${sock}`],
+		    readyTimeoutMs: 5000 }),
+		    /control-socket .*: in use by another process/);
+		const file = path.join(d.dir, 'not-a-socket');
+		fs.writeFileSync(file, 'x');
+		await assert.rejects(startDaemon({ workers: 1,
+		    extraConf: [`control-socket ${file}`],
+		    readyTimeoutMs: 5000 }),
+		    /control-socket .*: exists and is not a socket/);
+		assert.equal(fs.readFileSync(file, 'utf8'), 'x', 'left alone');
+		// The first daemon still answers.
+		const st = await ctlJson(d, 'stats');
+		assert.equal(st.reply.ok, true);
+	}));
+
 	it('the control socket is removed when the daemon stops',
 	    withLogs(async () => {
 		assert.ok(fs.existsSync(sock));
 		await d.stop();
 		assert.equal(fs.existsSync(sock), false);
+	}));
+});
+
+describe('control socket left by a killed daemon', () => {
+	let a, b;
+
+	after(async () => {
+		if (a)
+			await a.stop();
+		if (b)
+			await b.stop();
+	});
+
+	it('is replaced by the next daemon on the same data-dir',
+	    withLogs(async () => {
+		a = await startDaemon({ workers: 1, keepDir: true });
+		const sock = path.join(a.dir, 'confabd.sock');
+		const kids = a.workerPids();
+		a.proc.kill('SIGKILL');
+		await a.exited;
+		// The worker follows its master (PR_SET_PDEATHSIG).
+		for (const k of kids) {
+			await until(() => !fs.existsSync(`/proc/${k}`) ||
+			    /^State:\s+Z/m.test(fs.readFileSync(
+			    `/proc/${k}/status`, 'utf8')), 5000, 'worker gone');
+		}
+		assert.ok(fs.lstatSync(sock).isSocket(), 'stale socket left');
+		b = await startDaemon({ workers: 1, dir: a.dir });
+		const st = await ctlJson(b, 'stats');
+		assert.equal(st.code, 0, st.stderr);
+		assert.deepEqual(st.reply.workers.map((w) => w.pid),
+		    b.workerPids());
 	}));
 });
