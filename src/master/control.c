@@ -27,7 +27,8 @@
 #define CONTROL_BACKLOG	16
 
 static const char no_worker[] = "{\"ok\":false,\"error\":{\"code\":"
-    "\"unavailable\",\"message\":\"no worker is running\"}}\n";
+    "\"unavailable\",\"message\":\"no worker could take the request "
+    "(none running, or its inbox is full)\"}}\n";
 
 /* 1 when something accepts connections at sun (another daemon). */
 static int
