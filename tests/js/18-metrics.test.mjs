@@ -2,7 +2,7 @@
 // restricted to the addresses of metrics-allow (loopback by default).
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
 import { connect, until, closeAll, TRANSPORTS, ask } from './lib/client.mjs';
 import { CHAT_CONF, login, tabsOnWorkers, auth, createChannel, send, ok,
     refused } from './lib/chat.mjs';
@@ -271,5 +271,50 @@ describe('metrics for operators', () => {
 			return sum(m, 'confabd_worker_restarts_total') ===
 			    sum(m0, 'confabd_worker_restarts_total') + 1;
 		}, 5000, 'worker restarts');
+	}));
+});
+
+describe('relay lag over Redis', () => {
+	let redis, d;
+	const sockets = [];
+
+	before(async () => {
+		redis = await startRedis();
+		d = await startDaemon({ workers: 2, redisUrl: redis.url,
+		    extraConf: CHAT_CONF });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (d)
+			await d.stop();
+		if (redis)
+			await redis.stop();
+	});
+
+	it('each publish is timed by its echo on the subscription',
+	    withLogs(async () => {
+		const [a, b] = await tabsOnWorkers(d, 2);
+		sockets.push(a, b);
+		await auth(a, mint({ userId: 601, displayName: 'Lag A',
+		    role: 'admin' }));
+		await auth(b, mint({ userId: 602, displayName: 'Lag B',
+		    role: 'user' }));
+		const ch = await createChannel(a);
+		await ok(b, 'join_channel', ch.id);
+		const m0 = await scrape(d);
+		const pub0 = sum(m0, 'confabd_relay_published_total');
+		for (let i = 0; i < 3; i++)
+			await send(a, ch.id, `lag ${i}`);
+		let m;
+		await until(async () => {
+			m = await scrape(d);
+			const pub = sum(m, 'confabd_relay_published_total');
+			return pub >= pub0 + 3 &&
+			    sum(m, 'confabd_relay_lag_seconds_count') -
+			    sum(m0, 'confabd_relay_lag_seconds_count') ===
+			    pub - pub0;
+		}, 5000, 'one lag observation per publish');
+		assert.ok(sum(m, 'confabd_relay_lag_seconds_sum') >
+		    sum(m0, 'confabd_relay_lag_seconds_sum'));
 	}));
 });
