@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +136,16 @@ static const struct conf_rule conf_rules[] = {
 	{ { "pidfile", T_PATH, F(pidfile), NULL, 0,
 	    "file the master writes its process id to" },
 	    0, 0, NULL, 1, 1 },
+	{ { "log-file", T_PATH, F(log_file), NULL, 0,
+	    "file every process appends its log lines to, reopened on SIGUSR1" },
+	    0, 0, NULL, 1, 1 },
+	/* The default (confabd.sock in data-dir) is set by conf_finish. */
+	{ { "control-socket", T_PATH, F(control_socket), NULL, 0,
+	    "unix socket (mode 0600) confabctl talks to" },
+	    0, 0, NULL, 1, 1 },
+	{ { "user", T_STRING, F(user), NULL, 0,
+	    "user the workers run as when the master starts as root" },
+	    1, 0, NULL, 1, 1 },
 	{ { "ping-interval", T_DURATION, F(ping_interval_ms), "25s",
 	    CF_CONF_HOT, "interval between Engine.IO pings" },
 	    1, HOUR_MS, NULL, 1, 1 },
@@ -1417,8 +1428,10 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 	}
 	ret = conf_apply(p, r, tok + 1, ntok - 1);
 	if (ret == CONF_EINVAL) {
+		/* A secret's value is never echoed: errors reach the logs. */
 		conf_err(p, "%s:%d: invalid value \"%s\" for \"%s\": %s",
-		    file, lineno, conf_join(value, sizeof(value), tok + 1,
+		    file, lineno, strstr(r->d.name, "secret") != NULL ?
+		    "(hidden)" : conf_join(value, sizeof(value), tok + 1,
 		    ntok - 1), r->d.name, p->why);
 		return -1;
 	}
@@ -1617,6 +1630,10 @@ conf_check(struct conf_parse *p)
 	struct cf_conf	*c = p->conf;
 	int		 hmac;
 
+	if (c->user != NULL && getpwnam(c->user) == NULL) {
+		conf_err(p, "%s: user %s: no such user", p->name, c->user);
+		return -1;
+	}
 	hmac = strncmp(c->jwt_algorithm, "HS", 2) == 0;
 	if (!hmac && c->jwt_public_key == NULL) {
 		conf_err(p, "%s: jwt-algorithm %s needs jwt-public-key",
@@ -1656,6 +1673,18 @@ conf_finish(struct conf_parse *p)
 		}
 		free(c->database);
 		c->database = abs;
+	}
+	if (c->control_socket == NULL &&
+	    (c->control_socket = conf_abspath(c->data_dir, "confabd.sock")) ==
+	    NULL) {
+		conf_err(p, "out of memory");
+		return -1;
+	}
+	/* sockaddr_un.sun_path holds 108 bytes, NUL included. */
+	if (strlen(c->control_socket) >= 108) {
+		conf_err(p, "%s: control-socket %s: longer than 107 bytes",
+		    p->name, c->control_socket);
+		return -1;
 	}
 	return conf_check(p);
 }
@@ -1752,6 +1781,9 @@ cf_conf_free(struct cf_conf *conf)
 	for (i = 0; i < conf->ncors_origins; i++)
 		free(conf->cors_origins[i]);
 	free(conf->pidfile);
+	free(conf->log_file);
+	free(conf->control_socket);
+	free(conf->user);
 	if (conf->jwt_secret != NULL)
 		explicit_bzero(conf->jwt_secret, strlen(conf->jwt_secret));
 	free(conf->jwt_secret);

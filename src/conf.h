@@ -60,6 +60,9 @@ struct cf_conf {
 	int			 nmetrics_allow; /* default: 127.0.0.1, ::1 */
 	int			 log_level;	/* enum cf_log_level */
 	char			*pidfile;	/* absolute, or NULL */
+	char			*log_file;	/* absolute, or NULL: stderr/syslog */
+	char			*control_socket; /* absolute; default confabd.sock in data_dir */
+	char			*user;		/* workers run as this user, or NULL */
 
 	uint32_t		 ping_interval_ms;
 	uint32_t		 ping_timeout_ms;

@@ -1,17 +1,25 @@
 /*
  * log.c -- the one logging API of every confabd process.
  *
- * In the foreground each message becomes one line on stderr:
+ * Each message becomes one logfmt line (key=value pairs; a value with a
+ * space, '"', '=' or '\\', or an empty one, is double-quoted with '"' and
+ * '\\' escaped):
  *
- *	2026-11-26T20:12:18.123Z info master: confabd started
+ *	ts=2026-11-26T20:12:18.123Z level=info worker=master event=started workers=2
+ *	ts=2026-11-26T20:12:18.125Z level=warn worker=1 event=message msg="slow client"
  *
- * The line is built in a stack buffer and written with a single write(2),
- * so lines from the master and its workers, which share stderr, do not
+ * cf_log_ev() names the event and formats its own key=value pairs; every
+ * other call is event=message with the text in msg.  The line is built in a
+ * stack buffer and written with a single write(2), so lines from the master
+ * and its workers, which share stderr or the log file (O_APPEND), do not
  * interleave (a write of at most PIPE_BUF bytes to a pipe is atomic).
- * Once daemonised, messages go to syslog(3) instead.
+ * Destinations: stderr, a log file (log-file, reopened by cf_log_reopen()
+ * on SIGUSR1), or syslog(3) once daemonised without a log file; syslog
+ * adds its own time and level, so those lines start at worker=.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +34,8 @@
 #define LOG_PROCMAX	64
 
 static int		 log_to_syslog;
+static int		 log_fd = STDERR_FILENO;
+static char		*log_path;	/* the log file, or NULL */
 static enum cf_log_level log_level = CF_LOG_INFO;
 static char		 log_proc[LOG_PROCMAX] = "confabd";
 
@@ -53,12 +63,74 @@ static const int log_prio[] = {
 void
 cf_log_init(int to_syslog, enum cf_log_level level)
 {
+	if (log_path != NULL)
+		to_syslog = 0;	/* the log file wins */
 	if (to_syslog && !log_to_syslog)
 		openlog("confabd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	else if (!to_syslog && log_to_syslog)
 		closelog();
 	log_to_syslog = to_syslog ? 1 : 0;
 	cf_log_set_level(level);
+}
+
+/*
+ * Open (create, mode 0640, O_APPEND) path as the destination of every
+ * later line, instead of stderr or syslog; path is copied.  NULL goes back
+ * to stderr.  0, or -1 with errno set and the destination unchanged.
+ */
+int
+cf_log_set_file(const char *path)
+{
+	char	*copy = NULL;
+	int	 fd = STDERR_FILENO;
+
+	if (path != NULL) {
+		if ((copy = strdup(path)) == NULL)
+			return -1;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0640);
+		if (fd == -1) {
+			free(copy);
+			return -1;
+		}
+	}
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	free(log_path);
+	log_fd = fd;
+	log_path = copy;
+	if (log_path != NULL && log_to_syslog) {
+		closelog();
+		log_to_syslog = 0;
+	}
+	return 0;
+}
+
+/*
+ * Open the log file anew (after it was renamed by log rotation).  A no-op
+ * returning 0 without a log file; -1 (errno set) when the new file cannot be
+ * opened, in which case the old descriptor stays in use.
+ */
+int
+cf_log_reopen(void)
+{
+	char	*path;
+	int	 rc;
+
+	if (log_path == NULL)
+		return 0;
+	if ((path = strdup(log_path)) == NULL)
+		return -1;
+	rc = cf_log_set_file(path);
+	free(path);
+	return rc;
+}
+
+/* The log file path (static storage), or NULL when there is none. */
+const char *
+cf_log_file(void)
+{
+	return log_path;
 }
 
 /* Messages with a level above `level` are dropped. Out of range is clamped. */
@@ -131,7 +203,7 @@ log_write(const char *buf, size_t len)
 	ssize_t	 n;
 
 	while (len > 0) {
-		n = write(STDERR_FILENO, buf, len);
+		n = write(log_fd, buf, len);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -143,17 +215,62 @@ log_write(const char *buf, size_t len)
 }
 
 /*
- * Format and emit one message.  err is an errno value to append as
- * ": strerror(err)", or -1 for none.  errno is preserved.
+ * Append s to buf at *len as a logfmt value: bare when it has no space,
+ * '"', '=' or '\\' and is not empty, else quoted with '"' and '\\'
+ * escaped.  Truncates at cap - 1 bytes (room for the newline).
  */
 static void
-log_emit(enum cf_log_level level, int err, const char *fmt, va_list ap)
+log_value(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t	 o = *len, lim;
+	int	 quote = s[0] == '\0' || strpbrk(s, " \"=\\") != NULL;
+
+	/* Keep room for the closing quote and the newline. */
+	lim = cap - 1 - (quote ? 1 : 0);
+	if (quote && o < lim)
+		buf[o++] = '"';
+	for (; *s != '\0' && o < lim; s++) {
+		if (quote && (*s == '"' || *s == '\\')) {
+			if (o + 2 > lim)
+				break;
+			buf[o++] = '\\';
+		}
+		buf[o++] = *s;
+	}
+	if (quote && o < cap - 1)
+		buf[o++] = '"';
+	*len = o;
+}
+
+/* Append the literal text s (already logfmt) to buf at *len, truncating. */
+static void
+log_raw(char *buf, size_t cap, size_t *len, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (*len >= cap - 1)
+		return;
+	if (n > cap - 1 - *len)
+		n = cap - 1 - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+}
+
+/*
+ * Format and emit one line.  event names the event; with kv set, fmt/ap
+ * format its key=value pairs verbatim, else they format the free text of
+ * msg.  err is an errno value to append to msg as ": strerror(err)", or -1
+ * for none.  errno is preserved.
+ */
+static void
+log_line(enum cf_log_level level, const char *event, int kv, int err,
+    const char *fmt, va_list ap)
 {
 	char		 buf[LOG_LINEMAX];
 	char		 msg[LOG_LINEMAX];
 	struct timespec	 ts;
 	struct tm	 tm;
-	size_t		 len, mlen;
+	size_t		 len = 0, mlen, start;
 	int		 n, saved = errno;
 
 	if ((int)level > (int)log_level)
@@ -174,31 +291,59 @@ log_emit(enum cf_log_level level, int err, const char *fmt, va_list ap)
 			mlen = sizeof(msg) - 1;
 	}
 	log_sanitize(msg, mlen);
+	msg[mlen] = '\0';
 
+	if (!log_to_syslog) {
+		if (clock_gettime(CLOCK_REALTIME, &ts) == -1) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 0;
+		}
+		if (gmtime_r(&ts.tv_sec, &tm) == NULL)
+			memset(&tm, 0, sizeof(tm));
+		len = strftime(buf, sizeof(buf), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(buf + len, sizeof(buf) - len, ".%03ldZ level=%s ",
+		    (long)(ts.tv_nsec / 1000000), log_names[level]);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	start = len;
+	log_raw(buf, sizeof(buf), &len, "worker=");
+	log_value(buf, sizeof(buf), &len, log_proc);
+	log_raw(buf, sizeof(buf), &len, " event=");
+	log_value(buf, sizeof(buf), &len, event);
+	if (kv) {
+		if (msg[0] != '\0') {
+			log_raw(buf, sizeof(buf), &len, " ");
+			log_raw(buf, sizeof(buf), &len, msg);
+		}
+	} else {
+		log_raw(buf, sizeof(buf), &len, " msg=");
+		log_value(buf, sizeof(buf), &len, msg);
+	}
 	if (log_to_syslog) {
-		syslog(log_prio[level], "%s: %s", log_proc, msg);
+		buf[len] = '\0';
+		syslog(log_prio[level], "%s", buf + start);
 		errno = saved;
 		return;
 	}
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1) {
-		ts.tv_sec = 0;
-		ts.tv_nsec = 0;
-	}
-	if (gmtime_r(&ts.tv_sec, &tm) == NULL)
-		memset(&tm, 0, sizeof(tm));
-	len = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(buf + len, sizeof(buf) - len, ".%03ldZ %s %s: %s",
-	    (long)(ts.tv_nsec / 1000000), log_names[level], log_proc, msg);
-	if (n < 0)
-		n = 0;
-	len += (size_t)n;
-	/* Truncate to leave room for the newline. */
-	if (len > sizeof(buf) - 1)
-		len = sizeof(buf) - 1;
 	buf[len++] = '\n';
 	log_write(buf, len);
 	errno = saved;
+}
+
+static void
+log_emit(enum cf_log_level level, int err, const char *fmt, va_list ap)
+{
+	log_line(level, "message", 0, err, fmt, ap);
+}
+
+void
+cf_log_ev(enum cf_log_level level, const char *event, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_line(level, event, 1, -1, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -1,9 +1,11 @@
 /*
  * log.h -- the one logging API of every confabd process.
  *
- * Lines go to stderr while in the foreground, to syslog(3) once daemonised.
- * Each line names the process ("master", "worker 2") so interleaved output
- * from several processes stays readable.  Never log a token or a secret.
+ * Lines are logfmt ("ts=... level=info worker=2 event=ready pid=123"; see
+ * log.c).  They go to stderr while in the foreground, to syslog(3) once
+ * daemonised, or to the log-file when one is set.  Each line names the
+ * process (worker=master, worker=2) so interleaved output from several
+ * processes stays readable.  Never log a token or a secret.
  */
 #ifndef CF_LOG_H
 #define CF_LOG_H
@@ -21,7 +23,13 @@ enum cf_log_level {
 void	 cf_log_init(int to_syslog, enum cf_log_level level);
 void	 cf_log_set_level(enum cf_log_level level);
 enum cf_log_level cf_log_get_level(void);
-/* Process tag printed on every line, copied. */
+/* Log to this file (copied) from now on; NULL: back to stderr.  0 or -1. */
+int	 cf_log_set_file(const char *path);
+/* Reopen the log file (SIGUSR1, log rotation); 0 without one.  0 or -1. */
+int	 cf_log_reopen(void);
+/* The log file's path, or NULL. */
+const char *cf_log_file(void);
+/* Value of the worker= key of every line ("master", "2"), copied. */
 void	 cf_log_set_proc(const char *name);
 /* Parse "error|warn|info|debug"; -1 when unknown. */
 int	 cf_log_level_parse(const char *s);
@@ -29,6 +37,13 @@ const char *cf_log_level_name(enum cf_log_level level);
 
 void	 cf_log(enum cf_log_level level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * An event line: "event=<event>" then fmt, which formats the event's own
+ * key=value pairs, emitted verbatim: only for values that need no quoting
+ * (numbers, identifiers).
+ */
+void	 cf_log_ev(enum cf_log_level level, const char *event,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void	 cf_vlog(enum cf_log_level level, const char *fmt, va_list ap);
 /* cf_log_warn/cf_log_err append ": strerror(errno)". */
 void	 cf_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

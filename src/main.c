@@ -18,6 +18,7 @@
 #include "log.h"
 #include "master/master.h"
 #include "secret.h"
+#include "user.h"
 
 #ifndef CF_DEFAULT_CONF
 #define CF_DEFAULT_CONF	"/usr/local/etc/confabd.conf"
@@ -148,6 +149,15 @@ main(int argc, char *argv[])
 		return (0);
 	}
 	cf_log_set_level(conf->log_level);
+	if (conf->log_file != NULL && cf_log_set_file(conf->log_file) == -1) {
+		cf_log_warn("log-file %s", conf->log_file);
+		cf_conf_free(conf);
+		return (1);
+	}
+	if (cf_user_setup(conf) == -1) {
+		cf_conf_free(conf);
+		return (1);
+	}
 	if (builtin)
 		cf_log_info("no configuration file: using built-in defaults");
 

@@ -81,19 +81,59 @@ cf_secret_ensure(struct cf_conf *conf)
 char *
 cf_secret_devtoken(const struct cf_conf *conf, int days)
 {
+	return (cf_secret_token(conf, "1", "Developer", "admin", days, NULL));
+}
+
+/* 1 when s is a non-empty string of at most 18 digits. */
+static int
+all_digits(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return (0);
+	return (i > 0 && i <= 18);
+}
+
+char *
+cf_secret_token(const struct cf_conf *conf, const char *user,
+    const char *name, const char *role, int days, const char **why)
+{
 	jwt_t *jwt = NULL;
+	jwt_alg_t alg;
 	char *tok = NULL;
 	time_t now = time(NULL);
+	const char *dummy;
 
+	if (why == NULL)
+		why = &dummy;
+	*why = "internal error";
+	if (strcmp(conf->jwt_algorithm, "HS256") == 0)
+		alg = JWT_ALG_HS256;
+	else if (strcmp(conf->jwt_algorithm, "HS384") == 0)
+		alg = JWT_ALG_HS384;
+	else if (strcmp(conf->jwt_algorithm, "HS512") == 0)
+		alg = JWT_ALG_HS512;
+	else {
+		*why = "jwt-algorithm is not an HMAC one: tokens come from the "
+		    "holder of the private key";
+		return (NULL);
+	}
 	if (conf->jwt_secret == NULL || jwt_new(&jwt) != 0)
 		return (NULL);
-	if (jwt_add_grant_int(jwt, "userId", 1) ||
-	    jwt_add_grant(jwt, "displayName", "Developer") ||
-	    jwt_add_grant(jwt, "role", "admin") ||
+	if ((all_digits(user) ?
+	    jwt_add_grant_int(jwt, "userId", strtoll(user, NULL, 10)) :
+	    jwt_add_grant(jwt, "userId", user)) ||
+	    jwt_add_grant(jwt, "displayName", name) ||
+	    jwt_add_grant(jwt, "role", role) ||
 	    jwt_add_grant_int(jwt, "iat", now) ||
 	    jwt_add_grant_int(jwt, "exp", now + (time_t)days * 86400) ||
-	    jwt_set_alg(jwt, JWT_ALG_HS256,
-	    (const unsigned char *)conf->jwt_secret,
+	    (conf->jwt_issuer != NULL &&
+	    jwt_add_grant(jwt, "iss", conf->jwt_issuer)) ||
+	    (conf->jwt_audience != NULL &&
+	    jwt_add_grant(jwt, "aud", conf->jwt_audience)) ||
+	    jwt_set_alg(jwt, alg, (const unsigned char *)conf->jwt_secret,
 	    (int)strlen(conf->jwt_secret)))
 		goto done;
 	tok = jwt_encode_str(jwt);

@@ -22,4 +22,13 @@ int	 cf_secret_ensure(struct cf_conf *conf);
  */
 char	*cf_secret_devtoken(const struct cf_conf *conf, int days);
 
+/*
+ * Mint a token for `user` (an integer claim when all digits) with the
+ * given display name and role, valid for `days` days, signed with the
+ * configured HMAC algorithm and secret, with iss/aud when configured.
+ * Returns a malloc'd string, or NULL with *why (may be NULL) explaining.
+ */
+char	*cf_secret_token(const struct cf_conf *conf, const char *user,
+	    const char *name, const char *role, int days, const char **why);
+
 #endif

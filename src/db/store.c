@@ -214,6 +214,27 @@ prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	return (rc);
 }
 
+/* The write-latency observer (cf_store_set_write_hook) and its clock. */
+static void	(*write_hook)(uint64_t us);
+static uint64_t	 tx_started_us;
+static int	 tx_open;	/* between tx_begin and tx_end */
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return (0);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+void
+cf_store_set_write_hook(void (*fn)(uint64_t us))
+{
+	write_hook = fn;
+}
+
 /* One step: 1 a row, 0 done, or a negative errno. */
 static int
 step(struct cf_db *db, const char *func, struct cf_db_stmt *st)
@@ -260,7 +281,10 @@ collect(struct cf_db *db, const char *func, struct cf_db_stmt *st,
 
 /*
  * Run a statement to its end, ignoring any rows; *changes (may be NULL)
- * receives the number of rows it changed.  0 or a negative errno.
+ * receives the number of rows it changed.  0 or a negative errno.  A
+ * statement outside a transaction is a write committed on its own: it is
+ * timed for the write hook (writes in a transaction are timed from
+ * tx_begin to tx_end).
  */
 static int
 run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
@@ -268,6 +292,7 @@ run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
 {
 	struct cf_db_stmt *st;
 	va_list ap;
+	uint64_t t0 = write_hook != NULL && !tx_open ? now_us() : 0;
 	int rc;
 
 	va_start(ap, fmt);
@@ -280,6 +305,8 @@ run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
 	if (rc == 0 && changes != NULL)
 		*changes = db->ops->changes(st);
 	finish(st);
+	if (t0 != 0)
+		write_hook(now_us() - t0);
 	return (rc);
 }
 
@@ -342,7 +369,13 @@ query_obj(struct cf_db *db, const char *func, row_fn fn, json_t **out,
 static int
 tx_begin(struct cf_db *db, const char *func, int64_t lock)
 {
-	return (db->ops->begin(db, func, lock));
+	int rc;
+
+	tx_started_us = now_us();
+	tx_open = 1;
+	if ((rc = db->ops->begin(db, func, lock)) != 0)
+		tx_open = 0;
+	return (rc);
 }
 
 /*
@@ -352,8 +385,13 @@ tx_begin(struct cf_db *db, const char *func, int64_t lock)
 static int
 tx_end(struct cf_db *db, const char *func, int rc)
 {
-	if (rc == 0 && (rc = db->ops->commit(db, func)) == 0)
+	if (rc == 0 && (rc = db->ops->commit(db, func)) == 0) {
+		tx_open = 0;
+		if (write_hook != NULL)
+			write_hook(now_us() - tx_started_us);
 		return (0);
+	}
+	tx_open = 0;
 	db->ops->rollback(db);
 	return (rc);
 }

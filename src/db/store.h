@@ -32,6 +32,13 @@ json_t	*cf_store_user_id_json(const char *user_id);
 /* ms since epoch -> "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (>= 25 bytes). */
 void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
 
+/*
+ * Call fn with the duration, in microseconds, of every committed write: a
+ * transaction from BEGIN to COMMIT, or a single statement outside one.
+ * NULL: no observer.  One per process (the worker's /metrics histogram).
+ */
+void	 cf_store_set_write_hook(void (*fn)(uint64_t us));
+
 /* Users: insert or refresh display name and role. */
 int	 cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	    const char *display_name, const char *role, int64_t now_ms);

@@ -16,6 +16,9 @@
  *   SIGTERM, SIGINT  graceful stop: workers close their clients and exit;
  *             after shutdown-timeout (+2 s) the rest are killed.
  *   SIGQUIT   fast stop.
+ *   SIGUSR1   reopen the log file, then have the workers reopen it.
+ * The control socket (control.c) is polled with the self-pipe; its
+ * connections go to the running workers in turn.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -37,6 +40,7 @@
 #include "master/master.h"
 #include "secret.h"
 #include "shm/shm.h"
+#include "user.h"
 #include "util.h"
 #include "worker/worker.h"
 
@@ -64,7 +68,7 @@ struct slot {
 	unsigned	 ncrashes;
 };
 
-static volatile sig_atomic_t got_chld, got_hup, got_term, got_quit;
+static volatile sig_atomic_t got_chld, got_hup, got_term, got_quit, got_usr1;
 static int selfpipe[2] = { -1, -1 };
 
 static struct {
@@ -80,7 +84,10 @@ static struct {
 	int		 stopping;	/* 1 graceful, 2 fast */
 	uint64_t	 kill_at;
 	uint64_t	 sweep_at;	/* next cleanup-interval sweep */
-} m;
+	int		 control_fd;	/* the control socket, or -1 */
+	char		*control_path;
+	unsigned	 control_next;	/* round robin over the workers */
+} m = { .control_fd = -1 };
 
 /*
  * Tell the service manager (systemd, Type=notify) about our state through
@@ -131,12 +138,16 @@ on_signal(int sig)
 	case SIGQUIT:
 		got_quit = 1;
 		break;
+	case SIGUSR1:
+		got_usr1 = 1;
+		break;
 	}
 	(void)write(selfpipe[1], "", 1);
 	errno = saved;
 }
 
-static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT,
+    SIGUSR1 };
 
 static int
 signals_setup(void)
@@ -190,6 +201,8 @@ spawn(unsigned i)
 	}
 	if (pid == 0) {
 		signals_child();
+		if (m.control_fd != -1)
+			close(m.control_fd);	/* the master's alone */
 		memset(&in, 0, sizeof(in));
 		in.slot = i;
 		in.nslots = m.nslots;
@@ -427,6 +440,12 @@ reload(void)
 		strcat(cold, " host-id");
 	if (nc->presence_slots != m.conf->presence_slots)
 		strcat(cold, " presence-slots");
+	if (str_differs(nc->log_file, m.conf->log_file))
+		strcat(cold, " log-file");
+	if (str_differs(nc->control_socket, m.conf->control_socket))
+		strcat(cold, " control-socket");
+	if (str_differs(nc->user, m.conf->user))
+		strcat(cold, " user");
 	cf_log_set_level(nc->log_level);
 	if (cold[0] != '\0') {
 		cf_log_warnx("reload: changed%s; these take effect at the next "
@@ -466,10 +485,49 @@ alive(void)
 	return (n);
 }
 
+/* Worker restarts for /metrics, kept in the slot's stats by the purge. */
+static void
+count_restart(unsigned i)
+{
+	struct cf_shm_stats *st = cf_shm_stats(m.shm, i);
+
+	if (st != NULL)
+		__atomic_add_fetch(&st->restarts, 1, __ATOMIC_RELAXED);
+}
+
+/* The inbox of the next running worker (round robin), or -1. */
+static int
+control_target(void)
+{
+	unsigned i, j;
+
+	for (i = 0; i < m.nslots; i++) {
+		j = (m.control_next + i) % m.nslots;
+		if (m.slots[j].state == SLOT_RUNNING) {
+			m.control_next = j + 1;
+			return (m.inbox_tx[j]);
+		}
+	}
+	return (-1);
+}
+
+/* SIGUSR1: the master's log file first, so the workers find it. */
+static void
+reopen_logs(void)
+{
+	if (cf_log_reopen() == -1) {
+		cf_log_warn("reopen log file %s", cf_log_file());
+		return;
+	}
+	(void)cf_user_chown(cf_log_file());
+	cf_log_ev(CF_LOG_INFO, "log_reopened", "%s", "");
+	signal_workers(SIGUSR1);
+}
+
 static int
 main_loop(void)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	uint64_t now, next;
 	unsigned i;
 	char drain[64];
@@ -492,6 +550,10 @@ main_loop(void)
 		if (got_quit) {
 			got_quit = 0;
 			begin_stop(1);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			reopen_logs();
 		}
 		now = cf_now_ms();
 		next = 0;
@@ -516,7 +578,8 @@ main_loop(void)
 					if (spawn(i) == -1) {
 						m.slots[i].respawn_at = now + 1000;
 						pending++;
-					}
+					} else
+						count_restart(i);
 				} else
 					pending++;
 				if (m.slots[i].state == SLOT_RESPAWN &&
@@ -541,12 +604,18 @@ main_loop(void)
 			next = now + 100;
 		}
 		timeout = next == 0 ? -1 : (int)(next > now ? next - now : 0);
-		pfd.fd = selfpipe[0];
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR) {
+		pfd[0].fd = selfpipe[0];
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = m.control_fd;	/* -1 is ignored by poll */
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if (poll(pfd, 2, timeout) == -1 && errno != EINTR) {
 			cf_log_warn("poll");
 			return (1);
 		}
+		if (pfd[1].revents & POLLIN)
+			cf_control_accept(m.control_fd, control_target());
 		while (read(selfpipe[0], drain, sizeof(drain)) > 0)
 			;
 	}
@@ -611,13 +680,19 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 			goto done;
 		cf_db_close(db);
 	}
+	if ((m.control_path = strdup(conf->control_socket)) == NULL ||
+	    (m.control_fd = cf_control_open(conf)) == -1)
+		goto done;
+	if (cf_user_chown_files(conf) == -1)
+		goto done;
 	if ((m.slots = calloc(m.nslots, sizeof(*m.slots))) == NULL)
 		goto done;
 	for (i = 0; i < m.nslots; i++)
 		if (spawn(i) == -1)
 			goto done;
 	m.sweep_at = cf_now_ms() + conf->cleanup_interval_ms;
-	cf_log_info("confabd %s started: %u workers", PACKAGE_VERSION, m.nslots);
+	cf_log_ev(CF_LOG_INFO, "started", "version=%s workers=%u pid=%d",
+	    PACKAGE_VERSION, m.nslots, (int)getpid());
 	{
 		char st[64];
 
@@ -625,13 +700,15 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 		notify(st);
 	}
 	rc = main_loop();
-	cf_log_info("confabd stopped");
+	cf_log_ev(CF_LOG_INFO, "stopped", "status=%d", rc);
  done:
 	if (m.slots != NULL && rc != 0) {
 		signal_workers(SIGKILL);
 		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 			;
 	}
+	cf_control_close(m.control_fd, m.control_path);
+	free(m.control_path);
 	cf_listen_close(m.listen_fds, m.nlisten);
 	cf_shm_destroy(m.shm);
 	free(m.slots);

@@ -12,6 +12,17 @@ int	 cf_listen_open(const struct cf_conf *conf, int *fds, int max);
 void	 cf_listen_close(int *fds, int n);
 
 /*
+ * The control socket (control.c).  open: bind conf->control_socket, mode
+ * 0600, replacing a stale socket; the listening fd, or -1 (logged).
+ * accept: pass every pending connection to the worker whose inbox send end
+ * is `inbox` (-1: none running; the client gets an error line).  close:
+ * close and unlink; lfd -1 is a no-op.
+ */
+int	 cf_control_open(const struct cf_conf *conf);
+void	 cf_control_accept(int lfd, int inbox);
+void	 cf_control_close(int lfd, const char *path);
+
+/*
  * Run the master until it stops.  conf is owned from now on; conf_path is
  * re-read on SIGHUP (NULL: built-in defaults, nothing to reload).
  * Returns the process exit status.

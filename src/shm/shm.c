@@ -399,9 +399,67 @@ cf_shm_nslots(const struct cf_shm *shm)
 struct cf_shm_stats *
 cf_shm_stats(struct cf_shm *shm, unsigned slot)
 {
-	if (slot >= shm->nslots)
+	if (shm == NULL || slot >= shm->nslots)
 		return NULL;
 	return (struct cf_shm_stats *)((char *)shm + shm->stats_off) + slot;
+}
+
+const uint32_t cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 1000000
+};
+
+void
+cf_shm_observe_db_write(struct cf_shm_stats *st, uint64_t us)
+{
+	unsigned	 i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < CF_SHM_DB_BUCKETS; i++)
+		if (us <= cf_shm_db_bucket_us[i]) {
+			__atomic_add_fetch(&st->db_write_buckets[i], 1,
+			    __ATOMIC_RELAXED);
+			break;
+		}
+	__atomic_add_fetch(&st->db_write_sum_us, us, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->db_write_count, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The one writer appends a new code by filling the entry first and then
+ * publishing the count of entries with a release store, so a reader that
+ * loads nerrors with acquire sees whole codes.
+ */
+void
+cf_shm_count_error(struct cf_shm_stats *st, const char *code)
+{
+	uint32_t	 i, n;
+
+	if (st == NULL || code == NULL)
+		return;
+	if (strlen(code) >= CF_SHM_CODE_MAX)
+		code = "other";
+	n = __atomic_load_n(&st->nerrors, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++)
+		if (strcmp(st->errors[i].code, code) == 0)
+			break;
+	if (i == n) {
+		if (n == CF_SHM_ERROR_CODES - 1 && strcmp(code, "other") != 0)
+			code = "other";	/* keep the last entry for it */
+		for (i = 0; i < n; i++)
+			if (strcmp(st->errors[i].code, code) == 0)
+				break;
+	}
+	if (i == n) {
+		if (n == CF_SHM_ERROR_CODES)
+			return;
+		memset(st->errors[n].code, 0, CF_SHM_CODE_MAX);
+		memcpy(st->errors[n].code, code, strlen(code));
+		st->errors[n].count = 0;
+		__atomic_store_n(&st->nerrors, n + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_add_fetch(&st->errors[i].count, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -431,7 +489,13 @@ cf_shm_purge_slot(struct cf_shm *shm, unsigned slot)
 			shm->tombs++;
 		}
 	}
-	memset(cf_shm_stats(shm, slot), 0, sizeof(struct cf_shm_stats));
+	{
+		struct cf_shm_stats *st = cf_shm_stats(shm, slot);
+		uint64_t restarts = st->restarts;	/* the master's */
+
+		memset(st, 0, sizeof(*st));
+		st->restarts = restarts;
+	}
 	maybe_compact(shm);
 	shm_unlock(shm);
 	return 0;

@@ -26,7 +26,26 @@
 
 struct cf_shm;
 
-/* Per-worker counters; one writer (the slot's worker), any reader. */
+#define CF_SHM_EVENT_NAMES	48	/* event table rows; the last: unknown */
+#define CF_SHM_ERROR_CODES	32	/* distinct error codes counted per slot */
+#define CF_SHM_CODE_MAX		32	/* bytes of an error code, NUL included */
+#define CF_SHM_DB_BUCKETS	12	/* finite buckets of the write histogram */
+
+/* Upper bounds (microseconds) of the database write latency buckets. */
+extern const uint32_t cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS];
+
+/* An error code and how often it was sent (acks and error events). */
+struct cf_shm_error {
+	char		 code[CF_SHM_CODE_MAX];
+	uint64_t	 count;
+};
+
+/*
+ * Per-worker counters; one writer (the slot's worker), any reader, except
+ * `restarts`, written only by the master and kept by cf_shm_purge_slot().
+ * Counters restart from 0 with a new worker process, as Prometheus
+ * counters may.
+ */
 struct cf_shm_stats {
 	pid_t		 pid;
 	uint64_t	 started_ms;
@@ -39,7 +58,25 @@ struct cf_shm_stats {
 	uint64_t	 relay_in;
 	uint64_t	 redis_up;	/* 1 while the worker's Redis link is up */
 	uint64_t	 redis_errors;	/* Redis outages and dropped publishes */
+	uint64_t	 deliveries_out;	/* Engine.IO message packets queued */
+	uint64_t	 events_by_name[CF_SHM_EVENT_NAMES];
+	uint64_t	 db_write_buckets[CF_SHM_DB_BUCKETS]; /* not cumulative */
+	uint64_t	 db_write_count;
+	uint64_t	 db_write_sum_us;
+	uint64_t	 relay_lag_count;	/* relay frames from other workers */
+	uint64_t	 relay_lag_sum_us;	/* publish to receipt, summed */
+	uint32_t	 nerrors;		/* errors[] in use (release store) */
+	struct cf_shm_error errors[CF_SHM_ERROR_CODES];
+	uint64_t	 restarts;		/* by the master */
 } __attribute__((aligned(128)));
+
+/* Record one database write of `us` microseconds (the slot's worker). */
+void		 cf_shm_observe_db_write(struct cf_shm_stats *st, uint64_t us);
+/*
+ * Count one error sent with `code` (the slot's worker).  Codes beyond
+ * CF_SHM_ERROR_CODES distinct ones are counted as "other".
+ */
+void		 cf_shm_count_error(struct cf_shm_stats *st, const char *code);
 
 /*
  * Create and initialise a segment for nslots workers (<= CF_SHM_MAX_SLOTS)
@@ -53,7 +90,7 @@ unsigned	 cf_shm_nslots(const struct cf_shm *shm);
 /* 8 random URL-safe characters drawn at creation: this host's run id. */
 const char	*cf_shm_run_id(const struct cf_shm *shm);
 
-/* The stats block of a slot (NULL when slot is out of range). */
+/* The stats block of a slot (NULL when slot is out of range or shm NULL). */
 struct cf_shm_stats *cf_shm_stats(struct cf_shm *shm, unsigned slot);
 
 /*

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shm/shm.h"
 #include "worker/chat.h"
 #include "worker/events.h"
 #include "worker/room.h"
@@ -70,6 +71,30 @@ static const struct cf_event_def events[] = {
 	{ "ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request, NULL },
 	{ "disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me, NULL },
 };
+
+_Static_assert(sizeof(events) / sizeof(events[0]) < CF_SHM_EVENT_NAMES,
+    "the event table outgrew the per-name counters in shared memory");
+
+const char *
+cf_event_name(unsigned i)
+{
+	if (i < sizeof(events) / sizeof(events[0]))
+		return (events[i].name);
+	return (NULL);
+}
+
+/* Count an event by its table row (the last counter: unknown names). */
+static void
+count_event(size_t row)
+{
+	struct cf_shm_stats *st = cf_shm_stats(cf_w->shm, cf_w->slot);
+
+	if (st == NULL)
+		return;
+	if (row >= CF_SHM_EVENT_NAMES)
+		row = CF_SHM_EVENT_NAMES - 1;
+	__atomic_add_fetch(&st->events_by_name[row], 1, __ATOMIC_RELAXED);
+}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -174,6 +199,8 @@ void
 cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
     const char *message)
 {
+	/* Every error code sent, acked or not, passes here (/metrics). */
+	cf_shm_count_error(cf_shm_stats(cf_w->shm, cf_w->slot), code);
 	cf_event_ack(ctx, json_pack("[{s:b,s:{s:s,s:s}}]", "ok", 0, "error",
 	    "code", code, "message", message));
 }
@@ -236,6 +263,7 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 		}
 	if (d != NULL && (d->flags & CF_EV_DEBUG) && !cf_w->conf->debug_events)
 		d = NULL;
+	count_event(d != NULL ? i : CF_SHM_EVENT_NAMES - 1);
 	if (d == NULL) {
 		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
 		return;

@@ -55,7 +55,9 @@ int	 cf_event_check_args(const char *spec, const json_t *args,
 	    const char **why);
 /* Answer the ack (args is an array, reference stolen); no-op without ack. */
 void	 cf_event_ack(struct cf_event_ctx *ctx, json_t *args);
-/* Answer {ok:false, error:{code, message}}. */
+/* The name of event table row i, or NULL past the end (/metrics). */
+const char *cf_event_name(unsigned i);
+/* Answer {ok:false, error:{code, message}}; counted by code in /metrics. */
 void	 cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
 	    const char *message);
 

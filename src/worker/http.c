@@ -30,6 +30,7 @@
 #include "codec/eio.h"
 #include "log.h"
 #include "shm/shm.h"
+#include "worker/events.h"
 #include "worker/session.h"
 #include "worker/worker.h"
 
@@ -662,6 +663,121 @@ metrics_per_slot(struct cf_buf *b, const char *name, size_t off)
 	return (0);
 }
 
+/* Microseconds as seconds with 6 decimals. */
+#define US_FMT		"%" PRIu64 ".%06u"
+#define US_ARGS(us)	(us) / 1000000, (unsigned)((us) % 1000000)
+
+/*
+ * The series added for operators: events by name, deliveries, relay lag,
+ * database write latency, errors by code, worker restarts.  0 or -1.
+ */
+static int
+metrics_build_more(struct cf_buf *b)
+{
+	struct cf_shm_stats	*st;
+	unsigned		 i, j, n = cf_shm_nslots(cf_w->shm);
+	uint64_t		 v, cum;
+	uint32_t		 ne;
+	const char		*name;
+
+	if (metrics_head(b, "confabd_events_in_by_name_total", "counter",
+	    "Socket.IO events received, by event name (unknown: not in the "
+	    "event table)."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		for (j = 0; j < CF_SHM_EVENT_NAMES; j++) {
+			name = j == CF_SHM_EVENT_NAMES - 1 ? "unknown" :
+			    cf_event_name(j);
+			if (name == NULL)
+				continue;
+			v = __atomic_load_n(&st->events_by_name[j],
+			    __ATOMIC_RELAXED);
+			if (metrics_printf(b, "confabd_events_in_by_name_total"
+			    "{worker=\"%u\",event=\"%s\"} %" PRIu64 "\n", i,
+			    name, v))
+				return (-1);
+		}
+	}
+	if (metrics_head(b, "confabd_deliveries_out_total", "counter",
+	    "Socket.IO packets queued to clients (one per recipient).") ||
+	    metrics_per_slot(b, "confabd_deliveries_out_total",
+	    offsetof(struct cf_shm_stats, deliveries_out)))
+		return (-1);
+	if (metrics_head(b, "confabd_relay_lag_seconds", "summary",
+	    "Time from a relay publish to its receipt (other workers' frames "
+	    "locally, the echo of our own over Redis)."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		v = __atomic_load_n(&st->relay_lag_sum_us, __ATOMIC_RELAXED);
+		if (metrics_printf(b, "confabd_relay_lag_seconds_sum"
+		    "{worker=\"%u\"} " US_FMT "\n", i, US_ARGS(v)) ||
+		    metrics_printf(b, "confabd_relay_lag_seconds_count"
+		    "{worker=\"%u\"} %" PRIu64 "\n", i,
+		    __atomic_load_n(&st->relay_lag_count, __ATOMIC_RELAXED)))
+			return (-1);
+	}
+	if (metrics_head(b, "confabd_db_write_seconds", "histogram",
+	    "Duration of committed database writes (a transaction, or one "
+	    "statement)."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		/* The count first: buckets never run ahead of it. */
+		v = __atomic_load_n(&st->db_write_count, __ATOMIC_ACQUIRE);
+		for (j = 0, cum = 0; j < CF_SHM_DB_BUCKETS; j++) {
+			cum += __atomic_load_n(&st->db_write_buckets[j],
+			    __ATOMIC_RELAXED);
+			if (metrics_printf(b, "confabd_db_write_seconds_bucket"
+			    "{worker=\"%u\",le=\"" US_FMT "\"} %" PRIu64 "\n",
+			    i, US_ARGS((uint64_t)cf_shm_db_bucket_us[j]),
+			    cum < v ? cum : v))
+				return (-1);
+		}
+		if (metrics_printf(b, "confabd_db_write_seconds_bucket"
+		    "{worker=\"%u\",le=\"+Inf\"} %" PRIu64 "\n", i, v) ||
+		    metrics_printf(b, "confabd_db_write_seconds_sum"
+		    "{worker=\"%u\"} " US_FMT "\n", i,
+		    US_ARGS(__atomic_load_n(&st->db_write_sum_us,
+		    __ATOMIC_RELAXED))) ||
+		    metrics_printf(b, "confabd_db_write_seconds_count"
+		    "{worker=\"%u\"} %" PRIu64 "\n", i, v))
+			return (-1);
+	}
+	if (metrics_head(b, "confabd_errors_total", "counter",
+	    "Errors sent to clients (acks and error events), by error.code."))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		ne = __atomic_load_n(&st->nerrors, __ATOMIC_ACQUIRE);
+		for (j = 0; j < ne && j < CF_SHM_ERROR_CODES; j++) {
+			char code[CF_SHM_CODE_MAX];
+
+			memcpy(code, st->errors[j].code, sizeof(code));
+			code[sizeof(code) - 1] = '\0';
+			if (code[strspn(code, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:.-")] != '\0')
+				continue;	/* not fit for a label */
+			if (metrics_printf(b, "confabd_errors_total{worker="
+			    "\"%u\",code=\"%s\"} %" PRIu64 "\n", i, code,
+			    __atomic_load_n(&st->errors[j].count,
+			    __ATOMIC_RELAXED)))
+				return (-1);
+		}
+	}
+	if (metrics_head(b, "confabd_worker_restarts_total", "counter",
+	    "Times the master started the worker slot again after it died.") ||
+	    metrics_per_slot(b, "confabd_worker_restarts_total",
+	    offsetof(struct cf_shm_stats, restarts)))
+		return (-1);
+	return (0);
+}
+
 /*
  * Build the Prometheus text exposition (format 0.0.4) of every worker
  * slot of this host into b from the shared-memory stats and presence
@@ -744,7 +860,7 @@ metrics_build(struct cf_buf *b)
 	    metrics_printf(b, "confabd_authenticated_users %" PRIu64 "\n",
 	    users))
 		return (-1);
-	return (0);
+	return (metrics_build_more(b));
 }
 
 /*

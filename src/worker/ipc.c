@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "worker/admin.h"
 #include "worker/relay.h"
 #include "worker/session.h"
 #include "worker/worker.h"
@@ -219,6 +220,13 @@ int
 cf_ipc_post(int sock, enum cf_ipc_kind kind, unsigned src, const void *data,
     size_t len)
 {
+	return (cf_ipc_post_fd(sock, kind, src, data, len, -1));
+}
+
+int
+cf_ipc_post_fd(int sock, enum cf_ipc_kind kind, unsigned src,
+    const void *data, size_t len, int fd)
+{
 	uint8_t chunk[sizeof(struct ipc_hdr) + CF_IPC_CHUNK];
 	struct ipc_hdr h;
 
@@ -232,8 +240,9 @@ cf_ipc_post(int sock, enum cf_ipc_kind kind, unsigned src, const void *data,
 	h.flags = CF_IPC_FIRST | CF_IPC_LAST;
 	h.total = (uint32_t)len;
 	memcpy(chunk, &h, sizeof(h));
-	memcpy(chunk + sizeof(h), data, len);
-	return (send_one(sock, chunk, sizeof(h) + len, -1));
+	if (len > 0)
+		memcpy(chunk + sizeof(h), data, len);
+	return (send_one(sock, chunk, sizeof(h) + len, fd));
 }
 
 void
@@ -278,7 +287,7 @@ deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
 		cf_accept_adopt(w, fd);
 		return;
 	case CF_IPC_RELAY:
-		cf_relay_input(w, data, len);
+		cf_relay_ipc(w, data, len);
 		break;
 	case CF_IPC_FWD_REQ:
 		(void)cf_http_fwd_request(w, h->src, data, len);
@@ -289,6 +298,10 @@ deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
 	case CF_IPC_GONE:
 		ipc_gone(w, data, len);
 		break;
+	case CF_IPC_CTL:
+		if (fd != -1)
+			cf_admin_adopt(w, fd);	/* takes the descriptor */
+		return;
 	default:
 		break;
 	}

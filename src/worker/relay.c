@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "relay/frame.h"
@@ -33,11 +34,20 @@
 #define REQ_REMOTE_LEAVE	3
 #define REQ_REMOTE_DISCONNECT	4
 
+#define RELAY_LAG_RING	1024	/* own Redis publishes awaiting their echo */
+
 struct cf_relay {
 	struct cf_worker	*w;
 	struct cf_redis		*redis;
 	int			 up;
 	size_t			 hostlen;	/* strlen(w->host) */
+	/*
+	 * Relay lag over Redis: we subscribe to the pattern we publish on, so
+	 * each of our frames comes back, in publish order.  The times of the
+	 * publishes wait here; the echo of the oldest one measures the lag.
+	 */
+	uint64_t		 sent_us[RELAY_LAG_RING];
+	unsigned		 sent_head, sent_n;
 };
 
 static void	 input(struct cf_worker *, const uint8_t *, size_t, size_t);
@@ -49,6 +59,31 @@ count_error(struct cf_worker *w)
 
 	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 		__atomic_add_fetch(&st->redis_errors, 1, __ATOMIC_RELAXED);
+}
+
+/* CLOCK_MONOTONIC in microseconds: one clock for every process. */
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return (0);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+static void
+observe_lag(struct cf_worker *w, uint64_t sent)
+{
+	struct cf_shm_stats *st;
+	uint64_t now = now_us();
+
+	if ((st = cf_shm_stats(w->shm, w->slot)) == NULL || sent == 0 ||
+	    now < sent)
+		return;
+	__atomic_add_fetch(&st->relay_lag_sum_us, now - sent,
+	    __ATOMIC_RELAXED);
+	__atomic_add_fetch(&st->relay_lag_count, 1, __ATOMIC_RELAXED);
 }
 
 /* 1 when s is selected by opts {rooms, except} of an adapter request. */
@@ -162,6 +197,8 @@ redis_state(void *arg, int up)
 	if (!up && r->up)
 		count_error(r->w);
 	r->up = up;
+	/* Publishes lost with the connection never echo: forget them all. */
+	r->sent_n = 0;
 	cf_cluster_state(up);
 }
 
@@ -206,10 +243,18 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 {
 	struct cf_shm_stats *st;
 	char chan[512];
+	uint8_t *buf;
+	uint64_t t = now_us();
 
 	if ((st = cf_shm_stats(r->w->shm, r->w->slot)) != NULL)
 		__atomic_add_fetch(&st->relay_out, 1, __ATOMIC_RELAXED);
-	cf_ipc_send_all(r->w, CF_IPC_RELAY, frame, len);
+	/* To this host's workers: the send time leads the frame (cf_relay_ipc). */
+	if ((buf = malloc(sizeof(t) + len)) == NULL)
+		return (-1);
+	memcpy(buf, &t, sizeof(t));
+	memcpy(buf + sizeof(t), frame, len);
+	cf_ipc_send_all(r->w, CF_IPC_RELAY, buf, sizeof(t) + len);
+	free(buf);
 	if (r->redis == NULL)
 		return (0);
 	if (cf_frame_channel(chan, sizeof(chan), CF_RELAY_PREFIX, "/", room) == -1)
@@ -218,6 +263,8 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 		count_error(r->w);
 		return (-1);
 	}
+	if (r->sent_n < RELAY_LAG_RING)
+		r->sent_us[(r->sent_head + r->sent_n++) % RELAY_LAG_RING] = t;
 	return (0);
 }
 
@@ -235,6 +282,18 @@ cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
 	input(w, frame, len, 0);
 }
 
+void
+cf_relay_ipc(struct cf_worker *w, const uint8_t *data, size_t len)
+{
+	uint64_t t;
+
+	if (len < sizeof(t))
+		return;
+	memcpy(&t, data, sizeof(t));
+	observe_lag(w, t);
+	input(w, data + sizeof(t), len - sizeof(t), 0);
+}
+
 /*
  * Decode a frame and deliver it to this worker's sockets, unless this
  * worker sent it or, when hostlen > 0 (it came from Redis), this host did.
@@ -247,11 +306,22 @@ input(struct cf_worker *w, const uint8_t *frame, size_t len, size_t hostlen)
 	const char *uid;
 	size_t n;
 
-	/* Our host's frames are dropped before the cost of decoding them. */
+	/*
+	 * Our host's frames are dropped before the cost of decoding them; the
+	 * echo of one of our own publishes measures the Redis lag.
+	 */
 	if (hostlen > 0 && cf_frame_peek_uid(frame, len, &uid, &n) ==
 	    CF_FRAME_OK && n > hostlen && memcmp(uid, w->host, hostlen) == 0 &&
-	    uid[hostlen] == '/')
+	    uid[hostlen] == '/') {
+		if (n == strlen(w->uid) && memcmp(uid, w->uid, n) == 0 &&
+		    w->relay != NULL && w->relay->sent_n > 0) {
+			observe_lag(w, w->relay->sent_us[w->relay->sent_head]);
+			w->relay->sent_head = (w->relay->sent_head + 1) %
+			    RELAY_LAG_RING;
+			w->relay->sent_n--;
+		}
 		return;
+	}
 	memset(&b, 0, sizeof(b));
 	if (cf_frame_decode(frame, len, &b) != CF_FRAME_OK) {
 		cf_log_warnx("relay: undecodable frame of %zu bytes dropped", len);

@@ -27,5 +27,12 @@ size_t		 cf_relay_unsent(const struct cf_relay *r);
 /* A frame arrived (from the inbox or Redis): decode and deliver locally. */
 void		 cf_relay_input(struct cf_worker *w, const uint8_t *frame,
 		    size_t len);
+/*
+ * A local relay message from another worker's inbox: the sender's
+ * CLOCK_MONOTONIC microseconds (8 bytes, host order), then the frame.
+ * Records the relay lag and hands the frame to cf_relay_input.
+ */
+void		 cf_relay_ipc(struct cf_worker *w, const uint8_t *data,
+		    size_t len);
 
 #endif

@@ -459,8 +459,14 @@ cf_sess_wake(struct cf_sess *s)
 void
 cf_sess_send(struct cf_sess *s, struct cf_msg *m)
 {
+	struct cf_shm_stats *st;
+
 	if (s->state != CF_S_OPEN)
 		return;
+	/* Deliveries: Engine.IO message packets ("4..."), not pings. */
+	if (!m->binary && m->len > 0 && CF_MSG_DATA(m)[0] == '4' &&
+	    (st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)
+		__atomic_add_fetch(&st->deliveries_out, 1, __ATOMIC_RELAXED);
 	cf_outq_push(&s->q, m);
 	if (s->q.len == 1 || s->transport == CF_T_POLLING)
 		cf_sess_wake(s);

@@ -8,8 +8,10 @@
  *                    clients reconnect elsewhere, exit 0 once they are gone
  *                    or shutdown-timeout has passed;
  *   SIGQUIT          exit at once;
- *   SIGHUP           re-read the configuration and apply its hot part.
- * The worker also exits when the master dies (PR_SET_PDEATHSIG).
+ *   SIGHUP           re-read the configuration and apply its hot part;
+ *   SIGUSR1          reopen the log file (the master reopened it first).
+ * The worker also exits when the master dies (PR_SET_PDEATHSIG).  With the
+ * `user` directive it switches to that user before anything else.
  */
 #include <sys/prctl.h>
 
@@ -21,10 +23,13 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/store.h"
 #include "log.h"
 #include "secret.h"
 #include "shm/shm.h"
+#include "user.h"
 #include "util.h"
+#include "worker/admin.h"
 #include "worker/chat.h"
 #include "worker/cluster.h"
 #include "worker/relay.h"
@@ -34,7 +39,7 @@
 struct cf_worker *cf_w;
 
 static struct cf_worker	 worker;
-static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup;
+static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1;
 static uv_check_t	 reaper;
 static uv_timer_t	 drain_timer;
 static int		 exit_code;
@@ -49,6 +54,13 @@ lws_log_emit(int level, const char *line)
 		n--;
 	cf_log(level == LLL_ERR ? CF_LOG_WARN : CF_LOG_INFO, "lws: %.*s",
 	    (int)n, line);
+}
+
+/* The store's write hook: the database write latency histogram. */
+static void
+observe_db_write(uint64_t us)
+{
+	cf_shm_observe_db_write(cf_shm_stats(worker.shm, worker.slot), us);
 }
 
 static void
@@ -85,6 +97,7 @@ shutdown_now(struct cf_worker *w)
 	cf_relay_free(w->relay);
 	w->relay = NULL;
 	cf_call_stop(w);
+	cf_admin_stop();
 	cf_ipc_stop(w);
 	if (w->lws != NULL)
 		lws_context_destroy(w->lws);
@@ -171,6 +184,10 @@ signal_cb(uv_signal_t *h, int signum)
 	case SIGHUP:
 		reload(w);
 		break;
+	case SIGUSR1:
+		if (cf_log_reopen() == -1)
+			cf_log_warn("reopen log file %s", cf_log_file());
+		break;
 	}
 }
 
@@ -227,8 +244,13 @@ cf_worker_main(struct cf_worker_init *in)
 	w->conf = in->conf;
 	w->conf_path = in->conf_path;
 	w->shm = in->shm;
-	snprintf(name, sizeof(name), "worker %u", in->slot);
+	snprintf(name, sizeof(name), "%u", in->slot);
 	cf_log_set_proc(name);
+	/* The master's log reopen may arrive before the libuv handler. */
+	signal(SIGUSR1, SIG_IGN);
+	/* Before PR_SET_PDEATHSIG: a change of credentials clears it. */
+	if (cf_user_drop() == -1)
+		return (2);	/* fatal: never serve as root by mistake */
 	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return (1);	/* the master died before we got here */
@@ -251,6 +273,7 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	lws_set_log_level(getenv("CF_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR,
 	    lws_log_emit);
+	cf_store_set_write_hook(observe_db_write);
 	if (cf_db_open_worker(w->conf) == -1)
 		return (1);
 	if (lws_start(w) == -1)
@@ -267,7 +290,10 @@ cf_worker_main(struct cf_worker_init *in)
 	uv_signal_init(&w->loop, &sig_int);
 	uv_signal_init(&w->loop, &sig_quit);
 	uv_signal_init(&w->loop, &sig_hup);
+	uv_signal_init(&w->loop, &sig_usr1);
 	sig_term.data = sig_int.data = sig_quit.data = sig_hup.data = w;
+	sig_usr1.data = w;
+	uv_signal_start(&sig_usr1, signal_cb, SIGUSR1);
 	uv_signal_start(&sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&sig_int, signal_cb, SIGINT);
 	uv_signal_start(&sig_quit, signal_cb, SIGQUIT);
@@ -278,7 +304,7 @@ cf_worker_main(struct cf_worker_init *in)
 	uv_timer_init(&w->loop, &drain_timer);
 	drain_timer.data = w;
 
-	cf_log_info("ready (pid %d)", (int)getpid());
+	cf_log_ev(CF_LOG_INFO, "ready", "pid=%d", (int)getpid());
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 
 	/*
@@ -296,6 +322,6 @@ cf_worker_main(struct cf_worker_init *in)
 	cf_ipc_free();
 	cf_db_close_worker();
 	cf_conf_free(w->conf);
-	cf_log_info("exited");
+	cf_log_ev(CF_LOG_INFO, "exited", "status=%d", exit_code);
 	return (exit_code);
 }

@@ -108,8 +108,10 @@ enum cf_ipc_kind {
 	CF_IPC_RELAY,		/* a relay frame (frame.h), maybe fragmented */
 	CF_IPC_FWD_REQ,		/* one HTTP polling request for a session we own */
 	CF_IPC_FWD_RESP,	/* its response */
-	CF_IPC_GONE		/* from the master: presence keys whose count
+	CF_IPC_GONE,		/* from the master: presence keys whose count
 				   fell to 0 with a dead worker ('\n'-joined) */
+	CF_IPC_CTL		/* from the master: a control socket connection
+				   (SCM_RIGHTS), served by admin.c */
 };
 int	 cf_ipc_start(struct cf_worker *w, int rx_fd, const int *tx_fds);
 void	 cf_ipc_stop(struct cf_worker *w);
@@ -126,6 +128,9 @@ int	 cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
 #define CF_IPC_CHUNK_MAX	(60 * 1024)
 int	 cf_ipc_post(int sock, enum cf_ipc_kind kind, unsigned src,
 	    const void *data, size_t len);
+/* The same with a descriptor (or -1) passed along; the caller keeps fd. */
+int	 cf_ipc_post_fd(int sock, enum cf_ipc_kind kind, unsigned src,
+	    const void *data, size_t len, int fd);
 /* Send to every other slot. */
 void	 cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind,
 	    const void *data, size_t len);

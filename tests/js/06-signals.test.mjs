@@ -99,7 +99,7 @@ describe('signals on a running daemon', () => {
 
 		await d.waitForLog(
 		    /worker.*(exited|killed).*respawn|respawn/i, 5000, mark);
-		await d.waitForLog(new RegExp(`worker ${slot}: ready`), 10000,
+		await d.waitForLog(new RegExp(`worker=${slot} event=ready `), 10000,
 		    mark);
 		await Promise.all(reconnected);
 		for (const s of onVictim) {
@@ -234,11 +234,11 @@ describe('crash loop', () => {
 			await d.stop();
 	});
 
-	// The pid of the newest "worker 0: ready (pid N)" line after since.
+	// The pid of the newest "worker=0 event=ready pid=N" line after since.
 	async function slot0(since) {
-		const line = await d.waitForLog(/worker 0: ready \(pid \d+\)/, 10000,
+		const line = await d.waitForLog(/worker=0 event=ready pid=\d+/, 10000,
 		    since);
-		return Number(/pid (\d+)/.exec(line)[1]);
+		return Number(/pid=(\d+)/.exec(line)[1]);
 	}
 
 	it('a slot killed 5 times in a row is left down; the other serves',
@@ -257,7 +257,7 @@ describe('crash loop', () => {
 		const after = d.logMark();
 		await sleep(1500);
 		assert.ok(!d.stderrLines().slice(after).some((l) =>
-		    /worker 0: ready/.test(l)), 'slot 0 stays down');
+		    /worker=0 event=ready /.test(l)), 'slot 0 stays down');
 		assert.equal(d.proc.exitCode, null, 'the master keeps running');
 		// Worker 1 still serves.
 		const s = await connect(d.url, TRANSPORTS.websocket);

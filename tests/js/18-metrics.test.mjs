@@ -2,8 +2,11 @@
 // restricted to the addresses of metrics-allow (loopback by default).
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { connect, until, closeAll, TRANSPORTS } from './lib/client.mjs';
+import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
+import { connect, until, closeAll, TRANSPORTS, ask } from './lib/client.mjs';
+import { CHAT_CONF, login, tabsOnWorkers, auth, createChannel, send, ok,
+    refused } from './lib/chat.mjs';
+import { mint } from './lib/token.mjs';
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$/;
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\]*)"$/;
@@ -151,5 +154,167 @@ describe('metrics-allow', () => {
 		const h = await fetch(`${d.url}/healthz`);
 		assert.equal(h.status, 200);
 		assert.equal(await h.text(), 'ok\n');
+	}));
+});
+
+describe('metrics for operators', () => {
+	let d;
+	const sockets = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (d)
+			await d.stop();
+	});
+
+	it('every new family has HELP and TYPE, and parses',
+	    withLogs(async () => {
+		const r = await fetch(`${d.url}/metrics`);
+		const text = await r.text();
+		for (const [name, type] of [
+		    ['confabd_events_in_by_name_total', 'counter'],
+		    ['confabd_deliveries_out_total', 'counter'],
+		    ['confabd_relay_lag_seconds', 'summary'],
+		    ['confabd_db_write_seconds', 'histogram'],
+		    ['confabd_errors_total', 'counter'],
+		    ['confabd_worker_restarts_total', 'counter']]) {
+			assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));
+			assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`,
+			    'm'));
+		}
+		const m = parseMetrics(text);
+		for (const w of ['0', '1']) {
+			assert.equal(m.filter((x) => x.name ===
+			    'confabd_db_write_seconds_bucket' &&
+			    x.labels.worker === w && x.labels.le === '+Inf')
+			    .length, 1, `+Inf bucket of worker ${w}`);
+			assert.equal(sum(m, 'confabd_worker_restarts_total',
+			    { worker: w }), 0);
+		}
+		assert.ok(m.some((x) => x.name ===
+		    'confabd_events_in_by_name_total' &&
+		    x.labels.event === 'chat:send_message'));
+	}));
+
+	it('events by name, deliveries, database writes, errors and relay ' +
+	    'lag move with traffic', withLogs(async () => {
+		const m0 = await scrape(d);
+		const [a, b] = await tabsOnWorkers(d, 2);
+		sockets.push(a, b);
+		await auth(a, mint({ userId: 501, displayName: 'Ops A',
+		    role: 'admin' }));
+		await auth(b, mint({ userId: 502, displayName: 'Ops B',
+		    role: 'admin' }));
+		const ch = await createChannel(a);
+		await ok(b, 'join_channel', ch.id);
+		await ok(a, 'join_channel', ch.id);
+		for (let i = 0; i < 3; i++)
+			await send(a, ch.id, `metrics ${i}`);
+		await refused(a, 'chat:send_message', [{ channelId: ch.id,
+		    message: '' }], 'invalid_payload');
+		await refused(a, 'join_channel', [987654321], 'not_found');
+		const unknown = await ask(a, 'no:such:event');
+		assert.equal(unknown.error.code, 'unknown_event');
+		let m;
+		await until(async () => {
+			m = await scrape(d);
+			return sum(m, 'confabd_deliveries_out_total') >=
+			    sum(m0, 'confabd_deliveries_out_total') + 6;
+		}, 5000, 'deliveries');
+		const by = (n, lbl) => sum(m, n, lbl) - sum(m0, n, lbl);
+		assert.equal(by('confabd_events_in_by_name_total',
+		    { event: 'chat:send_message' }), 4);
+		assert.equal(by('confabd_events_in_by_name_total',
+		    { event: 'authenticate' }), 2);
+		assert.equal(by('confabd_events_in_by_name_total',
+		    { event: 'unknown' }), 1);
+		assert.equal(by('confabd_errors_total',
+		    { code: 'invalid_payload' }), 1);
+		assert.equal(by('confabd_errors_total', { code: 'not_found' }),
+		    1);
+		assert.equal(by('confabd_errors_total',
+		    { code: 'unknown_event' }), 1);
+		// Channel + 3 messages at least: committed writes, timed.
+		const writes = by('confabd_db_write_seconds_count');
+		assert.ok(writes >= 4, `db writes ${writes}`);
+		assert.equal(by('confabd_db_write_seconds_bucket',
+		    { le: '+Inf' }), writes);
+		assert.ok(by('confabd_db_write_seconds_sum') > 0);
+		// The other worker's tab got the messages through the relay.
+		assert.ok(by('confabd_relay_lag_seconds_count') >= 3,
+		    'relay lag observed');
+		assert.ok(by('confabd_relay_lag_seconds_sum') >= 0);
+		// Histogram buckets are cumulative.
+		for (const w of ['0', '1']) {
+			const bk = m.filter((x) => x.name ===
+			    'confabd_db_write_seconds_bucket' &&
+			    x.labels.worker === w);
+			for (let i = 1; i < bk.length; i++)
+				assert.ok(bk[i].value >= bk[i - 1].value,
+				    `buckets of ${w} cumulative`);
+		}
+	}));
+
+	it('a worker killed and respawned counts a restart',
+	    withLogs(async () => {
+		const [pid] = d.workerPids();
+		const m0 = await scrape(d);
+		const since = d.logMark();
+		process.kill(pid, 'SIGKILL');
+		await d.waitForLog(/worker=\d+ event=ready /, 10000, since);
+		let m;
+		await until(async () => {
+			m = await scrape(d);
+			return sum(m, 'confabd_worker_restarts_total') ===
+			    sum(m0, 'confabd_worker_restarts_total') + 1;
+		}, 5000, 'worker restarts');
+	}));
+});
+
+describe('relay lag over Redis', () => {
+	let redis, d;
+	const sockets = [];
+
+	before(async () => {
+		redis = await startRedis();
+		d = await startDaemon({ workers: 2, redisUrl: redis.url,
+		    extraConf: CHAT_CONF });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (d)
+			await d.stop();
+		if (redis)
+			await redis.stop();
+	});
+
+	it('each publish is timed by its echo on the subscription',
+	    withLogs(async () => {
+		const [a, b] = await tabsOnWorkers(d, 2);
+		sockets.push(a, b);
+		await auth(a, mint({ userId: 601, displayName: 'Lag A',
+		    role: 'admin' }));
+		await auth(b, mint({ userId: 602, displayName: 'Lag B',
+		    role: 'user' }));
+		const ch = await createChannel(a);
+		await ok(b, 'join_channel', ch.id);
+		const m0 = await scrape(d);
+		const pub0 = sum(m0, 'confabd_relay_published_total');
+		for (let i = 0; i < 3; i++)
+			await send(a, ch.id, `lag ${i}`);
+		let m;
+		await until(async () => {
+			m = await scrape(d);
+			const pub = sum(m, 'confabd_relay_published_total');
+			return pub >= pub0 + 3 &&
+			    sum(m, 'confabd_relay_lag_seconds_count') -
+			    sum(m0, 'confabd_relay_lag_seconds_count') ===
+			    pub - pub0;
+		}, 5000, 'one lag observation per publish');
+		assert.ok(sum(m, 'confabd_relay_lag_seconds_sum') >
+		    sum(m0, 'confabd_relay_lag_seconds_sum'));
 	}));
 });

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,7 +68,7 @@ capture_end(struct capture *c, size_t *lenp)
 static void
 assert_timestamp(const char *s)
 {
-	static const char	 pat[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+	static const char	 pat[] = "ts=dddd-dd-ddTdd:dd:dd.dddZ ";
 	size_t			 i;
 
 	for (i = 0; i < sizeof(pat) - 1; i++) {
@@ -129,19 +130,22 @@ test_format(void **state)
 	cf_log(CF_LOG_INFO, "confabd started on %d", 3001);
 	out = capture_end(&c, &len);
 	assert_timestamp(out);
-	assert_string_equal(out + 25, "info master: confabd started on 3001\n");
-	assert_int_equal(len, 25 + strlen("info master: confabd started on "
-	    "3001\n"));
+	assert_string_equal(out + 28, "level=info worker=master event=message "
+	    "msg=\"confabd started on 3001\"\n");
+	assert_int_equal(len, 28 + strlen("level=info worker=master "
+	    "event=message msg=\"confabd started on 3001\"\n"));
 	free(out);
 
-	cf_log_set_proc("worker 2");
+	cf_log_set_proc("2");
 	capture_start(&c);
 	cf_log_warnx("slow client %s", "abc");
 	cf_log_info("second");
 	out = capture_end(&c, NULL);
 	assert_timestamp(out);
-	assert_non_null(strstr(out, "Z warn worker 2: slow client abc\n"));
-	assert_non_null(strstr(out, "Z info worker 2: second\n"));
+	assert_non_null(strstr(out, "Z level=warn worker=2 event=message "
+	    "msg=\"slow client abc\"\n"));
+	assert_non_null(strstr(out, "Z level=info worker=2 event=message "
+	    "msg=second\n"));
 	free(out);
 	cf_log_set_proc("master");
 }
@@ -170,8 +174,10 @@ test_filtering(void **state)
 	cf_log(CF_LOG_ERROR, "shown error");
 	out = capture_end(&c, NULL);
 	assert_null(strstr(out, "hidden"));
-	assert_non_null(strstr(out, " warn master: shown warn\n"));
-	assert_non_null(strstr(out, " error master: shown error\n"));
+	assert_non_null(strstr(out, "level=warn worker=master event=message "
+	    "msg=\"shown warn\"\n"));
+	assert_non_null(strstr(out, "level=error worker=master event=message "
+	    "msg=\"shown error\"\n"));
 	free(out);
 
 	/* At error, only errors. */
@@ -181,7 +187,8 @@ test_filtering(void **state)
 	cf_log(CF_LOG_ERROR, "only");
 	out = capture_end(&c, NULL);
 	assert_null(strstr(out, "hidden"));
-	assert_non_null(strstr(out, " error master: only\n"));
+	assert_non_null(strstr(out, " level=error worker=master event=message "
+	    "msg=only\n"));
 	free(out);
 
 	/* At debug, everything. */
@@ -189,7 +196,8 @@ test_filtering(void **state)
 	capture_start(&c);
 	cf_log_debug("dbg %s", "x");
 	out = capture_end(&c, NULL);
-	assert_non_null(strstr(out, " debug master: dbg x\n"));
+	assert_non_null(strstr(out, " level=debug worker=master event=message "
+	    "msg=\"dbg x\"\n"));
 	free(out);
 	cf_log_set_level(CF_LOG_INFO);
 }
@@ -209,9 +217,10 @@ test_errno(void **state)
 	errno = EACCES;
 	cf_log_warnx("no errno here");
 	out = capture_end(&c, NULL);
-	assert_non_null(strstr(out, " warn master: open /nope: No such file "
-	    "or directory\n"));
-	assert_non_null(strstr(out, " warn master: no errno here\n"));
+	assert_non_null(strstr(out, "level=warn worker=master event=message "
+	    "msg=\"open /nope: No such file or directory\"\n"));
+	assert_non_null(strstr(out, "level=warn worker=master event=message "
+	    "msg=\"no errno here\"\n"));
 	assert_null(strstr(out, "Permission denied"));
 	free(out);
 }
@@ -236,8 +245,9 @@ test_long_and_control(void **state)
 	assert_true((size_t)(strchr(out, '\n') - out) + 1 <= 4096);
 	assert_true((size_t)(strchr(out, '\n') - out) + 1 >= 4000);
 	/* The newline inside a message does not start a new line. */
-	assert_non_null(strstr(out, "info master: line?forged 0000"));
-	assert_non_null(strstr(out, "error master: x?\n"));
+	assert_non_null(strstr(out, "level=info worker=master event=message "
+	    "msg=\"line?forged 0000"));
+	assert_non_null(strstr(out, "error master: x?\"\n"));
 	assert_int_equal(out[len - 1], '\n');
 	{
 		size_t	 i, lines = 0;
@@ -265,7 +275,7 @@ test_fatal(void **state)
 	if (pid == 0) {
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
-		cf_log_set_proc("worker 1");
+		cf_log_set_proc("1");
 		errno = EPIPE;
 		cf_fatal("write %d", 7);
 	}
@@ -276,7 +286,8 @@ test_fatal(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 1);
-	assert_non_null(strstr(buf, " error worker 1: write 7: Broken pipe\n"));
+	assert_non_null(strstr(buf, "level=error worker=1 event=message "
+	    "msg=\"write 7: Broken pipe\"\n"));
 	close(fds[0]);
 
 	assert_int_equal(pipe(fds), 0);
@@ -296,7 +307,8 @@ test_fatal(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 1);
-	assert_non_null(strstr(buf, " error master: bad config\n"));
+	assert_non_null(strstr(buf, "level=error worker=master event=message "
+	    "msg=\"bad config\"\n"));
 	close(fds[0]);
 }
 
@@ -324,16 +336,88 @@ test_syslog_mode(void **state)
 	capture_start(&c);
 	cf_log_info("x");
 	out = capture_end(&c, NULL);
-	assert_non_null(strstr(out, " info a-very-long-process-name-that-goes-"
-	    "on-and-on-and-on-and-on-past: x\n"));
+	assert_non_null(strstr(out, " level=info worker=a-very-long-process-"
+	    "name-that-goes-on-and-on-and-on-and-on-past event=message msg=x\n"));
 	free(out);
 	cf_log_set_proc(NULL);
 	capture_start(&c);
 	cf_log_info("y");
 	out = capture_end(&c, NULL);
-	assert_non_null(strstr(out, " info confabd: y\n"));
+	assert_non_null(strstr(out, " level=info worker=confabd event=message "
+	    "msg=y\n"));
 	free(out);
 	cf_log_set_proc("master");
+}
+
+static void
+test_events_and_quoting(void **state)
+{
+	struct capture	 c;
+	char		*out;
+
+	(void)state;
+	capture_start(&c);
+	cf_log_ev(CF_LOG_INFO, "ready", "pid=%d", 42);
+	cf_log_ev(CF_LOG_WARN, "stopped", "%s", "");
+	cf_log_info("a \"quoted\" back\\slash a=b");
+	cf_log_info("%s", "");
+	out = capture_end(&c, NULL);
+	assert_non_null(strstr(out, " level=info worker=master event=ready "
+	    "pid=42\n"));
+	assert_non_null(strstr(out, " level=warn worker=master "
+	    "event=stopped\n"));
+	assert_non_null(strstr(out, " msg=\"a \\\"quoted\\\" "
+	    "back\\\\slash a=b\"\n"));
+	assert_non_null(strstr(out, " event=message msg=\"\"\n"));
+	free(out);
+}
+
+static void
+test_log_file_reopen(void **state)
+{
+	char	 dir[] = "/tmp/cf-test-log-XXXXXX", path[64], moved[64];
+	char	 buf[1024];
+	ssize_t	 n;
+	int	 fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/confabd.log", dir);
+	snprintf(moved, sizeof(moved), "%s/confabd.log.1", dir);
+	/* Reopening without a log file is a no-op. */
+	assert_null(cf_log_file());
+	assert_int_equal(cf_log_reopen(), 0);
+	/* A file that cannot be created changes nothing. */
+	assert_int_equal(cf_log_set_file("/nonexistent/dir/x.log"), -1);
+	assert_null(cf_log_file());
+	assert_int_equal(cf_log_set_file(path), 0);
+	assert_string_equal(cf_log_file(), path);
+	cf_log_info("before rotation");
+	assert_int_equal(rename(path, moved), 0);
+	cf_log_info("still the old file");
+	assert_int_equal(cf_log_reopen(), 0);
+	cf_log_info("after rotation");
+	assert_int_equal(cf_log_set_file(NULL), 0);
+	assert_null(cf_log_file());
+
+	assert_true((fd = open(moved, O_RDONLY)) != -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "msg=\"before rotation\"\n"));
+	assert_non_null(strstr(buf, "msg=\"still the old file\"\n"));
+	assert_null(strstr(buf, "after rotation"));
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf + 28, "level=info worker=master event=message "
+	    "msg=\"after rotation\"\n");
+	unlink(path);
+	unlink(moved);
+	rmdir(dir);
 }
 
 int
@@ -347,6 +431,8 @@ main(void)
 		cmocka_unit_test_setup(test_long_and_control, setup),
 		cmocka_unit_test_setup(test_fatal, setup),
 		cmocka_unit_test_setup(test_syslog_mode, setup),
+		cmocka_unit_test_setup(test_events_and_quoting, setup),
+		cmocka_unit_test_setup(test_log_file_reopen, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,74 @@ test_stats(void **state)
 }
 
 static void
+test_metrics_counters(void **state)
+{
+	struct cf_shm		*shm;
+	struct cf_shm_stats	*st;
+	char			 code[16];
+	unsigned		 i;
+
+	(void)state;
+	assert_null(cf_shm_stats(NULL, 0));
+	shm = cf_shm_create(2, 16);
+	assert_non_null(shm);
+	st = cf_shm_stats(shm, 1);
+	/* NULL-safe for a process without shared memory. */
+	cf_shm_observe_db_write(NULL, 5);
+	cf_shm_count_error(NULL, "x");
+
+	/* Histogram: one bucket per observation, +Inf beyond the last. */
+	cf_shm_observe_db_write(st, 0);
+	cf_shm_observe_db_write(st, cf_shm_db_bucket_us[0]);
+	cf_shm_observe_db_write(st, cf_shm_db_bucket_us[0] + 1);
+	cf_shm_observe_db_write(st, cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS - 1]
+	    + 1);
+	assert_int_equal(st->db_write_buckets[0], 2);
+	assert_int_equal(st->db_write_buckets[1], 1);
+	assert_int_equal(st->db_write_count, 4);
+	assert_int_equal(st->db_write_sum_us, 2 * cf_shm_db_bucket_us[0] +
+	    cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS - 1] + 2);
+	for (i = 1; i < CF_SHM_DB_BUCKETS; i++)
+		assert_true(cf_shm_db_bucket_us[i] > cf_shm_db_bucket_us[i - 1]);
+
+	/* Error codes: counted by name; past the table, "other". */
+	cf_shm_count_error(st, "not_found");
+	cf_shm_count_error(st, "not_found");
+	cf_shm_count_error(st, "invalid_payload");
+	assert_int_equal(st->nerrors, 2);
+	assert_string_equal(st->errors[0].code, "not_found");
+	assert_int_equal(st->errors[0].count, 2);
+	assert_int_equal(st->errors[1].count, 1);
+	cf_shm_count_error(st, "a-code-that-is-much-too-long-to-keep-here");
+	assert_string_equal(st->errors[2].code, "other");
+	for (i = 0; i < 2 * CF_SHM_ERROR_CODES; i++) {
+		snprintf(code, sizeof(code), "code%u", i);
+		cf_shm_count_error(st, code);
+	}
+	/* "other" took a place early, so the last one stays free. */
+	assert_int_equal(st->nerrors, CF_SHM_ERROR_CODES - 1);
+	assert_string_equal(st->errors[2].code, "other");
+	assert_true(st->errors[2].count > 1);
+	{
+		uint64_t total = 0;
+
+		for (i = 0; i < st->nerrors; i++)
+			total += st->errors[i].count;
+		assert_int_equal(total, 4 + 2 * CF_SHM_ERROR_CODES);
+	}
+
+	/* The purge keeps the master's restart count only. */
+	st->restarts = 3;
+	st->deliveries_out = 9;
+	assert_int_equal(cf_shm_purge_slot(shm, 1), 0);
+	assert_int_equal(st->restarts, 3);
+	assert_int_equal(st->deliveries_out, 0);
+	assert_int_equal(st->nerrors, 0);
+	assert_int_equal(st->db_write_count, 0);
+	cf_shm_destroy(shm);
+}
+
+static void
 test_edges(void **state)
 {
 	struct cf_shm	*shm;
@@ -507,6 +575,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_bad),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_metrics_counters),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_several_slots),
 		cmocka_unit_test(test_bad_args),

@@ -2569,6 +2569,49 @@ test_pg_racing_calls(void **state)
 	    RACERS * RACE_CALLS);
 }
 
+static unsigned	 hook_calls;
+
+static void
+count_write(uint64_t us)
+{
+	(void)us;
+	hook_calls++;
+}
+
+/* Committed writes reach the write hook once each; reads never do. */
+static void
+test_write_hook(void **state)
+{
+	struct fx *fx = *state;
+	json_t *c = NULL, *l = NULL;
+	int64_t bid = 0;
+
+	hook_calls = 0;
+	cf_store_set_write_hook(count_write);
+	/* A transaction: one observation however many statements. */
+	assert_int_equal(cf_store_channel_create(fx->db, "Hooked", NULL, 0,
+	    "1", NULL, 0, T0, &c), 0);
+	assert_int_equal(hook_calls, 1);
+	/* A single autocommit statement. */
+	assert_int_equal(cf_store_broadcast_add(fx->db, "hi", "normal", "1",
+	    "One", T0, &bid), 0);
+	assert_int_equal(hook_calls, 2);
+	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
+	assert_int_equal(hook_calls, 2);
+	/* A refused write (a taken name) is not a committed one. */
+	json_decref(c);
+	c = NULL;
+	assert_int_equal(cf_store_channel_create(fx->db, "hooked", NULL, 0,
+	    "1", NULL, 0, T0, &c), -EEXIST);
+	assert_int_equal(hook_calls, 2);
+	cf_store_set_write_hook(NULL);
+	assert_int_equal(cf_store_broadcast_add(fx->db, "again", "low", "1",
+	    "One", T0, &bid), 0);
+	assert_int_equal(hook_calls, 2);
+	json_decref(c);
+	json_decref(l);
+}
+
 int
 main(void)
 {
@@ -2603,6 +2646,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_presence, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_broadcast, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_write_hook, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_create, setup,
 		    teardown),

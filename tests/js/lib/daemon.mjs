@@ -215,18 +215,69 @@ export function childPids(pid) {
 }
 
 /*
+ * Push the lines appended to `file` into log until `until` resolves, every
+ * 20 ms, following the path: a new inode or a shorter file is read from its
+ * start.  A last read after `until` picks up the final lines.
+ */
+function tail(file, log, until) {
+	let ino = null, off = 0, rest = '', done = false;
+	const read = () => {
+		let st;
+		try {
+			st = fs.statSync(file);
+		} catch {
+			return;
+		}
+		if (st.ino !== ino || st.size < off) {
+			ino = st.ino;
+			off = 0;
+			rest = '';
+		}
+		if (st.size <= off)
+			return;
+		const fd = fs.openSync(file, 'r');
+		try {
+			const buf = Buffer.alloc(st.size - off);
+			const n = fs.readSync(fd, buf, 0, buf.length, off);
+			off += n;
+			rest += buf.subarray(0, n).toString('utf8');
+		} finally {
+			fs.closeSync(fd);
+		}
+		let i;
+		while ((i = rest.indexOf('\n')) >= 0) {
+			log.push(rest.slice(0, i));
+			rest = rest.slice(i + 1);
+		}
+	};
+	const timer = setInterval(read, 20);
+	timer.unref();
+	until.then(() => {
+		if (!done) {
+			done = true;
+			clearInterval(timer);
+			read();
+		}
+	});
+}
+
+/*
  * Start confabd in the foreground.  Resolves once `workers` lines matching
- * /worker \d+: ready/ were logged (rejects after readyTimeoutMs with the
+ * /worker=\d+ event=ready / were logged (rejects after readyTimeoutMs with the
  * collected log, or as soon as the daemon exits).
  *
  * The data directory is a new temporary one, removed by stop(); with
  * keepDir, stop() leaves it (it is still removed when the test process
  * exits), so that a later daemon can be started on it with `dir`.  A `dir`
  * given is used as it is and never removed by the harness.
+ *
+ * With tailFile (the daemon's log-file, set through extraConf), the lines
+ * appended to that path are collected as if from stderr; the tail follows
+ * the path, so a rotated file is read from its start.
  */
 export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
     env = {}, logLevel = 'info', readyTimeoutMs = 10000, port, dir,
-    keepDir = false } = {}) {
+    keepDir = false, tailFile } = {}) {
 	if (!fs.existsSync(CONFABD)) {
 		throw new Error(`confabd binary not found at ${CONFABD} ` +
 		    '(build it, or set CONFABD=/path/to/confabd)');
@@ -252,6 +303,8 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	log.attach(proc.stderr, '');
 	log.attach(proc.stdout, 'stdout: ');
 	const exited = exitPromise(proc);
+	if (tailFile)
+		tail(tailFile, log, exited);
 	let exitInfo = null;
 	exited.then((r) => {
 		exitInfo = r;
@@ -311,11 +364,11 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	};
 	liveDaemons.add(d);
 
-	// Ready: N "worker K: ready" lines (distinct slots), or failure.
+	// Ready: N "worker=K event=ready" lines (distinct slots), or failure.
 	const ready = new Promise((resolve, reject) => {
 		const slots = new Set();
 		const check = (line) => {
-			const m = /worker (\d+): ready/.exec(line);
+			const m = /worker=(\d+) event=ready /.exec(line);
 			if (m)
 				slots.add(m[1]);
 			if (slots.size >= workers) {

@@ -1,0 +1,18 @@
+/*
+ * admin.h -- the confabctl requests a worker serves (admin.c), handed over
+ * by the master from the control socket.
+ */
+#ifndef CF_ADMIN_H
+#define CF_ADMIN_H
+
+struct cf_worker;
+
+/*
+ * Serve one control connection: read a JSON line, answer one, close.  fd
+ * is owned from now on (closed on every path).
+ */
+void	 cf_admin_adopt(struct cf_worker *w, int fd);
+/* Close every control connection still open (worker shutdown). */
+void	 cf_admin_stop(void);
+
+#endif
