@@ -231,6 +231,22 @@ cf_db_close(sqlite3 *db)
 }
 
 int
+cf_db_checkpoint(const char *path)
+{
+	sqlite3 *db;
+	int rc;
+
+	if ((db = cf_db_open(path)) == NULL)
+		return (-1);
+	rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+	if (rc != SQLITE_OK)
+		cf_log_warnx("%s: checkpoint: %s", path, sqlite3_errmsg(db));
+	cf_db_close(db);
+	return (rc == SQLITE_OK ? 0 : -1);
+}
+
+int
 cf_db_open_worker(const struct cf_conf *conf)
 {
 	if (strncmp(conf->database, "postgres", 8) == 0) {

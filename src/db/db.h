@@ -20,6 +20,11 @@
  */
 sqlite3	*cf_db_open(const char *path);
 void	 cf_db_close(sqlite3 *db);	/* NULL-safe */
+/*
+ * Copy the write-ahead log of the SQLite file at path into the database
+ * and truncate it (the master, once every worker has exited).  0 or -1.
+ */
+int	 cf_db_checkpoint(const char *path);
 
 /* The worker's own connection. */
 int	 cf_db_open_worker(const struct cf_conf *conf);

@@ -37,6 +37,7 @@ struct cf_shm_stats {
 	uint64_t	 packets_out;
 	uint64_t	 relay_out;
 	uint64_t	 relay_in;
+	uint32_t	 ready;		/* 1 once the worker accepts connections */
 } __attribute__((aligned(128)));
 
 /*

@@ -450,7 +450,7 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 	}
 	perm = strcmp(json_string_value(type), "audio") == 0 ?
 	    CF_PERM_CALL_AUDIO : CF_PERM_CALL_VIDEO;
-	if ((c->perms & perm) == 0) {
+	if ((cf_chat_perms(c) & perm) == 0) {
 		cf_chat_fail(ctx, "forbidden", "Permission denied");
 		return;
 	}
@@ -671,7 +671,7 @@ cf_ev_call_history(struct cf_event_ctx *ctx)
 	int64_t before = 0;
 	int limit = CF_CALL_HISTORY_DEF;
 
-	if ((c->perms & CF_PERM_CALL_VIEW_HISTORY) == 0) {
+	if ((cf_chat_perms(c) & CF_PERM_CALL_VIEW_HISTORY) == 0) {
 		cf_chat_fail(ctx, "forbidden", "Permission denied");
 		return;
 	}

@@ -141,6 +141,8 @@ cf_presence_down(struct cf_sess *s)
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	n = add(key, -1);
+	if (cf_w->handover)
+		return;		/* the master reconciles (cf_presence_gone) */
 	if (n > 0) {
 		p = stored(c->user_id);
 		emit_update(c->user_id,
