@@ -802,9 +802,13 @@ reload(void)
 		reload_failed("no JWT secret", nc);
 		return;
 	}
+	/* The changes are logged at the more verbose of the two levels. */
+	if (nc->log_level > m.cur->conf->log_level)
+		cf_log_set_level(nc->log_level);
 	n = cf_conf_diff(m.cur->conf, nc, log_change, NULL);
 	if (needs_generation(m.cur->conf, nc)) {
 		reload_cold(nc);
+		cf_log_set_level(m.cur->conf->log_level);	/* until it serves */
 		return;
 	}
 	cf_conf_free(m.cur->conf);

@@ -152,7 +152,7 @@ reload(struct cf_worker *w)
 	cf_log_set_level(nc->log_level);
 	if (cf_app->on_reload != NULL)
 		cf_app->on_reload(w);
-	cf_log_debug("configuration reloaded");
+	cf_log_info("configuration reloaded");
 }
 
 static void

@@ -1,0 +1,356 @@
+// Reload under load: 200 WebSocket clients in 10 channels send messages
+// with acks while SIGHUP applies hot changes (JWT key rotation, a role's
+// permissions, the log level): nobody is disconnected and every acked
+// message reaches every member.  Then a cold change (workers 2 -> 3): the
+// clients move to the new generation of workers, no acked message is lost
+// and the port never refuses a connection.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
+import net from 'node:net';
+import { startDaemon, buildConf, withLogs, sleep } from './lib/daemon.mjs';
+import { client, connected, ask, until, closeAll } from './lib/client.mjs';
+import { openTab, record, waitFor, ok, refused, history,
+    uniq } from './lib/chat.mjs';
+import { SECRET, OTHER_SECRET, mint } from './lib/token.mjs';
+
+const NCLIENTS = 200;
+const NCHANNELS = 10;
+const NEW_SECRET = 'rotated-confabd-secret-0123456789-abcdefgh';
+const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
+
+// The configuration of each step; every later step keeps the earlier
+// changes.
+function extraConf({ rotated = false, cut = false } = {}) {
+	return [
+		`jwt-secret ${rotated ? NEW_SECRET : SECRET}`,
+		...(rotated ? [`jwt-secret-previous ${SECRET}`] : []),
+		'role tester chat.access chat.send_messages' +
+		    (cut ? '' : ' chat.create_channels'),
+		'rate-limit 1000 1',
+		'shutdown-timeout 5s',
+	];
+}
+
+function confText(d, { workers = 2, level = 'info', ...rest } = {}) {
+	return buildConf({ port: d.port, workers, dir: d.dir, logLevel: level,
+	    extraConf: extraConf(rest) });
+}
+
+function tester(i) {
+	return { userId: String(1000 + i), displayName: `Tester ${i}`,
+	    role: 'tester' };
+}
+
+/*
+ * A reconnecting WebSocket client authenticated by its CONNECT payload
+ * that (re)joins channel `ch` on every connect.  s.got: ids of the
+ * chat:new_message events received; s.joins: connects whose join was
+ * acked.
+ */
+function member(d, claims, ch) {
+	const s = client(d.url, { transports: ['websocket'],
+	    auth: { token: mint(claims) } });
+	s.ch = ch;
+	s.got = new Set();
+	s.joins = 0;
+	s.on('chat:new_message', (m) => s.got.add(m.id));
+	s.on('connect', async () => {
+		if (ch === null) {
+			s.joins++;
+			return;
+		}
+		try {
+			const a = await s.timeout(10000).emitWithAck(
+			    'join_channel', ch);
+			if (a?.ok)
+				s.joins++;
+		} catch {
+			// disconnected meanwhile: the next connect joins
+		}
+	});
+	return s;
+}
+
+const rejoined = (s) => s.connected && s.joins === s.events.connects;
+
+/*
+ * Each client sends a message about every 0.8-1.2 s while traffic.on, and
+ * records what was acked ({id, ch, at}) and what was refused.
+ */
+function startTraffic(sockets) {
+	const t = { on: true, acked: [], refusals: [], pumps: [] };
+	let seq = 0;
+	for (const s of sockets) {
+		t.pumps.push((async () => {
+			await sleep(Math.random() * 1000);
+			while (t.on) {
+				if (rejoined(s)) {
+					const text = `m${++seq} from ${s.i}`;
+					const sent = Date.now();
+					try {
+						const a = await s.timeout(10000)
+						    .emitWithAck('chat:send_message',
+						    { channelId: s.ch, message: text });
+						if (a?.ok) {
+							t.acked.push({ id: a.message.id,
+							    ch: s.ch, sent });
+						} else
+							t.refusals.push(a);
+					} catch {
+						// no ack (disconnected): not acked
+					}
+				}
+				await sleep(800 + Math.random() * 400);
+			}
+		})());
+	}
+	t.stop = async () => {
+		t.on = false;
+		await Promise.all(t.pumps);
+	};
+	return t;
+}
+
+// Connect to 127.0.0.1:port over and over until stopped; counts refusals.
+function startConnectPoller(port) {
+	const p = { on: true, ok: 0, refused: 0, errors: [] };
+	p.done = (async () => {
+		while (p.on) {
+			await new Promise((resolve) => {
+				const c = net.connect(port, '127.0.0.1');
+				c.on('connect', () => {
+					p.ok++;
+					c.destroy();
+					resolve();
+				});
+				c.on('error', (e) => {
+					if (e.code === 'ECONNREFUSED')
+						p.refused++;
+					else
+						p.errors.push(e.code);
+					resolve();
+				});
+			});
+			await sleep(5);
+		}
+	})();
+	return p;
+}
+
+// Every acked message (sent at or after `since`) received by every member of
+// its channel; resolves the list of what is missing (empty when all is).
+async function undelivered(sockets, acked, since = 0, timeoutMs = 20000) {
+	const missing = () => {
+		const out = [];
+		for (const m of acked) {
+			if (m.sent < since)
+				continue;
+			for (const s of sockets) {
+				if (s.ch === m.ch && !s.got.has(m.id))
+					out.push({ id: m.id, to: s.i });
+			}
+		}
+		return out;
+	};
+	try {
+		await until(() => missing().length === 0, timeoutMs,
+		    'deliveries', 50);
+	} catch {
+		// reported by the caller
+	}
+	return missing();
+}
+
+async function assertInHistory(admin, channels, acked) {
+	const stored = new Set();
+	for (const ch of channels) {
+		for (const m of await history(admin, ch))
+			stored.add(m.id);
+	}
+	const lost = acked.filter((m) => !stored.has(m.id));
+	assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acked ` +
+	    'messages missing from the history');
+}
+
+describe('reload under load (200 clients, 2 workers)', () => {
+	let d, admin;
+	const sockets = [];
+	const channels = [];
+	const extra = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, readyTimeoutMs: 20000,
+		    extraConf: extraConf() });
+		admin = member(d, ADMIN, null);
+		admin.i = 'admin';
+		await connected(admin, 10000);
+		for (let i = 0; i < NCHANNELS; i++) {
+			const a = await ok(admin, 'channel:create',
+			    { name: uniq('load') });
+			channels.push(a.channel.id);
+		}
+		for (let i = 0; i < NCLIENTS; i += 20) {
+			const batch = [];
+			for (let j = i; j < i + 20; j++) {
+				const s = member(d, tester(j),
+				    channels[j % NCHANNELS]);
+				s.i = j;
+				sockets.push(s);
+				batch.push(s);
+			}
+			await until(() => batch.every(rejoined), 20000,
+			    'clients connected and joined', 20);
+		}
+	});
+	after(async () => {
+		closeAll([...sockets, ...extra, admin].filter(Boolean));
+		if (d)
+			await d.stop();
+	});
+
+	it('hot reloads: no disconnect, every message to every member, new ' +
+	    'keys and permissions in force', withLogs(async (t) => {
+		const pids = d.workerPids();
+		const who = await Promise.all(sockets.map((s) =>
+		    ask(s, 'whoami')));
+		// One live socket on each worker, to check the permissions.
+		const probes = pids.map((pid) =>
+		    sockets[who.findIndex((w) => w.pid === pid)]);
+		assert.ok(probes.every(Boolean), 'clients on both workers');
+		for (const p of probes)
+			await ok(p, 'channel:create', { name: uniq('before') });
+
+		const traffic = startTraffic(sockets);
+		await sleep(1500);
+
+		// 1. Key rotation: the old secret stays as the previous one.
+		let mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { rotated: true }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: jwt-secret changed/, 5000,
+		    mark);
+		await d.waitForLog(/master: reload: jwt-secret-previous changed/,
+		    5000, mark);
+		await until(() => d.stderrLines().slice(mark).filter((l) =>
+		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    10000, 'both workers reloaded', 20);
+		assert.ok(!d.stderrLines().slice(mark).some((l) =>
+		    l.includes(NEW_SECRET) || l.includes(SECRET)),
+		    'no secret in the log');
+		const tabs = [];
+		for (const pid of pids)
+			tabs.push(await openTab(d, { on: pid }));
+		extra.push(...tabs);
+		for (const [k, tab] of tabs.entries()) {
+			const u = { userId: String(5000 + k), displayName: 'N',
+			    role: 'tester' };
+			for (const secret of [NEW_SECRET, SECRET]) {
+				const a = await ask(tab, 'authenticate',
+				    mint(u, { secret }));
+				assert.equal(a?.ok, true, `token signed with the ` +
+				    `${secret === SECRET ? 'previous' : 'new'} ` +
+				    `secret on worker ${tab.who.worker}: ` +
+				    JSON.stringify(a));
+			}
+		}
+		const stranger = await openTab(d, {});
+		extra.push(stranger);
+		const bad = await ask(stranger, 'authenticate',
+		    mint(tester(7000), { secret: OTHER_SECRET }));
+		assert.equal(bad?.ok, false, 'a third secret is refused');
+
+		// 2. A role loses a permission: refused on live sockets.
+		await sleep(1000);
+		mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
+		    cut: true }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: role .*tester chat\.access chat\.send_messages chat\.create_channels.* -> /,
+		    5000, mark);
+		await until(() => d.stderrLines().slice(mark).filter((l) =>
+		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    10000, 'both workers reloaded', 20);
+		for (const p of probes) {
+			await refused(record(p), 'channel:create',
+			    [{ name: uniq('after') }], 'forbidden',
+			    'permission removed by the reload');
+		}
+
+		// 3. The log level.
+		await sleep(1000);
+		mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
+		    cut: true, level: 'warn' }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: log-level info -> warn/, 5000,
+		    mark);
+		await sleep(1500);
+		await traffic.stop();
+
+		t.diagnostic(`${traffic.acked.length} messages acked during ` +
+		    'the hot reloads');
+		assert.ok(traffic.acked.length >= NCLIENTS,
+		    'every client sent messages');
+		assert.deepEqual(traffic.refusals, [], 'no message refused');
+		sockets.forEach((s) => assert.deepEqual(s.events.disconnects,
+		    [], `client ${s.i} was disconnected`));
+		assert.deepEqual(await undelivered(sockets, traffic.acked), [],
+		    'every acked message reached every member');
+		await assertInHistory(admin, channels, traffic.acked);
+		assert.deepEqual(d.workerPids(), pids, 'the same workers');
+	}));
+
+	it('workers 2 -> 3: a new generation takes over without a refused ' +
+	    'connection or a lost message', withLogs(async (t) => {
+		const oldPids = d.workerPids();
+		const traffic = startTraffic(sockets);
+		const poller = startConnectPoller(d.port);
+		await sleep(1500);
+		const mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { workers: 3,
+		    rotated: true, cut: true }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: workers 2 -> 3/, 5000, mark);
+		await d.waitForLog(/master: reload: log-level warn -> info/, 5000,
+		    mark);
+		await d.waitForLog(/master: generation 2 serves with 3 workers/,
+		    20000, mark);
+		await d.waitForLog(/master: generation 1 has exited/, 20000, mark);
+		await until(() => sockets.every(rejoined) && rejoined(admin),
+		    30000, 'every client back and joined', 50);
+		const backAt = Date.now();
+		await sleep(2000);
+		await traffic.stop();
+		poller.on = false;
+		await poller.done;
+
+		t.diagnostic(`${traffic.acked.length} messages acked; ` +
+		    `${poller.ok} connects during the switch`);
+		assert.equal(poller.refused, 0, 'no refused connection');
+		assert.deepEqual(poller.errors, [], 'no connect error');
+		assert.ok(poller.ok > 0);
+		const pids = d.workerPids();
+		assert.equal(pids.length, 3, 'three workers');
+		assert.ok(pids.every((p) => !oldPids.includes(p)),
+		    'all new processes');
+		const who = await Promise.all(sockets.map((s) =>
+		    ask(s, 'whoami')));
+		for (const w of who) {
+			assert.equal(w.workers, 3);
+			assert.equal(w.generation, 2);
+			assert.ok(pids.includes(w.pid), `served by ${w.pid}`);
+		}
+		// The moved clients went through a disconnect; none was
+		// refused by the server.
+		for (const s of sockets) {
+			for (const x of s.events.disconnects)
+				assert.notEqual(x.reason, 'io server disconnect');
+		}
+		assert.deepEqual(traffic.refusals, [], 'no message refused');
+		await assertInHistory(admin, channels, traffic.acked);
+		// Once everyone is back, the new workers relay to each other.
+		assert.deepEqual(await undelivered(sockets, traffic.acked,
+		    backAt), [], 'messages after the switch reach every member');
+	}));
+});
