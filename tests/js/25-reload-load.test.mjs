@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import { startDaemon, buildConf, withLogs, sleep } from './lib/daemon.mjs';
-import { client, connected, ask, until, closeAll } from './lib/client.mjs';
-import { openTab, record, waitFor, ok, refused, history,
-    uniq } from './lib/chat.mjs';
+import { connected, ask, until, closeAll } from './lib/client.mjs';
+import { openTab, record, ok, refused, uniq } from './lib/chat.mjs';
 import { SECRET, OTHER_SECRET, mint } from './lib/token.mjs';
+import { member, rejoined, startTraffic, stopAllTraffic, undelivered,
+    assertInHistory } from './lib/load.mjs';
 
 const NCLIENTS = 200;
 const NCHANNELS = 10;
@@ -42,76 +43,6 @@ function tester(i) {
 	    role: 'tester' };
 }
 
-/*
- * A reconnecting WebSocket client authenticated by its CONNECT payload
- * that (re)joins channel `ch` on every connect.  s.got: ids of the
- * chat:new_message events received; s.joins: connects whose join was
- * acked.
- */
-function member(d, claims, ch) {
-	const s = client(d.url, { transports: ['websocket'],
-	    auth: { token: mint(claims) } });
-	s.ch = ch;
-	s.got = new Set();
-	s.joins = 0;
-	s.on('chat:new_message', (m) => s.got.add(m.id));
-	s.on('connect', async () => {
-		if (ch === null) {
-			s.joins++;
-			return;
-		}
-		try {
-			const a = await s.timeout(10000).emitWithAck(
-			    'join_channel', ch);
-			if (a?.ok)
-				s.joins++;
-		} catch {
-			// disconnected meanwhile: the next connect joins
-		}
-	});
-	return s;
-}
-
-const rejoined = (s) => s.connected && s.joins === s.events.connects;
-
-/*
- * Each client sends a message about every 0.8-1.2 s while traffic.on, and
- * records what was acked ({id, ch, at}) and what was refused.
- */
-function startTraffic(sockets) {
-	const t = { on: true, acked: [], refusals: [], pumps: [] };
-	let seq = 0;
-	for (const s of sockets) {
-		t.pumps.push((async () => {
-			await sleep(Math.random() * 1000);
-			while (t.on) {
-				if (rejoined(s)) {
-					const text = `m${++seq} from ${s.i}`;
-					const sent = Date.now();
-					try {
-						const a = await s.timeout(10000)
-						    .emitWithAck('chat:send_message',
-						    { channelId: s.ch, message: text });
-						if (a?.ok) {
-							t.acked.push({ id: a.message.id,
-							    ch: s.ch, sent });
-						} else
-							t.refusals.push(a);
-					} catch {
-						// no ack (disconnected): not acked
-					}
-				}
-				await sleep(800 + Math.random() * 400);
-			}
-		})());
-	}
-	t.stop = async () => {
-		t.on = false;
-		await Promise.all(t.pumps);
-	};
-	return t;
-}
-
 // Connect to 127.0.0.1:port over and over until stopped; counts refusals.
 function startConnectPoller(port) {
 	const p = { on: true, ok: 0, refused: 0, errors: [] };
@@ -138,43 +69,8 @@ function startConnectPoller(port) {
 	return p;
 }
 
-// Every acked message (sent at or after `since`) received by every member of
-// its channel; resolves the list of what is missing (empty when all is).
-async function undelivered(sockets, acked, since = 0, timeoutMs = 20000) {
-	const missing = () => {
-		const out = [];
-		for (const m of acked) {
-			if (m.sent < since)
-				continue;
-			for (const s of sockets) {
-				if (s.ch === m.ch && !s.got.has(m.id))
-					out.push({ id: m.id, to: s.i });
-			}
-		}
-		return out;
-	};
-	try {
-		await until(() => missing().length === 0, timeoutMs,
-		    'deliveries', 50);
-	} catch {
-		// reported by the caller
-	}
-	return missing();
-}
-
-async function assertInHistory(admin, channels, acked) {
-	const stored = new Set();
-	for (const ch of channels) {
-		for (const m of await history(admin, ch))
-			stored.add(m.id);
-	}
-	const lost = acked.filter((m) => !stored.has(m.id));
-	assert.deepEqual(lost, [], `${lost.length} of ${acked.length} acked ` +
-	    'messages missing from the history');
-}
-
 describe('reload under load (200 clients, 2 workers)', () => {
-	let d, admin;
+	let d, admin, poller;
 	const sockets = [];
 	const channels = [];
 	const extra = [];
@@ -204,6 +100,9 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		}
 	});
 	after(async () => {
+		stopAllTraffic();
+		if (poller)
+			poller.on = false;
 		closeAll([...sockets, ...extra, admin].filter(Boolean));
 		if (d)
 			await d.stop();
@@ -305,7 +204,7 @@ describe('reload under load (200 clients, 2 workers)', () => {
 	    'connection or a lost message', withLogs(async (t) => {
 		const oldPids = d.workerPids();
 		const traffic = startTraffic(sockets);
-		const poller = startConnectPoller(d.port);
+		poller = startConnectPoller(d.port);
 		await sleep(1500);
 		const mark = d.logMark();
 		await fsp.writeFile(d.confPath, confText(d, { workers: 3,
