@@ -253,3 +253,83 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		    backAt), [], 'messages after the switch reach every member');
 	}));
 });
+
+describe('reload of listen', () => {
+	let d, blocker;
+	const sockets = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, extraConf: extraConf() });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (blocker)
+			blocker.close();
+		if (d)
+			await d.stop();
+	});
+
+	const refusedAt = (port) => new Promise((resolve) => {
+		const c = net.connect(port, '127.0.0.1');
+		c.on('connect', () => {
+			c.destroy();
+			resolve(false);
+		});
+		c.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+	});
+
+	it('an address in use: the reload fails and nothing changes',
+	    withLogs(async () => {
+		blocker = net.createServer();
+		await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
+		const busy = blocker.address().port;
+		const pids = d.workerPids();
+		const s = await openTab(d, {});
+		sockets.push(s);
+		const mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, {}) +
+		    `listen 127.0.0.1:${busy}\n`);
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: listen 127\.0\.0\.1:\d+: bind: Address already in use/,
+		    5000, mark);
+		await d.waitForLog(/master: reload failed, keeping the running configuration/,
+		    5000, mark);
+		assert.deepEqual(d.workerPids(), pids, 'the same workers');
+		assert.equal((await ask(s, 'whoami')).generation, 1);
+		assert.deepEqual(s.events.disconnects, []);
+		await fsp.writeFile(d.confPath, confText(d, {}));
+	}));
+
+	it('a new port: served by the new workers; the old one closes once ' +
+	    'they took over', withLogs(async () => {
+		const old = await openTab(d, { opts: { reconnection: false } });
+		sockets.push(old);
+		const other = await new Promise((resolve) => {
+			const srv = net.createServer();
+			srv.listen(0, '127.0.0.1', () => {
+				const { port } = srv.address();
+				srv.close(() => resolve(port));
+			});
+		});
+		const mark = d.logMark();
+		const text = confText(d, {}).replace(`listen 127.0.0.1:${d.port}`,
+		    `listen 127.0.0.1:${other}`);
+		await fsp.writeFile(d.confPath, text);
+		d.signal('SIGHUP');
+		await d.waitForLog(new RegExp(`master: reload: listen ` +
+		    `127\\.0\\.0\\.1:${d.port} -> 127\\.0\\.0\\.1:${other}`), 5000,
+		    mark);
+		await d.waitForLog(/master: generation \d+ has exited/, 20000, mark);
+		await d.waitForLog(new RegExp('master: no longer listening on ' +
+		    `127\\.0\\.0\\.1:${d.port}`), 5000, mark);
+		assert.ok(await refusedAt(d.port), 'the old port is closed');
+		assert.ok(old.events.disconnects.length === 1,
+		    'the old client was handed over');
+		const s = await openTab({ ...d, url: `http://127.0.0.1:${other}` },
+		    {});
+		sockets.push(s);
+		const w = await ask(s, 'whoami');
+		assert.equal(w.workers, 2);
+		assert.ok(w.generation >= 2);
+	}));
+});
