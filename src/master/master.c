@@ -306,16 +306,37 @@ inboxes_open(struct gen *g)
 }
 
 /*
+ * The listening fd a live generation has for the address of l, or -1.
+ * Draining generations count too: an address removed by one reload and
+ * put back by the next keeps its socket.
+ */
+static int
+listen_find(const struct cf_listen *l)
+{
+	const struct gen *h;
+	unsigned i;
+	int j;
+
+	for (i = 0; i < m.ngens; i++) {
+		h = m.gens[i];
+		for (j = 0; j < h->nlisten; j++)
+			if (same_address(&h->conf->listen[j], l))
+				return (h->listen_fds[j]);
+	}
+	return (-1);
+}
+
+/*
  * A new generation for conf (owned by it from now on, freed on failure):
- * the listeners of prev (NULL at start) whose address it keeps are shared,
- * the others are bound; a new segment and inbox set.  Registered in m.gens;
- * no worker is started.  NULL on failure, with nothing changed.
+ * the listeners of the live generations whose address it keeps are
+ * shared, the others are bound; a new segment and inbox set.  Registered
+ * in m.gens; no worker is started.  NULL on failure, with nothing changed.
  */
 static struct gen *
-gen_new(struct cf_conf *conf, const struct gen *prev)
+gen_new(struct cf_conf *conf)
 {
 	struct gen *g;
-	int i, j, fd;
+	int i, fd;
 
 	if (m.ngens == CF_MAX_GENS) {
 		cf_log_warnx("%u generations of workers are still draining",
@@ -333,12 +354,7 @@ gen_new(struct cf_conf *conf, const struct gen *prev)
 	g->nslots = (unsigned)conf->workers;
 	m.gens[m.ngens++] = g;
 	for (i = 0; i < conf->nlisten && i < CF_MAX_LISTEN_FDS; i++) {
-		fd = -1;
-		for (j = 0; prev != NULL && j < prev->nlisten; j++)
-			if (same_address(&prev->conf->listen[j],
-			    &conf->listen[i]))
-				fd = prev->listen_fds[j];
-		if (fd == -1) {
+		if ((fd = listen_find(&conf->listen[i])) == -1) {
 			if ((fd = cf_listen_open_one(&conf->listen[i])) == -1)
 				goto fail;
 			cf_log_info("listening on %s", conf->listen[i].text);
@@ -759,7 +775,7 @@ reload_cold(struct cf_conf *nc)
 		}
 		cf_db_close(db);
 	}
-	if ((g = gen_new(nc, m.cur)) == NULL) {
+	if ((g = gen_new(nc)) == NULL) {
 		notify("READY=1\nSTATUS=reload failed, old configuration kept");
 		cf_log_warnx("reload failed, keeping the running configuration");
 		return;
@@ -999,7 +1015,7 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 		}
 		cf_db_close(db);
 	}
-	if ((m.cur = gen_new(conf, NULL)) == NULL)
+	if ((m.cur = gen_new(conf)) == NULL)
 		goto done;
 	m.cur->state = GEN_SERVING;
 	for (i = 0; i < m.cur->nslots; i++)
