@@ -206,3 +206,39 @@ describe('SIGTERM under traffic (shutdown-timeout 3s)', () => {
 		assert.deepEqual(lost, [], 'acked messages missing');
 	}));
 });
+
+describe('fast stop (shutdown-timeout 60s, a worker that does not answer)',
+    () => {
+	let d;
+
+	after(async () => {
+		if (d)
+			await d.stop();
+	});
+
+	// Stop one worker (SIGSTOP): a graceful stop would wait for it
+	// until shutdown-timeout; a fast stop kills it after a second.
+	for (const [what, signals] of [['a second SIGTERM',
+	    ['SIGTERM', 'SIGTERM']], ['SIGQUIT', ['SIGQUIT']]]) {
+		it(`${what} stops at once`, withLogs(async () => {
+			if (d)
+				await d.stop();
+			d = await startDaemon({ workers: 2,
+			    extraConf: ['shutdown-timeout 60s'] });
+			const [stuck] = d.workerPids();
+			process.kill(stuck, 'SIGSTOP');
+			const t0 = Date.now();
+			for (const sig of signals) {
+				const mark = d.logMark();
+				d.signal(sig);
+				await d.waitForLog(/master: .* stop requested/,
+				    5000, mark);
+			}
+			await d.waitForLog(/master: fast stop requested/, 5000);
+			const r = await d.exited;
+			const ms = Date.now() - t0;
+			assert.deepEqual(r, { code: 0, signal: null });
+			assert.ok(ms < 10000, `exited after ${ms} ms`);
+		}));
+	}
+});
