@@ -335,8 +335,16 @@ cf_call_tab_gone(struct cf_sess *s)
 
 	if (c == NULL || c->call_id == 0)
 		return;
-	timer_arm(c->call_id, T_GRACE, s->id,
-	    cf_w->conf->call_disconnect_grace_ms);
+	/*
+	 * Handing over to a new generation: this worker exits before a grace
+	 * would expire, and the tab comes back under another socket id (nor
+	 * can the sweep tell, the user being back): the call ends now.
+	 */
+	if (cf_w->handover)
+		grace_expired(c->call_id, s->id);
+	else
+		timer_arm(c->call_id, T_GRACE, s->id,
+		    cf_w->conf->call_disconnect_grace_ms);
 	c->call_id = 0;
 }
 

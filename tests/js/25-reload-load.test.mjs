@@ -333,3 +333,45 @@ describe('reload of listen', () => {
 		assert.ok(w.generation >= 2);
 	}));
 });
+
+describe('a call across a cold reload', () => {
+	let d;
+	const sockets = [];
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, extraConf: extraConf() });
+	});
+	after(async () => {
+		closeAll(sockets);
+		if (d)
+			await d.stop();
+	});
+
+	it('ends when its tabs are handed over (they come back as new ' +
+	    'sockets)', withLogs(async () => {
+		const A = { userId: '801', displayName: 'Caller', role: 'user' };
+		const B = { userId: '802', displayName: 'Callee', role: 'user' };
+		const a = record(member(d, A, null));
+		const b = record(member(d, B, null));
+		sockets.push(a, b);
+		await connected(a);
+		await connected(b);
+		const offer = { type: 'offer', sdp: 'v=0\r\n' };
+		const { callId } = await ok(a, 'call:invite',
+		    { targetUserId: 802, callType: 'audio', offer });
+		await until(() => b.rec.some((r) => r.event === 'call:incoming'),
+		    5000, 'call:incoming');
+		await ok(b, 'call:accept', { callId,
+		    answer: { type: 'answer', sdp: 'v=0\r\n' } });
+		const mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { workers: 3 }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: generation 1 has exited/, 20000, mark);
+		await until(() => rejoined(a) && rejoined(b) &&
+		    a.events.connects === 2 && b.events.connects === 2, 10000,
+		    'both back');
+		const h = await ok(a, 'call:history', {});
+		const row = h.calls.find((c) => c.id === callId);
+		assert.equal(row?.status, 'ended', JSON.stringify(row));
+	}));
+});
