@@ -261,9 +261,9 @@ gen_free(struct gen *g)
 	for (j = 0; j < g->nlisten; j++)
 		if (g->listen_fds[j] != -1 && !listen_held(g->listen_fds[j],
 		    g)) {
+			close(g->listen_fds[j]);
 			cf_log_info("no longer listening on %s",
 			    g->conf->listen[j].text);
-			close(g->listen_fds[j]);
 		}
 	for (i = 0; i < g->nslots; i++) {
 		if (g->inbox_rx != NULL && g->inbox_rx[i] != -1)

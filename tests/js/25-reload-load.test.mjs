@@ -22,10 +22,10 @@ const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
 
 // The configuration of each step; every later step keeps the earlier
 // changes.
-function extraConf({ rotated = false, cut = false } = {}) {
+function extraConf({ rotated = false, cut = false, dropped = false } = {}) {
 	return [
 		`jwt-secret ${rotated ? NEW_SECRET : SECRET}`,
-		...(rotated ? [`jwt-secret-previous ${SECRET}`] : []),
+		...(rotated && !dropped ? [`jwt-secret-previous ${SECRET}`] : []),
 		'role tester chat.access chat.send_messages' +
 		    (cut ? '' : ' chat.create_channels'),
 		'rate-limit 1000 1',
@@ -176,11 +176,31 @@ describe('reload under load (200 clients, 2 workers)', () => {
 			    'permission removed by the reload');
 		}
 
-		// 3. The log level.
+		// 3. The previous secret removed: only the new one is accepted.
 		await sleep(1000);
 		mark = d.logMark();
 		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
-		    cut: true, level: 'warn' }));
+		    cut: true, dropped: true }));
+		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: jwt-secret-previous changed/,
+		    5000, mark);
+		await until(() => d.stderrLines().slice(mark).filter((l) =>
+		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    10000, 'both workers reloaded', 20);
+		for (const pid of pids) {
+			const tab = await openTab(d, { on: pid });
+			extra.push(tab);
+			const u = tester(6000);
+			const old = await ask(tab, 'authenticate', mint(u));
+			assert.equal(old?.ok, false, 'the removed secret is refused');
+			await ok(tab, 'authenticate', mint(u, { secret: NEW_SECRET }));
+		}
+
+		// 4. The log level.
+		await sleep(1000);
+		mark = d.logMark();
+		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
+		    cut: true, dropped: true, level: 'warn' }));
 		d.signal('SIGHUP');
 		await d.waitForLog(/master: reload: log-level info -> warn/, 5000,
 		    mark);
