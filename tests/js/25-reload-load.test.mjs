@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
 import { startDaemon, buildConf, withLogs, sleep } from './lib/daemon.mjs';
-import { connected, ask, until, closeAll } from './lib/client.mjs';
+import { client, connected, ask, until, closeAll,
+    TRANSPORTS } from './lib/client.mjs';
 import { openTab, record, ok, refused, uniq } from './lib/chat.mjs';
 import { SECRET, OTHER_SECRET, mint } from './lib/token.mjs';
 import { member, rejoined, startTraffic, stopAllTraffic, undelivered,
@@ -368,14 +369,18 @@ describe('a call across a cold reload', () => {
 	});
 
 	it('ends when its tabs are handed over (they come back as new ' +
-	    'sockets)', withLogs(async () => {
+	    'sockets); polling clients move too', withLogs(async () => {
 		const A = { userId: '801', displayName: 'Caller', role: 'user' };
 		const B = { userId: '802', displayName: 'Callee', role: 'user' };
 		const a = record(member(d, A, null));
 		const b = record(member(d, B, null));
-		sockets.push(a, b);
+		const polling = [TRANSPORTS.polling, TRANSPORTS.default,
+		    TRANSPORTS.polling].map((o) => client(d.url, o));
+		sockets.push(a, b, ...polling);
 		await connected(a);
 		await connected(b);
+		for (const p of polling)
+			await connected(p);
 		const offer = { type: 'offer', sdp: 'v=0\r\n' };
 		const { callId } = await ok(a, 'call:invite',
 		    { targetUserId: 802, callType: 'audio', offer });
@@ -390,6 +395,11 @@ describe('a call across a cold reload', () => {
 		await until(() => rejoined(a) && rejoined(b) &&
 		    a.events.connects === 2 && b.events.connects === 2, 10000,
 		    'both back');
+		for (const p of polling) {
+			await until(() => p.connected && p.events.connects === 2,
+			    10000, 'polling client back');
+			assert.equal((await ask(p, 'whoami')).generation, 2);
+		}
 		const h = await ok(a, 'call:history', {});
 		const row = h.calls.find((c) => c.id === callId);
 		assert.equal(row?.status, 'ended', JSON.stringify(row));
