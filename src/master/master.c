@@ -707,15 +707,29 @@ reap(void)
 
 /* ------------------------------------------------------------ reload */
 
+/* The directives a new generation applies (needs_generation). */
+static const char *const generation_directives[] = {
+	"listen", "workers", "presence-slots", "data-dir", "database", "redis",
+	NULL
+};
+
 static void
 log_change(void *arg, const struct cf_directive *d, const char *old,
     const char *new)
 {
+	const char *later = " (takes effect at the next restart)";
+	size_t i;
+
 	(void)arg;
+	if (d->flags & CF_CONF_HOT)
+		later = "";
+	for (i = 0; generation_directives[i] != NULL; i++)
+		if (strcmp(d->name, generation_directives[i]) == 0)
+			later = " (new workers)";
 	if (old == NULL)
-		cf_log_info("reload: %s changed", d->name);
+		cf_log_info("reload: %s changed%s", d->name, later);
 	else
-		cf_log_info("reload: %s %s -> %s", d->name, old, new);
+		cf_log_info("reload: %s %s -> %s%s", d->name, old, new, later);
 }
 
 static int
@@ -728,7 +742,8 @@ str_differs(const char *a, const char *b)
 
 /*
  * 1 when b changes what the workers set up once (listeners, worker count,
- * segment size, storage, relay): only a new generation applies it.
+ * segment size, storage, relay: generation_directives): only a new
+ * generation applies it.
  */
 static int
 needs_generation(const struct cf_conf *a, const struct cf_conf *b)

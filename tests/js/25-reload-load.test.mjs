@@ -309,8 +309,12 @@ describe('reload of listen', () => {
 		sockets.push(s);
 		const mark = d.logMark();
 		await fsp.writeFile(d.confPath, confText(d, {}) +
-		    `listen 127.0.0.1:${busy}\n`);
+		    `listen 127.0.0.1:${busy}\npidfile ${d.dir}/x.pid\n`);
 		d.signal('SIGHUP');
+		await d.waitForLog(/master: reload: listen \S+ -> \S+ \S+ \(new workers\)/,
+		    5000, mark);
+		await d.waitForLog(/master: reload: pidfile \(unset\) -> \S+x\.pid \(takes effect at the next restart\)/,
+		    5000, mark);
 		await d.waitForLog(/master: listen 127\.0\.0\.1:\d+: bind: Address already in use/,
 		    5000, mark);
 		await d.waitForLog(/master: reload failed, keeping the running configuration/,
