@@ -170,11 +170,13 @@ static const struct conf_rule conf_rules[] = {
 	{ { "debug-events", T_BOOL, F(debug_events), "no", CF_CONF_HOT,
 	    "enable the diagnostic events used by the test suite" },
 	    0, 0, NULL, 1, 1 },
-	{ { "jwt-secret", T_STRING, F(jwt_secret), NULL, CF_CONF_HOT,
+	{ { "jwt-secret", T_STRING, F(jwt_secret), NULL,
+	    CF_CONF_HOT | CF_CONF_SECRET,
 	    "HMAC secret for tokens (default: generated in data-dir)" },
 	    32, 0, NULL, 1, 1 },
 	{ { "jwt-secret-previous", T_STRING, F(jwt_secret_previous), NULL,
-	    CF_CONF_HOT, "previous HMAC secret, still accepted while keys rotate" },
+	    CF_CONF_HOT | CF_CONF_SECRET,
+	    "previous HMAC secret, still accepted while keys rotate" },
 	    32, 0, NULL, 1, 1 },
 	{ { "jwt-algorithm", T_CHOICE, F(jwt_algorithm), "HS256",
 	    CF_CONF_HOT, "HS256, HS384, HS512, RS256 or ES256" },
@@ -230,7 +232,8 @@ static const struct conf_rule conf_rules[] = {
 	    CF_CONF_MULTI | CF_CONF_HOT,
 	    "STUN or TURN server URL handed to calling clients" },
 	    0, 255, NULL, 1, 1 },
-	{ { "turn-secret", T_STRING, F(turn_secret), NULL, CF_CONF_HOT,
+	{ { "turn-secret", T_STRING, F(turn_secret), NULL,
+	    CF_CONF_HOT | CF_CONF_SECRET,
 	    "secret shared with the TURN server for temporary credentials" },
 	    16, 0, NULL, 1, 1 },
 	{ { "turn-credential-ttl", T_DURATION, F(turn_credential_ttl_ms), "1h",
@@ -1904,4 +1907,176 @@ cf_conf_directives(size_t *n)
 	if (n != NULL)
 		*n = CONF_NRULES;
 	return table;
+}
+
+/* ----------------------------------------------------------- diff */
+
+/* Append text to buf (always NUL-terminated; truncated when full). */
+static void
+conf_cat(char *buf, size_t len, const char *text)
+{
+	size_t	 n = strlen(buf);
+
+	if (n + 1 < len)
+		snprintf(buf + n, len - n, "%s", text);
+}
+
+static uint32_t
+conf_fnv(const char *s, size_t len)
+{
+	uint32_t	 h = 2166136261u;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/*
+ * The value of row r in c as text, as it could be written in the file
+ * (lists joined with spaces or commas); "(unset)" for a missing value.
+ */
+static void
+conf_render(const struct cf_conf *c, const struct conf_rule *r, char *buf,
+    size_t len)
+{
+	const void	*f = (const char *)c + r->d.offset;
+	char		 tmp[INET6_ADDRSTRLEN + 8];
+	const char	*s;
+	uint32_t	 bit;
+	int		 i;
+
+	buf[0] = '\0';
+	switch (r->d.type) {
+	case T_U32:
+		snprintf(buf, len, "%u", *(const uint32_t *)f);
+		break;
+	case T_DURATION:
+		conf_fmt_ms(buf, len, *(const uint32_t *)f);
+		break;
+	case T_SIZE:
+		snprintf(buf, len, "%zu", *(const size_t *)f);
+		break;
+	case T_BOOL:
+		snprintf(buf, len, "%s", *(const int *)f ? "yes" : "no");
+		break;
+	case T_LEVEL:
+		snprintf(buf, len, "%s", level_choices[*(const int *)f]);
+		break;
+	case T_WORKERS:
+		snprintf(buf, len, "%d", *(const int *)f);
+		break;
+	case T_STRING:
+	case T_PATH:
+	case T_CHOICE:
+	case T_DATABASE:
+	case T_REDIS:
+		s = *(char *const *)f;
+		snprintf(buf, len, "%s", s != NULL ? s : "(unset)");
+		break;
+	case T_PEMKEY:
+		/* The same path may hold another key: name its contents. */
+		if (c->jwt_public_key == NULL)
+			snprintf(buf, len, "(unset)");
+		else
+			snprintf(buf, len, "%s (contents %08x)",
+			    c->jwt_public_key, conf_fnv(c->jwt_public_key_pem,
+			    c->jwt_public_key_len));
+		break;
+	case T_LISTEN:
+		for (i = 0; i < c->nlisten; i++) {
+			if (i > 0)
+				conf_cat(buf, len, " ");
+			conf_cat(buf, len, c->listen[i].text);
+		}
+		break;
+	case T_ORIGIN:
+		for (i = 0; i < c->ncors_origins; i++) {
+			if (i > 0)
+				conf_cat(buf, len, " ");
+			conf_cat(buf, len, c->cors_origins[i]);
+		}
+		break;
+	case T_ICE:
+		for (i = 0; i < c->nice_servers; i++) {
+			if (i > 0)
+				conf_cat(buf, len, " ");
+			conf_cat(buf, len, c->ice_servers[i]);
+		}
+		if (c->nice_servers == 0)
+			conf_cat(buf, len, "(unset)");
+		break;
+	case T_ALLOW:
+		for (i = 0; i < c->nmetrics_allow; i++) {
+			const struct cf_allow *a = &c->metrics_allow[i];
+
+			if (i > 0)
+				conf_cat(buf, len, " ");
+			if (a->family == AF_UNSPEC) {
+				conf_cat(buf, len, "any");
+				continue;
+			}
+			if (inet_ntop(a->family, a->addr, tmp, sizeof(tmp)) ==
+			    NULL)
+				snprintf(tmp, sizeof(tmp), "?");
+			conf_cat(buf, len, tmp);
+			snprintf(tmp, sizeof(tmp), "/%d", a->prefix);
+			conf_cat(buf, len, tmp);
+		}
+		break;
+	case T_ROLE:
+		for (i = 0; i < c->nroles; i++) {
+			if (i > 0)
+				conf_cat(buf, len, "; ");
+			conf_cat(buf, len, c->roles[i].name);
+			if (c->roles[i].perms == 0)
+				conf_cat(buf, len, " none");
+			for (bit = 1; bit <= CF_PERM_ALL; bit <<= 1)
+				if ((c->roles[i].perms & bit) &&
+				    cf_perm_name(bit) != NULL) {
+					conf_cat(buf, len, " ");
+					conf_cat(buf, len, cf_perm_name(bit));
+				}
+		}
+		break;
+	case T_RATE:
+		snprintf(buf, len, "%u %u", c->rate_limit_events,
+		    c->rate_limit_window_ms / 1000);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Call fn for each directive whose value differs between a and b, in table
+ * order.  old and new are the values as text (valid during the call only);
+ * for a secret (CF_CONF_SECRET) both are NULL so that no caller can print
+ * one.  Returns the number of differences.
+ */
+int
+cf_conf_diff(const struct cf_conf *a, const struct cf_conf *b,
+    void (*fn)(void *arg, const struct cf_directive *d, const char *old,
+    const char *new), void *arg)
+{
+	char	 va[1024], vb[1024];
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < CONF_NRULES; i++) {
+		conf_render(a, &conf_rules[i], va, sizeof(va));
+		conf_render(b, &conf_rules[i], vb, sizeof(vb));
+		if (strcmp(va, vb) == 0)
+			continue;
+		n++;
+		if (conf_rules[i].d.flags & CF_CONF_SECRET)
+			fn(arg, &conf_rules[i].d, NULL, NULL);
+		else
+			fn(arg, &conf_rules[i].d, va, vb);
+	}
+	explicit_bzero(va, sizeof(va));
+	explicit_bzero(vb, sizeof(vb));
+	return n;
 }

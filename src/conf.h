@@ -112,6 +112,7 @@ uint32_t	 cf_conf_role_perms(const struct cf_conf *conf, const char *role);
 /* Directive flags. */
 #define CF_CONF_MULTI	0x01	/* may appear more than once */
 #define CF_CONF_HOT	0x02	/* applied by SIGHUP to running workers */
+#define CF_CONF_SECRET	0x04	/* never logged: a change says "changed" */
 
 struct cf_directive {
 	const char	*name;
@@ -121,6 +122,16 @@ struct cf_directive {
 	int		 flags;
 	const char	*help;		/* one line, for -t output and docs */
 };
+
+/*
+ * Call fn for each directive whose value differs between a and b, in table
+ * order, with both values as text (valid during the call); both are NULL
+ * for a CF_CONF_SECRET directive, so that no caller can print a secret.
+ * Returns the number of directives that differ.
+ */
+int		 cf_conf_diff(const struct cf_conf *a, const struct cf_conf *b,
+		    void (*fn)(void *arg, const struct cf_directive *d,
+		    const char *old, const char *new), void *arg);
 
 /* The directive table, for docs and tests.  *n receives its length. */
 const struct cf_directive *cf_conf_directives(size_t *n);

@@ -68,5 +68,7 @@ struct cf_db_stmt {
 /* Open and migrate; NULL with a message logged.  The caller closes. */
 struct cf_db	*cf_sqlite_open(const char *path);
 struct cf_db	*cf_pg_open(const char *conninfo);
+/* Fold a SQLite handle's write-ahead log into the file; 0 or -1. */
+int		 cf_sqlite_checkpoint(struct cf_db *db);
 
 #endif

@@ -89,6 +89,21 @@ cf_db_idle(struct cf_db *db)
 }
 
 int
+cf_db_checkpoint(const char *database)
+{
+	struct cf_db *db;
+	int rc;
+
+	if (database == NULL || is_pg(database))
+		return (0);
+	if ((db = cf_db_open(database)) == NULL)
+		return (-1);
+	rc = cf_sqlite_checkpoint(db);
+	cf_db_close(db);
+	return (rc);
+}
+
+int
 cf_db_open_worker(const struct cf_conf *conf)
 {
 	if ((worker_db = cf_db_open(conf->database)) == NULL)

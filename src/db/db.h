@@ -40,6 +40,12 @@ const char	*cf_db_backend(const struct cf_db *db);
 int		 cf_db_query_i64(struct cf_db *db, const char *sql, int64_t *v);
 /* 1 when the connection has no open transaction or statement. */
 int		 cf_db_idle(struct cf_db *db);
+/*
+ * Copy the write-ahead log of a SQLite database into its file and
+ * truncate it (the master, once every worker has exited); a no-op for
+ * PostgreSQL.  0 or -1 (logged).
+ */
+int		 cf_db_checkpoint(const char *database);
 
 /* The worker's own connection. */
 int		 cf_db_open_worker(const struct cf_conf *conf);

@@ -266,6 +266,19 @@ static const struct cf_db_ops sqlite_ops = {
 	.idle = sq_idle,
 };
 
+int
+cf_sqlite_checkpoint(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	if (sqlite3_wal_checkpoint_v2(s->conn, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL) != SQLITE_OK) {
+		cf_log_warnx("checkpoint: %s", sqlite3_errmsg(s->conn));
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 user_version(sqlite3 *conn)
 {

@@ -1,6 +1,7 @@
 /*
  * listen.c -- the listening sockets, bound by the master before forking
- * and inherited by every worker, which all accept from them.
+ * and inherited by every worker of a generation, which all accept from
+ * them.  An address kept by a reload keeps its socket (master.c).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -15,8 +16,8 @@
 
 #define CF_BACKLOG	4096
 
-static int
-open_one(const struct cf_listen *l)
+int
+cf_listen_open_one(const struct cf_listen *l)
 {
 	struct sockaddr_in sin;
 	int fd, on = 1, off = 0;
@@ -55,32 +56,4 @@ open_one(const struct cf_listen *l)
 		return (-1);
 	}
 	return (fd);
-}
-
-int
-cf_listen_open(const struct cf_conf *conf, int *fds, int max)
-{
-	int i, n = 0;
-
-	for (i = 0; i < conf->nlisten && n < max; i++) {
-		if ((fds[n] = open_one(&conf->listen[i])) == -1) {
-			cf_listen_close(fds, n);
-			return (-1);
-		}
-		cf_log_info("listening on %s", conf->listen[i].text);
-		n++;
-	}
-	return (n);
-}
-
-void
-cf_listen_close(int *fds, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (fds[i] != -1) {
-			close(fds[i]);
-			fds[i] = -1;
-		}
 }

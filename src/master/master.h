@@ -7,9 +7,11 @@
 
 #include "conf.h"
 
-/* Listening sockets (listen.c). */
-int	 cf_listen_open(const struct cf_conf *conf, int *fds, int max);
-void	 cf_listen_close(int *fds, int n);
+/*
+ * Bind and listen on one address (listen.c); the fd (CLOEXEC,
+ * non-blocking) or -1, logged.
+ */
+int	 cf_listen_open_one(const struct cf_listen *l);
 
 /*
  * The control socket (control.c).  open: bind conf->control_socket, mode

@@ -68,6 +68,7 @@ struct cf_shm_stats {
 	uint32_t	 nerrors;		/* errors[] in use (release store) */
 	struct cf_shm_error errors[CF_SHM_ERROR_CODES];
 	uint64_t	 restarts;		/* by the master */
+	uint32_t	 ready;		/* 1 once the worker accepts connections */
 } __attribute__((aligned(128)));
 
 /* Record one database write of `us` microseconds (the slot's worker). */

@@ -335,8 +335,16 @@ cf_call_tab_gone(struct cf_sess *s)
 
 	if (c == NULL || c->call_id == 0)
 		return;
-	timer_arm(c->call_id, T_GRACE, s->id,
-	    cf_w->conf->call_disconnect_grace_ms);
+	/*
+	 * Handing over to a new generation: this worker exits before a grace
+	 * would expire, and the tab comes back under another socket id (nor
+	 * can the sweep tell, the user being back): the call ends now.
+	 */
+	if (cf_w->handover)
+		grace_expired(c->call_id, s->id);
+	else
+		timer_arm(c->call_id, T_GRACE, s->id,
+		    cf_w->conf->call_disconnect_grace_ms);
 	c->call_id = 0;
 }
 
@@ -447,7 +455,7 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 	}
 	perm = strcmp(json_string_value(type), "audio") == 0 ?
 	    CF_PERM_CALL_AUDIO : CF_PERM_CALL_VIDEO;
-	if ((c->perms & perm) == 0) {
+	if ((cf_chat_perms(c) & perm) == 0) {
 		cf_chat_fail(ctx, "forbidden", "Permission denied");
 		return;
 	}
@@ -667,7 +675,7 @@ cf_ev_call_history(struct cf_event_ctx *ctx)
 	int64_t before = 0;
 	int limit = CF_CALL_HISTORY_DEF;
 
-	if ((c->perms & CF_PERM_CALL_VIEW_HISTORY) == 0) {
+	if ((cf_chat_perms(c) & CF_PERM_CALL_VIEW_HISTORY) == 0) {
 		cf_chat_fail(ctx, "forbidden", "Permission denied");
 		return;
 	}

@@ -129,10 +129,18 @@ fail_store(struct cf_event_ctx *ctx, int rc, const char *what)
 	}
 }
 
+uint32_t
+cf_chat_perms(const struct cf_chat *c)
+{
+	if (c->perms_from_role)
+		return (cf_conf_role_perms(cf_w->conf, c->role));
+	return (c->perms);
+}
+
 static int
 need_perm(struct cf_event_ctx *ctx, uint32_t perm)
 {
-	if ((chat(ctx->s)->perms & perm) == perm)
+	if ((cf_chat_perms(chat(ctx->s)) & perm) == perm)
 		return (0);
 	cf_chat_fail(ctx, "forbidden", "Permission denied");
 	return (-1);
@@ -482,8 +490,8 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	cf_strlcpy(c->user_id, cl.user_id, sizeof(c->user_id));
 	cf_strlcpy(c->name, cl.display_name, sizeof(c->name));
 	cf_strlcpy(c->role, cl.role, sizeof(c->role));
-	c->perms = cl.has_permissions ? cl.permissions :
-	    cf_conf_role_perms(conf, cl.role);
+	c->perms = cl.has_permissions ? cl.permissions : 0;
+	c->perms_from_role = !cl.has_permissions;
 	c->exp = cl.exp;
 	if (cf_store_user_upsert(cf_db(), c->user_id, c->name, c->role,
 	    (int64_t)cf_wall_ms()) != 0) {
@@ -500,7 +508,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	timer_update(s);
 	user = json_pack("{s:o,s:s,s:s,s:o}", "userId", user_json(c),
 	    "displayName", c->name, "role", c->role, "permissions",
-	    perm_names(c->perms));
+	    perm_names(cf_chat_perms(c)));
 	cf_chat_emit(s, "authenticated", json_incref(user));
 	ack_ok(ctx, json_pack("{s:o}", "user", user));
 	return (0);

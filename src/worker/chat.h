@@ -30,7 +30,9 @@ struct cf_chat {
 	char		 user_id[64];
 	char		 name[128];
 	char		 role[32];
-	uint32_t	 perms;
+	uint32_t	 perms;		/* from the token; see cf_chat_perms() */
+	int		 perms_from_role; /* no permissions claim: look the
+					    role up at each check */
 	int64_t		 exp;		/* token expiry, seconds; 0: none */
 	uint64_t	 auth_deadline;	/* ms; unauthenticated until then */
 	int64_t		*channels;	/* joined by this socket */
@@ -47,6 +49,12 @@ void	 cf_chat_connected(struct cf_sess *s);
 void	 cf_chat_disconnected(struct cf_sess *s, const char *reason);
 void	 cf_chat_timer(struct cf_sess *s);
 int	 cf_chat_authed(const struct cf_sess *s);
+/*
+ * The permissions in force for an authenticated socket: the token's
+ * permissions claim, or else its role's permissions in the running
+ * configuration, so that a reload changing a role applies to live sockets.
+ */
+uint32_t cf_chat_perms(const struct cf_chat *c);
 
 void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
 void	 cf_ev_join_channel(struct cf_event_ctx *ctx);

@@ -305,8 +305,10 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 static void
 ev_whoami(struct cf_event_ctx *ctx)
 {
-	cf_event_ack(ctx, json_pack("[{s:i,s:i,s:s,s:s,s:s}]",
-	    "worker", (json_int_t)cf_w->slot, "pid", (json_int_t)getpid(),
+	cf_event_ack(ctx, json_pack("[{s:I,s:I,s:I,s:I,s:s,s:s,s:s}]",
+	    "worker", (json_int_t)cf_w->slot, "workers",
+	    (json_int_t)cf_w->nslots, "generation",
+	    (json_int_t)cf_w->generation, "pid", (json_int_t)getpid(),
 	    "sid", ctx->s->id, "eioSid", ctx->s->sid, "transport",
 	    ctx->s->transport == CF_T_WEBSOCKET ? "websocket" : "polling"));
 }

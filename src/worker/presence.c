@@ -228,7 +228,9 @@ cluster_done(void *arg, long long before, long long after)
  * Count a change of key by delta on this host, and on the cluster when
  * redis is configured.  Returns the host total when the caller announces
  * (no cluster, or Redis unreachable: host-local edges), or -1 when the
- * cluster's answer will announce it.
+ * cluster's answer will announce it, or when this worker is handing its
+ * clients over to a new generation without redis (the master then sends
+ * the keys that fell to 0 to a new worker: cf_presence_gone).
  */
 static long long
 change(struct cf_sess *s, const char *key, int delta, int64_t channel,
@@ -240,7 +242,8 @@ change(struct cf_sess *s, const char *key, int delta, int64_t channel,
 
 	n = add(key, delta);
 	if (!cf_cluster_on())
-		return (n);
+		/* Handing over: the master reconciles (cf_presence_gone). */
+		return (cf_w->handover ? -1 : (long long)n);
 	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
 		/* Still counted in the cluster; announced on this host. */
 		(void)cf_cluster_change(key, delta, NULL, NULL);

@@ -208,6 +208,7 @@ make_sid(struct cf_worker *w, char *dst)
 
 	(void)cf_random_bytes(raw, sizeof(raw));
 	raw[0] = (uint8_t)w->slot;
+	raw[1] = (uint8_t)w->generation;
 	cf_base64url_encode(dst, raw, sizeof(raw));
 	dst[20] = '\0';
 }
@@ -220,6 +221,13 @@ cf_sid_slot(const char *sid)
 	if (sid == NULL || strlen(sid) != 20)
 		return (-1);
 	if (cf_base64url_decode(raw, sid, 4) != 3)
+		return (-1);
+	/*
+	 * A session of another generation (before a cold reload) is unknown
+	 * here whatever its slot: the request is answered locally, with
+	 * "Session ID unknown", and the client reconnects.
+	 */
+	if (cf_w != NULL && raw[1] != (uint8_t)cf_w->generation)
 		return (-1);
 	return (raw[0]);
 }

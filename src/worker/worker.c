@@ -7,6 +7,10 @@
  *   SIGTERM, SIGINT  graceful stop: stop accepting, close every session so
  *                    clients reconnect elsewhere, exit 0 once they are gone
  *                    or shutdown-timeout has passed;
+ *   SIGUSR2          hand over to a new generation of workers (a cold
+ *                    reload): drain as for SIGTERM, but announce no
+ *                    presence edges -- the clients come back on the new
+ *                    workers, and the master reconciles what we held;
  *   SIGQUIT          exit at once;
  *   SIGHUP           re-read the configuration and apply its hot part;
  *   SIGUSR1          reopen the log file (the master reopened it first).
@@ -39,7 +43,7 @@
 struct cf_worker *cf_w;
 
 static struct cf_worker	 worker;
-static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1;
+static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_usr2;
 static uv_check_t	 reaper;
 static uv_timer_t	 drain_timer;
 static int		 exit_code;
@@ -129,12 +133,16 @@ static void
 start_drain(struct cf_worker *w)
 {
 	struct cf_sess *s, *tmp;
+	struct cf_shm_stats *st;
 
 	if (w->draining)
 		return;
 	w->draining = 1;
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
+		__atomic_store_n(&st->ready, 0, __ATOMIC_RELAXED);
 	w->drain_deadline = cf_now_ms() + w->conf->shutdown_timeout_ms;
-	cf_log_info("stopping: closing %zu sessions", w->nsessions);
+	cf_log_info("%s: closing %zu sessions", w->handover ?
+	    "handing over to new workers" : "stopping", w->nsessions);
 	cf_accept_stop(w);
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", CF_CLOSE_GRACEFUL);
@@ -164,7 +172,7 @@ reload(struct cf_worker *w)
 	cf_log_set_level(nc->log_level);
 	if (cf_app->on_reload != NULL)
 		cf_app->on_reload(w);
-	cf_log_debug("configuration reloaded");
+	cf_log_info("configuration reloaded");
 }
 
 static void
@@ -175,6 +183,11 @@ signal_cb(uv_signal_t *h, int signum)
 	switch (signum) {
 	case SIGTERM:
 	case SIGINT:
+		start_drain(w);
+		break;
+	case SIGUSR2:
+		if (!w->draining)
+			w->handover = 1;
 		start_drain(w);
 		break;
 	case SIGQUIT:
@@ -241,6 +254,7 @@ cf_worker_main(struct cf_worker_init *in)
 	cf_w = w;
 	w->slot = in->slot;
 	w->nslots = in->nslots;
+	w->generation = in->generation;
 	w->conf = in->conf;
 	w->conf_path = in->conf_path;
 	w->shm = in->shm;
@@ -291,19 +305,25 @@ cf_worker_main(struct cf_worker_init *in)
 	uv_signal_init(&w->loop, &sig_quit);
 	uv_signal_init(&w->loop, &sig_hup);
 	uv_signal_init(&w->loop, &sig_usr1);
+	uv_signal_init(&w->loop, &sig_usr2);
 	sig_term.data = sig_int.data = sig_quit.data = sig_hup.data = w;
-	sig_usr1.data = w;
+	sig_usr1.data = sig_usr2.data = w;
 	uv_signal_start(&sig_usr1, signal_cb, SIGUSR1);
 	uv_signal_start(&sig_term, signal_cb, SIGTERM);
 	uv_signal_start(&sig_int, signal_cb, SIGINT);
 	uv_signal_start(&sig_quit, signal_cb, SIGQUIT);
 	uv_signal_start(&sig_hup, signal_cb, SIGHUP);
+	uv_signal_start(&sig_usr2, signal_cb, SIGUSR2);
 	uv_check_init(&w->loop, &reaper);
 	reaper.data = w;
 	uv_check_start(&reaper, reap_cb);
 	uv_timer_init(&w->loop, &drain_timer);
 	drain_timer.data = w;
 
+	/* The master waits for this before the old generation drains. */
+	if (cf_shm_stats(w->shm, w->slot) != NULL)
+		__atomic_store_n(&cf_shm_stats(w->shm, w->slot)->ready, 1,
+		    __ATOMIC_RELEASE);
 	cf_log_ev(CF_LOG_INFO, "ready", "pid=%d", (int)getpid());
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 

@@ -34,7 +34,7 @@ struct cf_room;
 struct cf_worker_init {
 	unsigned		 slot;		/* 0 .. nslots-1 */
 	unsigned		 nslots;
-	unsigned		 generation;
+	unsigned		 generation;	/* 1, 2, ...: one per cold reload */
 	struct cf_conf		*conf;		/* owned by the worker from now on */
 	const char		*conf_path;	/* re-read on SIGHUP, or NULL */
 	int			*listen_fds;
@@ -69,6 +69,7 @@ void		 cf_msg_unref(struct cf_msg *m);	/* NULL-safe */
 struct cf_worker {
 	unsigned		 slot;
 	unsigned		 nslots;
+	unsigned		 generation;	/* byte 1 of our session ids */
 	struct cf_conf		*conf;
 	const char		*conf_path;
 	uv_loop_t		 loop;
@@ -81,6 +82,9 @@ struct cf_worker {
 						   presence identity, unique per worker run */
 
 	int			 draining;	/* SIGTERM seen: stop accepting, close all */
+	int			 handover;	/* draining for a new generation
+						   (SIGUSR2): announce no presence
+						   edges, the master reconciles */
 	uint64_t		 drain_deadline;
 
 	struct cf_sess		*sessions;	/* uthash by sid */
@@ -99,7 +103,7 @@ int	 cf_accept_start(struct cf_worker *w, const int *fds, int n);
 void	 cf_accept_stop(struct cf_worker *w);
 /* Adopt a connection (accepted here or passed by another worker) into lws. */
 void	 cf_accept_adopt(struct cf_worker *w, int fd);
-/* The worker slot named by a session id, or -1. */
+/* The worker slot named by a session id of our generation, or -1. */
 int	 cf_sid_slot(const char *sid);
 
 /* ipc.c: messages between the workers of one host. */

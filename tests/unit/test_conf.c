@@ -1621,7 +1621,8 @@ test_directive_table(void **state)
 			    offsetof(struct cf_conf, workers));
 			found++;
 		} else if (strcmp(d[i].name, "jwt-secret") == 0) {
-			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_int_equal(d[i].flags,
+			    CF_CONF_HOT | CF_CONF_SECRET);
 			assert_null(d[i].def);
 			found++;
 		} else if (strcmp(d[i].name, "role") == 0) {
@@ -1642,7 +1643,8 @@ test_directive_table(void **state)
 			    offsetof(struct cf_conf, ice_servers));
 			found++;
 		} else if (strcmp(d[i].name, "turn-secret") == 0) {
-			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_int_equal(d[i].flags,
+			    CF_CONF_HOT | CF_CONF_SECRET);
 			assert_null(d[i].def);
 			found++;
 		} else if (strncmp(d[i].name, "call-", 5) == 0 ||
@@ -1656,7 +1658,8 @@ test_directive_table(void **state)
 		    strncmp(d[i].name, "max-", 4) == 0 ||
 		    strcmp(d[i].name, "cleanup-interval") == 0) {
 			/* The chat-layer directives are all reloadable. */
-			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_int_equal(d[i].flags & ~CF_CONF_SECRET,
+			    CF_CONF_HOT);
 		}
 	}
 	assert_int_equal(found, 11);
@@ -1731,6 +1734,70 @@ test_docs_match_table(void **state)
 	cf_conf_free(c);
 }
 
+/* What cf_conf_diff reported: "name old -> new" lines, or "name changed". */
+static void
+diff_collect(void *arg, const struct cf_directive *d, const char *old,
+    const char *new)
+{
+	char	*out = arg;
+	size_t	 n = strlen(out);
+
+	if (old == NULL) {
+		assert_null(new);
+		snprintf(out + n, 4096 - n, "%s changed\n", d->name);
+	} else
+		snprintf(out + n, 4096 - n, "%s %s -> %s\n", d->name, old,
+		    new);
+}
+
+static void
+test_diff(void **state)
+{
+	static const char base[] =
+	    "listen 127.0.0.1:3001\n"
+	    "log-level info\n"
+	    "jwt-secret aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	    "role agent chat.access chat.send_messages\n";
+	struct cf_conf	*a, *b;
+	char		 out[4096];
+
+	(void)state;
+	a = load_ok(base);
+	b = load_ok(base);
+	out[0] = '\0';
+	assert_int_equal(cf_conf_diff(a, b, diff_collect, out), 0);
+	assert_string_equal(out, "");
+	cf_conf_free(b);
+	b = load_ok("listen 127.0.0.1:3001\n"
+	    "listen 127.0.0.1:3002\n"
+	    "log-level debug\n"
+	    "jwt-secret bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+	    "jwt-secret-previous aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	    "role agent chat.access\n"
+	    "rate-limit 30 2\n");
+	assert_int_equal(cf_conf_diff(a, b, diff_collect, out), 6);
+	assert_string_equal(out,
+	    "listen 127.0.0.1:3001 -> 127.0.0.1:3001 127.0.0.1:3002\n"
+	    "log-level info -> debug\n"
+	    "jwt-secret changed\n"
+	    "jwt-secret-previous changed\n"
+	    "role admin chat.access chat.send_messages chat.create_channels "
+	    "chat.manage_channels chat.send_broadcasts call.audio call.video "
+	    "call.view_history; agent chat.access chat.send_messages; user "
+	    "chat.access chat.send_messages call.audio call.video "
+	    "call.view_history -> admin chat.access chat.send_messages "
+	    "chat.create_channels chat.manage_channels chat.send_broadcasts "
+	    "call.audio call.video call.view_history; agent chat.access; user "
+	    "chat.access chat.send_messages call.audio call.video "
+	    "call.view_history\n"
+	    "rate-limit 20 1 -> 30 2\n");
+	/* No secret's value anywhere. */
+	assert_null(strstr(out, "aaaa"));
+	assert_null(strstr(out, "bbbb"));
+	cf_conf_free(a);
+	cf_conf_free(b);
+}
+
 int
 main(void)
 {
@@ -1759,6 +1826,7 @@ main(void)
 		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
+		cmocka_unit_test(test_diff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
