@@ -63,6 +63,8 @@ struct cf_db {
 
 struct cf_db_stmt {
 	struct cf_db		*db;
+	/* store.c's: when a write outside a transaction was prepared, or 0. */
+	uint64_t		 write_t0;
 };
 
 /* Open and migrate; NULL with a message logged.  The caller closes. */

@@ -184,36 +184,6 @@ texts_ok(const char *fmt, va_list ap)
 	return (1);
 }
 
-/* Prepare sql and bind; *stp is NULL unless 0 is returned. */
-static int
-vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
-    const char *sql, const char *fmt, va_list ap)
-{
-	va_list cp;
-	int ok;
-
-	*stp = NULL;
-	va_copy(cp, ap);
-	ok = texts_ok(fmt, cp);
-	va_end(cp);
-	if (!ok)
-		return (-EINVAL);
-	return (db->ops->prepare(db, func, stp, sql, fmt, ap));
-}
-
-static int
-prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
-    const char *sql, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vprepare(db, func, stp, sql, fmt, ap);
-	va_end(ap);
-	return (rc);
-}
-
 /* The write-latency observer (cf_store_set_write_hook) and its clock. */
 static void	(*write_hook)(uint64_t us);
 static uint64_t	 tx_started_us;
@@ -235,6 +205,42 @@ cf_store_set_write_hook(void (*fn)(uint64_t us))
 	write_hook = fn;
 }
 
+/* Prepare sql and bind; *stp is NULL unless 0 is returned. */
+static int
+vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
+    const char *sql, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int ok, rc;
+
+	*stp = NULL;
+	va_copy(cp, ap);
+	ok = texts_ok(fmt, cp);
+	va_end(cp);
+	if (!ok)
+		return (-EINVAL);
+	if ((rc = db->ops->prepare(db, func, stp, sql, fmt, ap)) != 0)
+		return (rc);
+	/* A write committed on its own is timed until finish(). */
+	(*stp)->write_t0 = write_hook != NULL && !tx_open &&
+	    (strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 ||
+	    strncmp(sql, "DELETE", 6) == 0) ? now_us() : 0;
+	return (0);
+}
+
+static int
+prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
+    const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vprepare(db, func, stp, sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
 /* One step: 1 a row, 0 done, or a negative errno. */
 static int
 step(struct cf_db *db, const char *func, struct cf_db_stmt *st)
@@ -245,8 +251,11 @@ step(struct cf_db *db, const char *func, struct cf_db_stmt *st)
 static void
 finish(struct cf_db_stmt *st)
 {
-	if (st != NULL)
-		st->db->ops->finish(st);
+	if (st == NULL)
+		return;
+	if (st->write_t0 != 0 && write_hook != NULL)
+		write_hook(now_us() - st->write_t0);
+	st->db->ops->finish(st);
 }
 
 /*
@@ -281,10 +290,7 @@ collect(struct cf_db *db, const char *func, struct cf_db_stmt *st,
 
 /*
  * Run a statement to its end, ignoring any rows; *changes (may be NULL)
- * receives the number of rows it changed.  0 or a negative errno.  A
- * statement outside a transaction is a write committed on its own: it is
- * timed for the write hook (writes in a transaction are timed from
- * tx_begin to tx_end).
+ * receives the number of rows it changed.  0 or a negative errno.
  */
 static int
 run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
@@ -292,7 +298,6 @@ run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
 {
 	struct cf_db_stmt *st;
 	va_list ap;
-	uint64_t t0 = write_hook != NULL && !tx_open ? now_us() : 0;
 	int rc;
 
 	va_start(ap, fmt);
@@ -305,8 +310,6 @@ run(struct cf_db *db, const char *func, int64_t *changes, const char *sql,
 	if (rc == 0 && changes != NULL)
 		*changes = db->ops->changes(st);
 	finish(st);
-	if (t0 != 0)
-		write_hook(now_us() - t0);
 	return (rc);
 }
 
