@@ -178,7 +178,8 @@ texts_ok(const char *fmt, va_list ap)
 				return (0);
 			break;
 		default:
-			return (0);
+			/* The backend refuses (and logs) a bad format. */
+			return (1);
 		}
 	}
 	return (1);

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "relay/redis.h"
 #include "shm/shm.h"
+#include "util.h"
 #include "worker/chat.h"
 #include "worker/cluster.h"
 #include "worker/worker.h"
@@ -71,6 +72,7 @@ static size_t		 pending;
 static uv_timer_t	 tick;
 static int		 tick_on;
 static unsigned		 ticks;
+static uint64_t		 up_since;	/* ms, monotonic */
 static long long	 floor_seq;	/* totals up to it came from the last DUMP */
 
 /* Sum of the member counts of hash h; helpers shared by the scripts. */
@@ -444,7 +446,13 @@ tick_cb(uv_timer_t *t)
 		args[0] = cw->uid;
 		args[1] = ttl;
 		(void)eval(lua_heartbeat, heartbeat_reply, NULL, 2, args);
-		(void)eval(lua_reap, reap_reply, NULL, 0, args);
+		/*
+		 * Not right after Redis came back: the others may not have
+		 * reconnected yet, and their heartbeats may have expired
+		 * while nobody could refresh them.
+		 */
+		if (cf_now_ms() - up_since >= cw->conf->presence_host_timeout_ms)
+			(void)eval(lua_reap, reap_reply, NULL, 0, args);
 		/* Pub/sub may lose a message: reload the mirror now and then. */
 		if (++ticks % DUMP_EVERY == 0)
 			(void)eval(lua_dump, dump_reply, NULL, 0, NULL);
@@ -655,6 +663,7 @@ cf_cluster_state(int is_up)
 	if (healing)
 		uv_timer_start(&heal, heal_cb,
 		    cw->conf->presence_host_timeout_ms, 0);
+	up_since = cf_now_ms();
 	/* Redis may have restarted: its sequence numbers start again. */
 	table_clear(&rep);
 	floor_seq = 0;
