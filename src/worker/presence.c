@@ -6,7 +6,8 @@
  * worker whose change takes a count from 0 to 1 or back announces it, so
  * each edge is announced once on the host.  When a worker dies, the master
  * purges its counts and hands the keys that fell to 0 to a live worker,
- * which announces them (cf_presence_gone).
+ * which announces them (cf_presence_gone).  With presence-broadcast off the
+ * counts are kept but connections and disconnections are not announced.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,6 +123,8 @@ cf_presence_up(struct cf_sess *s)
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	n = add(key, 1);
+	if (!cf_w->conf->presence_broadcast)
+		return;
 	p = stored(c->user_id);
 	/* "Came online" first, then the count, as for going offline. */
 	if (n == 1)
@@ -141,6 +144,8 @@ cf_presence_down(struct cf_sess *s)
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
 	n = add(key, -1);
+	if (!cf_w->conf->presence_broadcast)
+		return;
 	if (n > 0) {
 		p = stored(c->user_id);
 		emit_update(c->user_id,
@@ -177,8 +182,9 @@ cf_presence_gone(struct cf_worker *w, const char *key)
 	(void)w;
 	if (strncmp(key, "u:", 2) == 0) {
 		uid = key + 2;
-		if (cf_shm_presence_get(cf_w->shm, key) != 0)
-			return;		/* back already */
+		if (cf_shm_presence_get(cf_w->shm, key) != 0 ||
+		    !cf_w->conf->presence_broadcast)
+			return;		/* back already, or not announced */
 		if (cf_store_user_name(cf_db(), uid, name, sizeof(name)) != 0)
 			cf_strlcpy(name, uid, sizeof(name));
 		p = offline();
