@@ -1308,11 +1308,12 @@ report_load:
 		if (g.idle) {
 			printf(" server_procs=%u rss_kb=%" PRIu64 " pss_kb=%"
 			    PRIu64 " base_pss_kb=%" PRIu64 " pss_per_conn_b=%.0f"
-			    " rss_per_conn_b=%.0f",
+			    " rss_per_conn_b=%.0f setup_cpu_us_per_conn=%.1f",
 			    u1.nproc, u1.rss_kb, u1.pss_kb, ub.pss_kb,
 			    ((double)u1.pss_kb - (double)ub.pss_kb) * 1024 /
 			    g.n, ((double)u1.rss_kb - (double)ub.rss_kb) *
-			    1024 / g.n);
+			    1024 / g.n, (double)(u1.cpu_ticks - ub.cpu_ticks) /
+			    (double)sysconf(_SC_CLK_TCK) * 1e6 / g.n);
 		} else {
 			printf(" window_s=%.3f sent=%" PRIu64 " acked=%" PRIu64
 			    " msgs_in_per_s=%.0f acked_per_s=%.0f "
