@@ -104,7 +104,7 @@ static struct {
 	const char	*host;
 	int		 port;
 	uint32_t	 n, nsrc, nchan, conc, window, senders_per;
-	double		 rate, warm, secs, drain, total_time;
+	double		 rate, warm, secs, drain, total_time, hold;
 	const char	*secret;
 	const char	*pids;
 	const char	*label;
@@ -1018,6 +1018,7 @@ usage(void)
 "         [-r msgs/s | -r 0 -W window] [-w warmup_s] [-d seconds]\n"
 "         [-k jwt-secret] [-P pid,pid] [-s sources] [-c concurrency]\n"
 "         [-u uid_base] [-T max_s] [-L label] [-I (idle)] [-D (durable)]\n"
+"         [-H hold_s (idle: keep the connections open)]\n"
 "         [-q]\n");
 	exit(2);
 }
@@ -1028,6 +1029,7 @@ main(int argc, char **argv)
 	struct usage u0, u1, ub;
 	struct rlimit rl;
 	double gcpu0 = 0, gcpu1 = 0, wsecs = 0, setup_s;
+	uint64_t unacked = 0;
 	uint32_t i;
 	int o, head = 0;
 
@@ -1044,7 +1046,7 @@ main(int argc, char **argv)
 	g.secret = "confabd-bench-secret-0123456789-abcdefgh";
 	g.uid_base = 1;
 	g.label = "run";
-	while ((o = getopt(argc, argv, "h:p:n:C:r:W:w:d:k:P:s:c:u:T:L:IDq")) !=
+	while ((o = getopt(argc, argv, "h:p:n:C:r:W:w:d:k:P:s:c:u:T:L:H:IDq")) !=
 	    -1) {
 		switch (o) {
 		case 'h': g.host = optarg; break;
@@ -1061,6 +1063,7 @@ main(int argc, char **argv)
 		case 'c': g.conc = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'u': g.uid_base = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'T': g.total_time = atof(optarg); break;
+		case 'H': g.hold = atof(optarg); break;
 		case 'L': g.label = optarg; break;
 		case 'I': g.idle = 1; break;
 		case 'D': g.durable = 1; break;
@@ -1134,6 +1137,15 @@ main(int argc, char **argv)
 		settle(500, 5);
 		usage_read(&u1);
 		u0 = ub;
+		if (g.hold > 0) {
+			/* keep them (for a profiler), answering pings */
+			uint64_t t0 = now_ns();
+
+			fprintf(stderr, "cfbench: holding %u connections for "
+			    "%.0f s\n", g.authed, g.hold);
+			while (since(t0) < g.hold)
+				poll_once(100);
+		}
 		goto report_idle;
 	}
 
@@ -1334,6 +1346,10 @@ report:
 	if (!head)
 		printf("RESULT label=%s conns=%u authed=%u channels=%u",
 		    g.label, g.n, g.authed, g.nchan);
+	for (i = 0; i < g.nchan; i++)
+		unacked += g.ch[i].inflight;
+	printf(" sent_total=%" PRIu64 " acked_total=%" PRIu64 " unacked=%"
+	    PRIu64, g.sent, g.acked, unacked);
 	printf(" errors=%" PRIu64 " gaps=%" PRIu64 " dups=%" PRIu64
 	    " lost=%" PRIu64 " bad_frames=%" PRIu64 " nacks=%" PRIu64
 	    " channels_with_gaps_or_dups=%" PRIu64 " dead=%u\n",
@@ -1343,5 +1359,5 @@ report:
 		printf("FIRST_ERROR %s\n", g.err_sample);
 	fflush(stdout);
 	return (g.errors || g.gaps || g.dups || g.lost || g.bad_frames ||
-	    g.dead ? 1 : 0);
+	    g.dead || unacked ? 1 : 0);
 }

@@ -23,6 +23,8 @@
 const struct cf_app *cf_app = &cf_confabd_app;
 
 static struct cf_sess *free_list;
+/* WebSocket sessions with packets queued in this loop turn. */
+static struct cf_sess *flush_list;
 
 /* ---------------------------------------------------------------- msgs */
 
@@ -413,11 +415,32 @@ sess_free_cb(uv_handle_t *h)
 	free(s);
 }
 
+/*
+ * Writes what this loop turn queued on each WebSocket session, all of a
+ * session's packets in one write (cf_http_ws_flush).  Runs from the
+ * check handle, before the reaper frees closed sessions, so no session on
+ * the list is freed.
+ */
+static void
+flush_all(void)
+{
+	struct cf_sess *s;
+
+	while ((s = flush_list) != NULL) {
+		flush_list = s->flush_next;
+		s->flush_next = NULL;
+		s->flush_queued = 0;
+		if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
+			cf_http_ws_flush(s);
+	}
+}
+
 void
 cf_sess_reap(struct cf_worker *w)
 {
 	struct cf_sess *s;
 
+	flush_all();
 	(void)w;
 	while ((s = free_list) != NULL) {
 		free_list = s->free_next;
@@ -442,12 +465,21 @@ cf_sess_upgraded(struct cf_sess *s)
 
 /* --------------------------------------------------------------- I/O */
 
+/*
+ * A WebSocket is not asked for a writable callback (two epoll_ctl and a
+ * loop turn per packet): the session goes on the flush list and everything
+ * queued on it in this loop turn is written at the end of the turn, in one
+ * write (flush_all).
+ */
 void
 cf_sess_wake(struct cf_sess *s)
 {
 	if (s->transport == CF_T_WEBSOCKET) {
-		if (s->ws_wsi != NULL)
-			lws_callback_on_writable(s->ws_wsi);
+		if (s->ws_wsi != NULL && !s->flush_queued) {
+			s->flush_queued = 1;
+			s->flush_next = flush_list;
+			flush_list = s;
+		}
 		return;
 	}
 	if (s->poll_wsi != NULL)

@@ -78,6 +78,9 @@ struct cf_sess {
 	uint32_t		 remote_reqid;
 
 	struct cf_outq		 q;
+	/* On the list of sessions written at the end of the loop turn. */
+	struct cf_sess		*flush_next;
+	int			 flush_queued;
 
 	/* One timer serves every deadline of the session. */
 	uv_timer_t		 timer;
@@ -182,6 +185,7 @@ void		 cf_outq_clear(struct cf_outq *q);
 
 /* http.c: answer a polling GET that another worker forwarded to us. */
 void		 cf_http_remote_flush(struct cf_sess *s);
+void		 cf_http_ws_flush(struct cf_sess *s);
 
 /* socket.c: the Socket.IO layer. */
 int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,
