@@ -122,10 +122,10 @@ main(int argc, char **argv)
 	if (n < 1 || bytes < 3 || bytes > 65535 || k < 1 || k > 64)
 		return (2);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur < (rlim_t)(2 * n + 64)) {
+	    rl.rlim_cur < (rlim_t)(n + 64)) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
-		    rl.rlim_cur < (rlim_t)(2 * n + 64)) {
+		    rl.rlim_cur < (rlim_t)(n + 64)) {
 			fprintf(stderr, "floor: ulimit -n too low for %d "
 			    "sockets\n", n);
 			return (2);
@@ -168,33 +168,38 @@ main(int argc, char **argv)
 	if ((cl = calloc((size_t)n, sizeof(int))) == NULL ||
 	    (sv = calloc((size_t)n, sizeof(int))) == NULL)
 		die("calloc");
-	for (i = 0; i < n; i++) {
-		struct sockaddr_in src;
+	/*
+	 * The child connects the client ends and drains them, the parent
+	 * accepts the server ends: each process holds n descriptors.
+	 */
+	if ((kid = fork()) == -1)
+		die("fork");
+	if (kid == 0) {
+		close(lfd);
+		for (i = 0; i < n; i++) {
+			struct sockaddr_in src;
 
-		if ((cl[i] = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-			die("socket");
-		setsockopt(cl[i], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-		    sizeof(one));
-		memset(&src, 0, sizeof(src));
-		src.sin_family = AF_INET;
-		src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % nsrc));
-		if (bind(cl[i], (struct sockaddr *)&src, sizeof(src)) == -1 ||
-		    connect(cl[i], (struct sockaddr *)&a, sizeof(a)) == -1)
-			die("connect");
+			if ((cl[i] = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+				die("socket");
+			setsockopt(cl[i], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+			    &one, sizeof(one));
+			memset(&src, 0, sizeof(src));
+			src.sin_family = AF_INET;
+			src.sin_addr.s_addr = htonl(0x7f000002u +
+			    (uint32_t)(i % nsrc));
+			if (bind(cl[i], (struct sockaddr *)&src,
+			    sizeof(src)) == -1 || connect(cl[i],
+			    (struct sockaddr *)&a, sizeof(a)) == -1)
+				die("connect");
+		}
+		drain(cl, n);
+	}
+	for (i = 0; i < n; i++) {
 		if ((sv[i] = accept(lfd, NULL, NULL)) == -1)
 			die("accept");
 		setsockopt(sv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	close(lfd);
-	if ((kid = fork()) == -1)
-		die("fork");
-	if (kid == 0) {
-		for (i = 0; i < n; i++)
-			close(sv[i]);
-		drain(cl, n);
-	}
-	for (i = 0; i < n; i++)
-		close(cl[i]);
 
 	t0 = now_s();
 	c0 = cpu_s();

@@ -60,6 +60,28 @@ if [ "$(ulimit -n)" -lt "$want_fd" ]; then
 	ulimit -n "$want_fd" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
 log "ulimit -n $(ulimit -n)"
+# One process (the generator, the Node peer) holds at most the limit: cap
+# the sizes to it and say so in the results.
+cap=$(( $(ulimit -n) - 256 ))
+capnote=""
+idle=""
+for n in $BENCH_IDLE; do
+	if [ "$n" -gt "$cap" ]; then
+		capnote="$capnote idle $n -> $cap;"
+		n=$cap
+	fi
+	idle="$idle $n"
+done
+BENCH_IDLE=${idle# }
+if [ "$BENCH_FANOUT" -gt "$cap" ]; then
+	capnote="$capnote fan-out $BENCH_FANOUT -> $cap;"
+	BENCH_FANOUT=$cap
+fi
+if [ $((BENCH_CHANNELS * BENCH_MEMBERS)) -gt "$cap" ]; then
+	capnote="$capnote channels $BENCH_CHANNELS -> $((cap / BENCH_MEMBERS));"
+	BENCH_CHANNELS=$((cap / BENCH_MEMBERS))
+fi
+[ -z "$capnote" ] || log "sizes capped by ulimit -n $(ulimit -n):$capnote"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/confabd-bench.XXXXXX")
 srv_pid=""
@@ -108,7 +130,7 @@ start_server() {
 		jwt-secret $SECRET
 		rate-limit 100000 1
 		presence-broadcast no
-		presence-slots 1048576
+		presence-slots 131072
 		log-level warn
 		EOF
 		src/confabd -f -c "$d/confabd.conf" > "$work/server.log" 2>&1 &
@@ -214,6 +236,7 @@ met() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { p
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $machine, commit \`$commit\`,"
 	echo "confabd workers: $BENCH_WORKERS; the Node peer runs on one core."
 	echo "Window ${BENCH_SECS} s after ${BENCH_WARM} s of warm-up; CPU = user + system of all server processes."
+	[ -z "$capnote" ] || echo "**Sizes capped by the descriptor limit (ulimit -n $(ulimit -n), hard $(ulimit -Hn)):$capnote**"
 	echo
 	echo "| scenario | metric | floor | confabd | Node peer | confabd / peer |"
 	echo "|---|---|---|---|---|---|"

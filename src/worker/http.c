@@ -1157,7 +1157,7 @@ ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 }
 
 /* lws' receive buffer of each WebSocket. */
-#define CF_WS_RXBUF	1024
+#define CF_WS_RXBUF	512
 
 /* Largest batch of frames written at once (one frame is never split). */
 #define CF_WS_BATCH	(256 * 1024)

@@ -240,7 +240,6 @@ cf_sess_new(struct cf_worker *w, enum cf_transport t)
 	} while (dup != NULL);
 	s->transport = t;
 	s->state = CF_S_OPEN;
-	s->pending.id = -1;
 	uv_timer_init(&w->loop, &s->timer);
 	s->timer.data = s;
 	s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
@@ -403,7 +402,10 @@ sess_free_cb(uv_handle_t *h)
 	struct cf_sess *s = h->data;
 
 	cf_outq_clear(&s->q);
-	cf_sio_packet_clear(&s->pending);
+	if (s->pending != NULL) {
+		cf_sio_packet_clear(s->pending);
+		free(s->pending);
+	}
 	json_decref(s->auth);
 	free(s->rooms);
 	while (s->extra != NULL) {

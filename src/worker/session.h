@@ -100,8 +100,9 @@ struct cf_sess {
 	int			 connected;
 	char			 id[24];	/* the Socket.IO socket id */
 	json_t			*auth;		/* CONNECT payload, {} by default */
-	struct cf_sio_packet	 pending;	/* waiting for binary attachments */
-	int			 has_pending;
+	/* Waiting for its binary attachments, or NULL (allocated only then:
+	 * a packet is 448 bytes, most sessions never see an attachment). */
+	struct cf_sio_packet	*pending;
 	uint64_t		 next_ack_id;
 	struct cf_ack		*acks;
 	struct cf_membership	*rooms;
