@@ -420,11 +420,12 @@ sess_free_cb(uv_handle_t *h)
 /*
  * Writes what this loop turn queued on each WebSocket session, all of a
  * session's packets in one write (cf_http_ws_flush).  Runs from the
- * check handle, before the reaper frees closed sessions, so no session on
- * the list is freed.
+ * worker's prepare handle (before the loop blocks, after timers) and
+ * first thing in cf_sess_reap (after the turn's I/O, before closed
+ * sessions are freed), so no session on the list is ever freed.
  */
-static void
-flush_all(void)
+void
+cf_sess_flush(void)
 {
 	struct cf_sess *s;
 
@@ -442,7 +443,7 @@ cf_sess_reap(struct cf_worker *w)
 {
 	struct cf_sess *s;
 
-	flush_all();
+	cf_sess_flush();
 	(void)w;
 	while ((s = free_list) != NULL) {
 		free_list = s->free_next;
@@ -471,7 +472,7 @@ cf_sess_upgraded(struct cf_sess *s)
  * A WebSocket is not asked for a writable callback (two epoll_ctl and a
  * loop turn per packet): the session goes on the flush list and everything
  * queued on it in this loop turn is written at the end of the turn, in one
- * write (flush_all).
+ * write (cf_sess_flush).
  */
 void
 cf_sess_wake(struct cf_sess *s)

@@ -162,6 +162,7 @@ struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
 void		 cf_sess_close(struct cf_sess *s, const char *reason, int notify);
 /* Free sessions closed since the last pass.  Called from the loop. */
 void		 cf_sess_reap(struct cf_worker *w);
+void		 cf_sess_flush(void);
 
 /* Feed one decoded Engine.IO packet from the client.  -1: session closed. */
 int		 cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p);
