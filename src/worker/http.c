@@ -19,6 +19,7 @@
  * response relayed back (cf_http_fwd_*).
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1161,6 +1162,7 @@ ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 
 /* Largest batch of frames written at once (one frame is never split). */
 #define CF_WS_BATCH	(256 * 1024)
+#define CF_WS_IOV	256
 
 /* A server (unmasked) frame header for len bytes into h; its length. */
 static size_t
@@ -1186,60 +1188,80 @@ ws_header(uint8_t *h, int binary, size_t len)
 }
 
 /*
- * Writes s's queued packets to wsi in one write: a lone packet from its
- * own (shared, LWS_PRE-prefixed) buffer, several as consecutive frames
- * copied into the worker's scratch buffer, at most CF_WS_BATCH bytes (the
- * rest waits for a writable callback).  lws keeps what the kernel does not
- * take and sends it before anything written later.  Returns 0, or -1 when
- * the write failed.
+ * Writes s's queued packets to wsi in one writev(): each packet's frame
+ * header from a small array, its payload from the packet itself (encoded
+ * once, shared by every recipient), at most CF_WS_BATCH bytes or
+ * CF_WS_IOV packets (the rest waits for a writable callback).  What the
+ * kernel does not take is copied once and handed to lws (LWS_WRITE_RAW:
+ * the frames are complete), which sends it before anything written later.
+ * While lws holds such bytes, everything goes through it.  Returns 0, or
+ * -1 when the write failed.
  */
 static int
 ws_drain(struct lws *wsi, struct cf_sess *s)
 {
-	static uint8_t *scratch;
-	static size_t scap;
-	struct cf_msg *m;
-	size_t need = 0, off;
+	static uint8_t hdr[CF_WS_IOV][10];
+	static struct iovec iov[2 * CF_WS_IOV];
+	struct cf_msg *m[CF_WS_IOV];
+	size_t total = 0, done, left, k;
+	uint8_t *rest;
 	uint32_t i, n;
-	int rc;
+	ssize_t w = 0;
+	int rc = 0, fd;
 
-	if (s->q.len == 0)
-		return (0);
-	if (s->q.len == 1) {
-		m = cf_outq_pop(&s->q);
-		rc = lws_write(wsi, CF_MSG_DATA(m), m->len,
-		    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		cf_msg_unref(m);
-		return (rc < 0 ? -1 : 0);
-	}
-	for (n = 0; n < s->q.len; n++) {
-		m = s->q.v[(s->q.head + n) % s->q.cap];
-		if (n > 0 && need + m->len + 10 > CF_WS_BATCH)
+	for (n = 0; n < s->q.len && n < CF_WS_IOV; n++) {
+		m[n] = s->q.v[(s->q.head + n) % s->q.cap];
+		if (n > 0 && total + m[n]->len + 10 > CF_WS_BATCH)
 			break;
-		need += m->len + 10;
+		iov[2 * n].iov_base = hdr[n];
+		iov[2 * n].iov_len = ws_header(hdr[n], m[n]->binary, m[n]->len);
+		iov[2 * n + 1].iov_base = CF_MSG_DATA(m[n]);
+		iov[2 * n + 1].iov_len = m[n]->len;
+		total += iov[2 * n].iov_len + m[n]->len;
 	}
-	if (LWS_PRE + need > scap) {
-		size_t ncap = LWS_PRE + need + 4096;
-		uint8_t *p;
+	if (n == 0)
+		return (0);
+	fd = lws_get_socket_fd(wsi);
+	if (fd >= 0 && !lws_partial_buffered(wsi)) {
+		do
+			w = writev(fd, iov, (int)(2 * n));
+		while (w == -1 && errno == EINTR);
+		if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			rc = -1;
+		if (w == -1)
+			w = 0;
+	}
+	if (rc == 0 && (size_t)w < total) {
+		/* The unsent tail, contiguous, for lws to keep. */
+		if ((rest = malloc(LWS_PRE + total - (size_t)w)) == NULL) {
+			rc = -1;
+		} else {
+			done = 0;
+			left = 0;
+			for (k = 0; k < 2 * n; k++) {
+				size_t l = iov[k].iov_len, skip = 0;
 
-		if ((p = realloc(scratch, ncap)) == NULL)
-			return (-1);
-		scratch = p;
-		scap = ncap;
+				if (done + l <= (size_t)w) {
+					done += l;
+					continue;
+				}
+				if (done < (size_t)w)
+					skip = (size_t)w - done;
+				memcpy(rest + LWS_PRE + left,
+				    (uint8_t *)iov[k].iov_base + skip, l - skip);
+				left += l - skip;
+				done += l;
+			}
+			if (lws_write(wsi, rest + LWS_PRE, left, LWS_WRITE_RAW) < 0)
+				rc = -1;
+			free(rest);
+		}
 	}
-	off = LWS_PRE;
-	for (i = 0; i < n; i++) {
-		m = cf_outq_pop(&s->q);
-		off += ws_header(scratch + off, m->binary, m->len);
-		memcpy(scratch + off, CF_MSG_DATA(m), m->len);
-		off += m->len;
-		cf_msg_unref(m);
-	}
-	/* LWS_WRITE_RAW: the frames are complete, lws adds nothing. */
-	rc = lws_write(wsi, scratch + LWS_PRE, off - LWS_PRE, LWS_WRITE_RAW);
-	if (s->q.len > 0)
+	for (i = 0; i < n; i++)
+		cf_msg_unref(cf_outq_pop(&s->q));
+	if (rc == 0 && s->q.len > 0)
 		lws_callback_on_writable(wsi);
-	return (rc < 0 ? -1 : 0);
+	return (rc);
 }
 
 /*
