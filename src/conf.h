@@ -71,6 +71,7 @@ struct cf_conf {
 	uint32_t		 shutdown_timeout_ms;
 	size_t			 max_payload;
 	uint32_t		 presence_slots;
+	int			 presence_broadcast; /* bool: connect/disconnect events to all */
 	int			 debug_events;	/* bool: enable the diagnostic events */
 	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
 	char			*jwt_algorithm;	/* "HS256" by default */

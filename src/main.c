@@ -5,6 +5,7 @@
  * the development secret, daemonise unless -f, write the pidfile and hand
  * over to the master.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -100,6 +101,25 @@ write_pidfile(const char *path)
 	return (0);
 }
 
+/*
+ * Every connection is a descriptor, and lws sizes its tables from the
+ * limit the workers inherit: raise the soft RLIMIT_NOFILE to the hard one
+ * (often 1024 of 524288 outside systemd).  A failure only logs.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		cf_log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -185,6 +205,7 @@ main(int argc, char *argv[])
 		cf_log_init(1, conf->log_level);
 		cf_log_set_proc("master");
 	}
+	raise_fd_limit();
 	if (conf->pidfile != NULL && write_pidfile(conf->pidfile) == -1) {
 		cf_conf_free(conf);
 		return (1);

@@ -9,7 +9,8 @@
  * DROP_PROTOCOL / CLOSED_HTTP.  A GET is held until the session has
  * something to say; lws' default 5 s content timeout is lifted for it.
  *
- * WebSocket: one Engine.IO packet per frame, one lws_write per WRITEABLE.
+ * WebSocket: one Engine.IO packet per frame; the packets queued on a session
+ * in one loop turn go out in one write at the end of the turn (ws_drain).
  * An upgrade arrives as a second WebSocket for a polling session: it is a
  * probe ("2probe"/"3probe") until the client sends "5".
  *
@@ -18,6 +19,7 @@
  * response relayed back (cf_http_fwd_*).
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1219,12 +1221,11 @@ probe_message(struct lws *wsi, struct pss *pss, const uint8_t *d, size_t len,
 }
 
 static int
-ws_message(struct lws *wsi, struct pss *pss, int binary)
+ws_message(struct lws *wsi, struct pss *pss, const uint8_t *d, size_t len,
+    int binary)
 {
 	struct cf_sess *s = pss->sess;
 	struct cf_eio_packet pk;
-	uint8_t *d = pss->rx.data;
-	size_t len = pss->rx.len;
 
 	if (pss->kind == K_PROBE)
 		return (probe_message(wsi, pss, d, len, binary));
@@ -1233,7 +1234,7 @@ ws_message(struct lws *wsi, struct pss *pss, int binary)
 	if (binary) {
 		pk.type = CF_EIO_MESSAGE;
 		pk.binary = 1;
-		pk.data = d;
+		pk.data = (uint8_t *)d;	/* read only, as from the decoder */
 		pk.len = len;
 	} else if (cf_eio_decode_text(d, len, &pk) != CF_EIO_OK) {
 		cf_sess_close(s, "parse error", 1);
@@ -1264,13 +1265,154 @@ ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 			cf_sess_close(pss->sess, "message too large", 0);
 		return (-1);
 	}
+	/*
+	 * A message that arrives whole is decoded from lws' buffer; only
+	 * fragments are collected, and the collection buffer is freed after
+	 * each message, so an idle connection holds none.
+	 */
+	if (pss->rx.len == 0 && lws_is_final_fragment(wsi) &&
+	    lws_remaining_packet_payload(wsi) == 0)
+		return (ws_message(wsi, pss, in, len, lws_frame_is_binary(wsi)));
 	if (cf_buf_append(&pss->rx, in, len) == -1)
 		return (-1);
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
 		return (0);
-	rc = ws_message(wsi, pss, lws_frame_is_binary(wsi));
-	cf_buf_reset(&pss->rx);
+	rc = ws_message(wsi, pss, pss->rx.data, pss->rx.len,
+	    lws_frame_is_binary(wsi));
+	cf_buf_free(&pss->rx);
 	return (rc);
+}
+
+/* lws' receive buffer of each WebSocket. */
+#define CF_WS_RXBUF	512
+
+/* Largest batch of frames written at once (one frame is never split). */
+#define CF_WS_BATCH	(256 * 1024)
+#define CF_WS_IOV	256
+
+/* A server (unmasked) frame header for len bytes into h; its length. */
+static size_t
+ws_header(uint8_t *h, int binary, size_t len)
+{
+	int i;
+
+	h[0] = binary ? 0x82 : 0x81;
+	if (len < 126) {
+		h[1] = (uint8_t)len;
+		return (2);
+	}
+	if (len < 65536) {
+		h[1] = 126;
+		h[2] = (uint8_t)(len >> 8);
+		h[3] = (uint8_t)len;
+		return (4);
+	}
+	h[1] = 127;
+	for (i = 0; i < 8; i++)
+		h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return (10);
+}
+
+/*
+ * Writes s's queued packets to wsi in one writev(): each packet's frame
+ * header from a small array, its payload from the packet itself (encoded
+ * once, shared by every recipient), at most CF_WS_BATCH bytes or
+ * CF_WS_IOV packets (the rest waits for a writable callback).  What the
+ * kernel does not take is copied once and handed to lws (LWS_WRITE_RAW:
+ * the frames are complete), which sends it before anything written later.
+ * While lws holds such bytes, everything goes through it.  Returns 0, or
+ * -1 when the write failed.
+ */
+static int
+ws_drain(struct lws *wsi, struct cf_sess *s)
+{
+	static uint8_t hdr[CF_WS_IOV][10];
+	static struct iovec iov[2 * CF_WS_IOV];
+	struct cf_msg *m[CF_WS_IOV];
+	size_t total = 0, done, left, k;
+	uint8_t *rest;
+	uint32_t i, n;
+	ssize_t w = 0;
+	int rc = 0, fd;
+
+	for (n = 0; n < s->q.len && n < CF_WS_IOV; n++) {
+		m[n] = s->q.v[(s->q.head + n) % s->q.cap];
+		if (n > 0 && total + m[n]->len + 10 > CF_WS_BATCH)
+			break;
+		iov[2 * n].iov_base = hdr[n];
+		iov[2 * n].iov_len = ws_header(hdr[n], m[n]->binary, m[n]->len);
+		iov[2 * n + 1].iov_base = CF_MSG_DATA(m[n]);
+		iov[2 * n + 1].iov_len = m[n]->len;
+		total += iov[2 * n].iov_len + m[n]->len;
+	}
+	if (n == 0)
+		return (0);
+	fd = lws_get_socket_fd(wsi);
+	if (fd >= 0 && !lws_partial_buffered(wsi)) {
+		do
+			w = writev(fd, iov, (int)(2 * n));
+		while (w == -1 && errno == EINTR);
+		if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			rc = -1;
+		if (w == -1)
+			w = 0;
+	}
+	if (rc == 0 && (size_t)w < total) {
+		/* The unsent tail, contiguous, for lws to keep. */
+		if ((rest = malloc(LWS_PRE + total - (size_t)w)) == NULL) {
+			rc = -1;
+		} else {
+			done = 0;
+			left = 0;
+			for (k = 0; k < 2 * n; k++) {
+				size_t l = iov[k].iov_len, skip = 0;
+
+				if (done + l <= (size_t)w) {
+					done += l;
+					continue;
+				}
+				if (done < (size_t)w)
+					skip = (size_t)w - done;
+				memcpy(rest + LWS_PRE + left,
+				    (uint8_t *)iov[k].iov_base + skip, l - skip);
+				left += l - skip;
+				done += l;
+			}
+			if (lws_write(wsi, rest + LWS_PRE, left, LWS_WRITE_RAW) < 0)
+				rc = -1;
+			free(rest);
+		}
+	}
+	for (i = 0; i < n; i++)
+		cf_msg_unref(cf_outq_pop(&s->q));
+	if (rc == 0 && s->q.len > 0)
+		lws_callback_on_writable(wsi);
+	return (rc);
+}
+
+/*
+ * End of a loop turn (cf_sess_wake's flush list): write what was queued on
+ * s's WebSocket now, outside a writable callback.  While lws still holds
+ * unsent bytes of an earlier write, or to close, the writable callback
+ * does it instead.
+ */
+void
+cf_http_ws_flush(struct cf_sess *s)
+{
+	struct lws *wsi = s->ws_wsi;
+
+	if (lws_partial_buffered(wsi)) {
+		lws_callback_on_writable(wsi);
+		return;
+	}
+	if (ws_drain(wsi, s) == -1) {
+		cf_sess_transport_gone(s, "write error");
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (s->state == CF_S_CLOSING)
+		lws_callback_on_writable(wsi);
 }
 
 static int
@@ -1278,8 +1420,6 @@ ws_writeable(struct lws *wsi, struct pss *pss)
 {
 	uint8_t probe[LWS_PRE + 8];
 	struct cf_sess *s = pss->sess;
-	struct cf_msg *m;
-	int n;
 
 	if (pss->kind == K_PROBE) {
 		if (pss->probe_reply) {
@@ -1292,13 +1432,10 @@ ws_writeable(struct lws *wsi, struct pss *pss)
 	}
 	if (s == NULL)
 		return (-1);
-	if ((m = cf_outq_pop(&s->q)) != NULL) {
-		n = lws_write(wsi, CF_MSG_DATA(m), m->len,
-		    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		cf_msg_unref(m);
-		if (n < 0)
+	if (s->q.len > 0) {
+		if (ws_drain(wsi, s) == -1)
 			return (-1);
-		if (s->q.len > 0 || s->state == CF_S_CLOSING)
+		if (s->state == CF_S_CLOSING)
 			lws_callback_on_writable(wsi);
 		return (0);
 	}
@@ -1378,6 +1515,11 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 const struct lws_protocols cf_http_protocols[] = {
-	{ "eio", callback, sizeof(struct pss), 0, 0, NULL, 0 },
+	/*
+	 * rx_buffer_size: lws mallocs it for every WebSocket (the default is
+	 * pt_serv_buf_size, 16 KiB); larger messages arrive in pieces that
+	 * ws_receive joins.
+	 */
+	{ "eio", callback, sizeof(struct pss), CF_WS_RXBUF, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

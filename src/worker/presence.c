@@ -9,7 +9,9 @@
  * a live worker, which announces them (cf_presence_gone).  With redis the
  * counts also go to the cluster (cluster.c), and the edges announced are
  * those of the cluster totals, once in the cluster; while Redis is
- * unreachable the host's own edges are announced.
+ * unreachable the host's own edges are announced.  With presence-broadcast
+ * off the counts are kept but connections and disconnections are not
+ * announced.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -154,6 +156,8 @@ user_changed(const char *user_id, const char *name, long long before,
 
 	if (before < 0 || before == after)
 		return;		/* before < 0: not counted (table full) */
+	if (!cf_w->conf->presence_broadcast)
+		return;
 	if (after == 0) {
 		p = offline();
 		emit_updated(user_id, name, p, "disconnect");

@@ -23,6 +23,8 @@
 const struct cf_app *cf_app = &cf_confabd_app;
 
 static struct cf_sess *free_list;
+/* WebSocket sessions with packets queued in this loop turn. */
+static struct cf_sess *flush_list;
 
 /* ---------------------------------------------------------------- msgs */
 
@@ -246,7 +248,6 @@ cf_sess_new(struct cf_worker *w, enum cf_transport t)
 	} while (dup != NULL);
 	s->transport = t;
 	s->state = CF_S_OPEN;
-	s->pending.id = -1;
 	uv_timer_init(&w->loop, &s->timer);
 	s->timer.data = s;
 	s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
@@ -409,7 +410,10 @@ sess_free_cb(uv_handle_t *h)
 	struct cf_sess *s = h->data;
 
 	cf_outq_clear(&s->q);
-	cf_sio_packet_clear(&s->pending);
+	if (s->pending != NULL) {
+		cf_sio_packet_clear(s->pending);
+		free(s->pending);
+	}
 	json_decref(s->auth);
 	free(s->rooms);
 	while (s->extra != NULL) {
@@ -421,11 +425,33 @@ sess_free_cb(uv_handle_t *h)
 	free(s);
 }
 
+/*
+ * Writes what this loop turn queued on each WebSocket session, all of a
+ * session's packets in one write (cf_http_ws_flush).  Runs from the
+ * worker's prepare handle (before the loop blocks, after timers) and
+ * first thing in cf_sess_reap (after the turn's I/O, before closed
+ * sessions are freed), so no session on the list is ever freed.
+ */
+void
+cf_sess_flush(void)
+{
+	struct cf_sess *s;
+
+	while ((s = flush_list) != NULL) {
+		flush_list = s->flush_next;
+		s->flush_next = NULL;
+		s->flush_queued = 0;
+		if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
+			cf_http_ws_flush(s);
+	}
+}
+
 void
 cf_sess_reap(struct cf_worker *w)
 {
 	struct cf_sess *s;
 
+	cf_sess_flush();
 	(void)w;
 	while ((s = free_list) != NULL) {
 		free_list = s->free_next;
@@ -450,12 +476,21 @@ cf_sess_upgraded(struct cf_sess *s)
 
 /* --------------------------------------------------------------- I/O */
 
+/*
+ * A WebSocket is not asked for a writable callback (two epoll_ctl and a
+ * loop turn per packet): the session goes on the flush list and everything
+ * queued on it in this loop turn is written at the end of the turn, in one
+ * write (cf_sess_flush).
+ */
 void
 cf_sess_wake(struct cf_sess *s)
 {
 	if (s->transport == CF_T_WEBSOCKET) {
-		if (s->ws_wsi != NULL)
-			lws_callback_on_writable(s->ws_wsi);
+		if (s->ws_wsi != NULL && !s->flush_queued) {
+			s->flush_queued = 1;
+			s->flush_next = flush_list;
+			flush_list = s;
+		}
 		return;
 	}
 	if (s->poll_wsi != NULL)

@@ -78,6 +78,9 @@ struct cf_sess {
 	uint32_t		 remote_reqid;
 
 	struct cf_outq		 q;
+	/* On the list of sessions written at the end of the loop turn. */
+	struct cf_sess		*flush_next;
+	int			 flush_queued;
 
 	/* One timer serves every deadline of the session. */
 	uv_timer_t		 timer;
@@ -97,8 +100,9 @@ struct cf_sess {
 	int			 connected;
 	char			 id[24];	/* the Socket.IO socket id */
 	json_t			*auth;		/* CONNECT payload, {} by default */
-	struct cf_sio_packet	 pending;	/* waiting for binary attachments */
-	int			 has_pending;
+	/* Waiting for its binary attachments, or NULL (allocated only then:
+	 * a packet is 448 bytes, most sessions never see an attachment). */
+	struct cf_sio_packet	*pending;
 	uint64_t		 next_ack_id;
 	struct cf_ack		*acks;
 	struct cf_membership	*rooms;
@@ -158,6 +162,7 @@ struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
 void		 cf_sess_close(struct cf_sess *s, const char *reason, int notify);
 /* Free sessions closed since the last pass.  Called from the loop. */
 void		 cf_sess_reap(struct cf_worker *w);
+void		 cf_sess_flush(void);
 
 /* Feed one decoded Engine.IO packet from the client.  -1: session closed. */
 int		 cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p);
@@ -182,6 +187,7 @@ void		 cf_outq_clear(struct cf_outq *q);
 
 /* http.c: answer a polling GET that another worker forwarded to us. */
 void		 cf_http_remote_flush(struct cf_sess *s);
+void		 cf_http_ws_flush(struct cf_sess *s);
 
 /* socket.c: the Socket.IO layer. */
 int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,

@@ -260,19 +260,22 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 	int rc;
 
 	if (binary) {
-		if (!s->has_pending)
+		struct cf_sio_packet *pp = s->pending;
+
+		if (pp == NULL)
 			return (-1);
-		rc = cf_sio_add_attachment(&s->pending, data, len);
+		rc = cf_sio_add_attachment(pp, data, len);
 		if (rc < 0)
 			return (-1);
 		if (rc == 0)
 			return (0);
-		s->has_pending = 0;
-		rc = dispatch(s, &s->pending);
-		cf_sio_packet_clear(&s->pending);
+		s->pending = NULL;
+		rc = dispatch(s, pp);
+		cf_sio_packet_clear(pp);
+		free(pp);
 		return (rc);
 	}
-	if (s->has_pending)
+	if (s->pending != NULL)
 		return (-1);		/* text while attachments are due */
 
 	memset(&p, 0, sizeof(p));
@@ -310,8 +313,11 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 		goto done;
 	}
 	if (cf_sio_incomplete(&p)) {
-		s->pending = p;
-		s->has_pending = 1;
+		if ((s->pending = malloc(sizeof(*s->pending))) == NULL) {
+			rc = -1;
+			goto done;
+		}
+		*s->pending = p;
 		return (0);
 	}
 	rc = dispatch(s, &p);
@@ -324,9 +330,10 @@ void
 cf_sock_closed(struct cf_sess *s)
 {
 	sock_left(s, s->close_reason ? s->close_reason : "transport close");
-	if (s->has_pending) {
-		cf_sio_packet_clear(&s->pending);
-		s->has_pending = 0;
+	if (s->pending != NULL) {
+		cf_sio_packet_clear(s->pending);
+		free(s->pending);
+		s->pending = NULL;
 	}
 }
 

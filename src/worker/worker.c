@@ -45,6 +45,7 @@ struct cf_worker *cf_w;
 static struct cf_worker	 worker;
 static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_usr2;
 static uv_check_t	 reaper;
+static uv_prepare_t	 flusher;
 static uv_timer_t	 drain_timer;
 static int		 exit_code;
 static int		 shut_down;
@@ -71,6 +72,18 @@ static void
 reap_cb(uv_check_t *h)
 {
 	cf_sess_reap(h->data);
+}
+
+/*
+ * Before the loop blocks: what timers (pings, expiries) and other work
+ * of this turn queued goes out now (the check handle after the I/O of a
+ * turn does the same before reaping).
+ */
+static void
+flush_cb(uv_prepare_t *h)
+{
+	(void)h;
+	cf_sess_flush();
 }
 
 static void
@@ -317,6 +330,8 @@ cf_worker_main(struct cf_worker_init *in)
 	uv_check_init(&w->loop, &reaper);
 	reaper.data = w;
 	uv_check_start(&reaper, reap_cb);
+	uv_prepare_init(&w->loop, &flusher);
+	uv_prepare_start(&flusher, flush_cb);
 	uv_timer_init(&w->loop, &drain_timer);
 	drain_timer.data = w;
 

@@ -168,6 +168,7 @@ test_defaults(void **state)
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
 	assert_int_equal(c->max_payload, 1000000);
 	assert_int_equal(c->presence_slots, 65536);
+	assert_int_equal(c->presence_broadcast, 1);
 	assert_int_equal(c->debug_events, 0);
 	assert_null(c->jwt_secret);
 	assert_string_equal(c->jwt_algorithm, "HS256");
@@ -701,7 +702,8 @@ test_scalars(void **state)
 	cf_conf_free(c);
 
 	c = load_ok("workers auto\npresence-slots 16777216\n"
-	    "debug-events FALSE\n");
+	    "debug-events FALSE\npresence-broadcast no\n");
+	assert_int_equal(c->presence_broadcast, 0);
 	assert_true(c->workers >= 1 && c->workers <= 64);
 	assert_int_equal(c->presence_slots, 16777216);
 	assert_int_equal(c->debug_events, 0);
@@ -720,6 +722,9 @@ test_scalars(void **state)
 	    "16777216");
 	load_err("presence-slots 0x100\n", "t.conf:1: invalid value \"0x100\" "
 	    "for \"presence-slots\": not a number");
+	load_err("presence-broadcast sometimes\n", "t.conf:1: invalid value "
+	    "\"sometimes\" for \"presence-broadcast\": expected yes, no, on, "
+	    "off, true or false");
 	load_err("debug-events maybe\n", "t.conf:1: invalid value \"maybe\" "
 	    "for \"debug-events\": expected yes, no, on, off, true or false");
 	load_err("jwt-algorithm none\n", "t.conf:1: invalid value \"none\" "
@@ -1600,7 +1605,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 43);
+	assert_int_equal(n, 44);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);

@@ -1,0 +1,122 @@
+// Packets queued for one WebSocket in one loop turn leave in one write:
+// `authenticate` makes the server queue the `authenticated` event, the ack
+// and (presence-broadcast yes) presence_updated and presence:update to the
+// socket itself in one turn; they must arrive in the first chunk the client
+// reads, as whole consecutive frames.  A raw TCP client sees the chunks.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { mint } from './lib/token.mjs';
+import { CHAT_CONF } from './lib/chat.mjs';
+
+// A masked client text frame.
+function frame(text) {
+	const p = Buffer.from(text);
+	const mask = crypto.randomBytes(4);
+	const h = p.length < 126 ? Buffer.from([0x81, 0x80 | p.length]) :
+	    Buffer.from([0x81, 0x80 | 126, p.length >> 8, p.length & 255]);
+	const body = Buffer.alloc(p.length);
+	for (let i = 0; i < p.length; i++)
+		body[i] = p[i] ^ mask[i & 3];
+	return Buffer.concat([h, mask, body]);
+}
+
+// Whole unmasked server frames in buf: [texts, bytes left over].
+function parse(buf) {
+	const out = [];
+	let off = 0;
+	while (off + 2 <= buf.length) {
+		let len = buf[off + 1] & 0x7f, h = 2;
+		if (len === 126) {
+			if (off + 4 > buf.length)
+				break;
+			len = buf.readUInt16BE(off + 2);
+			h = 4;
+		} else if (len === 127) {
+			if (off + 10 > buf.length)
+				break;
+			len = Number(buf.readBigUInt64BE(off + 2));
+			h = 10;
+		}
+		if (off + h + len > buf.length)
+			break;
+		out.push(buf.subarray(off + h, off + h + len).toString());
+		off += h + len;
+	}
+	return [out, buf.length - off];
+}
+
+// A raw WebSocket: chunks() resolves each chunk as it is read.
+function rawWs(port) {
+	const sock = net.connect(port, '127.0.0.1');
+	const chunks = [];
+	const waiters = [];
+	sock.on('data', (b) => {
+		const w = waiters.shift();
+		if (w)
+			w(b);
+		else
+			chunks.push(b);
+	});
+	const next = () => chunks.length ? Promise.resolve(chunks.shift()) :
+	    new Promise((r) => waiters.push(r));
+	sock.write('GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n' +
+	    `Host: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+	    'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' +
+	    '\r\nSec-WebSocket-Version: 13\r\n\r\n');
+	return { sock, next };
+}
+
+describe('write coalescing', () => {
+	let d;
+
+	before(async () => {
+		d = await startDaemon({ workers: 1, extraConf: CHAT_CONF });
+	});
+	after(async () => {
+		if (d)
+			await d.stop();
+	});
+
+	it('the packets of one loop turn arrive as frames of one write',
+	    withLogs(async () => {
+		const c = rawWs(d.port);
+		try {
+			// Up to and including the Socket.IO connect, however
+			// it is chunked.
+			let buf = Buffer.alloc(0), connectSent = false;
+			for (;;) {
+				buf = Buffer.concat([buf, await c.next()]);
+				const i = buf.indexOf('\r\n\r\n');
+				if (i < 0)
+					continue;
+				assert.match(buf.toString('latin1', 0, 12),
+				    /^HTTP\/1\.1 101/);
+				const [texts] = parse(buf.subarray(i + 4));
+				if (!connectSent && texts.some((t) =>
+				    t.startsWith('0{'))) {
+					c.sock.write(frame('40'));
+					connectSent = true;
+				}
+				if (texts.some((t) => t.startsWith('40{')))
+					break;
+			}
+			c.sock.write(frame('421["authenticate","' + mint({
+			    userId: '880', displayName: 'Burst', role: 'user' }) +
+			    '"]'));
+			const [got, rest] = parse(await c.next());
+			assert.equal(rest, 0, 'a frame was split across writes');
+			const kinds = got.map((t) => t.startsWith('431') ? 'ack' :
+			    JSON.parse(t.slice(2))[0]);
+			assert.ok(kinds.includes('ack'), JSON.stringify(got));
+			assert.ok(kinds.includes('authenticated'),
+			    JSON.stringify(got));
+			assert.ok(got.length >= 3, `one write carried ${got.length} ` +
+			    `packets: ${JSON.stringify(kinds)}`);
+		} finally {
+			c.sock.destroy();
+		}
+	}));
+});
