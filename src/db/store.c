@@ -12,10 +12,10 @@
  * forward in one upsert, a call changes state with one conditional UPDATE
  * (racing workers or hosts: one winner), and the busy check of a new call
  * and the insert of a message run under locks every host takes (the
- * latter per channel, so that ids commit in order).  Text bound to a statement must be
- * valid UTF-8 (-EINVAL otherwise), so that whatever is stored can be sent
- * back out as JSON.  The backends log their own errors (-EIO), never the
- * values involved.
+ * latter per channel, so that ids commit in order).  Text bound to a
+ * statement must be valid UTF-8 (-EINVAL otherwise), so that whatever is
+ * stored can be sent back out as JSON.  The backends log their own errors
+ * (-EIO), never the values involved.
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -2246,8 +2246,8 @@ writer(const char *path, int64_t ch, int n)
 
 /*
  * A child: follow the channel as a client catching up does, a page after
- * the newest id seen (starting after cursor), until the writers are done (EOF on done) and a last
- * page is empty.  Writes the number of messages it saw to res; exits 1
+ * the newest id seen (starting after cursor), until the writers are done
+ * (EOF on done) and a last page is empty.  Writes the number of messages it saw to res; exits 1
  * when a page went backwards.
  */
 static void
