@@ -1,5 +1,5 @@
 // Three confabd instances ("hosts") sharing one redis-server and one
-// database: messages and history, presence with one user's tabs on two
+// PostgreSQL database: messages and history, presence with one user's tabs on two
 // hosts (users and channels), calls, broadcasts, typing, receipts and
 // channel updates across hosts; a Redis outage (delivery inside each host
 // goes on, nobody is disconnected, cross-host delivery and presence resume
@@ -8,10 +8,8 @@
 // users go offline on the others, announced once).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fsp from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, waitFor, mark, assertNone, onlineUsers,
     createChannel, send, history, got } from './lib/chat.mjs';
@@ -20,17 +18,12 @@ const HOST_TIMEOUT = '2s';
 const OFFER = { type: 'offer', sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n' };
 const ANSWER = { type: 'answer', sdp: 'v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\n' };
 
-/*
- * The storage every instance shares, as configuration lines, and how to
- * remove it.  One SQLite file (WAL works across processes on one machine);
- * switch this function to PostgreSQL (lib/postgres.mjs startPostgres() ->
- * {url, stop()}, "database <url>") once that backend is merged.
- */
+// The hosts share one PostgreSQL database, as a deployment does.
 async function sharedStorage() {
-	const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'confabd-shared-'));
+	const pg = await startPostgres();
 	return {
-		conf: [`database ${path.join(dir, 'shared.db')}`],
-		stop: () => fsp.rm(dir, { recursive: true, force: true }),
+		conf: [`database ${pg.url}`],
+		stop: () => pg.stop(),
 	};
 }
 
