@@ -301,7 +301,7 @@ describe('a PostgreSQL database that cannot be used', () => {
 			[`postgresql:///postgres?host=${dir}&port=1`,
 			    /PostgreSQL connection failed: .*No such file/],
 			[pg.url.replace('///postgres?', '///nosuch?'),
-			    /PostgreSQL connection failed: .*"nosuch" does not exist/],
+			    /PostgreSQL connection failed: .*\\?"nosuch\\?" does not exist/],
 		];
 		for (const [url, why] of cases) {
 			const file = path.join(dir, 'confabd.conf');

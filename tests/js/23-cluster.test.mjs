@@ -391,7 +391,7 @@ describe('cluster of three hosts over Redis', () => {
 		const off = await presence(obs, u.id, 'disconnect', m.get(obs),
 		    20000);
 		assert.equal(off.status, 'offline');
-		await a.waitForLog(/worker \d+: ready/, 10000, l0);
+		await a.waitForLog(/worker=\d+ event=ready/, 10000, l0);
 		await mark([obs], 500);
 		assert.equal(got(obs, 'presence_updated', (p) =>
 		    p.userId === u.id, m.get(obs)).length, 1);

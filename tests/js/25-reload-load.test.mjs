@@ -128,12 +128,12 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		let mark = d.logMark();
 		await fsp.writeFile(d.confPath, confText(d, { rotated: true }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: jwt-secret changed/, 5000,
+		await d.waitForLog(/worker=master event=message msg="reload: jwt-secret changed/, 5000,
 		    mark);
-		await d.waitForLog(/master: reload: jwt-secret-previous changed/,
+		await d.waitForLog(/worker=master event=message msg="reload: jwt-secret-previous changed/,
 		    5000, mark);
 		await until(() => d.stderrLines().slice(mark).filter((l) =>
-		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    /worker=\d+ event=message msg="configuration reloaded/.test(l)).length >= 2,
 		    10000, 'both workers reloaded', 20);
 		assert.ok(!d.stderrLines().slice(mark).some((l) =>
 		    l.includes(NEW_SECRET) || l.includes(SECRET)),
@@ -166,10 +166,10 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
 		    cut: true }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: role .*tester chat\.access chat\.send_messages chat\.create_channels.* -> /,
+		await d.waitForLog(/worker=master event=message msg="reload: role .*tester chat\.access chat\.send_messages chat\.create_channels.* -> /,
 		    5000, mark);
 		await until(() => d.stderrLines().slice(mark).filter((l) =>
-		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    /worker=\d+ event=message msg="configuration reloaded/.test(l)).length >= 2,
 		    10000, 'both workers reloaded', 20);
 		for (const p of probes) {
 			await refused(record(p), 'channel:create',
@@ -183,10 +183,10 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
 		    cut: true, dropped: true }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: jwt-secret-previous changed/,
+		await d.waitForLog(/worker=master event=message msg="reload: jwt-secret-previous changed/,
 		    5000, mark);
 		await until(() => d.stderrLines().slice(mark).filter((l) =>
-		    /worker \d+: configuration reloaded/.test(l)).length >= 2,
+		    /worker=\d+ event=message msg="configuration reloaded/.test(l)).length >= 2,
 		    10000, 'both workers reloaded', 20);
 		for (const pid of pids) {
 			const tab = await openTab(d, { on: pid });
@@ -203,7 +203,7 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		await fsp.writeFile(d.confPath, confText(d, { rotated: true,
 		    cut: true, dropped: true, level: 'warn' }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: log-level info -> warn/, 5000,
+		await d.waitForLog(/worker=master event=message msg="reload: log-level info -> warn/, 5000,
 		    mark);
 		await sleep(1500);
 		await traffic.stop();
@@ -231,12 +231,12 @@ describe('reload under load (200 clients, 2 workers)', () => {
 		await fsp.writeFile(d.confPath, confText(d, { workers: 3,
 		    rotated: true, cut: true }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: workers 2 -> 3/, 5000, mark);
-		await d.waitForLog(/master: reload: log-level warn -> info/, 5000,
+		await d.waitForLog(/worker=master event=message msg="reload: workers 2 -> 3/, 5000, mark);
+		await d.waitForLog(/worker=master event=message msg="reload: log-level warn -> info/, 5000,
 		    mark);
-		await d.waitForLog(/master: generation 2 serves with 3 workers/,
+		await d.waitForLog(/worker=master event=message msg="generation 2 serves with 3 workers/,
 		    20000, mark);
-		await d.waitForLog(/master: generation 1 has exited/, 20000, mark);
+		await d.waitForLog(/worker=master event=message msg="generation 1 has exited/, 20000, mark);
 		await until(() => sockets.every(rejoined) && rejoined(admin),
 		    30000, 'every client back and joined', 50);
 		const backAt = Date.now();
@@ -311,13 +311,13 @@ describe('reload of listen', () => {
 		await fsp.writeFile(d.confPath, confText(d, {}) +
 		    `listen 127.0.0.1:${busy}\npidfile ${d.dir}/x.pid\n`);
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: reload: listen \S+ -> \S+ \S+ \(new workers\)/,
+		await d.waitForLog(/worker=master event=message msg="reload: listen \S+ -> \S+ \S+ \(new workers\)/,
 		    5000, mark);
-		await d.waitForLog(/master: reload: pidfile \(unset\) -> \S+x\.pid \(takes effect at the next restart\)/,
+		await d.waitForLog(/worker=master event=message msg="reload: pidfile \(unset\) -> \S+x\.pid \(takes effect at the next restart\)/,
 		    5000, mark);
-		await d.waitForLog(/master: listen 127\.0\.0\.1:\d+: bind: Address already in use/,
+		await d.waitForLog(/worker=master event=message msg="listen 127\.0\.0\.1:\d+: bind: Address already in use/,
 		    5000, mark);
-		await d.waitForLog(/master: reload failed, keeping the running configuration/,
+		await d.waitForLog(/worker=master event=message msg="reload failed, keeping the running configuration/,
 		    5000, mark);
 		assert.deepEqual(d.workerPids(), pids, 'the same workers');
 		assert.equal((await ask(s, 'whoami')).generation, 1);
@@ -341,11 +341,11 @@ describe('reload of listen', () => {
 		    `listen 127.0.0.1:${other}`);
 		await fsp.writeFile(d.confPath, text);
 		d.signal('SIGHUP');
-		await d.waitForLog(new RegExp(`master: reload: listen ` +
+		await d.waitForLog(new RegExp(`worker=master event=message msg="reload: listen ` +
 		    `127\\.0\\.0\\.1:${d.port} -> 127\\.0\\.0\\.1:${other}`), 5000,
 		    mark);
-		await d.waitForLog(/master: generation \d+ has exited/, 20000, mark);
-		await d.waitForLog(new RegExp('master: no longer listening on ' +
+		await d.waitForLog(/worker=master event=message msg="generation \d+ has exited/, 20000, mark);
+		await d.waitForLog(new RegExp('worker=master event=message msg="no longer listening on ' +
 		    `127\\.0\\.0\\.1:${d.port}`), 5000, mark);
 		assert.ok(await refusedAt(d.port), 'the old port is closed');
 		assert.ok(old.events.disconnects.length === 1,
@@ -395,7 +395,7 @@ describe('a call across a cold reload', () => {
 		const mark = d.logMark();
 		await fsp.writeFile(d.confPath, confText(d, { workers: 3 }));
 		d.signal('SIGHUP');
-		await d.waitForLog(/master: generation 1 has exited/, 20000, mark);
+		await d.waitForLog(/worker=master event=message msg="generation 1 has exited/, 20000, mark);
 		await until(() => rejoined(a) && rejoined(b) &&
 		    a.events.connects === 2 && b.events.connects === 2, 10000,
 		    'both back');

@@ -121,7 +121,7 @@ describe('repeated SIGKILL of workers under traffic', () => {
 			    /worker (\d+) \(pid \d+\) killed by signal 9; respawning/,
 			    5000, mark);
 			const slot = /worker (\d+)/.exec(line)[1];
-			await d.waitForLog(new RegExp(`worker ${slot}: ready`),
+			await d.waitForLog(new RegExp(`worker=${slot} event=ready`),
 			    10000, mark);
 			if (k === 0) {
 				assert.deepEqual(await waitFor(watcher,
@@ -231,10 +231,10 @@ describe('fast stop (shutdown-timeout 60s, a worker that does not answer)',
 			for (const sig of signals) {
 				const mark = d.logMark();
 				d.signal(sig);
-				await d.waitForLog(/master: .* stop requested/,
+				await d.waitForLog(/worker=master event=message msg=".* stop requested/,
 				    5000, mark);
 			}
-			await d.waitForLog(/master: fast stop requested/, 5000);
+			await d.waitForLog(/worker=master event=message msg="fast stop requested/, 5000);
 			const r = await d.exited;
 			const ms = Date.now() - t0;
 			assert.deepEqual(r, { code: 0, signal: null });
