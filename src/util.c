@@ -333,6 +333,16 @@ cf_now_ms(void)
 }
 
 uint64_t
+cf_now_us(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
 cf_wall_ms(void)
 {
 	struct timespec	 ts;

@@ -62,8 +62,12 @@ cf_strlcpy(char *dst, const char *src, size_t size)
 	return (n);
 }
 
-/* Monotonic clock in milliseconds; wall clock in milliseconds since epoch. */
+/*
+ * Monotonic clock in milliseconds and in microseconds (one clock for every
+ * process of the host); wall clock in milliseconds since epoch.
+ */
 uint64_t cf_now_ms(void);
+uint64_t cf_now_us(void);
 uint64_t cf_wall_ms(void);
 
 #endif

@@ -31,6 +31,7 @@
 #include "db/backend.h"
 #include "db/store.h"
 #include "log.h"
+#include "util.h"
 
 #define PAGE_MAX	100		/* the largest history page */
 
@@ -190,16 +191,6 @@ static void	(*write_hook)(uint64_t us);
 static uint64_t	 tx_started_us;
 static int	 tx_open;	/* between tx_begin and tx_end */
 
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return (0);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
-
 void
 cf_store_set_write_hook(void (*fn)(uint64_t us))
 {
@@ -225,7 +216,7 @@ vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	/* A write committed on its own is timed until finish(). */
 	(*stp)->write_t0 = write_hook != NULL && !tx_open &&
 	    (strncmp(sql, "INSERT", 6) == 0 || strncmp(sql, "UPDATE", 6) == 0 ||
-	    strncmp(sql, "DELETE", 6) == 0) ? now_us() : 0;
+	    strncmp(sql, "DELETE", 6) == 0) ? cf_now_us() : 0;
 	return (0);
 }
 
@@ -255,7 +246,7 @@ finish(struct cf_db_stmt *st)
 	if (st == NULL)
 		return;
 	if (st->write_t0 != 0 && write_hook != NULL)
-		write_hook(now_us() - st->write_t0);
+		write_hook(cf_now_us() - st->write_t0);
 	st->db->ops->finish(st);
 }
 
@@ -375,7 +366,7 @@ tx_begin(struct cf_db *db, const char *func, int64_t lock)
 {
 	int rc;
 
-	tx_started_us = now_us();
+	tx_started_us = cf_now_us();
 	tx_open = 1;
 	if ((rc = db->ops->begin(db, func, lock)) != 0)
 		tx_open = 0;
@@ -392,7 +383,7 @@ tx_end(struct cf_db *db, const char *func, int rc)
 	if (rc == 0 && (rc = db->ops->commit(db, func)) == 0) {
 		tx_open = 0;
 		if (write_hook != NULL)
-			write_hook(now_us() - tx_started_us);
+			write_hook(cf_now_us() - tx_started_us);
 		return (0);
 	}
 	tx_open = 0;

@@ -14,9 +14,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "util.h"
 #include "relay/frame.h"
 #include "relay/redis.h"
 #include "shm/shm.h"
@@ -61,22 +61,11 @@ count_error(struct cf_worker *w)
 		__atomic_add_fetch(&st->redis_errors, 1, __ATOMIC_RELAXED);
 }
 
-/* CLOCK_MONOTONIC in microseconds: one clock for every process. */
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return (0);
-	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
-}
-
 static void
 observe_lag(struct cf_worker *w, uint64_t sent)
 {
 	struct cf_shm_stats *st;
-	uint64_t now = now_us();
+	uint64_t now = cf_now_us();
 
 	if ((st = cf_shm_stats(w->shm, w->slot)) == NULL || sent == 0 ||
 	    now < sent)
@@ -244,7 +233,7 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	struct cf_shm_stats *st;
 	char chan[512];
 	uint8_t *buf;
-	uint64_t t = now_us();
+	uint64_t t = cf_now_us();
 
 	if ((st = cf_shm_stats(r->w->shm, r->w->slot)) != NULL)
 		__atomic_add_fetch(&st->relay_out, 1, __ATOMIC_RELAXED);
