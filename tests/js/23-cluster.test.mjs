@@ -8,8 +8,10 @@
 // users go offline on the others, announced once).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
+import { startDaemon, startRedis, sleep, withLogs } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { createClient } from 'redis';
+import { Emitter } from '@socket.io/redis-emitter';
 import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, waitFor, mark, assertNone, onlineUsers,
     createChannel, send, history, got } from './lib/chat.mjs';
@@ -121,6 +123,54 @@ describe('cluster of three hosts over Redis', () => {
 		const fromC = await send(sc, ch.id, 'hello from c');
 		await newMessage(sa, fromC.id, m3.get(sa));
 		await newMessage(sb, fromC.id, m3.get(sb));
+	}));
+
+	it('a backend\'s @socket.io/redis-emitter reaches every host: ' +
+	    'channel and user rooms, socketsJoin', withLogs(async () => {
+		const admin = user('admin');
+		const u = user();
+		const v = user();
+		const sa = await as(a, admin);
+		const ch = await createChannel(sa, { name: `emit-${admin.id}` });
+		const ua = await as(a, u);
+		const ub = await as(b, u);
+		const vc = await as(c, v);
+		for (const s of [ua, ub, vc])
+			await ok(s, 'join_channel', ch.id);
+		const rc = createClient({ url: redis.url });
+		await rc.connect();
+		try {
+			const emitter = new Emitter(rc);
+			let m = await mark([sa, ua, ub, vc]);
+			emitter.to(`channel:${ch.id}`).emit('ticket_updated',
+			    { id: 7 });
+			for (const s of [sa, ua, ub, vc])
+				assert.deepEqual(await waitFor(s, 'ticket_updated',
+				    null, 5000, m.get(s)), { id: 7 });
+
+			m = await mark([sa, ua, ub, vc]);
+			emitter.to(`user:${u.id}`).emit('notification',
+			    { text: 'hi' });
+			for (const s of [ua, ub])
+				assert.deepEqual(await waitFor(s, 'notification',
+				    null, 5000, m.get(s)), { text: 'hi' });
+			await assertNone(new Map([[sa, m.get(sa)],
+			    [vc, m.get(vc)]]), ['notification']);
+
+			// The user's tabs on hosts a and b join a room of the
+			// backend's; v (host c) does not.
+			emitter.in(`user:${u.id}`).socketsJoin(`ticket:${u.id}`);
+			await sleep(300);
+			m = await mark([ua, ub, vc]);
+			emitter.to(`ticket:${u.id}`).emit('ticket_note', 'n1');
+			for (const s of [ua, ub])
+				assert.equal(await waitFor(s, 'ticket_note', null,
+				    5000, m.get(s)), 'n1');
+			await assertNone(new Map([[vc, m.get(vc)]]),
+			    ['ticket_note']);
+		} finally {
+			await rc.quit().catch(() => {});
+		}
 	}));
 
 	it('presence: one user\'s tabs on two hosts count as one user, ' +
