@@ -52,13 +52,31 @@ struct cf_db_ops {
 	int		 (*begin)(struct cf_db *, const char *func, int64_t lock);
 	int		 (*commit)(struct cf_db *, const char *func);
 	void		 (*rollback)(struct cf_db *);
+	/*
+	 * Inside a transaction: mark a savepoint (one level: store.c never
+	 * nests them), release it keeping its work, or undo the work done
+	 * since it and release it (also after a failed statement, which on
+	 * PostgreSQL aborts the transaction up to the savepoint).
+	 */
+	int		 (*savepoint)(struct cf_db *, const char *func);
+	int		 (*release)(struct cf_db *, const char *func);
+	void		 (*undo)(struct cf_db *);
 	/* 1 when no transaction and no statement is open. */
 	int		 (*idle)(struct cf_db *);
 };
 
-/* Every backend's handle and statement start with these. */
+/*
+ * Every backend's handle and statement start with these.  The group
+ * commit state belongs to store.c (the backends calloc their handle, so
+ * it starts closed).
+ */
 struct cf_db {
 	const struct cf_db_ops	*ops;
+	int			 batch;		/* a group commit is open */
+	unsigned		 batch_n;	/* messages stored in it */
+	/* Commit the open batch for another write (cf_store_batch_hook). */
+	int			(*flush)(void *arg);
+	void			*flush_arg;
 };
 
 struct cf_db_stmt {

@@ -397,6 +397,32 @@ pq_rollback(struct cf_db *db)
 }
 
 static int
+pq_savepoint(struct cf_db *db, const char *func)
+{
+	return (exec_cmd((struct pg_db *)db, func, "SAVEPOINT cf_one"));
+}
+
+static int
+pq_release(struct cf_db *db, const char *func)
+{
+	return (exec_cmd((struct pg_db *)db, func, "RELEASE cf_one"));
+}
+
+/*
+ * Errors are ignored: a transaction that cannot go back to the savepoint
+ * (the connection is gone) fails at COMMIT.
+ */
+static void
+pq_undo(struct cf_db *db)
+{
+	struct pg_db *p = (struct pg_db *)db;
+
+	if (PQstatus(p->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK TO cf_one; RELEASE cf_one"));
+}
+
+static int
 pq_idle(struct cf_db *db)
 {
 	struct pg_db *p = (struct pg_db *)db;
@@ -418,6 +444,9 @@ static const struct cf_db_ops pq_ops = {
 	.begin = pq_begin,
 	.commit = pq_commit,
 	.rollback = pq_rollback,
+	.savepoint = pq_savepoint,
+	.release = pq_release,
+	.undo = pq_undo,
 	.idle = pq_idle,
 };
 

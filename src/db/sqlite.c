@@ -242,6 +242,29 @@ sq_rollback(struct cf_db *db)
 }
 
 static int
+sq_savepoint(struct cf_db *db, const char *func)
+{
+	return (sq_exec((struct sqlite_db *)db, func, "SAVEPOINT cf_one"));
+}
+
+static int
+sq_release(struct cf_db *db, const char *func)
+{
+	return (sq_exec((struct sqlite_db *)db, func, "RELEASE cf_one"));
+}
+
+/* Errors are ignored: an error that ended the transaction is seen at COMMIT. */
+static void
+sq_undo(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	if (!sqlite3_get_autocommit(s->conn))
+		sqlite3_exec(s->conn, "ROLLBACK TO cf_one; RELEASE cf_one",
+		    NULL, NULL, NULL);
+}
+
+static int
 sq_idle(struct cf_db *db)
 {
 	struct sqlite_db *s = (struct sqlite_db *)db;
@@ -263,6 +286,9 @@ static const struct cf_db_ops sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.release = sq_release,
+	.undo = sq_undo,
 	.idle = sq_idle,
 };
 

@@ -92,6 +92,28 @@ int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    int *duplicate);
 int	 cf_store_message_get(struct cf_db *db, int64_t message_id,
 	    json_t **message);
+
+/*
+ * Group commit.  batch_begin opens one transaction that the following
+ * cf_store_message_insert calls join, each as a savepoint of its own (a
+ * message that fails is undone alone; a clientMsgId used earlier in the
+ * batch is a duplicate as usual).  Nothing of a batch is durable, and no
+ * reply for its messages may be sent, until batch_commit returns 0; when
+ * it fails, every message of the batch is gone.  Reads see the batch.
+ * Any other write commits the open batch first: through the hook when one
+ * is set (flush(arg) must end the batch with batch_commit; the worker
+ * sends the replies the batch held there), else directly.
+ * batch_begin: 0 (also when a batch is already open) or a negative errno.
+ * batch_commit: 0 (also when none is open) or the COMMIT's error, after
+ * which the batch is rolled back.  batch_size: messages stored in the
+ * open batch (0 when none is).
+ */
+int	 cf_store_batch_begin(struct cf_db *db);
+int	 cf_store_batch_commit(struct cf_db *db);
+int	 cf_store_batch_open(const struct cf_db *db);
+unsigned cf_store_batch_size(const struct cf_db *db);
+void	 cf_store_batch_hook(struct cf_db *db, int (*flush)(void *),
+	    void *arg);
 /* The newest message id of a channel, 0 when it has none. */
 int	 cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 	    int64_t *message_id);

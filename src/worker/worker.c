@@ -25,6 +25,7 @@
 #include "secret.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "worker/batch.h"
 #include "worker/chat.h"
 #include "worker/relay.h"
 #include "worker/session.h"
@@ -78,6 +79,7 @@ shutdown_now(struct cf_worker *w)
 		return;
 	shut_down = 1;
 	uv_timer_stop(&drain_timer);
+	cf_batch_stop();	/* the replies it holds, before the sockets go */
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", 0);
 	cf_sess_reap(w);
@@ -240,7 +242,7 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	lws_set_log_level(getenv("CF_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR,
 	    lws_log_emit);
-	if (cf_db_open_worker(w->conf) == -1)
+	if (cf_db_open_worker(w->conf) == -1 || cf_batch_start(w) == -1)
 		return (1);
 	if (lws_start(w) == -1)
 		return (1);
