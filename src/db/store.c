@@ -398,10 +398,8 @@ one_end(struct cf_db *db, const char *func, int rc)
 {
 	if (!db->batch)
 		return (tx_end(db, func, rc));
-	if (rc == 0 && (rc = db->ops->release(db, func)) == 0) {
-		db->batch_n++;
+	if (rc == 0 && (rc = db->ops->release(db, func)) == 0)
 		return (0);
-	}
 	db->ops->undo(db);
 	return (rc);
 }
@@ -1032,7 +1030,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
     int *duplicate)
 {
 	int64_t id;
-	int rc;
+	int rc, dup = 0;
 
 	if (duplicate != NULL)
 		*duplicate = 0;
@@ -1065,17 +1063,19 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 		rc = query_obj(db, __func__, message_row, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
-		if (rc == 0 && duplicate != NULL)
-			*duplicate = 1;
+		dup = rc == 0;
 	}
  done:
 	if ((rc = one_end(db, __func__, rc)) != 0) {
 		json_decref(*message);
 		*message = NULL;
-		if (duplicate != NULL)
-			*duplicate = 0;
+		return (rc);
 	}
-	return (rc);
+	if (duplicate != NULL)
+		*duplicate = dup;
+	if (db->batch && !dup)
+		db->batch_n++;
+	return (0);
 }
 
 /* The message as JSON (new reference), or -ENOENT. */
