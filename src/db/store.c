@@ -1029,7 +1029,6 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
     const char *client_msg_id, int64_t now_ms, json_t **message,
     int *duplicate)
 {
-	int64_t id;
 	int rc, dup = 0;
 
 	if (duplicate != NULL)
@@ -1050,16 +1049,18 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 		    "ii", reply_to_id, channel_id);
 	if (rc != 0)
 		goto done;
-	rc = query_i64(db, __func__, &id, NULL,
+	/* The new row comes back as message_row() reads it (no file yet). */
+	rc = query_obj(db, __func__, message_row, message,
 	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
 	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)"
-	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id",
+	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING"
+	    " RETURNING id, channel_id, user_id, user_display_name, body,"
+	    "  message_type, reply_to_id, client_msg_id, created_at,"
+	    "  NULL, NULL, NULL",
 	    "ittttiti", channel_id, user_id, display_name, text, message_type,
 	    reply_to_id, client_msg_id, now_ms);
-	if (rc == 0)
-		rc = message_load(db, __func__, id, message);
-	else if (rc == -ENOENT && client_msg_id != NULL) {
+	if (rc == -ENOENT && client_msg_id != NULL) {
 		rc = query_obj(db, __func__, message_row, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
