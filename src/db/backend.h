@@ -59,6 +59,8 @@ struct cf_db_ops {
 	 * PostgreSQL aborts the transaction up to the savepoint).
 	 */
 	int		 (*savepoint)(struct cf_db *, const char *func);
+	/* The most messages (savepoints) a group commit should hold. */
+	unsigned	 batch_max;
 	int		 (*release)(struct cf_db *, const char *func);
 	void		 (*undo)(struct cf_db *);
 	/* 1 when no transaction and no statement is open. */

@@ -44,6 +44,7 @@ struct pg_db {
 	struct cf_db	 base;		/* first: a struct cf_db * is one */
 	PGconn		*conn;
 	int		 in_tx;		/* a transaction is open */
+	int		 sp;		/* savepoint cf_one is set in it */
 	int		 nstmt;		/* statements not finished */
 };
 
@@ -354,6 +355,7 @@ pq_begin(struct cf_db *db, const char *func, int64_t lock)
 	if ((rc = exec_cmd(p, func, "BEGIN")) != 0)
 		return (rc);
 	p->in_tx = 1;
+	p->sp = 0;
 	if (lock != 0) {
 		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
 		    (long long)lock);
@@ -380,6 +382,7 @@ pq_commit(struct cf_db *db, const char *func)
 	PQclear(res);
 	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE)
 		p->in_tx = 0;
+	p->sp = 0;
 	return (rc);
 }
 
@@ -392,20 +395,39 @@ pq_rollback(struct cf_db *db)
 	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_tx = 0;
+	p->sp = 0;
 	if (PQstatus(p->conn) == CONNECTION_BAD)
 		check_conn(p, "rollback");
 }
 
+/*
+ * Every statement is a round trip, so a savepoint is set once per
+ * transaction and moved forward afterwards: release sets the next one in
+ * the same round trip ("RELEASE; SAVEPOINT"), and undo goes back to it
+ * (ROLLBACK TO keeps it set).  COMMIT ends them all.
+ */
 static int
 pq_savepoint(struct cf_db *db, const char *func)
 {
-	return (exec_cmd((struct pg_db *)db, func, "SAVEPOINT cf_one"));
+	struct pg_db *p = (struct pg_db *)db;
+	int rc;
+
+	if (p->sp)
+		return (0);
+	if ((rc = exec_cmd(p, func, "SAVEPOINT cf_one")) == 0)
+		p->sp = 1;
+	return (rc);
 }
 
 static int
 pq_release(struct cf_db *db, const char *func)
 {
-	return (exec_cmd((struct pg_db *)db, func, "RELEASE cf_one"));
+	struct pg_db *p = (struct pg_db *)db;
+	int rc;
+
+	if ((rc = exec_cmd(p, func, "RELEASE cf_one; SAVEPOINT cf_one")) != 0)
+		p->sp = 0;
+	return (rc);
 }
 
 /*
@@ -417,9 +439,9 @@ pq_undo(struct cf_db *db)
 {
 	struct pg_db *p = (struct pg_db *)db;
 
-	if (PQstatus(p->conn) == CONNECTION_OK &&
+	if (p->sp && PQstatus(p->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(p->conn, "ROLLBACK TO cf_one; RELEASE cf_one"));
+		PQclear(PQexec(p->conn, "ROLLBACK TO cf_one"));
 }
 
 static int
@@ -444,7 +466,13 @@ static const struct cf_db_ops pq_ops = {
 	.begin = pq_begin,
 	.commit = pq_commit,
 	.rollback = pq_rollback,
+	/*
+	 * A transaction keeps the ids of 64 subtransactions that wrote in
+	 * shared memory (PGPROC_MAX_CACHED_SUBXIDS); beyond that, every
+	 * snapshot of every session looks them up in pg_subtrans.
+	 */
 	.savepoint = pq_savepoint,
+	.batch_max = 64,
 	.release = pq_release,
 	.undo = pq_undo,
 	.idle = pq_idle,

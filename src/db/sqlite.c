@@ -386,6 +386,7 @@ static const struct cf_db_ops sqlite_ops = {
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.savepoint = sq_savepoint,
+	.batch_max = 256,
 	.release = sq_release,
 	.undo = sq_undo,
 	.idle = sq_idle,

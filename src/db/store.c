@@ -439,6 +439,12 @@ cf_store_batch_open(const struct cf_db *db)
 }
 
 unsigned
+cf_store_batch_max(const struct cf_db *db)
+{
+	return (db != NULL ? db->ops->batch_max : 1);
+}
+
+unsigned
 cf_store_batch_size(const struct cf_db *db)
 {
 	return (db != NULL && db->batch ? db->batch_n : 0);
@@ -1041,30 +1047,42 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 		return (-EINVAL);
 	if ((rc = one_begin(db, __func__)) != 0)
 		return (rc);
-	rc = query_i64(db, __func__, NULL, NULL,
-	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
-	if (rc == 0 && reply_to_id != 0)
-		rc = query_i64(db, __func__, NULL, NULL,
-		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
-		    "ii", reply_to_id, channel_id);
-	if (rc != 0)
-		goto done;
-	/* The new row comes back as message_row() reads it (no file yet). */
+	/*
+	 * One statement in the common case: the row is inserted only when
+	 * the channel and the reply target exist, and comes back as
+	 * message_row() reads it (no file yet).  No row: find out why, in
+	 * the order the contract gives (channel, reply target, duplicate).
+	 */
 	rc = query_obj(db, __func__, message_row, message,
 	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
 	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)"
+	    " SELECT c.id, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8"
+	    " FROM channels c WHERE c.id = ?1 AND (?6 = 0 OR EXISTS"
+	    "  (SELECT 1 FROM messages r WHERE r.id = ?6 AND"
+	    "   r.channel_id = c.id))"
 	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING"
 	    " RETURNING id, channel_id, user_id, user_display_name, body,"
 	    "  message_type, reply_to_id, client_msg_id, created_at,"
 	    "  NULL, NULL, NULL",
 	    "ittttiti", channel_id, user_id, display_name, text, message_type,
 	    reply_to_id, client_msg_id, now_ms);
-	if (rc == -ENOENT && client_msg_id != NULL) {
+	if (rc != -ENOENT)
+		goto done;
+	rc = query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
+	if (rc == 0 && reply_to_id != 0)
+		rc = query_i64(db, __func__, NULL, NULL,
+		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
+		    "ii", reply_to_id, channel_id);
+	if (rc == 0 && client_msg_id != NULL) {
 		rc = query_obj(db, __func__, message_row, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
 		dup = rc == 0;
+	} else if (rc == 0) {
+		cf_log_warnx("%s: the row was neither stored nor refused",
+		    __func__);
+		rc = -EIO;
 	}
  done:
 	if ((rc = one_end(db, __func__, rc)) != 0) {

@@ -106,12 +106,14 @@ int	 cf_store_message_get(struct cf_db *db, int64_t message_id,
  * batch_begin: 0 (also when a batch is already open) or a negative errno.
  * batch_commit: 0 (also when none is open) or the COMMIT's error, after
  * which the batch is rolled back.  batch_size: messages stored in the
- * open batch (0 when none is).
+ * open batch (0 when none is).  batch_max: how many messages a batch of
+ * this backend should hold at most.
  */
 int	 cf_store_batch_begin(struct cf_db *db);
 int	 cf_store_batch_commit(struct cf_db *db);
 int	 cf_store_batch_open(const struct cf_db *db);
 unsigned cf_store_batch_size(const struct cf_db *db);
+unsigned cf_store_batch_max(const struct cf_db *db);
 void	 cf_store_batch_hook(struct cf_db *db, int (*flush)(void *),
 	    void *arg);
 /* The newest message id of a channel, 0 when it has none. */

@@ -25,7 +25,7 @@
 #include "worker/chat.h"
 #include "worker/session.h"
 
-#define BATCH_MAX	256	/* messages in one commit */
+#define BATCH_MAX	256	/* messages in one commit, at most */
 #define BATCH_MS	5	/* the oldest message waits at most this */
 
 /* The replies of one stored message, sent once the batch commits. */
@@ -91,7 +91,8 @@ cf_batch_begin(void)
 	int rc;
 
 	if (cf_store_batch_open(db)) {
-		if (nqueue < BATCH_MAX && cf_now_ms() - opened_ms < BATCH_MS)
+		if (nqueue < BATCH_MAX && nqueue < cf_store_batch_max(db) &&
+		    cf_now_ms() - opened_ms < BATCH_MS)
 			return (0);
 		(void)cf_batch_flush();
 	}
