@@ -73,6 +73,30 @@ for (let i = 1; i < Number(nc); i++)
 for (const s of clients)
 	await ask(s, 'join_channel', channel.id);
 let acked = 0, failed = 0;
+// CPU seconds (user + system) the daemon's workers used so far: a figure
+// that the other processes of a busy machine disturb less than the rate.
+const tick = 100;	// USER_HZ on Linux
+function workersCpu() {
+	let t = 0;
+	let kids = '';
+	try {
+		kids = fs.readFileSync(`/proc/${daemon.pid}/task/${daemon.pid}/` +
+		    'children', 'utf8');
+	} catch {
+		return NaN;
+	}
+	for (const pid of kids.trim().split(/\s+/).filter(Boolean)) {
+		try {
+			const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+			    .replace(/^.*\) /, '').split(' ');
+			t += (Number(f[11]) + Number(f[12])) / tick;
+		} catch {
+			// a worker that just went away
+		}
+	}
+	return t;
+}
+const cpu0 = workersCpu();
 const t0 = Date.now(), until = t0 + Number(secs) * 1000;
 await Promise.all(clients.map(async (s, i) => {
 	const lane = async (l) => {
@@ -89,10 +113,12 @@ await Promise.all(clients.map(async (s, i) => {
 	await Promise.all(Array.from({ length: Number(win) }, (_, l) => lane(l)));
 }));
 const dt = (Date.now() - t0) / 1000;
+const cpu = workersCpu() - cpu0;
 console.log(`${acked} messages committed and acked in ${dt.toFixed(1)} s: ` +
     `${Math.round(acked / dt)} msg/s (${failed} failed; ${nc} clients x ` +
     `${win} in flight, ${workers} workers, ${db}; every message also ` +
-    `delivered to the ${nc} members)`);
+    `delivered to the ${nc} members); workers' CPU ${cpu.toFixed(2)} s, ` +
+    `${(cpu * 1e6 / Math.max(acked, 1)).toFixed(0)} us per message`);
 for (const s of clients)
 	s.close();
 daemon.kill('SIGTERM');

@@ -34,6 +34,12 @@
  */
 #define STMT_CACHE	48
 
+/* A wait for the write lock: 20 ms in short steps, then about 5 s more. */
+#define BUSY_SHORT	200
+#define BUSY_SHORT_US	100
+#define BUSY_LONG	5000
+#define BUSY_LONG_US	1000
+
 struct cached {
 	char		*sql;		/* NULL: a free slot */
 	sqlite3_stmt	*st;
@@ -444,6 +450,27 @@ migrate(sqlite3 *conn, const char *path)
 }
 
 /*
+ * Another connection holds the write lock: wait for it in short steps.
+ * SQLite's own busy timeout sleeps 1, 2, 5, 10... ms, much longer than a
+ * worker holds the lock (a loop turn's group commit), and the waiting
+ * worker's loop stands still meanwhile.  Gives up after about 5 s, as
+ * the busy timeout did (sleeping adds up to a little more than that).
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	(void)arg;
+	if (count < BUSY_SHORT) {
+		usleep(BUSY_SHORT_US);
+		return (1);
+	}
+	if (count - BUSY_SHORT >= BUSY_LONG)
+		return (0);
+	usleep(BUSY_LONG_US);
+	return (1);
+}
+
+/*
  * Open (creating it if needed) the SQLite file at path in WAL mode with
  * foreign keys on, and migrate it.  The caller owns the handle.
  */
@@ -460,7 +487,7 @@ cf_sqlite_open(const char *path)
 		    "cannot open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(conn, 5000);
+	sqlite3_busy_handler(conn, busy_wait, NULL);
 	/*
 	 * Switching a new database to WAL takes a lock the busy handler does
 	 * not wait for; the master migrates before forking, so this only

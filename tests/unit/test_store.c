@@ -2751,6 +2751,62 @@ test_pg_batch_lost(void **state)
 	cf_db_close(admin);
 }
 
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return ((double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+}
+
+#define RATE_ONE	1000
+#define RATE_BATCHED	10000
+
+/*
+ * Every message inserted one transaction each, then in batches of the
+ * backend's cap, is stored once; the rates are printed (not asserted: the
+ * machine may be busy), as test_concurrent_writers does.
+ */
+static void
+test_batch_rate(void **state)
+{
+	struct fx *fx = *state;
+	struct timespec t0;
+	char cmid[16];
+	json_t *m;
+	int64_t ch;
+	double one, batched;
+	int i, dup;
+
+	ch = mkchan(fx->db, "rate", 0, "1", NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < RATE_ONE; i++) {
+		snprintf(cmid, sizeof(cmid), "o%d", i);
+		assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+		    "x", "text", 0, cmid, T0, &m, &dup), 0);
+		json_decref(m);
+	}
+	one = elapsed(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < RATE_BATCHED; i++) {
+		if (cf_store_batch_size(fx->db) >= cf_store_batch_max(fx->db))
+			assert_int_equal(cf_store_batch_commit(fx->db), 0);
+		assert_int_equal(cf_store_batch_begin(fx->db), 0);
+		snprintf(cmid, sizeof(cmid), "b%d", i);
+		assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+		    "x", "text", 0, cmid, T0, &m, &dup), 0);
+		json_decref(m);
+	}
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	batched = elapsed(&t0);
+	assert_int_equal(nmessages(fx->db), RATE_ONE + RATE_BATCHED);
+	fprintf(stderr, "%s: %.0f messages/s one commit each, %.0f messages/s"
+	    " in batches of %u\n", cf_db_backend(fx->db), RATE_ONE / one,
+	    RATE_BATCHED / batched, cf_store_batch_max(fx->db));
+}
+
 int
 main(void)
 {
@@ -2811,6 +2867,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_dedupe, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_batch_other_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rate, setup,
 		    teardown),
 	};
 	/* SQLite's own. */
