@@ -52,13 +52,42 @@ struct cf_db_ops {
 	int		 (*begin)(struct cf_db *, const char *func, int64_t lock);
 	int		 (*commit)(struct cf_db *, const char *func);
 	void		 (*rollback)(struct cf_db *);
+	/*
+	 * Inside a transaction: mark a savepoint (one level: store.c never
+	 * nests them), release it keeping its work, or undo the work done
+	 * since it and release it (also after a failed statement, which on
+	 * PostgreSQL aborts the transaction up to the savepoint).
+	 */
+	int		 (*savepoint)(struct cf_db *, const char *func);
+	/* The most messages (savepoints) a group commit should hold. */
+	unsigned	 batch_max;
+	int		 (*release)(struct cf_db *, const char *func);
+	/*
+	 * Take the transaction-level lock `key` in the open transaction
+	 * (see begin): waiting for it when wait is set, else only when it is
+	 * free.  1 taken, 0 held by another transaction (wait unset), or a
+	 * negative errno.  SQLite serialises every writer: always 1.
+	 */
+	int		 (*lock)(struct cf_db *, const char *func, int64_t key,
+			    int wait);
+	void		 (*undo)(struct cf_db *);
 	/* 1 when no transaction and no statement is open. */
 	int		 (*idle)(struct cf_db *);
 };
 
-/* Every backend's handle and statement start with these. */
+/*
+ * Every backend's handle and statement start with these.  The group
+ * commit state belongs to store.c (the backends calloc their handle, so
+ * it starts closed).
+ */
 struct cf_db {
 	const struct cf_db_ops	*ops;
+	int			 batch;		/* a group commit is open */
+	unsigned		 batch_n;	/* messages stored in it */
+	unsigned		 batch_locks;	/* channel locks taken in it */
+	/* Commit the open batch for another write (cf_store_batch_hook). */
+	int			(*flush)(void *arg);
+	void			*flush_arg;
 };
 
 struct cf_db_stmt {

@@ -44,6 +44,7 @@ struct pg_db {
 	struct cf_db	 base;		/* first: a struct cf_db * is one */
 	PGconn		*conn;
 	int		 in_tx;		/* a transaction is open */
+	int		 sp;		/* savepoint cf_one is set in it */
 	int		 nstmt;		/* statements not finished */
 };
 
@@ -354,6 +355,7 @@ pq_begin(struct cf_db *db, const char *func, int64_t lock)
 	if ((rc = exec_cmd(p, func, "BEGIN")) != 0)
 		return (rc);
 	p->in_tx = 1;
+	p->sp = 0;
 	if (lock != 0) {
 		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
 		    (long long)lock);
@@ -380,6 +382,7 @@ pq_commit(struct cf_db *db, const char *func)
 	PQclear(res);
 	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE)
 		p->in_tx = 0;
+	p->sp = 0;
 	return (rc);
 }
 
@@ -392,8 +395,74 @@ pq_rollback(struct cf_db *db)
 	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
 	p->in_tx = 0;
+	p->sp = 0;
 	if (PQstatus(p->conn) == CONNECTION_BAD)
 		check_conn(p, "rollback");
+}
+
+/*
+ * Every statement is a round trip, so a savepoint is set once per
+ * transaction and moved forward afterwards: release sets the next one in
+ * the same round trip ("RELEASE; SAVEPOINT"), and undo goes back to it
+ * (ROLLBACK TO keeps it set).  COMMIT ends them all.
+ */
+static int
+pq_savepoint(struct cf_db *db, const char *func)
+{
+	struct pg_db *p = (struct pg_db *)db;
+	int rc;
+
+	if (p->sp)
+		return (0);
+	if ((rc = exec_cmd(p, func, "SAVEPOINT cf_one")) == 0)
+		p->sp = 1;
+	return (rc);
+}
+
+static int
+pq_release(struct cf_db *db, const char *func)
+{
+	struct pg_db *p = (struct pg_db *)db;
+	int rc;
+
+	if ((rc = exec_cmd(p, func, "RELEASE cf_one; SAVEPOINT cf_one")) != 0)
+		p->sp = 0;
+	return (rc);
+}
+
+/*
+ * Errors are ignored: a transaction that cannot go back to the savepoint
+ * (the connection is gone) fails at COMMIT.
+ */
+static void
+pq_undo(struct cf_db *db)
+{
+	struct pg_db *p = (struct pg_db *)db;
+
+	if (p->sp && PQstatus(p->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(p->conn, "ROLLBACK TO cf_one"));
+}
+
+static int
+pq_lock(struct cf_db *db, const char *func, int64_t key, int wait)
+{
+	struct pg_db *p = (struct pg_db *)db;
+	PGresult *res;
+	char sql[80];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT %s(%lld)", wait ?
+	    "pg_advisory_xact_lock" : "pg_try_advisory_xact_lock",
+	    (long long)key);
+	res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = res_errno(p, res, func);
+	else
+		rc = wait || (PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0);
+	PQclear(res);
+	return (rc);
 }
 
 static int
@@ -418,6 +487,16 @@ static const struct cf_db_ops pq_ops = {
 	.begin = pq_begin,
 	.commit = pq_commit,
 	.rollback = pq_rollback,
+	/*
+	 * A transaction keeps the ids of 64 subtransactions that wrote in
+	 * shared memory (PGPROC_MAX_CACHED_SUBXIDS); beyond that, every
+	 * snapshot of every session looks them up in pg_subtrans.
+	 */
+	.savepoint = pq_savepoint,
+	.batch_max = 64,
+	.release = pq_release,
+	.lock = pq_lock,
+	.undo = pq_undo,
 	.idle = pq_idle,
 };
 

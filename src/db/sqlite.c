@@ -25,15 +25,40 @@
 #include "db/schema.h"
 #include "log.h"
 
+/*
+ * Prepared statements are kept for reuse, keyed by their SQL text: parsing
+ * costs more than running most of store.c's statements (a group-committed
+ * message runs five).  A kept statement is reset and its bindings cleared
+ * when the caller finishes it; one in use is not handed out twice (the
+ * same SQL then gets a statement of its own, finalized at finish).
+ */
+#define STMT_CACHE	48
+
+/* A wait for the write lock: 20 ms in short steps, then about 5 s more. */
+#define BUSY_SHORT	200
+#define BUSY_SHORT_US	100
+#define BUSY_LONG	5000
+#define BUSY_LONG_US	1000
+
+struct cached {
+	char		*sql;		/* NULL: a free slot */
+	sqlite3_stmt	*st;
+	int		 busy;		/* handed out, not finished yet */
+};
+
 struct sqlite_db {
 	struct cf_db	 base;		/* first: a struct cf_db * is one */
 	sqlite3		*conn;
+	struct cached	 cache[STMT_CACHE];
+	unsigned	 evict;		/* next slot to reuse when all are taken */
+	unsigned	 nopen;		/* statements not finished yet */
 };
 
 /* One statement; step() records the changes once it is done. */
 struct sqlite_stmt {
 	struct cf_db_stmt	 base;	/* first */
 	sqlite3_stmt		*st;
+	struct cached		*slot;	/* NULL: not kept, finalized at finish */
 	int64_t			 changes;
 };
 
@@ -78,9 +103,78 @@ static void
 sq_close(struct cf_db *db)
 {
 	struct sqlite_db *s = (struct sqlite_db *)db;
+	unsigned i;
 
+	for (i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(s->cache[i].st);
+		free(s->cache[i].sql);
+	}
 	sqlite3_close(s->conn);
 	free(s);
+}
+
+/*
+ * A statement for sql into *stp: a kept one that is free, else a new one,
+ * kept when a slot is free or can be taken back.  SQLite's result code.
+ */
+static int
+stmt_get(struct sqlite_db *s, const char *sql, sqlite3_stmt **stp,
+    struct cached **slotp)
+{
+	struct cached *c, *free_slot = NULL;
+	unsigned i;
+	int rc;
+
+	*slotp = NULL;
+	for (i = 0; i < STMT_CACHE; i++) {
+		c = &s->cache[i];
+		if (c->sql == NULL) {
+			if (free_slot == NULL)
+				free_slot = c;
+			continue;
+		}
+		if (!c->busy && strcmp(c->sql, sql) == 0) {
+			c->busy = 1;
+			*stp = c->st;
+			*slotp = c;
+			return (SQLITE_OK);
+		}
+	}
+	if ((rc = sqlite3_prepare_v2(s->conn, sql, -1, stp, NULL)) !=
+	    SQLITE_OK)
+		return (rc);
+	if (free_slot == NULL) {
+		/* Take back a slot not in use, round robin. */
+		for (i = 0; i < STMT_CACHE && free_slot == NULL; i++) {
+			c = &s->cache[s->evict++ % STMT_CACHE];
+			if (!c->busy) {
+				sqlite3_finalize(c->st);
+				free(c->sql);
+				c->sql = NULL;
+				c->st = NULL;
+				free_slot = c;
+			}
+		}
+	}
+	if (free_slot != NULL && (free_slot->sql = strdup(sql)) != NULL) {
+		free_slot->st = *stp;
+		free_slot->busy = 1;
+		*slotp = free_slot;
+	}
+	return (SQLITE_OK);
+}
+
+/* Give a statement back: kept ones are reset, the others finalized. */
+static void
+stmt_put(sqlite3_stmt *st, struct cached *slot)
+{
+	if (slot == NULL) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	slot->busy = 0;
 }
 
 static int
@@ -126,18 +220,19 @@ sq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return (-ENOMEM);
 	h->base.db = db;
-	if (sqlite3_prepare_v2(s->conn, sql, -1, &h->st, NULL) != SQLITE_OK) {
+	if (stmt_get(s, sql, &h->st, &h->slot) != SQLITE_OK) {
 		rc = rc_errno(s->conn, sqlite3_extended_errcode(s->conn), func);
-		goto fail;
+		free(h);
+		return (rc);
 	}
-	if ((rc = bindv(h->st, func, fmt, ap)) != 0)
-		goto fail;
+	if ((rc = bindv(h->st, func, fmt, ap)) != 0) {
+		stmt_put(h->st, h->slot);
+		free(h);
+		return (rc);
+	}
+	s->nopen++;
 	*stp = &h->base;
 	return (0);
- fail:
-	sqlite3_finalize(h->st);
-	free(h);
-	return (rc);
 }
 
 static int
@@ -202,19 +297,30 @@ sq_finish(struct cf_db_stmt *hs)
 
 	if (h == NULL)
 		return;
-	sqlite3_finalize(h->st);
+	stmt_put(h->st, h->slot);
+	((struct sqlite_db *)hs->db)->nopen--;
 	free(h);
 }
 
+/* Run one statement without parameters or rows, through the cache. */
 static int
-sq_exec(struct sqlite_db *s, const char *func, const char *sql)
+sq_run(struct sqlite_db *s, const char *func, const char *sql)
 {
+	struct cached *slot;
+	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = sqlite3_exec(s->conn, sql, NULL, NULL, NULL)) != SQLITE_OK)
-		return (rc_errno(s->conn, sqlite3_extended_errcode(s->conn),
-		    func));
-	return (0);
+	if ((rc = stmt_get(s, sql, &st, &slot)) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		else
+			rc = sqlite3_extended_errcode(s->conn);
+		stmt_put(st, slot);
+	} else
+		rc = sqlite3_extended_errcode(s->conn);
+	return (rc == SQLITE_OK ? 0 : rc_errno(s->conn, rc, func));
 }
 
 /* SQLite has one writer at a time: the lock key is not needed. */
@@ -222,13 +328,13 @@ static int
 sq_begin(struct cf_db *db, const char *func, int64_t lock)
 {
 	(void)lock;
-	return (sq_exec((struct sqlite_db *)db, func, "BEGIN IMMEDIATE"));
+	return (sq_run((struct sqlite_db *)db, func, "BEGIN IMMEDIATE"));
 }
 
 static int
 sq_commit(struct cf_db *db, const char *func)
 {
-	return (sq_exec((struct sqlite_db *)db, func, "COMMIT"));
+	return (sq_run((struct sqlite_db *)db, func, "COMMIT"));
 }
 
 /* Some errors roll the transaction back by themselves. */
@@ -242,12 +348,44 @@ sq_rollback(struct cf_db *db)
 }
 
 static int
+sq_savepoint(struct cf_db *db, const char *func)
+{
+	return (sq_run((struct sqlite_db *)db, func, "SAVEPOINT cf_one"));
+}
+
+static int
+sq_release(struct cf_db *db, const char *func)
+{
+	return (sq_run((struct sqlite_db *)db, func, "RELEASE cf_one"));
+}
+
+/* Errors are ignored: an error that ended the transaction is seen at COMMIT. */
+static void
+sq_undo(struct cf_db *db)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	if (!sqlite3_get_autocommit(s->conn))
+		sqlite3_exec(s->conn, "ROLLBACK TO cf_one; RELEASE cf_one",
+		    NULL, NULL, NULL);
+}
+
+static int
 sq_idle(struct cf_db *db)
 {
 	struct sqlite_db *s = (struct sqlite_db *)db;
 
-	return (sqlite3_get_autocommit(s->conn) &&
-	    sqlite3_next_stmt(s->conn, NULL) == NULL);
+	return (sqlite3_get_autocommit(s->conn) && s->nopen == 0);
+}
+
+static int
+sq_lock(struct cf_db *db, const char *func, int64_t key, int wait)
+{
+	(void)db;
+	(void)func;
+	(void)key;
+	(void)wait;
+	return (1);
 }
 
 static const struct cf_db_ops sqlite_ops = {
@@ -263,6 +401,11 @@ static const struct cf_db_ops sqlite_ops = {
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.batch_max = 256,
+	.release = sq_release,
+	.lock = sq_lock,
+	.undo = sq_undo,
 	.idle = sq_idle,
 };
 
@@ -331,6 +474,27 @@ migrate(sqlite3 *conn, const char *path)
 }
 
 /*
+ * Another connection holds the write lock: wait for it in short steps.
+ * SQLite's own busy timeout sleeps 1, 2, 5, 10... ms, much longer than a
+ * worker holds the lock (a loop turn's group commit), and the waiting
+ * worker's loop stands still meanwhile.  Gives up after about 5 s, as
+ * the busy timeout did (sleeping adds up to a little more than that).
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	(void)arg;
+	if (count < BUSY_SHORT) {
+		usleep(BUSY_SHORT_US);
+		return (1);
+	}
+	if (count - BUSY_SHORT >= BUSY_LONG)
+		return (0);
+	usleep(BUSY_LONG_US);
+	return (1);
+}
+
+/*
  * Open (creating it if needed) the SQLite file at path in WAL mode with
  * foreign keys on, and migrate it.  The caller owns the handle.
  */
@@ -347,7 +511,7 @@ cf_sqlite_open(const char *path)
 		    "cannot open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(conn, 5000);
+	sqlite3_busy_handler(conn, busy_wait, NULL);
 	/*
 	 * Switching a new database to WAL takes a lock the busy handler does
 	 * not wait for; the master migrates before forking, so this only

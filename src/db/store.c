@@ -6,7 +6,11 @@
  * The SQL is written once, in the dialect both backends accept (see
  * backend.h).  Every statement is prepared for the call that runs it and
  * finished before that call returns, on every path.  Writes that belong
- * together run in one transaction.  The semantics do not depend on the
+ * together run in one transaction.  A worker may group the inserts of
+ * many messages into one transaction, a batch (cf_store_batch_begin):
+ * each message is then a savepoint of it, and every other write commits
+ * the open batch first (settle()), so that only messages ever wait for a
+ * batch's commit.  The semantics do not depend on the
  * backend's isolation: a message's clientMsgId is deduplicated by a
  * unique key (INSERT ... ON CONFLICT DO NOTHING), a read position moves
  * forward in one upsert, a call changes state with one conditional UPDATE
@@ -77,8 +81,11 @@ static int	 query_i64(struct cf_db *, const char *, int64_t *, int *,
 		    const char *, const char *, ...);
 static int	 query_obj(struct cf_db *, const char *, row_fn, json_t **,
 		    const char *, const char *, ...);
+static void	 settle(struct cf_db *);
 static int	 tx_begin(struct cf_db *, const char *, int64_t);
 static int	 tx_end(struct cf_db *, const char *, int);
+static int	 one_begin(struct cf_db *, const char *, int64_t);
+static int	 one_end(struct cf_db *, const char *, int);
 static int	 col_isnull(struct cf_db_stmt *, int);
 static int64_t	 col_i64(struct cf_db_stmt *, int);
 static json_t	*col_text(struct cf_db_stmt *, int);
@@ -360,12 +367,32 @@ query_obj(struct cf_db *db, const char *func, row_fn fn, json_t **out,
 	return (rc);
 }
 
-/* Begin a write transaction; lock != 0: see backend.h. */
+/*
+ * Before a write that does not join a group commit (everything but
+ * cf_store_message_insert): commit the open batch first, through the
+ * hook when one is set (the worker then sends the replies the batch
+ * held), so that this write and whatever its caller sends next never
+ * depend on a batch that could still fail.  The batch's own outcome is
+ * its messages' business, not this write's: nothing is returned.
+ */
+static void
+settle(struct cf_db *db)
+{
+	if (!db->batch)
+		return;
+	if (db->flush != NULL)
+		(void)db->flush(db->flush_arg);
+	else
+		(void)cf_store_batch_commit(db);
+}
+
+/* Begin a write transaction of its own; lock != 0: see backend.h. */
 static int
 tx_begin(struct cf_db *db, const char *func, int64_t lock)
 {
 	int rc;
 
+	settle(db);
 	tx_started_us = cf_now_us();
 	tx_open = 1;
 	if ((rc = db->ops->begin(db, func, lock)) != 0)
@@ -389,6 +416,105 @@ tx_end(struct cf_db *db, const char *func, int rc)
 	tx_open = 0;
 	db->ops->rollback(db);
 	return (rc);
+}
+
+/*
+ * Begin the work of one message, under the transaction-level lock `lock`:
+ * inside an open batch a savepoint, so that its failure undoes it alone;
+ * otherwise a transaction of its own.  A batch that holds locks already
+ * only takes a free one: waiting while holding locks could deadlock with
+ * another host's batch, so a held lock is -EAGAIN (the caller commits its
+ * batch and tries again in a new one, which may wait).
+ */
+static int
+one_begin(struct cf_db *db, const char *func, int64_t lock)
+{
+	int rc;
+
+	if (!db->batch)
+		return (tx_begin(db, func, lock));
+	if ((rc = db->ops->savepoint(db, func)) != 0)
+		return (rc);
+	if ((rc = db->ops->lock(db, func, lock, db->batch_locks == 0)) == 1) {
+		db->batch_locks++;
+		return (0);
+	}
+	db->ops->undo(db);
+	return (rc == 0 ? -EAGAIN : rc);
+}
+
+/*
+ * End it: keep it when rc is 0 (released into the batch, or committed),
+ * else undo it.  Returns rc, or the release's or commit's error.
+ */
+static int
+one_end(struct cf_db *db, const char *func, int rc)
+{
+	if (!db->batch)
+		return (tx_end(db, func, rc));
+	if (rc == 0 && (rc = db->ops->release(db, func)) == 0)
+		return (0);
+	db->ops->undo(db);
+	return (rc);
+}
+
+int
+cf_store_batch_begin(struct cf_db *db)
+{
+	int rc;
+
+	if (db == NULL)
+		return (-EINVAL);
+	if (db->batch)
+		return (0);
+	tx_started_us = cf_now_us();
+	if ((rc = db->ops->begin(db, __func__, 0)) != 0) {
+		db->ops->rollback(db);
+		return (rc);
+	}
+	tx_open = 1;	/* the batch is one write for the hook, to its COMMIT */
+	db->batch = 1;
+	db->batch_n = 0;
+	db->batch_locks = 0;
+	return (0);
+}
+
+int
+cf_store_batch_commit(struct cf_db *db)
+{
+	if (db == NULL || !db->batch)
+		return (0);
+	db->batch = 0;
+	db->batch_n = 0;
+	db->batch_locks = 0;
+	return (tx_end(db, __func__, 0));
+}
+
+int
+cf_store_batch_open(const struct cf_db *db)
+{
+	return (db != NULL && db->batch);
+}
+
+unsigned
+cf_store_batch_max(const struct cf_db *db)
+{
+	return (db != NULL ? db->ops->batch_max : 1);
+}
+
+unsigned
+cf_store_batch_size(const struct cf_db *db)
+{
+	return (db != NULL && db->batch ? db->batch_n : 0);
+}
+
+void
+cf_store_batch_hook(struct cf_db *db, int (*flush)(void *), void *arg)
+{
+	if (db == NULL)
+		return;
+	db->flush = flush;
+	db->flush_arg = arg;
 }
 
 /* ------------------------------------------------------------------ */
@@ -663,6 +789,7 @@ cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    role == NULL)
 		return (-EINVAL);
+	settle(db);
 	return (run(db, __func__, NULL,
 	    "INSERT INTO users(id, display_name, role, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?4)"
@@ -807,6 +934,7 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 
 	if (db == NULL || !id_ok(user_id))
 		return (-EINVAL);
+	settle(db);
 	rc = run(db, __func__, &n,
 	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
@@ -950,7 +1078,8 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 /* ------------------------------------------------------------------ */
 
 /*
- * Store a message, in one transaction: the channel must exist and a
+ * Store a message, in one transaction or, inside an open batch, one
+ * savepoint of it (undone alone on failure): the channel must exist and a
  * non-zero reply_to_id be a message of it (-ENOENT).  A client_msg_id the
  * user already used (the UNIQUE(user_id, client_msg_id) key refuses the
  * row, even against a writer on another connection that has not committed
@@ -964,8 +1093,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
     const char *client_msg_id, int64_t now_ms, json_t **message,
     int *duplicate)
 {
-	int64_t id;
-	int rc;
+	int rc, dup = 0;
 
 	if (duplicate != NULL)
 		*duplicate = 0;
@@ -975,40 +1103,56 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    text == NULL || message_type == NULL)
 		return (-EINVAL);
-	if ((rc = tx_begin(db, __func__, LOCK_CHANNEL(channel_id))) != 0)
+	if ((rc = one_begin(db, __func__, LOCK_CHANNEL(channel_id))) != 0)
 		return (rc);
+	/*
+	 * One statement in the common case: the row is inserted only when
+	 * the channel and the reply target exist, and comes back as
+	 * message_row() reads it (no file yet).  No row: find out why, in
+	 * the order the contract gives (channel, reply target, duplicate).
+	 */
+	rc = query_obj(db, __func__, message_row, message,
+	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
+	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
+	    " SELECT c.id, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8"
+	    " FROM channels c WHERE c.id = ?1 AND (?6 = 0 OR EXISTS"
+	    "  (SELECT 1 FROM messages r WHERE r.id = ?6 AND"
+	    "   r.channel_id = c.id))"
+	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING"
+	    " RETURNING id, channel_id, user_id, user_display_name, body,"
+	    "  message_type, reply_to_id, client_msg_id, created_at,"
+	    "  NULL, NULL, NULL",
+	    "ittttiti", channel_id, user_id, display_name, text, message_type,
+	    reply_to_id, client_msg_id, now_ms);
+	if (rc != -ENOENT)
+		goto done;
 	rc = query_i64(db, __func__, NULL, NULL,
 	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
 	if (rc == 0 && reply_to_id != 0)
 		rc = query_i64(db, __func__, NULL, NULL,
 		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
 		    "ii", reply_to_id, channel_id);
-	if (rc != 0)
-		goto done;
-	rc = query_i64(db, __func__, &id, NULL,
-	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
-	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8)"
-	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id",
-	    "ittttiti", channel_id, user_id, display_name, text, message_type,
-	    reply_to_id, client_msg_id, now_ms);
-	if (rc == 0)
-		rc = message_load(db, __func__, id, message);
-	else if (rc == -ENOENT && client_msg_id != NULL) {
+	if (rc == 0 && client_msg_id != NULL) {
 		rc = query_obj(db, __func__, message_row, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
-		if (rc == 0 && duplicate != NULL)
-			*duplicate = 1;
+		dup = rc == 0;
+	} else if (rc == 0) {
+		cf_log_warnx("%s: the row was neither stored nor refused",
+		    __func__);
+		rc = -EIO;
 	}
  done:
-	if ((rc = tx_end(db, __func__, rc)) != 0) {
+	if ((rc = one_end(db, __func__, rc)) != 0) {
 		json_decref(*message);
 		*message = NULL;
-		if (duplicate != NULL)
-			*duplicate = 0;
+		return (rc);
 	}
-	return (rc);
+	if (duplicate != NULL)
+		*duplicate = dup;
+	if (db->batch && !dup)
+		db->batch_n++;
+	return (0);
 }
 
 /* The message as JSON (new reference), or -ENOENT. */
@@ -1113,6 +1257,7 @@ cf_store_file_add(struct cf_db *db, int64_t message_id, const char *file_name,
 	if (db == NULL || file_name == NULL || file_type == NULL ||
 	    !id_ok(user_id) || file_size < 0)
 		return (-EINVAL);
+	settle(db);
 	/* WHERE before ON CONFLICT keeps the upsert unambiguous. */
 	rc = run(db, __func__, &n,
 	    "INSERT INTO message_files(message_id, file_name, file_size,"
@@ -1191,6 +1336,7 @@ cf_store_presence_set(struct cf_db *db, const char *user_id, const char *status,
 {
 	if (db == NULL || !id_ok(user_id) || status == NULL)
 		return (-EINVAL);
+	settle(db);
 	return (run(db, __func__, NULL,
 	    "INSERT INTO presence(user_id, status, status_message,"
 	    "  custom_status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -1235,6 +1381,7 @@ cf_store_broadcast_add(struct cf_db *db, const char *message,
 	if (db == NULL || message == NULL || priority == NULL ||
 	    !id_ok(from_user) || from_name == NULL)
 		return (-EINVAL);
+	settle(db);
 	rc = query_i64(db, __func__, &id, NULL,
 	    "INSERT INTO broadcasts(message, priority, from_user, from_name,"
 	    "  created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
@@ -1502,6 +1649,7 @@ cf_store_call_missed(struct cf_db *db, const char *caller, const char *callee,
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || !call_args_ok(caller, callee, type, NULL))
 		return (-EINVAL);
+	settle(db);
 	if ((rc = call_insert(db, __func__, caller, callee, type, "missed",
 	    NULL, 1, now_ms, call)) != 0)
 		memset(call, 0, sizeof(*call));
@@ -1554,6 +1702,7 @@ cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
 		return (-EINVAL);
 	if (active && !fits(callee_sock, sizeof(c->callee_sock)))
 		return (-EINVAL);
+	settle(db);
 	rc = call_query(db, __func__, c,
 	    "UPDATE calls SET status = ?3,"
 	    "  answered_at = CASE WHEN ?6 <> 0 THEN ?5 ELSE answered_at END,"
@@ -1666,6 +1815,7 @@ cf_store_call_sweep_ringing(struct cf_db *db, int64_t ring_deadline_ms,
 
 	if (db == NULL)
 		return (-EINVAL);
+	settle(db);
 	rc = call_collect(db, __func__, &v, &n,
 	    "UPDATE calls SET status = 'missed', ended_at = ?2"
 	    " WHERE " CALL_LIVE " AND status = 'ringing' AND started_at < ?1"

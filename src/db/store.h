@@ -90,7 +90,10 @@ int	 cf_store_channel_update(struct cf_db *db, int64_t channel_id,
  * insert: reply_to_id 0 means none, otherwise it must be a message of the
  * same channel (-ENOENT).  With a client_msg_id already used by the same
  * user in any channel, nothing is stored: *message is the original and
- * *duplicate is set.
+ * *duplicate is set.  A channel's messages commit in id order on every
+ * backend (a lock per channel on PostgreSQL): inside a batch that already
+ * holds another channel's lock, a channel locked by another transaction
+ * is -EAGAIN and nothing is stored -- commit the batch and insert again.
  */
 int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, const char *display_name, const char *text,
@@ -99,6 +102,30 @@ int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    int *duplicate);
 int	 cf_store_message_get(struct cf_db *db, int64_t message_id,
 	    json_t **message);
+
+/*
+ * Group commit.  batch_begin opens one transaction that the following
+ * cf_store_message_insert calls join, each as a savepoint of its own (a
+ * message that fails is undone alone; a clientMsgId used earlier in the
+ * batch is a duplicate as usual).  Nothing of a batch is durable, and no
+ * reply for its messages may be sent, until batch_commit returns 0; when
+ * it fails, every message of the batch is gone.  Reads see the batch.
+ * Any other write commits the open batch first: through the hook when one
+ * is set (flush(arg) must end the batch with batch_commit; the worker
+ * sends the replies the batch held there), else directly.
+ * batch_begin: 0 (also when a batch is already open) or a negative errno.
+ * batch_commit: 0 (also when none is open) or the COMMIT's error, after
+ * which the batch is rolled back.  batch_size: messages stored in the
+ * open batch (0 when none is).  batch_max: how many messages a batch of
+ * this backend should hold at most.
+ */
+int	 cf_store_batch_begin(struct cf_db *db);
+int	 cf_store_batch_commit(struct cf_db *db);
+int	 cf_store_batch_open(const struct cf_db *db);
+unsigned cf_store_batch_size(const struct cf_db *db);
+unsigned cf_store_batch_max(const struct cf_db *db);
+void	 cf_store_batch_hook(struct cf_db *db, int (*flush)(void *),
+	    void *arg);
 /* The newest message id of a channel, 0 when it has none. */
 int	 cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 	    int64_t *message_id);

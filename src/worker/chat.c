@@ -5,7 +5,8 @@
  * Every handler validates its payload completely before it touches the
  * database or a room; a failure emits the spec's error event and answers
  * the ack with {ok:false, error:{code, message}}.  A write is committed
- * before anything is broadcast or acked.
+ * before anything is broadcast or acked: a chat message joins the loop
+ * turn's group commit and its replies wait for it (batch.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "perm.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "worker/batch.h"
 #include "worker/chat.h"
 #include "worker/room.h"
 
@@ -96,13 +98,20 @@ cf_chat_fail(struct cf_event_ctx *ctx, const char *code, const char *message)
 	cf_event_ack_error(ctx, code, message);
 }
 
-static void
-ack_ok(struct cf_event_ctx *ctx, json_t *fields)
+/* The arguments of an {ok:true, ...fields} ack (fields stolen). */
+static json_t *
+ok_args(json_t *fields)
 {
 	json_t *o = fields != NULL ? fields : json_object();
 
 	json_object_set_new(o, "ok", json_true());
-	cf_event_ack(ctx, json_pack("[o]", o));
+	return (json_pack("[o]", o));
+}
+
+static void
+ack_ok(struct cf_event_ctx *ctx, json_t *fields)
+{
+	cf_event_ack(ctx, ok_args(fields));
 }
 
 /* Map a store error to an ack code and message. */
@@ -881,8 +890,9 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 	const json_t *o = json_array_get(ctx->args, 0);
 	const char *text, *type, *cmid, *why;
 	json_t *msg = NULL;
+	char room[48];
 	int64_t id, reply;
-	int rc, dup = 0;
+	int rc, dup = 0, tries;
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES) == -1)
 		return;
@@ -915,17 +925,29 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 	}
 	if (need_member(ctx, id) == -1)
 		return;
-	rc = cf_store_message_insert(cf_db(), id, c->user_id, c->name, text,
-	    type ? type : "text", reply, cmid, (int64_t)cf_wall_ms(), &msg,
-	    &dup);
+	/*
+	 * Group commit (batch.h): the replies wait for the batch's COMMIT.
+	 * -EAGAIN: another host's transaction holds the channel; commit ours
+	 * (and its locks) first, then a new batch may wait for it.
+	 */
+	for (tries = 0;; tries++) {
+		if ((rc = cf_batch_begin()) == 0)
+			rc = cf_store_message_insert(cf_db(), id, c->user_id,
+			    c->name, text, type ? type : "text", reply, cmid,
+			    (int64_t)cf_wall_ms(), &msg, &dup);
+		if (rc != -EAGAIN || tries == 1)
+			break;
+		(void)cf_batch_flush();
+	}
 	if (rc != 0) {
 		fail_store(ctx, rc, rc == -ENOENT && reply ? "Reply target" :
 		    "Channel");
 		return;
 	}
-	if (!dup)
-		broadcast_message(id, msg);
-	ack_ok(ctx, json_pack("{s:o}", "message", msg));
+	channel_room(room, sizeof(room), id);
+	cf_batch_reply(ctx, ok_args(json_pack("{s:O}", "message", msg)), room,
+	    "chat:new_message", dup ? NULL : json_incref(msg));
+	json_decref(msg);
 }
 
 void
@@ -1080,6 +1102,12 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 			}
 		}
 	} else {
+		/*
+		 * Not in a batch: the file is added right after, and its
+		 * replies go out at once (cf_store_message_insert runs its own
+		 * transaction when none is open).
+		 */
+		(void)cf_batch_flush();
 		rc = cf_store_message_insert(cf_db(), id, c->user_id, c->name,
 		    fname, "file", 0, NULL, (int64_t)cf_wall_ms(), &msg, &dup);
 		if (rc != 0) {

@@ -2612,6 +2612,353 @@ test_write_hook(void **state)
 	json_decref(l);
 }
 
+/* ------------------------------------------------------------------ */
+/* Group commit                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch: the messages of many users are one transaction, invisible to
+ * another connection until the commit, and all there after it.
+ */
+static void
+test_batch_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *other;
+	char uid[8], text[16];
+	json_t *m;
+	int64_t ch, ids[40];
+	int i, dup;
+
+	ch = mkchan(fx->db, "g", 0, "1", NULL, 0);
+	assert_non_null(other = cf_db_open(fx->path));
+	/* Nothing open: committing is a no-op, and nothing is counted. */
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(cf_store_batch_open(fx->db), 0);
+	assert_int_equal(cf_store_batch_size(fx->db), 0);
+
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	assert_int_equal(cf_store_batch_open(fx->db), 1);
+	/* A second begin joins the open batch. */
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(uid, sizeof(uid), "%d", i % 4 + 1);
+		snprintf(text, sizeof(text), "m%d", i);
+		assert_int_equal(cf_store_message_insert(fx->db, ch, uid, "N",
+		    text, "text", i > 0 ? ids[i - 1] : 0, NULL, T0 + i, &m,
+		    &dup), 0);
+		assert_int_equal(dup, 0);
+		ids[i] = iget(m, "id");
+		assert_string_equal(sget(m, "message"), text);
+		if (i > 0)
+			assert_true(ids[i] > ids[i - 1]);
+		json_decref(m);
+	}
+	assert_int_equal(cf_store_batch_size(fx->db), 40);
+	/* The batch reads its own messages; the other connection does not. */
+	assert_int_equal(nmessages(fx->db), 40);
+	assert_int_equal(nmessages(other), 0);
+	assert_false(cf_db_idle(fx->db));
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(cf_store_batch_open(fx->db), 0);
+	assert_int_equal(cf_store_batch_size(fx->db), 0);
+	assert_true(cf_db_idle(fx->db));
+	assert_int_equal(nmessages(other), 40);
+	assert_int_equal(q64(other, "SELECT count(*) FROM messages m JOIN"
+	    " messages p ON p.id = m.reply_to_id AND p.id < m.id"), 39);
+	/* Outside a batch an insert commits by itself, as before. */
+	post(fx->db, ch, "1", "alone", T0 + 99);
+	assert_int_equal(nmessages(other), 41);
+	cf_db_close(other);
+}
+
+/*
+ * A message that fails inside a batch is undone alone: a reply to an
+ * unknown message, a missing channel, and a value the schema refuses (a
+ * failed statement, which aborts a PostgreSQL transaction up to the
+ * savepoint) leave the messages before and after it to commit.
+ */
+static void
+test_batch_savepoint(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m;
+	int64_t ch, a, b;
+	int dup;
+
+	ch = mkchan(fx->db, "s", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "one",
+	    "text", 0, "k1", T0, &m, &dup), 0);
+	a = iget(m, "id");
+	json_decref(m);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "r",
+	    "text", a + 1000, "k2", T0, &m, &dup), -ENOENT);
+	assert_null(m);
+	assert_int_equal(cf_store_message_insert(fx->db, ch + 1000, "1", "A",
+	    "r", "text", 0, "k3", T0, &m, &dup), -ENOENT);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "bad",
+	    "no-such-type", 0, "k4", T0, &m, &dup), -EINVAL);
+	assert_null(m);
+	assert_int_equal(dup, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "two",
+	    "text", a, "k2", T0 + 1, &m, &dup), 0);
+	b = iget(m, "id");
+	assert_int_equal(iget(m, "replyToId"), a);
+	json_decref(m);
+	assert_int_equal(cf_store_batch_size(fx->db), 2);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(nmessages(fx->db), 2);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages WHERE"
+	    " client_msg_id IN ('k3', 'k4')"), 0);
+	assert_true(b > a);
+	/* The failed clientMsgIds were not taken: k4 is new now. */
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "bad",
+	    "text", 0, "k4", T0, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	json_decref(m);
+}
+
+/*
+ * Dedupe inside one batch: the same clientMsgId twice (even to another
+ * channel) stores one row; the second gets the original, flagged.
+ */
+static void
+test_batch_dedupe(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m, *d;
+	int64_t a, b;
+	int dup;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "first",
+	    "text", 0, "same", T0, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "first",
+	    "text", 0, "same", T0 + 5, &d, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_true(json_equal(m, d));
+	json_decref(d);
+	assert_int_equal(cf_store_message_insert(fx->db, b, "1", "A", "other",
+	    "text", 0, "same", T0 + 6, &d, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_int_equal(iget(d, "id"), iget(m, "id"));
+	json_decref(d);
+	/* Another user's "same" is its own message. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "2", "B", "mine",
+	    "text", 0, "same", T0, &d, &dup), 0);
+	assert_int_equal(dup, 0);
+	json_decref(d);
+	assert_int_equal(cf_store_batch_size(fx->db), 2);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(nmessages(fx->db), 2);
+	/* After the commit the original is still found. */
+	assert_int_equal(cf_store_message_insert(fx->db, a, "1", "A", "again",
+	    "text", 0, "same", T0 + 9, &d, &dup), 0);
+	assert_int_equal(dup, 1);
+	assert_true(json_equal(m, d));
+	json_decref(d);
+	json_decref(m);
+}
+
+static int flush_calls;
+
+static int
+count_hook(void *arg)
+{
+	flush_calls++;
+	return (cf_store_batch_commit(arg));
+}
+
+/*
+ * Any other write commits the open batch first: through the hook when
+ * one is set, else directly.  Reads do not.
+ */
+static void
+test_batch_other_write(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *other;
+	int64_t ch, pos;
+	json_t *c;
+
+	ch = mkchan(fx->db, "w", 0, "1", NULL, 0);
+	assert_non_null(other = cf_db_open(fx->path));
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, ch, "1", "x", T0);
+	assert_int_equal(cf_store_channel_get(fx->db, ch, &c), 0);
+	json_decref(c);
+	assert_int_equal(cf_store_batch_open(fx->db), 1);
+	assert_int_equal(nmessages(other), 0);
+	assert_int_equal(cf_store_read_set(fx->db, ch, "2", 0, T0, &pos), 0);
+	assert_int_equal(cf_store_batch_open(fx->db), 0);
+	assert_int_equal(nmessages(other), 1);
+	assert_true(pos > 0);
+
+	flush_calls = 0;
+	cf_store_batch_hook(fx->db, count_hook, fx->db);
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, ch, "1", "y", T0);
+	assert_int_equal(flush_calls, 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "away", NULL, NULL,
+	    T0), 0);
+	assert_int_equal(flush_calls, 1);
+	assert_int_equal(nmessages(other), 2);
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, ch, "1", "z", T0);
+	assert_int_equal(cf_store_channel_create(fx->db, "w2", NULL, 0, "1",
+	    NULL, 0, T0, &c), 0);
+	json_decref(c);
+	assert_int_equal(flush_calls, 2);
+	assert_int_equal(nmessages(other), 3);
+	/* Nothing open: the hook is not called. */
+	assert_int_equal(cf_store_presence_set(fx->db, "1", "online", NULL,
+	    NULL, T0), 0);
+	assert_int_equal(flush_calls, 2);
+	cf_store_batch_hook(fx->db, NULL, NULL);
+	cf_db_close(other);
+}
+
+/*
+ * The connection is lost before the commit: the commit fails and every
+ * message of the batch is gone, including a duplicate's original.
+ */
+static void
+test_pg_batch_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *admin;
+	char sql[96];
+	int64_t pid, ch;
+	json_t *m;
+	int dup;
+
+	ch = mkchan(fx->db, "l", 0, "1", NULL, 0);
+	assert_non_null(admin = cf_db_open(fx->path));
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, ch, "1", "a", T0);
+	post(fx->db, ch, "2", "b", T0);
+	assert_int_equal(cf_db_query_i64(fx->db, "SELECT pg_backend_pid()",
+	    &pid), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+	    (long long)pid);
+	assert_int_equal(q64(admin, sql), 1);
+	/* The next message fails alone; the commit then fails. */
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "c",
+	    "text", 0, NULL, T0, &m, &dup), -EIO);
+	assert_null(m);
+	assert_int_equal(cf_store_batch_commit(fx->db), -EIO);
+	assert_int_equal(cf_store_batch_open(fx->db), 0);
+	assert_true(cf_db_idle(fx->db));
+	assert_int_equal(nmessages(admin), 0);
+	/* The connection comes back for the next batch. */
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, ch, "1", "d", T0);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(nmessages(admin), 1);
+	cf_db_close(admin);
+}
+
+/*
+ * Two batches (two hosts) and two channels: a batch that holds one
+ * channel's lock does not wait for another's (that could deadlock): the
+ * insert is -EAGAIN, stores nothing, and its own batch stays usable; a new
+ * batch after the commit waits for the lock as a single insert does.
+ */
+static void
+test_pg_batch_lock(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *other;
+	json_t *m = NULL;
+	int64_t a, b;
+	int dup;
+
+	a = mkchan(fx->db, "la", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "lb", 0, "1", NULL, 0);
+	assert_non_null(other = cf_db_open(fx->path));
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	post(fx->db, a, "1", "a1", T0);
+	assert_int_equal(cf_store_batch_begin(other), 0);
+	post(other, b, "2", "b1", T0);
+	/* other holds b and finds a held by fx: no wait. */
+	assert_int_equal(cf_store_message_insert(other, a, "2", "N", "a2",
+	    "text", 0, "k", T0, &m, &dup), -EAGAIN);
+	assert_null(m);
+	assert_int_equal(cf_store_batch_size(other), 1);
+	/* Its own channel still takes messages. */
+	post(other, b, "2", "b2", T0);
+	assert_int_equal(cf_store_batch_commit(other), 0);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	/* Fresh batches: each takes the lock it needs. */
+	assert_int_equal(cf_store_batch_begin(other), 0);
+	post(other, a, "2", "a2", T0);
+	assert_int_equal(cf_store_batch_commit(other), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages WHERE"
+	    " client_msg_id = 'k'"), 0);
+	assert_int_equal(nmessages(fx->db), 4);
+	cf_db_close(other);
+}
+
+static double
+elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return ((double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+}
+
+#define RATE_ONE	1000
+#define RATE_BATCHED	10000
+
+/*
+ * Every message inserted one transaction each, then in batches of the
+ * backend's cap, is stored once; the rates are printed (not asserted: the
+ * machine may be busy), as test_concurrent_writers does.
+ */
+static void
+test_batch_rate(void **state)
+{
+	struct fx *fx = *state;
+	struct timespec t0;
+	char cmid[16];
+	json_t *m;
+	int64_t ch;
+	double one, batched;
+	int i, dup;
+
+	ch = mkchan(fx->db, "rate", 0, "1", NULL, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < RATE_ONE; i++) {
+		snprintf(cmid, sizeof(cmid), "o%d", i);
+		assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+		    "x", "text", 0, cmid, T0, &m, &dup), 0);
+		json_decref(m);
+	}
+	one = elapsed(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < RATE_BATCHED; i++) {
+		if (cf_store_batch_size(fx->db) >= cf_store_batch_max(fx->db))
+			assert_int_equal(cf_store_batch_commit(fx->db), 0);
+		assert_int_equal(cf_store_batch_begin(fx->db), 0);
+		snprintf(cmid, sizeof(cmid), "b%d", i);
+		assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+		    "x", "text", 0, cmid, T0, &m, &dup), 0);
+		json_decref(m);
+	}
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	batched = elapsed(&t0);
+	assert_int_equal(nmessages(fx->db), RATE_ONE + RATE_BATCHED);
+	fprintf(stderr, "%s: %.0f messages/s one commit each, %.0f messages/s"
+	    " in batches of %u\n", cf_db_backend(fx->db), RATE_ONE / one,
+	    RATE_BATCHED / batched, cf_store_batch_max(fx->db));
+}
+
 int
 main(void)
 {
@@ -2667,6 +3014,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_commit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_savepoint, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_dedupe, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_other_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_batch_rate, setup,
+		    teardown),
 	};
 	/* SQLite's own. */
 	const struct CMUnitTest sqlite_tests[] = {
@@ -2682,6 +3039,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pg_racing_calls, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_batch_lost, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_batch_lock, setup,
 		    teardown),
 	};
 	int failed;
