@@ -299,6 +299,10 @@ describe('relay lag over Redis', () => {
 		    role: 'admin' }));
 		await auth(b, mint({ userId: 602, displayName: 'Lag B',
 		    role: 'user' }));
+		// A publish made while a worker's Redis link is still coming up
+		// never echoes: start once both workers are subscribed.
+		await until(async () => sum(await scrape(d),
+		    'confabd_relay_redis_up') === 2, 10000, 'Redis links up');
 		const ch = await createChannel(a);
 		await ok(b, 'join_channel', ch.id);
 		const m0 = await scrape(d);
