@@ -1565,8 +1565,9 @@ report_load:
 		    g.label, g.n, g.authed, g.nchan, setup_s,
 		    setup_s > 0 ? g.authed / setup_s : 0);
 		if (g.idle) {
-			printf(" server_procs=%u rss_kb=%" PRIu64 " pss_kb=%"
-			    PRIu64 " base_pss_kb=%" PRIu64 " pss_per_conn_b=%.0f"
+			printf(" procs=1 server_procs=%u rss_kb=%" PRIu64
+			    " pss_kb=%" PRIu64 " base_pss_kb=%" PRIu64
+			    " pss_per_conn_b=%.0f"
 			    " rss_per_conn_b=%.0f setup_cpu_us_per_conn=%.1f",
 			    u1.nproc, u1.rss_kb, u1.pss_kb, ub.pss_kb,
 			    ((double)u1.pss_kb - (double)ub.pss_kb) * 1024 /
