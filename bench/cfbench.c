@@ -39,6 +39,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -110,6 +112,11 @@ static struct {
 	const char	*label;
 	int		 idle, durable, quiet;
 	uint32_t	 uid_base;
+	uint32_t	 jobs;		/* -j: processes sharing -n (idle only) */
+	uint32_t	 src_base;	/* first source address, after .2 */
+	int		 no_admin;	/* a child other than the first */
+	int		 report_fd;	/* child: its lines to the parent, or -1 */
+	int		 release_fd;	/* child: EOF when it may close, or -1 */
 	/* state */
 	int		 ep;
 	struct conn	*c;
@@ -688,8 +695,8 @@ on_packet(struct conn *c, const char *p, size_t n, size_t frame_len)
 		if (c->state == C_SIO) {
 			char tok[512];
 
-			mint(g.uid_base + c->idx, c->idx == 0 ? "admin" :
-			    "user", tok);
+			mint(g.uid_base + c->idx, c->idx == 0 && !g.no_admin ?
+			    "admin" : "user", tok);
 			ws_sendf(c, "42%d[\"authenticate\",\"%s\"]", ACK_AUTH,
 			    tok);
 			c->state = C_AUTH;
@@ -941,7 +948,8 @@ conn_start(struct conn *c)
 	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	memset(&src, 0, sizeof(src));
 	src.sin_family = AF_INET;
-	src.sin_addr.s_addr = htonl(0x7f000002u + c->idx % g.nsrc);
+	src.sin_addr.s_addr = htonl(0x7f000002u + g.src_base +
+	    c->idx % g.nsrc);
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
 		conn_kill(c, strerror(errno));
 		return;
@@ -1010,6 +1018,216 @@ settle(int quiet_ms, double max_s)
 	}
 }
 
+/* ---------------------------------------------------------------- jobs */
+
+/*
+ * -j: an idle run (-I) of more connections than one process may hold
+ * descriptors for is split over child processes, each with its share of
+ * -n, its own user ids and its own source addresses (each source address
+ * has ~28k ephemeral ports towards the server).  Each child connects and
+ * authenticates its share, reports "READY authed dead t_first t_last" on
+ * its pipe and keeps its connections (answering pings) until the parent
+ * closes the release pipe; then it reports "DONE errors ... dead" and
+ * exits.  The parent reads the server's memory while every child holds
+ * its connections and prints one RESULT line for all of them.
+ */
+static int	 ready_sent;
+
+static void
+child_ready(void)
+{
+	if (g.report_fd == -1 || ready_sent)
+		return;
+	ready_sent = 1;
+	dprintf(g.report_fd, "READY %u %u %" PRIu64 " %" PRIu64 "\n",
+	    g.authed, g.dead, g.t_first_conn, g.t_last_auth);
+}
+
+/* Answers pings until the parent closes the release pipe. */
+static void
+child_hold(void)
+{
+	struct pollfd pfd;
+
+	pfd.fd = g.release_fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1)
+			break;
+		poll_once(100);
+	}
+}
+
+struct job {
+	pid_t		 pid;
+	FILE		*rep;
+	uint32_t	 n;
+	uint32_t	 dead;		/* as of READY */
+};
+
+/* Reads one line "WORD v v ..." from a child into v[]; -1 at EOF. */
+static int
+job_line(struct job *j, const char *word, uint64_t *v, int nv)
+{
+	char line[512], *p, *end;
+	size_t wl = strlen(word);
+	int i;
+
+	if (j->rep == NULL || fgets(line, sizeof(line), j->rep) == NULL ||
+	    strncmp(line, word, wl) != 0)
+		return (-1);
+	p = line + wl;
+	for (i = 0; i < nv; i++) {
+		v[i] = strtoull(p, &end, 10);
+		if (end == p)
+			return (-1);
+		p = end;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0' && *p != '\n' && g.err_sample[0] == '\0') {
+		p[strcspn(p, "\n")] = '\0';
+		snprintf(g.err_sample, sizeof(g.err_sample), "%s", p);
+	}
+	return (0);
+}
+
+/*
+ * Forks g.jobs children and returns in each (to run its share of -n); the
+ * parent reports for all of them and exits.
+ */
+static void
+run_jobs(void)
+{
+	struct usage ub, u1;
+	struct job *jobs;
+	uint64_t t_first = 0, t_last = 0, v[8];
+	uint32_t k, off = 0, nsrc, src = 0, authed = 0, dead = 0, fails = 0;
+	int rel[2], rep[2], status;
+	double setup_s;
+
+	if ((jobs = calloc(g.jobs, sizeof(*jobs))) == NULL)
+		die("out of memory");
+	if (pipe(rel) == -1)
+		die("pipe: %s", strerror(errno));
+	usage_read(&ub);
+	fflush(stdout);
+	fflush(stderr);
+	for (k = 0; k < g.jobs; k++) {
+		jobs[k].n = g.n / g.jobs + (k < g.n % g.jobs);
+		nsrc = g.nsrc ? g.nsrc : 1 + jobs[k].n / 20000;
+		if (src + nsrc > 250)
+			die("-j %u: more than 250 source addresses", g.jobs);
+		if (pipe(rep) == -1)
+			die("pipe: %s", strerror(errno));
+		if ((jobs[k].pid = fork()) == -1)
+			die("fork: %s", strerror(errno));
+		if (jobs[k].pid == 0) {
+			uint32_t i;
+
+			for (i = 0; i < k; i++)
+				fclose(jobs[i].rep);
+			close(rep[0]);
+			close(rel[1]);
+			g.report_fd = rep[1];
+			g.release_fd = rel[0];
+			g.n = jobs[k].n;
+			g.uid_base += off;
+			g.src_base = src;
+			g.nsrc = nsrc;
+			g.no_admin = k > 0;
+			g.pids = NULL;
+			g.quiet = 1;
+			free(jobs);
+			return;
+		}
+		close(rep[1]);
+		if ((jobs[k].rep = fdopen(rep[0], "r")) == NULL)
+			die("fdopen: %s", strerror(errno));
+		off += jobs[k].n;
+		src += nsrc;
+	}
+	close(rel[0]);
+	for (k = 0; k < g.jobs; k++) {
+		if (job_line(&jobs[k], "READY", v, 4) == -1) {
+			fails++;
+			dead += jobs[k].n;
+			if (jobs[k].rep != NULL)
+				fclose(jobs[k].rep);
+			jobs[k].rep = NULL;
+			continue;
+		}
+		authed += (uint32_t)v[0];
+		jobs[k].dead = (uint32_t)v[1];
+		dead += jobs[k].dead;
+		if (v[2] != 0 && (t_first == 0 || v[2] < t_first))
+			t_first = v[2];
+		if (v[3] > t_last)
+			t_last = v[3];
+	}
+	setup_s = t_last > t_first ? (double)(t_last - t_first) / 1e9 : 0;
+	if (!g.quiet)
+		fprintf(stderr, "cfbench: %u processes: %u authenticated, %u "
+		    "failed, %.2f s (%.0f/s)\n", g.jobs, authed, dead, setup_s,
+		    setup_s > 0 ? authed / setup_s : 0);
+	/* Every child has settled its own share; let the last ones rest. */
+	usleep(500000);
+	usage_read(&u1);
+	if (g.hold > 0) {
+		fprintf(stderr, "cfbench: holding %u connections for %.0f s\n",
+		    authed, g.hold);
+		usleep((useconds_t)(g.hold * 1e6));
+	}
+	close(rel[1]);
+	for (k = 0; k < g.jobs; k++) {
+		if (jobs[k].rep != NULL) {
+			if (job_line(&jobs[k], "DONE", v, 7) == -1) {
+				fails++;
+			} else {
+				g.errors += v[0];
+				g.gaps += v[1];
+				g.dups += v[2];
+				g.lost += v[3];
+				g.bad_frames += v[4];
+				g.nack += v[5];
+				/* connections lost while held */
+				if (v[6] > jobs[k].dead)
+					dead += (uint32_t)v[6] - jobs[k].dead;
+			}
+			fclose(jobs[k].rep);
+		}
+		if (waitpid(jobs[k].pid, &status, 0) == -1 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) > 1)
+			fails++;
+	}
+	if (fails > 0) {
+		g.errors += fails;
+		if (g.err_sample[0] == '\0')
+			snprintf(g.err_sample, sizeof(g.err_sample),
+			    "%u of %u processes failed", fails, g.jobs);
+	}
+	printf("RESULT label=%s conns=%u authed=%u channels=0 setup_s=%.3f "
+	    "setup_per_s=%.0f procs=%u server_procs=%u rss_kb=%" PRIu64
+	    " pss_kb=%" PRIu64 " base_pss_kb=%" PRIu64 " pss_per_conn_b=%.0f"
+	    " rss_per_conn_b=%.0f setup_cpu_us_per_conn=%.1f",
+	    g.label, g.n, authed, setup_s, setup_s > 0 ? authed / setup_s : 0,
+	    g.jobs, u1.nproc, u1.rss_kb, u1.pss_kb, ub.pss_kb,
+	    ((double)u1.pss_kb - (double)ub.pss_kb) * 1024 / g.n,
+	    ((double)u1.rss_kb - (double)ub.rss_kb) * 1024 / g.n,
+	    (double)(u1.cpu_ticks - ub.cpu_ticks) /
+	    (double)sysconf(_SC_CLK_TCK) * 1e6 / g.n);
+	printf(" sent_total=0 acked_total=0 unacked=0 errors=%" PRIu64
+	    " gaps=%" PRIu64 " dups=%" PRIu64 " lost=%" PRIu64 " bad_frames=%"
+	    PRIu64 " nacks=%" PRIu64 " channels_with_gaps_or_dups=0 dead=%u\n",
+	    g.errors, g.gaps, g.dups, g.lost, g.bad_frames, g.nack, dead);
+	if (g.err_sample[0] != '\0')
+		printf("FIRST_ERROR %s\n", g.err_sample);
+	fflush(stdout);
+	exit(g.errors || g.gaps || g.dups || g.lost || g.bad_frames || dead ?
+	    1 : 0);
+}
+
 static void
 usage(void)
 {
@@ -1018,6 +1236,8 @@ usage(void)
 "         [-r msgs/s | -r 0 -W window] [-w warmup_s] [-d seconds]\n"
 "         [-k jwt-secret] [-P pid,pid] [-s sources] [-c concurrency]\n"
 "         [-u uid_base] [-T max_s] [-L label] [-I (idle)] [-D (durable)]\n"
+"         [-j procs (idle: split -n over processes; default: as the\n"
+"          descriptor limit requires)]\n"
 "         [-H hold_s (idle: keep the connections open)]\n"
 "         [-q]\n");
 	exit(2);
@@ -1046,7 +1266,9 @@ main(int argc, char **argv)
 	g.secret = "confabd-bench-secret-0123456789-abcdefgh";
 	g.uid_base = 1;
 	g.label = "run";
-	while ((o = getopt(argc, argv, "h:p:n:C:r:W:w:d:k:P:s:c:u:T:L:H:IDq")) !=
+	g.report_fd = -1;
+	g.release_fd = -1;
+	while ((o = getopt(argc, argv, "h:p:n:C:r:W:w:d:k:P:s:c:u:T:L:H:j:IDq")) !=
 	    -1) {
 		switch (o) {
 		case 'h': g.host = optarg; break;
@@ -1068,6 +1290,7 @@ main(int argc, char **argv)
 		case 'I': g.idle = 1; break;
 		case 'D': g.durable = 1; break;
 		case 'q': g.quiet = 1; break;
+		case 'j': g.jobs = (uint32_t)strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
@@ -1077,6 +1300,25 @@ main(int argc, char **argv)
 		g.nchan = 0;
 	if (g.nchan > g.n)
 		die("more channels (%u) than connections (%u)", g.nchan, g.n);
+	if (g.jobs > 1 && !g.idle)
+		die("-j splits idle runs (-I) only");
+	/*
+	 * An idle run needs a descriptor per connection: more than the hard
+	 * limit allows one process is split (see run_jobs).
+	 */
+	if (g.idle && g.jobs == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_max < g.n + 64) {
+		if (rl.rlim_max < 1024)
+			die("RLIMIT_NOFILE %llu is too low to split %u "
+			    "connections", (unsigned long long)rl.rlim_max,
+			    g.n);
+		g.jobs = (uint32_t)((g.n + (rl.rlim_max - 256) - 1) /
+		    (rl.rlim_max - 256));
+	}
+	if (g.jobs > g.n)
+		g.jobs = g.n;
+	if (g.jobs > 1)
+		run_jobs();	/* returns in each child, with its share */
 	if (g.nsrc == 0)
 		g.nsrc = 1 + g.n / 20000;
 	if (g.nsrc > 250)
@@ -1137,6 +1379,11 @@ main(int argc, char **argv)
 		settle(500, 5);
 		usage_read(&u1);
 		u0 = ub;
+		if (g.report_fd != -1) {
+			child_ready();
+			child_hold();
+			goto report;
+		}
 		if (g.hold > 0) {
 			/* keep them (for a profiler), answering pings */
 			uint64_t t0 = now_ns();
@@ -1318,8 +1565,9 @@ report_load:
 		    g.label, g.n, g.authed, g.nchan, setup_s,
 		    setup_s > 0 ? g.authed / setup_s : 0);
 		if (g.idle) {
-			printf(" server_procs=%u rss_kb=%" PRIu64 " pss_kb=%"
-			    PRIu64 " base_pss_kb=%" PRIu64 " pss_per_conn_b=%.0f"
+			printf(" procs=1 server_procs=%u rss_kb=%" PRIu64
+			    " pss_kb=%" PRIu64 " base_pss_kb=%" PRIu64
+			    " pss_per_conn_b=%.0f"
 			    " rss_per_conn_b=%.0f setup_cpu_us_per_conn=%.1f",
 			    u1.nproc, u1.rss_kb, u1.pss_kb, ub.pss_kb,
 			    ((double)u1.pss_kb - (double)ub.pss_kb) * 1024 /
@@ -1343,6 +1591,14 @@ report_load:
 		}
 	}
 report:
+	if (g.report_fd != -1) {
+		child_ready();
+		dprintf(g.report_fd, "DONE %" PRIu64 " %" PRIu64 " %" PRIu64
+		    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s\n", g.errors,
+		    g.gaps, g.dups, g.lost, g.bad_frames, g.nack, g.dead,
+		    g.err_sample);
+		return (g.errors || g.dead ? 1 : 0);
+	}
 	if (!head)
 		printf("RESULT label=%s conns=%u authed=%u channels=%u",
 		    g.label, g.n, g.authed, g.nchan);

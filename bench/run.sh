@@ -15,6 +15,7 @@
 #   BENCH_DURABLE=64          durable senders (one channel each)
 #   BENCH_SECS=10 BENCH_WARM=3             measured window, warm-up
 #   BENCH_WORKERS=auto        confabd workers
+#   BENCH_ONLY=idle           only scenario 1 (and 5): idle connections
 #
 # Load stays on 127.0.0.0/8; every run is bounded (cfbench -T) and every
 # server started here is stopped on exit.
@@ -31,6 +32,7 @@ fi
 : "${BENCH_IDLE:=10000 50000}" "${BENCH_FANOUT:=1000}"
 : "${BENCH_CHANNELS:=2000}" "${BENCH_MEMBERS:=10}" "${BENCH_DURABLE:=64}"
 : "${BENCH_SECS:=10}" "${BENCH_WARM:=3}" "${BENCH_WORKERS:=auto}"
+: "${BENCH_ONLY:=}"
 SECRET=confabd-bench-secret-0123456789-abcdefgh
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -60,19 +62,23 @@ if [ "$(ulimit -n)" -lt "$want_fd" ]; then
 	ulimit -n "$want_fd" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
 log "ulimit -n $(ulimit -n)"
-# One process (the generator, the Node peer) holds at most the limit: cap
-# the sizes to it and say so in the results.
+# One process holds at most the limit.  The idle scenario is not capped for
+# confabd: cfbench splits its connections over processes (-j, automatic)
+# and confabd runs enough workers that each holds under 3/4 of the limit
+# (idle_workers).  The Node peer is one process: its idle sizes, and every
+# size of the scenarios with traffic (one generator process), are capped to
+# the limit, and the results say so.
 cap=$(( $(ulimit -n) - 256 ))
 capnote=""
-idle=""
+node_idle=""
 for n in $BENCH_IDLE; do
 	if [ "$n" -gt "$cap" ]; then
-		capnote="$capnote idle $n -> $cap;"
+		capnote="$capnote Node peer idle $n -> $cap;"
 		n=$cap
 	fi
-	idle="$idle $n"
+	node_idle="$node_idle $n"
 done
-BENCH_IDLE=${idle# }
+node_idle=${node_idle# }
 if [ "$BENCH_FANOUT" -gt "$cap" ]; then
 	capnote="$capnote fan-out $BENCH_FANOUT -> $cap;"
 	BENCH_FANOUT=$cap
@@ -81,6 +87,21 @@ if [ $((BENCH_CHANNELS * BENCH_MEMBERS)) -gt "$cap" ]; then
 	capnote="$capnote channels $BENCH_CHANNELS -> $((cap / BENCH_MEMBERS));"
 	BENCH_CHANNELS=$((cap / BENCH_MEMBERS))
 fi
+# idle_workers N: confabd workers for N idle connections.
+idle_workers() {
+	local w need
+	if [ "$BENCH_WORKERS" = auto ]; then w=$(nproc); else w=$BENCH_WORKERS; fi
+	need=$(( ($1 * 4 + 3 * cap - 1) / (3 * cap) ))
+	[ "$need" -gt "$w" ] && w=$need
+	echo "$w"
+}
+# presence_slots N: a power of two >= 2 N (the table is touched a page per
+# user until all of it is: a fixed cost that grows with presence-slots).
+presence_slots() {
+	local s=1024
+	while [ "$s" -lt $(( $1 * 2 )) ]; do s=$((s * 2)); done
+	echo "$s"
+}
 [ -z "$capnote" ] || log "sizes capped by ulimit -n $(ulimit -n):$capnote"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/confabd-bench.XXXXXX")
@@ -117,20 +138,20 @@ wait_port() {
 	log "server did not listen on $1"; exit 2
 }
 
-# start_server confabd|node -> PORT, srv_pid
+# start_server confabd|node [WORKERS [PRESENCE_SLOTS]] -> PORT, srv_pid
 start_server() {
-	local d
+	local d workers=${2:-$BENCH_WORKERS} slots=${3:-131072}
 	PORT=$(pick_port)
 	d=$(mktemp -d "$work/srv.XXXXXX")
 	if [ "$1" = confabd ]; then
 		cat > "$d/confabd.conf" <<-EOF
 		listen 127.0.0.1:$PORT
-		workers $BENCH_WORKERS
+		workers $workers
 		data-dir $d
 		jwt-secret $SECRET
 		rate-limit 100000 1
 		presence-broadcast no
-		presence-slots 131072
+		presence-slots $slots
 		log-level warn
 		EOF
 		src/confabd -f -c "$d/confabd.conf" > "$work/server.log" 2>&1 &
@@ -167,7 +188,8 @@ get() {	# get LABEL KEY
 many_n=$((BENCH_CHANNELS * BENCH_MEMBERS))
 
 # --- the floor ---------------------------------------------------------------
-log "floor: $BENCH_FANOUT and $many_n sockets"
+[ "$BENCH_ONLY" = idle ] || log "floor: $BENCH_FANOUT and $many_n sockets"
+[ "$BENCH_ONLY" = idle ] ||
 for spec in "fanout $BENCH_FANOUT 1" "many $many_n 1" "fanout-burst8 $BENCH_FANOUT 8"; do
 	set -- $spec
 	bench/floor -n "$2" -b 200 -k "$3" -d "$BENCH_SECS" | grep '^RESULT' |
@@ -176,13 +198,27 @@ done
 
 # --- the servers -------------------------------------------------------------
 run_server() {	# confabd|node
-	local s=$1 n
-	for n in $BENCH_IDLE; do
-		log "$s: idle $n"
-		start_server "$s"
-		gen "$s-idle-$n" -I -n "$n" -c 512 | record || true
+	local s=$1 n i=0 sizes=$BENCH_IDLE w slots label
+	[ "$s" = node ] && sizes=$node_idle
+	for n in $sizes; do
+		# the row is labelled with the size asked for
+		i=$((i + 1))
+		label=$(echo $BENCH_IDLE | awk -v i=$i '{ print $i }')
+		if [ "$s" = confabd ]; then
+			w=$(idle_workers "$n")
+			slots=$(presence_slots "$n")
+			log "$s: idle $n ($w workers, presence-slots $slots)"
+			echo "$s-idle-$label workers=$w" | record
+			echo "$s-idle-$label presence_slots=$slots" | record
+			start_server "$s" "$w" "$slots"
+		else
+			log "$s: idle $n"
+			start_server "$s"
+		fi
+		gen "$s-idle-$label" -I -n "$n" -c 512 | record || true
 		stop_server
 	done
+	[ "$BENCH_ONLY" != idle ] || return 0
 	log "$s: fan-out 1 x $BENCH_FANOUT, saturated"
 	start_server "$s"
 	gen "$s-fanout" -n "$BENCH_FANOUT" -C 1 -r 0 -W 16 -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
@@ -203,6 +239,7 @@ run_server node
 peer_rate=$(get node-fanout msgs_in_per_s)
 [ -n "$peer_rate" ] && [ "$peer_rate" != 0 ] || peer_rate=200
 lat_rate=$(awk -v r="$peer_rate" 'BEGIN { r = int(r / 2); print (r < 1 ? 1 : r) }')
+[ "$BENCH_ONLY" = idle ] ||
 for s in confabd node; do
 	log "$s: fan-out at $lat_rate msg/s (latency)"
 	start_server "$s"
@@ -242,7 +279,10 @@ met() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { p
 	echo "|---|---|---|---|---|---|"
 	for n in $BENCH_IDLE; do
 		c=$(v confabd-idle-$n pss_per_conn_b); p=$(v node-idle-$n pss_per_conn_b)
-		echo "| 1. idle, $n conns | PSS KiB per connection | | $(kib "$c") | $(kib "$p") | $(ratio "$c" "$p") |"
+		t="1. idle, $n conns (confabd: $(v confabd-idle-$n workers) workers, $(v confabd-idle-$n procs) generator processes)"
+		pn=$(v node-idle-$n conns)
+		[ "$pn" = "$n" ] || t="$t; Node peer capped at $pn conns (one process)"
+		echo "| $t | PSS KiB per connection | | $(kib "$c") | $(kib "$p") | $(ratio "$c" "$p") |"
 		c=$(v confabd-idle-$n rss_per_conn_b); p=$(v node-idle-$n rss_per_conn_b)
 		echo "| | RSS KiB per connection (sum over processes) | | $(kib "$c") | $(kib "$p") | $(ratio "$c" "$p") |"
 	done

@@ -59,7 +59,11 @@ struct pss {
 	struct cf_buf	 fwd_body;	/* forwarded response, ready to write */
 	int		 fwd_ready;
 	char		 sid[24];
-	char		 origin[256];
+	/*
+	 * The request's Origin, owned, NULL when it has none: only HTTP
+	 * requests answer with CORS headers, so a WebSocket keeps none.
+	 */
+	char		*origin;
 	struct cf_buf	 rx;
 };
 
@@ -98,14 +102,49 @@ method_is(struct lws *wsi, enum lws_token_indexes t)
 	return (lws_hdr_total_length(wsi, t) > 0);
 }
 
+/* An Origin this long or longer is ignored (it allows nothing). */
+#define CF_ORIGIN_MAX	256
+
+/*
+ * Keeps a copy of this request's Origin in pss (replacing the previous
+ * request's on a kept-alive connection); none when it has none, or on
+ * allocation failure (then no CORS headers are sent).
+ */
 static void
 copy_origin(struct lws *wsi, struct pss *pss)
 {
-	pss->origin[0] = '\0';
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
-	    lws_hdr_copy(wsi, pss->origin, sizeof(pss->origin),
-	    WSI_TOKEN_ORIGIN) < 0)
-		pss->origin[0] = '\0';
+	int n;
+
+	free(pss->origin);
+	pss->origin = NULL;
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	if (n <= 0 || n >= CF_ORIGIN_MAX ||
+	    (pss->origin = malloc((size_t)n + 1)) == NULL)
+		return;
+	if (lws_hdr_copy(wsi, pss->origin, n + 1, WSI_TOKEN_ORIGIN) < 0) {
+		free(pss->origin);
+		pss->origin = NULL;
+	}
+}
+
+/* The request's Origin, "" when it has none. */
+static const char *
+origin_of(const struct pss *pss)
+{
+	return (pss->origin != NULL ? pss->origin : "");
+}
+
+/*
+ * Hands the Origin over to the caller (free() it), for an answer after
+ * which pss may be reused or gone; "" is returned as NULL.
+ */
+static char *
+take_origin(struct pss *pss)
+{
+	char *o = pss->origin;
+
+	pss->origin = NULL;
+	return (o);
 }
 
 static int
@@ -313,7 +352,7 @@ handshake(struct lws *wsi, struct pss *pss, int endpoint, int websocket)
 		lws_callback_on_writable(wsi);
 		return (0);
 	}
-	rc = respond(wsi, pss->origin, 200, "text/plain; charset=UTF-8", b.data,
+	rc = respond(wsi, origin_of(pss), 200, "text/plain; charset=UTF-8", b.data,
 	    b.len, 0);
 	cf_buf_free(&b);
 	return (rc);
@@ -325,10 +364,10 @@ start_get(struct lws *wsi, struct pss *pss, struct cf_sess *s)
 	if (s->poll_wsi != NULL || s->remote_poll) {
 		/* Overlapping GETs: refuse this one, close the session. */
 		cf_sess_close(s, "overlapping GET", 1);
-		return (respond_error(wsi, pss->origin, ECODE_BAD, 0));
+		return (respond_error(wsi, origin_of(pss), ECODE_BAD, 0));
 	}
 	if (s->upgrading)
-		return (respond_text(wsi, pss->origin, "6"));
+		return (respond_text(wsi, origin_of(pss), "6"));
 	s->poll_wsi = wsi;
 	pss->sess = s;
 	pss->kind = K_GET;
@@ -344,25 +383,27 @@ get_writeable(struct lws *wsi, struct pss *pss)
 {
 	struct cf_sess *s = pss->sess;
 	struct cf_buf b = { 0 };
-	char origin[sizeof(pss->origin)];
+	char *origin;
 	int finished, rc;
 
 	if (pss->kind == K_FWD) {
 		if (!pss->fwd_ready)
 			return (0);
-		strcpy(origin, pss->origin);
+		origin = take_origin(pss);
 		b = pss->fwd_body;
 		memset(&pss->fwd_body, 0, sizeof(pss->fwd_body));
-		rc = respond(wsi, origin, (unsigned)pss->fwd_status,
-		    pss->fwd_status == 200 ? "text/plain; charset=UTF-8" :
-		    "application/json", b.data, b.len, 0);
+		rc = respond(wsi, origin ? origin : "",
+		    (unsigned)pss->fwd_status, pss->fwd_status == 200 ?
+		    "text/plain; charset=UTF-8" : "application/json", b.data,
+		    b.len, 0);
 		cf_buf_free(&b);
+		free(origin);
 		return (rc);
 	}
 	if (pss->kind != K_GET)
 		return (0);
 	if (s == NULL)
-		return (respond_text(wsi, pss->origin, "1"));
+		return (respond_text(wsi, origin_of(pss), "1"));
 	if (!poll_answer(s, &b, &finished)) {
 		cf_buf_free(&b);
 		return (0);
@@ -370,12 +411,13 @@ get_writeable(struct lws *wsi, struct pss *pss)
 	s->poll_wsi = NULL;
 	pss->sess = NULL;
 	pss->kind = K_NONE;
-	strcpy(origin, pss->origin);
+	origin = take_origin(pss);
 	if (finished)
 		cf_sess_transport_gone(s, NULL);
-	rc = respond(wsi, origin, 200, "text/plain; charset=UTF-8", b.data,
-	    b.len, 0);
+	rc = respond(wsi, origin ? origin : "", 200,
+	    "text/plain; charset=UTF-8", b.data, b.len, 0);
 	cf_buf_free(&b);
+	free(origin);
 	return (rc);
 }
 
@@ -448,7 +490,7 @@ forward(struct lws *wsi, struct pss *pss, int slot, int post,
 	h.id = pss->fwd_id;
 	h.method = post ? 1 : 0;
 	cf_strlcpy(h.sid, pss->sid, sizeof(h.sid));
-	cf_strlcpy(h.origin, pss->origin, sizeof(h.origin));
+	cf_strlcpy(h.origin, origin_of(pss), sizeof(h.origin));
 	if (cf_buf_append(&b, &h, sizeof(h)) == -1 ||
 	    (len > 0 && cf_buf_append(&b, body, len) == -1)) {
 		cf_buf_free(&b);
@@ -921,14 +963,14 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 			    respond(wsi, "", 200, "text/plain", "ok\n", 3, 0));
 		if (strcmp(path, "/metrics") == 0 && is_get)
 			return (on_metrics(wsi));
-		return (respond(wsi, pss->origin, 404, "text/plain", "Not Found",
+		return (respond(wsi, origin_of(pss), 404, "text/plain", "Not Found",
 		    9, 0));
 	}
 
 	if (method_is(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		/* CORS preflight. */
 		if (lws_add_http_common_headers(wsi, 204, NULL, 0, &p, end) ||
-		    add_cors(wsi, pss->origin, &p, end) ||
+		    add_cors(wsi, origin_of(pss), &p, end) ||
 		    add_hdr(wsi, "access-control-allow-methods:",
 		    "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end))
 			return (-1);
@@ -946,7 +988,7 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	get_arg(wsi, "transport=", transport, sizeof(transport));
 	if (strcmp(transport, "polling") != 0 &&
 	    strcmp(transport, "websocket") != 0)
-		return (respond_error(wsi, pss->origin, ECODE_TRANSPORT,
+		return (respond_error(wsi, origin_of(pss), ECODE_TRANSPORT,
 		    !is_get));
 	get_arg(wsi, "sid=", sid, sizeof(sid));
 
@@ -964,33 +1006,33 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 					return (0);	/* forwarded at body end */
 				}
 				if (forward(wsi, pss, slot, 0, NULL, 0) == -1)
-					return (respond_error(wsi, pss->origin,
+					return (respond_error(wsi, origin_of(pss),
 					    ECODE_SID, 0));
 				return (0);
 			}
-			return (respond_error(wsi, pss->origin, ECODE_SID, !is_get));
+			return (respond_error(wsi, origin_of(pss), ECODE_SID, !is_get));
 		}
 		if (strcmp(transport, "polling") != 0 ||
 		    s->transport != CF_T_POLLING)
-			return (respond_error(wsi, pss->origin, ECODE_BAD, !is_get));
+			return (respond_error(wsi, origin_of(pss), ECODE_BAD, !is_get));
 		if (is_get)
 			return (start_get(wsi, pss, s));
 		if (!is_post) {
-			return (respond(wsi, pss->origin, 500, "text/plain",
+			return (respond(wsi, origin_of(pss), 500, "text/plain",
 			    "Bad method", 10, 1));
 		}
 		if (s->post_wsi != NULL) {
 			cf_sess_close(s, "overlapping POST", 1);
-			return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
+			return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
 		}
 		if (lws_hdr_copy(wsi, buf, sizeof(buf),
 		    WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
 		    strncasecmp(buf, "application/octet-stream", 24) == 0)
-			return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
+			return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
 		if (lws_hdr_copy(wsi, buf, sizeof(buf),
 		    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 		    strtoull(buf, NULL, 10) > cf_w->conf->max_payload)
-			return (respond(wsi, pss->origin, 413, "text/plain",
+			return (respond(wsi, origin_of(pss), 413, "text/plain",
 			    "Payload Too Large", 17, 1));
 		s->post_wsi = wsi;
 		pss->sess = s;
@@ -1000,14 +1042,14 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 
 	/* A handshake. */
 	if (!is_get)
-		return (respond_error(wsi, pss->origin, ECODE_METHOD, 1));
+		return (respond_error(wsi, origin_of(pss), ECODE_METHOD, 1));
 	get_arg(wsi, "EIO=", eio, sizeof(eio));
 	if (strcmp(eio, "4") != 0)
-		return (respond_error(wsi, pss->origin, ECODE_VERSION, 0));
+		return (respond_error(wsi, origin_of(pss), ECODE_VERSION, 0));
 	if (strcmp(transport, "websocket") == 0)
-		return (respond_error(wsi, pss->origin, ECODE_BAD, 0));
+		return (respond_error(wsi, origin_of(pss), ECODE_BAD, 0));
 	if (cf_w->draining)
-		return (respond(wsi, pss->origin, 503, "text/plain",
+		return (respond(wsi, origin_of(pss), 503, "text/plain",
 		    "Service Unavailable", 19, 1));
 	return (handshake(wsi, pss, endpoint, 0));
 }
@@ -1023,7 +1065,7 @@ on_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 		pss->sess = NULL;
 		pss->kind = K_NONE;
 		cf_buf_free(&pss->rx);
-		return (respond(wsi, pss->origin, 413, "text/plain",
+		return (respond(wsi, origin_of(pss), 413, "text/plain",
 		    "Payload Too Large", 17, 1));
 	}
 	if (len > 0 && cf_buf_append(&pss->rx, in, len) == -1)
@@ -1035,25 +1077,26 @@ static int
 on_body_done(struct lws *wsi, struct pss *pss)
 {
 	struct cf_sess *s = pss->sess;
-	char origin[sizeof(pss->origin)];
-	int status, slot;
+	char *origin;
+	int status, slot, rc;
 
 	if (pss->kind == K_FWD && pss->post_fwd) {
 		pss->post_fwd = 0;
 		slot = cf_sid_slot(pss->sid);
 		if (forward(wsi, pss, slot, 1, pss->rx.data, pss->rx.len) == -1) {
 			cf_buf_free(&pss->rx);
-			return (respond_error(wsi, pss->origin, ECODE_SID, 1));
+			return (respond_error(wsi, origin_of(pss), ECODE_SID, 1));
 		}
 		cf_buf_free(&pss->rx);
 		return (0);
 	}
 	if (pss->kind != K_POST)
-		return (respond_error(wsi, pss->origin, ECODE_BAD, 1));
-	strcpy(origin, pss->origin);
+		return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
+	origin = take_origin(pss);
 	if (s == NULL) {
 		cf_buf_free(&pss->rx);
-		return (respond_error(wsi, origin, ECODE_SID, 1));
+		rc = respond_error(wsi, origin ? origin : "", ECODE_SID, 1);
+		goto out;
 	}
 	if (s->post_wsi == wsi)
 		s->post_wsi = NULL;
@@ -1065,8 +1108,13 @@ on_body_done(struct lws *wsi, struct pss *pss)
 		status = post_body(s, pss->rx.data, pss->rx.len);
 	cf_buf_free(&pss->rx);
 	if (status != 200)
-		return (respond_error(wsi, origin, ECODE_BAD, 1));
-	return (respond(wsi, origin, 200, "text/html", "ok", 2, 0));
+		rc = respond_error(wsi, origin ? origin : "", ECODE_BAD, 1);
+	else
+		rc = respond(wsi, origin ? origin : "", 200, "text/html", "ok",
+		    2, 0);
+ out:
+	free(origin);
+	return (rc);
 }
 
 /* The HTTP transaction is over (answered or the connection closed). */
@@ -1075,6 +1123,7 @@ http_unbind(struct lws *wsi, struct pss *pss, int closed)
 {
 	struct cf_sess *s = pss->sess;
 
+	free(take_origin(pss));
 	if (pss->kind == K_WS || pss->kind == K_PROBE)
 		return;
 	fwd_forget(pss);
@@ -1099,19 +1148,22 @@ static int
 confirm_upgrade(struct lws *wsi)
 {
 	char path[256], eio[8], transport[16], sid[32];
-	struct pss tmp, *pss = &tmp;	/* lws has no pss for us yet */
+	char origin[CF_ORIGIN_MAX];	/* lws has no pss for us yet */
 	struct cf_sess *s;
 	int code = -1;
 
-	memset(&tmp, 0, sizeof(tmp));
-	copy_origin(wsi, pss);
+	/* As copy_origin: none when absent or too long. */
+	origin[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
+		origin[0] = '\0';
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
 	    eio_path(path) == 0)
-		return (respond(wsi, pss->origin, 404, "text/plain",
+		return (respond(wsi, origin, 404, "text/plain",
 		    "Not Found", 9, 1) ? 1 : 1);
-	if (pss->origin[0] != '\0' &&
-	    !cf_conf_origin_allowed(cf_w->conf, pss->origin)) {
-		cf_log_debug("websocket from origin %s refused", pss->origin);
+	if (origin[0] != '\0' &&
+	    !cf_conf_origin_allowed(cf_w->conf, origin)) {
+		cf_log_debug("websocket from origin %s refused", origin);
 		(void)respond_error(wsi, "", ECODE_FORBIDDEN, 1);
 		return (1);
 	}
@@ -1134,7 +1186,7 @@ confirm_upgrade(struct lws *wsi)
 	else if (cf_w->draining)
 		code = ECODE_BAD;
 	if (code != -1) {
-		(void)respond_error(wsi, pss->origin, code, 1);
+		(void)respond_error(wsi, origin, code, 1);
 		return (1);
 	}
 	return (0);
@@ -1453,6 +1505,7 @@ ws_closed(struct lws *wsi, struct pss *pss)
 	struct cf_sess *s = pss->sess;
 
 	cf_buf_free(&pss->rx);
+	free(take_origin(pss));
 	if (!pss->established || s == NULL)
 		return;
 	pss->sess = NULL;

@@ -71,8 +71,12 @@ cf_room_join(struct cf_worker *w, struct cf_sess *s, const char *name)
 		return (0);
 	if ((r = room_get(w, name, 1)) == NULL)
 		return (-1);
+	/*
+	 * Both arrays start with one entry and double: most rooms are a
+	 * user's (one member), most sockets are in one or two rooms.
+	 */
 	if (r->n == r->cap) {
-		uint32_t ncap = r->cap ? r->cap * 2 : 4;
+		uint32_t ncap = r->cap ? r->cap * 2 : 1;
 
 		if ((p = realloc(r->members, ncap * sizeof(*r->members))) == NULL)
 			goto fail;
@@ -80,7 +84,7 @@ cf_room_join(struct cf_worker *w, struct cf_sess *s, const char *name)
 		r->cap = ncap;
 	}
 	if (s->nrooms == s->caprooms) {
-		uint32_t ncap = s->caprooms ? s->caprooms * 2 : 4;
+		uint32_t ncap = s->caprooms ? s->caprooms * 2 : 1;
 
 		if ((p = realloc(s->rooms, ncap * sizeof(*s->rooms))) == NULL)
 			goto fail;

@@ -99,7 +99,7 @@ struct cf_sess {
 	/* Socket.IO, namespace "/" only. */
 	int			 connected;
 	char			 id[24];	/* the Socket.IO socket id */
-	json_t			*auth;		/* CONNECT payload, {} by default */
+	json_t			*auth;		/* CONNECT payload, NULL if empty */
 	/* Waiting for its binary attachments, or NULL (allocated only then:
 	 * a packet is 448 bytes, most sessions never see an attachment). */
 	struct cf_sio_packet	*pending;

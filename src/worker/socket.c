@@ -176,6 +176,11 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 	s->connected = 1;
 	cf_strlcpy(s->id, id, sizeof(s->id));
 	json_decref(s->auth);
+	/* An empty object is not kept: it costs ~200 bytes per socket. */
+	if (json_is_object(auth) && json_object_size(auth) == 0) {
+		json_decref(auth);
+		auth = NULL;
+	}
 	s->auth = auth;
 	s->connect_deadline = 0;
 	cf_sess_timer_update(s);

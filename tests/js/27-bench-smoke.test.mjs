@@ -92,6 +92,25 @@ describe('bench/cfbench against confabd', () => {
 		assert.ok(Number(r.result.pss_kb) > 0, r.out);
 	}));
 
+	it('idle split over processes (-j): one RESULT for all of them',
+	    withLogs(async () => {
+		const r = await cfbench(d, ['-L', 'split', '-u', '4000', '-I',
+		    '-n', '61', '-j', '3']);
+		assertClean(r, 'idle -j 3');
+		assert.equal(r.result.procs, '3', r.out);
+		assert.equal(r.result.conns, '61', r.out);
+		assert.equal(r.result.authed, '61', r.out);
+		assert.equal(r.result.server_procs, '3', r.out);
+		assert.ok(Number(r.result.pss_kb) > 0, r.out);
+		assert.ok(Number(r.result.setup_per_s) > 0, r.out);
+	}));
+
+	it('-j with traffic is refused (idle runs only)', withLogs(async () => {
+		const r = await cfbench(d, ['-L', 'bad', '-n', '4', '-j', '2']);
+		assert.equal(r.code, 2, r.out);
+		assert.match(r.out, /-j splits idle runs/);
+	}));
+
 	it('a wrong secret is reported as errors, with a non-zero exit',
 	    withLogs(async () => {
 		const r = await new Promise((resolve) => {
@@ -105,6 +124,24 @@ describe('bench/cfbench against confabd', () => {
 		});
 		assert.equal(r.code, 1, r.out);
 		assert.match(r.out, /errors=3 /);
+		assert.match(r.out, /authenticate refused/);
+	}));
+
+	it('-j: the errors of the children are summed, with a non-zero exit',
+	    withLogs(async () => {
+		const r = await new Promise((resolve) => {
+			const p = spawn(CFBENCH, ['-q', '-p', String(d.port),
+			    '-k', 'not-the-secret-0123456789-0123456789', '-n',
+			    '4', '-j', '2', '-I', '-T', '30'], { stdio: ['ignore',
+			    'pipe', 'pipe'] });
+			let out = '';
+			p.stdout.on('data', (b) => { out += b; });
+			p.on('exit', (code) => resolve({ code, out }));
+		});
+		assert.equal(r.code, 1, r.out);
+		assert.match(r.out, /procs=2 /);
+		assert.match(r.out, /errors=4 /);
+		assert.match(r.out, /dead=4/);
 		assert.match(r.out, /authenticate refused/);
 	}));
 });
