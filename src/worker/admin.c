@@ -5,7 +5,9 @@
  * and passes each one, unread, to a running worker over its inbox
  * (CF_IPC_CTL with SCM_RIGHTS).  The worker reads one line of JSON, runs
  * the command with its own database connection, relay and configuration,
- * writes one line of JSON and closes the connection.  Everything runs on
+ * writes one line of JSON, ends its side of the connection and closes it
+ * once the client has (what the client still sends is read and dropped,
+ * so that the close never resets the reply away).  Everything runs on
  * the loop: the client socket is non-blocking and watched by a uv_poll
  * handle; a client that sends nothing for CF_ADMIN_TIMEOUT_MS or more than
  * CF_ADMIN_MAX bytes gets an error and is closed.
@@ -54,6 +56,7 @@ struct admin_client {
 	struct cf_buf		 out;
 	size_t			 off;		/* of out already written */
 	int			 writing;
+	int			 draining;	/* replied: reading to EOF */
 	int			 closing;
 	int			 nclosed;	/* handles closed, of 2 */
 	uint64_t		*events0;	/* stats: the first sample */
@@ -549,7 +552,38 @@ on_write(struct admin_client *c)
 		}
 		c->off += (size_t)n;
 	}
-	client_close(c);
+	/*
+	 * Replied.  Closing a unix socket with unread input makes the peer's
+	 * read fail (ECONNRESET) before it reads the reply: end our side,
+	 * then discard what the client still sends until it closes (or the
+	 * timeout).
+	 */
+	c->writing = 0;
+	c->draining = 1;
+	(void)shutdown(c->fd, SHUT_WR);
+	uv_timer_stop(&c->timer);
+	uv_timer_start(&c->timer, on_timeout, CF_ADMIN_TIMEOUT_MS, 0);
+	uv_poll_start(&c->poll, UV_READABLE, on_io);
+}
+
+/* After the reply: read and drop until EOF, then close. */
+static void
+on_drain(struct admin_client *c)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(c->fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+	}
 }
 
 static void
@@ -563,6 +597,8 @@ on_io(uv_poll_t *h, int status, int events)
 	}
 	if (c->writing)
 		on_write(c);
+	else if (c->draining)
+		on_drain(c);
 	else if (events & UV_READABLE)
 		on_read(c);
 }
