@@ -1256,7 +1256,7 @@ run_jobs(void)
  *           the child waits (at most the drain time) for those deliveries,
  *           counts the lost, and writes "TDONE errors gaps dups lost
  *           bad_frames nacks dead delivered_win bytes_in_win lat_max
- *           nbuckets nbad [first error]", nbuckets lines "bucket count" of
+ *           delivered nbuckets nbad [first error]", nbuckets lines "bucket count" of
  *           its latency histogram and nbad lines "channel" (gap, dup or
  *           loss seen), then exits.
  * The parent adds the counters and the histograms, so the percentiles are
@@ -1386,7 +1386,7 @@ split_go(uint64_t t0, uint64_t t1)
 static void
 split_collect(void)
 {
-	uint64_t v[12], b, i, n;
+	uint64_t v[13], b, i, n;
 	uint32_t k, fails = 0;
 	char line[128];
 	int status;
@@ -1398,7 +1398,7 @@ split_collect(void)
 		dprintf(tjobs[k].cmd, "\n");
 	}
 	for (k = 0; k < g.jobs; k++) {
-		if (job_line(tjobs[k].rep, "TDONE", v, 12) == -1) {
+		if (job_line(tjobs[k].rep, "TDONE", v, 13) == -1) {
 			fails++;
 			goto reap;
 		}
@@ -1413,12 +1413,13 @@ split_collect(void)
 		g.bytes_in_win += v[8];
 		if (v[9] > g.lat_max)
 			g.lat_max = v[9];
-		for (i = 0; i < v[10] + v[11]; i++) {
+		g.delivered += v[10];
+		for (i = 0; i < v[11] + v[12]; i++) {
 			if (fgets(line, sizeof(line), tjobs[k].rep) == NULL) {
 				fails++;
 				break;
 			}
-			if (i < v[10]) {
+			if (i < v[11]) {
 				if (sscanf(line, "%" SCNu64 " %" SCNu64, &b,
 				    &n) != 2 || b >= H_N) {
 					fails++;
@@ -1526,9 +1527,10 @@ tchild_run(void)
 		nbad += g.ch[i].bad;
 	dprintf(g.report_fd, "TDONE %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
 	    PRIu64 " %" PRIu64 " %" PRIu64 " %u %" PRIu64 " %" PRIu64 " %"
-	    PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", g.errors, g.gaps, g.dups,
-	    g.lost, g.bad_frames, g.nack, g.dead, g.delivered_win,
-	    g.bytes_in_win, g.lat_max, nb, nbad, g.err_sample);
+	    PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", g.errors,
+	    g.gaps, g.dups, g.lost, g.bad_frames, g.nack, g.dead,
+	    g.delivered_win, g.bytes_in_win, g.lat_max, g.delivered, nb, nbad,
+	    g.err_sample);
 	for (i = 0; i < H_N; i++)
 		if (g.hist[i] != 0)
 			dprintf(g.report_fd, "%u %" PRIu64 "\n", i, g.hist[i]);
@@ -1940,7 +1942,8 @@ report:
 	for (i = 0; i < g.nchan; i++)
 		unacked += g.ch[i].inflight;
 	printf(" sent_total=%" PRIu64 " acked_total=%" PRIu64 " unacked=%"
-	    PRIu64, g.sent, g.acked, unacked);
+	    PRIu64 " delivered_total=%" PRIu64, g.sent, g.acked, unacked,
+	    g.delivered);
 	printf(" errors=%" PRIu64 " gaps=%" PRIu64 " dups=%" PRIu64
 	    " lost=%" PRIu64 " bad_frames=%" PRIu64 " nacks=%" PRIu64
 	    " channels_with_gaps_or_dups=%" PRIu64 " dead=%u\n",
