@@ -84,8 +84,8 @@ log "ulimit -n $(ulimit -n)"
 # confabd: cfbench splits its connections over processes (-j, automatic)
 # and confabd runs enough workers that each holds under 3/4 of the limit
 # (idle_workers).  The Node peer is one process: its idle sizes, and every
-# size of the scenarios with traffic (one generator process), are capped to
-# the limit, and the results say so.
+# size of the scenarios with traffic (the many-channels generator is one
+# process too), are capped to the limit, and the results say so.
 cap=$(( $(ulimit -n) - 256 ))
 capnote=""
 node_idle=""
