@@ -105,6 +105,7 @@ static struct {
 	/* options */
 	const char	*host;
 	int		 port;
+	uint32_t	 n_all;		/* -n, as asked (a split parent: g.n = -C) */
 	uint32_t	 n, nsrc, nchan, conc, window, senders_per;
 	double		 rate, warm, secs, drain, total_time, hold;
 	const char	*secret;
@@ -117,6 +118,9 @@ static struct {
 	int		 no_admin;	/* a child other than the first */
 	int		 report_fd;	/* child: its lines to the parent, or -1 */
 	int		 release_fd;	/* child: EOF when it may close, or -1 */
+	uint32_t	 chan_off;	/* traffic child: global index of c[0] */
+	FILE		*cmd;		/* traffic child: the parent's commands */
+	uint64_t	 plan_t0, plan_t1;	/* traffic child: the window */
 	/* state */
 	int		 ep;
 	struct conn	*c;
@@ -644,6 +648,8 @@ on_delivery(struct conn *c, const char *p, size_t n, size_t frame_len)
 		return;
 	}
 	g.delivered++;
+	if (g.plan_t1 != 0)
+		g.measuring = t >= g.plan_t0 && t < g.plan_t1;
 	if (seq == c->last_seq + 1) {
 		c->last_seq = seq;
 	} else if (seq <= c->last_seq) {
@@ -1066,15 +1072,18 @@ struct job {
 	uint32_t	 dead;		/* as of READY */
 };
 
-/* Reads one line "WORD v v ..." from a child into v[]; -1 at EOF. */
+/*
+ * Reads one line "WORD v v ... [text]" from a child into v[] (text, if
+ * any, becomes the first error's sample); -1 at EOF or on another word.
+ */
 static int
-job_line(struct job *j, const char *word, uint64_t *v, int nv)
+job_line(FILE *rep, const char *word, uint64_t *v, int nv)
 {
 	char line[512], *p, *end;
 	size_t wl = strlen(word);
 	int i;
 
-	if (j->rep == NULL || fgets(line, sizeof(line), j->rep) == NULL ||
+	if (rep == NULL || fgets(line, sizeof(line), rep) == NULL ||
 	    strncmp(line, word, wl) != 0)
 		return (-1);
 	p = line + wl;
@@ -1150,7 +1159,7 @@ run_jobs(void)
 	}
 	close(rel[0]);
 	for (k = 0; k < g.jobs; k++) {
-		if (job_line(&jobs[k], "READY", v, 4) == -1) {
+		if (job_line(jobs[k].rep, "READY", v, 4) == -1) {
 			fails++;
 			dead += jobs[k].n;
 			if (jobs[k].rep != NULL)
@@ -1182,7 +1191,7 @@ run_jobs(void)
 	close(rel[1]);
 	for (k = 0; k < g.jobs; k++) {
 		if (jobs[k].rep != NULL) {
-			if (job_line(&jobs[k], "DONE", v, 7) == -1) {
+			if (job_line(jobs[k].rep, "DONE", v, 7) == -1) {
 				fails++;
 			} else {
 				g.errors += v[0];
@@ -1228,6 +1237,310 @@ run_jobs(void)
 	    1 : 0);
 }
 
+/* ---------------------------------------------------------------- split */
+
+/*
+ * -j P with traffic: the parent keeps the -C sending connections (0 ..
+ * C-1: connection 0 creates the channels, connection k sends to channel
+ * k) and P children hold the other n - C, receiving only, each in its own
+ * epoll loop with its own user ids and source addresses, so that reading
+ * the deliveries is spread over P processes instead of one reading every
+ * socket in turn.  One line each way, parent -> child on the child's
+ * command pipe, child -> parent on its report pipe:
+ *   child:  connects and authenticates its share, waits for "CHANS id ..."
+ *           (the channels' server ids), joins, settles, "READY authed dead";
+ *   parent: "GO t0 t1": the measured window, CLOCK_MONOTONIC ns (system-
+ *           wide: a delivery is in the window, and its latency sampled,
+ *           by the same clock in every process);
+ *   parent: "END acked_max ..." once its own sends are acked and drained;
+ *           the child waits (at most the drain time) for those deliveries,
+ *           counts the lost, and writes "TDONE errors gaps dups lost
+ *           bad_frames nacks dead delivered_win bytes_in_win lat_max
+ *           delivered nbuckets nbad [first error]", nbuckets lines "bucket count" of
+ *           its latency histogram and nbad lines "channel" (gap, dup or
+ *           loss seen), then exits.
+ * The parent adds the counters and the histograms, so the percentiles are
+ * those of all deliveries at the histogram's resolution.
+ */
+struct tjob {
+	pid_t		 pid;
+	FILE		*rep;
+	int		 cmd;
+};
+
+static struct tjob	*tjobs;		/* parent of a split traffic run */
+
+/*
+ * Forks g.jobs receiving children; returns in each child with its share,
+ * and in the parent with g.n set to the senders only.
+ */
+static void
+split_fork(void)
+{
+	uint32_t k, i, off = g.nchan, rest = g.n - g.nchan, share, nsrc;
+	uint32_t src = g.nsrc;
+	int cmd[2], rep[2];
+
+	if ((tjobs = calloc(g.jobs, sizeof(*tjobs))) == NULL)
+		die("out of memory");
+	fflush(stdout);
+	fflush(stderr);
+	for (k = 0; k < g.jobs; k++) {
+		share = rest / g.jobs + (k < rest % g.jobs);
+		nsrc = 1 + share / 20000;
+		if (src + nsrc > 250)
+			die("-j %u: more than 250 source addresses", g.jobs);
+		if (pipe(cmd) == -1 || pipe(rep) == -1)
+			die("pipe: %s", strerror(errno));
+		if ((tjobs[k].pid = fork()) == -1)
+			die("fork: %s", strerror(errno));
+		if (tjobs[k].pid == 0) {
+			for (i = 0; i < k; i++) {
+				fclose(tjobs[i].rep);
+				close(tjobs[i].cmd);
+			}
+			free(tjobs);
+			tjobs = NULL;
+			close(cmd[1]);
+			close(rep[0]);
+			if ((g.cmd = fdopen(cmd[0], "r")) == NULL)
+				die("fdopen: %s", strerror(errno));
+			g.report_fd = rep[1];
+			g.n = share;
+			g.uid_base += off;
+			g.chan_off = off;
+			g.src_base = src;
+			g.nsrc = nsrc;
+			g.no_admin = 1;
+			g.pids = NULL;
+			g.quiet = 1;
+			g.jobs = 0;
+			return;
+		}
+		close(cmd[0]);
+		close(rep[1]);
+		tjobs[k].cmd = cmd[1];
+		if ((tjobs[k].rep = fdopen(rep[0], "r")) == NULL)
+			die("fdopen: %s", strerror(errno));
+		off += share;
+		src += nsrc;
+	}
+	g.n = g.nchan;
+}
+
+/* Parent: keeps its connections served until f has something to read. */
+static void
+split_wait(FILE *f)
+{
+	struct pollfd pfd;
+
+	pfd.fd = fileno(f);
+	pfd.events = POLLIN;
+	for (;;) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1)
+			return;
+		poll_once(10);
+		check_deadline();
+	}
+}
+
+/* Parent: the channels' ids to every child, then waits for all READY. */
+static void
+split_ready(void)
+{
+	uint64_t v[2];
+	uint32_t k, i;
+
+	for (k = 0; k < g.jobs; k++) {
+		dprintf(tjobs[k].cmd, "CHANS");
+		for (i = 0; i < g.nchan; i++)
+			dprintf(tjobs[k].cmd, " %" PRId64, g.ch[i].id);
+		dprintf(tjobs[k].cmd, "\n");
+	}
+	for (k = 0; k < g.jobs; k++) {
+		split_wait(tjobs[k].rep);
+		if (job_line(tjobs[k].rep, "READY", v, 2) == -1) {
+			err("generator process %u failed before READY", k + 1);
+			continue;
+		}
+		g.authed += (uint32_t)v[0];
+		g.joined += (uint32_t)v[0];
+		g.dead += (uint32_t)v[1];
+	}
+}
+
+/* Parent: the measured window [t0, t1) to every child. */
+static void
+split_go(uint64_t t0, uint64_t t1)
+{
+	uint32_t k;
+
+	g.plan_t0 = t0;
+	g.plan_t1 = t1;
+	for (k = 0; k < g.jobs; k++)
+		dprintf(tjobs[k].cmd, "GO %" PRIu64 " %" PRIu64 "\n", t0, t1);
+}
+
+/* Parent: "END", then adds up every child's report and reaps it. */
+static void
+split_collect(void)
+{
+	uint64_t v[13], b, i, n;
+	uint32_t k, fails = 0;
+	char line[128];
+	int status;
+
+	for (k = 0; k < g.jobs; k++) {
+		dprintf(tjobs[k].cmd, "END");
+		for (i = 0; i < g.nchan; i++)
+			dprintf(tjobs[k].cmd, " %" PRIu64, g.ch[i].acked_max);
+		dprintf(tjobs[k].cmd, "\n");
+	}
+	for (k = 0; k < g.jobs; k++) {
+		if (job_line(tjobs[k].rep, "TDONE", v, 13) == -1) {
+			fails++;
+			goto reap;
+		}
+		g.errors += v[0];
+		g.gaps += v[1];
+		g.dups += v[2];
+		g.lost += v[3];
+		g.bad_frames += v[4];
+		g.nack += v[5];
+		g.dead += (uint32_t)v[6];
+		g.delivered_win += v[7];
+		g.bytes_in_win += v[8];
+		if (v[9] > g.lat_max)
+			g.lat_max = v[9];
+		g.delivered += v[10];
+		for (i = 0; i < v[11] + v[12]; i++) {
+			if (fgets(line, sizeof(line), tjobs[k].rep) == NULL) {
+				fails++;
+				break;
+			}
+			if (i < v[11]) {
+				if (sscanf(line, "%" SCNu64 " %" SCNu64, &b,
+				    &n) != 2 || b >= H_N) {
+					fails++;
+					break;
+				}
+				g.hist[b] += n;
+				g.lat_n += n;
+			} else if ((b = strtoull(line, NULL, 10)) < g.nchan)
+				g.ch[b].bad = 1;
+		}
+reap:
+		fclose(tjobs[k].rep);
+		close(tjobs[k].cmd);
+		if (waitpid(tjobs[k].pid, &status, 0) == -1 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) > 1)
+			fails++;
+	}
+	if (fails > 0) {
+		g.errors += fails;
+		if (g.err_sample[0] == '\0')
+			snprintf(g.err_sample, sizeof(g.err_sample),
+			    "%u of %u generator processes failed", fails,
+			    g.jobs);
+	}
+}
+
+/* Child: serves its connections until the parent's next line, "WORD ...". */
+static char *
+tchild_cmd(const char *word)
+{
+	static char *line;
+	static size_t cap;
+	struct pollfd pfd;
+	size_t wl = strlen(word);
+
+	pfd.fd = fileno(g.cmd);
+	pfd.events = POLLIN;
+	for (;;) {
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1)
+			break;
+		poll_once(10);
+		check_deadline();
+	}
+	if (getline(&line, &cap, g.cmd) == -1 || strncmp(line, word, wl) != 0)
+		die("generator child: expected %s from the parent", word);
+	return (line + wl);
+}
+
+/* Child: the channels' server ids, "CHANS id ...". */
+static void
+tchild_chans(void)
+{
+	char *p = tchild_cmd("CHANS"), *end;
+	uint32_t i;
+
+	for (i = 0; i < g.nchan; i++) {
+		g.ch[i].id = strtoll(p, &end, 10);
+		if (end == p)
+			die("generator child: short CHANS line");
+		p = end;
+	}
+}
+
+/* Child: READY, the window, the drain and the report; does not return. */
+static void
+tchild_run(void)
+{
+	char *p, *end;
+	uint64_t t0, nb = 0, nbad = 0;
+	uint32_t i;
+	int busy;
+
+	dprintf(g.report_fd, "READY %u %u\n", g.authed, g.dead);
+	p = tchild_cmd("GO");
+	g.plan_t0 = strtoull(p, &end, 10);
+	g.plan_t1 = strtoull(end, NULL, 10);
+	g.win_t0 = g.plan_t0;
+	p = tchild_cmd("END");
+	for (i = 0; i < g.nchan; i++) {
+		g.ch[i].acked_max = strtoull(p, &end, 10);
+		p = end;
+	}
+	t0 = now_ns();
+	do {
+		busy = 0;
+		for (i = 0; i < g.n && !busy; i++)
+			busy = g.c[i].state == C_READY && g.c[i].last_seq <
+			    g.ch[g.c[i].chan].acked_max;
+		if (busy)
+			poll_once(10);
+	} while (busy && since(t0) < g.drain);
+	for (i = 0; i < g.n; i++) {
+		struct conn *c = &g.c[i];
+
+		if (c->state == C_READY &&
+		    c->last_seq < g.ch[c->chan].acked_max) {
+			g.lost += g.ch[c->chan].acked_max - c->last_seq;
+			g.ch[c->chan].bad = 1;
+		}
+	}
+	for (i = 0; i < H_N; i++)
+		nb += g.hist[i] != 0;
+	for (i = 0; i < g.nchan; i++)
+		nbad += g.ch[i].bad;
+	dprintf(g.report_fd, "TDONE %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
+	    PRIu64 " %" PRIu64 " %" PRIu64 " %u %" PRIu64 " %" PRIu64 " %"
+	    PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", g.errors,
+	    g.gaps, g.dups, g.lost, g.bad_frames, g.nack, g.dead,
+	    g.delivered_win, g.bytes_in_win, g.lat_max, g.delivered, nb, nbad,
+	    g.err_sample);
+	for (i = 0; i < H_N; i++)
+		if (g.hist[i] != 0)
+			dprintf(g.report_fd, "%u %" PRIu64 "\n", i, g.hist[i]);
+	for (i = 0; i < g.nchan; i++)
+		if (g.ch[i].bad)
+			dprintf(g.report_fd, "%u\n", i);
+	exit(g.errors || g.gaps || g.dups || g.lost || g.bad_frames ||
+	    g.dead ? 1 : 0);
+}
+
 static void
 usage(void)
 {
@@ -1237,7 +1550,8 @@ usage(void)
 "         [-k jwt-secret] [-P pid,pid] [-s sources] [-c concurrency]\n"
 "         [-u uid_base] [-T max_s] [-L label] [-I (idle)] [-D (durable)]\n"
 "         [-j procs (idle: split -n over processes; default: as the\n"
-"          descriptor limit requires)]\n"
+"          descriptor limit requires; with traffic: the -n minus -C\n"
+"          receiving connections in procs child processes)]\n"
 "         [-H hold_s (idle: keep the connections open)]\n"
 "         [-q]\n");
 	exit(2);
@@ -1296,12 +1610,14 @@ main(int argc, char **argv)
 	}
 	if (g.port <= 0 || g.n == 0 || g.conc == 0 || g.window == 0)
 		usage();
+	g.n_all = g.n;
 	if (g.idle)
 		g.nchan = 0;
 	if (g.nchan > g.n)
 		die("more channels (%u) than connections (%u)", g.nchan, g.n);
-	if (g.jobs > 1 && !g.idle)
-		die("-j splits idle runs (-I) only");
+	if (!g.idle && g.jobs > 0 && g.n - g.nchan < g.jobs)
+		die("-j %u: fewer receiving connections (-n minus -C) than "
+		    "processes", g.jobs);
 	/*
 	 * An idle run needs a descriptor per connection: more than the hard
 	 * limit allows one process is split (see run_jobs).
@@ -1317,12 +1633,14 @@ main(int argc, char **argv)
 	}
 	if (g.jobs > g.n)
 		g.jobs = g.n;
-	if (g.jobs > 1)
+	if (g.idle && g.jobs > 1)
 		run_jobs();	/* returns in each child, with its share */
 	if (g.nsrc == 0)
 		g.nsrc = 1 + g.n / 20000;
 	if (g.nsrc > 250)
 		g.nsrc = 250;
+	if (!g.idle && g.jobs > 0)
+		split_fork();	/* returns in each child, with its share */
 	/* Only loopback: the load never leaves the host. */
 	memset(&g.dst, 0, sizeof(g.dst));
 	g.dst.sin_family = AF_INET;
@@ -1347,7 +1665,8 @@ main(int argc, char **argv)
 	for (i = 0; i < g.n; i++) {
 		g.c[i].idx = i;
 		g.c[i].fd = -1;
-		g.c[i].chan = g.nchan ? (int32_t)(i % g.nchan) : -1;
+		g.c[i].chan = g.nchan ? (int32_t)((g.chan_off + i) %
+		    g.nchan) : -1;
 	}
 	for (i = 0; i < g.nchan; i++) {
 		g.ch[i].id = -1;
@@ -1397,6 +1716,10 @@ main(int argc, char **argv)
 	}
 
 	/* 2. create the channels on connection 0, 64 in flight */
+	if (g.cmd != NULL) {
+		tchild_chans();
+		goto join;
+	}
 	for (i = 0; i < g.nchan || g.creating > 0;) {
 		while (i < g.nchan && g.creating < 64) {
 			ws_sendf(&g.c[0], "42%llu[\"channel:create\",{\"name\":"
@@ -1431,6 +1754,7 @@ main(int argc, char **argv)
 	}
 
 	/* 3. join, conc in flight */
+join:
 	{
 		uint32_t next = 0, pending;
 
@@ -1459,6 +1783,13 @@ main(int argc, char **argv)
 		goto report;
 	/* let the user_joined storm pass */
 	settle(300, 60);
+	if (g.cmd != NULL)
+		tchild_run();
+	if (tjobs != NULL) {
+		split_ready();
+		if (g.dead > 0 || g.errors > 0)
+			goto report;
+	}
 	if (!g.quiet)
 		fprintf(stderr, "cfbench: %u joined %u channels\n", g.joined,
 		    g.nchan);
@@ -1470,19 +1801,23 @@ main(int argc, char **argv)
 		int phase = 0;	/* 0 warm, 1 measuring */
 		double el;
 
+		if (tjobs != NULL)
+			split_go(t0 + (uint64_t)(g.warm * 1e9), t0 +
+			    (uint64_t)((g.warm + g.secs) * 1e9));
+
 		for (;;) {
 			el = since(t0);
 			if (phase == 0 && el >= g.warm) {
 				phase = 1;
 				g.measuring = 1;
-				g.win_t0 = now_ns();
+				g.win_t0 = g.plan_t0 ? g.plan_t0 : now_ns();
 				gcpu0 = own_cpu_s();
 				usage_read(&u0);
 			}
 			if (phase == 1 && el >= g.warm + g.secs) {
 				usage_read(&u1);
 				gcpu1 = own_cpu_s();
-				g.win_t1 = now_ns();
+				g.win_t1 = g.plan_t1 ? g.plan_t1 : now_ns();
 				g.measuring = 0;
 				break;
 			}
@@ -1545,6 +1880,8 @@ main(int argc, char **argv)
 				g.ch[c->chan].bad = 1;
 			}
 		}
+		if (tjobs != NULL)
+			split_collect();
 		for (i = 0; i < g.nchan; i++)
 			g.chans_bad += g.ch[i].bad;
 	}
@@ -1562,7 +1899,7 @@ report_load:
 
 		printf("RESULT label=%s conns=%u authed=%u channels=%u "
 		    "setup_s=%.3f setup_per_s=%.0f",
-		    g.label, g.n, g.authed, g.nchan, setup_s,
+		    g.label, g.n_all, g.authed, g.nchan, setup_s,
 		    setup_s > 0 ? g.authed / setup_s : 0);
 		if (g.idle) {
 			printf(" procs=1 server_procs=%u rss_kb=%" PRIu64
@@ -1580,14 +1917,14 @@ report_load:
 			    "deliveries_per_s=%.0f server_cpu_s=%.3f "
 			    "server_cpu_us_per_unit=%.3f gen_cpu_pct=%.0f "
 			    "avg_frame_b=%.0f p50_us=%.0f p99_us=%.0f "
-			    "p999_us=%.0f max_us=%" PRIu64,
+			    "p999_us=%.0f max_us=%" PRIu64 " gen_procs=%u",
 			    wsecs, g.sent_win, g.acked_win, g.sent_win / wsecs,
 			    g.acked_win / wsecs, g.delivered_win / wsecs, dcpu,
 			    unit ? dcpu * 1e6 / (double)unit : 0,
 			    gcpu * 100 / wsecs, g.delivered_win ?
 			    (double)g.bytes_in_win / (double)g.delivered_win :
 			    0, hist_pct(50), hist_pct(99), hist_pct(99.9),
-			    g.lat_max);
+			    g.lat_max, 1 + (tjobs != NULL ? g.jobs : 0));
 		}
 	}
 report:
@@ -1601,11 +1938,12 @@ report:
 	}
 	if (!head)
 		printf("RESULT label=%s conns=%u authed=%u channels=%u",
-		    g.label, g.n, g.authed, g.nchan);
+		    g.label, g.n_all, g.authed, g.nchan);
 	for (i = 0; i < g.nchan; i++)
 		unacked += g.ch[i].inflight;
 	printf(" sent_total=%" PRIu64 " acked_total=%" PRIu64 " unacked=%"
-	    PRIu64, g.sent, g.acked, unacked);
+	    PRIu64 " delivered_total=%" PRIu64, g.sent, g.acked, unacked,
+	    g.delivered);
 	printf(" errors=%" PRIu64 " gaps=%" PRIu64 " dups=%" PRIu64
 	    " lost=%" PRIu64 " bad_frames=%" PRIu64 " nacks=%" PRIu64
 	    " channels_with_gaps_or_dups=%" PRIu64 " dead=%u\n",

@@ -16,6 +16,13 @@
 #   BENCH_SECS=10 BENCH_WARM=3             measured window, warm-up
 #   BENCH_WORKERS=auto        confabd workers
 #   BENCH_ONLY=idle           only scenario 1 (and 5): idle connections
+#   BENCH_ONLY=latency        only scenario 4 (and the peer's saturated
+#                             fan-out it is paced from, unless BENCH_LAT_RATE)
+#   BENCH_GEN_PROCS=auto      receiving generator processes for the fan-out
+#                             scenarios 2 and 4 (cfbench -j; auto: nproc;
+#                             0: one process reads every socket)
+#   BENCH_LAT_RATE=           scenario 4's msg/s (default: half the peer's
+#                             saturated fan-out rate)
 #
 # Load stays on 127.0.0.0/8; every run is bounded (cfbench -T) and every
 # server started here is stopped on exit.
@@ -32,7 +39,18 @@ fi
 : "${BENCH_IDLE:=10000 50000}" "${BENCH_FANOUT:=1000}"
 : "${BENCH_CHANNELS:=2000}" "${BENCH_MEMBERS:=10}" "${BENCH_DURABLE:=64}"
 : "${BENCH_SECS:=10}" "${BENCH_WARM:=3}" "${BENCH_WORKERS:=auto}"
-: "${BENCH_ONLY:=}"
+: "${BENCH_ONLY:=}" "${BENCH_GEN_PROCS:=auto}" "${BENCH_LAT_RATE:=}"
+case $BENCH_ONLY in
+''|idle|latency) ;;
+*) echo "bench: BENCH_ONLY must be empty, idle or latency" >&2; exit 2 ;;
+esac
+[ "$BENCH_GEN_PROCS" != auto ] || BENCH_GEN_PROCS=$(nproc)
+# The fan-out's receiving sockets are read by BENCH_GEN_PROCS processes
+# (the sender in another), for confabd and the peer alike: one process
+# reading 1000 sockets in turn delays the last delivery of each message by
+# the reads of all the others, and that is the generator, not the server.
+fanjobs=""
+[ "$BENCH_GEN_PROCS" = 0 ] || fanjobs="-j $BENCH_GEN_PROCS"
 SECRET=confabd-bench-secret-0123456789-abcdefgh
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -66,8 +84,8 @@ log "ulimit -n $(ulimit -n)"
 # confabd: cfbench splits its connections over processes (-j, automatic)
 # and confabd runs enough workers that each holds under 3/4 of the limit
 # (idle_workers).  The Node peer is one process: its idle sizes, and every
-# size of the scenarios with traffic (one generator process), are capped to
-# the limit, and the results say so.
+# size of the scenarios with traffic (the many-channels generator is one
+# process too), are capped to the limit, and the results say so.
 cap=$(( $(ulimit -n) - 256 ))
 capnote=""
 node_idle=""
@@ -188,8 +206,8 @@ get() {	# get LABEL KEY
 many_n=$((BENCH_CHANNELS * BENCH_MEMBERS))
 
 # --- the floor ---------------------------------------------------------------
-[ "$BENCH_ONLY" = idle ] || log "floor: $BENCH_FANOUT and $many_n sockets"
-[ "$BENCH_ONLY" = idle ] ||
+[ -n "$BENCH_ONLY" ] || log "floor: $BENCH_FANOUT and $many_n sockets"
+[ -n "$BENCH_ONLY" ] ||
 for spec in "fanout $BENCH_FANOUT 1" "many $many_n 1" "fanout-burst8 $BENCH_FANOUT 8"; do
 	set -- $spec
 	bench/floor -n "$2" -b 200 -k "$3" -d "$BENCH_SECS" | grep '^RESULT' |
@@ -200,6 +218,15 @@ done
 run_server() {	# confabd|node
 	local s=$1 n i=0 sizes=$BENCH_IDLE w slots label
 	[ "$s" = node ] && sizes=$node_idle
+	if [ "$BENCH_ONLY" = latency ]; then
+		# only the peer's saturated fan-out, which paces scenario 4
+		[ "$s" = node ] && [ -z "$BENCH_LAT_RATE" ] || return 0
+		log "$s: fan-out 1 x $BENCH_FANOUT, saturated"
+		start_server "$s"
+		gen "$s-fanout" $fanjobs -n "$BENCH_FANOUT" -C 1 -r 0 -W 16 -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
+		stop_server
+		return 0
+	fi
 	for n in $sizes; do
 		# the row is labelled with the size asked for
 		i=$((i + 1))
@@ -221,7 +248,7 @@ run_server() {	# confabd|node
 	[ "$BENCH_ONLY" != idle ] || return 0
 	log "$s: fan-out 1 x $BENCH_FANOUT, saturated"
 	start_server "$s"
-	gen "$s-fanout" -n "$BENCH_FANOUT" -C 1 -r 0 -W 16 -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
+	gen "$s-fanout" $fanjobs -n "$BENCH_FANOUT" -C 1 -r 0 -W 16 -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
 	stop_server
 	log "$s: $BENCH_CHANNELS channels x $BENCH_MEMBERS, saturated"
 	start_server "$s"
@@ -239,11 +266,12 @@ run_server node
 peer_rate=$(get node-fanout msgs_in_per_s)
 [ -n "$peer_rate" ] && [ "$peer_rate" != 0 ] || peer_rate=200
 lat_rate=$(awk -v r="$peer_rate" 'BEGIN { r = int(r / 2); print (r < 1 ? 1 : r) }')
+[ -z "$BENCH_LAT_RATE" ] || lat_rate=$BENCH_LAT_RATE
 [ "$BENCH_ONLY" = idle ] ||
 for s in confabd node; do
 	log "$s: fan-out at $lat_rate msg/s (latency)"
 	start_server "$s"
-	gen "$s-latency" -n "$BENCH_FANOUT" -C 1 -r "$lat_rate" -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
+	gen "$s-latency" $fanjobs -n "$BENCH_FANOUT" -C 1 -r "$lat_rate" -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
 	stop_server
 done
 
@@ -287,7 +315,7 @@ met() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { p
 		echo "| | RSS KiB per connection (sum over processes) | | $(kib "$c") | $(kib "$p") | $(ratio "$c" "$p") |"
 	done
 	for sc in fanout many; do
-		if [ $sc = fanout ]; then t="2. fan-out 1 × $BENCH_FANOUT"; else t="3. $BENCH_CHANNELS channels × $BENCH_MEMBERS"; fi
+		if [ $sc = fanout ]; then t="2. fan-out 1 × $BENCH_FANOUT (generator: $(v confabd-fanout gen_procs) processes)"; else t="3. $BENCH_CHANNELS channels × $BENCH_MEMBERS"; fi
 		c=$(v confabd-$sc msgs_in_per_s); p=$(v node-$sc msgs_in_per_s)
 		echo "| $t, saturated | messages in / s | | $c | $p | $(ratio "$c" "$p") |"
 		c=$(v confabd-$sc deliveries_per_s); p=$(v node-$sc deliveries_per_s)
@@ -301,7 +329,7 @@ met() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN { if (x == "-" || x == "") { p
 	echo "| | floor, 8 frames per send() | $(v floor-fanout-burst8 cpu_us_per_delivery) µs | | | |"
 	for q in p50 p99 p999 max; do
 		c=$(v confabd-latency ${q}_us); p=$(v node-latency ${q}_us)
-		[ $q = p50 ] && lbl="4. latency at $lat_rate msg/s (fan-out, 50% of peer max)" || lbl=""
+		[ $q = p50 ] && lbl="4. latency at $lat_rate msg/s (fan-out, $([ -n "$BENCH_LAT_RATE" ] && echo 'BENCH_LAT_RATE' || echo '50% of peer max'); generator: $(v confabd-latency gen_procs) processes)" || lbl=""
 		echo "| $lbl | $q µs | | $c | $p | $(ratio "$c" "$p") |"
 	done
 	c=$(v confabd-latency deliveries_per_s); p=$(v node-latency deliveries_per_s)

@@ -105,10 +105,44 @@ describe('bench/cfbench against confabd', () => {
 		assert.ok(Number(r.result.setup_per_s) > 0, r.out);
 	}));
 
-	it('-j with traffic is refused (idle runs only)', withLogs(async () => {
-		const r = await cfbench(d, ['-L', 'bad', '-n', '4', '-j', '2']);
+	it('fan-out split over processes (-j with traffic): every delivery ' +
+	    'counted once, in order', withLogs(async () => {
+		// The sender in the parent, the 40 receiving connections in 3
+		// children; each child's counters and histogram are summed.
+		const r = await cfbench(d, ['-L', 'tsplit', '-u', '5000',
+		    '-n', '41', '-C', '1', '-r', '100', '-w', '0.3', '-d', '1',
+		    '-j', '3']);
+		assertClean(r, 'fan-out -j 3');
+		assert.equal(r.result.gen_procs, '4', r.out);
+		assert.equal(r.result.conns, '41', r.out);
+		assert.equal(r.result.authed, '41', r.out);
+		const sent = Number(r.result.sent_total);
+		assert.ok(sent > 0, r.out);
+		assert.equal(r.result.acked_total, String(sent), r.out);
+		// every message reaches all 41 members (the sender included)
+		assert.equal(r.result.delivered_total, String(sent * 41), r.out);
+		assert.ok(Number(r.result.deliveries_per_s) > 0, r.out);
+		assert.ok(Number(r.result.p99_us) > 0, r.out);
+	}));
+
+	it('closed loop split over processes, 2 channels', withLogs(async () => {
+		const r = await cfbench(d, ['-L', 'tsplit2', '-u', '6000',
+		    '-n', '22', '-C', '2', '-r', '0', '-W', '4', '-w', '0.3',
+		    '-d', '1', '-j', '2']);
+		assertClean(r, 'closed loop -j 2');
+		assert.equal(r.result.gen_procs, '3', r.out);
+		const sent = Number(r.result.sent_total);
+		assert.ok(sent > 0, r.out);
+		// 11 members per channel
+		assert.equal(r.result.delivered_total, String(sent * 11), r.out);
+	}));
+
+	it('-j with traffic needs a receiving connection per process',
+	    withLogs(async () => {
+		const r = await cfbench(d, ['-L', 'bad', '-n', '3', '-C', '1',
+		    '-j', '3']);
 		assert.equal(r.code, 2, r.out);
-		assert.match(r.out, /-j splits idle runs/);
+		assert.match(r.out, /fewer receiving connections/);
 	}));
 
 	it('a wrong secret is reported as errors, with a non-zero exit',
