@@ -1571,8 +1571,10 @@ const struct lws_protocols cf_http_protocols[] = {
 	/*
 	 * rx_buffer_size: lws mallocs it for every WebSocket (the default is
 	 * pt_serv_buf_size, 16 KiB); larger messages arrive in pieces that
-	 * ws_receive joins.
+	 * ws_receive joins.  tx_packet_size: what lws sends of the bytes it
+	 * holds for a slow reader at a time (0 would mean rx_buffer_size).
 	 */
-	{ "eio", callback, sizeof(struct pss), CF_WS_RXBUF, 0, NULL, 0 },
+	{ "eio", callback, sizeof(struct pss), CF_WS_RXBUF, 0, NULL,
+	    CF_WS_BATCH },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

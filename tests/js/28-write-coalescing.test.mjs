@@ -15,8 +15,17 @@ import { CHAT_CONF } from './lib/chat.mjs';
 function frame(text) {
 	const p = Buffer.from(text);
 	const mask = crypto.randomBytes(4);
-	const h = p.length < 126 ? Buffer.from([0x81, 0x80 | p.length]) :
-	    Buffer.from([0x81, 0x80 | 126, p.length >> 8, p.length & 255]);
+	let h;
+	if (p.length < 126) {
+		h = Buffer.from([0x81, 0x80 | p.length]);
+	} else if (p.length < 65536) {
+		h = Buffer.from([0x81, 0x80 | 126, p.length >> 8, p.length & 255]);
+	} else {
+		h = Buffer.alloc(10);
+		h[0] = 0x81;
+		h[1] = 0x80 | 127;
+		h.writeBigUInt64BE(BigInt(p.length), 2);
+	}
 	const body = Buffer.alloc(p.length);
 	for (let i = 0; i < p.length; i++)
 		body[i] = p[i] ^ mask[i & 3];
@@ -79,6 +88,66 @@ describe('write coalescing', () => {
 		if (d)
 			await d.stop();
 	});
+
+	// A raw WebSocket past the Socket.IO connect, however it is chunked.
+	async function session() {
+		const c = rawWs(d.port);
+		let buf = Buffer.alloc(0), connectSent = false;
+		for (;;) {
+			buf = Buffer.concat([buf, await c.next()]);
+			const i = buf.indexOf('\r\n\r\n');
+			if (i < 0)
+				continue;
+			assert.match(buf.toString('latin1', 0, 12),
+			    /^HTTP\/1\.1 101/);
+			const [texts] = parse(buf.subarray(i + 4));
+			if (!connectSent && texts.some((t) => t.startsWith('0{'))) {
+				c.sock.write(frame('40'));
+				connectSent = true;
+			}
+			if (texts.some((t) => t.startsWith('40{')))
+				return c;
+		}
+	}
+
+	it('a reader that stalls gets every byte of a large burst, in order',
+	    withLogs(async () => {
+		const c = await session();
+		try {
+			await new Promise((r) => c.sock.write(frame(
+			    '421["authenticate","' + mint({ userId: '881',
+			    displayName: 'Slow', role: 'user' }) + '"]'), r));
+			// Stop reading: the server's writes fill the socket
+			// buffers and the rest waits in lws.
+			c.sock.pause();
+			const N = 24, SIZE = 900000;
+			const bodies = [];
+			const out = [];
+			for (let k = 0; k < N; k++) {
+				bodies.push(String.fromCharCode(97 + k).repeat(SIZE));
+				out.push(frame(`42${100 + k}["echo","${bodies[k]}"]`));
+			}
+			c.sock.write(Buffer.concat(out));
+			await new Promise((r) => setTimeout(r, 1500));
+			c.sock.resume();
+			let buf = Buffer.alloc(0);
+			const acks = [];
+			while (acks.length < N) {
+				buf = Buffer.concat([buf, await c.next()]);
+				const [texts, rest] = parse(buf);
+				buf = buf.subarray(buf.length - rest);
+				for (const t of texts)
+					if (/^43\d+\[/.test(t) && Number(t.slice(2,
+					    t.indexOf('['))) >= 100)
+						acks.push(t);
+			}
+			for (let k = 0; k < N; k++)
+				assert.equal(acks[k], `43${100 + k}["${bodies[k]}"]`,
+				    `ack ${k} (of ${acks[k].length} bytes)`);
+		} finally {
+			c.sock.destroy();
+		}
+	}));
 
 	it('the packets of one loop turn arrive as frames of one write',
 	    withLogs(async () => {
