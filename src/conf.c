@@ -113,6 +113,9 @@ static const struct conf_rule conf_rules[] = {
 	{ { "database", T_DATABASE, F(database), "confab.db", 0,
 	    "SQLite file (relative to data-dir) or postgresql:// URL" },
 	    0, 0, NULL, 1, 1 },
+	{ { "default-channel", T_STRING, F(default_channel), "general", 0,
+	    "public channel created on a database without channels, or \"\"" },
+	    0, 100, NULL, 1, 1 },
 	{ { "redis", T_REDIS, F(redis), NULL, 0,
 	    "redis://host[:port][/db] relaying events between servers" },
 	    0, 0, NULL, 1, 1 },
@@ -1784,6 +1787,7 @@ cf_conf_free(struct cf_conf *conf)
 	free(conf->redis);
 	free(conf->redis_host);
 	free(conf->host_id);
+	free(conf->default_channel);
 	for (i = 0; i < conf->ncors_origins; i++)
 		free(conf->cors_origins[i]);
 	free(conf->pidfile);

@@ -890,6 +890,45 @@ cf_store_channel_create(struct cf_db *db, const char *name,
 	return (rc);
 }
 
+/*
+ * The meta row goes in first: a second host starting at once waits on its
+ * key until this transaction ends, then finds it and creates nothing.
+ */
+int
+cf_store_default_channel(struct cf_db *db, const char *name, int64_t now_ms,
+    int64_t *id)
+{
+	char *key = NULL;
+	int64_t changes = 0, n = 0, newid = 0;
+	int rc;
+
+	if (id != NULL)
+		*id = 0;
+	if (db == NULL || name == NULL || *name == '\0')
+		return (-EINVAL);
+	if ((key = name_key(name)) == NULL)
+		return (-ENOMEM);
+	if ((rc = tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = run(db, __func__, &changes,
+	    "INSERT INTO meta(key, value) VALUES ('default_channel', ?1)"
+	    " ON CONFLICT DO NOTHING", "t", name);
+	if (rc == 0 && changes == 1)
+		rc = query_i64(db, __func__, &n, NULL,
+		    "SELECT count(*) FROM channels", "");
+	if (rc == 0 && changes == 1 && n == 0)
+		rc = query_i64(db, __func__, &newid, NULL,
+		    "INSERT INTO channels(name, name_key, description,"
+		    "  is_private, created_by, created_at)"
+		    " VALUES (?1, ?2, NULL, 0, 'system', ?3) RETURNING id",
+		    "tti", name, key, now_ms);
+	if ((rc = tx_end(db, __func__, rc)) == 0 && id != NULL)
+		*id = newid;
+ out:
+	free(key);
+	return (rc);
+}
+
 /* The channel as JSON (new reference), or -ENOENT. */
 int
 cf_store_channel_get(struct cf_db *db, int64_t channel_id, json_t **channel)

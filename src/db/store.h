@@ -59,6 +59,15 @@ int	 cf_store_channel_create(struct cf_db *db, const char *name,
 	    json_t **channel);
 int	 cf_store_channel_get(struct cf_db *db, int64_t channel_id,
 	    json_t **channel);
+/*
+ * The default channel: a public channel `name` created by "system" the
+ * first time this is called on a database without channels (id 1 on a new
+ * one).  Once per database, however many hosts start at once: the meta row
+ * "default_channel" records it, so a channel deleted later stays deleted.
+ * *id (may be NULL) is the new channel's id, or 0 when none was created.
+ */
+int	 cf_store_default_channel(struct cf_db *db, const char *name,
+	    int64_t now_ms, int64_t *id);
 /* 1 member, 0 not, or a negative errno. */
 int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
 	    const char *user_id);

@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/store.h"
 #include "log.h"
 #include "master/master.h"
 #include "secret.h"
@@ -1085,15 +1086,31 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 	}
 	/*
 	 * Create and migrate the database once, here, before any worker
-	 * opens it; the connection is closed before forking.
+	 * opens it, with its default channel; the connection is closed
+	 * before forking.
 	 */
 	{
 		struct cf_db *db = cf_db_open(conf->database);
+		int64_t id = 0;
 
 		if (db == NULL) {
 			cf_conf_free(conf);
 			goto done;
 		}
+		if (conf->default_channel[0] != '\0' &&
+		    cf_store_default_channel(db, conf->default_channel,
+		    cf_now_ms(), &id) != 0) {
+			cf_log_warnx("database: cannot create the default "
+			    "channel %s", conf->default_channel);
+			cf_db_close(db);
+			cf_conf_free(conf);
+			goto done;
+		}
+		if (id != 0)
+			cf_log_info("database: created the public channel "
+			    "\"%s\" (id %lld); \"default-channel \"\"\" "
+			    "disables this", conf->default_channel,
+			    (long long)id);
 		cf_db_close(db);
 	}
 	if ((m.control_path = strdup(conf->control_socket)) == NULL ||

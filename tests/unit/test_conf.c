@@ -1570,7 +1570,7 @@ test_calls(void **state)
 	    "h)");
 }
 
-/* host-id and presence-host-timeout (cluster across hosts). */
+/* host-id and presence-host-timeout (cluster across hosts), default-channel. */
 static void
 test_cluster(void **state)
 {
@@ -1590,6 +1590,19 @@ test_cluster(void **state)
 	load_err("host-id 0123456789012345678901234567890123\n", "t.conf:1: "
 	    "invalid value \"0123456789012345678901234567890123\" for "
 	    "\"host-id\": must be at most 32 bytes");
+	c = load_ok("");
+	assert_string_equal(c->default_channel, "general");
+	cf_conf_free(c);
+	c = load_ok("default-channel \"\"\n");
+	assert_string_equal(c->default_channel, "");
+	cf_conf_free(c);
+	load_err("default-channel "
+	    "01234567890123456789012345678901234567890123456789"
+	    "012345678901234567890123456789012345678901234567890\n",
+	    "t.conf:1: invalid value \""
+	    "01234567890123456789012345678901234567890123456789"
+	    "012345678901234567890123456789012345678901234567890\" for "
+	    "\"default-channel\": must be at most 100 bytes");
 	load_err("presence-host-timeout 499ms\n", "t.conf:1: invalid value "
 	    "\"499ms\" for \"presence-host-timeout\": must be between 500ms "
 	    "and 1h");
@@ -1605,7 +1618,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 44);
+	assert_int_equal(n, 45);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);

@@ -626,6 +626,57 @@ test_user_name(void **state)
 	assert_int_equal(cf_store_user_name(fx->db, "\xff", buf, 8), -EINVAL);
 }
 
+/*
+ * The default channel: created once, as channel 1, on a database without
+ * channels, by one of several processes starting at once; never again.
+ */
+static void
+test_default_channel(void **state)
+{
+	struct fx *fx = *state;
+	pid_t pids[4];
+	json_t *c = NULL;
+	int64_t id = -1;
+	int i, status;
+
+	/* A connection must not cross fork(). */
+	cf_db_close(fx->db);
+	fx->db = NULL;
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] != -1);
+		if (pids[i] == 0) {
+			struct cf_db *db = cf_db_open(fx->path);
+
+			_exit(db != NULL && cf_store_default_channel(db,
+			    "general", T0, NULL) == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_true(waitpid(pids[i], &status, 0) == pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 1);
+	assert_int_equal(cf_store_channel_get(fx->db, 1, &c), 0);
+	assert_string_equal(sget(c, "name"), "general");
+	assert_true(json_is_false(json_object_get(c, "isPrivate")));
+	assert_string_equal(sget(c, "createdBy"), "system");
+	json_decref(c);
+	/* Deleted, it is not created again. */
+	assert_int_equal(cf_store_default_channel(fx->db, "general", T0, &id),
+	    0);
+	assert_int_equal(id, 0);
+	xexec(fx->db, "DELETE FROM channels");
+	assert_int_equal(cf_store_default_channel(fx->db, "general", T0, &id),
+	    0);
+	assert_int_equal(id, 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 0);
+	assert_int_equal(cf_store_default_channel(fx->db, "", T0, &id),
+	    -EINVAL);
+}
+
 static void
 test_channel_create(void **state)
 {
@@ -2973,6 +3024,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_name, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_channel_create, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_default_channel, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_membership, setup,
 		    teardown),

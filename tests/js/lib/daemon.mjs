@@ -157,7 +157,9 @@ class LineLog {
 }
 
 // Build the configuration text.  A cors-origin line in extraConf replaces
-// the default "cors-origin *".
+// the default "cors-origin *".  The tests start from a database without
+// channels (`default-channel ""`) unless extraConf has a default-channel
+// line.
 export function buildConf({ port, workers, dir, redisUrl, extraConf = [],
     logLevel = 'info' }) {
 	const lines = [
@@ -168,6 +170,8 @@ export function buildConf({ port, workers, dir, redisUrl, extraConf = [],
 	];
 	if (!extraConf.some((l) => /^\s*cors-origin\b/.test(l)))
 		lines.push('cors-origin *');
+	if (!extraConf.some((l) => /^\s*default-channel\b/.test(l)))
+		lines.push('default-channel ""');
 	lines.push(`log-level ${logLevel}`);
 	if (redisUrl)
 		lines.push(`redis ${redisUrl}`);
