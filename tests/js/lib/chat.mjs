@@ -37,15 +37,14 @@ export function uniq(prefix = 'c') {
 }
 
 /*
- * The spec's error event for a client->server event (doc/events.md,
- * "Error events"); a missing authentication is always auth:error, a rate
- * limit refusal chat:error.
+ * The error event for a client->server event (doc/events.md, "Error
+ * events"); a missing authentication is always auth:error.
  */
 export function errorEventFor(event, code) {
 	if (code === 'not_authenticated' || event === 'authenticate')
 		return 'auth:error';
-	if (code === 'rate_limited')
-		return 'chat:error';
+	if (event.startsWith('call:'))
+		return 'call:error';
 	if (event === 'update_presence' || event.startsWith('presence:'))
 		return 'presence:error';
 	if (event === 'system_broadcast')
