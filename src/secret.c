@@ -84,12 +84,17 @@ cf_secret_devtoken(const struct cf_conf *conf, int days)
 	return (cf_secret_token(conf, "1", "Developer", "admin", days, NULL));
 }
 
-/* 1 when s is a non-empty string of at most 18 digits. */
-static int
-all_digits(const char *s)
+/*
+ * 1 when s is 1 to 18 digits without a leading zero (or "0"): the token
+ * carries it as an integer, which reads back as the same string.
+ */
+int
+cf_secret_id_is_int(const char *s)
 {
 	size_t i;
 
+	if (s[0] == '0' && s[1] != '\0')
+		return (0);
 	for (i = 0; s[i] != '\0'; i++)
 		if (s[i] < '0' || s[i] > '9')
 			return (0);
@@ -122,7 +127,7 @@ cf_secret_token(const struct cf_conf *conf, const char *user,
 	}
 	if (conf->jwt_secret == NULL || jwt_new(&jwt) != 0)
 		return (NULL);
-	if ((all_digits(user) ?
+	if ((cf_secret_id_is_int(user) ?
 	    jwt_add_grant_int(jwt, "userId", strtoll(user, NULL, 10)) :
 	    jwt_add_grant(jwt, "userId", user)) ||
 	    jwt_add_grant(jwt, "displayName", name) ||

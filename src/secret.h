@@ -22,8 +22,11 @@ int	 cf_secret_ensure(struct cf_conf *conf);
  */
 char	*cf_secret_devtoken(const struct cf_conf *conf, int days);
 
+/* 1 when cf_secret_token puts `user` in the token as an integer. */
+int	 cf_secret_id_is_int(const char *user);
+
 /*
- * Mint a token for `user` (an integer claim when all digits) with the
+ * Mint a token for `user` (an integer claim when cf_secret_id_is_int) with the
  * given display name and role, valid for `days` days, signed with the
  * configured HMAC algorithm and secret, with iss/aud when configured.
  * Returns a malloc'd string, or NULL with *why (may be NULL) explaining.

@@ -1,15 +1,19 @@
 /*
  * util.c -- growable byte buffers, base64 (standard and URL-safe), random
- * bytes and clocks.  Everything here is pure except cf_random_bytes and the
- * clock readers.
+ * bytes and clocks, the control socket locator.  Everything here is pure
+ * except cf_random_bytes, the clock readers and cf_locator_read.
  */
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -350,4 +354,42 @@ cf_wall_ms(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+cf_locator_path(char *buf, size_t len)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (rt != NULL && rt[0] == '/')
+		n = snprintf(buf, len, "%s/confabd.control", rt);
+	else
+		n = snprintf(buf, len, "/tmp/confabd-%lu.control",
+		    (unsigned long)geteuid());
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+int
+cf_locator_read(char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (len < 2 || cf_locator_path(path, sizeof(path)) == -1)
+		return (-1);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return (-1);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_uid != geteuid() || (sb.st_mode & 022) != 0 ||
+	    (n = read(fd, buf, len - 1)) <= 0) {
+		close(fd);
+		return (-1);
+	}
+	close(fd);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return (buf[0] == '/' ? 0 : -1);
 }

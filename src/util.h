@@ -70,4 +70,16 @@ uint64_t cf_now_ms(void);
 uint64_t cf_now_us(void);
 uint64_t cf_wall_ms(void);
 
+/*
+ * The control socket locator: a file holding the absolute path of the
+ * control socket of the daemon this user started last, so that confabctl
+ * finds it from any directory.  It is $XDG_RUNTIME_DIR/confabd.control
+ * when XDG_RUNTIME_DIR is an absolute path, else /tmp/confabd-UID.control.
+ * path: into buf; 0, or -1 when it does not fit.  read: the socket path
+ * into buf from a regular file of this user that nobody else may write
+ * (anything else is ignored); 0, or -1.
+ */
+int	 cf_locator_path(char *buf, size_t len);
+int	 cf_locator_read(char *buf, size_t len);
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "util.h"
 
 #ifndef CF_DEFAULT_CONF
 #define CF_DEFAULT_CONF	"/usr/local/etc/confabd.conf"
@@ -41,11 +43,16 @@ usage(void)
 	exit(2);
 }
 
-/* The control socket path from -s, -c, the default file or the defaults. */
+/*
+ * The control socket path from -s, -c, the default file, or else the
+ * built-in defaults as confabd resolves them (data-dir against the current
+ * directory) when that socket exists here, or else the locator the daemon
+ * started last wrote (cf_locator_read), which works from any directory.
+ */
 static char *
 socket_path(const char *sock, const char *conf_path)
 {
-	char err[CF_CONF_ERRLEN], *p;
+	char err[CF_CONF_ERRLEN], loc[PATH_MAX], *p;
 	struct cf_conf *conf;
 
 	if (sock != NULL)
@@ -58,7 +65,11 @@ socket_path(const char *sock, const char *conf_path)
 		fprintf(stderr, "confabctl: %s\n", err);
 		return (NULL);
 	}
-	p = strdup(conf->control_socket);
+	if (conf_path == NULL && access(conf->control_socket, F_OK) == -1 &&
+	    cf_locator_read(loc, sizeof(loc)) == 0)
+		p = strdup(loc);
+	else
+		p = strdup(conf->control_socket);
 	cf_conf_free(conf);
 	return (p);
 }
@@ -84,8 +95,10 @@ roundtrip(const char *path, const json_t *req)
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "confabctl: %s: %s (is confabd running?)\n",
-		    path, strerror(errno));
+		fprintf(stderr, "confabctl: %s: %s (is confabd running? "
+		    "Name its control socket with -s PATH, by default "
+		    "confabd.sock in its data-dir, or its configuration with "
+		    "-c FILE)\n", path, strerror(errno));
 		goto done;
 	}
 	if ((line = json_dumps(req, JSON_COMPACT)) == NULL)

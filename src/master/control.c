@@ -17,11 +17,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "master/master.h"
+#include "util.h"
 #include "worker/worker.h"
 
 #define CONTROL_BACKLOG	16
@@ -29,6 +32,45 @@
 static const char no_worker[] = "{\"ok\":false,\"error\":{\"code\":"
     "\"unavailable\",\"message\":\"no worker could take the request "
     "(none running, or its inbox is full)\"}}\n";
+
+/*
+ * Record path in the locator (cf_locator_path), written next to it and
+ * renamed over it, so that confabctl never reads half of it.  Best effort:
+ * confabctl -s or -c still work without it.
+ */
+static void
+locator_write(const char *path)
+{
+	char loc[PATH_MAX], tmp[PATH_MAX + 16];
+	size_t n = strlen(path);
+	int fd;
+
+	if (cf_locator_path(loc, sizeof(loc)) == -1)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.%ld", loc, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		cf_log_warn("control locator %s", tmp);
+		return;
+	}
+	if (write(fd, path, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
+	    close(fd) == -1 || rename(tmp, loc) == -1) {
+		cf_log_warn("control locator %s", loc);
+		(void)unlink(tmp);
+	}
+}
+
+/* Remove the locator when it still names path (no later daemon's). */
+static void
+locator_remove(const char *path)
+{
+	char loc[PATH_MAX], cur[PATH_MAX];
+
+	if (cf_locator_read(cur, sizeof(cur)) == 0 &&
+	    strcmp(cur, path) == 0 &&
+	    cf_locator_path(loc, sizeof(loc)) == 0)
+		(void)unlink(loc);
+}
 
 /* 1 when something accepts connections at sun (another daemon). */
 static int
@@ -93,6 +135,7 @@ cf_control_open(const struct cf_conf *conf)
 		return (-1);
 	}
 	cf_log_ev(CF_LOG_INFO, "control_listening", "mode=0600");
+	locator_write(path);
 	return (fd);
 }
 
@@ -127,6 +170,8 @@ cf_control_close(int lfd, const char *path)
 	if (lfd == -1)
 		return;
 	close(lfd);
-	if (path != NULL)
+	if (path != NULL) {
+		locator_remove(path);
 		(void)unlink(path);
+	}
 }

@@ -227,9 +227,11 @@ cmd_token(struct admin_client *c, const json_t *req)
 		return;
 	}
 	cf_log_info("control: token minted for user %s, %d days", uid, (int)d);
-	reply(c, json_pack("{s:b,s:s%,s:s,s:s,s:s,s:I}", "ok", 1, "token", tok,
-	    strlen(tok), "userId", uid, "name", name != NULL ? name : uid,
-	    "role", role, "days", d));
+	/* userId as the token carries it. */
+	reply(c, json_pack("{s:b,s:s%,s:o,s:s,s:s,s:I}", "ok", 1, "token", tok,
+	    strlen(tok), "userId", cf_secret_id_is_int(uid) ?
+	    json_integer(strtoll(uid, NULL, 10)) : json_string(uid),
+	    "name", name != NULL ? name : uid, "role", role, "days", d));
 	explicit_bzero(tok, strlen(tok));
 	free(tok);
 }
