@@ -6,7 +6,10 @@
  * over to the master.
  */
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +27,75 @@
 #ifndef CF_DEFAULT_CONF
 #define CF_DEFAULT_CONF	"/usr/local/etc/confabd.conf"
 #endif
+
+/*
+ * The spec's "Basic Chat Connection" example with the URL and the token
+ * filled in (%1$s, %2$s), plus what makes it a program: displayMessage,
+ * and each line typed sent to channel 1.
+ */
+static const char chat_snippet[] =
+    "import io from 'socket.io-client';\n"
+    "const displayMessage = (m) => console.log(`${m.userDisplayName}: "
+    "${m.message}`);\n"
+    "\n"
+    "const socket = io('%1$s');\n"
+    "\n"
+    "// Authenticate\n"
+    "socket.emit('authenticate', '%2$s');\n"
+    "\n"
+    "socket.on('authenticated', (user) => {\n"
+    "  console.log('Connected as:', user.displayName);\n"
+    "  \n"
+    "  // Join a channel\n"
+    "  socket.emit('join_channel', 1);\n"
+    "});\n"
+    "\n"
+    "// Listen for new messages\n"
+    "socket.on('chat:new_message', (message) => {\n"
+    "  displayMessage(message);\n"
+    "});\n"
+    "\n"
+    "// Send a message\n"
+    "const sendMessage = (channelId, text) => {\n"
+    "  socket.emit('chat:send_message', {\n"
+    "    channelId,\n"
+    "    message: text,\n"
+    "    messageType: 'text'\n"
+    "  });\n"
+    "};\n"
+    "\n"
+    "process.stdin.on('data', (line) => sendMessage(1, "
+    "String(line).trim()));\n";
+
+/*
+ * Next to the development token: a second user's token and a program
+ * that chats as that user, so that two people can talk at once.
+ */
+static void
+print_second_user(const struct cf_conf *conf)
+{
+	const struct sockaddr_storage *ss = &conf->listen[0].addr;
+	char url[64], *tok;
+	int port = 3001;
+
+	if ((tok = cf_secret_token(conf, "2", "Guest", "user", 30, NULL)) ==
+	    NULL)
+		return;
+	if (conf->nlisten > 0 && ss->ss_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	else if (conf->nlisten > 0 && ss->ss_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	snprintf(url, sizeof(url), "http://localhost:%d", port);
+	printf("Second user (user 2, Guest, user; 30 days):\n%s\n", tok);
+	printf("To chat as user 2 in channel 1 (\"general\"): save the lines "
+	    "between the markers\nas chat.mjs where `npm install "
+	    "socket.io-client` was run, then `node chat.mjs`\nand type "
+	    "messages.\n----- chat.mjs -----\n");
+	printf(chat_snippet, url, tok);
+	printf("----- end of chat.mjs -----\n");
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+}
 
 static void
 usage(void)
@@ -194,8 +266,9 @@ main(int argc, char *argv[])
 	    (tok = cf_secret_devtoken(conf, 30)) != NULL) {
 		printf("Development token (user 1, Developer, admin; 30 days):\n"
 		    "%s\n", tok);
-		fflush(stdout);
 		free(tok);
+		print_second_user(conf);
+		fflush(stdout);
 	}
 	if (!foreground) {
 		if (daemonize() == -1) {
