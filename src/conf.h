@@ -60,6 +60,8 @@ struct cf_conf {
 	struct cf_allow		 metrics_allow[CF_CONF_MAX_ALLOW];
 	int			 nmetrics_allow; /* default: 127.0.0.1, ::1 */
 	int			 log_level;	/* enum cf_log_level */
+	int			 log_payloads;	/* bool: payloads in debug event lines */
+	uint32_t		 log_summary_interval_ms; /* 0: no summary lines */
 	char			*pidfile;	/* absolute, or NULL */
 	char			*log_file;	/* absolute, or NULL: stderr/syslog */
 	char			*control_socket; /* absolute; default confabd.sock in data_dir */

@@ -242,6 +242,20 @@ log_value(char *buf, size_t cap, size_t *len, const char *s)
 	*len = o;
 }
 
+void
+cf_log_value(char *buf, size_t cap, const char *s)
+{
+	size_t	 len = 0;
+
+	if (cap < 4) {
+		if (cap > 0)
+			buf[0] = '\0';
+		return;
+	}
+	log_value(buf, cap, &len, s);
+	buf[len] = '\0';
+}
+
 /* Append the literal text s (already logfmt) to buf at *len, truncating. */
 static void
 log_raw(char *buf, size_t cap, size_t *len, const char *s)

@@ -920,7 +920,7 @@ cf_store_default_channel(struct cf_db *db, const char *name, int64_t now_ms,
 		rc = query_i64(db, __func__, &newid, NULL,
 		    "INSERT INTO channels(name, name_key, description,"
 		    "  is_private, created_by, created_at)"
-		    " VALUES (?1, ?2, NULL, 0, 'system', ?3) RETURNING id",
+		    " VALUES (?1, ?2, NULL, 0, '0', ?3) RETURNING id",
 		    "tti", name, key, now_ms);
 	if ((rc = tx_end(db, __func__, rc)) == 0 && id != NULL)
 		*id = newid;

@@ -60,9 +60,9 @@ int	 cf_store_channel_create(struct cf_db *db, const char *name,
 int	 cf_store_channel_get(struct cf_db *db, int64_t channel_id,
 	    json_t **channel);
 /*
- * The default channel: a public channel `name` created by "system" the
- * first time this is called on a database without channels (id 1 on a new
- * one).  Once per database, however many hosts start at once: the meta row
+ * The default channel: a public channel `name` created by "0" (the
+ * system) the first time this is called on a database without channels
+ * (id 1 on a new one).  Once per database, however many hosts start at once: the meta row
  * "default_channel" records it, so a channel deleted later stays deleted.
  * *id (may be NULL) is the new channel's id, or 0 when none was created.
  */

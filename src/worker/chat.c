@@ -62,6 +62,41 @@ cf_chat_now_iso(char *buf, size_t len)
 	cf_store_iso8601((int64_t)cf_wall_ms(), buf, len);
 }
 
+/*
+ * At log-level debug, one line per event sent: to a socket (sid, user) or
+ * to a room (the workers deliver it to its sockets), the event, its size;
+ * its payload only with log-payloads.  The caller checked the level.
+ */
+static void
+log_out(const struct cf_sess *s, const char *room, const json_t *args)
+{
+	const struct cf_chat *c = s != NULL ? s->app : NULL;
+	char to[160], user[80], payload[520], *raw;
+	size_t bytes = json_dumpb(args, NULL, 0, JSON_COMPACT);
+
+	if (s != NULL) {
+		cf_log_value(user, sizeof(user), c != NULL && c->authed ?
+		    c->user_id : "-");
+		snprintf(to, sizeof(to), "sid=%s user=%s", s->connected ?
+		    s->id : "-", user);
+	} else {
+		cf_log_value(user, sizeof(user), room);
+		snprintf(to, sizeof(to), "room=%s", user);
+	}
+	payload[0] = '\0';
+	if (cf_w->conf->log_payloads &&
+	    (raw = json_dumps(json_array_get(args, 1), JSON_COMPACT |
+	    JSON_ENCODE_ANY)) != NULL) {
+		if (strlen(raw) > 500)
+			raw[500] = '\0';	/* truncated JSON: still readable */
+		memcpy(payload, " payload=", 9);
+		cf_log_value(payload + 9, sizeof(payload) - 9, raw);
+		free(raw);
+	}
+	cf_log_ev(CF_LOG_DEBUG, "event_out", "%s name=%s bytes=%zu%s", to,
+	    json_string_value(json_array_get(args, 0)), bytes, payload);
+}
+
 void
 cf_chat_emit_room(const char *room, const struct cf_sess *except,
     const char *event, json_t *payload)
@@ -73,6 +108,8 @@ cf_chat_emit_room(const char *room, const struct cf_sess *except,
 		return;
 	if ((args = json_pack("[so]", event, payload)) == NULL)
 		return;
+	if (cf_log_get_level() >= CF_LOG_DEBUG)
+		log_out(NULL, room, args);
 	(void)cf_room_broadcast(cf_w, rooms, 1, except, args, NULL, 0);
 	json_decref(args);
 }
@@ -86,6 +123,8 @@ cf_chat_emit(struct cf_sess *s, const char *event, json_t *payload)
 		return;
 	if ((args = json_pack("[so]", event, payload)) == NULL)
 		return;
+	if (cf_log_get_level() >= CF_LOG_DEBUG)
+		log_out(s, NULL, args);
 	(void)cf_sock_emit(s, args, NULL, 0, NULL, NULL);
 	json_decref(args);
 }
@@ -440,6 +479,54 @@ perm_names(uint32_t perms)
 	return (a);
 }
 
+/* 1 when role is configured (role lines, or the built-in ones). */
+static int
+role_known(const char *role)
+{
+	int i;
+
+	for (i = 0; i < cf_w->conf->nroles; i++)
+		if (strcmp(cf_w->conf->roles[i].name, role) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * A token whose role no role line names authenticates with no permission:
+ * say so at warn, at most once per CF_ROLE_WARN_MS per worker (a token is
+ * the client's input: a flood of them must not flood the log), with the
+ * configured roles and the directive that would give it permissions.
+ */
+#define CF_ROLE_WARN_MS	10000
+
+static void
+warn_unknown_role(const struct cf_chat *c)
+{
+	static uint64_t last;
+	static unsigned suppressed;
+	char roles[256];
+	size_t o = 0;
+	uint64_t now = cf_now_ms();
+	int i;
+
+	if (last != 0 && now - last < CF_ROLE_WARN_MS) {
+		suppressed++;
+		return;
+	}
+	roles[0] = '\0';
+	for (i = 0; i < cf_w->conf->nroles && o < sizeof(roles); i++)
+		o += (size_t)snprintf(roles + o, sizeof(roles) - o, "%s%s",
+		    i > 0 ? " " : "", cf_w->conf->roles[i].name);
+	cf_log_warnx("user %s authenticated with role \"%s\", which is not "
+	    "configured: no permissions (role names are case-sensitive; "
+	    "configured: %s; \"role %s PERMISSION...\" in the configuration "
+	    "gives it some, see confabd.conf(5)); %u more such tokens in the "
+	    "last %d s", c->user_id, c->role, roles, c->role, suppressed,
+	    CF_ROLE_WARN_MS / 1000);
+	last = now;
+	suppressed = 0;
+}
+
 static int
 authenticate(struct cf_event_ctx *ctx, const char *token)
 {
@@ -451,7 +538,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	const char *why = "Invalid token";
 	char room[96];
 	json_t *user;
-	int rc;
+	int rc, first;
 
 	memset(&keys, 0, sizeof(keys));
 	keys.algorithm = conf->jwt_algorithm;
@@ -507,7 +594,8 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 		cf_chat_fail(ctx, "internal", "Internal error");
 		return (-1);
 	}
-	if (!c->authed) {
+	first = !c->authed;
+	if (first) {
 		c->authed = 1;
 		cf_room_join(cf_w, s, "authenticated");
 		snprintf(room, sizeof(room), "user:%s", c->user_id);
@@ -518,8 +606,15 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	user = json_pack("{s:o,s:s,s:s,s:o}", "userId", user_json(c),
 	    "displayName", c->name, "role", c->role, "permissions",
 	    perm_names(cf_chat_perms(c)));
+	if (c->perms_from_role && !role_known(c->role)) {
+		warn_unknown_role(c);
+		json_object_set_new(user, "roleWarning", json_string("Role "
+		    "not configured on the server: no permissions"));
+	}
 	cf_chat_emit(s, "authenticated", json_incref(user));
 	ack_ok(ctx, json_pack("{s:o}", "user", user));
+	if (first)
+		cf_presence_snapshot(s);
 	return (0);
 }
 

@@ -85,6 +85,9 @@ void	 cf_presence_channel(struct cf_sess *s, int64_t channel, int delta,
 	    const char *reason);
 /* The user's connections (on every host with redis). */
 uint32_t cf_presence_count(const char *user_id);
+/* presence:snapshot to a socket that just authenticated (bounded). */
+#define CF_PRESENCE_SNAPSHOT_MAX	200
+void	 cf_presence_snapshot(struct cf_sess *s);
 /* A key whose count a dead worker left at 0 (from the master). */
 void	 cf_presence_gone(struct cf_worker *w, const char *key);
 /* A presence key's total changed with no socket behind it (cluster.c). */

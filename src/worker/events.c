@@ -20,6 +20,9 @@
 #include "worker/session.h"
 
 #define CF_EV_STR_MAX	256
+#define CF_EV_LOG_PAYLOAD	512	/* bytes of a payload in a debug line */
+
+static void payload_field(char *, size_t, const json_t *);
 
 static void ev_whoami(struct cf_event_ctx *);
 static void ev_echo(struct cf_event_ctx *);
@@ -201,6 +204,7 @@ cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
 {
 	/* Every error code sent, acked or not, passes here (/metrics). */
 	cf_shm_count_error(cf_shm_stats(cf_w->shm, cf_w->slot), code);
+	ctx->err_code = code;
 	cf_event_ack(ctx, json_pack("[{s:b,s:{s:s,s:s}}]", "ok", 0, "error",
 	    "code", code, "message", message));
 }
@@ -240,37 +244,38 @@ rate_limited(struct cf_sess *s)
 	return (-1);
 }
 
-void
-cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
+/* Dispatch p with *ctx (zeroed by the caller); *known: a table row ran. */
+static void
+dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
+    struct cf_event_ctx *ctx, int *known)
 {
-	struct cf_event_ctx ctx;
 	const struct cf_event_def *d = NULL;
 	const json_t *name;
 	const char *why;
 	size_t i;
 
 	name = json_array_get(p->data, 0);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.s = s;
-	ctx.ack_id = p->id;
-	ctx.att = p->att;
-	ctx.nattach = p->nattach;
-	ctx.name = json_is_string(name) ? json_string_value(name) : "";
+	ctx->s = s;
+	ctx->ack_id = p->id;
+	ctx->att = p->att;
+	ctx->nattach = p->nattach;
+	ctx->name = json_is_string(name) ? json_string_value(name) : "";
 	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
-		if (strcmp(events[i].name, ctx.name) == 0) {
+		if (strcmp(events[i].name, ctx->name) == 0) {
 			d = &events[i];
 			break;
 		}
 	if (d != NULL && (d->flags & CF_EV_DEBUG) && !cf_w->conf->debug_events)
 		d = NULL;
 	count_event(d != NULL ? i : CF_SHM_EVENT_NAMES - 1);
+	*known = d != NULL;
 	if (d == NULL) {
-		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
+		cf_event_ack_error(ctx, "unknown_event", "unknown event");
 		return;
 	}
-	ctx.errev = d->errev;
+	ctx->errev = d->errev;
 	if (!(d->flags & CF_EV_DEBUG) && rate_limited(s) == -1) {
-		cf_chat_fail(&ctx, "rate_limited", "Rate limit exceeded");
+		cf_chat_fail(ctx, "rate_limited", "Rate limit exceeded");
 		if (s->rl_refused > 3 * cf_w->conf->rate_limit_events) {
 			cf_log_info("socket %s disconnected: flooding", s->id);
 			cf_sock_disconnect(s, 0);
@@ -278,26 +283,157 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 		return;
 	}
 	if (!(d->flags & (CF_EV_DEBUG | CF_EV_NOAUTH)) && !cf_chat_authed(s)) {
-		ctx.errev = "auth:error";
-		cf_chat_fail(&ctx, "not_authenticated", "Not authenticated");
+		ctx->errev = "auth:error";
+		cf_chat_fail(ctx, "not_authenticated", "Not authenticated");
 		return;
 	}
 	/* The arguments after the name, as a new array. */
-	if ((ctx.args = json_array()) == NULL)
+	if ((ctx->args = json_array()) == NULL)
 		return;
 	for (i = 1; i < json_array_size(p->data); i++)
-		json_array_append(ctx.args, json_array_get(p->data, i));
-	if (cf_event_check_args(d->argspec, ctx.args, &why) == -1) {
+		json_array_append(ctx->args, json_array_get(p->data, i));
+	if (cf_event_check_args(d->argspec, ctx->args, &why) == -1) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "Invalid payload: %s", why);
 		if (d->errev != NULL)
-			cf_chat_fail(&ctx, "invalid_payload", msg);
+			cf_chat_fail(ctx, "invalid_payload", msg);
 		else
-			cf_event_ack_error(&ctx, "invalid_payload", why);
+			cf_event_ack_error(ctx, "invalid_payload", why);
 	} else
-		d->fn(&ctx);
-	json_decref(ctx.args);
+		d->fn(ctx);
+	json_decref(ctx->args);
+}
+
+/*
+ * At log-level debug, one line per event received: socket, user, event,
+ * payload size, ack status, time in the handler.  The payload only with
+ * log-payloads, and never authenticate's (the token).  At any other level
+ * nothing is measured or formatted.
+ */
+void
+cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
+{
+	struct cf_event_ctx ctx;
+	const struct cf_chat *c;
+	char name[80], user[80], payload[CF_EV_LOG_PAYLOAD + 8];
+	const char *ack, *ev;
+	uint64_t t0;
+	size_t bytes;
+	int known = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (cf_log_get_level() < CF_LOG_DEBUG) {
+		dispatch_one(s, p, &ctx, &known);
+		return;
+	}
+	t0 = cf_now_us();
+	bytes = json_dumpb(p->data, NULL, 0, JSON_COMPACT);
+	ev = json_string_value(json_array_get(p->data, 0));
+	dispatch_one(s, p, &ctx, &known);
+	t0 = cf_now_us() - t0;
+	cf_log_value(name, sizeof(name), ev != NULL ? ev : "");
+	c = s->app;
+	cf_log_value(user, sizeof(user), c != NULL && c->authed ? c->user_id :
+	    "-");
+	if (ctx.err_code != NULL)
+		ack = "error";
+	else if (p->id < 0)
+		ack = "none";
+	else
+		ack = ctx.ack_id < 0 ? "ok" : "later";
+	payload[0] = '\0';
+	if (cf_w->conf->log_payloads && known &&
+	    strcmp(ev, "authenticate") != 0)
+		payload_field(payload, sizeof(payload), p->data);
+	cf_log_ev(CF_LOG_DEBUG, "event_in", "sid=%s user=%s name=%s bytes=%zu "
+	    "attachments=%d ack=%s%s%s dur_us=%llu%s", s->connected ? s->id :
+	    "-", user, name, bytes, p->nattach, ack, ctx.err_code != NULL ?
+	    " code=" : "", ctx.err_code != NULL ? ctx.err_code : "",
+	    (unsigned long long)t0, payload);
+}
+
+/* " payload=<the event's arguments as JSON>", quoted, truncated. */
+static void
+payload_field(char *buf, size_t len, const json_t *data)
+{
+	char raw[CF_EV_LOG_PAYLOAD];
+	json_t *args;
+	size_t n;
+
+	buf[0] = '\0';
+	if ((args = json_array()) == NULL)
+		return;
+	for (n = 1; n < json_array_size(data); n++)
+		json_array_append(args, json_array_get(data, n));
+	n = json_dumpb(args, raw, sizeof(raw) - 1, JSON_COMPACT);
+	json_decref(args);
+	if (n >= sizeof(raw))
+		n = sizeof(raw) - 1;	/* truncated JSON: still readable */
+	raw[n] = '\0';
+	memcpy(buf, " payload=", 9);
+	cf_log_value(buf + 9, len - 9, raw);
+}
+
+/* --------------------------------------------------------- summary */
+
+static uv_timer_t summary_timer;
+static uint64_t summary_events, summary_errors, summary_at;
+
+/* The errors sent so far by this worker, every code. */
+static uint64_t
+errors_sent(const struct cf_shm_stats *st)
+{
+	uint32_t i, n = __atomic_load_n(&st->nerrors, __ATOMIC_ACQUIRE);
+	uint64_t sum = 0;
+
+	for (i = 0; i < n && i < CF_SHM_ERROR_CODES; i++)
+		sum += __atomic_load_n(&st->errors[i].count, __ATOMIC_RELAXED);
+	return (sum);
+}
+
+/*
+ * Every log-summary-interval (read again at each tick, so a reload
+ * applies), one info line: connections now, events received per second
+ * and errors sent since the last line.  With 0, it looks again in 5 s.
+ */
+static void
+summary_tick(uv_timer_t *t)
+{
+	const struct cf_shm_stats *st = cf_shm_stats(cf_w->shm, cf_w->slot);
+	uint64_t every = cf_w->conf->log_summary_interval_ms, now = cf_now_ms();
+	uint64_t ev, err;
+
+	if (st != NULL && every != 0 && summary_at != 0) {
+		ev = __atomic_load_n(&st->events_in, __ATOMIC_RELAXED);
+		err = errors_sent(st);
+		cf_log_ev(CF_LOG_INFO, "summary", "connections=%llu "
+		    "websocket=%llu polling=%llu events=%llu "
+		    "events_per_s=%.1f errors=%llu interval_s=%.0f",
+		    (unsigned long long)st->connections,
+		    (unsigned long long)st->ws_connections,
+		    (unsigned long long)st->polling_connections,
+		    (unsigned long long)(ev - summary_events),
+		    (double)(ev - summary_events) * 1000.0 /
+		    (double)(now - summary_at > 0 ? now - summary_at : 1),
+		    (unsigned long long)(err - summary_errors),
+		    (double)(now - summary_at) / 1000.0);
+	}
+	if (st != NULL) {
+		summary_events = __atomic_load_n(&st->events_in,
+		    __ATOMIC_RELAXED);
+		summary_errors = errors_sent(st);
+	}
+	summary_at = now;
+	uv_timer_start(t, summary_tick, every != 0 ? every : 5000, 0);
+}
+
+void
+cf_event_summary_start(struct cf_worker *w)
+{
+	uv_timer_init(&w->loop, &summary_timer);
+	uv_unref((uv_handle_t *)&summary_timer);
+	summary_tick(&summary_timer);
 }
 
 /* ---------------------------------------------------- diagnostic events */

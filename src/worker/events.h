@@ -25,6 +25,7 @@ struct cf_event_ctx {
 	int				 nattach;
 	int64_t				 ack_id;	/* -1: no ack requested */
 	const char			*errev;		/* the spec's error event */
+	const char			*err_code;	/* the error answered, if any */
 };
 
 typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
@@ -55,6 +56,9 @@ int	 cf_event_check_args(const char *spec, const json_t *args,
 	    const char **why);
 /* Answer the ack (args is an array, reference stolen); no-op without ack. */
 void	 cf_event_ack(struct cf_event_ctx *ctx, json_t *args);
+/* Start the periodic info summary line (log-summary-interval). */
+struct cf_worker;
+void	 cf_event_summary_start(struct cf_worker *w);
 /* The name of event table row i, or NULL past the end (/metrics). */
 const char *cf_event_name(unsigned i);
 /* Answer {ok:false, error:{code, message}}; counted by code in /metrics. */

@@ -437,6 +437,10 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 		return;
 	}
 	json_decref(p);
+	/* Both events, as update_presence sends them. */
+	p = stored(c->user_id);
+	emit_updated(c->user_id, c->name, p, "status_change");
+	json_decref(p);
 	emit_update(c->user_id, json_string_value(st),
 	    cf_presence_count(c->user_id));
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
@@ -456,6 +460,36 @@ collect(void *arg, const char *key, uint32_t total)
 	    (json_int_t)total));
 	json_decref(p);
 	return (0);
+}
+
+/* collect, up to one entry more than a snapshot sends ("truncated"). */
+static int
+collect_snapshot(void *arg, const char *key, uint32_t total)
+{
+	if (json_array_size(arg) > CF_PRESENCE_SNAPSHOT_MAX)
+		return (1);
+	return (collect(arg, key, total));
+}
+
+/*
+ * Right after `authenticated`: presence:snapshot {users, truncated}, the
+ * entries of presence:get_online_users, at most CF_PRESENCE_SNAPSHOT_MAX
+ * of them, so that a late joiner knows who is online without asking.
+ * Without presence-broadcast nobody sees others' presence: nothing sent.
+ */
+void
+cf_presence_snapshot(struct cf_sess *s)
+{
+	json_t *list;
+	int more;
+
+	if (!cf_w->conf->presence_broadcast || (list = json_array()) == NULL)
+		return;
+	(void)cf_cluster_each(collect_snapshot, list);
+	if ((more = json_array_size(list) > CF_PRESENCE_SNAPSHOT_MAX))
+		json_array_remove(list, CF_PRESENCE_SNAPSHOT_MAX);
+	cf_chat_emit(s, "presence:snapshot", json_pack("{s:o,s:b}", "users",
+	    list, "truncated", more));
 }
 
 void

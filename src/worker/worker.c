@@ -40,6 +40,7 @@
 #include "worker/cluster.h"
 #include "worker/relay.h"
 #include "worker/session.h"
+#include "worker/events.h"
 #include "worker/worker.h"
 
 struct cf_worker *cf_w;
@@ -323,6 +324,7 @@ cf_worker_main(struct cf_worker_init *in)
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
 		return (1);
 	cf_call_start(w);
+	cf_event_summary_start(w);
 
 	uv_signal_init(&w->loop, &sig_term);
 	uv_signal_init(&w->loop, &sig_int);

@@ -372,6 +372,26 @@ test_events_and_quoting(void **state)
 	free(out);
 }
 
+/* cf_log_value: a value for cf_log_ev, quoted when it needs it. */
+static void
+test_log_value(void **state)
+{
+	char	 b[16];
+
+	(void)state;
+	cf_log_value(b, sizeof(b), "user-42");
+	assert_string_equal(b, "user-42");
+	cf_log_value(b, sizeof(b), "a b=\"c\"");
+	assert_string_equal(b, "\"a b=\\\"c\\\"\"");
+	cf_log_value(b, sizeof(b), "");
+	assert_string_equal(b, "\"\"");
+	/* Truncated, still one closed value within the buffer. */
+	cf_log_value(b, sizeof(b), "0123456789 0123456789");
+	assert_true(strlen(b) < sizeof(b));
+	assert_int_equal(b[0], '"');
+	assert_int_equal(b[strlen(b) - 1], '"');
+}
+
 static void
 test_log_file_reopen(void **state)
 {
@@ -432,6 +452,7 @@ main(void)
 		cmocka_unit_test_setup(test_fatal, setup),
 		cmocka_unit_test_setup(test_syslog_mode, setup),
 		cmocka_unit_test_setup(test_events_and_quoting, setup),
+		cmocka_unit_test_setup(test_log_value, setup),
 		cmocka_unit_test_setup(test_log_file_reopen, setup),
 	};
 

@@ -662,7 +662,7 @@ test_default_channel(void **state)
 	assert_int_equal(cf_store_channel_get(fx->db, 1, &c), 0);
 	assert_string_equal(sget(c, "name"), "general");
 	assert_true(json_is_false(json_object_get(c, "isPrivate")));
-	assert_string_equal(sget(c, "createdBy"), "system");
+	assert_int_equal(iget(c, "createdBy"), 0);
 	json_decref(c);
 	/* Deleted, it is not created again. */
 	assert_int_equal(cf_store_default_channel(fx->db, "general", T0, &id),
