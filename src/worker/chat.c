@@ -520,9 +520,9 @@ warn_unknown_role(const struct cf_chat *c)
 	cf_log_warnx("user %s authenticated with role \"%s\", which is not "
 	    "configured: no permissions (role names are case-sensitive; "
 	    "configured: %s; \"role %s PERMISSION...\" in the configuration "
-	    "gives it some, see confabd.conf(5)); %u more such tokens in the "
-	    "last %d s", c->user_id, c->role, roles, c->role, suppressed,
-	    CF_ROLE_WARN_MS / 1000);
+	    "gives it some, see confabd.conf(5)); %u more such tokens since "
+	    "the previous line", c->user_id, c->role, roles, c->role,
+	    suppressed);
 	last = now;
 	suppressed = 0;
 }
