@@ -778,6 +778,30 @@ needs_generation(const struct cf_conf *a, const struct cf_conf *b)
 	return (0);
 }
 
+/*
+ * Create conf's default-channel in db when it has no channel and never
+ * had one created this way (cf_store_default_channel).  0, or -1 logged.
+ */
+static int
+default_channel(struct cf_db *db, const struct cf_conf *conf)
+{
+	int64_t id = 0;
+
+	if (conf->default_channel[0] == '\0')
+		return (0);
+	if (cf_store_default_channel(db, conf->default_channel, cf_now_ms(),
+	    &id) != 0) {
+		cf_log_warnx("database: cannot create the default channel %s",
+		    conf->default_channel);
+		return (-1);
+	}
+	if (id != 0)
+		cf_log_info("database: created the public channel \"%s\" "
+		    "(id %lld); \"default-channel \"\"\" disables this",
+		    conf->default_channel, (long long)id);
+	return (0);
+}
+
 static void
 reload_failed(const char *why, struct cf_conf *nc)
 {
@@ -800,8 +824,9 @@ reload_cold(struct cf_conf *nc)
 	{
 		struct cf_db *db = cf_db_open(nc->database);
 
-		if (db == NULL) {
-			reload_failed("the database cannot be opened", nc);
+		if (db == NULL || default_channel(db, nc) == -1) {
+			cf_db_close(db);
+			reload_failed("the database cannot be opened or prepared", nc);
 			return;
 		}
 		cf_db_close(db);
@@ -1091,26 +1116,12 @@ cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
 	 */
 	{
 		struct cf_db *db = cf_db_open(conf->database);
-		int64_t id = 0;
 
-		if (db == NULL) {
-			cf_conf_free(conf);
-			goto done;
-		}
-		if (conf->default_channel[0] != '\0' &&
-		    cf_store_default_channel(db, conf->default_channel,
-		    cf_now_ms(), &id) != 0) {
-			cf_log_warnx("database: cannot create the default "
-			    "channel %s", conf->default_channel);
+		if (db == NULL || default_channel(db, conf) == -1) {
 			cf_db_close(db);
 			cf_conf_free(conf);
 			goto done;
 		}
-		if (id != 0)
-			cf_log_info("database: created the public channel "
-			    "\"%s\" (id %lld); \"default-channel \"\"\" "
-			    "disables this", conf->default_channel,
-			    (long long)id);
 		cf_db_close(db);
 	}
 	if ((m.control_path = strdup(conf->control_socket)) == NULL ||
