@@ -297,9 +297,11 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	const confPath = path.join(dir, 'confabd.conf');
 	await fsp.writeFile(confPath, buildConf({ port, workers, dir, redisUrl,
 	    extraConf, logLevel }));
+	// The locator file confabctl reads goes to the test's own directory,
+	// so test daemons never replace the one of a daemon the user runs.
 	const proc = spawn(CONFABD, ['-f', '-c', confPath], {
 		cwd: dir,
-		env: { ...process.env, ...env },
+		env: { ...process.env, XDG_RUNTIME_DIR: dir, ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	liveProcs.add(proc);
