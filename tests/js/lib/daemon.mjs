@@ -274,10 +274,13 @@ function tail(file, log, until) {
  * With tailFile (the daemon's log-file, set through extraConf), the lines
  * appended to that path are collected as if from stderr; the tail follows
  * the path, so a rotated file is read from its start.
+ *
+ * `wrap` (e.g. ['prlimit', '--nofile=64:64']) is a command that execs
+ * confabd with its arguments appended; the pid stays confabd's.
  */
 export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
     env = {}, logLevel = 'info', readyTimeoutMs = 10000, port, dir,
-    keepDir = false, tailFile } = {}) {
+    keepDir = false, tailFile, wrap = [] } = {}) {
 	if (!fs.existsSync(CONFABD)) {
 		throw new Error(`confabd binary not found at ${CONFABD} ` +
 		    '(build it, or set CONFABD=/path/to/confabd)');
@@ -293,7 +296,9 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	const confPath = path.join(dir, 'confabd.conf');
 	await fsp.writeFile(confPath, buildConf({ port, workers, dir, redisUrl,
 	    extraConf, logLevel }));
-	const proc = spawn(CONFABD, ['-f', '-c', confPath], {
+	const argv = [...wrap.slice(1), CONFABD, '-f', '-c', confPath];
+	const proc = spawn(wrap.length ? wrap[0] : CONFABD,
+	    wrap.length ? argv : argv.slice(1), {
 		cwd: dir,
 		env: { ...process.env, ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
