@@ -272,6 +272,53 @@ describe('sessions of a slot that no longer runs', () => {
 	}));
 });
 
+describe('a forwarded request whose owner never answers', () => {
+	let d, admin;
+
+	before(async () => {
+		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+		    'ping-interval 1s', 'ping-timeout 1s'] });
+	});
+	after(async () => {
+		closeAll([admin]);
+		if (d)
+			await d.stop();
+	});
+
+	it('times out: the connection is closed (ping interval + timeout + ' +
+	    '10 s)', withLogs(async () => {
+		let sid = null;
+		for (let i = 0; i < 200 && sid === null; i++) {
+			const h = await handshake(d.port);
+			if (sidSlot(h.sid) === 1)
+				sid = h.sid;
+		}
+		assert.ok(sid, 'a session on worker 1');
+		const m = [...d.stderrLines().join('\n').matchAll(
+		    /worker=1 event=ready pid=(\d+)/g)];
+		const pid = Number(m[m.length - 1][1]);
+		// Worker 1 runs but answers nothing; worker 0 accepts alone.
+		process.kill(pid, 'SIGSTOP');
+		try {
+			admin = await login(d, ADMIN);
+			const agent = new http.Agent({ keepAlive: true,
+			    maxSockets: 1 });
+			const h = await request(d.port, { path: '/healthz', agent });
+			assert.equal(h.status, 200);
+			const t0 = Date.now();
+			const g = await request(d.port, { query: eioQuery(sid),
+			    agent, timeoutMs: 40000 });
+			const secs = (Date.now() - t0) / 1000;
+			assert.equal(g.aborted, true, `answered ${g.status}`);
+			assert.ok(secs >= 10, `closed after ${secs} s`);
+			agent.destroy();
+			await ok(admin, 'channel:list');
+		} finally {
+			process.kill(pid, 'SIGCONT');
+		}
+	}));
+});
+
 describe('out of descriptors', () => {
 	const LIMIT = 96;
 	let d, admin;
