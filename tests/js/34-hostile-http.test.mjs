@@ -233,17 +233,31 @@ describe('sessions of a slot that no longer runs', () => {
 		}
 		assert.ok(sid, 'a session on worker 1');
 		// Five exits within 60 s: slot 1 is left down (crash loop).
+		// Before the last one, a connection for its session is passed
+		// to its inbox while it is stopped: it must not stay open.
+		let queued = null;
 		for (let k = 0; k < 5; k++) {
 			const m = [...d.stderrLines().join('\n').matchAll(
 			    /worker=1 event=ready pid=(\d+)/g)];
 			const pid = Number(m[m.length - 1][1]);
 			const since = d.logMark();
+			if (k === 4) {
+				process.kill(pid, 'SIGSTOP');
+				queued = exchange(d.port, `GET ${PATH}?` +
+				    `${eioQuery(sid)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+				    { quietMs: 15000 });
+				await sleep(500);
+			}
 			process.kill(pid, 'SIGKILL');
 			if (k < 4)
 				await d.waitForLog(/worker=1 event=ready /, 20000,
 				    since);
 		}
 		await d.waitForLog(/crash loop/, 10000);
+		const q = await queued;
+		assert.equal(q.closed, true, 'the queued connection is closed');
+		await d.waitForLog(/closed 1 connections left in its inbox/,
+		    5000);
 		admin = await login(d, ADMIN);
 
 		const t0 = Date.now();
