@@ -372,7 +372,7 @@ describe('out of descriptors', () => {
 			flood.push(s);
 		}
 		await until(() => fs.readdirSync(`/proc/${wpid}/fd`).length >=
-		    LIMIT - 1, 5000, 'worker out of descriptors', 20);
+		    LIMIT - 1, 15000, 'worker out of descriptors', 20);
 		await sleep(200);
 		const mark = d.logMark();
 		const cpu0 = cpuSeconds(wpid);
