@@ -159,8 +159,8 @@ log_refused_origin(const char *origin, const char *what)
 		o[i] = (origin[i] > ' ' && origin[i] < 0x7f) ? origin[i] : '?';
 	o[i] = '\0';
 	cf_log_warnx("%s from origin %s%s refused: not allowed by cors-origin "
-	    "(add \"cors-origin %s\" to allow it); %u more refused origins "
-	    "not logged in the last %d s", what, o, origin[i] ? "..." : "",
+	    "(add \"cors-origin %s\" to allow it); %u more refused since the "
+	    "last such line (one per %d s)", what, o, origin[i] ? "..." : "",
 	    o, suppressed, CF_ORIGIN_LOG_MS / 1000);
 	suppressed = 0;
 }
@@ -1044,7 +1044,7 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	char eio[8], transport[16], sid[32], buf[512];
 	struct cf_sess *s;
 	int endpoint, slot, is_get, is_post;
-	uint8_t hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start;
+	uint8_t hb[LWS_PRE + 2048], *start = hb + LWS_PRE, *p = start;
 	uint8_t *end = hb + sizeof(hb) - 1;
 
 	copy_origin(wsi, pss);
@@ -1072,9 +1072,8 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	}
 
 	if (method_is(wsi, WSI_TOKEN_OPTIONS_URI)) {
-		/* CORS preflight. */
 		/*
-		 * As the reference's cors middleware: the requested headers
+		 * CORS preflight, as the reference's cors middleware: the requested headers
 		 * are echoed (lws parses Access-Control-Request-Headers as a
 		 * known token, not a custom header).  Only an allowed Origin
 		 * gets any Access-Control-* header.
@@ -1287,10 +1286,6 @@ confirm_upgrade(struct lws *wsi)
 
 	/* The whole Origin, whatever its length, or the upgrade is refused. */
 	origin = dup_origin(wsi, &failed);
-	if (failed) {
-		(void)respond_error(wsi, "", ECODE_FORBIDDEN, 1);
-		return (1);
-	}
 	if (framing(wsi) != CF_HTTPREQ_OK)
 		code = ECODE_BAD;
 	else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
@@ -1299,12 +1294,11 @@ confirm_upgrade(struct lws *wsi)
 		    "Not Found", 9, 1);
 		free(origin);
 		return (1);
-	} else if (origin != NULL &&
-	    !cf_conf_origin_allowed(cf_w->conf, origin)) {
-		log_refused_origin(origin, "WebSocket");
-		(void)respond_error(wsi, "", ECODE_FORBIDDEN, 1);
-		free(origin);
-		return (1);
+	} else if (failed || (origin != NULL &&
+	    !cf_conf_origin_allowed(cf_w->conf, origin))) {
+		if (origin != NULL)
+			log_refused_origin(origin, "WebSocket");
+		code = ECODE_FORBIDDEN;
 	}
 	if (code != -1) {
 		(void)respond_error(wsi, "", code, 1);
