@@ -176,20 +176,31 @@ write_pidfile(const char *path)
 /*
  * Every connection is a descriptor, and lws sizes its tables from the
  * limit the workers inherit: raise the soft RLIMIT_NOFILE to the hard one
- * (often 1024 of 524288 outside systemd).  A failure only logs.
+ * (often 1024 of 524288 outside systemd).  A failure only logs.  The
+ * figure is logged: running out of descriptors makes the workers pause
+ * accepting (accept.c), and the limit is the first thing to check.
  */
 static void
 raise_fd_limit(void)
 {
 	struct rlimit rl;
+	rlim_t was;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		cf_log_warn("getrlimit RLIMIT_NOFILE");
 		return;
-	if (rl.rlim_cur >= rl.rlim_max)
-		return;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		cf_log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			cf_log_warn("setrlimit RLIMIT_NOFILE");
+			rl.rlim_cur = was;
+		}
+	}
+	cf_log_ev(CF_LOG_INFO, "fd_limit", "nofile=%llu hard=%llu was=%llu",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	    (unsigned long long)was);
 }
 
 int

@@ -639,6 +639,62 @@ switch_over(void)
 	notify(st);
 }
 
+/*
+ * Slot i of g will not run again: empty its inbox, closing every
+ * connection passed to it (SCM_RIGHTS), so that none waits in CLOSE_WAIT
+ * for a reader that never comes.  The workers pass nothing more to a slot
+ * with no pid (cf_worker_slot_running); this takes what was queued before.
+ */
+static void
+drain_inbox(struct gen *g, unsigned i)
+{
+	union {
+		struct cmsghdr	 h;
+		char		 b[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct cmsghdr *c;
+	struct msghdr msg;
+	struct iovec iov;
+	char buf[256];
+	unsigned closed = 0;
+	size_t k, n;
+	int fd;
+
+	if (g->inbox_rx == NULL || g->inbox_rx[i] == -1)
+		return;
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = sizeof(ctl.b);
+		if (recvmsg(g->inbox_rx[i], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)
+		    == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (c = CMSG_FIRSTHDR(&msg); c != NULL;
+		    c = CMSG_NXTHDR(&msg, c)) {
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (k = 0; k < n; k++) {
+				memcpy(&fd, CMSG_DATA(c) + k * sizeof(int),
+				    sizeof(fd));
+				close(fd);
+				closed++;
+			}
+		}
+	}
+	if (closed > 0)
+		cf_log_info("worker %u: closed %u connections left in its inbox",
+		    i, closed);
+}
+
 static void
 child_died(struct gen *g, unsigned i, int status)
 {
@@ -673,6 +729,7 @@ child_died(struct gen *g, unsigned i, int status)
 		cf_log_warnx("worker %u (pid %d) %s: fatal, not respawning", i,
 		    (int)pid, how);
 		s->state = SLOT_FAILED;
+		drain_inbox(g, i);
 		return;
 	}
 	if (now - s->started_ms >= CF_STABLE_MS)
@@ -686,6 +743,7 @@ child_died(struct gen *g, unsigned i, int status)
 		    "%d s, slot %u is no longer respawned", i, (int)pid, how,
 		    CF_CRASH_LIMIT, CF_CRASH_WINDOW_MS / 1000, i);
 		s->state = SLOT_FAILED;
+		drain_inbox(g, i);
 		return;
 	}
 	s->backoff_ms = s->backoff_ms == 0 ? CF_BACKOFF_MIN_MS :

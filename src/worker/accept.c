@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codec/httpreq.h"
 #include "log.h"
 #include "worker/session.h"
 #include "worker/worker.h"
@@ -26,6 +27,15 @@
 #define CF_PEEK_DEADLINE_MS	10000
 #define CF_PEEK_RETRY_MS	5
 #define CF_ACCEPT_BATCH		64
+/*
+ * Out of descriptors (EMFILE, ENFILE; or kernel memory) the listeners stay
+ * readable, so accepting again at once would spin: the worker stops
+ * polling them for this long (nginx pauses 500 ms too), and logs it at
+ * most once per CF_ACCEPT_LOG_MS.  Connections wait in the listen backlog
+ * meanwhile; the open ones are served as usual.
+ */
+#define CF_ACCEPT_BACKOFF_MS	500
+#define CF_ACCEPT_LOG_MS	10000
 
 struct listener {
 	int		 fd;
@@ -43,6 +53,10 @@ struct pending {
 
 static struct listener	*listeners;
 static int		 nlisteners;
+static uv_timer_t	 backoff_timer;
+static int		 backoff_init;
+static uint64_t		 backoff_logged;	/* when, in ms, 0 never */
+static unsigned long	 backoff_count;		/* pauses not yet logged */
 
 void
 cf_accept_adopt(struct cf_worker *w, int fd)
@@ -56,36 +70,17 @@ cf_accept_adopt(struct cf_worker *w, int fd)
 }
 
 /*
- * Find "sid=" in the query of a request line and return the owning slot,
- * or -1 when the line names no session.
+ * The slot owning the session a request line names, or -1 when it names
+ * none (or one of another generation).
  */
 static int
 request_slot(const char *line, size_t len)
 {
-	const char *p, *end = line + len, *q;
-	char sid[32];
-	size_t n;
+	char sid[CF_HTTPREQ_SID_MAX];
 
-	/* The target is the second token; its query starts at '?'. */
-	if ((p = memchr(line, ' ', len)) == NULL)
+	if (cf_httpreq_sid(line, len, sid) == -1)
 		return (-1);
-	if ((q = memchr(p, '?', end - p)) == NULL)
-		return (-1);
-	for (p = q + 1; p < end && *p != ' ';) {
-		if ((size_t)(end - p) > 4 && memcmp(p, "sid=", 4) == 0) {
-			p += 4;
-			for (n = 0; p < end && *p != '&' && *p != ' ' &&
-			    n < sizeof(sid) - 1; n++)
-				sid[n] = *p++;
-			sid[n] = '\0';
-			return (cf_sid_slot(sid));
-		}
-		while (p < end && *p != '&' && *p != ' ')
-			p++;
-		if (p < end && *p == '&')
-			p++;
-	}
-	return (-1);
+	return (cf_sid_slot(sid));
 }
 
 static void
@@ -137,7 +132,13 @@ route(struct cf_worker *w, int fd, uint64_t deadline)
 		return (ROUTE_LOCAL);
 	}
 	slot = request_slot(buf, eol - buf);
-	if (slot >= 0 && (unsigned)slot < w->nslots && (unsigned)slot != w->slot)
+	/*
+	 * A session of a slot that runs no worker is gone: answered here
+	 * ("Session ID unknown"), never queued on an inbox nobody reads.
+	 */
+	if (slot >= 0 && (unsigned)slot < w->nslots &&
+	    (unsigned)slot != w->slot &&
+	    cf_worker_slot_running(w, (unsigned)slot))
 		return (slot);
 	return (ROUTE_LOCAL);
  wait:
@@ -238,6 +239,42 @@ new_connection(struct cf_worker *w, int fd)
 	uv_timer_start(&pc->timer, pending_retry, CF_PEEK_DEADLINE_MS, 0);
 }
 
+static void listener_readable(uv_poll_t *h, int status, int events);
+
+static void
+backoff_end(uv_timer_t *t)
+{
+	struct cf_worker *w = t->data;
+	int i;
+
+	if (w->draining)
+		return;
+	for (i = 0; i < nlisteners; i++)
+		uv_poll_start(&listeners[i].poll, UV_READABLE, listener_readable);
+}
+
+/* accept4 failed with err for lack of resources: pause, log sparingly. */
+static void
+backoff_start(struct cf_worker *w, int err)
+{
+	uint64_t now = cf_now_ms();
+	int i;
+
+	for (i = 0; i < nlisteners; i++)
+		uv_poll_stop(&listeners[i].poll);
+	uv_timer_start(&backoff_timer, backoff_end, CF_ACCEPT_BACKOFF_MS, 0);
+	backoff_count++;
+	if (backoff_logged != 0 && now - backoff_logged < CF_ACCEPT_LOG_MS)
+		return;
+	backoff_logged = now;
+	errno = err;
+	cf_log_warn("accept4: not accepting for %d ms (%lu pauses since the "
+	    "last such line; %zu sessions open; the descriptor limit is "
+	    "logged at start as fd_limit, raise it with LimitNOFILE= or "
+	    "ulimit -n)", CF_ACCEPT_BACKOFF_MS, backoff_count, w->nsessions);
+	backoff_count = 0;
+}
+
 static void
 listener_readable(uv_poll_t *h, int status, int events)
 {
@@ -253,7 +290,10 @@ listener_readable(uv_poll_t *h, int status, int events)
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				backoff_start(w, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				cf_log_warn("accept4");
 			return;
 		}
@@ -275,6 +315,9 @@ cf_accept_start(struct cf_worker *w, const int *fds, int n)
 	if ((listeners = calloc(n, sizeof(*listeners))) == NULL)
 		return (-1);
 	nlisteners = n;
+	uv_timer_init(&w->loop, &backoff_timer);
+	backoff_timer.data = w;
+	backoff_init = 1;
 	for (i = 0; i < n; i++) {
 		listeners[i].fd = fds[i];
 		uv_poll_init_socket(&w->loop, &listeners[i].poll, fds[i]);
@@ -302,6 +345,10 @@ cf_accept_stop(struct cf_worker *w)
 	int i, n = nlisteners;
 
 	(void)w;
+	if (backoff_init) {
+		backoff_init = 0;
+		uv_close((uv_handle_t *)&backoff_timer, NULL);
+	}
 	for (i = 0; i < n; i++)
 		uv_close((uv_handle_t *)&listeners[i].poll, listener_closed);
 }

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "codec/eio.h"
+#include "codec/httpreq.h"
 #include "log.h"
 #include "shm/shm.h"
 #include "worker/events.h"
@@ -67,6 +68,9 @@ struct pss {
 	struct cf_buf	 rx;
 };
 
+/* Seconds a forwarded request may wait beyond a ping interval + timeout. */
+#define CF_FWD_SLACK_S	10
+
 /* Outstanding forwarded requests of this worker: id -> wsi. */
 struct fwd {
 	uint32_t	 id;
@@ -102,29 +106,81 @@ method_is(struct lws *wsi, enum lws_token_indexes t)
 	return (lws_hdr_total_length(wsi, t) > 0);
 }
 
-/* An Origin this long or longer is ignored (it allows nothing). */
-#define CF_ORIGIN_MAX	256
+/* How often a refused Origin is logged, at most (per worker). */
+#define CF_ORIGIN_LOG_MS	10000
+/* Access-Control-Max-Age of a preflight answer (Chromium caps it at 2 h). */
+#define CF_CORS_MAX_AGE		"600"
+
+/*
+ * The request's whole Origin (however long: every byte is compared), as a
+ * new string the caller frees; NULL when it has none.  *failed is set when
+ * it has one that could not be copied (allocation failure): the caller
+ * must then refuse what an Origin check guards.
+ */
+static char *
+dup_origin(struct lws *wsi, int *failed)
+{
+	char *o;
+	int n;
+
+	*failed = 0;
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	if (n <= 0)
+		return (NULL);
+	if ((o = malloc((size_t)n + 1)) == NULL ||
+	    lws_hdr_copy(wsi, o, n + 1, WSI_TOKEN_ORIGIN) < 0) {
+		free(o);
+		*failed = 1;
+		return (NULL);
+	}
+	return (o);
+}
+
+/*
+ * Logs at warn, at most once per CF_ORIGIN_LOG_MS, that a browser on
+ * `origin` was refused, with the directive that would allow it, so that a
+ * page that only sees "xhr poll error" can be explained from the log.
+ */
+static void
+log_refused_origin(const char *origin, const char *what)
+{
+	static uint64_t last;
+	static unsigned suppressed;
+	char o[160];
+	uint64_t now = cf_now_ms();
+	size_t i;
+
+	if (last != 0 && now - last < CF_ORIGIN_LOG_MS) {
+		suppressed++;
+		return;
+	}
+	last = now;
+	for (i = 0; origin[i] != '\0' && i < sizeof(o) - 1; i++)
+		o[i] = (origin[i] > ' ' && origin[i] < 0x7f) ? origin[i] : '?';
+	o[i] = '\0';
+	cf_log_warnx("%s from origin %s%s refused: not allowed by cors-origin "
+	    "(add \"cors-origin %s\" to allow it); %u more refused since the "
+	    "last such line (one per %d s)", what, o, origin[i] ? "..." : "",
+	    o, suppressed, CF_ORIGIN_LOG_MS / 1000);
+	suppressed = 0;
+}
 
 /*
  * Keeps a copy of this request's Origin in pss (replacing the previous
  * request's on a kept-alive connection); none when it has none, or on
- * allocation failure (then no CORS headers are sent).
+ * allocation failure (then no CORS headers are sent).  A browser's Origin
+ * that no cors-origin allows is logged (rate limited).
  */
 static void
 copy_origin(struct lws *wsi, struct pss *pss)
 {
-	int n;
+	int failed;
 
 	free(pss->origin);
-	pss->origin = NULL;
-	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
-	if (n <= 0 || n >= CF_ORIGIN_MAX ||
-	    (pss->origin = malloc((size_t)n + 1)) == NULL)
-		return;
-	if (lws_hdr_copy(wsi, pss->origin, n + 1, WSI_TOKEN_ORIGIN) < 0) {
-		free(pss->origin);
-		pss->origin = NULL;
-	}
+	pss->origin = dup_origin(wsi, &failed);
+	if (pss->origin != NULL &&
+	    !cf_conf_origin_allowed(cf_w->conf, pss->origin))
+		log_refused_origin(pss->origin, "HTTP request");
 }
 
 /* The request's Origin, "" when it has none. */
@@ -490,7 +546,9 @@ forward(struct lws *wsi, struct pss *pss, int slot, int post,
 	h.id = pss->fwd_id;
 	h.method = post ? 1 : 0;
 	cf_strlcpy(h.sid, pss->sid, sizeof(h.sid));
-	cf_strlcpy(h.origin, origin_of(pss), sizeof(h.origin));
+	/* An Origin that does not fit is not passed on: it allows nothing. */
+	if (strlen(origin_of(pss)) < sizeof(h.origin))
+		cf_strlcpy(h.origin, origin_of(pss), sizeof(h.origin));
 	if (cf_buf_append(&b, &h, sizeof(h)) == -1 ||
 	    (len > 0 && cf_buf_append(&b, body, len) == -1)) {
 		cf_buf_free(&b);
@@ -498,7 +556,14 @@ forward(struct lws *wsi, struct pss *pss, int slot, int post,
 	}
 	rc = cf_ipc_send(cf_w, (unsigned)slot, CF_IPC_FWD_REQ, b.data, b.len, -1);
 	cf_buf_free(&b);
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	/*
+	 * The owner answers a held GET by the next ping at the latest; if it
+	 * dies (or never answers) the connection is closed then, so a
+	 * forwarded request never waits forever.
+	 */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)((cf_w->conf->
+	    ping_interval_ms + cf_w->conf->ping_timeout_ms) / 1000 +
+	    CF_FWD_SLACK_S));
 	return (rc);
 }
 
@@ -940,16 +1005,55 @@ on_metrics(struct lws *wsi)
 
 /* ------------------------------------------------------ HTTP request */
 
+/*
+ * The framing verdict of the request on wsi (cf_httpreq_framing):
+ * libwebsockets 4.1.6 keeps a repeated header as one fragment per copy, so
+ * duplicates are visible here, for every request of a kept-alive
+ * connection; it would take the first Content-Length and read a chunked
+ * body as raw bytes.
+ */
+static int
+framing(struct lws *wsi)
+{
+	char v[4][24], te[2];
+	const char *cl[4];
+	uint64_t len;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (lws_hdr_copy_fragment(wsi, v[i], sizeof(v[i]),
+		    WSI_TOKEN_HTTP_CONTENT_LENGTH, i) < 0) {
+			if (lws_hdr_fragment_length(wsi,
+			    WSI_TOKEN_HTTP_CONTENT_LENGTH, i) <
+			    (int)sizeof(v[i]))
+				break;		/* no such fragment */
+			cf_strlcpy(v[i], "x", sizeof(v[i]));	/* too long */
+		}
+		cl[i] = v[i];
+	}
+	return (cf_httpreq_framing(cl, (size_t)i,
+	    lws_hdr_copy_fragment(wsi, te, sizeof(te),
+	    WSI_TOKEN_HTTP_TRANSFER_ENCODING, 0) >= 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0,
+	    &len));
+}
+
 static int
 on_http(struct lws *wsi, struct pss *pss, const char *path)
 {
 	char eio[8], transport[16], sid[32], buf[512];
 	struct cf_sess *s;
 	int endpoint, slot, is_get, is_post;
-	uint8_t hb[LWS_PRE + 1024], *start = hb + LWS_PRE, *p = start;
+	uint8_t hb[LWS_PRE + 2048], *start = hb + LWS_PRE, *p = start;
 	uint8_t *end = hb + sizeof(hb) - 1;
 
 	copy_origin(wsi, pss);
+	/*
+	 * Ambiguous framing (request smuggling), or a chunked body lws would
+	 * mis-read: 400 and the connection closed, before any body is read.
+	 */
+	if (framing(wsi) != CF_HTTPREQ_OK)
+		return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
 	is_get = method_is(wsi, WSI_TOKEN_GET_URI);
 	is_post = method_is(wsi, WSI_TOKEN_POST_URI);
 
@@ -968,17 +1072,26 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	}
 
 	if (method_is(wsi, WSI_TOKEN_OPTIONS_URI)) {
-		/* CORS preflight. */
+		/*
+		 * CORS preflight, as the reference's cors middleware: the requested headers
+		 * are echoed (lws parses Access-Control-Request-Headers as a
+		 * known token, not a custom header).  Only an allowed Origin
+		 * gets any Access-Control-* header.
+		 */
 		if (lws_add_http_common_headers(wsi, 204, NULL, 0, &p, end) ||
-		    add_cors(wsi, origin_of(pss), &p, end) ||
-		    add_hdr(wsi, "access-control-allow-methods:",
-		    "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end))
+		    add_cors(wsi, origin_of(pss), &p, end))
 			return (-1);
-		if (lws_hdr_custom_copy(wsi, buf, sizeof(buf),
-		    "access-control-request-headers:", 31) > 0 &&
+		if (origin_of(pss)[0] != '\0' &&
+		    cf_conf_origin_allowed(cf_w->conf, origin_of(pss)) &&
+		    (add_hdr(wsi, "access-control-allow-methods:",
+		    "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end) ||
+		    add_hdr(wsi, "access-control-max-age:", CF_CORS_MAX_AGE, &p,
+		    end) ||
+		    (lws_hdr_copy(wsi, buf, sizeof(buf),
+		    WSI_TOKEN_HTTP_AC_REQUEST_HEADERS) > 0 &&
 		    (add_hdr(wsi, "access-control-allow-headers:", buf, &p, end) ||
 		    add_hdr(wsi, "vary:", "Access-Control-Request-Headers", &p,
-		    end)))
+		    end)))))
 			return (-1);
 		if (lws_finalize_write_http_header(wsi, start, &p, end))
 			return (-1);
@@ -998,7 +1111,9 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 		if (s == NULL) {
 			slot = cf_sid_slot(sid);
 			if (slot >= 0 && (unsigned)slot < cf_w->nslots &&
-			    (unsigned)slot != cf_w->slot && (is_get || is_post) &&
+			    (unsigned)slot != cf_w->slot &&
+			    cf_worker_slot_running(cf_w, (unsigned)slot) &&
+			    (is_get || is_post) &&
 			    strcmp(transport, "polling") == 0) {
 				if (is_post) {
 					pss->kind = K_FWD;
@@ -1059,6 +1174,23 @@ on_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 {
 	if (pss->kind != K_POST && !(pss->kind == K_FWD && pss->post_fwd))
 		return (0);
+	/*
+	 * lws 4.1.6 hands a POST it read ahead of the previous response
+	 * (HTTP/1.1 pipelining) over with its own head counted as body, and
+	 * frees the buffer it reads from under the next call: refuse the
+	 * request before lws consumes anything (returning -1 stops it), and
+	 * leave the session alone.  Pipelining is refused cleanly this way;
+	 * a client sends the POST again on a new connection.
+	 */
+	if (pss->rx.len == 0 && len > 0 &&
+	    cf_httpreq_replayed_head(in, len, "POST")) {
+		if (pss->sess != NULL && pss->sess->post_wsi == wsi)
+			pss->sess->post_wsi = NULL;
+		pss->sess = NULL;
+		pss->kind = K_NONE;
+		(void)respond_error(wsi, origin_of(pss), ECODE_BAD, 1);
+		return (-1);
+	}
 	if (pss->rx.len + len > cf_w->conf->max_payload) {
 		if (pss->sess != NULL && pss->sess->post_wsi == wsi)
 			pss->sess->post_wsi = NULL;
@@ -1148,23 +1280,29 @@ static int
 confirm_upgrade(struct lws *wsi)
 {
 	char path[256], eio[8], transport[16], sid[32];
-	char origin[CF_ORIGIN_MAX];	/* lws has no pss for us yet */
+	char *origin;	/* lws has no pss for us yet */
 	struct cf_sess *s;
-	int code = -1;
+	int code = -1, failed;
 
-	/* As copy_origin: none when absent or too long. */
-	origin[0] = '\0';
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
-	    lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
-		origin[0] = '\0';
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
-	    eio_path(path) == 0)
-		return (respond(wsi, origin, 404, "text/plain",
-		    "Not Found", 9, 1) ? 1 : 1);
-	if (origin[0] != '\0' &&
-	    !cf_conf_origin_allowed(cf_w->conf, origin)) {
-		cf_log_debug("websocket from origin %s refused", origin);
-		(void)respond_error(wsi, "", ECODE_FORBIDDEN, 1);
+	/* The whole Origin, whatever its length, or the upgrade is refused. */
+	origin = dup_origin(wsi, &failed);
+	if (framing(wsi) != CF_HTTPREQ_OK)
+		code = ECODE_BAD;
+	else if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+	    eio_path(path) == 0) {
+		(void)respond(wsi, origin ? origin : "", 404, "text/plain",
+		    "Not Found", 9, 1);
+		free(origin);
+		return (1);
+	} else if (failed || (origin != NULL &&
+	    !cf_conf_origin_allowed(cf_w->conf, origin))) {
+		if (origin != NULL)
+			log_refused_origin(origin, "WebSocket");
+		code = ECODE_FORBIDDEN;
+	}
+	if (code != -1) {
+		(void)respond_error(wsi, "", code, 1);
+		free(origin);
 		return (1);
 	}
 	get_arg(wsi, "transport=", transport, sizeof(transport));
@@ -1186,9 +1324,11 @@ confirm_upgrade(struct lws *wsi)
 	else if (cf_w->draining)
 		code = ECODE_BAD;
 	if (code != -1) {
-		(void)respond_error(wsi, origin, code, 1);
+		(void)respond_error(wsi, origin ? origin : "", code, 1);
+		free(origin);
 		return (1);
 	}
+	free(origin);
 	return (0);
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/httpreq.h"
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
@@ -218,20 +219,18 @@ make_sid(struct cf_worker *w, char *dst)
 int
 cf_sid_slot(const char *sid)
 {
-	uint8_t raw[3];
+	unsigned slot, gen;
 
-	if (sid == NULL || strlen(sid) != 20)
-		return (-1);
-	if (cf_base64url_decode(raw, sid, 4) != 3)
+	if (cf_httpreq_sid_owner(sid, &slot, &gen) == -1)
 		return (-1);
 	/*
 	 * A session of another generation (before a cold reload) is unknown
 	 * here whatever its slot: the request is answered locally, with
 	 * "Session ID unknown", and the client reconnects.
 	 */
-	if (cf_w != NULL && raw[1] != (uint8_t)cf_w->generation)
+	if (cf_w != NULL && gen != (uint8_t)cf_w->generation)
 		return (-1);
-	return (raw[0]);
+	return ((int)slot);
 }
 
 struct cf_sess *

@@ -146,6 +146,16 @@ drain_check(uv_timer_t *t)
 	}
 }
 
+int
+cf_worker_slot_running(struct cf_worker *w, unsigned slot)
+{
+	struct cf_shm_stats *st;
+
+	if (slot >= w->nslots || (st = cf_shm_stats(w->shm, slot)) == NULL)
+		return (0);
+	return (__atomic_load_n(&st->pid, __ATOMIC_RELAXED) > 0);
+}
+
 static void
 start_drain(struct cf_worker *w)
 {

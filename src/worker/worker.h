@@ -105,6 +105,13 @@ void	 cf_accept_stop(struct cf_worker *w);
 void	 cf_accept_adopt(struct cf_worker *w, int fd);
 /* The worker slot named by a session id of our generation, or -1. */
 int	 cf_sid_slot(const char *sid);
+/*
+ * 1 when a worker process runs in that slot of our generation (its stats
+ * block names a pid; the master clears it when the worker dies, and a
+ * slot stopped for crash-looping stays clear): only then is its inbox
+ * read, so only then is a connection or request passed to it.
+ */
+int	 cf_worker_slot_running(struct cf_worker *w, unsigned slot);
 
 /* ipc.c: messages between the workers of one host. */
 enum cf_ipc_kind {

@@ -278,10 +278,13 @@ function tail(file, log, until) {
  * With tailFile (the daemon's log-file, set through extraConf), the lines
  * appended to that path are collected as if from stderr; the tail follows
  * the path, so a rotated file is read from its start.
+ *
+ * `wrap` (e.g. ['prlimit', '--nofile=64:64']) is a command that execs
+ * confabd with its arguments appended; the pid stays confabd's.
  */
 export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
     env = {}, logLevel = 'info', readyTimeoutMs = 10000, port, dir,
-    keepDir = false, tailFile } = {}) {
+    keepDir = false, tailFile, wrap = [] } = {}) {
 	if (!fs.existsSync(CONFABD)) {
 		throw new Error(`confabd binary not found at ${CONFABD} ` +
 		    '(build it, or set CONFABD=/path/to/confabd)');
@@ -299,7 +302,9 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 	    extraConf, logLevel }));
 	// The locator file confabctl reads goes to the test's own directory,
 	// so test daemons never replace the one of a daemon the user runs.
-	const proc = spawn(CONFABD, ['-f', '-c', confPath], {
+	const argv = [...wrap.slice(1), CONFABD, '-f', '-c', confPath];
+	const proc = spawn(wrap.length ? wrap[0] : CONFABD,
+	    wrap.length ? argv : argv.slice(1), {
 		cwd: dir,
 		env: { ...process.env, XDG_RUNTIME_DIR: dir, ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
