@@ -264,17 +264,23 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 	if (d != NULL && (d->flags & CF_EV_DEBUG) && !cf_w->conf->debug_events)
 		d = NULL;
 	count_event(d != NULL ? i : CF_SHM_EVENT_NAMES - 1);
-	if (d == NULL) {
-		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
-		return;
-	}
-	ctx.errev = d->errev;
-	if (!(d->flags & CF_EV_DEBUG) && rate_limited(s) == -1) {
+	/*
+	 * Every name goes through the rate limit, unknown ones included (a
+	 * flood of made-up names must cost its sender the same).  Only the
+	 * diagnostic events, served with debug-events alone, are exempt.
+	 * An unknown name has no error event of its own: chat:error.
+	 */
+	ctx.errev = d != NULL ? d->errev : NULL;
+	if ((d == NULL || !(d->flags & CF_EV_DEBUG)) && rate_limited(s) == -1) {
 		cf_chat_fail(&ctx, "rate_limited", "Rate limit exceeded");
 		if (s->rl_refused > 3 * cf_w->conf->rate_limit_events) {
 			cf_log_info("socket %s disconnected: flooding", s->id);
 			cf_sock_disconnect(s, 0);
 		}
+		return;
+	}
+	if (d == NULL) {
+		cf_event_ack_error(&ctx, "unknown_event", "unknown event");
 		return;
 	}
 	if (!(d->flags & (CF_EV_DEBUG | CF_EV_NOAUTH)) && !cf_chat_authed(s)) {
