@@ -288,6 +288,19 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 		cf_chat_fail(&ctx, "not_authenticated", "Not authenticated");
 		return;
 	}
+	/*
+	 * A lone surrogate in a string (JSON.stringify writes "\ud800"):
+	 * this event is refused, the socket lives.
+	 */
+	if (p->lossy) {
+		if (d->errev != NULL)
+			cf_chat_fail(&ctx, "invalid_payload", "Invalid payload: "
+			    "a string holds a lone UTF-16 surrogate");
+		else
+			cf_event_ack_error(&ctx, "invalid_payload",
+			    "lone UTF-16 surrogate");
+		return;
+	}
 	/* The arguments after the name, as a new array. */
 	if ((ctx.args = json_array()) == NULL)
 		return;
