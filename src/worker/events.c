@@ -451,4 +451,6 @@ const struct cf_app cf_confabd_app = {
 	.on_disconnect = cf_chat_disconnected,
 	.on_timer = cf_chat_timer,
 	.on_gone = cf_presence_gone,
+	.auth_required = 1,
+	.on_auth_timeout = cf_chat_auth_timeout,
 };
