@@ -303,8 +303,9 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 
 		if (pp == NULL)
 			return (-1);
-		/* pending_bytes <= max_payload: the packet was admitted. */
-		if (len > cf_w->conf->max_payload - s->pending_bytes)
+		/* Either test alone could wrap: max-payload is reloadable. */
+		if (s->pending_bytes > cf_w->conf->max_payload ||
+		    len > cf_w->conf->max_payload - s->pending_bytes)
 			return (attach_refused(s, "binary attachments over "
 			    "max-payload"));
 		s->pending_bytes += len;
