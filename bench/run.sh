@@ -168,6 +168,8 @@ start_server() {
 		data-dir $d
 		jwt-secret $SECRET
 		rate-limit 100000 1
+		max-unauthenticated 1000000
+		max-unauthenticated-per-ip 0
 		presence-broadcast no
 		presence-slots $slots
 		log-level warn

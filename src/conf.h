@@ -92,6 +92,9 @@ struct cf_conf {
 	int			 nroles;
 
 	uint32_t		 auth_timeout_ms;	/* default 10 s */
+	uint32_t		 max_unauthenticated;	/* host-wide, default 2048 */
+	uint32_t		 max_unauthenticated_per_ip; /* 0: no cap; 64 */
+	uint32_t		 attachment_timeout_ms;	/* default 10 s */
 	uint32_t		 max_message_length;	/* characters, default 4000 */
 	uint32_t		 rate_limit_events;	/* default 20 ... */
 	uint32_t		 rate_limit_window_ms;	/* ... per 1 s */

@@ -160,6 +160,95 @@ scan_placeholders(const json_t *v, int nattach, uint32_t *seen)
 	return 0;
 }
 
+static int
+hex4(const char *s, unsigned *v)
+{
+	unsigned	 d;
+	int		 i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if (s[i] >= '0' && s[i] <= '9')
+			d = (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			d = (unsigned)(s[i] - 'a' + 10);
+		else if (s[i] >= 'A' && s[i] <= 'F')
+			d = (unsigned)(s[i] - 'A' + 10);
+		else
+			return -1;
+		*v = *v << 4 | d;
+	}
+	return 0;
+}
+
+/*
+ * Rewrite every lone surrogate escape of the JSON text j[0..len) (a
+ * "\uD800"-"\uDFFF" that is not a high one followed by a low one) as
+ * "\uFFFD", in place (same length).  JSON has backslashes only inside
+ * strings, so no string tracking is needed.  Returns how many were
+ * rewritten.
+ */
+static size_t
+lone_surrogates_replace(char *j, size_t len)
+{
+	size_t		 i, n = 0;
+	unsigned	 u, lo;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (j[i] != '\\')
+			continue;
+		if (j[i + 1] != 'u' || len - i < 6 || hex4(j + i + 2, &u) == -1) {
+			i++;		/* another escape: skip its letter */
+			continue;
+		}
+		if (u >= 0xD800 && u <= 0xDBFF && len - i >= 12 &&
+		    j[i + 6] == '\\' && j[i + 7] == 'u' &&
+		    hex4(j + i + 8, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+			i += 11;	/* a pair */
+			continue;
+		}
+		if (u >= 0xD800 && u <= 0xDFFF) {
+			memcpy(j + i + 2, "FFFD", 4);
+			n++;
+		}
+		i += 5;
+	}
+	return n;
+}
+
+/*
+ * jansson refused the payload j[0..len): when lone surrogate escapes are
+ * the reason, parse it again with them read as U+FFFD.  Returns the
+ * value (p->lossy set) or NULL (*rc: CF_SIO_EPROTO or CF_SIO_ENOMEM).
+ */
+static json_t *
+load_lossy(const char *j, size_t len, struct cf_sio_packet *p, int *rc)
+{
+	json_error_t	 jerr;
+	json_t		*v = NULL;
+	char		*copy;
+
+	*rc = CF_SIO_EPROTO;
+	if (memchr(j, '\\', len) == NULL)
+		return NULL;
+	if ((copy = malloc(len)) == NULL) {
+		*rc = CF_SIO_ENOMEM;
+		return NULL;
+	}
+	memcpy(copy, j, len);
+	if (lone_surrogates_replace(copy, len) > 0) {
+		v = json_loadb(copy, len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+		    &jerr);
+		if (v == NULL && json_error_code(&jerr) ==
+		    json_error_out_of_memory)
+			*rc = CF_SIO_ENOMEM;
+		if (v != NULL)
+			p->lossy = 1;
+	}
+	free(copy);
+	return v;
+}
+
 /*
  * Decode the text packet buf[0..len) into p.  p must be zeroed or cleared;
  * on success it holds a new reference to the JSON payload (released by
@@ -232,9 +321,13 @@ cf_sio_decode(const char *buf, size_t len, struct cf_sio_packet *p)
 		p->data = json_loadb(buf + i, len - i,
 		    JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 		if (p->data == NULL) {
-			if (json_error_code(&jerr) == json_error_out_of_memory)
+			if (json_error_code(&jerr) == json_error_out_of_memory) {
 				rc = CF_SIO_ENOMEM;
-			goto fail;
+				goto fail;
+			}
+			if ((p->data = load_lossy(buf + i, len - i, p,
+			    &rc)) == NULL)
+				goto fail;
 		}
 	}
 	if (!payload_valid(p->type, p->data))

@@ -50,6 +50,10 @@ struct cf_sio_packet {
 	json_t		*data;		/* owned reference, NULL when absent */
 	int		 nattach;	/* attachments announced (types 5 and 6) */
 	int		 ngot;		/* attachments received so far */
+	/* 1 when the payload had lone UTF-16 surrogate escapes ("\ud800",
+	 * which JSON.stringify produces and jansson refuses): they were read
+	 * as U+FFFD.  The receiver refuses such an event. */
+	int		 lossy;
 	struct cf_sio_att att[CF_SIO_MAX_ATTACHMENTS];
 };
 
@@ -61,7 +65,9 @@ struct cf_sio_packet {
  * CONNECT object or absent, DISCONNECT absent, CONNECT_ERROR object or
  * string, EVENT a non-empty array whose first element is a string (not a
  * reserved name) or a number, ACK an array.  Types 5/6 must carry exactly
- * `nattach` well-formed placeholders (num 0..nattach-1).
+ * `nattach` well-formed placeholders (num 0..nattach-1).  A payload that
+ * is valid JSON except for lone surrogate escapes in strings is decoded
+ * with each of them read as U+FFFD and p->lossy set.
  * Returns CF_SIO_OK, CF_SIO_EPROTO or CF_SIO_ENOMEM; on error p is cleared.
  */
 int	 cf_sio_decode(const char *buf, size_t len, struct cf_sio_packet *p);

@@ -30,6 +30,14 @@ struct cf_shm;
 #define CF_SHM_ERROR_CODES	32	/* distinct error codes counted per slot */
 #define CF_SHM_CODE_MAX		32	/* bytes of an error code, NUL included */
 #define CF_SHM_DB_BUCKETS	12	/* finite buckets of the write histogram */
+/*
+ * Counters of unauthenticated sessions by client address: an address (an
+ * IPv6 one by its /64) hashes with the run id as key to one of these, and
+ * the host-wide count of a bucket is the sum over the slots.  Addresses
+ * that share a bucket share its count: the per-address cap can only be
+ * met early, never exceeded.
+ */
+#define CF_SHM_ADDR_BUCKETS	8192
 
 /* Upper bounds (microseconds) of the database write latency buckets. */
 extern const uint32_t cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS];
@@ -69,6 +77,10 @@ struct cf_shm_stats {
 	struct cf_shm_error errors[CF_SHM_ERROR_CODES];
 	uint64_t	 restarts;		/* by the master */
 	uint32_t	 ready;		/* 1 once the worker accepts connections */
+	uint64_t	 unauthenticated;	/* sessions not authenticated yet */
+	uint64_t	 unauth_refused;	/* handshakes refused by the caps */
+	uint64_t	 attach_closed;		/* closed for their attachments */
+	uint32_t	 unauth_by_addr[CF_SHM_ADDR_BUCKETS];
 } __attribute__((aligned(128)));
 
 /* Record one database write of `us` microseconds (the slot's worker). */

@@ -376,8 +376,8 @@ cf_chat_timer(struct cf_sess *s)
 	if (c == NULL)
 		return;
 	if (!c->authed && c->auth_deadline != 0 && now >= c->auth_deadline) {
-		cf_chat_emit(s, "auth:error", json_string("Authentication timeout"));
-		cf_sock_disconnect(s, 0);
+		cf_chat_auth_timeout(s);
+		cf_sess_close(s, "authentication timeout", CF_CLOSE_GRACEFUL);
 		return;
 	}
 	if (c->authed && c->exp != 0 &&
@@ -430,7 +430,13 @@ cf_chat_connected(struct cf_sess *s)
 		return;
 	}
 	c = s->app;
-	c->auth_deadline = cf_now_ms() + cf_w->conf->auth_timeout_ms;
+	/*
+	 * A session that never authenticated has its deadline from its
+	 * start (session.c), which a new CONNECT does not move; one that
+	 * authenticated, left "/" and came back has auth-timeout again.
+	 */
+	c->auth_deadline = s->unauth ? 0 :
+	    cf_now_ms() + cf_w->conf->auth_timeout_ms;
 	timer_update(s);
 	tok = json_object_get(s->auth, "token");
 	if (json_is_string(tok)) {
@@ -441,6 +447,19 @@ cf_chat_connected(struct cf_sess *s)
 		ctx.errev = "auth:error";
 		(void)authenticate(&ctx, json_string_value(tok));
 	}
+}
+
+/*
+ * auth-timeout passed: the socket hears why and is disconnected; the
+ * caller closes the session (the Engine.IO transport) right after.
+ */
+void
+cf_chat_auth_timeout(struct cf_sess *s)
+{
+	if (!s->connected)
+		return;
+	cf_chat_emit(s, "auth:error", json_string("Authentication timeout"));
+	cf_sock_disconnect(s, 0);
 }
 
 void
@@ -597,6 +616,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	first = !c->authed;
 	if (first) {
 		c->authed = 1;
+		cf_sess_authenticated(s);
 		cf_room_join(cf_w, s, "authenticated");
 		snprintf(room, sizeof(room), "user:%s", c->user_id);
 		cf_room_join(cf_w, s, room);

@@ -48,6 +48,7 @@ struct cf_chat {
 void	 cf_chat_connected(struct cf_sess *s);
 void	 cf_chat_disconnected(struct cf_sess *s, const char *reason);
 void	 cf_chat_timer(struct cf_sess *s);
+void	 cf_chat_auth_timeout(struct cf_sess *s);
 int	 cf_chat_authed(const struct cf_sess *s);
 /*
  * The permissions in force for an authenticated socket: the token's

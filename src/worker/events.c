@@ -269,12 +269,14 @@ dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
 		d = NULL;
 	count_event(d != NULL ? i : CF_SHM_EVENT_NAMES - 1);
 	*known = d != NULL;
-	if (d == NULL) {
-		cf_event_ack_error(ctx, "unknown_event", "unknown event");
-		return;
-	}
-	ctx->errev = d->errev;
-	if (!(d->flags & CF_EV_DEBUG) && rate_limited(s) == -1) {
+	/*
+	 * Every name goes through the rate limit, unknown ones included (a
+	 * flood of made-up names must cost its sender the same).  Only the
+	 * diagnostic events, served with debug-events alone, are exempt.
+	 * An unknown name has no error event of its own: chat:error.
+	 */
+	ctx->errev = d != NULL ? d->errev : NULL;
+	if ((d == NULL || !(d->flags & CF_EV_DEBUG)) && rate_limited(s) == -1) {
 		cf_chat_fail(ctx, "rate_limited", "Rate limit exceeded");
 		if (s->rl_refused > 3 * cf_w->conf->rate_limit_events) {
 			cf_log_info("socket %s disconnected: flooding", s->id);
@@ -282,9 +284,26 @@ dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
 		}
 		return;
 	}
+	if (d == NULL) {
+		cf_event_ack_error(ctx, "unknown_event", "unknown event");
+		return;
+	}
 	if (!(d->flags & (CF_EV_DEBUG | CF_EV_NOAUTH)) && !cf_chat_authed(s)) {
 		ctx->errev = "auth:error";
 		cf_chat_fail(ctx, "not_authenticated", "Not authenticated");
+		return;
+	}
+	/*
+	 * A lone surrogate in a string (JSON.stringify writes "\ud800"):
+	 * this event is refused, the socket lives.
+	 */
+	if (p->lossy) {
+		if (d->errev != NULL)
+			cf_chat_fail(ctx, "invalid_payload", "Invalid payload: "
+			    "a string holds a lone UTF-16 surrogate");
+		else
+			cf_event_ack_error(ctx, "invalid_payload",
+			    "lone UTF-16 surrogate");
 		return;
 	}
 	/* The arguments after the name, as a new array. */
@@ -568,4 +587,6 @@ const struct cf_app cf_confabd_app = {
 	.on_disconnect = cf_chat_disconnected,
 	.on_timer = cf_chat_timer,
 	.on_gone = cf_presence_gone,
+	.auth_required = 1,
+	.on_auth_timeout = cf_chat_auth_timeout,
 };

@@ -374,6 +374,12 @@ poll_answer(struct cf_sess *s, struct cf_buf *b, int *finished)
 
 /* ------------------------------------------------------ polling: GET */
 
+/*
+ * The body of the 503 refusing a new session over max-unauthenticated or
+ * max-unauthenticated-per-ip (polling handshake or WebSocket upgrade).
+ */
+#define UNAUTH_REFUSED	"Too many unauthenticated connections\n"
+
 static int
 handshake(struct lws *wsi, struct pss *pss, int endpoint, int websocket)
 {
@@ -387,6 +393,9 @@ handshake(struct lws *wsi, struct pss *pss, int endpoint, int websocket)
 	s->eio_echo = endpoint == 2;
 	if (s->eio_echo)
 		s->connect_deadline = 0;
+	else
+		cf_sess_unauth_begin(s, cf_sess_addr_bucket(cf_w,
+		    lws_get_socket_fd(wsi)));
 	cf_sess_timer_update(s);
 	if (cf_eio_open_packet(&b, s->sid, !websocket, cf_w->conf->ping_interval_ms,
 	    cf_w->conf->ping_timeout_ms, cf_w->conf->max_payload) != CF_EIO_OK) {
@@ -929,6 +938,20 @@ metrics_build(struct cf_buf *b)
 	    metrics_per_slot(b, "confabd_relay_received_total",
 	    offsetof(struct cf_shm_stats, relay_in)))
 		return (-1);
+	if (metrics_head(b, "confabd_unauthenticated_connections", "gauge",
+	    "Engine.IO sessions not authenticated yet.") ||
+	    metrics_per_slot(b, "confabd_unauthenticated_connections",
+	    offsetof(struct cf_shm_stats, unauthenticated)) ||
+	    metrics_head(b, "confabd_unauthenticated_refused_total", "counter",
+	    "New connections refused by max-unauthenticated(-per-ip).") ||
+	    metrics_per_slot(b, "confabd_unauthenticated_refused_total",
+	    offsetof(struct cf_shm_stats, unauth_refused)) ||
+	    metrics_head(b, "confabd_attachment_disconnects_total", "counter",
+	    "Sessions closed for their binary attachments (size, time, "
+	    "before authentication).") ||
+	    metrics_per_slot(b, "confabd_attachment_disconnects_total",
+	    offsetof(struct cf_shm_stats, attach_closed)))
+		return (-1);
 	if (cf_w->conf->redis_host != NULL && (metrics_head(b,
 	    "confabd_relay_redis_up", "gauge",
 	    "1 while the worker's Redis connections are up.") ||
@@ -1166,6 +1189,10 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	if (cf_w->draining)
 		return (respond(wsi, origin_of(pss), 503, "text/plain",
 		    "Service Unavailable", 19, 1));
+	if (endpoint == 1 && cf_sess_admit(cf_w, cf_sess_addr_bucket(cf_w,
+	    lws_get_socket_fd(wsi))) == -1)
+		return (respond(wsi, origin_of(pss), 503, "text/plain",
+		    UNAUTH_REFUSED, sizeof(UNAUTH_REFUSED) - 1, 1));
 	return (handshake(wsi, pss, endpoint, 0));
 }
 
@@ -1323,6 +1350,12 @@ confirm_upgrade(struct lws *wsi)
 		code = ECODE_VERSION;
 	else if (cf_w->draining)
 		code = ECODE_BAD;
+	else if (eio_path(path) == 1 && cf_sess_admit(cf_w,
+	    cf_sess_addr_bucket(cf_w, lws_get_socket_fd(wsi))) == -1) {
+		(void)respond(wsi, origin, 503, "text/plain", UNAUTH_REFUSED,
+		    sizeof(UNAUTH_REFUSED) - 1, 1);
+		return (1);
+	}
 	if (code != -1) {
 		(void)respond_error(wsi, origin ? origin : "", code, 1);
 		free(origin);

@@ -7,6 +7,9 @@
  * unanswered for pingTimeout closes the session.  Nothing else resets the
  * timers.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +133,15 @@ cf_outq_clear(struct cf_outq *q)
 static void	 detach_wsi(struct cf_sess *, struct lws **, int);
 
 static void
+count_attach_closed(struct cf_worker *w)
+{
+	struct cf_shm_stats *st;
+
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
+		__atomic_add_fetch(&st->attach_closed, 1, __ATOMIC_RELAXED);
+}
+
+static void
 sess_timer_cb(uv_timer_t *t)
 {
 	struct cf_sess *s = t->data;
@@ -144,6 +156,23 @@ sess_timer_cb(uv_timer_t *t)
 	}
 	if (s->connect_deadline != 0 && now >= s->connect_deadline) {
 		cf_sess_close(s, "connect timeout", 1);
+		return;
+	}
+	if (s->attach_deadline != 0 && now >= s->attach_deadline) {
+		count_attach_closed(w);
+		cf_log_info("session %s closed: binary attachments not "
+		    "received within attachment-timeout", s->sid);
+		cf_sess_close(s, "attachment timeout", CF_CLOSE_FORCED);
+		return;
+	}
+	if (s->auth_deadline != 0 && now >= s->auth_deadline &&
+	    s->state == CF_S_OPEN) {
+		s->auth_deadline = 0;
+		if (cf_app->on_auth_timeout != NULL)
+			cf_app->on_auth_timeout(s);
+		cf_log_debug("session %s closed: not authenticated within "
+		    "auth-timeout", s->sid);
+		cf_sess_close(s, "authentication timeout", CF_CLOSE_GRACEFUL);
 		return;
 	}
 	if (s->close_deadline != 0 && now >= s->close_deadline) {
@@ -180,7 +209,7 @@ void
 cf_sess_timer_update(struct cf_sess *s)
 {
 	uint64_t next = 0, now;
-	uint64_t d[6];
+	uint64_t d[8];
 	int i;
 
 	if (s->state == CF_S_CLOSED)
@@ -191,7 +220,9 @@ cf_sess_timer_update(struct cf_sess *s)
 	d[3] = s->upgrade_deadline;
 	d[4] = s->close_deadline;
 	d[5] = s->app_deadline;
-	for (i = 0; i < 6; i++)
+	d[6] = s->auth_deadline;
+	d[7] = s->attach_deadline;
+	for (i = 0; i < 8; i++)
 		if (d[i] != 0 && (next == 0 || d[i] < next))
 			next = d[i];
 	if (next == 0) {
@@ -295,6 +326,125 @@ detach_wsi(struct cf_sess *s, struct lws **pw, int kill)
 	*pw = NULL;
 }
 
+/* ---------------------------------------------- not authenticated yet */
+
+uint32_t
+cf_sess_addr_bucket(struct cf_worker *w, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	const uint8_t *a = NULL;
+	const char *key;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t n = 0, i;
+
+	memset(&ss, 0, sizeof(ss));
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET) {
+			a = (const uint8_t *)
+			    &((struct sockaddr_in *)&ss)->sin_addr;
+			n = 4;
+		} else if (ss.ss_family == AF_INET6) {
+			a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+			if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+				a += 12;
+				n = 4;
+			} else
+				n = 8;	/* one /64 is one client */
+		}
+	}
+	/* Keyed by the host's run id: buckets differ from run to run. */
+	key = w->shm != NULL ? cf_shm_run_id(w->shm) : "";
+	for (i = 0; key[i] != '\0'; i++)
+		h = (h ^ (uint8_t)key[i]) * 16777619u;
+	h = (h ^ (uint8_t)n) * 16777619u;
+	for (i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return (h % CF_SHM_ADDR_BUCKETS);
+}
+
+int
+cf_sess_admit(struct cf_worker *w, uint32_t bucket)
+{
+	static uint64_t logged_at;
+	const struct cf_conf *conf = w->conf;
+	struct cf_shm_stats *st;
+	uint64_t all = 0, addr = 0, now;
+	unsigned i, n;
+
+	if (!cf_app->auth_required || w->shm == NULL)
+		return (0);
+	n = cf_shm_nslots(w->shm);
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(w->shm, i)) == NULL)
+			continue;
+		all += __atomic_load_n(&st->unauthenticated, __ATOMIC_RELAXED);
+		addr += __atomic_load_n(&st->unauth_by_addr[bucket],
+		    __ATOMIC_RELAXED);
+	}
+	if (all < conf->max_unauthenticated &&
+	    (conf->max_unauthenticated_per_ip == 0 ||
+	    addr < conf->max_unauthenticated_per_ip))
+		return (0);
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
+		__atomic_add_fetch(&st->unauth_refused, 1, __ATOMIC_RELAXED);
+	now = cf_now_ms();
+	if (now - logged_at >= 1000) {
+		logged_at = now;
+		cf_log_info("new connection refused: %s unauthenticated "
+		    "connections reached",
+		    all >= conf->max_unauthenticated ? "max-unauthenticated" :
+		    "max-unauthenticated-per-ip");
+	}
+	return (-1);
+}
+
+void
+cf_sess_unauth_begin(struct cf_sess *s, uint32_t bucket)
+{
+	struct cf_worker *w = cf_w;
+	struct cf_shm_stats *st;
+
+	if (!cf_app->auth_required || s->unauth)
+		return;
+	s->unauth = 1;
+	s->unauth_bucket = bucket % CF_SHM_ADDR_BUCKETS;
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL) {
+		__atomic_add_fetch(&st->unauthenticated, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&st->unauth_by_addr[s->unauth_bucket], 1,
+		    __ATOMIC_RELAXED);
+	}
+	s->auth_deadline = cf_now_ms() + w->conf->auth_timeout_ms;
+	cf_sess_timer_update(s);
+}
+
+/* Stop counting s as unauthenticated. */
+static void
+unauth_end(struct cf_sess *s)
+{
+	struct cf_worker *w = cf_w;
+	struct cf_shm_stats *st;
+
+	if (!s->unauth)
+		return;
+	s->unauth = 0;
+	s->auth_deadline = 0;
+	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL) {
+		__atomic_sub_fetch(&st->unauthenticated, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&st->unauth_by_addr[s->unauth_bucket], 1,
+		    __ATOMIC_RELAXED);
+	}
+}
+
+void
+cf_sess_authenticated(struct cf_sess *s)
+{
+	if (!s->unauth)
+		return;
+	unauth_end(s);
+	cf_sess_timer_update(s);
+}
+
 static void
 sess_finish(struct cf_sess *s)
 {
@@ -309,6 +459,7 @@ sess_finish(struct cf_sess *s)
 	detach_wsi(s, &s->probe_wsi, 1);
 	detach_wsi(s, &s->ws_wsi, 1);
 	uv_timer_stop(&s->timer);
+	unauth_end(s);
 	HASH_DEL(w->sessions, s);
 	w->nsessions--;
 	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL) {
@@ -335,7 +486,7 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 	if (s->state == CF_S_OPEN)
 		cf_sock_closed(s);
 	s->ping_at = s->pong_deadline = s->connect_deadline = 0;
-	s->upgrade_deadline = 0;
+	s->upgrade_deadline = s->auth_deadline = s->attach_deadline = 0;
 	if (s->probe_wsi != NULL)
 		detach_wsi(s, &s->probe_wsi, 1);
 
@@ -365,7 +516,13 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 			return;
 		}
 		s->state = CF_S_CLOSING;
-		cf_outq_clear(&s->q);
+		/*
+		 * After an error what is queued is dropped; a graceful close
+		 * delivers it first (auth:error and DISCONNECT before an
+		 * authentication timeout closes the session).
+		 */
+		if (notify != CF_CLOSE_GRACEFUL)
+			cf_outq_clear(&s->q);
 		/*
 		 * A client re-polls at once after each answer; while the
 		 * worker drains, a session that does not is not waited for.

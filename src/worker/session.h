@@ -90,6 +90,15 @@ struct cf_sess {
 	uint64_t		 upgrade_deadline;
 	uint64_t		 close_deadline; /* give up a buffered close */
 	uint64_t		 app_deadline;	/* the application's own timer */
+	/* Authenticated by then (cf_app->auth_required), else closed. */
+	uint64_t		 auth_deadline;
+	/* The attachments of `pending` complete by then, else closed. */
+	uint64_t		 attach_deadline;
+
+	/* Not authenticated yet: counted in the stats block (host-wide
+	 * caps), under its address counter unauth_bucket. */
+	int			 unauth;
+	uint32_t		 unauth_bucket;
 
 	/* Per-socket rate limit: a token bucket (events.c). */
 	double			 rl_tokens;
@@ -103,6 +112,7 @@ struct cf_sess {
 	/* Waiting for its binary attachments, or NULL (allocated only then:
 	 * a packet is 448 bytes, most sessions never see an attachment). */
 	struct cf_sio_packet	*pending;
+	size_t			 pending_bytes;	/* its text and attachments */
 	uint64_t		 next_ack_id;
 	struct cf_ack		*acks;
 	struct cf_membership	*rooms;
@@ -141,6 +151,15 @@ struct cf_app {
 	/* A message from the master or a peer the application owns
 	 * (CF_IPC_GONE: presence keys left with no connection). */
 	void	(*on_gone)(struct cf_worker *w, const char *key);
+	/*
+	 * Non-zero: every session counts as unauthenticated until the
+	 * application calls cf_sess_authenticated(): new sessions are capped
+	 * (max-unauthenticated, max-unauthenticated-per-ip), a binary packet
+	 * closes the session, and at auth-timeout from the session's start
+	 * on_auth_timeout (may be NULL) runs and the session is closed.
+	 */
+	int	  auth_required;
+	void	(*on_auth_timeout)(struct cf_sess *s);
 };
 extern const struct cf_app *cf_app;	/* set before the workers start */
 extern const struct cf_app cf_confabd_app;
@@ -179,6 +198,24 @@ void		 cf_sess_transport_gone(struct cf_sess *s, const char *reason);
 void		 cf_sess_upgraded(struct cf_sess *s);
 /* Re-arm the session timer after a deadline changed. */
 void		 cf_sess_timer_update(struct cf_sess *s);
+
+/*
+ * Sessions not authenticated yet (cf_app->auth_required).  The counter of
+ * the peer address of fd (an IPv6 address by its /64), for the per-address
+ * cap.
+ */
+uint32_t	 cf_sess_addr_bucket(struct cf_worker *w, int fd);
+/*
+ * May a new session of that address start?  Checks max-unauthenticated
+ * and max-unauthenticated-per-ip against the counts of every worker of the
+ * host.  0, or -1 when refused (counted, logged at most once a second).
+ * Always 0 unless cf_app->auth_required.
+ */
+int		 cf_sess_admit(struct cf_worker *w, uint32_t bucket);
+/* Count a new session as unauthenticated and arm its auth-timeout. */
+void		 cf_sess_unauth_begin(struct cf_sess *s, uint32_t bucket);
+/* The application authenticated s: no longer counted or timed. */
+void		 cf_sess_authenticated(struct cf_sess *s);
 
 /* The queue. */
 void		 cf_outq_push(struct cf_outq *q, struct cf_msg *m);

@@ -3,11 +3,19 @@
  * connect and disconnect, events and acks in both directions, binary
  * attachments.  A protocol violation returns -1 and the caller closes the
  * whole connection, as the reference server does.
+ *
+ * Binary attachments are held until the last one arrives, so they are
+ * bounded: at most CF_SIO_MAX_ATTACHMENTS (10) per packet (the codec),
+ * max-payload bytes for the text and all its attachments together, and
+ * attachment-timeout for the rest to arrive (session.c); over any of them
+ * the connection is closed.  An application that requires authentication
+ * gets no attachments from a session before it authenticated.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "shm/shm.h"
 #include "util.h"
 #include "worker/room.h"
 #include "worker/session.h"
@@ -256,6 +264,32 @@ dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 	}
 }
 
+/* Close s for its attachments (log, count); returns -1 for the caller. */
+static int
+attach_refused(struct cf_sess *s, const char *why)
+{
+	struct cf_shm_stats *st;
+
+	if ((st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)
+		__atomic_add_fetch(&st->attach_closed, 1, __ATOMIC_RELAXED);
+	cf_log_info("session %s closed: %s", s->sid, why);
+	cf_sess_close(s, why, CF_CLOSE_FORCED);
+	return (-1);
+}
+
+/* Forget the packet waiting for attachments. */
+static void
+pending_drop(struct cf_sess *s)
+{
+	if (s->pending != NULL) {
+		cf_sio_packet_clear(s->pending);
+		free(s->pending);
+		s->pending = NULL;
+	}
+	s->pending_bytes = 0;
+	s->attach_deadline = 0;
+}
+
 int
 cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
     int binary)
@@ -269,12 +303,21 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 
 		if (pp == NULL)
 			return (-1);
+		/* Either test alone could wrap: max-payload is reloadable. */
+		if (s->pending_bytes > cf_w->conf->max_payload ||
+		    len > cf_w->conf->max_payload - s->pending_bytes)
+			return (attach_refused(s, "binary attachments over "
+			    "max-payload"));
+		s->pending_bytes += len;
 		rc = cf_sio_add_attachment(pp, data, len);
 		if (rc < 0)
 			return (-1);
 		if (rc == 0)
 			return (0);
 		s->pending = NULL;
+		s->pending_bytes = 0;
+		s->attach_deadline = 0;
+		cf_sess_timer_update(s);
 		rc = dispatch(s, pp);
 		cf_sio_packet_clear(pp);
 		free(pp);
@@ -318,11 +361,25 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 		goto done;
 	}
 	if (cf_sio_incomplete(&p)) {
+		if (cf_app->auth_required && s->unauth) {
+			rc = attach_refused(s, "binary attachments before "
+			    "authentication");
+			goto done;
+		}
+		if (len > cf_w->conf->max_payload) {
+			rc = attach_refused(s, "binary attachments over "
+			    "max-payload");
+			goto done;
+		}
 		if ((s->pending = malloc(sizeof(*s->pending))) == NULL) {
 			rc = -1;
 			goto done;
 		}
 		*s->pending = p;
+		s->pending_bytes = len;
+		s->attach_deadline = cf_now_ms() +
+		    cf_w->conf->attachment_timeout_ms;
+		cf_sess_timer_update(s);
 		return (0);
 	}
 	rc = dispatch(s, &p);
@@ -335,11 +392,7 @@ void
 cf_sock_closed(struct cf_sess *s)
 {
 	sock_left(s, s->close_reason ? s->close_reason : "transport close");
-	if (s->pending != NULL) {
-		cf_sio_packet_clear(s->pending);
-		free(s->pending);
-		s->pending = NULL;
-	}
+	pending_drop(s);
 }
 
 void

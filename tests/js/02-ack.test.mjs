@@ -4,6 +4,13 @@ import assert from 'node:assert/strict';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
 import { connect, askAll, once, closeAll, TRANSPORTS }
     from './lib/client.mjs';
+import { CHAT_CONF } from './lib/chat.mjs';
+import { mint } from './lib/token.mjs';
+
+// Binary packets are refused before authentication: the clients
+// authenticate at CONNECT.
+const authed = (topts) => ({ ...topts, auth: { token: mint({
+    userId: '1', displayName: 'Ack', role: 'user' }) } });
 
 // Values that must survive a round trip unchanged.
 const NESTED = {
@@ -35,8 +42,9 @@ for (const [tname, topts] of Object.entries({
 		const sockets = [];
 
 		before(async () => {
-			d = await startDaemon({ workers: 2 });
-			s = await connect(d.url, topts);
+			d = await startDaemon({ workers: 2,
+			    extraConf: CHAT_CONF });
+			s = await connect(d.url, authed(topts));
 			sockets.push(s);
 			assert.equal(s.io.engine.transport.name, tname);
 		});
@@ -154,7 +162,7 @@ for (const [tname, topts] of Object.entries({
 		// does not hide the other results.  (A NUL inside an object
 		// *key* is refused: jansson cannot hold such keys.)
 		it('strings holding U+0000 survive', withLogs(async () => {
-			const c = await connect(d.url, topts);
+			const c = await connect(d.url, authed(topts));
 			sockets.push(c);
 			const v = 'nul\u0000inside';
 			assert.deepEqual(await askAll(c, 'echo', v, { k: v }, [v]),

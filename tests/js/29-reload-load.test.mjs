@@ -31,6 +31,9 @@ function extraConf({ rotated = false, cut = false, dropped = false } = {}) {
 		    (cut ? '' : ' chat.create_channels'),
 		'rate-limit 1000 1',
 		'shutdown-timeout 5s',
+		// NCLIENTS of one address reconnect at once at a hand-over,
+		// each unauthenticated until its CONNECT is answered.
+		'max-unauthenticated-per-ip 0',
 	];
 }
 

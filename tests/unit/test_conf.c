@@ -179,6 +179,9 @@ test_defaults(void **state)
 	assert_null(c->jwt_audience);
 	assert_int_equal(c->jwt_leeway_ms, 30000);
 	assert_int_equal(c->auth_timeout_ms, 10000);
+	assert_int_equal(c->max_unauthenticated, 2048);
+	assert_int_equal(c->max_unauthenticated_per_ip, 64);
+	assert_int_equal(c->attachment_timeout_ms, 10000);
 	assert_int_equal(c->typing_timeout_ms, 6000);
 	assert_int_equal(c->cleanup_interval_ms, 300000);
 	assert_int_equal(c->max_message_length, 4000);
@@ -1394,6 +1397,27 @@ test_chat_limits(void **state)
 	load_err("max-connections-per-user 10001\n", "t.conf:1: invalid "
 	    "value \"10001\" for \"max-connections-per-user\": must be "
 	    "between 1 and 10000");
+
+	/* Connections not authenticated yet; per address 0: no cap. */
+	c = load_ok("max-unauthenticated 1\nmax-unauthenticated-per-ip 0\n"
+	    "attachment-timeout 1ms\n");
+	assert_int_equal(c->max_unauthenticated, 1);
+	assert_int_equal(c->max_unauthenticated_per_ip, 0);
+	assert_int_equal(c->attachment_timeout_ms, 1);
+	cf_conf_free(c);
+	c = load_ok("max-unauthenticated 1000000\n"
+	    "max-unauthenticated-per-ip 1000000\nattachment-timeout 1h\n");
+	assert_int_equal(c->max_unauthenticated, 1000000);
+	assert_int_equal(c->max_unauthenticated_per_ip, 1000000);
+	assert_int_equal(c->attachment_timeout_ms, 3600000);
+	cf_conf_free(c);
+	load_err("max-unauthenticated 0\n", "t.conf:1: invalid value \"0\" "
+	    "for \"max-unauthenticated\": must be between 1 and 1000000");
+	load_err("max-unauthenticated-per-ip 1000001\n", "t.conf:1: invalid "
+	    "value \"1000001\" for \"max-unauthenticated-per-ip\": must be "
+	    "between 0 and 1000000");
+	load_err("attachment-timeout 0\n", "t.conf:1: invalid value \"0\" "
+	    "for \"attachment-timeout\": must be between 1ms and 1h");
 
 	/* rate-limit takes exactly two arguments. */
 	load_err("rate-limit 20\n",

@@ -846,6 +846,86 @@ fuzz_one(const char *s, size_t len, struct cf_buf *b)
 	free(heap);
 }
 
+/*
+ * Lone UTF-16 surrogate escapes, as JSON.stringify writes them: read as
+ * U+FFFD with p.lossy set, so the receiver can refuse the one event.
+ * Valid pairs, escaped backslashes and other escapes are left alone, and
+ * a payload that is bad for another reason stays a protocol error.
+ */
+static void
+test_lone_surrogates(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;	/* 2nd array element, UTF-8 */
+		int		 lossy;
+	} ok[] = {
+		{ "2[\"e\",\"\\ud800\"]", "\xef\xbf\xbd", 1 },
+		{ "2[\"e\",\"\\uDFFF\"]", "\xef\xbf\xbd", 1 },
+		{ "2[\"e\",\"a\\udc00b\"]", "a\xef\xbf\xbd" "b", 1 },
+		/* high then high: both lone */
+		{ "2[\"e\",\"\\ud800\\ud801\"]",
+		    "\xef\xbf\xbd\xef\xbf\xbd", 1 },
+		/* a high one at the very end of the string */
+		{ "2[\"e\",\"x\\ud83d\"]", "x\xef\xbf\xbd", 1 },
+		/* a valid pair: no change, not lossy */
+		{ "2[\"e\",\"\\ud83d\\ude00\"]", "\xf0\x9f\x98\x80", 0 },
+		/* a pair, then a lone low one */
+		{ "2[\"e\",\"\\ud83d\\ude00\\ude00\"]",
+		    "\xf0\x9f\x98\x80\xef\xbf\xbd", 1 },
+		/* "\\ud800" is a backslash and the letters ud800 */
+		{ "2[\"e\",\"\\\\ud800\"]", "\\ud800", 0 },
+		{ "2[\"e\",\"\\\\\\ud800\"]", "\\\xef\xbf\xbd", 1 },
+	};
+	static const char *bad[] = {
+		/* lone surrogate and another error: still refused */
+		"2[\"e\",\"\\ud800\"",
+		"2[\"e\",\"\\ud800\",]",
+		"2[\"e\",\"\\ud80\"]",
+		"2[\"e\",\"\\u",
+		/* raw UTF-8 of a surrogate is no escape: refused */
+		"2[\"e\",\"\xed\xa0\x80\"]",
+	};
+	struct cf_sio_packet	 p;
+	const json_t		*v;
+	size_t			 i;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(cf_sio_decode(ok[i].in, strlen(ok[i].in), &p),
+		    CF_SIO_OK);
+		assert_int_equal(p.lossy, ok[i].lossy);
+		v = json_array_get(p.data, 1);
+		assert_true(json_is_string(v));
+		assert_string_equal(json_string_value(v), ok[i].want);
+		cf_sio_packet_clear(&p);
+		assert_int_equal(p.lossy, 0);
+	}
+	/* The header survives: ack id, namespace, attachments. */
+	assert_int_equal(cf_sio_decode(LIT("51-/admin,7[\"up\",\"\\udead\","
+	    PH(0) "]"), &p), CF_SIO_OK);
+	assert_int_equal(p.lossy, 1);
+	assert_int_equal(p.id, 7);
+	assert_string_equal(p.nsp, "/admin");
+	assert_int_equal(p.nattach, 1);
+	assert_string_equal(json_string_value(json_array_get(p.data, 0)),
+	    "up");
+	cf_sio_packet_clear(&p);
+	/* The event name itself. */
+	assert_int_equal(cf_sio_decode(LIT("23[\"\\ud800\"]"), &p), CF_SIO_OK);
+	assert_int_equal(p.lossy, 1);
+	assert_string_equal(json_string_value(json_array_get(p.data, 0)),
+	    "\xef\xbf\xbd");
+	cf_sio_packet_clear(&p);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(cf_sio_decode(bad[i], strlen(bad[i]), &p),
+		    CF_SIO_EPROTO);
+		assert_null(p.data);
+		assert_int_equal(p.lossy, 0);
+	}
+}
+
 static void
 test_garbage(void **state)
 {
@@ -909,6 +989,7 @@ main(void)
 		cmocka_unit_test(test_json_real_roundtrip),
 		cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_json_dump_limits),
+		cmocka_unit_test(test_lone_surrogates),
 		cmocka_unit_test(test_garbage),
 	};
 
