@@ -62,7 +62,9 @@ async function seed(d) {
 	const ch = await createChannel(admin, { isPrivate: false });
 	for (let i = 0; i < 100; i++)
 		await send(admin, ch.id, BODY);
-	return { admin, ch };
+	// The well-behaved clients talk elsewhere: the pages stay large.
+	const chatter = await createChannel(admin, { isPrivate: false });
+	return { admin, ch, chatter };
 }
 
 function getMessages(ackId, channelId) {
@@ -228,14 +230,14 @@ async function wsSession(d, user, channelId) {
 }
 
 describe('slow consumers (max-output-buffer)', () => {
-	let d, ch, admin;
+	let d, ch, chatter, admin;
 
 	before(async () => {
 		// One worker: every client below shares it.  The rate limit
 		// is raised so that only the output bound can stop anyone.
 		d = await startDaemon({ workers: 1, env: ENV,
 		    extraConf: [...CHAT_CONF, 'rate-limit 1000 1'] });
-		({ admin, ch } = await seed(d));
+		({ admin, ch, chatter } = await seed(d));
 	});
 	after(async () => {
 		if (admin)
@@ -247,7 +249,7 @@ describe('slow consumers (max-output-buffer)', () => {
 	it('a polling client that POSTs chat:get_messages and never GETs is ' +
 	    'closed; the worker stays bounded; others keep chatting',
 	    withLogs(async () => {
-		const good = await wellBehaved(d, ch.id, 1);
+		const good = await wellBehaved(d, chatter.id, 1);
 		const before = workersRss(d);
 		const metric0 = await metric(d, 'confabd_slow_consumer_disconnects_total');
 		const mark = d.logMark();
@@ -293,7 +295,7 @@ describe('slow consumers (max-output-buffer)', () => {
 
 	it('a WebSocket client that stops reading is closed; the worker ' +
 	    'stays bounded; others keep chatting', withLogs(async () => {
-		const good = await wellBehaved(d, ch.id, 2);
+		const good = await wellBehaved(d, chatter.id, 2);
 		const before = workersRss(d);
 		const metric0 = await metric(d, 'confabd_slow_consumer_disconnects_total');
 		const user = { userId: '702', displayName: 'Hostile ws',
@@ -333,6 +335,32 @@ describe('slow consumers (max-output-buffer)', () => {
 		assert.ok(rounds >= 5, `only ${rounds} good round trips`);
 		assert.ok(await metric(d, 'confabd_slow_consumer_disconnects_total') -
 		    metric0 >= closed, 'confabd_slow_consumer_disconnects_total');
+	}));
+
+	it('a polling response carries at most 256 KiB of a backlog; ' +
+	    'several GETs drain it', withLogs(async () => {
+		const sid = await pollingSession(d, { userId: '708',
+		    displayName: 'Backlog', role: 'user' }, ch.id);
+		// Two pages (about 420 KB each) wait for the next GET.
+		await raw.post(d.port, sid, raw.encodePayload([
+		    getMessages(3, ch.id), getMessages(4, ch.id)]));
+		await sleep(500);
+		const acks = [], sizes = [];
+		while (acks.length < 2 && sizes.length < 10) {
+			const g = await raw.poll(d.port, sid);
+			assert.equal(g.status, 200, `GET: ${g.status}`);
+			const packets = raw.decodePayload(g.body);
+			sizes.push(Buffer.byteLength(g.body));
+			// Larger than the cap only as one packet.
+			assert.ok(Buffer.byteLength(g.body) <= 256 * 1024 ||
+			    packets.length === 1, `a body of ${packets.length} ` +
+			    `packets and ${Buffer.byteLength(g.body)} bytes`);
+			for (const pk of packets)
+				if (pk.type === '4' && /^3[34]\[/.test(pk.data))
+					acks.push(pk.data.slice(0, 2));
+		}
+		assert.deepEqual(acks, ['33', '34']);
+		assert.equal(sizes.length, 2, `bodies of ${sizes} bytes`);
 	}));
 
 	it('max-output-buffer reloads on SIGHUP: below one page, a reader ' +
