@@ -174,6 +174,10 @@ static const struct conf_rule conf_rules[] = {
 	{ { "max-payload", T_SIZE, F(max_payload), "1000000", CF_CONF_HOT,
 	    "largest accepted message or HTTP body, in bytes" },
 	    1024, 64LL * 1024 * 1024, NULL, 1, 1 },
+	{ { "max-output-buffer", T_SIZE, F(max_output_buffer), "1m",
+	    CF_CONF_HOT, "bytes queued to one client beyond which it is "
+	    "disconnected as a slow consumer" },
+	    64 * 1024, 1024LL * 1024 * 1024, NULL, 1, 1 },
 	{ { "presence-slots", T_U32, F(presence_slots), "65536", 0,
 	    "capacity of the shared presence table" },
 	    64, 16777216, NULL, 1, 1 },

@@ -73,6 +73,7 @@ struct cf_conf {
 	uint32_t		 upgrade_timeout_ms;
 	uint32_t		 shutdown_timeout_ms;
 	size_t			 max_payload;
+	size_t			 max_output_buffer; /* per session, queued + unsent */
 	uint32_t		 presence_slots;
 	int			 presence_broadcast; /* bool: connect/disconnect events to all */
 	int			 debug_events;	/* bool: enable the diagnostic events */

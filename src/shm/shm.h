@@ -67,6 +67,7 @@ struct cf_shm_stats {
 	uint64_t	 redis_up;	/* 1 while the worker's Redis link is up */
 	uint64_t	 redis_errors;	/* Redis outages and dropped publishes */
 	uint64_t	 deliveries_out;	/* Engine.IO message packets queued */
+	uint64_t	 slow_consumers;	/* sessions closed over max-output-buffer */
 	uint64_t	 events_by_name[CF_SHM_EVENT_NAMES];
 	uint64_t	 db_write_buckets[CF_SHM_DB_BUCKETS]; /* not cumulative */
 	uint64_t	 db_write_count;

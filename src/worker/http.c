@@ -18,8 +18,11 @@
  * keep-alive connection are forwarded to the owner over the inbox and the
  * response relayed back (cf_http_fwd_*).
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -318,7 +321,17 @@ eio_path(const char *path)
 	return (0);
 }
 
-/* Build a polling payload from the session's queue (drains it). */
+/*
+ * Largest polling response body built from a session's queue: a backlog
+ * goes out over several GETs (one packet is never split), so neither the
+ * body nor a forwarded answer over the inbox is ever larger.
+ */
+#define CF_POLL_BODY_MAX	(256 * 1024)
+
+/*
+ * Build a polling payload from the head of the session's queue (at least
+ * one packet, at most CF_POLL_BODY_MAX bytes when there are several).
+ */
 static int
 drain_payload(struct cf_sess *s, struct cf_buf *b, int *sent_close)
 {
@@ -326,7 +339,13 @@ drain_payload(struct cf_sess *s, struct cf_buf *b, int *sent_close)
 	const uint8_t *d;
 
 	*sent_close = 0;
-	while ((m = cf_outq_pop(&s->q)) != NULL) {
+	while (s->q.len > 0) {
+		m = s->q.v[s->q.head];
+		/* Binary packets go base64 encoded. */
+		if (b->len > 0 && b->len + (m->binary ? (m->len + 2) / 3 * 4 + 1 :
+		    m->len) > CF_POLL_BODY_MAX)
+			break;
+		m = cf_outq_pop(&s->q);
 		d = CF_MSG_DATA(m);
 		if (m->binary) {
 			if (cf_eio_payload_append(b, CF_EIO_MESSAGE, 1, d, m->len))
@@ -526,6 +545,9 @@ post_body(struct cf_sess *s, uint8_t *body, size_t len)
 		cf_sess_close(s, "too many packets", 1);
 		return (400);
 	}
+	/* A slow consumer's connection is closed with its session. */
+	if (s->slow)
+		return (400);
 	return (200);
 }
 
@@ -822,6 +844,12 @@ metrics_build_more(struct cf_buf *b)
 	    "Socket.IO packets queued to clients (one per recipient).") ||
 	    metrics_per_slot(b, "confabd_deliveries_out_total",
 	    offsetof(struct cf_shm_stats, deliveries_out)))
+		return (-1);
+	if (metrics_head(b, "confabd_slow_consumer_disconnects_total",
+	    "counter", "Sessions closed because more than max-output-buffer "
+	    "bytes waited to be sent to them.") ||
+	    metrics_per_slot(b, "confabd_slow_consumer_disconnects_total",
+	    offsetof(struct cf_shm_stats, slow_consumers)))
 		return (-1);
 	if (metrics_head(b, "confabd_relay_lag_seconds", "summary",
 	    "Time from a relay publish to its receipt (other workers' frames "
@@ -1573,6 +1601,8 @@ ws_drain(struct lws *wsi, struct cf_sess *s)
 	if (n == 0)
 		return (0);
 	fd = lws_get_socket_fd(wsi);
+	if (!lws_partial_buffered(wsi))
+		s->ws_held = 0;
 	if (fd >= 0 && !lws_partial_buffered(wsi)) {
 		do
 			w = writev(fd, iov, (int)(2 * n));
@@ -1605,6 +1635,8 @@ ws_drain(struct lws *wsi, struct cf_sess *s)
 			}
 			if (lws_write(wsi, rest + LWS_PRE, left, LWS_WRITE_RAW) < 0)
 				rc = -1;
+			else
+				s->ws_held += left;
 			free(rest);
 		}
 	}
@@ -1638,6 +1670,64 @@ cf_http_ws_flush(struct cf_sess *s)
 	}
 	if (s->state == CF_S_CLOSING)
 		lws_callback_on_writable(wsi);
+}
+
+size_t
+cf_http_ws_unsent(struct cf_sess *s)
+{
+	if (s->transport != CF_T_WEBSOCKET || s->ws_wsi == NULL ||
+	    !lws_partial_buffered(s->ws_wsi))
+		return (0);
+	return (s->ws_held);
+}
+
+int
+cf_http_ws_stalled(struct cf_sess *s)
+{
+	int fd, n = 0;
+
+	if (s->ws_wsi == NULL)
+		return (0);
+	if (lws_partial_buffered(s->ws_wsi))
+		return (1);
+	if ((fd = lws_get_socket_fd(s->ws_wsi)) < 0 ||
+	    ioctl(fd, SIOCOUTQNSD, &n) == -1)
+		return (0);
+	return (n > 0);
+}
+
+void
+cf_http_ws_abort(struct cf_sess *s, unsigned code, const char *why)
+{
+	uint8_t f[4 + 123];
+	struct linger lg = { 1, 0 };
+	size_t n = 4, wlen;
+	ssize_t w = -1;
+	int fd;
+
+	if (s->ws_wsi == NULL || (fd = lws_get_socket_fd(s->ws_wsi)) < 0)
+		return;
+	if (!cf_http_ws_stalled(s)) {
+		/* A control frame's payload: the code and at most 123 bytes. */
+		wlen = why != NULL ? strlen(why) : 0;
+		if (wlen > sizeof(f) - 4)
+			wlen = sizeof(f) - 4;
+		f[0] = 0x88;
+		f[1] = (uint8_t)(2 + wlen);
+		f[2] = (uint8_t)(code >> 8);
+		f[3] = (uint8_t)code;
+		if (wlen > 0)
+			memcpy(f + 4, why, wlen);
+		n += wlen;
+		do
+			w = send(fd, f, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w == -1 && errno == EINTR);
+	}
+	if (w != (ssize_t)n &&
+	    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
+		cf_log_debug("session %s: SO_LINGER: %s", s->sid,
+		    strerror(errno));
+	s->ws_held = 0;
 }
 
 static int

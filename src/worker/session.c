@@ -23,6 +23,14 @@
 
 #define CF_BUFFERED_CLOSE_MS	30000
 #define CF_DRAIN_CLOSE_MS	1000
+/*
+ * What a closing WebSocket has to write its last packets and the close
+ * frame before it is torn down (lws gives its own close handshake as
+ * long).
+ */
+#define CF_WS_CLOSE_MS		5000
+/* WebSocket close code for a slow consumer: "try again later". */
+#define CF_WS_CLOSE_SLOW	1013
 
 const struct cf_app *cf_app = &cf_confabd_app;
 
@@ -102,6 +110,7 @@ cf_outq_push(struct cf_outq *q, struct cf_msg *m)
 	}
 	q->v[(q->head + q->len) % q->cap] = cf_msg_ref(m);
 	q->len++;
+	q->bytes += m->len;
 }
 
 struct cf_msg *
@@ -114,6 +123,7 @@ cf_outq_pop(struct cf_outq *q)
 	m = q->v[q->head];
 	q->head = (q->head + 1) % q->cap;
 	q->len--;
+	q->bytes -= m->len;
 	return (m);
 }
 
@@ -131,6 +141,7 @@ cf_outq_clear(struct cf_outq *q)
 /* ------------------------------------------------------------- timers */
 
 static void	 detach_wsi(struct cf_sess *, struct lws **, int);
+static void	 sess_slow_close(struct cf_sess *);
 
 static void
 count_attach_closed(struct cf_worker *w)
@@ -457,6 +468,12 @@ sess_finish(struct cf_sess *s)
 	detach_wsi(s, &s->post_wsi, 0);
 	detach_wsi(s, &s->poll_wsi, 0);
 	detach_wsi(s, &s->probe_wsi, 1);
+	/*
+	 * lws frees what it holds with the connection; a peer that has not
+	 * read it is reset, so the kernel does not keep it either.
+	 */
+	if (s->ws_wsi != NULL && cf_http_ws_stalled(s))
+		cf_http_ws_abort(s, LWS_CLOSE_STATUS_GOINGAWAY, NULL);
 	detach_wsi(s, &s->ws_wsi, 1);
 	uv_timer_stop(&s->timer);
 	unauth_end(s);
@@ -542,10 +559,25 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 		return;
 	}
 	s->state = CF_S_CLOSING;
-	if (s->ws_wsi == NULL)
+	if (s->ws_wsi == NULL) {
 		sess_finish(s);
-	else
-		cf_sess_wake(s);
+		return;
+	}
+	if (notify == CF_CLOSE_FORCED &&
+	    (s->q.len > 0 || cf_http_ws_stalled(s))) {
+		/*
+		 * An error (a ping timeout above all) on a connection whose
+		 * peer has not read what it was sent: nothing more will get
+		 * through; free the queue and reset the connection now.
+		 */
+		cf_outq_clear(&s->q);
+		sess_finish(s);
+		return;
+	}
+	/* Never wait long on a peer that stopped reading. */
+	s->close_deadline = cf_now_ms() + CF_WS_CLOSE_MS;
+	cf_sess_timer_update(s);
+	cf_sess_wake(s);
 }
 
 void
@@ -597,7 +629,9 @@ cf_sess_flush(void)
 		flush_list = s->flush_next;
 		s->flush_next = NULL;
 		s->flush_queued = 0;
-		if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
+		if (s->slow)
+			sess_slow_close(s);
+		else if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
 			cf_http_ws_flush(s);
 	}
 }
@@ -632,6 +666,58 @@ cf_sess_upgraded(struct cf_sess *s)
 
 /* --------------------------------------------------------------- I/O */
 
+/* What max-output-buffer bounds: queued, and held unsent by lws. */
+static size_t
+sess_pending(struct cf_sess *s)
+{
+	return (s->q.bytes + cf_http_ws_unsent(s));
+}
+
+/*
+ * s is over max-output-buffer: its queue is freed now, nothing more is
+ * queued, and it is closed at the end of the loop turn (cf_sess_flush):
+ * cf_sess_send may run from a loop over a room's members, which closing
+ * (leaving the rooms) would change under it.
+ */
+static void
+sess_mark_slow(struct cf_sess *s)
+{
+	s->slow = 1;
+	cf_log_info("session %s: slow consumer (%zu bytes unsent, "
+	    "max-output-buffer %zu), disconnecting", s->sid, sess_pending(s),
+	    cf_w->conf->max_output_buffer);
+	cf_outq_clear(&s->q);
+	if (!s->flush_queued) {
+		s->flush_queued = 1;
+		s->flush_next = flush_list;
+		flush_list = s;
+	}
+}
+
+/*
+ * Close a slow consumer, never silently: a WebSocket gets a close frame
+ * (1013) if it can take one, else a reset; over polling the session ends
+ * (a held GET gets the close packet, later requests "Session ID unknown").
+ * Either way the client reconnects and catches up with
+ * chat:get_messages after.
+ */
+static void
+sess_slow_close(struct cf_sess *s)
+{
+	struct cf_shm_stats *st;
+
+	if (s->state != CF_S_OPEN)
+		return;
+	if ((st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)
+		__atomic_add_fetch(&st->slow_consumers, 1, __ATOMIC_RELAXED);
+	if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL) {
+		cf_http_ws_abort(s, CF_WS_CLOSE_SLOW, "slow consumer");
+		cf_sess_close(s, "slow consumer", CF_CLOSE_SILENT);
+		return;
+	}
+	cf_sess_close(s, "slow consumer", CF_CLOSE_FORCED);
+}
+
 /*
  * A WebSocket is not asked for a writable callback (two epoll_ctl and a
  * loop turn per packet): the session goes on the flush list and everything
@@ -660,8 +746,17 @@ cf_sess_send(struct cf_sess *s, struct cf_msg *m)
 {
 	struct cf_shm_stats *st;
 
-	if (s->state != CF_S_OPEN)
+	if (s->state != CF_S_OPEN || s->slow)
 		return;
+	/*
+	 * A packet always fits in an empty queue (a page of messages may be
+	 * larger than the bound); behind others, not past the bound.
+	 */
+	if (s->q.len > 0 &&
+	    sess_pending(s) + m->len > cf_w->conf->max_output_buffer) {
+		sess_mark_slow(s);
+		return;
+	}
 	/* Deliveries: Engine.IO message packets ("4..."), not pings. */
 	if (!m->binary && m->len > 0 && CF_MSG_DATA(m)[0] == '4' &&
 	    (st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)

@@ -39,6 +39,7 @@ struct cf_outq {
 	uint32_t		 head;
 	uint32_t		 len;
 	uint32_t		 cap;
+	size_t			 bytes;		/* sum of the packets' lengths */
 };
 
 struct cf_membership {
@@ -78,6 +79,14 @@ struct cf_sess {
 	uint32_t		 remote_reqid;
 
 	struct cf_outq		 q;
+	/*
+	 * Bytes of this session's WebSocket that lws holds unsent (an upper
+	 * bound: what was handed to it since it last held nothing).  With q,
+	 * what max-output-buffer bounds.
+	 */
+	size_t			 ws_held;
+	/* Over max-output-buffer: closed at the end of the loop turn. */
+	int			 slow;
 	/* On the list of sessions written at the end of the loop turn. */
 	struct cf_sess		*flush_next;
 	int			 flush_queued;
@@ -225,6 +234,25 @@ void		 cf_outq_clear(struct cf_outq *q);
 /* http.c: answer a polling GET that another worker forwarded to us. */
 void		 cf_http_remote_flush(struct cf_sess *s);
 void		 cf_http_ws_flush(struct cf_sess *s);
+/*
+ * Bytes lws holds unsent on s's WebSocket (0 when it holds none or s has
+ * no WebSocket).
+ */
+size_t		 cf_http_ws_unsent(struct cf_sess *s);
+/*
+ * 1 when s's WebSocket has bytes its peer did not take: held by lws, or
+ * still unsent in the kernel (the peer's window is closed).
+ */
+int		 cf_http_ws_stalled(struct cf_sess *s);
+/*
+ * Prepare s's WebSocket for an abortive close by its peer's fault: a close
+ * frame with code and why when the connection is not stalled and takes it
+ * at once, else a reset on close (SO_LINGER 0), so neither lws nor the
+ * kernel keeps the unsent bytes of a peer that does not read.  Closes
+ * nothing itself.
+ */
+void		 cf_http_ws_abort(struct cf_sess *s, unsigned code,
+		    const char *why);
 
 /* socket.c: the Socket.IO layer. */
 int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,

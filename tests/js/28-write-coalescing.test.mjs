@@ -82,7 +82,10 @@ describe('write coalescing', () => {
 	let d;
 
 	before(async () => {
-		d = await startDaemon({ workers: 1, extraConf: CHAT_CONF });
+		// The stalled reader below is sent 21 MB: raise the output
+		// bound (32-hostile-memory tests it) so it is not disconnected.
+		d = await startDaemon({ workers: 1, extraConf: [...CHAT_CONF,
+		    'max-output-buffer 64m'] });
 	});
 	after(async () => {
 		if (d)

@@ -167,6 +167,7 @@ test_defaults(void **state)
 	assert_int_equal(c->upgrade_timeout_ms, 10000);
 	assert_int_equal(c->shutdown_timeout_ms, 10000);
 	assert_int_equal(c->max_payload, 1000000);
+	assert_int_equal(c->max_output_buffer, 1024 * 1024);
 	assert_int_equal(c->presence_slots, 65536);
 	assert_int_equal(c->presence_broadcast, 1);
 	assert_int_equal(c->debug_events, 0);
@@ -687,6 +688,19 @@ test_sizes(void **state)
 	load_err("max-payload 99999999999999999999999\n", "t.conf:1: invalid "
 	    "value \"99999999999999999999999\" for \"max-payload\": expected "
 	    "a number with an optional unit k, m or g");
+
+	c = load_ok("max-output-buffer 64k\n");
+	assert_int_equal(c->max_output_buffer, 65536);
+	cf_conf_free(c);
+	c = load_ok("max-output-buffer 1g\n");
+	assert_int_equal(c->max_output_buffer, 1073741824);
+	cf_conf_free(c);
+	load_err("max-output-buffer 65535\n", "t.conf:1: invalid value "
+	    "\"65535\" for \"max-output-buffer\": must be between 65536 and "
+	    "1073741824 bytes");
+	load_err("max-output-buffer 2g\n", "t.conf:1: invalid value \"2g\" "
+	    "for \"max-output-buffer\": must be between 65536 and 1073741824 "
+	    "bytes");
 }
 
 static void
@@ -1642,7 +1656,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 47);
+	assert_int_equal(n, 51);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
