@@ -48,6 +48,7 @@ struct cf_conf {
 	int			 workers;	/* resolved: "auto" -> number of CPUs */
 	char			*data_dir;	/* absolute */
 	char			*database;	/* absolute SQLite path, or a postgresql:// URL */
+	char			*sqlite_synchronous; /* "full" (default), "normal", "off" */
 	char			*redis;		/* "redis://host:port/db" as written, or NULL */
 	char			*redis_host;	/* parsed from redis; NULL when unset */
 	int			 redis_port;

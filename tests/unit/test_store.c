@@ -567,6 +567,46 @@ test_migration(void **state)
 /* Users and channels                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Durability (sqlite-synchronous): a SQLite connection commits with
+ * synchronous FULL (2) unless told otherwise; the worker's connection
+ * takes the directive's level.  PostgreSQL ignores it.
+ */
+static void
+test_synchronous(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_conf conf;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.database = fx->path;
+	if (use_pg) {
+		assert_int_equal(cf_db_set_synchronous(fx->db, "normal"), 0);
+		conf.sqlite_synchronous = "off";
+		assert_int_equal(cf_db_open_worker(&conf), 0);
+		cf_db_close_worker();
+		return;
+	}
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "normal"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 1);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "off"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 0);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "full"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "sometimes"), -1);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+
+	conf.sqlite_synchronous = "normal";
+	assert_int_equal(cf_db_open_worker(&conf), 0);
+	assert_int_equal(q64(cf_db(), "PRAGMA synchronous"), 1);
+	cf_db_close_worker();
+	conf.sqlite_synchronous = "full";
+	assert_int_equal(cf_db_open_worker(&conf), 0);
+	assert_int_equal(q64(cf_db(), "PRAGMA synchronous"), 2);
+	cf_db_close_worker();
+}
+
 static void
 test_user_upsert(void **state)
 {
@@ -2968,6 +3008,8 @@ main(void)
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_null_db),
 		cmocka_unit_test_setup_teardown(test_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_synchronous, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_user_upsert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_user_name, setup,
