@@ -1656,6 +1656,42 @@ cf_store_call_missed(struct cf_db *db, const char *caller, const char *callee,
 	return (rc);
 }
 
+/*
+ * cf_store_call_missed for an invitation from the network, in one
+ * statement: recorded only when callee is a known user (a row of users)
+ * and fewer than max of the caller's calls (any status) started at or
+ * after since_ms.  The limit reads the caller's max newest calls through
+ * calls_caller, so the check costs the same whatever the history.
+ * -ENOENT when nothing was recorded (unknown callee or over the limit).
+ */
+int
+cf_store_call_missed_known(struct cf_db *db, const char *caller,
+    const char *callee, const char *type, int64_t now_ms, int64_t since_ms,
+    int max, struct cf_call *call)
+{
+	int rc;
+
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL || max < 1 || !call_args_ok(caller, callee, type, NULL))
+		return (-EINVAL);
+	settle(db);
+	rc = call_query(db, __func__, call,
+	    "INSERT INTO calls(caller_id, callee_id, call_type, status,"
+	    "  started_at, ended_at)"
+	    " SELECT ?1, ?2, ?3, 'missed', ?4, ?4"
+	    " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)"
+	    "  AND coalesce((SELECT started_at FROM calls WHERE caller_id = ?1"
+	    "    ORDER BY id DESC LIMIT 1 OFFSET ?6), ?5 - 1) < ?5"
+	    " RETURNING " CALL_COLS,
+	    "tttiii", caller, callee, type, now_ms, since_ms,
+	    (int64_t)max - 1);
+	if (rc != 0)
+		memset(call, 0, sizeof(*call));
+	return (rc);
+}
+
 /* Read call `id` into *call; -ENOENT when unknown. */
 int
 cf_store_call_get(struct cf_db *db, int64_t id, struct cf_call *call)

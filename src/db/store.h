@@ -198,6 +198,14 @@ int	 cf_store_call_create(struct cf_db *db, const char *caller,
 int	 cf_store_call_missed(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, int64_t now_ms,
 	    struct cf_call *call);
+/*
+ * The same for a call:invite to an offline user, bounded: recorded only
+ * when callee is a known user and fewer than max of the caller's calls
+ * started at or after since_ms; -ENOENT when not recorded.
+ */
+int	 cf_store_call_missed_known(struct cf_db *db, const char *caller,
+	    const char *callee, const char *type, int64_t now_ms,
+	    int64_t since_ms, int max, struct cf_call *call);
 int	 cf_store_call_get(struct cf_db *db, int64_t id, struct cf_call *call);
 /*
  * Move a call from status `from` to `to` (conditional: -EALREADY when the

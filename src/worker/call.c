@@ -33,6 +33,12 @@
 
 #define CF_CALL_HISTORY_MAX	100
 #define CF_CALL_HISTORY_DEF	50
+/*
+ * Missed calls recorded per caller (call:invite to an offline user): at
+ * most CF_MISSED_MAX calls started within CF_MISSED_WINDOW_MS.
+ */
+#define CF_MISSED_MAX		10
+#define CF_MISSED_WINDOW_MS	60000
 
 enum { T_RING = 1, T_GRACE };
 
@@ -464,8 +470,16 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 		return;
 	}
 	if (cf_presence_count(target) == 0) {
-		(void)cf_store_call_missed(cf_db(), c->user_id, target,
-		    json_string_value(type), (int64_t)cf_wall_ms(), &call);
+		/*
+		 * The callee's history gets the missed call only when the
+		 * callee is a known user and the caller started fewer than
+		 * CF_MISSED_MAX calls in the last CF_MISSED_WINDOW_MS;
+		 * the answer is the same either way.
+		 */
+		(void)cf_store_call_missed_known(cf_db(), c->user_id, target,
+		    json_string_value(type), (int64_t)cf_wall_ms(),
+		    (int64_t)cf_wall_ms() - CF_MISSED_WINDOW_MS, CF_MISSED_MAX,
+		    &call);
 		cf_chat_fail(ctx, "not_found", "User is offline");
 		return;
 	}

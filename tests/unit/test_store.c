@@ -1605,6 +1605,45 @@ test_call_missed(void **state)
 }
 
 static void
+test_call_missed_known(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	int i;
+
+	assert_int_equal(cf_store_user_upsert(fx->db, "2", "Bob", "user", T0),
+	    0);
+	/* An unknown callee gets nothing. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "nobody",
+	    "audio", T0, T0 - 60000, 3, &c), -ENOENT);
+	assert_true(c.id == 0);
+	/* A known one: max calls within the window, then nothing. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2",
+		    "video", T0 + i, T0 + i - 60000, 3, &c), 0);
+		assert_string_equal(c.status, "missed");
+		assert_string_equal(c.callee, "2");
+		assert_true(c.started_at == T0 + i && c.ended_at == T0 + i);
+	}
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "video",
+	    T0 + 10, T0 + 10 - 60000, 3, &c), -ENOENT);
+	/* Another caller has its own allowance. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "3", "2", "audio",
+	    T0 + 10, T0 + 10 - 60000, 3, &c), 0);
+	/* Once the oldest of the three is out of the window: one more. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0 + 60000, T0, 3, &c), -ENOENT);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0 + 60001, T0 + 1, 3, &c), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " callee_id = '2' AND status = 'missed'"), 5);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0, T0, 0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "1", "audio",
+	    T0, T0, 3, &c), -EINVAL);
+}
+
+static void
 test_call_get(void **state)
 {
 	struct fx *fx = *state;
@@ -3041,6 +3080,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_call_create, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_missed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_missed_known, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_get, setup,
 		    teardown),
