@@ -73,6 +73,12 @@ struct cf_db_ops {
 	void		 (*undo)(struct cf_db *);
 	/* 1 when no transaction and no statement is open. */
 	int		 (*idle)(struct cf_db *);
+	/*
+	 * A table expression in FROM whose column `value` lists the strings
+	 * of the JSON array of strings bound (as text) to parameter ?1, so
+	 * that one statement takes a list of any length.
+	 */
+	const char	*text_list;
 };
 
 /*

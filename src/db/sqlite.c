@@ -407,6 +407,7 @@ static const struct cf_db_ops sqlite_ops = {
 	.lock = sq_lock,
 	.undo = sq_undo,
 	.idle = sq_idle,
+	.text_list = "json_each(?1)",
 };
 
 int

@@ -204,6 +204,15 @@ cf_store_set_write_hook(void (*fn)(uint64_t us))
 	write_hook = fn;
 }
 
+/* Statements prepared (cf_store_set_statement_counter), or NULL. */
+static uint64_t	*stmt_counter;
+
+void
+cf_store_set_statement_counter(uint64_t *counter)
+{
+	stmt_counter = counter;
+}
+
 /* Prepare sql and bind; *stp is NULL unless 0 is returned. */
 static int
 vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
@@ -218,6 +227,8 @@ vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	va_end(cp);
 	if (!ok)
 		return (-EINVAL);
+	if (stmt_counter != NULL)
+		__atomic_add_fetch(stmt_counter, 1, __ATOMIC_RELAXED);
 	if ((rc = db->ops->prepare(db, func, stp, sql, fmt, ap)) != 0)
 		return (rc);
 	/* A write committed on its own is timed until finish(). */
@@ -949,9 +960,10 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 
 /*
  * The channels user_id can see, by id, in one query: the unread count is a
- * correlated subquery over the index messages(channel_id, id, user_id).
- * A channel the user never read (or is not a member of) counts every
- * message of others.  *channels is a new array on success.
+ * correlated subquery over the index messages(channel_id, id, user_id),
+ * stopped at CF_STORE_UNREAD_MAX rows (a channel never read, or of which
+ * the user is not a member, would otherwise count every message of
+ * others, on every call).  *channels is a new array on success.
  */
 int
 cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
@@ -971,13 +983,14 @@ cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 	    "SELECT " CHANNEL_COLS ","
 	    "  CASE WHEN m.user_id IS NOT NULL THEN 1 ELSE 0 END,"
 	    "  m.last_read_message_id,"
-	    "  (SELECT count(*) FROM messages x WHERE x.channel_id = c.id"
+	    "  (SELECT count(*) FROM (SELECT 1 FROM messages x"
+	    "    WHERE x.channel_id = c.id"
 	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
-	    "    AND x.user_id <> ?1)"
+	    "    AND x.user_id <> ?1 LIMIT ?2) u)"
 	    " FROM channels c LEFT JOIN channel_members m"
 	    "  ON m.channel_id = c.id AND m.user_id = ?1"
 	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
-	    " ORDER BY c.id", "t", user_id);
+	    " ORDER BY c.id", "ti", user_id, (int64_t)CF_STORE_UNREAD_MAX);
 	if (rc != 0 || (rc = collect(db, __func__, st, channel_list_row, -1,
 	    arr, NULL)) != 0)
 		goto fail;
@@ -1367,6 +1380,63 @@ cf_store_presence_get(struct cf_db *db, const char *user_id, json_t **presence)
 	*presence = json_pack("{s:s, s:n, s:n}", "status", "online",
 	    "statusMessage", "customStatus");
 	return (*presence == NULL ? -ENOMEM : 0);
+}
+
+/*
+ * The stored statuses of the users ids (an array of user id strings) in
+ * one statement: *statuses is a new object user id -> status holding the
+ * users with a stored row (the others are "online").  The ids go to the
+ * server as one JSON array (backend text_list).
+ */
+int
+cf_store_presence_statuses(struct cf_db *db, const json_t *ids,
+    json_t **statuses)
+{
+	struct cf_db_stmt *st;
+	const char *uid;
+	char sql[256], *list = NULL;
+	json_t *o = NULL, *v;
+	size_t n;
+	int rc;
+
+	if (statuses == NULL)
+		return (-EINVAL);
+	*statuses = NULL;
+	if (db == NULL || !json_is_array(ids))
+		return (-EINVAL);
+	if ((o = json_object()) == NULL)
+		return (-ENOMEM);
+	if (json_array_size(ids) == 0) {
+		*statuses = o;
+		return (0);
+	}
+	if ((list = json_dumps(ids, JSON_COMPACT)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	snprintf(sql, sizeof(sql), "SELECT user_id, status FROM presence"
+	    " WHERE user_id IN (SELECT value FROM %s)", db->ops->text_list);
+	if ((rc = prepare(db, __func__, &st, sql, "t", list)) != 0)
+		goto fail;
+	while ((rc = step(db, __func__, st)) == 1) {
+		uid = db->ops->text(st, 0, &n);
+		if (uid == NULL || (v = col_text(st, 1)) == NULL)
+			continue;
+		if (json_object_set_new(o, uid, v) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	finish(st);
+	if (rc != 0)
+		goto fail;
+	free(list);
+	*statuses = o;
+	return (0);
+ fail:
+	free(list);
+	json_decref(o);
+	return (rc);
 }
 
 /* Store a broadcast; *broadcast_id (may be NULL) receives its id. */

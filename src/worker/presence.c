@@ -442,28 +442,64 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
 }
 
+/* The online users as found: ids (strings) and their totals. */
+struct online {
+	json_t		*ids;
+	json_t		*totals;
+};
+
 static int
 collect(void *arg, const char *key, uint32_t total)
 {
-	json_t *list = arg, *p;
+	struct online *on = arg;
 
 	if (strncmp(key, "u:", 2) != 0 || total == 0)
 		return (0);
-	p = stored(key + 2);
-	json_array_append_new(list, json_pack("{s:o,s:O,s:I}", "userId",
-	    cf_store_user_id_json(key + 2), "status",
-	    json_object_get(p, "status"), "connectionCount",
-	    (json_int_t)total));
-	json_decref(p);
+	if (json_array_append_new(on->ids, json_string(key + 2)) == -1)
+		return (0);	/* not a UTF-8 id: not listed */
+	if (json_array_append_new(on->totals, json_integer(total)) == -1)
+		(void)json_array_remove(on->ids, json_array_size(on->ids) - 1);
 	return (0);
 }
 
+/*
+ * Who is online: the users come from the presence counts (shared memory,
+ * and the mirror of the cluster totals with redis), their statuses from
+ * one statement whatever their number (cf_store_presence_statuses).
+ */
 void
 cf_ev_presence_online_users(struct cf_event_ctx *ctx)
 {
-	json_t *list = json_array();
+	struct online on;
+	json_t *list = json_array(), *st = NULL, *id, *v;
+	const char *uid;
+	size_t i;
 
-	(void)cf_cluster_each(collect, list);
+	on.ids = json_array();
+	on.totals = json_array();
+	if (list == NULL || on.ids == NULL || on.totals == NULL)
+		goto fail;
+	(void)cf_cluster_each(collect, &on);
+	if (cf_store_presence_statuses(cf_db(), on.ids, &st) != 0)
+		goto fail;
+	json_array_foreach(on.ids, i, id) {
+		uid = json_string_value(id);
+		v = json_object_get(st, uid);
+		json_array_append_new(list, json_pack("{s:o,s:s,s:O}",
+		    "userId", cf_store_user_id_json(uid), "status",
+		    json_is_string(v) ? json_string_value(v) : "online",
+		    "connectionCount", json_array_get(on.totals, i)));
+	}
+	json_decref(st);
+	json_decref(on.ids);
+	json_decref(on.totals);
 	/* The spec's form: the callback receives the array itself. */
 	cf_event_ack(ctx, json_pack("[o]", list));
+	return;
+ fail:
+	json_decref(st);
+	json_decref(on.ids);
+	json_decref(on.totals);
+	json_decref(list);
+	cf_chat_fail(ctx, "internal", "Internal error");
 }

@@ -788,6 +788,7 @@ test_channel_list(void **state)
 {
 	struct fx *fx = *state;
 	const char *withb[] = { "2" };
+	char sql[320];
 	json_t *l, *c;
 	int64_t p1, q, p2, last, pos;
 	size_t i;
@@ -854,6 +855,19 @@ test_channel_list(void **state)
 	post(fx->db, p1, "1", "h", T0);
 	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
 	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 1);
+	json_decref(l);
+
+	/* A backlog counts up to CF_STORE_UNREAD_MAX. */
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE r(x) AS (SELECT 1 UNION"
+	    " ALL SELECT x + 1 FROM r WHERE x < %d) INSERT INTO messages"
+	    "(channel_id, user_id, user_display_name, body, message_type,"
+	    " created_at) SELECT %lld, '9', 'N', 'b', 'text', 0 FROM r",
+	    CF_STORE_UNREAD_MAX + 5, (long long)p2);
+	xexec(fx->db, sql);
+	assert_int_equal(cf_store_channel_list(fx->db, "3", &l), 0);
+	assert_int_equal(iget(find_chan(l, p2), "unreadCount"),
+	    CF_STORE_UNREAD_MAX);
+	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 4);
 	json_decref(l);
 
 	/* No channels visible; bad input. */
@@ -1329,6 +1343,51 @@ test_read_set(void **state)
 /* ------------------------------------------------------------------ */
 /* Presence and broadcasts                                            */
 /* ------------------------------------------------------------------ */
+
+/*
+ * The statuses of many users in one statement (presence:get_online_users):
+ * only those with a stored row, whatever the length of the list.
+ */
+static void
+test_presence_statuses(void **state)
+{
+	struct fx *fx = *state;
+	json_t *ids, *st = NULL;
+	char id[32];
+	int i;
+
+	assert_int_equal(cf_store_presence_set(fx->db, "7", "away", NULL, NULL,
+	    T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "u'\"x", "busy", "m",
+	    NULL, T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "9", "online", NULL,
+	    NULL, T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "elsewhere", "busy",
+	    NULL, NULL, T0), 0);
+	assert_non_null(ids = json_array());
+	assert_int_equal(cf_store_presence_statuses(fx->db, ids, &st), 0);
+	assert_int_equal(json_object_size(st), 0);
+	json_decref(st);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		json_array_append_new(ids, json_string(id));
+	}
+	json_array_append_new(ids, json_string("u'\"x"));
+	assert_int_equal(cf_store_presence_statuses(fx->db, ids, &st), 0);
+	assert_int_equal(json_object_size(st), 3);
+	assert_string_equal(json_string_value(json_object_get(st, "7")),
+	    "away");
+	assert_string_equal(json_string_value(json_object_get(st, "u'\"x")),
+	    "busy");
+	assert_string_equal(json_string_value(json_object_get(st, "9")),
+	    "online");
+	assert_null(json_object_get(st, "elsewhere"));
+	json_decref(st);
+	assert_int_equal(cf_store_presence_statuses(fx->db, NULL, &st),
+	    -EINVAL);
+	assert_null(st);
+	json_decref(ids);
+}
 
 static void
 test_presence(void **state)
@@ -3072,6 +3131,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_set, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_presence, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_presence_statuses, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_broadcast, setup,
 		    teardown),
