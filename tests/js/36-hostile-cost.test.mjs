@@ -20,6 +20,9 @@ import { CHAT_CONF, login, ok, createChannel, send, onlineUsers, short,
     assertNoWorkerDied } from './lib/chat.mjs';
 
 const CALLS = 40;
+// CPU bounds are scaled for the sanitizer build CI also runs (about 8 x
+// slower on this path).
+const SLOW = process.env.CF_TEST_ASAN ? 5 : 1;
 
 // Worker CPU seconds (user + system) of pids, from /proc/<pid>/stat.
 function cpuSeconds(pids) {
@@ -155,11 +158,11 @@ describe('cost per call against thousands of users online', () => {
 			// Deterministic: the statements do not grow with n.
 			assert.equal(r.stmts, 1, `statements per call at ${n}`);
 		}
-		// Generous (an ASan build on a loaded machine stays far below;
-		// one query per user cost 14 ms per call at 2000 online in a
-		// release build, 3 ms without).
-		assert.ok(rows[1].cpuMs < 12, `CPU per call at 2001 online: ` +
-		    `${rows[1].cpuMs} ms`);
+		// Generous: 2.7 x the 3 ms measured in a release build (24 ms
+		// under ASan, bound 40); one query per user cost 14 ms per call
+		// at 2001 online in a release build.
+		assert.ok(rows[1].cpuMs < 8 * SLOW, 'CPU per call at 2001 ' +
+		    `online: ${rows[1].cpuMs} ms (bound ${8 * SLOW})`);
 		// The probe's own status came from the batched read.
 		const me = (await onlineUsers(probe)).find((u) => u.userId === 1);
 		assert.equal(me?.status, 'busy', short(me));
