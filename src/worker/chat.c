@@ -565,12 +565,12 @@ join_room(struct cf_sess *s, int64_t id)
 }
 
 /*
- * The channel id, and whether this user is a member, when the user may
- * know that it exists: a public channel, or a private one it is a member
- * of.  A private channel of others answers exactly as a missing one
- * (not_found "Channel not found"), so that private ids cannot be probed.
- * *ch (may be NULL) receives the channel.  1 member, 0 not (a public
- * channel), or -1 when the client was told why not.
+ * Look channel id up for this user, who may know that it exists when it
+ * is public or when the user is a member.  A private channel of others
+ * answers exactly as a missing one (not_found "Channel not found"), so
+ * that private ids cannot be probed.  *ch (may be NULL) receives the
+ * channel (the caller owns it).  1 member, 0 not (a public channel), or
+ * -1 when the client was told why not.
  */
 static int
 known_channel(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
