@@ -94,8 +94,10 @@ describe('cost per call against thousands of users online', () => {
 	const raws = [];
 
 	before(async () => {
+		// No periodic sweep (statements of its own) within the test.
 		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'presence-broadcast no', 'rate-limit 100000 1'] });
+		    'presence-broadcast no', 'rate-limit 100000 1',
+		    'cleanup-interval 1h'] });
 		pidsBefore = d.workerPids();
 	});
 	afterEach(() => closeAll(sockets));
