@@ -1664,18 +1664,29 @@ call_insert(struct cf_db *db, const char *func, const char *caller,
 }
 
 /*
+ * SQL true while the caller ?1 started fewer than ?OFF + 1 calls at or
+ * after ?SINCE: its (OFF + 1)-th newest call, read through calls_caller
+ * (the cost does not grow with the history), is older.
+ */
+#define CALLER_UNDER(SINCE, OFF) \
+	"coalesce((SELECT started_at FROM calls WHERE caller_id = ?1" \
+	"  ORDER BY id DESC LIMIT 1 OFFSET " OFF "), " SINCE " - 1) < " SINCE
+
+/*
  * Create a call in one transaction: "busy" (ended at once, *busy 1) when
  * the caller or the callee is on either side of a ringing or active call,
- * else "ringing" (*busy 0).  *call receives the new row; it is zeroed on
- * failure.  -EINVAL: a missing or oversized id, caller == callee, a type
- * other than audio or video.
+ * else "ringing" (*busy 0).  A busy call is recorded only while the caller
+ * started fewer than max calls at or after since_ms (max 0: no limit);
+ * over it nothing is stored and -EAGAIN is returned with *busy 1.  *call
+ * receives the new row; it is zeroed on failure.  -EINVAL: a missing or
+ * oversized id, caller == callee, a type other than audio or video.
  */
 int
 cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
     const char *type, const char *caller_sock, int64_t now_ms,
-    struct cf_call *call, int *busy)
+    int64_t since_ms, int max, struct cf_call *call, int *busy)
 {
-	int64_t taken = 0;
+	int64_t taken = 0, under = 1;
 	int rc;
 
 	if (busy != NULL)
@@ -1691,12 +1702,18 @@ cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
 	    "SELECT EXISTS (SELECT 1 FROM calls WHERE " CALL_LIVE
 	    "  AND (caller_id IN (?1, ?2) OR callee_id IN (?1, ?2)))",
 	    "tt", caller, callee);
+	if (rc == 0 && taken && max > 0 && (rc = query_i64(db, __func__,
+	    &under, NULL, "SELECT " CALLER_UNDER("?2", "?3"), "tii", caller,
+	    since_ms, (int64_t)max - 1)) == 0 && !under)
+		rc = -EAGAIN;
 	if (rc == 0)
 		rc = call_insert(db, __func__, caller, callee, type,
 		    taken ? "busy" : "ringing", caller_sock, taken != 0,
 		    now_ms, call);
 	if ((rc = tx_end(db, __func__, rc)) != 0) {
 		memset(call, 0, sizeof(*call));
+		if (rc == -EAGAIN && busy != NULL)
+			*busy = 1;
 		return (rc);
 	}
 	if (busy != NULL)
@@ -1752,8 +1769,7 @@ cf_store_call_missed_known(struct cf_db *db, const char *caller,
 	    "  started_at, ended_at)"
 	    " SELECT ?1, ?2, ?3, 'missed', ?4, ?4"
 	    " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)"
-	    "  AND coalesce((SELECT started_at FROM calls WHERE caller_id = ?1"
-	    "    ORDER BY id DESC LIMIT 1 OFFSET ?6), ?5 - 1) < ?5"
+	    "  AND " CALLER_UNDER("?5", "?6")
 	    " RETURNING " CALL_COLS,
 	    "tttiii", caller, callee, type, now_ms, since_ms,
 	    (int64_t)max - 1);

@@ -207,11 +207,15 @@ struct cf_call {
 /*
  * Create a call in one transaction: when caller or callee already has a
  * ringing or active call, the new call is recorded with status "busy" and
- * *busy set; otherwise it is "ringing".  *call receives the row.
+ * *busy set; otherwise it is "ringing".  *call receives the row.  A busy
+ * call is recorded only while the caller started fewer than max calls at
+ * or after since_ms (max 0: no limit); over it, -EAGAIN with *busy set
+ * and nothing stored.
  */
 int	 cf_store_call_create(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, const char *caller_sock,
-	    int64_t now_ms, struct cf_call *call, int *busy);
+	    int64_t now_ms, int64_t since_ms, int max, struct cf_call *call,
+	    int *busy);
 /* Record a call that could not ring (target offline): status "missed". */
 int	 cf_store_call_missed(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, int64_t now_ms,

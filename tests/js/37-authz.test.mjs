@@ -3,7 +3,8 @@
 // event that takes a channelId, so private ids cannot be enumerated; a
 // non-member admin cannot change a private channel (rename it, make it
 // public, then join and read it); call:invite to an offline user records
-// a missed call only for a known user, at most 10 per caller per minute.
+// a missed call only for a known user, and calls that cannot ring (missed,
+// busy) at most 10 per caller per minute.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
@@ -178,6 +179,37 @@ describe('authorisation', () => {
 		assert.equal(h.calls[0].callerId, Number(CALLER2.userId));
 		victim.close();
 		await disconnected(victim);
+		assertNoWorkerDied(d, pidsBefore);
+	}));
+
+	it('call:invite to a user in a call: busy calls recorded at most 10 ' +
+	    'per caller per minute', withLogs(async () => {
+		const V = { userId: '7', displayName: 'Busy victim', role: 'user' };
+		const F = { userId: '8', displayName: 'Friend 2', role: 'user' };
+		const X = { userId: '9', displayName: 'Attacker 2', role: 'user' };
+		const v = await as(V);
+		const f = await as(F);
+		const x = await as(X);
+		const ring = await ok(f, 'call:invite', { targetUserId: V.userId,
+		    callType: 'audio', offer: OFFER });
+		const since = x.rec.length;
+		for (let i = 0; i < 30; i++) {
+			const r = await ask(x, 'call:invite', { targetUserId:
+			    V.userId, callType: 'audio', offer: OFFER });
+			assert.equal(r?.error?.code, 'busy', short(r));
+		}
+		const h = await ok(v, 'call:history', { limit: 100 });
+		const fromX = h.calls.filter((c) => c.callerId === 9);
+		assert.equal(fromX.length, 10, short(h.calls));
+		assert.ok(fromX.every((c) => c.status === 'busy'));
+		// call:rejected only for the recorded ones.
+		const rj = x.rec.slice(since).filter((r) =>
+		    r.event === 'call:rejected');
+		assert.equal(rj.length, 10, short(rj));
+		// The ringing call itself is untouched.
+		assert.equal(h.calls.find((c) => c.id === ring.callId)?.status,
+		    'ringing');
+		await ok(f, 'call:end', { callId: ring.callId });
 		assertNoWorkerDied(d, pidsBefore);
 	}));
 });

@@ -1490,7 +1490,7 @@ mkcall(struct cf_db *db, const char *caller, const char *callee, int64_t now,
 	int busy = -1;
 
 	assert_int_equal(cf_store_call_create(db, caller, callee, "audio",
-	    "sockA", now, &c, &busy), 0);
+	    "sockA", now, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, want_busy);
 	assert_true(c.id > 0);
 	assert_string_equal(c.status, want_busy ? "busy" : "ringing");
@@ -1518,7 +1518,7 @@ test_call_create(void **state)
 
 	busy = -1;
 	assert_int_equal(cf_store_call_create(fx->db, "1", "2", "video",
-	    "sock-1", T0, &c, &busy), 0);
+	    "sock-1", T0, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, 0);
 	ab = c.id;
 	assert_true(ab > 0);
@@ -1539,7 +1539,7 @@ test_call_create(void **state)
 	/* The callee of a ringing call is busy for a new caller. */
 	busy = -1;
 	assert_int_equal(cf_store_call_create(fx->db, "3", "2", "audio",
-	    "sock-3", T0 + 1, &c, &busy), 0);
+	    "sock-3", T0 + 1, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, 1);
 	assert_true(c.id > ab);
 	assert_string_equal(c.status, "busy");
@@ -1571,7 +1571,7 @@ test_call_create(void **state)
 
 	/* busy may be NULL; a NULL socket is stored as NULL, read as "". */
 	assert_int_equal(cf_store_call_create(fx->db, "9", "10", "audio",
-	    NULL, T0, &c, NULL), 0);
+	    NULL, T0, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.caller_sock, "");
 	assert_string_equal(c.status, "ringing");
 
@@ -1581,45 +1581,86 @@ test_call_create(void **state)
 	busy = 7;
 	memset(&c, 0xff, sizeof(c));
 	assert_int_equal(cf_store_call_create(fx->db, "11", "11", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(busy, 0);
 	assert_true(c.id == 0);
 	assert_string_equal(c.status, "");
 	assert_int_equal(cf_store_call_create(fx->db, "", "12", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", NULL, "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "screen",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "Audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", NULL,
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, big, "12", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	big[64] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", big, "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	big[32] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    big, T0, &c, &busy), -EINVAL);
+	    big, T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "\xff\xfe", "12",
-	    "audio", "s", T0, &c, &busy), -EINVAL);
+	    "audio", "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    "s", T0, NULL, &busy), -EINVAL);
+	    "s", T0, 0, 0, NULL, &busy), -EINVAL);
 	assert_int_equal(cf_db_idle(fx->db), 1);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 12);
 	/* The longest ids that fit are kept whole. */
 	big[31] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    big, T0, &c, &busy), 0);
+	    big, T0, 0, 0, &c, &busy), 0);
 	assert_string_equal(c.caller_sock, big);
 	memset(big, 'y', 63);
 	big[63] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, big, "13", "audio",
-	    NULL, T0, &c, &busy), 0);
+	    NULL, T0, 0, 0, &c, &busy), 0);
 	assert_string_equal(c.caller, big);
 	assert_int_equal(busy, 0);
+}
+
+/* Busy calls are recorded only within the caller's limit. */
+static void
+test_call_busy_limit(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	int busy, i;
+
+	/* 2 rings 3: 3 is busy for 1 from now on. */
+	assert_int_equal(cf_store_call_create(fx->db, "2", "3", "audio", "s2",
+	    T0, T0 - 60000, 3, &c, &busy), 0);
+	assert_int_equal(busy, 0);
+	for (i = 0; i < 3; i++) {
+		busy = -1;
+		assert_int_equal(cf_store_call_create(fx->db, "1", "3",
+		    "audio", "s1", T0 + i, T0 + i - 60000, 3, &c, &busy), 0);
+		assert_int_equal(busy, 1);
+		assert_string_equal(c.status, "busy");
+	}
+	busy = -1;
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 5, T0 + 5 - 60000, 3, &c, &busy), -EAGAIN);
+	assert_int_equal(busy, 1);
+	assert_true(c.id == 0);
+	assert_true(cf_db_idle(fx->db));
+	/* Without a limit, or out of the window: recorded. */
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 6, 0, 0, &c, &busy), 0);
+	assert_int_equal(busy, 1);
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 60010, T0 + 10, 3, &c, &busy), 0);
+	assert_int_equal(busy, 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " callee_id = '3' AND status = 'busy'"), 5);
+	/* The limit never refuses a call that rings. */
+	assert_int_equal(cf_store_call_create(fx->db, "1", "4", "audio", "s1",
+	    T0 + 60011, T0 + 11, 1, &c, &busy), 0);
+	assert_int_equal(busy, 0);
+	assert_string_equal(c.status, "ringing");
 }
 
 static void
@@ -1954,7 +1995,7 @@ test_call_history(void **state)
 
 	/* Shape: an answered and ended call, then one still ringing. */
 	assert_int_equal(cf_store_call_create(fx->db, "1", "alice", "video",
-	    "s1", T0, &c, NULL), 0);
+	    "s1", T0, 0, 0, &c, NULL), 0);
 	a = c.id;
 	assert_int_equal(cf_store_call_transition(fx->db, a, "ringing",
 	    "active", "s2", T0 + 1000, NULL), 0);
@@ -1995,7 +2036,7 @@ test_call_history(void **state)
 	assert_int_equal(history_ids(fx->db, "nobody", 0, 50, ids, 128), 0);
 	/* A busy call is in both users' history, ended without duration. */
 	assert_int_equal(cf_store_call_create(fx->db, "alice", "2", "audio",
-	    "s3", T0 + 6000, &c, NULL), 0);
+	    "s3", T0 + 6000, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.status, "busy");
 	assert_int_equal(cf_store_call_history(fx->db, "alice", 0, 1, &arr),
 	    0);
@@ -2218,7 +2259,7 @@ test_call_migration(void **state)
 	assert_int_equal(cf_store_call_between(raw, "1", "2", &c), 0);
 	assert_true(c.id == 2);
 	assert_int_equal(cf_store_call_create(raw, "3", "1", "audio", "s",
-	    T0, &c, NULL), 0);
+	    T0, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.status, "busy");
 	assert_true(c.id == 8);
 	assert_int_equal(cf_store_call_transition(raw, 2, "ringing",
@@ -2286,7 +2327,7 @@ test_eio(void **state)
 	assert_int_equal(cf_store_broadcast_add(raw, "m", "low", "1", "A", T0,
 	    &id), -EIO);
 	assert_int_equal(cf_store_call_create(raw, "1", "2", "audio", "s", T0,
-	    &call, &dup), -EIO);
+	    0, 0, &call, &dup), -EIO);
 	assert_int_equal(cf_store_call_missed(raw, "1", "2", "audio", T0,
 	    &call), -EIO);
 	assert_int_equal(cf_store_call_get(raw, 1, &call), -EIO);
@@ -2336,7 +2377,7 @@ test_null_db(void **state)
 	assert_int_equal(cf_store_broadcast_add(NULL, "m", "low", "1", "a", 0,
 	    &id), -EINVAL);
 	assert_int_equal(cf_store_call_create(NULL, "1", "2", "audio", "s", 0,
-	    &call, NULL), -EINVAL);
+	    0, 0, &call, NULL), -EINVAL);
 	assert_int_equal(cf_store_call_missed(NULL, "1", "2", "audio", 0,
 	    &call), -EINVAL);
 	assert_int_equal(cf_store_call_get(NULL, 1, &call), -EINVAL);
@@ -2629,7 +2670,7 @@ racer(const char *path, int n, int fd)
 	snprintf(sock, sizeof(sock), "s%d", n);
 	for (i = 0; i < RACE_CALLS; i++) {
 		if (cf_store_call_create(db, "a", "b", "audio", sock,
-		    T0 + i, &c, &busy) != 0)
+		    T0 + i, 0, 0, &c, &busy) != 0)
 			_exit(3);
 		if (!busy)
 			won[0]++;
@@ -3139,6 +3180,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_hook, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_create, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_busy_limit, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_missed, setup,
 		    teardown),
