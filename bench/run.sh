@@ -18,6 +18,7 @@
 #   BENCH_ONLY=idle           only scenario 1 (and 5): idle connections
 #   BENCH_ONLY=latency        only scenario 4 (and the peer's saturated
 #                             fan-out it is paced from, unless BENCH_LAT_RATE)
+#   BENCH_ONLY=durable        only scenario 6: durable sends
 #   BENCH_GEN_PROCS=auto      receiving generator processes for the fan-out
 #                             scenarios 2 and 4 (cfbench -j; auto: nproc;
 #                             0: one process reads every socket)
@@ -41,8 +42,8 @@ fi
 : "${BENCH_SECS:=10}" "${BENCH_WARM:=3}" "${BENCH_WORKERS:=auto}"
 : "${BENCH_ONLY:=}" "${BENCH_GEN_PROCS:=auto}" "${BENCH_LAT_RATE:=}"
 case $BENCH_ONLY in
-''|idle|latency) ;;
-*) echo "bench: BENCH_ONLY must be empty, idle or latency" >&2; exit 2 ;;
+''|idle|latency|durable) ;;
+*) echo "bench: BENCH_ONLY must be empty, idle, latency or durable" >&2; exit 2 ;;
 esac
 [ "$BENCH_GEN_PROCS" != auto ] || BENCH_GEN_PROCS=$(nproc)
 # The fan-out's receiving sockets are read by BENCH_GEN_PROCS processes
@@ -229,6 +230,13 @@ run_server() {	# confabd|node
 		stop_server
 		return 0
 	fi
+	if [ "$BENCH_ONLY" = durable ]; then
+		log "$s: durable sends, $BENCH_DURABLE senders"
+		start_server "$s"
+		gen "$s-durable" -D -n "$BENCH_DURABLE" -C "$BENCH_DURABLE" -r 0 -W 16 -w "$BENCH_WARM" -d "$BENCH_SECS" | record || true
+		stop_server
+		return 0
+	fi
 	for n in $sizes; do
 		# the row is labelled with the size asked for
 		i=$((i + 1))
@@ -269,7 +277,7 @@ peer_rate=$(get node-fanout msgs_in_per_s)
 [ -n "$peer_rate" ] && [ "$peer_rate" != 0 ] || peer_rate=200
 lat_rate=$(awk -v r="$peer_rate" 'BEGIN { r = int(r / 2); print (r < 1 ? 1 : r) }')
 [ -z "$BENCH_LAT_RATE" ] || lat_rate=$BENCH_LAT_RATE
-[ "$BENCH_ONLY" = idle ] ||
+[ "$BENCH_ONLY" = idle ] || [ "$BENCH_ONLY" = durable ] ||
 for s in confabd node; do
 	log "$s: fan-out at $lat_rate msg/s (latency)"
 	start_server "$s"

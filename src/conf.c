@@ -91,6 +91,9 @@ struct conf_rule {
 static const char *const level_choices[] = {
 	"error", "warn", "info", "debug", NULL
 };
+static const char *const sync_choices[] = {
+	"full", "normal", "off", NULL
+};
 static const char *const jwt_alg_choices[] = {
 	"HS256", "HS384", "HS512", "RS256", "ES256", NULL
 };
@@ -116,6 +119,9 @@ static const struct conf_rule conf_rules[] = {
 	{ { "default-channel", T_STRING, F(default_channel), "general", 0,
 	    "public channel created on a database without channels, or \"\"" },
 	    0, 100, NULL, 1, 1 },
+	{ { "sqlite-synchronous", T_CHOICE, F(sqlite_synchronous), "full", 0,
+	    "full, normal or off: what a SQLite commit waits for on disk" },
+	    0, 0, sync_choices, 1, 1 },
 	{ { "redis", T_REDIS, F(redis), NULL, 0,
 	    "redis://host[:port][/db] relaying events between servers" },
 	    0, 0, NULL, 1, 1 },
@@ -1805,6 +1811,7 @@ cf_conf_free(struct cf_conf *conf)
 	free(conf->path);
 	free(conf->data_dir);
 	free(conf->database);
+	free(conf->sqlite_synchronous);
 	free(conf->redis);
 	free(conf->redis_host);
 	free(conf->host_id);

@@ -49,6 +49,7 @@ struct cf_conf {
 	char			*data_dir;	/* absolute */
 	char			*database;	/* absolute SQLite path, or a postgresql:// URL */
 	char			*default_channel; /* created on first start; "" none */
+	char			*sqlite_synchronous; /* "full" (default), "normal", "off" */
 	char			*redis;		/* "redis://host:port/db" as written, or NULL */
 	char			*redis_host;	/* parsed from redis; NULL when unset */
 	int			 redis_port;

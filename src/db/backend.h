@@ -73,6 +73,12 @@ struct cf_db_ops {
 	void		 (*undo)(struct cf_db *);
 	/* 1 when no transaction and no statement is open. */
 	int		 (*idle)(struct cf_db *);
+	/*
+	 * A table expression in FROM whose column `value` lists the strings
+	 * of the JSON array of strings bound (as text) to parameter ?1, so
+	 * that one statement takes a list of any length.
+	 */
+	const char	*text_list;
 };
 
 /*
@@ -99,6 +105,8 @@ struct cf_db_stmt {
 /* Open and migrate; NULL with a message logged.  The caller closes. */
 struct cf_db	*cf_sqlite_open(const char *path);
 struct cf_db	*cf_pg_open(const char *conninfo);
+/* PRAGMA synchronous of a SQLite handle: full, normal or off; 0 or -1. */
+int		 cf_sqlite_synchronous(struct cf_db *db, const char *level);
 /* Fold a SQLite handle's write-ahead log into the file; 0 or -1. */
 int		 cf_sqlite_checkpoint(struct cf_db *db);
 

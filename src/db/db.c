@@ -89,6 +89,16 @@ cf_db_idle(struct cf_db *db)
 }
 
 int
+cf_db_set_synchronous(struct cf_db *db, const char *level)
+{
+	if (db == NULL || level == NULL)
+		return (-1);
+	if (strcmp(db->ops->name, "sqlite") != 0)
+		return (0);
+	return (cf_sqlite_synchronous(db, level));
+}
+
+int
 cf_db_checkpoint(const char *database)
 {
 	struct cf_db *db;
@@ -108,6 +118,11 @@ cf_db_open_worker(const struct cf_conf *conf)
 {
 	if ((worker_db = cf_db_open(conf->database)) == NULL)
 		return (-1);
+	if (cf_db_set_synchronous(worker_db, conf->sqlite_synchronous) == -1) {
+		cf_db_close(worker_db);
+		worker_db = NULL;
+		return (-1);
+	}
 	return (0);
 }
 

@@ -41,6 +41,14 @@ int		 cf_db_query_i64(struct cf_db *db, const char *sql, int64_t *v);
 /* 1 when the connection has no open transaction or statement. */
 int		 cf_db_idle(struct cf_db *db);
 /*
+ * SQLite's PRAGMA synchronous for this connection (the
+ * sqlite-synchronous directive): "full" (the default cf_db_open sets:
+ * every COMMIT is on disk before it returns), "normal" (a power loss may
+ * undo the last commits) or "off".  A no-op for PostgreSQL.  0 or -1
+ * (logged).
+ */
+int		 cf_db_set_synchronous(struct cf_db *db, const char *level);
+/*
  * Copy the write-ahead log of a SQLite database into its file and
  * truncate it (the master, once every worker has exited); a no-op for
  * PostgreSQL.  0 or -1 (logged).

@@ -498,6 +498,7 @@ static const struct cf_db_ops pq_ops = {
 	.lock = pq_lock,
 	.undo = pq_undo,
 	.idle = pq_idle,
+	.text_list = "json_array_elements_text(?1::json)",
 };
 
 /* The stored schema version; 0 for a new database, -1 on error. */

@@ -407,6 +407,7 @@ static const struct cf_db_ops sqlite_ops = {
 	.lock = sq_lock,
 	.undo = sq_undo,
 	.idle = sq_idle,
+	.text_list = "json_each(?1)",
 };
 
 int
@@ -495,8 +496,32 @@ busy_wait(void *arg, int count)
 }
 
 /*
+ * Set the connection's PRAGMA synchronous: "full", "normal" or "off"
+ * (sqlite-synchronous).  Not inside a transaction (SQLite refuses it).
+ * 0, or -1 for another value or an error (logged).
+ */
+int
+cf_sqlite_synchronous(struct cf_db *db, const char *level)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+	char sql[48];
+
+	if (strcmp(level, "full") != 0 && strcmp(level, "normal") != 0 &&
+	    strcmp(level, "off") != 0) {
+		cf_log_warnx("sqlite-synchronous: %s: unknown level", level);
+		return (-1);
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", level);
+	if (sqlite3_exec(s->conn, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		cf_log_warnx("sqlite-synchronous: %s", sqlite3_errmsg(s->conn));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
  * Open (creating it if needed) the SQLite file at path in WAL mode with
- * foreign keys on, and migrate it.  The caller owns the handle.
+ * synchronous FULL and foreign keys on, and migrate it.  The caller owns the handle.
  */
 struct cf_db *
 cf_sqlite_open(const char *path)
@@ -526,7 +551,12 @@ cf_sqlite_open(const char *path)
 			break;
 		usleep(10000);
 	}
-	if (rc != SQLITE_OK || sqlite3_exec(conn, "PRAGMA synchronous=NORMAL; "
+	/*
+	 * FULL: with WAL, every COMMIT fsyncs the log, so what was acked
+	 * survives a power loss (group commit pays that once per batch).
+	 * cf_sqlite_synchronous() lowers it on the operator's request.
+	 */
+	if (rc != SQLITE_OK || sqlite3_exec(conn, "PRAGMA synchronous=FULL; "
 	    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
 		cf_log_warnx("%s: %s", path, sqlite3_errmsg(conn));
 		goto fail;

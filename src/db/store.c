@@ -204,6 +204,15 @@ cf_store_set_write_hook(void (*fn)(uint64_t us))
 	write_hook = fn;
 }
 
+/* Statements prepared (cf_store_set_statement_counter), or NULL. */
+static uint64_t	*stmt_counter;
+
+void
+cf_store_set_statement_counter(uint64_t *counter)
+{
+	stmt_counter = counter;
+}
+
 /* Prepare sql and bind; *stp is NULL unless 0 is returned. */
 static int
 vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
@@ -218,6 +227,8 @@ vprepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	va_end(cp);
 	if (!ok)
 		return (-EINVAL);
+	if (stmt_counter != NULL)
+		__atomic_add_fetch(stmt_counter, 1, __ATOMIC_RELAXED);
 	if ((rc = db->ops->prepare(db, func, stp, sql, fmt, ap)) != 0)
 		return (rc);
 	/* A write committed on its own is timed until finish(). */
@@ -988,9 +999,10 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 
 /*
  * The channels user_id can see, by id, in one query: the unread count is a
- * correlated subquery over the index messages(channel_id, id, user_id).
- * A channel the user never read (or is not a member of) counts every
- * message of others.  *channels is a new array on success.
+ * correlated subquery over the index messages(channel_id, id, user_id),
+ * stopped at CF_STORE_UNREAD_MAX rows (a channel never read, or of which
+ * the user is not a member, would otherwise count every message of
+ * others, on every call).  *channels is a new array on success.
  */
 int
 cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
@@ -1010,13 +1022,14 @@ cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 	    "SELECT " CHANNEL_COLS ","
 	    "  CASE WHEN m.user_id IS NOT NULL THEN 1 ELSE 0 END,"
 	    "  m.last_read_message_id,"
-	    "  (SELECT count(*) FROM messages x WHERE x.channel_id = c.id"
+	    "  (SELECT count(*) FROM (SELECT 1 FROM messages x"
+	    "    WHERE x.channel_id = c.id"
 	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
-	    "    AND x.user_id <> ?1)"
+	    "    AND x.user_id <> ?1 LIMIT ?2) u)"
 	    " FROM channels c LEFT JOIN channel_members m"
 	    "  ON m.channel_id = c.id AND m.user_id = ?1"
 	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
-	    " ORDER BY c.id", "t", user_id);
+	    " ORDER BY c.id", "ti", user_id, (int64_t)CF_STORE_UNREAD_MAX);
 	if (rc != 0 || (rc = collect(db, __func__, st, channel_list_row, -1,
 	    arr, NULL)) != 0)
 		goto fail;
@@ -1408,6 +1421,63 @@ cf_store_presence_get(struct cf_db *db, const char *user_id, json_t **presence)
 	return (*presence == NULL ? -ENOMEM : 0);
 }
 
+/*
+ * The stored statuses of the users ids (an array of user id strings) in
+ * one statement: *statuses is a new object user id -> status holding the
+ * users with a stored row (the others are "online").  The ids go to the
+ * server as one JSON array (backend text_list).
+ */
+int
+cf_store_presence_statuses(struct cf_db *db, const json_t *ids,
+    json_t **statuses)
+{
+	struct cf_db_stmt *st;
+	const char *uid;
+	char sql[256], *list = NULL;
+	json_t *o = NULL, *v;
+	size_t n;
+	int rc;
+
+	if (statuses == NULL)
+		return (-EINVAL);
+	*statuses = NULL;
+	if (db == NULL || !json_is_array(ids))
+		return (-EINVAL);
+	if ((o = json_object()) == NULL)
+		return (-ENOMEM);
+	if (json_array_size(ids) == 0) {
+		*statuses = o;
+		return (0);
+	}
+	if ((list = json_dumps(ids, JSON_COMPACT)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	snprintf(sql, sizeof(sql), "SELECT user_id, status FROM presence"
+	    " WHERE user_id IN (SELECT value FROM %s)", db->ops->text_list);
+	if ((rc = prepare(db, __func__, &st, sql, "t", list)) != 0)
+		goto fail;
+	while ((rc = step(db, __func__, st)) == 1) {
+		uid = db->ops->text(st, 0, &n);
+		if (uid == NULL || (v = col_text(st, 1)) == NULL)
+			continue;
+		if (json_object_set_new(o, uid, v) == -1) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	finish(st);
+	if (rc != 0)
+		goto fail;
+	free(list);
+	*statuses = o;
+	return (0);
+ fail:
+	free(list);
+	json_decref(o);
+	return (rc);
+}
+
 /* Store a broadcast; *broadcast_id (may be NULL) receives its id. */
 int
 cf_store_broadcast_add(struct cf_db *db, const char *message,
@@ -1633,18 +1703,29 @@ call_insert(struct cf_db *db, const char *func, const char *caller,
 }
 
 /*
+ * SQL true while the caller ?1 started fewer than ?OFF + 1 calls at or
+ * after ?SINCE: its (OFF + 1)-th newest call, read through calls_caller
+ * (the cost does not grow with the history), is older.
+ */
+#define CALLER_UNDER(SINCE, OFF) \
+	"coalesce((SELECT started_at FROM calls WHERE caller_id = ?1" \
+	"  ORDER BY id DESC LIMIT 1 OFFSET " OFF "), " SINCE " - 1) < " SINCE
+
+/*
  * Create a call in one transaction: "busy" (ended at once, *busy 1) when
  * the caller or the callee is on either side of a ringing or active call,
- * else "ringing" (*busy 0).  *call receives the new row; it is zeroed on
- * failure.  -EINVAL: a missing or oversized id, caller == callee, a type
- * other than audio or video.
+ * else "ringing" (*busy 0).  A busy call is recorded only while the caller
+ * started fewer than max calls at or after since_ms (max 0: no limit);
+ * over it nothing is stored and -EAGAIN is returned with *busy 1.  *call
+ * receives the new row; it is zeroed on failure.  -EINVAL: a missing or
+ * oversized id, caller == callee, a type other than audio or video.
  */
 int
 cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
     const char *type, const char *caller_sock, int64_t now_ms,
-    struct cf_call *call, int *busy)
+    int64_t since_ms, int max, struct cf_call *call, int *busy)
 {
-	int64_t taken = 0;
+	int64_t taken = 0, under = 1;
 	int rc;
 
 	if (busy != NULL)
@@ -1660,12 +1741,18 @@ cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
 	    "SELECT EXISTS (SELECT 1 FROM calls WHERE " CALL_LIVE
 	    "  AND (caller_id IN (?1, ?2) OR callee_id IN (?1, ?2)))",
 	    "tt", caller, callee);
+	if (rc == 0 && taken && max > 0 && (rc = query_i64(db, __func__,
+	    &under, NULL, "SELECT " CALLER_UNDER("?2", "?3"), "tii", caller,
+	    since_ms, (int64_t)max - 1)) == 0 && !under)
+		rc = -EAGAIN;
 	if (rc == 0)
 		rc = call_insert(db, __func__, caller, callee, type,
 		    taken ? "busy" : "ringing", caller_sock, taken != 0,
 		    now_ms, call);
 	if ((rc = tx_end(db, __func__, rc)) != 0) {
 		memset(call, 0, sizeof(*call));
+		if (rc == -EAGAIN && busy != NULL)
+			*busy = 1;
 		return (rc);
 	}
 	if (busy != NULL)
@@ -1691,6 +1778,41 @@ cf_store_call_missed(struct cf_db *db, const char *caller, const char *callee,
 	settle(db);
 	if ((rc = call_insert(db, __func__, caller, callee, type, "missed",
 	    NULL, 1, now_ms, call)) != 0)
+		memset(call, 0, sizeof(*call));
+	return (rc);
+}
+
+/*
+ * cf_store_call_missed for an invitation from the network, in one
+ * statement: recorded only when callee is a known user (a row of users)
+ * and fewer than max of the caller's calls (any status) started at or
+ * after since_ms.  The limit reads the caller's max newest calls through
+ * calls_caller, so the check costs the same whatever the history.
+ * -ENOENT when nothing was recorded (unknown callee or over the limit).
+ */
+int
+cf_store_call_missed_known(struct cf_db *db, const char *caller,
+    const char *callee, const char *type, int64_t now_ms, int64_t since_ms,
+    int max, struct cf_call *call)
+{
+	int rc;
+
+	if (call == NULL)
+		return (-EINVAL);
+	memset(call, 0, sizeof(*call));
+	if (db == NULL || max < 1 || !call_args_ok(caller, callee, type, NULL))
+		return (-EINVAL);
+	settle(db);
+	rc = call_query(db, __func__, call,
+	    "INSERT INTO calls(caller_id, callee_id, call_type, status,"
+	    "  started_at, ended_at)"
+	    " SELECT ?1, ?2, ?3, 'missed', ?4, ?4"
+	    " WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2)"
+	    "  AND " CALLER_UNDER("?5", "?6")
+	    " RETURNING " CALL_COLS,
+	    "tttiii", caller, callee, type, now_ms, since_ms,
+	    (int64_t)max - 1);
+	if (rc != 0)
 		memset(call, 0, sizeof(*call));
 	return (rc);
 }

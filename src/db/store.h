@@ -38,6 +38,12 @@ void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
  * NULL: no observer.  One per process (the worker's /metrics histogram).
  */
 void	 cf_store_set_write_hook(void (*fn)(uint64_t us));
+/*
+ * Count every statement store.c prepares (run or refused by the server)
+ * in *counter, atomically (the worker's stats block in shared memory:
+ * confabd_db_statements_total, which the cost tests read).  NULL: none.
+ */
+void	 cf_store_set_statement_counter(uint64_t *counter);
 
 /* Users: insert or refresh display name and role. */
 int	 cf_store_user_upsert(struct cf_db *db, const char *user_id,
@@ -77,9 +83,13 @@ int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 /*
  * The channels user_id can see: every public channel and the private ones
  * it is a member of, by id, each with "isMember", "unreadCount" (messages
- * after the read position, not counting the user's own) and
- * "lastReadMessageId" (null when never read).
+ * after the read position, not counting the user's own, counted up to
+ * CF_STORE_UNREAD_MAX: that value means "at least") and
+ * "lastReadMessageId" (null when never read).  One statement; the
+ * counting reads at most CF_STORE_UNREAD_MAX index entries per channel,
+ * whatever the backlog.
  */
+#define CF_STORE_UNREAD_MAX	1000
 int	 cf_store_channel_list(struct cf_db *db, const char *user_id,
 	    json_t **channels);
 /*
@@ -171,6 +181,14 @@ int	 cf_store_presence_set(struct cf_db *db, const char *user_id,
 int	 cf_store_presence_get(struct cf_db *db, const char *user_id,
 	    json_t **presence);
 
+/*
+ * The stored statuses of many users in one statement: ids is an array of
+ * user id strings; *statuses receives an object user id -> status for
+ * those that stored one (the others are "online").
+ */
+int	 cf_store_presence_statuses(struct cf_db *db, const json_t *ids,
+	    json_t **statuses);
+
 /* Broadcasts. */
 int	 cf_store_broadcast_add(struct cf_db *db, const char *message,
 	    const char *priority, const char *from_user, const char *from_name,
@@ -198,15 +216,27 @@ struct cf_call {
 /*
  * Create a call in one transaction: when caller or callee already has a
  * ringing or active call, the new call is recorded with status "busy" and
- * *busy set; otherwise it is "ringing".  *call receives the row.
+ * *busy set; otherwise it is "ringing".  *call receives the row.  A busy
+ * call is recorded only while the caller started fewer than max calls at
+ * or after since_ms (max 0: no limit); over it, -EAGAIN with *busy set
+ * and nothing stored.
  */
 int	 cf_store_call_create(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, const char *caller_sock,
-	    int64_t now_ms, struct cf_call *call, int *busy);
+	    int64_t now_ms, int64_t since_ms, int max, struct cf_call *call,
+	    int *busy);
 /* Record a call that could not ring (target offline): status "missed". */
 int	 cf_store_call_missed(struct cf_db *db, const char *caller,
 	    const char *callee, const char *type, int64_t now_ms,
 	    struct cf_call *call);
+/*
+ * The same for a call:invite to an offline user, bounded: recorded only
+ * when callee is a known user and fewer than max of the caller's calls
+ * started at or after since_ms; -ENOENT when not recorded.
+ */
+int	 cf_store_call_missed_known(struct cf_db *db, const char *caller,
+	    const char *callee, const char *type, int64_t now_ms,
+	    int64_t since_ms, int max, struct cf_call *call);
 int	 cf_store_call_get(struct cf_db *db, int64_t id, struct cf_call *call);
 /*
  * Move a call from status `from` to `to` (conditional: -EALREADY when the

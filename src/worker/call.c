@@ -33,6 +33,14 @@
 
 #define CF_CALL_HISTORY_MAX	100
 #define CF_CALL_HISTORY_DEF	50
+/*
+ * Calls that cannot ring (the target offline: missed; the target or the
+ * caller in a call: busy) are recorded in both histories only while the
+ * caller started fewer than CF_NORING_MAX calls within
+ * CF_NORING_WINDOW_MS, so that nobody can fill another user's history.
+ */
+#define CF_NORING_MAX		10
+#define CF_NORING_WINDOW_MS	60000
 
 enum { T_RING = 1, T_GRACE };
 
@@ -464,20 +472,31 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 		return;
 	}
 	if (cf_presence_count(target) == 0) {
-		(void)cf_store_call_missed(cf_db(), c->user_id, target,
-		    json_string_value(type), (int64_t)cf_wall_ms(), &call);
+		/*
+		 * The callee's history gets the missed call only when the
+		 * callee is a known user and the caller is within
+		 * CF_NORING_MAX; the answer is the same either way.
+		 */
+		(void)cf_store_call_missed_known(cf_db(), c->user_id, target,
+		    json_string_value(type), (int64_t)cf_wall_ms(),
+		    (int64_t)cf_wall_ms() - CF_NORING_WINDOW_MS, CF_NORING_MAX,
+		    &call);
 		cf_chat_fail(ctx, "not_found", "User is offline");
 		return;
 	}
 	rc = cf_store_call_create(cf_db(), c->user_id, target,
-	    json_string_value(type), s->id, (int64_t)cf_wall_ms(), &call, &busy);
-	if (rc != 0) {
+	    json_string_value(type), s->id, (int64_t)cf_wall_ms(),
+	    (int64_t)cf_wall_ms() - CF_NORING_WINDOW_MS, CF_NORING_MAX, &call,
+	    &busy);
+	if (rc != 0 && !(rc == -EAGAIN && busy)) {
 		cf_chat_fail(ctx, "internal", "Internal error");
 		return;
 	}
 	if (busy) {
-		cf_chat_emit(s, "call:rejected", json_pack("{s:I,s:s}", "callId",
-		    (json_int_t)call.id, "reason", "busy"));
+		/* Over CF_NORING_MAX: not recorded, so no call to reject. */
+		if (rc == 0)
+			cf_chat_emit(s, "call:rejected", json_pack("{s:I,s:s}",
+			    "callId", (json_int_t)call.id, "reason", "busy"));
 		cf_event_ack_error(ctx, "busy", "User is busy");
 		return;
 	}

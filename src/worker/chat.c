@@ -679,6 +679,44 @@ join_room(struct cf_sess *s, int64_t id)
 	cf_presence_channel(s, id, 1, "join");
 }
 
+/*
+ * Look channel id up for this user, who may know that it exists when it
+ * is public or when the user is a member.  A private channel of others
+ * answers exactly as a missing one (not_found "Channel not found"), so
+ * that private ids cannot be probed.  *ch (may be NULL) receives the
+ * channel (the caller owns it).  1 member, 0 not (a public channel), or
+ * -1 when the client was told why not.
+ */
+static int
+known_channel(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
+{
+	struct cf_chat *c = chat(ctx->s);
+	json_t *o = NULL;
+	int rc, member;
+
+	if (ch != NULL)
+		*ch = NULL;
+	if ((rc = cf_store_channel_get(cf_db(), id, &o)) != 0) {
+		fail_store(ctx, rc, "Channel");
+		return (-1);
+	}
+	if ((member = cf_store_is_member(cf_db(), id, c->user_id)) < 0) {
+		json_decref(o);
+		fail_store(ctx, member, "Channel");
+		return (-1);
+	}
+	if (member == 0 && json_is_true(json_object_get(o, "isPrivate"))) {
+		json_decref(o);
+		fail_store(ctx, -ENOENT, "Channel");
+		return (-1);
+	}
+	if (ch != NULL)
+		*ch = o;
+	else
+		json_decref(o);
+	return (member);
+}
+
 /* The channel, checked for existence and (private) membership. */
 static json_t *
 visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
@@ -687,21 +725,8 @@ visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
 	json_t *ch = NULL;
 	int rc;
 
-	if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0) {
-		fail_store(ctx, rc, "Channel");
+	if ((rc = known_channel(ctx, id, &ch)) == -1)
 		return (NULL);
-	}
-	rc = cf_store_is_member(cf_db(), id, c->user_id);
-	if (rc < 0) {
-		json_decref(ch);
-		fail_store(ctx, rc, "Channel");
-		return (NULL);
-	}
-	if (rc == 0 && json_is_true(json_object_get(ch, "isPrivate"))) {
-		json_decref(ch);
-		cf_chat_fail(ctx, "forbidden", "Not a member of this channel");
-		return (NULL);
-	}
 	if (rc == 0 && join &&
 	    cf_store_member_add(cf_db(), id, c->user_id,
 	    (int64_t)cf_wall_ms()) != 0) {
@@ -735,21 +760,16 @@ cf_ev_leave_channel(struct cf_event_ctx *ctx)
 {
 	int64_t id;
 
-	json_t *ch = NULL;
-	int rc;
-
 	if (get_id(json_array_get(ctx->args, 0), &id) == -1) {
 		invalid(ctx, "channelId");
 		return;
 	}
-	/* Leaving a channel this socket is not in is a no-op, when it exists. */
-	if (!joined(chat(ctx->s), id)) {
-		if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0) {
-			fail_store(ctx, rc, "Channel");
-			return;
-		}
-		json_decref(ch);
-	}
+	/*
+	 * Leaving a channel this socket is not in is a no-op, when the user
+	 * may know it exists (a private channel of others is "not found").
+	 */
+	if (!joined(chat(ctx->s), id) && known_channel(ctx, id, NULL) == -1)
+		return;
 	leave_channel(ctx->s, id, "leave");
 	ack_ok(ctx, NULL);
 }
@@ -852,28 +872,23 @@ cf_ev_channel_list(struct cf_event_ctx *ctx)
 	ack_ok(ctx, json_pack("{s:o}", "channels", list));
 }
 
-/* Membership for reading/writing a channel: joined here, or a member. */
+/*
+ * Membership for reading/writing a channel: joined here, or a member.  A
+ * public channel of which the user is not a member is "forbidden"; a
+ * private one is "not found", as a missing one (known_channel).
+ */
 static int
 need_member(struct cf_event_ctx *ctx, int64_t id)
 {
-	struct cf_chat *c = chat(ctx->s);
-	json_t *ch = NULL;
 	int rc;
 
-	if (joined(c, id))
+	if (joined(chat(ctx->s), id))
 		return (0);
-	if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0) {
-		fail_store(ctx, rc, "Channel");
+	if ((rc = known_channel(ctx, id, NULL)) == -1)
 		return (-1);
-	}
-	json_decref(ch);
-	rc = cf_store_is_member(cf_db(), id, c->user_id);
 	if (rc == 1)
 		return (0);
-	if (rc < 0)
-		fail_store(ctx, rc, "Channel");
-	else
-		cf_chat_fail(ctx, "forbidden", "Not a member of this channel");
+	cf_chat_fail(ctx, "forbidden", "Not a member of this channel");
 	return (-1);
 }
 
@@ -971,6 +986,14 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 			return;
 		}
 	}
+	/*
+	 * manage_channels covers the public channels; a private channel is
+	 * changed by its members only (a non-member, admin or not, must not
+	 * rename it or make it public to join it), and is "not found" to
+	 * everyone else.
+	 */
+	if (known_channel(ctx, id, NULL) == -1)
+		return;
 	rc = cf_store_channel_update(cf_db(), id, ch_in, c->user_id,
 	    (int64_t)cf_wall_ms(), &ch);
 	if (rc != 0) {

@@ -866,6 +866,12 @@ metrics_build_more(struct cf_buf *b)
 		    __atomic_load_n(&st->relay_lag_count, __ATOMIC_RELAXED)))
 			return (-1);
 	}
+	if (metrics_head(b, "confabd_db_statements_total", "counter",
+	    "SQL statements run on the database (reads and writes; not "
+	    "BEGIN / COMMIT).") ||
+	    metrics_per_slot(b, "confabd_db_statements_total",
+	    offsetof(struct cf_shm_stats, db_statements)))
+		return (-1);
 	if (metrics_head(b, "confabd_db_write_seconds", "histogram",
 	    "Duration of committed database writes (a transaction, or one "
 	    "statement)."))

@@ -14,6 +14,7 @@
  * announced.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,29 +447,72 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
 }
 
+/* The online users as found: ids (strings) and their totals. */
+struct online {
+	json_t		*ids;
+	json_t		*totals;
+	size_t		 max;	/* stop after max + 1 users ("more") */
+};
+
 static int
 collect(void *arg, const char *key, uint32_t total)
 {
-	json_t *list = arg, *p;
+	struct online *on = arg;
 
 	if (strncmp(key, "u:", 2) != 0 || total == 0)
 		return (0);
-	p = stored(key + 2);
-	json_array_append_new(list, json_pack("{s:o,s:O,s:I}", "userId",
-	    cf_store_user_id_json(key + 2), "status",
-	    json_object_get(p, "status"), "connectionCount",
-	    (json_int_t)total));
-	json_decref(p);
+	if (json_array_size(on->ids) > on->max)
+		return (1);
+	if (json_array_append_new(on->ids, json_string(key + 2)) == -1)
+		return (0);	/* not a UTF-8 id: not listed */
+	if (json_array_append_new(on->totals, json_integer(total)) == -1)
+		(void)json_array_remove(on->ids, json_array_size(on->ids) - 1);
 	return (0);
 }
 
-/* collect, up to one entry more than a snapshot sends ("truncated"). */
-static int
-collect_snapshot(void *arg, const char *key, uint32_t total)
+/*
+ * Who is online, at most max users ({userId, status, connectionCount}
+ * each; *more set when there are others): the users come from the
+ * presence counts (shared memory, and the mirror of the cluster totals
+ * with redis), their statuses from one statement whatever their number
+ * (cf_store_presence_statuses).  Returns a new array, NULL on failure.
+ */
+static json_t *
+online_list(size_t max, int *more)
 {
-	if (json_array_size(arg) > CF_PRESENCE_SNAPSHOT_MAX)
-		return (1);
-	return (collect(arg, key, total));
+	struct online on = { json_array(), json_array(), max };
+	json_t *list = json_array(), *st = NULL, *id, *v;
+	const char *uid;
+	size_t i;
+
+	*more = 0;
+	if (list == NULL || on.ids == NULL || on.totals == NULL)
+		goto fail;
+	(void)cf_cluster_each(collect, &on);
+	if (json_array_size(on.ids) > max) {
+		*more = 1;
+		(void)json_array_remove(on.ids, max);
+	}
+	if (cf_store_presence_statuses(cf_db(), on.ids, &st) != 0)
+		goto fail;
+	json_array_foreach(on.ids, i, id) {
+		uid = json_string_value(id);
+		v = json_object_get(st, uid);
+		json_array_append_new(list, json_pack("{s:o,s:s,s:O}",
+		    "userId", cf_store_user_id_json(uid), "status",
+		    json_is_string(v) ? json_string_value(v) : "online",
+		    "connectionCount", json_array_get(on.totals, i)));
+	}
+	json_decref(st);
+	json_decref(on.ids);
+	json_decref(on.totals);
+	return (list);
+ fail:
+	json_decref(st);
+	json_decref(on.ids);
+	json_decref(on.totals);
+	json_decref(list);
+	return (NULL);
 }
 
 /*
@@ -483,11 +527,9 @@ cf_presence_snapshot(struct cf_sess *s)
 	json_t *list;
 	int more;
 
-	if (!cf_w->conf->presence_broadcast || (list = json_array()) == NULL)
+	if (!cf_w->conf->presence_broadcast ||
+	    (list = online_list(CF_PRESENCE_SNAPSHOT_MAX, &more)) == NULL)
 		return;
-	(void)cf_cluster_each(collect_snapshot, list);
-	if ((more = json_array_size(list) > CF_PRESENCE_SNAPSHOT_MAX))
-		json_array_remove(list, CF_PRESENCE_SNAPSHOT_MAX);
 	cf_chat_emit(s, "presence:snapshot", json_pack("{s:o,s:b}", "users",
 	    list, "truncated", more));
 }
@@ -495,9 +537,13 @@ cf_presence_snapshot(struct cf_sess *s)
 void
 cf_ev_presence_online_users(struct cf_event_ctx *ctx)
 {
-	json_t *list = json_array();
+	json_t *list;
+	int more;
 
-	(void)cf_cluster_each(collect, list);
+	if ((list = online_list(SIZE_MAX - 1, &more)) == NULL) {
+		cf_chat_fail(ctx, "internal", "Internal error");
+		return;
+	}
 	/* The spec's form: the callback receives the array itself. */
 	cf_event_ack(ctx, json_pack("[o]", list));
 }

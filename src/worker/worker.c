@@ -323,6 +323,9 @@ cf_worker_main(struct cf_worker_init *in)
 	lws_set_log_level(getenv("CF_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR,
 	    lws_log_emit);
 	cf_store_set_write_hook(observe_db_write);
+	if (cf_shm_stats(w->shm, w->slot) != NULL)
+		cf_store_set_statement_counter(&cf_shm_stats(w->shm,
+		    w->slot)->db_statements);
 	if (cf_db_open_worker(w->conf) == -1 || cf_batch_start(w) == -1)
 		return (1);
 	if (lws_start(w) == -1)

@@ -179,6 +179,7 @@ describe('metrics for operators', () => {
 		    ['confabd_deliveries_out_total', 'counter'],
 		    ['confabd_relay_lag_seconds', 'summary'],
 		    ['confabd_db_write_seconds', 'histogram'],
+		    ['confabd_db_statements_total', 'counter'],
 		    ['confabd_errors_total', 'counter'],
 		    ['confabd_worker_restarts_total', 'counter']]) {
 			assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));

@@ -408,13 +408,31 @@ describe('calls over 4 workers', () => {
 		    'invalid_payload', 'self, string');
 		assert.deepEqual(await calls(a), before0, 'nothing recorded');
 
-		// Never connected.
+		// Never connected: not a user, nothing recorded.
 		const m = await mark([a]);
-		const ack = await callRefused(a, 'call:invite', [{ targetUserId:
+		let ack = await callRefused(a, 'call:invite', [{ targetUserId:
 		    G.id, callType: 'video', offer: OFFER }], 'not_found');
 		assert.equal(ack.error.message, 'User is offline');
 		await assertNone(m, ['call:ringing'], 100);
-		let h = await calls(a);
+		assert.deepEqual(await calls(a), before0, 'nothing recorded');
+
+		// Known (connected before), offline now: recorded missed.
+		const g = await tabOf(G, [a], 'g');
+		g.close();
+		await disconnected(g);
+		await until(async () => {
+			const r = await ask(a, 'call:invite', { targetUserId:
+			    G.id, callType: 'video', offer: OFFER });
+			if (r?.ok === true) {
+				await ok(a, 'call:end', { callId: r.callId });
+				return false;
+			}
+			ack = r;
+			return true;
+		}, 3000, 'G offline');
+		assert.equal(ack?.error?.code, 'not_found', short(ack));
+		assert.equal(ack.error.message, 'User is offline');
+		let h = (await calls(a)).filter((r) => r.status === 'missed');
 		assert.equal(h.length, 1, short(h));
 		assert.equal(h[0].status, 'missed');
 		assert.equal(h[0].callerId, A.id);
@@ -511,6 +529,10 @@ describe('calls over 4 workers', () => {
 	it('call:history: newest first, limit, before, statuses; needs ' +
 	    'call.view_history', withLogs(async () => {
 		const A = newUser(), B = newUser(), C = newUser(), G = newUser();
+		// G is a known user (connected once), offline from now on.
+		const g = await tabOf(G, [], 'g');
+		g.close();
+		await disconnected(g);
 		const a = await tabOf(A, [], 'a');
 		const b = await tabOf(B, [a], 'b');
 		const c = await tabOf(C, [a, b], 'c');

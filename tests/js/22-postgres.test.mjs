@@ -17,7 +17,7 @@ import { closeAll } from './lib/client.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, createChannel, send,
     history, listed, assertId, assertIso, tabsOnWorkers, auth,
-    assertNoWorkerDied } from './lib/chat.mjs';
+    assertNoWorkerDied, onlineUsers } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
 
 const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
@@ -133,6 +133,15 @@ describe('PostgreSQL storage', () => {
 		assert.strictEqual(l.lastReadMessageId, ms[20].id);
 		// After m20: m22 and m24 are the admin's, and bob's "mine".
 		assert.strictEqual(l.unreadCount, 3);
+
+		// Online users with their stored statuses (one statement
+		// taking the ids as a JSON array: json_array_elements_text).
+		await ok(alice, 'update_presence', { status: 'away' });
+		const on = await onlineUsers(bob);
+		assert.equal(on.find((u) => u.userId === Number(ALICE.userId))
+		    ?.status, 'away', JSON.stringify(on));
+		assert.equal(on.find((u) => u.userId === Number(ADMIN.userId))
+		    ?.status, 'online', JSON.stringify(on));
 
 		// A call, answered and ended.
 		const callId = await callAndEnd(admin, alice, Number(ALICE.userId));

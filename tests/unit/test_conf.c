@@ -173,6 +173,7 @@ test_defaults(void **state)
 	assert_int_equal(c->debug_events, 0);
 	assert_null(c->jwt_secret);
 	assert_string_equal(c->jwt_algorithm, "HS256");
+	assert_string_equal(c->sqlite_synchronous, "full");
 	assert_null(c->jwt_public_key);
 	assert_null(c->jwt_public_key_pem);
 	assert_int_equal(c->jwt_public_key_len, 0);
@@ -747,6 +748,9 @@ test_scalars(void **state)
 	load_err("jwt-algorithm none\n", "t.conf:1: invalid value \"none\" "
 	    "for \"jwt-algorithm\": expected HS256, HS384, HS512, RS256 or "
 	    "ES256");
+	load_err("sqlite-synchronous extra\n", "t.conf:1: invalid value "
+	    "\"extra\" for \"sqlite-synchronous\": expected full, normal or "
+	    "off");
 	load_err("jwt-algorithm hs256\n", "t.conf:1: invalid value \"hs256\" "
 	    "for \"jwt-algorithm\": expected HS256, HS384, HS512, RS256 or "
 	    "ES256");
@@ -1656,7 +1660,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 51);
+	assert_int_equal(n, 52);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);

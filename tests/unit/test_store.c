@@ -567,6 +567,46 @@ test_migration(void **state)
 /* Users and channels                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Durability (sqlite-synchronous): a SQLite connection commits with
+ * synchronous FULL (2) unless told otherwise; the worker's connection
+ * takes the directive's level.  PostgreSQL ignores it.
+ */
+static void
+test_synchronous(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_conf conf;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.database = fx->path;
+	if (use_pg) {
+		assert_int_equal(cf_db_set_synchronous(fx->db, "normal"), 0);
+		conf.sqlite_synchronous = "off";
+		assert_int_equal(cf_db_open_worker(&conf), 0);
+		cf_db_close_worker();
+		return;
+	}
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "normal"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 1);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "off"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 0);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "full"), 0);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+	assert_int_equal(cf_db_set_synchronous(fx->db, "sometimes"), -1);
+	assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
+
+	conf.sqlite_synchronous = "normal";
+	assert_int_equal(cf_db_open_worker(&conf), 0);
+	assert_int_equal(q64(cf_db(), "PRAGMA synchronous"), 1);
+	cf_db_close_worker();
+	conf.sqlite_synchronous = "full";
+	assert_int_equal(cf_db_open_worker(&conf), 0);
+	assert_int_equal(q64(cf_db(), "PRAGMA synchronous"), 2);
+	cf_db_close_worker();
+}
+
 static void
 test_user_upsert(void **state)
 {
@@ -799,6 +839,7 @@ test_channel_list(void **state)
 {
 	struct fx *fx = *state;
 	const char *withb[] = { "2" };
+	char sql[320];
 	json_t *l, *c;
 	int64_t p1, q, p2, last, pos;
 	size_t i;
@@ -865,6 +906,19 @@ test_channel_list(void **state)
 	post(fx->db, p1, "1", "h", T0);
 	assert_int_equal(cf_store_channel_list(fx->db, "1", &l), 0);
 	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 1);
+	json_decref(l);
+
+	/* A backlog counts up to CF_STORE_UNREAD_MAX. */
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE r(x) AS (SELECT 1 UNION"
+	    " ALL SELECT x + 1 FROM r WHERE x < %d) INSERT INTO messages"
+	    "(channel_id, user_id, user_display_name, body, message_type,"
+	    " created_at) SELECT %lld, '9', 'N', 'b', 'text', 0 FROM r",
+	    CF_STORE_UNREAD_MAX + 5, (long long)p2);
+	xexec(fx->db, sql);
+	assert_int_equal(cf_store_channel_list(fx->db, "3", &l), 0);
+	assert_int_equal(iget(find_chan(l, p2), "unreadCount"),
+	    CF_STORE_UNREAD_MAX);
+	assert_int_equal(iget(find_chan(l, p1), "unreadCount"), 4);
 	json_decref(l);
 
 	/* No channels visible; bad input. */
@@ -1341,6 +1395,51 @@ test_read_set(void **state)
 /* Presence and broadcasts                                            */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The statuses of many users in one statement (presence:get_online_users):
+ * only those with a stored row, whatever the length of the list.
+ */
+static void
+test_presence_statuses(void **state)
+{
+	struct fx *fx = *state;
+	json_t *ids, *st = NULL;
+	char id[32];
+	int i;
+
+	assert_int_equal(cf_store_presence_set(fx->db, "7", "away", NULL, NULL,
+	    T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "u'\"x", "busy", "m",
+	    NULL, T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "9", "online", NULL,
+	    NULL, T0), 0);
+	assert_int_equal(cf_store_presence_set(fx->db, "elsewhere", "busy",
+	    NULL, NULL, T0), 0);
+	assert_non_null(ids = json_array());
+	assert_int_equal(cf_store_presence_statuses(fx->db, ids, &st), 0);
+	assert_int_equal(json_object_size(st), 0);
+	json_decref(st);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		json_array_append_new(ids, json_string(id));
+	}
+	json_array_append_new(ids, json_string("u'\"x"));
+	assert_int_equal(cf_store_presence_statuses(fx->db, ids, &st), 0);
+	assert_int_equal(json_object_size(st), 3);
+	assert_string_equal(json_string_value(json_object_get(st, "7")),
+	    "away");
+	assert_string_equal(json_string_value(json_object_get(st, "u'\"x")),
+	    "busy");
+	assert_string_equal(json_string_value(json_object_get(st, "9")),
+	    "online");
+	assert_null(json_object_get(st, "elsewhere"));
+	json_decref(st);
+	assert_int_equal(cf_store_presence_statuses(fx->db, NULL, &st),
+	    -EINVAL);
+	assert_null(st);
+	json_decref(ids);
+}
+
 static void
 test_presence(void **state)
 {
@@ -1442,7 +1541,7 @@ mkcall(struct cf_db *db, const char *caller, const char *callee, int64_t now,
 	int busy = -1;
 
 	assert_int_equal(cf_store_call_create(db, caller, callee, "audio",
-	    "sockA", now, &c, &busy), 0);
+	    "sockA", now, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, want_busy);
 	assert_true(c.id > 0);
 	assert_string_equal(c.status, want_busy ? "busy" : "ringing");
@@ -1470,7 +1569,7 @@ test_call_create(void **state)
 
 	busy = -1;
 	assert_int_equal(cf_store_call_create(fx->db, "1", "2", "video",
-	    "sock-1", T0, &c, &busy), 0);
+	    "sock-1", T0, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, 0);
 	ab = c.id;
 	assert_true(ab > 0);
@@ -1491,7 +1590,7 @@ test_call_create(void **state)
 	/* The callee of a ringing call is busy for a new caller. */
 	busy = -1;
 	assert_int_equal(cf_store_call_create(fx->db, "3", "2", "audio",
-	    "sock-3", T0 + 1, &c, &busy), 0);
+	    "sock-3", T0 + 1, 0, 0, &c, &busy), 0);
 	assert_int_equal(busy, 1);
 	assert_true(c.id > ab);
 	assert_string_equal(c.status, "busy");
@@ -1523,7 +1622,7 @@ test_call_create(void **state)
 
 	/* busy may be NULL; a NULL socket is stored as NULL, read as "". */
 	assert_int_equal(cf_store_call_create(fx->db, "9", "10", "audio",
-	    NULL, T0, &c, NULL), 0);
+	    NULL, T0, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.caller_sock, "");
 	assert_string_equal(c.status, "ringing");
 
@@ -1533,45 +1632,86 @@ test_call_create(void **state)
 	busy = 7;
 	memset(&c, 0xff, sizeof(c));
 	assert_int_equal(cf_store_call_create(fx->db, "11", "11", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(busy, 0);
 	assert_true(c.id == 0);
 	assert_string_equal(c.status, "");
 	assert_int_equal(cf_store_call_create(fx->db, "", "12", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", NULL, "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "screen",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "Audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", NULL,
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, big, "12", "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	big[64] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", big, "audio",
-	    "s", T0, &c, &busy), -EINVAL);
+	    "s", T0, 0, 0, &c, &busy), -EINVAL);
 	big[32] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    big, T0, &c, &busy), -EINVAL);
+	    big, T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "\xff\xfe", "12",
-	    "audio", "s", T0, &c, &busy), -EINVAL);
+	    "audio", "s", T0, 0, 0, &c, &busy), -EINVAL);
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    "s", T0, NULL, &busy), -EINVAL);
+	    "s", T0, 0, 0, NULL, &busy), -EINVAL);
 	assert_int_equal(cf_db_idle(fx->db), 1);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 12);
 	/* The longest ids that fit are kept whole. */
 	big[31] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, "11", "12", "audio",
-	    big, T0, &c, &busy), 0);
+	    big, T0, 0, 0, &c, &busy), 0);
 	assert_string_equal(c.caller_sock, big);
 	memset(big, 'y', 63);
 	big[63] = '\0';
 	assert_int_equal(cf_store_call_create(fx->db, big, "13", "audio",
-	    NULL, T0, &c, &busy), 0);
+	    NULL, T0, 0, 0, &c, &busy), 0);
 	assert_string_equal(c.caller, big);
 	assert_int_equal(busy, 0);
+}
+
+/* Busy calls are recorded only within the caller's limit. */
+static void
+test_call_busy_limit(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	int busy, i;
+
+	/* 2 rings 3: 3 is busy for 1 from now on. */
+	assert_int_equal(cf_store_call_create(fx->db, "2", "3", "audio", "s2",
+	    T0, T0 - 60000, 3, &c, &busy), 0);
+	assert_int_equal(busy, 0);
+	for (i = 0; i < 3; i++) {
+		busy = -1;
+		assert_int_equal(cf_store_call_create(fx->db, "1", "3",
+		    "audio", "s1", T0 + i, T0 + i - 60000, 3, &c, &busy), 0);
+		assert_int_equal(busy, 1);
+		assert_string_equal(c.status, "busy");
+	}
+	busy = -1;
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 5, T0 + 5 - 60000, 3, &c, &busy), -EAGAIN);
+	assert_int_equal(busy, 1);
+	assert_true(c.id == 0);
+	assert_true(cf_db_idle(fx->db));
+	/* Without a limit, or out of the window: recorded. */
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 6, 0, 0, &c, &busy), 0);
+	assert_int_equal(busy, 1);
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "audio", "s1",
+	    T0 + 60010, T0 + 10, 3, &c, &busy), 0);
+	assert_int_equal(busy, 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " callee_id = '3' AND status = 'busy'"), 5);
+	/* The limit never refuses a call that rings. */
+	assert_int_equal(cf_store_call_create(fx->db, "1", "4", "audio", "s1",
+	    T0 + 60011, T0 + 11, 1, &c, &busy), 0);
+	assert_int_equal(busy, 0);
+	assert_string_equal(c.status, "ringing");
 }
 
 static void
@@ -1613,6 +1753,45 @@ test_call_missed(void **state)
 	    &c), -EINVAL);
 	assert_true(c.id == 0);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls"), 3);
+}
+
+static void
+test_call_missed_known(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_call c;
+	int i;
+
+	assert_int_equal(cf_store_user_upsert(fx->db, "2", "Bob", "user", T0),
+	    0);
+	/* An unknown callee gets nothing. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "nobody",
+	    "audio", T0, T0 - 60000, 3, &c), -ENOENT);
+	assert_true(c.id == 0);
+	/* A known one: max calls within the window, then nothing. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2",
+		    "video", T0 + i, T0 + i - 60000, 3, &c), 0);
+		assert_string_equal(c.status, "missed");
+		assert_string_equal(c.callee, "2");
+		assert_true(c.started_at == T0 + i && c.ended_at == T0 + i);
+	}
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "video",
+	    T0 + 10, T0 + 10 - 60000, 3, &c), -ENOENT);
+	/* Another caller has its own allowance. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "3", "2", "audio",
+	    T0 + 10, T0 + 10 - 60000, 3, &c), 0);
+	/* Once the oldest of the three is out of the window: one more. */
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0 + 60000, T0, 3, &c), -ENOENT);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0 + 60001, T0 + 1, 3, &c), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
+	    " callee_id = '2' AND status = 'missed'"), 5);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "2", "audio",
+	    T0, T0, 0, &c), -EINVAL);
+	assert_int_equal(cf_store_call_missed_known(fx->db, "1", "1", "audio",
+	    T0, T0, 3, &c), -EINVAL);
 }
 
 static void
@@ -1867,7 +2046,7 @@ test_call_history(void **state)
 
 	/* Shape: an answered and ended call, then one still ringing. */
 	assert_int_equal(cf_store_call_create(fx->db, "1", "alice", "video",
-	    "s1", T0, &c, NULL), 0);
+	    "s1", T0, 0, 0, &c, NULL), 0);
 	a = c.id;
 	assert_int_equal(cf_store_call_transition(fx->db, a, "ringing",
 	    "active", "s2", T0 + 1000, NULL), 0);
@@ -1908,7 +2087,7 @@ test_call_history(void **state)
 	assert_int_equal(history_ids(fx->db, "nobody", 0, 50, ids, 128), 0);
 	/* A busy call is in both users' history, ended without duration. */
 	assert_int_equal(cf_store_call_create(fx->db, "alice", "2", "audio",
-	    "s3", T0 + 6000, &c, NULL), 0);
+	    "s3", T0 + 6000, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.status, "busy");
 	assert_int_equal(cf_store_call_history(fx->db, "alice", 0, 1, &arr),
 	    0);
@@ -2131,7 +2310,7 @@ test_call_migration(void **state)
 	assert_int_equal(cf_store_call_between(raw, "1", "2", &c), 0);
 	assert_true(c.id == 2);
 	assert_int_equal(cf_store_call_create(raw, "3", "1", "audio", "s",
-	    T0, &c, NULL), 0);
+	    T0, 0, 0, &c, NULL), 0);
 	assert_string_equal(c.status, "busy");
 	assert_true(c.id == 8);
 	assert_int_equal(cf_store_call_transition(raw, 2, "ringing",
@@ -2199,7 +2378,7 @@ test_eio(void **state)
 	assert_int_equal(cf_store_broadcast_add(raw, "m", "low", "1", "A", T0,
 	    &id), -EIO);
 	assert_int_equal(cf_store_call_create(raw, "1", "2", "audio", "s", T0,
-	    &call, &dup), -EIO);
+	    0, 0, &call, &dup), -EIO);
 	assert_int_equal(cf_store_call_missed(raw, "1", "2", "audio", T0,
 	    &call), -EIO);
 	assert_int_equal(cf_store_call_get(raw, 1, &call), -EIO);
@@ -2249,7 +2428,7 @@ test_null_db(void **state)
 	assert_int_equal(cf_store_broadcast_add(NULL, "m", "low", "1", "a", 0,
 	    &id), -EINVAL);
 	assert_int_equal(cf_store_call_create(NULL, "1", "2", "audio", "s", 0,
-	    &call, NULL), -EINVAL);
+	    0, 0, &call, NULL), -EINVAL);
 	assert_int_equal(cf_store_call_missed(NULL, "1", "2", "audio", 0,
 	    &call), -EINVAL);
 	assert_int_equal(cf_store_call_get(NULL, 1, &call), -EINVAL);
@@ -2542,7 +2721,7 @@ racer(const char *path, int n, int fd)
 	snprintf(sock, sizeof(sock), "s%d", n);
 	for (i = 0; i < RACE_CALLS; i++) {
 		if (cf_store_call_create(db, "a", "b", "audio", sock,
-		    T0 + i, &c, &busy) != 0)
+		    T0 + i, 0, 0, &c, &busy) != 0)
 			_exit(3);
 		if (!busy)
 			won[0]++;
@@ -3019,6 +3198,8 @@ main(void)
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_null_db),
 		cmocka_unit_test_setup_teardown(test_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_synchronous, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_user_upsert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_user_name, setup,
@@ -3045,13 +3226,19 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_presence, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_presence_statuses, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_broadcast, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_hook, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_create, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_busy_limit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_missed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_call_missed_known, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_get, setup,
 		    teardown),
