@@ -1386,8 +1386,9 @@ confirm_upgrade(struct lws *wsi)
 		code = ECODE_BAD;
 	else if (eio_path(path) == 1 && cf_sess_admit(cf_w,
 	    cf_sess_addr_bucket(cf_w, lws_get_socket_fd(wsi))) == -1) {
-		(void)respond(wsi, origin, 503, "text/plain", UNAUTH_REFUSED,
-		    sizeof(UNAUTH_REFUSED) - 1, 1);
+		(void)respond(wsi, origin ? origin : "", 503, "text/plain",
+		    UNAUTH_REFUSED, sizeof(UNAUTH_REFUSED) - 1, 1);
+		free(origin);
 		return (1);
 	}
 	if (code != -1) {
