@@ -6,19 +6,11 @@
 // of it.  The page is served by this test from node's http.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { launchChromium, servePages } from './lib/browser.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF } from './lib/chat.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SIO_BUNDLE = path.join(HERE, 'node_modules', 'socket.io-client',
-    'dist', 'socket.io.min.js');
 
 const ALICE = { userId: '8101', displayName: 'Alice', role: 'user' };
 const BOB = { userId: '8102', displayName: 'Bob', role: 'user' };
@@ -152,55 +144,17 @@ window.bytesIn = async () => {
 </script></body></html>
 `;
 
-function serve() {
-	const bundle = fs.readFileSync(SIO_BUNDLE);
-	const srv = http.createServer((req, res) => {
-		const u = new URL(req.url, 'http://x');
-		if (u.pathname === '/call.html') {
-			res.writeHead(200, { 'content-type': 'text/html' });
-			res.end(PAGE);
-		} else if (u.pathname === '/socket.io.min.js') {
-			res.writeHead(200, {
-			    'content-type': 'text/javascript' });
-			res.end(bundle);
-		} else {
-			res.writeHead(404);
-			res.end();
-		}
-	});
-	return new Promise((resolve, reject) => {
-		srv.on('error', reject);
-		srv.listen(0, '127.0.0.1', () => resolve(srv));
-	});
-}
-
 describe('a video call between two Chromium pages', () => {
 	let d, srv, browser;
 	const pages = [];
 
 	before(async () => {
-		assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: ` +
-		    'install Debian\'s chromium package (scripts/deps.sh test ' +
-		    'does); this test needs a real browser');
-		// Resolved here so that a missing package fails this test
-		// with a clear message rather than the whole file at import.
-		const require = createRequire(import.meta.url);
-		let chromium;
-		try {
-			({ chromium } = require('playwright-core'));
-		} catch (e) {
-			assert.fail('playwright-core is not installed (npm ci in ' +
-			    `tests/js): ${e.message}`);
-		}
 		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
 		    'rate-limit 100000 1'] });
-		srv = await serve();
-		browser = await chromium.launch({ executablePath: CHROMIUM,
-		    headless: true, args: ['--use-fake-device-for-media-stream',
-		    '--use-fake-ui-for-media-stream', '--no-sandbox',
-		    '--disable-background-networking', '--disable-gpu',
-		    '--disable-component-update', '--disable-sync',
-		    '--no-first-run', '--disable-quic'] });
+		srv = await servePages({ '/call.html': PAGE });
+		browser = await launchChromium([
+		    '--use-fake-device-for-media-stream',
+		    '--use-fake-ui-for-media-stream']);
 	});
 	after(async () => {
 		if (browser)

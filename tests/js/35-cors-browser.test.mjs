@@ -8,21 +8,13 @@
 // Chromium is Debian's, driven by playwright-core (as in 21-calls-browser).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { launchChromium, servePages } from './lib/browser.mjs';
 import { until } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF } from './lib/chat.mjs';
 import { request, PATH } from './lib/raw.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SIO_BUNDLE = path.join(HERE, 'node_modules', 'socket.io-client',
-    'dist', 'socket.io.min.js');
 
 const ALICE = { userId: '8201', displayName: 'Alice', role: 'user' };
 
@@ -44,48 +36,15 @@ sock.on('authenticated', async () => {
 </script></body></html>
 `;
 
-function serve() {
-	const bundle = fs.readFileSync(SIO_BUNDLE);
-	const srv = http.createServer((req, res) => {
-		const u = new URL(req.url, 'http://x');
-		if (u.pathname === '/cors.html') {
-			res.writeHead(200, { 'content-type': 'text/html' });
-			res.end(PAGE);
-		} else if (u.pathname === '/socket.io.min.js') {
-			res.writeHead(200, { 'content-type': 'text/javascript' });
-			res.end(bundle);
-		} else {
-			res.writeHead(404);
-			res.end();
-		}
-	});
-	return new Promise((resolve, reject) => {
-		srv.on('error', reject);
-		srv.listen(0, '127.0.0.1', () => resolve(srv));
-	});
-}
-
 describe('CORS preflight and refused origins', () => {
 	let d, srv, browser, allowed;
 
 	before(async () => {
-		assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: ` +
-		    'install Debian\'s chromium package (scripts/deps.sh test ' +
-		    'does); this test needs a real browser');
-		const require = createRequire(import.meta.url);
-		let chromium;
-		try {
-			({ chromium } = require('playwright-core'));
-		} catch (e) {
-			assert.fail('playwright-core is not installed (npm ci in ' +
-			    `tests/js): ${e.message}`);
-		}
-		srv = await serve();
+		srv = await servePages({ '/cors.html': PAGE });
 		allowed = `http://127.0.0.1:${srv.address().port}`;
 		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
 		    `cors-origin ${allowed}`] });
-		browser = await chromium.launch({ executablePath: CHROMIUM,
-		    headless: true, args: ['--no-sandbox'] });
+		browser = await launchChromium();
 	});
 	after(async () => {
 		if (browser)

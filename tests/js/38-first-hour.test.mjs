@@ -14,10 +14,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +23,7 @@ import WebSocket from 'ws';
 import io from 'socket.io-client';
 import { startDaemon, withLogs, freePort, sleep, CONFABD, REPO_ROOT }
     from './lib/daemon.mjs';
+import { launchChromium, servePages } from './lib/browser.mjs';
 import { closeAll, until, ask, client, connected } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF, login, ok, waitFor, record } from './lib/chat.mjs';
@@ -33,9 +32,6 @@ import { CONFABCTL } from './lib/ctl.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CONFORMANCE = path.join(path.dirname(CONFABD), '..', 'tests',
     'conformance-server');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SIO_BUNDLE = path.join(HERE, 'node_modules', 'socket.io-client',
-    'dist', 'socket.io.min.js');
 const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
 
 const tmpDirs = [];
@@ -217,27 +213,6 @@ socket.io.on('open', () => {
 }
 </script></body></html>`;
 
-function serve() {
-	const bundle = fs.readFileSync(SIO_BUNDLE);
-	const srv = http.createServer((req, res) => {
-		const u = new URL(req.url, 'http://x');
-		if (u.pathname === '/first.html') {
-			res.writeHead(200, { 'content-type': 'text/html' });
-			res.end(PAGE);
-		} else if (u.pathname === '/socket.io.min.js') {
-			res.writeHead(200, { 'content-type': 'text/javascript' });
-			res.end(bundle);
-		} else {
-			res.writeHead(404);
-			res.end();
-		}
-	});
-	return new Promise((resolve, reject) => {
-		srv.on('error', reject);
-		srv.listen(0, '127.0.0.1', () => resolve(srv));
-	});
-}
-
 // The rows of doc/events.md's error event table: [event, [names...]].
 function docErrorTable() {
 	const doc = fs.readFileSync(path.join(REPO_ROOT, 'doc', 'events.md'),
@@ -266,7 +241,7 @@ describe('the first hour with a quickstart-style daemon', () => {
 	const sockets = [];
 
 	before(async () => {
-		srv = await serve();
+		srv = await servePages({ '/first.html': PAGE });
 		xdg = tmpDir('cf-xdg-');
 		d = await startDaemon({ workers: 2, env: { XDG_RUNTIME_DIR: xdg },
 		    extraConf: [...CHAT_CONF, 'default-channel general',
@@ -490,14 +465,7 @@ describe('the first hour with a quickstart-style daemon', () => {
 	it('a Chromium page on another origin, default client options: ' +
 	    'polling then websocket, authenticates, joins 1, sends and ' +
 	    'receives', withLogs(async () => {
-		assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: ` +
-		    'install Debian\'s chromium package (scripts/deps.sh test)');
-		const require = createRequire(import.meta.url);
-		const { chromium } = require('playwright-core');
-		browser = await chromium.launch({ executablePath: CHROMIUM,
-		    headless: true, args: ['--no-sandbox', '--disable-gpu',
-		    '--disable-background-networking', '--no-first-run',
-		    '--disable-component-update', '--disable-sync'] });
+		browser = await launchChromium();
 		const page = await (await browser.newContext()).newPage();
 		const consoleLines = [];
 		page.on('pageerror', (e) => consoleLines.push(e.message));
