@@ -43,7 +43,7 @@ locator_write(const char *path)
 {
 	char loc[PATH_MAX], tmp[PATH_MAX + 16];
 	size_t n = strlen(path);
-	int fd;
+	int fd, ok;
 
 	if (cf_locator_path(loc, sizeof(loc)) == -1)
 		return;
@@ -53,8 +53,8 @@ locator_write(const char *path)
 		cf_log_warn("control locator %s", tmp);
 		return;
 	}
-	if (write(fd, path, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
-	    close(fd) == -1 || rename(tmp, loc) == -1) {
+	ok = write(fd, path, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+	if (close(fd) == -1 || !ok || rename(tmp, loc) == -1) {
 		cf_log_warn("control locator %s", loc);
 		(void)unlink(tmp);
 	}

@@ -376,8 +376,8 @@ cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p)
 static void
 payload_field(char *buf, size_t len, const json_t *data)
 {
-	char raw[CF_EV_LOG_PAYLOAD];
 	json_t *args;
+	char *raw;
 	size_t n;
 
 	buf[0] = '\0';
@@ -385,13 +385,19 @@ payload_field(char *buf, size_t len, const json_t *data)
 		return;
 	for (n = 1; n < json_array_size(data); n++)
 		json_array_append(args, json_array_get(data, n));
-	n = json_dumpb(args, raw, sizeof(raw) - 1, JSON_COMPACT);
+	/*
+	 * Whole, then cut: json_dumpb() into a short buffer leaves the
+	 * bytes after the first piece that did not fit unwritten.
+	 */
+	raw = json_dumps(args, JSON_COMPACT);
 	json_decref(args);
-	if (n >= sizeof(raw))
-		n = sizeof(raw) - 1;	/* truncated JSON: still readable */
-	raw[n] = '\0';
+	if (raw == NULL)
+		return;
+	if (strlen(raw) >= CF_EV_LOG_PAYLOAD)
+		raw[CF_EV_LOG_PAYLOAD - 1] = '\0';	/* truncated: readable */
 	memcpy(buf, " payload=", 9);
 	cf_log_value(buf + 9, len - 9, raw);
+	free(raw);
 }
 
 /* --------------------------------------------------------- summary */

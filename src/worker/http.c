@@ -498,6 +498,13 @@ get_writeable(struct lws *wsi, struct pss *pss)
 	origin = take_origin(pss);
 	if (finished)
 		cf_sess_transport_gone(s, NULL);
+	/*
+	 * The answer leaves the session's bound here: a peer that never
+	 * reads it must not keep it in lws (and the kernel) forever.  A
+	 * completed transaction replaces this with the keep-alive timeout.
+	 */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)((cf_w->conf->
+	    ping_interval_ms + cf_w->conf->ping_timeout_ms) / 1000));
 	rc = respond(wsi, origin ? origin : "", 200,
 	    "text/plain; charset=UTF-8", b.data, b.len, 0);
 	cf_buf_free(&b);
@@ -1095,12 +1102,39 @@ framing(struct lws *wsi)
 	    &len));
 }
 
+/*
+ * The checks of a polling POST's head, on the worker that got it, before
+ * it is read or forwarded: a binary body (refused, as by the reference)
+ * or one announced longer than max-payload.  Returns 1 with *rc the
+ * callback's return when it answered, 0 when the POST may go on.
+ */
+static int
+post_refused(struct lws *wsi, struct pss *pss, int *rc)
+{
+	char buf[64];
+
+	if (lws_hdr_copy(wsi, buf, sizeof(buf),
+	    WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
+	    strncasecmp(buf, "application/octet-stream", 24) == 0) {
+		*rc = respond_error(wsi, origin_of(pss), ECODE_BAD, 1);
+		return (1);
+	}
+	if (lws_hdr_copy(wsi, buf, sizeof(buf),
+	    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+	    strtoull(buf, NULL, 10) > cf_w->conf->max_payload) {
+		*rc = respond(wsi, origin_of(pss), 413, "text/plain",
+		    "Payload Too Large", 17, 1);
+		return (1);
+	}
+	return (0);
+}
+
 static int
 on_http(struct lws *wsi, struct pss *pss, const char *path)
 {
 	char eio[8], transport[16], sid[32], buf[512];
 	struct cf_sess *s;
-	int endpoint, slot, is_get, is_post;
+	int endpoint, slot, is_get, is_post, rc;
 	uint8_t hb[LWS_PRE + 2048], *start = hb + LWS_PRE, *p = start;
 	uint8_t *end = hb + sizeof(hb) - 1;
 
@@ -1172,6 +1206,8 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 			    cf_worker_slot_running(cf_w, (unsigned)slot) &&
 			    (is_get || is_post) &&
 			    strcmp(transport, "polling") == 0) {
+				if (is_post && post_refused(wsi, pss, &rc))
+					return (rc);
 				if (is_post) {
 					pss->kind = K_FWD;
 					pss->post_fwd = 1;
@@ -1197,15 +1233,8 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 			cf_sess_close(s, "overlapping POST", 1);
 			return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
 		}
-		if (lws_hdr_copy(wsi, buf, sizeof(buf),
-		    WSI_TOKEN_HTTP_CONTENT_TYPE) > 0 &&
-		    strncasecmp(buf, "application/octet-stream", 24) == 0)
-			return (respond_error(wsi, origin_of(pss), ECODE_BAD, 1));
-		if (lws_hdr_copy(wsi, buf, sizeof(buf),
-		    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-		    strtoull(buf, NULL, 10) > cf_w->conf->max_payload)
-			return (respond(wsi, origin_of(pss), 413, "text/plain",
-			    "Payload Too Large", 17, 1));
+		if (post_refused(wsi, pss, &rc))
+			return (rc);
 		s->post_wsi = wsi;
 		pss->sess = s;
 		pss->kind = K_POST;

@@ -502,6 +502,11 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 		s->close_reason = reason;
 	if (s->state == CF_S_OPEN)
 		cf_sock_closed(s);
+	/*
+	 * A closing session can no longer authenticate: its place among the
+	 * unauthenticated is free now, not when its last bytes are out.
+	 */
+	unauth_end(s);
 	s->ping_at = s->pong_deadline = s->connect_deadline = 0;
 	s->upgrade_deadline = s->auth_deadline = s->attach_deadline = 0;
 	if (s->probe_wsi != NULL)
@@ -629,7 +634,9 @@ cf_sess_flush(void)
 		flush_list = s->flush_next;
 		s->flush_next = NULL;
 		s->flush_queued = 0;
-		if (s->slow)
+		/* Closing already (another close came in the same turn): let
+		 * that close go out. */
+		if (s->slow && s->state == CF_S_OPEN)
 			sess_slow_close(s);
 		else if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
 			cf_http_ws_flush(s);

@@ -345,6 +345,24 @@ describe('unauthenticated sessions closed at auth-timeout 2s', () => {
 		await stillWorks(alice, ch.id, 'after auth timeout (polling)');
 	}));
 
+	it('polling: a session that never polls again leaves the count of ' +
+	    'unauthenticated connections at auth-timeout', withLogs(async () => {
+		const gauge = async () => (await request(d.port,
+		    { path: '/metrics' })).body.split('\n').filter((l) =>
+		    l.startsWith('confabd_unauthenticated_connections{'))
+		    .reduce((s, l) => s + Number(l.split(' ')[1]), 0);
+		// Whatever earlier tests left closing is gone first.
+		await until(async () => (await gauge()) === 0, 8000,
+		    'no unauthenticated connection before', 100);
+		const h = await request(d.port, { query: eioQuery(null) });
+		assert.equal(h.status, 200);
+		assert.equal(await gauge(), 1, 'counted after the handshake');
+		// Its close waits (30 s) for a GET to carry the close packet;
+		// its place must not.
+		await until(async () => (await gauge()) === 0, 6000,
+		    'place freed at auth-timeout', 100);
+	}));
+
 	it('an authenticated client is not timed out', withLogs(async () => {
 		await sleep(2500);
 		await stillWorks(alice, ch.id, 'after auth-timeout passed');

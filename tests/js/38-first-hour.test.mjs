@@ -640,6 +640,19 @@ describe('event logging', () => {
 		const token = await exercise(d, body);
 		await d.waitForLog(/event=event_in .*name=chat:send_message .*payload=".*a body logged on purpose/);
 		await d.waitForLog(/event=event_out room=channel:\d+ name=chat:new_message .*payload=".*a body logged on purpose/);
+		// Longer than the logged part: its first bytes, then cut.
+		const long = `long-start-${'x'.repeat(2000)}`;
+		const t = record(client(d.url, { transports: ['websocket'],
+		    reconnection: false }));
+		sockets.push(t);
+		await connected(t);
+		await ok(t, 'authenticate', token);
+		await ok(t, 'channel:list');
+		const ask1 = await ask(t, 'chat:send_message', { channelId: 999999,
+		    message: long, messageType: 'text' });
+		assert.equal(ask1.ok, false);
+		const line = await d.waitForLog(/event=event_in .*name=chat:send_message .*long-start-/);
+		assert.match(line, /payload="\[\{\\"channelId\\":999999,\\"message\\":\\"long-start-x{400,}/);
 		assert.ok(!d.stderrLines().join('\n').includes(token),
 		    'the token is never logged');
 	}));
