@@ -20,7 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master/master.h"
-#include "worker/session.h"
+#include "eio/session.h"
 
 static int
 nsp_allowed(const char *nsp)

@@ -20,7 +20,7 @@
 
 #include "codec/httpreq.h"
 #include "log.h"
-#include "worker/session.h"
+#include "eio/session.h"
 #include "worker/worker.h"
 
 #define CF_PEEK_MAX		4096

@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "worker/admin.h"
-#include "worker/relay.h"
-#include "worker/session.h"
+#include "app/admin.h"
+#include "fanout/relay.h"
+#include "eio/session.h"
 #include "worker/worker.h"
 
 #define CF_IPC_CHUNK		CF_IPC_CHUNK_MAX

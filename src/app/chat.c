@@ -22,9 +22,9 @@
 #include "perm.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/batch.h"
-#include "worker/chat.h"
-#include "worker/room.h"
+#include "app/batch.h"
+#include "app/chat.h"
+#include "fanout/room.h"
 
 #define CF_NAME_MAX		100
 #define CF_DESC_MAX		1000

@@ -14,7 +14,7 @@
 
 #include "codec/sio.h"
 #include "relay/frame.h"
-#include "worker/session.h"
+#include "eio/session.h"
 
 struct cf_room {
 	char			*name;

@@ -36,8 +36,8 @@
 #include "log.h"
 #include "secret.h"
 #include "shm/shm.h"
-#include "worker/admin.h"
-#include "worker/chat.h"
+#include "app/admin.h"
+#include "app/chat.h"
 #include "worker/worker.h"
 
 #define CF_ADMIN_MAX		(64 * 1024)	/* request line, bytes */

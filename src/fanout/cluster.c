@@ -37,8 +37,8 @@
 #include "relay/redis.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/chat.h"
-#include "worker/cluster.h"
+#include "app/chat.h"
+#include "fanout/cluster.h"
 #include "worker/worker.h"
 
 #define SYNC_MAX_KEYS	100000	/* keys per SYNC script call */

@@ -14,10 +14,10 @@
 
 #include "log.h"
 #include "shm/shm.h"
-#include "worker/chat.h"
-#include "worker/events.h"
-#include "worker/room.h"
-#include "worker/session.h"
+#include "app/chat.h"
+#include "app/events.h"
+#include "fanout/room.h"
+#include "eio/session.h"
 
 #define CF_EV_STR_MAX	256
 #define CF_EV_LOG_PAYLOAD	512	/* bytes of a payload in a debug line */

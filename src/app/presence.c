@@ -24,9 +24,9 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/chat.h"
-#include "worker/cluster.h"
-#include "worker/room.h"
+#include "app/chat.h"
+#include "fanout/cluster.h"
+#include "fanout/room.h"
 
 #define CF_STATUS_TEXT_MAX	200
 

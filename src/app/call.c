@@ -28,8 +28,8 @@
 #include "perm.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/chat.h"
-#include "worker/room.h"
+#include "app/chat.h"
+#include "fanout/room.h"
 
 #define CF_CALL_HISTORY_MAX	100
 #define CF_CALL_HISTORY_DEF	50

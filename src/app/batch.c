@@ -21,9 +21,9 @@
 #include "db/store.h"
 #include "log.h"
 #include "util.h"
-#include "worker/batch.h"
-#include "worker/chat.h"
-#include "worker/session.h"
+#include "app/batch.h"
+#include "app/chat.h"
+#include "eio/session.h"
 
 #define BATCH_MAX	256	/* messages in one commit, at most */
 #define BATCH_MS	5	/* the oldest message waits at most this */

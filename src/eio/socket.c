@@ -17,8 +17,8 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/room.h"
-#include "worker/session.h"
+#include "fanout/room.h"
+#include "eio/session.h"
 
 static void
 make_id(char *dst)

@@ -18,8 +18,8 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/room.h"
-#include "worker/session.h"
+#include "fanout/room.h"
+#include "eio/session.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
 #define CF_DRAIN_CLOSE_MS	1000

@@ -16,8 +16,8 @@
 
 #include <jansson.h>
 
-#include "worker/events.h"
-#include "worker/session.h"
+#include "app/events.h"
+#include "eio/session.h"
 
 struct cf_typing {
 	int64_t		 channel;

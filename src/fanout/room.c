@@ -10,8 +10,8 @@
 #include "log.h"
 #include "relay/frame.h"
 #include "shm/shm.h"
-#include "worker/relay.h"
-#include "worker/room.h"
+#include "fanout/relay.h"
+#include "fanout/room.h"
 
 static struct cf_room *
 room_get(struct cf_worker *w, const char *name, int create)

@@ -36,8 +36,8 @@
 #include "codec/httpreq.h"
 #include "log.h"
 #include "shm/shm.h"
-#include "worker/events.h"
-#include "worker/session.h"
+#include "app/events.h"
+#include "eio/session.h"
 #include "worker/worker.h"
 
 /* Serve bare Engine.IO echo sessions at /engine.io/ (conformance server). */

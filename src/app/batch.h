@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "worker/events.h"
+#include "app/events.h"
 #include "worker/worker.h"
 
 /* Set up the loop handles and the store hook (after cf_db_open_worker). */

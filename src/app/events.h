@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "codec/sio.h"
-#include "worker/session.h"
+#include "eio/session.h"
 
 struct cf_event_ctx {
 	struct cf_sess			*s;
