@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master/master.h"
+#include "eio/http.h"
 #include "eio/session.h"
 
 static int

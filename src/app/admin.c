@@ -38,7 +38,7 @@
 #include "shm/shm.h"
 #include "app/admin.h"
 #include "app/chat.h"
-#include "worker/worker.h"
+#include "proc.h"
 
 #define CF_ADMIN_MAX		(64 * 1024)	/* request line, bytes */
 #define CF_ADMIN_TIMEOUT_MS	5000

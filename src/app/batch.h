@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "app/events.h"
-#include "worker/worker.h"
+#include "proc.h"
 
 /* Set up the loop handles and the store hook (after cf_db_open_worker). */
 int	 cf_batch_start(struct cf_worker *w);

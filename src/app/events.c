@@ -593,6 +593,7 @@ const struct cf_app cf_confabd_app = {
 	.on_disconnect = cf_chat_disconnected,
 	.on_timer = cf_chat_timer,
 	.on_gone = cf_presence_gone,
+	.event_name = cf_event_name,
 	.auth_required = 1,
 	.on_auth_timeout = cf_chat_auth_timeout,
 };

@@ -65,4 +65,7 @@ const char *cf_event_name(unsigned i);
 void	 cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
 	    const char *message);
 
+/* The chat application's callbacks for the transport (session.h). */
+extern const struct cf_app cf_confabd_app;
+
 #endif

@@ -36,9 +36,9 @@
 #include "codec/httpreq.h"
 #include "log.h"
 #include "shm/shm.h"
-#include "app/events.h"
 #include "eio/session.h"
-#include "worker/worker.h"
+#include "eio/http.h"
+#include "ipc.h"
 
 /* Serve bare Engine.IO echo sessions at /engine.io/ (conformance server). */
 int cf_http_engine_echo;
@@ -82,18 +82,6 @@ struct fwd {
 };
 static struct fwd *fwds;
 static uint32_t fwd_next = 1;
-
-/* Forwarded request / response payload headers. */
-struct fwd_req {
-	uint32_t	 id;
-	uint8_t		 method;	/* 0 GET, 1 POST */
-	char		 sid[24];
-	char		 origin[256];
-};
-struct fwd_resp {
-	uint32_t	 id;
-	uint16_t	 status;
-};
 
 enum { ECODE_TRANSPORT = 0, ECODE_SID, ECODE_METHOD, ECODE_BAD, ECODE_FORBIDDEN, ECODE_VERSION };
 static const char *const ec_msg[] = {
@@ -564,7 +552,7 @@ static int
 forward(struct lws *wsi, struct pss *pss, int slot, int post,
     const uint8_t *body, size_t len)
 {
-	struct fwd_req h;
+	struct cf_ipc_fwd_req h;
 	struct cf_buf b = { 0 };
 	struct fwd *f;
 	int rc;
@@ -592,7 +580,7 @@ forward(struct lws *wsi, struct pss *pss, int slot, int post,
 		cf_buf_free(&b);
 		return (-1);
 	}
-	rc = cf_ipc_send(cf_w, (unsigned)slot, CF_IPC_FWD_REQ, b.data, b.len, -1);
+	rc = cf_ipc_send((unsigned)slot, CF_IPC_FWD_REQ, b.data, b.len, -1);
 	cf_buf_free(&b);
 	/*
 	 * The owner answers a held GET by the next ping at the latest; if it
@@ -625,7 +613,7 @@ static void
 fwd_reply(unsigned slot, uint32_t id, unsigned status, const void *body,
     size_t len)
 {
-	struct fwd_resp h;
+	struct cf_ipc_fwd_resp h;
 	struct cf_buf b = { 0 };
 
 	memset(&h, 0, sizeof(h));
@@ -633,7 +621,7 @@ fwd_reply(unsigned slot, uint32_t id, unsigned status, const void *body,
 	h.status = (uint16_t)status;
 	if (cf_buf_append(&b, &h, sizeof(h)) == 0 &&
 	    (len == 0 || cf_buf_append(&b, body, len) == 0))
-		(void)cf_ipc_send(cf_w, slot, CF_IPC_FWD_RESP, b.data, b.len, -1);
+		(void)cf_ipc_send(slot, CF_IPC_FWD_RESP, b.data, b.len, -1);
 	cf_buf_free(&b);
 }
 
@@ -652,7 +640,7 @@ int
 cf_http_fwd_request(struct cf_worker *w, unsigned src, const uint8_t *data,
     size_t len)
 {
-	struct fwd_req h;
+	struct cf_ipc_fwd_req h;
 	struct cf_sess *s;
 	uint8_t *body;
 	int status;
@@ -725,7 +713,7 @@ cf_http_remote_flush(struct cf_sess *s)
 void
 cf_http_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
 {
-	struct fwd_resp h;
+	struct cf_ipc_fwd_resp h;
 	struct fwd *f;
 	struct pss *pss;
 
@@ -836,7 +824,8 @@ metrics_build_more(struct cf_buf *b)
 			continue;
 		for (j = 0; j < CF_SHM_EVENT_NAMES; j++) {
 			name = j == CF_SHM_EVENT_NAMES - 1 ? "unknown" :
-			    cf_event_name(j);
+			    cf_app->event_name != NULL ? cf_app->event_name(j) :
+			    NULL;
 			if (name == NULL)
 				continue;
 			v = __atomic_load_n(&st->events_by_name[j],
@@ -1203,7 +1192,7 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 			slot = cf_sid_slot(sid);
 			if (slot >= 0 && (unsigned)slot < cf_w->nslots &&
 			    (unsigned)slot != cf_w->slot &&
-			    cf_worker_slot_running(cf_w, (unsigned)slot) &&
+			    cf_shm_slot_running(cf_w->shm, (unsigned)slot) &&
 			    (is_get || is_post) &&
 			    strcmp(transport, "polling") == 0) {
 				if (is_post && post_refused(wsi, pss, &rc))

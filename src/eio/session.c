@@ -18,7 +18,6 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "fanout/room.h"
 #include "eio/session.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
@@ -32,111 +31,12 @@
 /* WebSocket close code for a slow consumer: "try again later". */
 #define CF_WS_CLOSE_SLOW	1013
 
-const struct cf_app *cf_app = &cf_confabd_app;
+/* Set by the process shell before the loop starts (cf_worker_main). */
+const struct cf_app *cf_app;
 
 static struct cf_sess *free_list;
 /* WebSocket sessions with packets queued in this loop turn. */
 static struct cf_sess *flush_list;
-
-/* ---------------------------------------------------------------- msgs */
-
-struct cf_msg *
-cf_msg_new(const void *data, size_t len, int binary)
-{
-	struct cf_msg *m;
-
-	if ((m = malloc(sizeof(*m) + LWS_PRE + len + 1)) == NULL)
-		return (NULL);
-	m->refs = 1;
-	m->binary = binary != 0;
-	m->len = len;
-	if (len > 0)
-		memcpy(CF_MSG_DATA(m), data, len);
-	CF_MSG_DATA(m)[len] = '\0';
-	return (m);
-}
-
-struct cf_msg *
-cf_msg_new2(char prefix, const void *data, size_t len)
-{
-	struct cf_msg *m;
-
-	if ((m = malloc(sizeof(*m) + LWS_PRE + len + 2)) == NULL)
-		return (NULL);
-	m->refs = 1;
-	m->binary = 0;
-	m->len = len + 1;
-	CF_MSG_DATA(m)[0] = (uint8_t)prefix;
-	if (len > 0)
-		memcpy(CF_MSG_DATA(m) + 1, data, len);
-	CF_MSG_DATA(m)[len + 1] = '\0';
-	return (m);
-}
-
-struct cf_msg *
-cf_msg_ref(struct cf_msg *m)
-{
-	m->refs++;
-	return (m);
-}
-
-void
-cf_msg_unref(struct cf_msg *m)
-{
-	if (m != NULL && --m->refs == 0)
-		free(m);
-}
-
-/* --------------------------------------------------------------- queue */
-
-void
-cf_outq_push(struct cf_outq *q, struct cf_msg *m)
-{
-	struct cf_msg **v;
-	uint32_t i, ncap;
-
-	if (q->len == q->cap) {
-		ncap = q->cap ? q->cap * 2 : 8;
-		if ((v = malloc(ncap * sizeof(*v))) == NULL) {
-			cf_log_warnx("session queue: out of memory, packet dropped");
-			return;
-		}
-		for (i = 0; i < q->len; i++)
-			v[i] = q->v[(q->head + i) % q->cap];
-		free(q->v);
-		q->v = v;
-		q->head = 0;
-		q->cap = ncap;
-	}
-	q->v[(q->head + q->len) % q->cap] = cf_msg_ref(m);
-	q->len++;
-	q->bytes += m->len;
-}
-
-struct cf_msg *
-cf_outq_pop(struct cf_outq *q)
-{
-	struct cf_msg *m;
-
-	if (q->len == 0)
-		return (NULL);
-	m = q->v[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->len--;
-	q->bytes -= m->len;
-	return (m);
-}
-
-void
-cf_outq_clear(struct cf_outq *q)
-{
-	struct cf_msg *m;
-
-	while ((m = cf_outq_pop(q)) != NULL)
-		cf_msg_unref(m);
-	free(q->v);
-	memset(q, 0, sizeof(*q));
-}
 
 /* ------------------------------------------------------------- timers */
 

@@ -20,7 +20,8 @@
 
 #include "codec/eio.h"
 #include "codec/sio.h"
-#include "worker/worker.h"
+#include "eio/msg.h"
+#include "proc.h"
 
 enum cf_transport {
 	CF_T_POLLING = 0,
@@ -31,15 +32,6 @@ enum cf_sess_state {
 	CF_S_OPEN = 0,
 	CF_S_CLOSING,		/* close queued, waiting for the transport to flush */
 	CF_S_CLOSED		/* detached, waiting for the deferred free */
-};
-
-/* A FIFO of reference-counted outgoing packets. */
-struct cf_outq {
-	struct cf_msg		**v;
-	uint32_t		 head;
-	uint32_t		 len;
-	uint32_t		 cap;
-	size_t			 bytes;		/* sum of the packets' lengths */
 };
 
 struct cf_membership {
@@ -161,6 +153,12 @@ struct cf_app {
 	 * (CF_IPC_GONE: presence keys left with no connection). */
 	void	(*on_gone)(struct cf_worker *w, const char *key);
 	/*
+	 * The name of the application's event table row i, or NULL past the
+	 * end (may be NULL): the labels of the per-event counters in
+	 * /metrics, so the transport never names the application.
+	 */
+	const char *(*event_name)(unsigned i);
+	/*
 	 * Non-zero: every session counts as unauthenticated until the
 	 * application calls cf_sess_authenticated(): new sessions are capped
 	 * (max-unauthenticated, max-unauthenticated-per-ip), a binary packet
@@ -171,7 +169,6 @@ struct cf_app {
 	void	(*on_auth_timeout)(struct cf_sess *s);
 };
 extern const struct cf_app *cf_app;	/* set before the workers start */
-extern const struct cf_app cf_confabd_app;
 
 /* Create a session owned by this worker and register it.  NULL on ENOMEM. */
 struct cf_sess	*cf_sess_new(struct cf_worker *w, enum cf_transport t);
@@ -226,10 +223,9 @@ void		 cf_sess_unauth_begin(struct cf_sess *s, uint32_t bucket);
 /* The application authenticated s: no longer counted or timed. */
 void		 cf_sess_authenticated(struct cf_sess *s);
 
-/* The queue. */
-void		 cf_outq_push(struct cf_outq *q, struct cf_msg *m);
-struct cf_msg	*cf_outq_pop(struct cf_outq *q);	/* caller owns the ref */
-void		 cf_outq_clear(struct cf_outq *q);
+
+/* The worker slot named by a session id of our generation, or -1. */
+int		 cf_sid_slot(const char *sid);
 
 /* http.c: answer a polling GET that another worker forwarded to us. */
 void		 cf_http_remote_flush(struct cf_sess *s);
@@ -255,6 +251,11 @@ void		 cf_http_ws_abort(struct cf_sess *s, unsigned code,
 		    const char *why);
 
 /* socket.c: the Socket.IO layer. */
+/*
+ * Register the function run for every Socket.IO socket that disconnects,
+ * after the application's on_disconnect (the fan-out: leave every room).
+ */
+void		 cf_sock_on_left(void (*fn)(struct cf_sess *s));
 int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,
 		    size_t len, int binary);
 void		 cf_sock_closed(struct cf_sess *s);

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "fanout/room.h"
 #include "eio/session.h"
 
 static void
@@ -214,6 +213,14 @@ drop_acks(struct cf_sess *s)
 	}
 }
 
+static void (*left_fn)(struct cf_sess *s);
+
+void
+cf_sock_on_left(void (*fn)(struct cf_sess *s))
+{
+	left_fn = fn;
+}
+
 static void
 sock_left(struct cf_sess *s, const char *reason)
 {
@@ -222,7 +229,8 @@ sock_left(struct cf_sess *s, const char *reason)
 	s->connected = 0;
 	if (cf_app->on_disconnect != NULL)
 		cf_app->on_disconnect(s, reason);
-	cf_room_leave_all(cf_w, s);
+	if (left_fn != NULL)
+		left_fn(s);
 	drop_acks(s);
 }
 

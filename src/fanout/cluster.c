@@ -37,9 +37,8 @@
 #include "relay/redis.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "app/chat.h"
 #include "fanout/cluster.h"
-#include "worker/worker.h"
+#include "proc.h"
 
 #define SYNC_MAX_KEYS	100000	/* keys per SYNC script call */
 #define DUMP_EVERY	20	/* ticks between two reloads of the mirror */
@@ -57,6 +56,8 @@ struct change {
 };
 
 static struct cf_worker	*cw;
+static cf_cluster_edge_fn edge_fn;	/* registered by the application */
+static cf_cluster_heal_fn heal_fn;
 static struct cf_redis	*credis;
 static struct entry	*mine;		/* this worker's counts > 0 */
 static struct entry	*rep;		/* the cluster's "u:" totals */
@@ -334,8 +335,7 @@ report(const redisReply *r, size_t off, size_t step)
 		return;
 	for (i = off; i + 2 < r->elements; i += step)
 		if ((key = str_at(r, i)) != NULL)
-			cf_presence_edge(key, int_at(r, i + 1),
-			    int_at(r, i + 2));
+			edge_fn(key, int_at(r, i + 1), int_at(r, i + 2));
 }
 
 static void
@@ -618,14 +618,14 @@ heal_reply(void *arg, struct redisReply *r)
 	HASH_ITER(hh, prev, e, tmp)
 		if (e->n == 1 && entry_get(&told, e->key, 0) == NULL &&
 		    cf_cluster_total(e->key) == 0) {
-			cf_presence_heal(e->key, 0);
+			heal_fn(e->key, 0);
 			n++;
 		}
 	HASH_ITER(hh, rep, e, tmp)
 		if (e->n > 0 && entry_get(&told, e->key, 0) == NULL &&
 		    entry_get(&prev, e->key, 0) == NULL &&
 		    cf_shm_presence_get(cw->shm, e->key) == 0) {
-			cf_presence_heal(e->key, e->n);
+			heal_fn(e->key, e->n);
 			n++;
 		}
 	if (n > 0)
@@ -681,6 +681,13 @@ size_t
 cf_cluster_pending(void)
 {
 	return (pending);
+}
+
+void
+cf_cluster_on_edge(cf_cluster_edge_fn edge, cf_cluster_heal_fn heal)
+{
+	edge_fn = edge;
+	heal_fn = heal;
 }
 
 int

@@ -27,10 +27,23 @@ struct cf_redis;
  * The result of a change: the key's cluster total before and after it, or
  * -1, -1 when the change's outcome is unknown (Redis lost meanwhile, or
  * this worker had been reaped): a resynchronisation then reports the edges
- * through cf_presence_edge().  arg is the caller's, to be freed by it.
+ * through the registered edge function.  arg is the caller's, to be freed by it.
  */
 typedef void	(*cf_cluster_done_fn)(void *arg, long long before,
 		    long long after);
+
+/*
+ * The application's presence (registered before cf_cluster_start, which
+ * the relay runs): edge(key, before, after) for a key's cluster total that
+ * changed with no socket of ours behind it (another worker's reaped
+ * counts, a dead host); heal(key, total) for a user who came or went
+ * unannounced during a Redis outage.  Both must be set when redis is on.
+ */
+typedef void	(*cf_cluster_edge_fn)(const char *key, long long before,
+		    long long after);
+typedef void	(*cf_cluster_heal_fn)(const char *key, uint32_t total);
+void		 cf_cluster_on_edge(cf_cluster_edge_fn edge,
+		    cf_cluster_heal_fn heal);
 
 /* Start on the relay's Redis client (not owned); redis NULL: off.  0/-1. */
 int		 cf_cluster_start(struct cf_worker *w, struct cf_redis *redis);

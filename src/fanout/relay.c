@@ -24,7 +24,8 @@
 #include "fanout/relay.h"
 #include "fanout/room.h"
 #include "eio/session.h"
-#include "worker/worker.h"
+#include "ipc.h"
+#include "proc.h"
 
 #define CF_RELAY_PREFIX	"socket.io"
 #define CF_RELAY_REQUEST	"socket.io-request#/#"
@@ -242,7 +243,7 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 		return (-1);
 	memcpy(buf, &t, sizeof(t));
 	memcpy(buf + sizeof(t), frame, len);
-	cf_ipc_send_all(r->w, CF_IPC_RELAY, buf, sizeof(t) + len);
+	cf_ipc_send_all(CF_IPC_RELAY, buf, sizeof(t) + len);
 	free(buf);
 	if (r->redis == NULL)
 		return (0);

@@ -25,7 +25,7 @@
 #include "log.h"
 #include "master/master.h"
 #include "util.h"
-#include "worker/worker.h"
+#include "ipc.h"
 
 #define CONTROL_BACKLOG	16
 

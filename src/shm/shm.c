@@ -404,6 +404,16 @@ cf_shm_stats(struct cf_shm *shm, unsigned slot)
 	return (struct cf_shm_stats *)((char *)shm + shm->stats_off) + slot;
 }
 
+int
+cf_shm_slot_running(struct cf_shm *shm, unsigned slot)
+{
+	struct cf_shm_stats *st;
+
+	if ((st = cf_shm_stats(shm, slot)) == NULL)
+		return (0);
+	return (__atomic_load_n(&st->pid, __ATOMIC_RELAXED) > 0);
+}
+
 const uint32_t cf_shm_db_bucket_us[CF_SHM_DB_BUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
 	250000, 1000000

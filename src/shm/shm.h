@@ -107,6 +107,13 @@ const char	*cf_shm_run_id(const struct cf_shm *shm);
 
 /* The stats block of a slot (NULL when slot is out of range or shm NULL). */
 struct cf_shm_stats *cf_shm_stats(struct cf_shm *shm, unsigned slot);
+/*
+ * 1 when a worker process runs in that slot (its stats block names a pid;
+ * the master clears it when the worker dies, and a slot stopped for
+ * crash-looping stays clear): only then is its inbox read, so only then
+ * is a connection or request passed to it.
+ */
+int		 cf_shm_slot_running(struct cf_shm *shm, unsigned slot);
 
 /*
  * Forget everything a (dead) worker slot contributed: its presence counts

@@ -20,6 +20,7 @@
 
 #include "codec/httpreq.h"
 #include "log.h"
+#include "shm/shm.h"
 #include "eio/session.h"
 #include "worker/worker.h"
 
@@ -138,7 +139,7 @@ route(struct cf_worker *w, int fd, uint64_t deadline)
 	 */
 	if (slot >= 0 && (unsigned)slot < w->nslots &&
 	    (unsigned)slot != w->slot &&
-	    cf_worker_slot_running(w, (unsigned)slot))
+	    cf_shm_slot_running(w->shm, (unsigned)slot))
 		return (slot);
 	return (ROUTE_LOCAL);
  wait:
@@ -155,7 +156,7 @@ route_act(struct cf_worker *w, int fd, int where)
 	else if (where == ROUTE_LOCAL)
 		cf_accept_adopt(w, fd);
 	else
-		(void)cf_ipc_send(w, (unsigned)where, CF_IPC_FD, NULL, 0, fd);
+		(void)cf_ipc_send((unsigned)where, CF_IPC_FD, NULL, 0, fd);
 }
 
 /*

@@ -39,6 +39,8 @@
 #include "app/chat.h"
 #include "fanout/cluster.h"
 #include "fanout/relay.h"
+#include "fanout/room.h"
+#include "eio/http.h"
 #include "eio/session.h"
 #include "app/events.h"
 #include "worker/worker.h"
@@ -119,7 +121,7 @@ shutdown_now(struct cf_worker *w)
 	w->relay = NULL;
 	cf_call_stop(w);
 	cf_admin_stop();
-	cf_ipc_stop(w);
+	cf_ipc_stop();
 	if (w->lws != NULL)
 		lws_context_destroy(w->lws);
 	uv_stop(&w->loop);
@@ -144,16 +146,6 @@ drain_check(uv_timer_t *t)
 		shutdown_now(w);
 		return;
 	}
-}
-
-int
-cf_worker_slot_running(struct cf_worker *w, unsigned slot)
-{
-	struct cf_shm_stats *st;
-
-	if (slot >= w->nslots || (st = cf_shm_stats(w->shm, slot)) == NULL)
-		return (0);
-	return (__atomic_load_n(&st->pid, __ATOMIC_RELAXED) > 0);
 }
 
 static void
@@ -271,6 +263,98 @@ close_unused_fds(struct cf_worker_init *in)
 			close(in->inbox_rx[i]);
 }
 
+/* ------------------------------------------------------------ wiring */
+
+/*
+ * The layers below call upward only through what is registered here: the
+ * inbox kinds go to the layer that owns them, the transport tells the
+ * fan-out of a socket that left, the cluster tells the application of
+ * presence edges, and the transport serves the chat application.
+ */
+static void
+on_ipc_fd(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)src;
+	(void)data;
+	(void)len;
+	cf_accept_adopt(&worker, fd);
+}
+
+static void
+on_ipc_relay(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)src;
+	(void)fd;
+	cf_relay_ipc(&worker, data, len);
+}
+
+static void
+on_ipc_fwd_req(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)fd;
+	(void)cf_http_fwd_request(&worker, src, data, len);
+}
+
+static void
+on_ipc_fwd_resp(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)src;
+	(void)fd;
+	cf_http_fwd_response(&worker, data, len);
+}
+
+/* Presence keys ('\n'-joined) left with no connection by a dead worker. */
+static void
+on_ipc_gone(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	char key[256];
+	size_t i, n;
+
+	(void)src;
+	(void)fd;
+	if (cf_app->on_gone == NULL)
+		return;
+	for (i = 0; i < len; i = i + n + 1) {
+		for (n = 0; i + n < len && data[i + n] != '\n'; n++)
+			;
+		if (n == 0 || n >= sizeof(key))
+			continue;
+		memcpy(key, data + i, n);
+		key[n] = '\0';
+		cf_app->on_gone(&worker, key);
+	}
+}
+
+static void
+on_ipc_ctl(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)src;
+	(void)data;
+	(void)len;
+	cf_admin_adopt(&worker, fd);	/* takes the descriptor */
+}
+
+static void
+on_sock_left(struct cf_sess *s)
+{
+	cf_room_leave_all(&worker, s);
+}
+
+static void
+wire(void)
+{
+	if (cf_app == NULL)
+		cf_app = &cf_confabd_app;
+	cf_ipc_on(CF_IPC_FD, on_ipc_fd);
+	cf_ipc_on(CF_IPC_RELAY, on_ipc_relay);
+	cf_ipc_on(CF_IPC_FWD_REQ, on_ipc_fwd_req);
+	cf_ipc_on(CF_IPC_FWD_RESP, on_ipc_fwd_resp);
+	cf_ipc_on(CF_IPC_GONE, on_ipc_gone);
+	cf_ipc_on(CF_IPC_CTL, on_ipc_ctl);
+	cf_sock_on_left(on_sock_left);
+	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
+}
+
 int
 cf_worker_main(struct cf_worker_init *in)
 {
@@ -287,6 +371,7 @@ cf_worker_main(struct cf_worker_init *in)
 	 */
 	(void)mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 	cf_w = w;
+	wire();
 	w->slot = in->slot;
 	w->nslots = in->nslots;
 	w->generation = in->generation;
@@ -330,7 +415,8 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	if (lws_start(w) == -1)
 		return (1);
-	if (cf_ipc_start(w, in->inbox_rx[in->slot], in->inbox_tx) == -1)
+	if (cf_ipc_start(&w->loop, w->slot, w->nslots, in->inbox_rx[in->slot],
+	    in->inbox_tx) == -1)
 		return (1);
 	if ((w->relay = cf_relay_new(w)) == NULL)
 		return (1);

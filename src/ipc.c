@@ -1,5 +1,5 @@
 /*
- * ipc.c -- messages between the workers of one host.
+ * ipc.c -- messages between the master and the workers of one host.
  *
  * The master creates one SOCK_SEQPACKET socketpair per worker slot before
  * forking: the "inbox" of that slot.  A worker reads its own inbox and
@@ -24,11 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipc.h"
 #include "log.h"
-#include "app/admin.h"
-#include "fanout/relay.h"
-#include "eio/session.h"
-#include "worker/worker.h"
+#include "util.h"
 
 #define CF_IPC_CHUNK		CF_IPC_CHUNK_MAX
 #define CF_IPC_QUEUE_MAX	(64u * 1024 * 1024)
@@ -60,6 +58,7 @@ struct ipc_peer {
 };
 
 static struct {
+	unsigned	 slot;		/* ours */
 	int		 rx;
 	uv_poll_t	 rx_poll;
 	struct ipc_peer	*peers;
@@ -67,7 +66,30 @@ static struct {
 	struct cf_buf	*reasm;		/* per source slot */
 	uint8_t		*rbuf;
 	unsigned	 dropped;
+	cf_ipc_fn	 handlers[CF_IPC_NKINDS];
 } ipc = { .rx = -1 };
+
+/* The payload struct each kind starts with (ipc.h). */
+static const size_t minlen[CF_IPC_NKINDS] = {
+	[CF_IPC_RELAY] = sizeof(struct cf_ipc_relay),
+	[CF_IPC_FWD_REQ] = sizeof(struct cf_ipc_fwd_req),
+	[CF_IPC_FWD_RESP] = sizeof(struct cf_ipc_fwd_resp),
+};
+
+size_t
+cf_ipc_minlen(enum cf_ipc_kind kind)
+{
+	if ((unsigned)kind >= CF_IPC_NKINDS)
+		return (0);
+	return (minlen[kind]);
+}
+
+void
+cf_ipc_on(enum cf_ipc_kind kind, cf_ipc_fn fn)
+{
+	if ((unsigned)kind < CF_IPC_NKINDS)
+		ipc.handlers[kind] = fn;
+}
 
 static int
 send_one(int sock, const uint8_t *data, size_t len, int fd)
@@ -184,15 +206,15 @@ peer_send(struct ipc_peer *p, const uint8_t *data, size_t len, int fd)
 }
 
 int
-cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
-    const void *data, size_t len, int fd)
+cf_ipc_send(unsigned slot, enum cf_ipc_kind kind, const void *data,
+    size_t len, int fd)
 {
 	uint8_t chunk[sizeof(struct ipc_hdr) + CF_IPC_CHUNK];
 	struct ipc_hdr h;
 	struct ipc_peer *p;
 	size_t off = 0, n;
 
-	if (slot >= ipc.npeers || slot == w->slot) {
+	if (slot >= ipc.npeers || slot == ipc.slot) {
 		if (fd != -1)
 			close(fd);
 		return (-1);
@@ -200,7 +222,7 @@ cf_ipc_send(struct cf_worker *w, unsigned slot, enum cf_ipc_kind kind,
 	p = &ipc.peers[slot];
 	memset(&h, 0, sizeof(h));
 	h.kind = (uint8_t)kind;
-	h.src = (uint8_t)w->slot;
+	h.src = (uint8_t)ipc.slot;
 	h.total = (uint32_t)len;
 	do {
 		n = len - off > CF_IPC_CHUNK ? CF_IPC_CHUNK : len - off;
@@ -246,73 +268,38 @@ cf_ipc_post_fd(int sock, enum cf_ipc_kind kind, unsigned src,
 }
 
 void
-cf_ipc_send_all(struct cf_worker *w, enum cf_ipc_kind kind, const void *data,
-    size_t len)
+cf_ipc_send_all(enum cf_ipc_kind kind, const void *data, size_t len)
 {
 	unsigned i;
 
 	for (i = 0; i < ipc.npeers; i++)
-		if (i != w->slot)
-			(void)cf_ipc_send(w, i, kind, data, len, -1);
+		if (i != ipc.slot)
+			(void)cf_ipc_send(i, kind, data, len, -1);
 }
 
-/* Presence keys left with no connection by a dead worker. */
+/*
+ * Hand a whole message to its kind's handler.  Only the kinds that carry a
+ * descriptor get it (and own it); a stray one is closed here.
+ */
 static void
-ipc_gone(struct cf_worker *w, const uint8_t *data, size_t len)
+deliver(const struct ipc_hdr *h, const uint8_t *data, size_t len, int fd)
 {
-	char key[256];
-	size_t i, n;
+	cf_ipc_fn fn = NULL;
+	int carries = h->kind == CF_IPC_FD || h->kind == CF_IPC_CTL;
 
-	if (cf_app->on_gone == NULL)
-		return;
-	for (i = 0; i < len; i = i + n + 1) {
-		for (n = 0; i + n < len && data[i + n] != '\n'; n++)
-			;
-		if (n == 0 || n >= sizeof(key))
-			continue;
-		memcpy(key, data + i, n);
-		key[n] = '\0';
-		cf_app->on_gone(w, key);
-	}
-}
-
-static void
-deliver(struct cf_worker *w, const struct ipc_hdr *h, const uint8_t *data,
-    size_t len, int fd)
-{
-	switch (h->kind) {
-	case CF_IPC_FD:
-		if (fd == -1)
-			return;
-		cf_accept_adopt(w, fd);
-		return;
-	case CF_IPC_RELAY:
-		cf_relay_ipc(w, data, len);
-		break;
-	case CF_IPC_FWD_REQ:
-		(void)cf_http_fwd_request(w, h->src, data, len);
-		break;
-	case CF_IPC_FWD_RESP:
-		cf_http_fwd_response(w, data, len);
-		break;
-	case CF_IPC_GONE:
-		ipc_gone(w, data, len);
-		break;
-	case CF_IPC_CTL:
-		if (fd != -1)
-			cf_admin_adopt(w, fd);	/* takes the descriptor */
-		return;
-	default:
-		break;
-	}
-	if (fd != -1)
+	if (h->kind < CF_IPC_NKINDS && len >= minlen[h->kind])
+		fn = ipc.handlers[h->kind];
+	if (fd != -1 && (fn == NULL || !carries)) {
 		close(fd);
+		fd = -1;
+	}
+	if (fn != NULL && (fd != -1 || !carries))
+		fn(h->src, data, len, fd);
 }
 
 static void
 inbox_readable(uv_poll_t *hp, int status, int events)
 {
-	struct cf_worker *w = hp->data;
 	struct msghdr mh;
 	struct iovec iov;
 	union {
@@ -325,6 +312,7 @@ inbox_readable(uv_poll_t *hp, int status, int events)
 	ssize_t n;
 	int i, fd, nfds;
 
+	(void)hp;
 	(void)status;
 	(void)events;
 	for (i = 0; i < CF_IPC_BATCH; i++) {
@@ -373,7 +361,7 @@ inbox_readable(uv_poll_t *hp, int status, int events)
 		}
 		if ((h.flags & (CF_IPC_FIRST | CF_IPC_LAST)) ==
 		    (CF_IPC_FIRST | CF_IPC_LAST)) {
-			deliver(w, &h, ipc.rbuf + sizeof(h), n - sizeof(h), fd);
+			deliver(&h, ipc.rbuf + sizeof(h), n - sizeof(h), fd);
 			continue;
 		}
 		rb = &ipc.reasm[h.src];
@@ -394,7 +382,7 @@ inbox_readable(uv_poll_t *hp, int status, int events)
 		}
 		if (h.flags & CF_IPC_LAST) {
 			if (rb->len == h.total)
-				deliver(w, &h, rb->data, rb->len, fd);
+				deliver(&h, rb->data, rb->len, fd);
 			else if (fd != -1)
 				close(fd);
 			cf_buf_reset(rb);
@@ -404,32 +392,33 @@ inbox_readable(uv_poll_t *hp, int status, int events)
 }
 
 int
-cf_ipc_start(struct cf_worker *w, int rx_fd, const int *tx_fds)
+cf_ipc_start(uv_loop_t *loop, unsigned slot, unsigned nslots, int rx_fd,
+    const int *tx_fds)
 {
 	unsigned i;
 
+	ipc.slot = slot;
 	ipc.rx = rx_fd;
-	ipc.npeers = w->nslots;
-	ipc.peers = calloc(w->nslots, sizeof(*ipc.peers));
-	ipc.reasm = calloc(w->nslots, sizeof(*ipc.reasm));
+	ipc.npeers = nslots;
+	ipc.peers = calloc(nslots, sizeof(*ipc.peers));
+	ipc.reasm = calloc(nslots, sizeof(*ipc.reasm));
 	ipc.rbuf = malloc(sizeof(struct ipc_hdr) + CF_IPC_CHUNK);
 	if (ipc.peers == NULL || ipc.reasm == NULL || ipc.rbuf == NULL)
 		return (-1);
-	for (i = 0; i < w->nslots; i++) {
+	for (i = 0; i < nslots; i++) {
 		ipc.peers[i].fd = tx_fds[i];
-		if (i == w->slot)
+		if (i == slot)
 			continue;
-		uv_poll_init(&w->loop, &ipc.peers[i].poll, tx_fds[i]);
+		uv_poll_init(loop, &ipc.peers[i].poll, tx_fds[i]);
 		ipc.peers[i].poll.data = &ipc.peers[i];
 	}
-	uv_poll_init(&w->loop, &ipc.rx_poll, rx_fd);
-	ipc.rx_poll.data = w;
+	uv_poll_init(loop, &ipc.rx_poll, rx_fd);
 	uv_poll_start(&ipc.rx_poll, UV_READABLE, inbox_readable);
 	return (0);
 }
 
 void
-cf_ipc_stop(struct cf_worker *w)
+cf_ipc_stop(void)
 {
 	unsigned i;
 	struct ipc_out *o;
@@ -438,7 +427,7 @@ cf_ipc_stop(struct cf_worker *w)
 		return;
 	uv_close((uv_handle_t *)&ipc.rx_poll, NULL);
 	for (i = 0; i < ipc.npeers; i++) {
-		if (i == w->slot)
+		if (i == ipc.slot)
 			continue;
 		while ((o = ipc.peers[i].head) != NULL) {
 			ipc.peers[i].head = o->next;

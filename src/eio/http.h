@@ -1,0 +1,25 @@
+/*
+ * http.h -- the lws protocol of the transport: HTTP long-polling, the
+ * WebSocket, /metrics, and polling requests forwarded between workers.
+ */
+#ifndef CF_HTTP_H
+#define CF_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "proc.h"
+
+extern const struct lws_protocols cf_http_protocols[];
+/* Serve /engine.io/ as a bare Engine.IO echo (the conformance server). */
+extern int cf_http_engine_echo;
+/* CF_IPC_FWD_REQ from slot src: serve it for a session we own.  0/-1. */
+int	 cf_http_fwd_request(struct cf_worker *w, unsigned src,
+	    const uint8_t *data, size_t len);
+/* CF_IPC_FWD_RESP: the owner answered a request we forwarded. */
+void	 cf_http_fwd_response(struct cf_worker *w, const uint8_t *data,
+	    size_t len);
+
+#endif
