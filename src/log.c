@@ -361,12 +361,6 @@ cf_log_ev(enum cf_log_level level, const char *event, const char *fmt, ...)
 }
 
 void
-cf_vlog(enum cf_log_level level, const char *fmt, va_list ap)
-{
-	log_emit(level, -1, fmt, ap);
-}
-
-void
 cf_log(enum cf_log_level level, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -418,29 +412,4 @@ cf_log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(CF_LOG_DEBUG, -1, fmt, ap);
 	va_end(ap);
-}
-
-/* Error level with ": strerror(errno)", then exit(1). */
-void
-cf_fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 err = errno;
-
-	va_start(ap, fmt);
-	log_emit(CF_LOG_ERROR, err, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-/* Error level, then exit(1). */
-void
-cf_fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_emit(CF_LOG_ERROR, -1, fmt, ap);
-	va_end(ap);
-	exit(1);
 }

@@ -45,21 +45,15 @@ void	 cf_log(enum cf_log_level level, const char *fmt, ...)
  */
 void	 cf_log_ev(enum cf_log_level level, const char *event,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void	 cf_vlog(enum cf_log_level level, const char *fmt, va_list ap);
 /*
  * s as a logfmt value for cf_log_ev (quoted and escaped when it needs it),
  * NUL-terminated in buf, truncated to fit cap bytes.
  */
 void	 cf_log_value(char *buf, size_t cap, const char *s);
-/* cf_log_warn/cf_log_err append ": strerror(errno)". */
+/* cf_log_warn appends ": strerror(errno)"; cf_log_warnx does not. */
 void	 cf_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 cf_log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 cf_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 cf_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Log at error level (with strerror for cf_fatal) and exit(1). */
-void	 cf_fatal(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
-void	 cf_fatalx(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

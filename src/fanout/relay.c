@@ -267,12 +267,6 @@ cf_relay_unsent(const struct cf_relay *r)
 }
 
 void
-cf_relay_input(struct cf_worker *w, const uint8_t *frame, size_t len)
-{
-	input(w, frame, len, 0);
-}
-
-void
 cf_relay_ipc(struct cf_worker *w, const uint8_t *data, size_t len)
 {
 	uint64_t t;

@@ -24,13 +24,11 @@ int		 cf_relay_publish(struct cf_relay *r, const char *room,
  * waits for them); 0 without redis or while Redis is down.
  */
 size_t		 cf_relay_unsent(const struct cf_relay *r);
-/* A frame arrived (from the inbox or Redis): decode and deliver locally. */
-void		 cf_relay_input(struct cf_worker *w, const uint8_t *frame,
-		    size_t len);
 /*
- * A local relay message from another worker's inbox: the sender's
- * CLOCK_MONOTONIC microseconds (8 bytes, host order), then the frame.
- * Records the relay lag and hands the frame to cf_relay_input.
+ * A CF_IPC_RELAY message from another worker's inbox: struct cf_ipc_relay
+ * (the sender's CLOCK_MONOTONIC microseconds), then the frame.  Records
+ * the relay lag, decodes the frame and delivers it to this worker's
+ * sockets (frames from Redis take the same path inside relay.c).
  */
 void		 cf_relay_ipc(struct cf_worker *w, const uint8_t *data,
 		    size_t len);
