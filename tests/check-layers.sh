@@ -1,0 +1,51 @@
+#!/bin/sh
+# check-layers.sh -- the include graph of src/ obeys the layer rules of
+# HACKING.md ("Layers"): a folder includes only headers of its own rank or
+# below, and no two folders include each other, directly or around a loop.
+# Run by `make check`; prints each offending #include and exits 1.
+set -u
+src="${CF_TEST_SRCDIR:-${srcdir:-.}}/src"
+
+rank() {	# rank FOLDER: its layer (0 libraries ... 6 main)
+	case $1 in
+	eio) echo 1 ;;
+	fanout) echo 2 ;;
+	app) echo 3 ;;
+	worker) echo 4 ;;
+	master) echo 5 ;;
+	main|ctl) echo 6 ;;
+	*) echo 0 ;;
+	esac
+}
+
+folder() {	# folder PATH (relative to src): its node in the graph
+	case $1 in
+	main.c) echo main ;;
+	*/*) echo "${1%%/*}" ;;
+	*) echo . ;;
+	esac
+}
+
+edges=$(mktemp)
+trap 'rm -f "$edges"' EXIT
+bad=0
+for f in $(cd "$src" && find . -name '*.[ch]' | sed 's#^\./##' | sort); do
+	from=$(folder "$f")
+	for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$src/$f"); do
+		to=$(folder "$h")
+		[ "$from" = "$to" ] && continue
+		echo "$from $to" >>"$edges"
+		if [ "$(rank "$to")" -gt "$(rank "$from")" ]; then
+			echo "upward include: src/$f includes $h ($from -> $to)"
+			bad=1
+		fi
+	done
+done
+# tsort fails on a loop and names its members.
+if ! sort -u "$edges" | tsort >/dev/null 2>"$edges.err"; then
+	cat "$edges.err"
+	bad=1
+fi
+rm -f "$edges.err"
+[ $bad -eq 0 ] && echo "layers: no upward include, no loop between folders"
+exit $bad
