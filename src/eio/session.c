@@ -176,7 +176,8 @@ cf_sid_slot(const char *sid)
 }
 
 struct cf_sess *
-cf_sess_new(struct cf_worker *w, enum cf_transport t)
+cf_sess_new(struct cf_worker *w, enum cf_transport t,
+    const struct cf_transport_ops *ops)
 {
 	struct cf_sess *s, *dup;
 	struct cf_shm_stats *st;
@@ -188,6 +189,7 @@ cf_sess_new(struct cf_worker *w, enum cf_transport t)
 		HASH_FIND_STR(w->sessions, s->sid, dup);
 	} while (dup != NULL);
 	s->transport = t;
+	s->tops = ops;
 	s->state = CF_S_OPEN;
 	uv_timer_init(&w->loop, &s->timer);
 	s->timer.data = s;
@@ -228,7 +230,7 @@ detach_wsi(struct cf_sess *s, struct lws **pw, int kill)
 
 	if (*pw == NULL)
 		return;
-	/* Every pss starts with the session pointer (see http.c). */
+	/* Every pss starts with the session pointer (see http_int.h). */
 	pss = lws_wsi_user(*pw);
 	if (pss != NULL && *pss == s)
 		*pss = NULL;
@@ -372,8 +374,8 @@ sess_finish(struct cf_sess *s)
 	 * lws frees what it holds with the connection; a peer that has not
 	 * read it is reset, so the kernel does not keep it either.
 	 */
-	if (s->ws_wsi != NULL && cf_http_ws_stalled(s))
-		cf_http_ws_abort(s, LWS_CLOSE_STATUS_GOINGAWAY, NULL);
+	if (s->ws_wsi != NULL && s->tops->stalled(s))
+		s->tops->abort(s, LWS_CLOSE_STATUS_GOINGAWAY, NULL);
 	detach_wsi(s, &s->ws_wsi, 1);
 	uv_timer_stop(&s->timer);
 	unauth_end(s);
@@ -469,7 +471,7 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 		return;
 	}
 	if (notify == CF_CLOSE_FORCED &&
-	    (s->q.len > 0 || cf_http_ws_stalled(s))) {
+	    (s->q.len > 0 || s->tops->stalled(s))) {
 		/*
 		 * An error (a ping timeout above all) on a connection whose
 		 * peer has not read what it was sent: nothing more will get
@@ -520,7 +522,7 @@ sess_free_cb(uv_handle_t *h)
 
 /*
  * Writes what this loop turn queued on each WebSocket session, all of a
- * session's packets in one write (cf_http_ws_flush).  Runs from the
+ * session's packets in one write (the transport's flush).  Runs from the
  * worker's prepare handle (before the loop blocks, after timers) and
  * first thing in cf_sess_reap (after the turn's I/O, before closed
  * sessions are freed), so no session on the list is ever freed.
@@ -539,7 +541,7 @@ cf_sess_flush(void)
 		if (s->slow && s->state == CF_S_OPEN)
 			sess_slow_close(s);
 		else if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
-			cf_http_ws_flush(s);
+			s->tops->flush(s);
 	}
 }
 
@@ -577,7 +579,7 @@ cf_sess_upgraded(struct cf_sess *s)
 static size_t
 sess_pending(struct cf_sess *s)
 {
-	return (s->q.bytes + cf_http_ws_unsent(s));
+	return (s->q.bytes + s->tops->unsent(s));
 }
 
 /*
@@ -618,7 +620,7 @@ sess_slow_close(struct cf_sess *s)
 	if ((st = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)
 		__atomic_add_fetch(&st->slow_consumers, 1, __ATOMIC_RELAXED);
 	if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL) {
-		cf_http_ws_abort(s, CF_WS_CLOSE_SLOW, "slow consumer");
+		s->tops->abort(s, CF_WS_CLOSE_SLOW, "slow consumer");
 		cf_sess_close(s, "slow consumer", CF_CLOSE_SILENT);
 		return;
 	}
@@ -645,7 +647,7 @@ cf_sess_wake(struct cf_sess *s)
 	if (s->poll_wsi != NULL)
 		lws_callback_on_writable(s->poll_wsi);
 	else if (s->remote_poll)
-		cf_http_remote_flush(s);
+		s->tops->remote_flush(s);
 }
 
 void

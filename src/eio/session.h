@@ -1,9 +1,10 @@
 /*
  * session.h -- an Engine.IO v4 session and the Socket.IO socket on it.
  *
- * The session is transport independent: the HTTP/WebSocket glue (http.c)
- * feeds it decoded packets and pulls queued packets when its transport can
- * write.  A session is freed only from the loop's deferred-free pass, never
+ * The session is transport independent: the HTTP/WebSocket glue (http.c,
+ * poll.c, ws.c, fwd.c) feeds it decoded packets and pulls queued packets
+ * when its transport can write; the session reaches the transport only
+ * through the cf_transport_ops it was created with.  A session is freed only from the loop's deferred-free pass, never
  * while a callback is dispatching to it: cf_sess_close() marks it, detaches
  * its transports and queues it.
  */
@@ -34,6 +35,41 @@ enum cf_sess_state {
 	CF_S_CLOSED		/* detached, waiting for the deferred free */
 };
 
+struct cf_sess;
+
+/*
+ * What a session asks of the transport that carries it, given to
+ * cf_sess_new() by the transport that created it (one table for polling
+ * and the WebSocket it may upgrade to).  Called directly on the hot path
+ * (unsent on every cf_sess_send); every op is set.
+ */
+struct cf_transport_ops {
+	/* Write what this loop turn queued on s's WebSocket (ws_wsi set). */
+	void	(*flush)(struct cf_sess *s);
+	/*
+	 * Bytes the transport holds unsent on s's WebSocket (0 when it holds
+	 * none or s has no WebSocket).
+	 */
+	size_t	(*unsent)(struct cf_sess *s);
+	/*
+	 * 1 when s's WebSocket has bytes its peer did not take: held by the
+	 * transport, or still unsent in the kernel (the peer's window is
+	 * closed).
+	 */
+	int	(*stalled)(struct cf_sess *s);
+	/*
+	 * Prepare s's WebSocket for an abortive close by its peer's fault: a
+	 * close frame with code and why when the connection is not stalled
+	 * and takes it at once, else a reset on close (SO_LINGER 0), so
+	 * neither the transport nor the kernel keeps the unsent bytes of a
+	 * peer that does not read.  Closes nothing itself.
+	 */
+	void	(*abort)(struct cf_sess *s, unsigned code, const char *why);
+	/* Answer a polling GET that another worker forwarded to us for s
+	 * (remote_poll), once there is something to say. */
+	void	(*remote_flush)(struct cf_sess *s);
+};
+
 struct cf_membership {
 	struct cf_room		*room;
 	uint32_t		 index;		/* position in room->members */
@@ -55,6 +91,7 @@ struct cf_sess {
 	UT_hash_handle		 hh;
 	struct cf_sess		*free_next;
 	enum cf_transport	 transport;
+	const struct cf_transport_ops *tops;	/* of the creating transport */
 	enum cf_sess_state	 state;
 	const char		*close_reason;
 
@@ -170,8 +207,12 @@ struct cf_app {
 };
 extern const struct cf_app *cf_app;	/* set before the workers start */
 
-/* Create a session owned by this worker and register it.  NULL on ENOMEM. */
-struct cf_sess	*cf_sess_new(struct cf_worker *w, enum cf_transport t);
+/*
+ * Create a session owned by this worker, carried by transport t whose ops
+ * (static, all set) it calls, and register it.  NULL on ENOMEM.
+ */
+struct cf_sess	*cf_sess_new(struct cf_worker *w, enum cf_transport t,
+		    const struct cf_transport_ops *ops);
 struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
 /*
  * Close a session (reason for the logs).  notify: CF_CLOSE_SILENT (the
@@ -226,29 +267,6 @@ void		 cf_sess_authenticated(struct cf_sess *s);
 
 /* The worker slot named by a session id of our generation, or -1. */
 int		 cf_sid_slot(const char *sid);
-
-/* http.c: answer a polling GET that another worker forwarded to us. */
-void		 cf_http_remote_flush(struct cf_sess *s);
-void		 cf_http_ws_flush(struct cf_sess *s);
-/*
- * Bytes lws holds unsent on s's WebSocket (0 when it holds none or s has
- * no WebSocket).
- */
-size_t		 cf_http_ws_unsent(struct cf_sess *s);
-/*
- * 1 when s's WebSocket has bytes its peer did not take: held by lws, or
- * still unsent in the kernel (the peer's window is closed).
- */
-int		 cf_http_ws_stalled(struct cf_sess *s);
-/*
- * Prepare s's WebSocket for an abortive close by its peer's fault: a close
- * frame with code and why when the connection is not stalled and takes it
- * at once, else a reset on close (SO_LINGER 0), so neither lws nor the
- * kernel keeps the unsent bytes of a peer that does not read.  Closes
- * nothing itself.
- */
-void		 cf_http_ws_abort(struct cf_sess *s, unsigned code,
-		    const char *why);
 
 /* socket.c: the Socket.IO layer. */
 /*
