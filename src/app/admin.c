@@ -38,6 +38,7 @@
 #include "shm/shm.h"
 #include "app/admin.h"
 #include "app/chat.h"
+#include "fanout/room.h"
 #include "proc.h"
 
 #define CF_ADMIN_MAX		(64 * 1024)	/* request line, bytes */
@@ -344,7 +345,7 @@ cmd_broadcast(struct admin_client *c, const json_t *req)
 		return;
 	}
 	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room("authenticated", NULL, "system_broadcast_received",
+	cf_room_emit("authenticated", NULL, "system_broadcast_received",
 	    json_pack("{s:s,s:s,s:s,s:s,s:I}", "message", text, "priority",
 	    prio, "from", "System", "broadcastAt", at, "broadcastId",
 	    (json_int_t)bid));
