@@ -25,11 +25,11 @@
 #include "app/args.h"
 #include "app/batch.h"
 #include "app/chat.h"
+#include "app/ops.h"
 #include "fanout/room.h"
 
 #define CF_NAME_MAX		100
 #define CF_DESC_MAX		1000
-#define CF_MEMBERS_MAX		1000
 #define CF_CLIENT_MSG_ID_MAX	128
 #define CF_FILE_NAME_MAX	255
 #define CF_FILE_TYPE_MAX	100
@@ -39,7 +39,6 @@
 static const char *const message_types[] = {
 	"text", "file", "image", "gif", "ticket_link", NULL
 };
-static const char *const priorities[] = { "high", "normal", "low", NULL };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -694,13 +693,12 @@ void
 cf_ev_channel_create(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = chat(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0), *v, *mem;
-	const char *name, *desc, *why = NULL, **ids = NULL;
+	const json_t *o = json_array_get(ctx->args, 0);
+	struct cf_op_actor who = { c->user_id, c->name };
+	struct cf_op_channel a;
+	const char *bad;
 	json_t *ch = NULL;
-	char buf[24];
-	char (*idbuf)[24] = NULL;
-	size_t i, n = 0;
-	int rc, priv = 0;
+	int rc;
 
 	if (need_perm(ctx, CF_PERM_CREATE_CHANNELS) == -1)
 		return;
@@ -708,68 +706,19 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 		invalid(ctx, "expected an object");
 		return;
 	}
-	if (opt_str(o, "name", CF_NAME_MAX, &name, &why) == -1 ||
-	    name == NULL || cf_arg_blank(name)) {
-		invalid(ctx, "name");
-		return;
-	}
-	if (opt_str(o, "description", CF_DESC_MAX, &desc, &why) == -1) {
-		invalid(ctx, "description");
-		return;
-	}
-	v = json_object_get(o, "isPrivate");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
-			invalid(ctx, "isPrivate");
-			return;
-		}
-		priv = json_is_true(v);
-	}
-	mem = json_object_get(o, "memberIds");
-	if (mem != NULL && !json_is_null(mem)) {
-		if (!json_is_array(mem) || json_array_size(mem) > CF_MEMBERS_MAX) {
-			invalid(ctx, "memberIds");
-			return;
-		}
-		n = json_array_size(mem);
-		ids = calloc(n + 1, sizeof(*ids));
-		idbuf = calloc(n + 1, sizeof(*idbuf));
-		if (ids == NULL || idbuf == NULL)
-			goto oom;
-		for (i = 0; i < n; i++) {
-			v = json_array_get(mem, i);
-			if (json_is_integer(v) && json_integer_value(v) >= 0) {
-				snprintf(idbuf[i], sizeof(idbuf[i]), "%lld",
-				    (long long)json_integer_value(v));
-				ids[i] = idbuf[i];
-			} else if (json_is_string(v) && json_string_length(v) > 0 &&
-			    json_string_length(v) < 64 &&
-			    strlen(json_string_value(v)) == json_string_length(v))
-				ids[i] = json_string_value(v);
-			else {
-				free(ids);
-				free(idbuf);
-				invalid(ctx, "memberIds");
-				return;
-			}
-		}
-	}
-	rc = cf_store_channel_create(cf_db(), name, desc, priv, c->user_id,
-	    ids, n, (int64_t)cf_wall_ms(), &ch);
-	free(ids);
-	free(idbuf);
-	if (rc != 0) {
-		fail_store(ctx, rc, "Channel");
+	a.name = json_object_get(o, "name");
+	a.description = json_object_get(o, "description");
+	a.priv = json_object_get(o, "isPrivate");
+	a.members = json_object_get(o, "memberIds");
+	if ((rc = cf_op_channel_create(&who, &a, &ch, &bad)) != 0) {
+		if (bad != NULL)
+			invalid(ctx, bad);
+		else
+			fail_store(ctx, rc, "Channel");
 		return;
 	}
 	join_room(ctx->s, json_integer_value(json_object_get(ch, "id")));
-	(void)buf;
 	ack_ok(ctx, json_pack("{s:o}", "channel", ch));
-	return;
- oom:
-	free(ids);
-	free(idbuf);
-	cf_chat_fail(ctx, "internal", "Internal error");
 }
 
 void
@@ -1185,34 +1134,23 @@ cf_ev_system_broadcast(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = chat(ctx->s);
 	const json_t *o = json_array_get(ctx->args, 0);
-	const char *text, *prio, *why;
-	char at[32];
+	struct cf_op_actor who = { c->user_id, c->name };
+	const char *bad;
 	int64_t bid = 0;
 
 	if (need_perm(ctx, CF_PERM_SEND_BROADCASTS) == -1)
 		return;
-	if (!json_is_object(o) ||
-	    opt_str(o, "message", cf_w->conf->max_message_length, &text,
-	    &why) == -1 || text == NULL || cf_arg_blank(text)) {
+	if (!json_is_object(o)) {
 		invalid(ctx, "message");
 		return;
 	}
-	if (opt_str(o, "priority", 16, &prio, &why) == -1 ||
-	    (prio != NULL && !one_of(prio, priorities))) {
-		invalid(ctx, "priority");
+	if (cf_op_broadcast(&who, json_object_get(o, "message"),
+	    json_object_get(o, "priority"), &bid, &bad) != 0) {
+		if (bad != NULL)
+			invalid(ctx, bad);
+		else
+			cf_chat_fail(ctx, "internal", "Internal error");
 		return;
 	}
-	if (prio == NULL)
-		prio = "normal";
-	if (cf_store_broadcast_add(cf_db(), text, prio, c->user_id, c->name,
-	    (int64_t)cf_wall_ms(), &bid) != 0) {
-		cf_chat_fail(ctx, "internal", "Internal error");
-		return;
-	}
-	cf_chat_now_iso(at, sizeof(at));
-	cf_room_emit("authenticated", NULL, "system_broadcast_received",
-	    json_pack("{s:s,s:s,s:s,s:s,s:I}", "message", text, "priority",
-	    prio, "from", c->name, "broadcastAt", at, "broadcastId",
-	    (json_int_t)bid));
 	ack_ok(ctx, json_pack("{s:I}", "broadcastId", (json_int_t)bid));
 }
