@@ -38,14 +38,13 @@
 #include "shm/shm.h"
 #include "app/admin.h"
 #include "app/chat.h"
+#include "app/ops.h"
+#include "fanout/room.h"
 #include "proc.h"
 
 #define CF_ADMIN_MAX		(64 * 1024)	/* request line, bytes */
 #define CF_ADMIN_TIMEOUT_MS	5000
 #define CF_ADMIN_RATE_MS	1000		/* stats: events/s window */
-#define CF_ADMIN_NAME_MAX	100		/* as chat.c's channel names */
-#define CF_ADMIN_DESC_MAX	1000
-#define CF_ADMIN_MEMBERS_MAX	1000
 
 struct admin_client {
 	struct admin_client	*next;
@@ -239,115 +238,65 @@ cmd_token(struct admin_client *c, const json_t *req)
 static void
 cmd_channel_create(struct admin_client *c, const json_t *req)
 {
-	const json_t *mem = json_object_get(req, "members");
-	const json_t *priv = json_object_get(req, "private");
-	const char *name, *desc, **ids = NULL;
-	char creator[64] = "0", (*idbuf)[64] = NULL;
+	struct cf_op_actor who = { "0", "System" };
+	struct cf_op_channel a;
+	char creator[64] = "0";
+	const char *bad;
 	json_t *ch = NULL;
-	size_t i, n = 0;
 	int rc;
 
-	if (opt_str(req, "name", &name) == -1 || name == NULL ||
-	    name[strspn(name, " \t")] == '\0' ||
-	    strlen(name) > CF_ADMIN_NAME_MAX) {
-		fail(c, "invalid_request", "name: 1 to 100 bytes, not blank");
-		return;
-	}
-	if (opt_str(req, "description", &desc) == -1 ||
-	    (desc != NULL && strlen(desc) > CF_ADMIN_DESC_MAX)) {
-		fail(c, "invalid_request", "description: at most 1000 bytes");
-		return;
-	}
-	if (priv != NULL && !json_is_boolean(priv)) {
-		fail(c, "invalid_request", "private: a boolean");
-		return;
-	}
 	if (json_object_get(req, "createdBy") != NULL &&
 	    user_id(json_object_get(req, "createdBy"), creator,
 	    sizeof(creator)) == -1) {
 		fail(c, "invalid_request", "createdBy: a user id");
 		return;
 	}
-	if (mem != NULL && (!json_is_array(mem) ||
-	    json_array_size(mem) > CF_ADMIN_MEMBERS_MAX)) {
+	who.user_id = creator;
+	a.name = json_object_get(req, "name");
+	a.description = json_object_get(req, "description");
+	a.priv = json_object_get(req, "private");
+	a.members = json_object_get(req, "members");
+	rc = cf_op_channel_create(&who, &a, &ch, &bad);
+	if (bad != NULL && strcmp(bad, "name") == 0)
+		fail(c, "invalid_request", "name: 1 to 100 characters, not "
+		    "blank");
+	else if (bad != NULL && strcmp(bad, "description") == 0)
+		fail(c, "invalid_request", "description: at most 1000 "
+		    "characters");
+	else if (bad != NULL && strcmp(bad, "isPrivate") == 0)
+		fail(c, "invalid_request", "private: a boolean");
+	else if (bad != NULL)
 		fail(c, "invalid_request", "members: an array of user ids");
-		return;
-	}
-	n = mem != NULL ? json_array_size(mem) : 0;
-	if ((ids = calloc(n + 1, sizeof(*ids))) == NULL ||
-	    (idbuf = calloc(n + 1, sizeof(*idbuf))) == NULL) {
-		free(ids);
-		fail(c, "internal", "out of memory");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (user_id(json_array_get(mem, i), idbuf[i],
-		    sizeof(idbuf[i])) == -1) {
-			free(ids);
-			free(idbuf);
-			fail(c, "invalid_request", "members: an array of user ids");
-			return;
-		}
-		ids[i] = idbuf[i];
-	}
-	rc = cf_store_channel_create(cf_db(), name, desc,
-	    priv != NULL && json_is_true(priv), creator, ids, n,
-	    (int64_t)cf_wall_ms(), &ch);
-	free(ids);
-	free(idbuf);
-	if (rc == -EEXIST) {
+	else if (rc == -EEXIST)
 		fail(c, "conflict", "a channel of that name exists");
-		return;
-	}
-	if (rc != 0) {
+	else if (rc != 0)
 		fail(c, "internal", "the channel could not be stored");
-		return;
+	else {
+		cf_log_info("control: channel %s created",
+		    json_string_value(json_object_get(ch, "name")));
+		reply(c, json_pack("{s:b,s:o}", "ok", 1, "channel", ch));
 	}
-	cf_log_info("control: channel %s created",
-	    json_string_value(json_object_get(ch, "name")));
-	reply(c, json_pack("{s:b,s:o}", "ok", 1, "channel", ch));
 }
-
-static const char *const priorities[] = { "high", "normal", "low", NULL };
 
 static void
 cmd_broadcast(struct admin_client *c, const json_t *req)
 {
-	const char *text, *prio;
-	char at[32];
+	struct cf_op_actor who = { "0", "System" };
+	const char *bad;
 	int64_t bid = 0;
-	size_t i;
 
-	if (opt_str(req, "message", &text) == -1 || text == NULL ||
-	    text[strspn(text, " \t\r\n")] == '\0' ||
-	    strlen(text) > cf_w->conf->max_message_length * 4) {
-		fail(c, "invalid_request", "message: a non-blank string within "
-		    "max-message-length");
+	if (cf_op_broadcast(&who, json_object_get(req, "message"),
+	    json_object_get(req, "priority"), &bid, &bad) != 0) {
+		if (bad != NULL && strcmp(bad, "message") == 0)
+			fail(c, "invalid_request", "message: a non-blank "
+			    "string within max-message-length");
+		else if (bad != NULL)
+			fail(c, "invalid_request", "priority: high, normal or "
+			    "low");
+		else
+			fail(c, "internal", "the broadcast could not be stored");
 		return;
 	}
-	if (opt_str(req, "priority", &prio) == -1) {
-		fail(c, "invalid_request", "priority: high, normal or low");
-		return;
-	}
-	if (prio == NULL)
-		prio = "normal";
-	for (i = 0; priorities[i] != NULL; i++)
-		if (strcmp(prio, priorities[i]) == 0)
-			break;
-	if (priorities[i] == NULL) {
-		fail(c, "invalid_request", "priority: high, normal or low");
-		return;
-	}
-	if (cf_store_broadcast_add(cf_db(), text, prio, "0", "System",
-	    (int64_t)cf_wall_ms(), &bid) != 0) {
-		fail(c, "internal", "the broadcast could not be stored");
-		return;
-	}
-	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room("authenticated", NULL, "system_broadcast_received",
-	    json_pack("{s:s,s:s,s:s,s:s,s:I}", "message", text, "priority",
-	    prio, "from", "System", "broadcastAt", at, "broadcastId",
-	    (json_int_t)bid));
 	cf_log_info("control: broadcast %" PRId64 " sent", bid);
 	reply(c, json_pack("{s:b,s:I}", "ok", 1, "broadcastId",
 	    (json_int_t)bid));

@@ -23,6 +23,7 @@
 #include "util.h"
 #include "app/batch.h"
 #include "app/chat.h"
+#include "fanout/room.h"
 #include "eio/session.h"
 
 #define BATCH_MAX	256	/* messages in one commit, at most */
@@ -123,7 +124,7 @@ reply_send(struct reply *r, int committed)
 	ctx.errev = r->errev;
 	if (committed) {
 		if (r->payload != NULL)
-			cf_chat_emit_room(r->room, NULL, r->event, r->payload);
+			cf_room_emit(r->room, NULL, r->event, r->payload);
 		r->payload = NULL;
 		if (s != NULL && r->args != NULL) {
 			cf_event_ack(&ctx, r->args);

@@ -28,6 +28,7 @@
 #include "perm.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "app/args.h"
 #include "app/chat.h"
 #include "fanout/room.h"
 
@@ -71,7 +72,7 @@ emit_user(const char *user, const struct cf_sess *except, const char *event,
 	char room[96];
 
 	snprintf(room, sizeof(room), "user:%s", user);
-	cf_chat_emit_room(room, except, event, payload);
+	cf_room_emit(room, except, event, payload);
 }
 
 static void
@@ -84,7 +85,7 @@ emit_sock(const char *sock, const char *event, json_t *payload)
 		return;
 	}
 	snprintf(room, sizeof(room), "sock:%s", sock);
-	cf_chat_emit_room(room, NULL, event, payload);
+	cf_room_emit(room, NULL, event, payload);
 }
 
 static json_t *
@@ -136,37 +137,11 @@ opt_target_ok(const json_t *o)
 }
 
 static int
-id_of(const json_t *v, int64_t *id);
-
-static int
 call_id(const json_t *o, int64_t *id)
 {
 	if (!opt_target_ok(o))
 		return (-1);
-	return (id_of(json_object_get(o, "callId"), id));
-}
-
-/* A positive id: an integer or a string of digits. */
-static int
-id_of(const json_t *v, int64_t *id)
-{
-	if (json_is_integer(v) && json_integer_value(v) > 0) {
-		*id = json_integer_value(v);
-		return (0);
-	}
-	if (json_is_string(v)) {
-		const char *p = json_string_value(v);
-		int64_t x = 0;
-		size_t n = 0;
-
-		for (; *p >= '0' && *p <= '9' && n < 18; p++, n++)
-			x = x * 10 + (*p - '0');
-		if (n > 0 && *p == '\0' && x > 0) {
-			*id = x;
-			return (0);
-		}
-	}
-	return (-1);
+	return (cf_arg_id(json_object_get(o, "callId"), id));
 }
 
 /* An SDP or candidate: an object or a string, at most max bytes as JSON. */
@@ -713,7 +688,7 @@ cf_ev_call_history(struct cf_event_ctx *ctx)
 			limit = (int)json_integer_value(v);
 		}
 		v = json_object_get(o, "before");
-		if (v != NULL && !json_is_null(v) && id_of(v, &before) == -1) {
+		if (v != NULL && !json_is_null(v) && cf_arg_id(v, &before) == -1) {
 			bad(ctx, "before");
 			return;
 		}

@@ -22,13 +22,14 @@
 #include "perm.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "app/args.h"
 #include "app/batch.h"
 #include "app/chat.h"
+#include "app/ops.h"
 #include "fanout/room.h"
 
 #define CF_NAME_MAX		100
 #define CF_DESC_MAX		1000
-#define CF_MEMBERS_MAX		1000
 #define CF_CLIENT_MSG_ID_MAX	128
 #define CF_FILE_NAME_MAX	255
 #define CF_FILE_TYPE_MAX	100
@@ -38,7 +39,6 @@
 static const char *const message_types[] = {
 	"text", "file", "image", "gif", "ticket_link", NULL
 };
-static const char *const priorities[] = { "high", "normal", "low", NULL };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -63,55 +63,21 @@ cf_chat_now_iso(char *buf, size_t len)
 }
 
 /*
- * At log-level debug, one line per event sent: to a socket (sid, user) or
- * to a room (the workers deliver it to its sockets), the event, its size;
- * its payload only with log-payloads.  The caller checked the level.
+ * At log-level debug, one line per event sent to a socket (sid, user);
+ * the emits to a room log theirs in the fan-out (cf_room_emit).  The
+ * caller checked the level.
  */
 static void
-log_out(const struct cf_sess *s, const char *room, const json_t *args)
+log_out(const struct cf_sess *s, const json_t *args)
 {
-	const struct cf_chat *c = s != NULL ? s->app : NULL;
-	char to[160], user[80], payload[520], *raw;
-	size_t bytes = json_dumpb(args, NULL, 0, JSON_COMPACT);
+	const struct cf_chat *c = s->app;
+	char to[160], user[80];
 
-	if (s != NULL) {
-		cf_log_value(user, sizeof(user), c != NULL && c->authed ?
-		    c->user_id : "-");
-		snprintf(to, sizeof(to), "sid=%s user=%s", s->connected ?
-		    s->id : "-", user);
-	} else {
-		cf_log_value(user, sizeof(user), room);
-		snprintf(to, sizeof(to), "room=%s", user);
-	}
-	payload[0] = '\0';
-	if (cf_w->conf->log_payloads &&
-	    (raw = json_dumps(json_array_get(args, 1), JSON_COMPACT |
-	    JSON_ENCODE_ANY)) != NULL) {
-		if (strlen(raw) > 500)
-			raw[500] = '\0';	/* truncated JSON: still readable */
-		memcpy(payload, " payload=", 9);
-		cf_log_value(payload + 9, sizeof(payload) - 9, raw);
-		free(raw);
-	}
-	cf_log_ev(CF_LOG_DEBUG, "event_out", "%s name=%s bytes=%zu%s", to,
-	    json_string_value(json_array_get(args, 0)), bytes, payload);
-}
-
-void
-cf_chat_emit_room(const char *room, const struct cf_sess *except,
-    const char *event, json_t *payload)
-{
-	const char *rooms[1] = { room };
-	json_t *args;
-
-	if (payload == NULL)
-		return;
-	if ((args = json_pack("[so]", event, payload)) == NULL)
-		return;
-	if (cf_log_get_level() >= CF_LOG_DEBUG)
-		log_out(NULL, room, args);
-	(void)cf_room_broadcast(cf_w, rooms, 1, except, args, NULL, 0);
-	json_decref(args);
+	cf_log_value(user, sizeof(user), c != NULL && c->authed ?
+	    c->user_id : "-");
+	snprintf(to, sizeof(to), "sid=%s user=%s", s->connected ? s->id : "-",
+	    user);
+	cf_room_log_out(to, args);
 }
 
 void
@@ -124,7 +90,7 @@ cf_chat_emit(struct cf_sess *s, const char *event, json_t *payload)
 	if ((args = json_pack("[so]", event, payload)) == NULL)
 		return;
 	if (cf_log_get_level() >= CF_LOG_DEBUG)
-		log_out(s, NULL, args);
+		log_out(s, args);
 	(void)cf_sock_emit(s, args, NULL, 0, NULL, NULL);
 	json_decref(args);
 }
@@ -194,57 +160,6 @@ need_perm(struct cf_event_ctx *ctx, uint32_t perm)
 	return (-1);
 }
 
-/* An id: a positive integer, or a string of digits. */
-static int
-get_id(const json_t *v, int64_t *id)
-{
-	const char *p;
-	int64_t x = 0;
-
-	if (json_is_integer(v)) {
-		x = json_integer_value(v);
-		if (x <= 0)
-			return (-1);
-		*id = x;
-		return (0);
-	}
-	if (!json_is_string(v))
-		return (-1);
-	p = json_string_value(v);
-	if (*p == '\0' || strlen(p) > 18)
-		return (-1);
-	for (; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return (-1);
-		x = x * 10 + (*p - '0');
-	}
-	if (x <= 0)
-		return (-1);
-	*id = x;
-	return (0);
-}
-
-/* Characters (code points) of a UTF-8 string. */
-static size_t
-utf8_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return (n);
-}
-
-static int
-blank(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (!isspace((unsigned char)*s))
-			return (0);
-	return (1);
-}
-
 static int
 one_of(const char *s, const char *const *set)
 {
@@ -267,7 +182,7 @@ opt_str(const json_t *o, const char *key, size_t max, const char **out,
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
 		return (0);
-	if (!json_is_string(v) || utf8_len(json_string_value(v)) > max ||
+	if (!json_is_string(v) || cf_arg_utf8_len(json_string_value(v)) > max ||
 	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
 		*why = key;
 		return (-1);
@@ -343,7 +258,7 @@ emit_typing(struct cf_sess *s, int64_t channel, int is_typing)
 	char room[48];
 
 	channel_room(room, sizeof(room), channel);
-	cf_chat_emit_room(room, s, "chat:user_typing",
+	cf_room_emit(room, s, "chat:user_typing",
 	    json_pack("{s:o,s:s,s:b,s:I}", "userId", user_json(c),
 	    "userDisplayName", c->name, "isTyping", is_typing, "channelId",
 	    (json_int_t)channel));
@@ -745,7 +660,7 @@ cf_ev_join_channel(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
 		return;
-	if (get_id(json_array_get(ctx->args, 0), &id) == -1) {
+	if (cf_arg_id(json_array_get(ctx->args, 0), &id) == -1) {
 		invalid(ctx, "channelId");
 		return;
 	}
@@ -760,7 +675,7 @@ cf_ev_leave_channel(struct cf_event_ctx *ctx)
 {
 	int64_t id;
 
-	if (get_id(json_array_get(ctx->args, 0), &id) == -1) {
+	if (cf_arg_id(json_array_get(ctx->args, 0), &id) == -1) {
 		invalid(ctx, "channelId");
 		return;
 	}
@@ -778,13 +693,12 @@ void
 cf_ev_channel_create(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = chat(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0), *v, *mem;
-	const char *name, *desc, *why = NULL, **ids = NULL;
+	const json_t *o = json_array_get(ctx->args, 0);
+	struct cf_op_actor who = { c->user_id, c->name };
+	struct cf_op_channel a;
+	const char *bad;
 	json_t *ch = NULL;
-	char buf[24];
-	char (*idbuf)[24] = NULL;
-	size_t i, n = 0;
-	int rc, priv = 0;
+	int rc;
 
 	if (need_perm(ctx, CF_PERM_CREATE_CHANNELS) == -1)
 		return;
@@ -792,68 +706,19 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 		invalid(ctx, "expected an object");
 		return;
 	}
-	if (opt_str(o, "name", CF_NAME_MAX, &name, &why) == -1 ||
-	    name == NULL || blank(name)) {
-		invalid(ctx, "name");
-		return;
-	}
-	if (opt_str(o, "description", CF_DESC_MAX, &desc, &why) == -1) {
-		invalid(ctx, "description");
-		return;
-	}
-	v = json_object_get(o, "isPrivate");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_boolean(v)) {
-			invalid(ctx, "isPrivate");
-			return;
-		}
-		priv = json_is_true(v);
-	}
-	mem = json_object_get(o, "memberIds");
-	if (mem != NULL && !json_is_null(mem)) {
-		if (!json_is_array(mem) || json_array_size(mem) > CF_MEMBERS_MAX) {
-			invalid(ctx, "memberIds");
-			return;
-		}
-		n = json_array_size(mem);
-		ids = calloc(n + 1, sizeof(*ids));
-		idbuf = calloc(n + 1, sizeof(*idbuf));
-		if (ids == NULL || idbuf == NULL)
-			goto oom;
-		for (i = 0; i < n; i++) {
-			v = json_array_get(mem, i);
-			if (json_is_integer(v) && json_integer_value(v) >= 0) {
-				snprintf(idbuf[i], sizeof(idbuf[i]), "%lld",
-				    (long long)json_integer_value(v));
-				ids[i] = idbuf[i];
-			} else if (json_is_string(v) && json_string_length(v) > 0 &&
-			    json_string_length(v) < 64 &&
-			    strlen(json_string_value(v)) == json_string_length(v))
-				ids[i] = json_string_value(v);
-			else {
-				free(ids);
-				free(idbuf);
-				invalid(ctx, "memberIds");
-				return;
-			}
-		}
-	}
-	rc = cf_store_channel_create(cf_db(), name, desc, priv, c->user_id,
-	    ids, n, (int64_t)cf_wall_ms(), &ch);
-	free(ids);
-	free(idbuf);
-	if (rc != 0) {
-		fail_store(ctx, rc, "Channel");
+	a.name = json_object_get(o, "name");
+	a.description = json_object_get(o, "description");
+	a.priv = json_object_get(o, "isPrivate");
+	a.members = json_object_get(o, "memberIds");
+	if ((rc = cf_op_channel_create(&who, &a, &ch, &bad)) != 0) {
+		if (bad != NULL)
+			invalid(ctx, bad);
+		else
+			fail_store(ctx, rc, "Channel");
 		return;
 	}
 	join_room(ctx->s, json_integer_value(json_object_get(ch, "id")));
-	(void)buf;
 	ack_ok(ctx, json_pack("{s:o}", "channel", ch));
-	return;
- oom:
-	free(ids);
-	free(idbuf);
-	cf_chat_fail(ctx, "internal", "Internal error");
 }
 
 void
@@ -892,17 +757,6 @@ need_member(struct cf_event_ctx *ctx, int64_t id)
 	return (-1);
 }
 
-static int
-opt_id(const json_t *o, const char *key, int64_t *id)
-{
-	const json_t *v = json_object_get(o, key);
-
-	*id = 0;
-	if (v == NULL || json_is_null(v))
-		return (0);
-	return (get_id(v, id));
-}
-
 void
 cf_ev_get_messages(struct cf_event_ctx *ctx)
 {
@@ -913,11 +767,11 @@ cf_ev_get_messages(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
-	if (opt_id(o, "before", &before) || opt_id(o, "after", &after) ||
+	if (cf_arg_opt_id(o, "before", &before) || cf_arg_opt_id(o, "after", &after) ||
 	    (before != 0 && after != 0)) {
 		invalid(ctx, "before/after");
 		return;
@@ -954,7 +808,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_MANAGE_CHANNELS) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
@@ -966,7 +820,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 	json_object_foreach((json_t *)ch_in, key, v) {
 		if (strcmp(key, "name") == 0) {
 			if (opt_str(ch_in, "name", CF_NAME_MAX, &s, &why) == -1 ||
-			    s == NULL || blank(s)) {
+			    s == NULL || cf_arg_blank(s)) {
 				invalid(ctx, "changes.name");
 				return;
 			}
@@ -1003,7 +857,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 	changes = json_deep_copy(ch_in);
 	channel_room(room, sizeof(room), id);
 	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room(room, NULL, "channel_updated",
+	cf_room_emit(room, NULL, "channel_updated",
 	    json_pack("{s:I,s:o,s:o,s:s,s:s}", "channelId", (json_int_t)id,
 	    "changes", changes, "updatedBy", user_json(c), "updaterName",
 	    c->name, "updatedAt", at));
@@ -1018,7 +872,7 @@ broadcast_message(int64_t channel, json_t *msg)
 	char room[48];
 
 	channel_room(room, sizeof(room), channel);
-	cf_chat_emit_room(room, NULL, "chat:new_message", json_incref(msg));
+	cf_room_emit(room, NULL, "chat:new_message", json_incref(msg));
 }
 
 void
@@ -1034,7 +888,7 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
@@ -1043,7 +897,7 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 		return;
 	}
 	if (opt_str(o, "message", cf_w->conf->max_message_length, &text,
-	    &why) == -1 || text == NULL || blank(text)) {
+	    &why) == -1 || text == NULL || cf_arg_blank(text)) {
 		invalid(ctx, "message (empty or too long)");
 		return;
 	}
@@ -1052,7 +906,7 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 		invalid(ctx, "messageType");
 		return;
 	}
-	if (opt_id(o, "replyToId", &reply) == -1) {
+	if (cf_arg_opt_id(o, "replyToId", &reply) == -1) {
 		invalid(ctx, "replyToId");
 		return;
 	}
@@ -1099,11 +953,11 @@ cf_ev_message_read(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
-	if (opt_id(o, "messageId", &mid) == -1) {
+	if (cf_arg_opt_id(o, "messageId", &mid) == -1) {
 		invalid(ctx, "messageId");
 		return;
 	}
@@ -1116,7 +970,7 @@ cf_ev_message_read(struct cf_event_ctx *ctx)
 	}
 	channel_room(room, sizeof(room), id);
 	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room(room, NULL, "message_read_receipt",
+	cf_room_emit(room, NULL, "message_read_receipt",
 	    json_pack("{s:o,s:s,s:I,s:o,s:s}", "userId", user_json(c),
 	    "userDisplayName", c->name, "channelId", (json_int_t)id,
 	    "messageId", pos ? json_integer(pos) : json_null(), "readAt", at));
@@ -1136,7 +990,7 @@ cf_ev_typing(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
@@ -1191,17 +1045,17 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 
 	if (need_perm(ctx, CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES) == -1)
 		return;
-	if (!json_is_object(o) || get_id(json_object_get(o, "channelId"), &id)) {
+	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
 		invalid(ctx, "channelId");
 		return;
 	}
 	if (opt_str(o, "fileName", CF_FILE_NAME_MAX, &fname, &why) == -1 ||
-	    fname == NULL || blank(fname)) {
+	    fname == NULL || cf_arg_blank(fname)) {
 		invalid(ctx, "fileName");
 		return;
 	}
 	if (opt_str(o, "fileType", CF_FILE_TYPE_MAX, &ftype, &why) == -1 ||
-	    ftype == NULL || blank(ftype)) {
+	    ftype == NULL || cf_arg_blank(ftype)) {
 		invalid(ctx, "fileType");
 		return;
 	}
@@ -1211,7 +1065,7 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 		return;
 	}
 	size = json_integer_value(v);
-	if (opt_id(o, "messageId", &mid) == -1) {
+	if (cf_arg_opt_id(o, "messageId", &mid) == -1) {
 		invalid(ctx, "messageId");
 		return;
 	}
@@ -1267,7 +1121,7 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 		broadcast_message(id, msg);
 	channel_room(room, sizeof(room), id);
 	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room(room, NULL, "file_upload_notification",
+	cf_room_emit(room, NULL, "file_upload_notification",
 	    json_pack("{s:I,s:I,s:o,s:s,s:s,s:I,s:s,s:s}", "messageId",
 	    (json_int_t)mid, "channelId", (json_int_t)id, "uploadedBy",
 	    user_json(c), "uploaderName", c->name, "fileName", fname,
@@ -1280,34 +1134,23 @@ cf_ev_system_broadcast(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = chat(ctx->s);
 	const json_t *o = json_array_get(ctx->args, 0);
-	const char *text, *prio, *why;
-	char at[32];
+	struct cf_op_actor who = { c->user_id, c->name };
+	const char *bad;
 	int64_t bid = 0;
 
 	if (need_perm(ctx, CF_PERM_SEND_BROADCASTS) == -1)
 		return;
-	if (!json_is_object(o) ||
-	    opt_str(o, "message", cf_w->conf->max_message_length, &text,
-	    &why) == -1 || text == NULL || blank(text)) {
+	if (!json_is_object(o)) {
 		invalid(ctx, "message");
 		return;
 	}
-	if (opt_str(o, "priority", 16, &prio, &why) == -1 ||
-	    (prio != NULL && !one_of(prio, priorities))) {
-		invalid(ctx, "priority");
+	if (cf_op_broadcast(&who, json_object_get(o, "message"),
+	    json_object_get(o, "priority"), &bid, &bad) != 0) {
+		if (bad != NULL)
+			invalid(ctx, bad);
+		else
+			cf_chat_fail(ctx, "internal", "Internal error");
 		return;
 	}
-	if (prio == NULL)
-		prio = "normal";
-	if (cf_store_broadcast_add(cf_db(), text, prio, c->user_id, c->name,
-	    (int64_t)cf_wall_ms(), &bid) != 0) {
-		cf_chat_fail(ctx, "internal", "Internal error");
-		return;
-	}
-	cf_chat_now_iso(at, sizeof(at));
-	cf_chat_emit_room("authenticated", NULL, "system_broadcast_received",
-	    json_pack("{s:s,s:s,s:s,s:s,s:I}", "message", text, "priority",
-	    prio, "from", c->name, "broadcastAt", at, "broadcastId",
-	    (json_int_t)bid));
 	ack_ok(ctx, json_pack("{s:I}", "broadcastId", (json_int_t)bid));
 }

@@ -111,9 +111,6 @@ void	 cf_call_start(struct cf_worker *w);
 void	 cf_call_stop(struct cf_worker *w);
 
 /* Shared helpers (chat.c). */
-/* Emit [event, payload] (payload stolen) to a room on every worker. */
-void	 cf_chat_emit_room(const char *room, const struct cf_sess *except,
-	    const char *event, json_t *payload);
 /* Emit to this socket only. */
 void	 cf_chat_emit(struct cf_sess *s, const char *event, json_t *payload);
 /* The spec's error event with message, and the ack error. */

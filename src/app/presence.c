@@ -94,27 +94,17 @@ stored(const char *user_id)
  */
 static int local_only;
 
-/* event(payload) to every authenticated socket; takes payload. */
+/*
+ * event(payload) to every authenticated socket; takes payload.  While
+ * healing (local_only) to this worker's sockets alone.
+ */
 static void
 emit_authenticated(const char *event, json_t *payload)
 {
-	struct cf_frame_bcast b;
-	char room[] = "authenticated";
-
-	if (!local_only) {
-		cf_chat_emit_room(room, NULL, event, payload);
-		return;
-	}
-	if (payload == NULL)
-		return;
-	memset(&b, 0, sizeof(b));
-	strcpy(b.nsp, "/");
-	b.rooms[0] = room;
-	b.nrooms = 1;
-	if ((b.data = json_pack("[so]", event, payload)) == NULL)
-		return;
-	cf_room_deliver(cf_w, &b);
-	json_decref(b.data);
+	if (local_only)
+		cf_room_emit_local("authenticated", NULL, event, payload);
+	else
+		cf_room_emit("authenticated", NULL, event, payload);
 }
 
 static void
@@ -185,19 +175,19 @@ channel_changed(const char *user_id, const char *name, const char *role,
 	snprintf(room, sizeof(room), "channel:%lld", (long long)channel);
 	cf_chat_now_iso(at, sizeof(at));
 	if (before == 0 && after > 0 && role != NULL)
-		cf_chat_emit_room(room, NULL, "user_joined",
+		cf_room_emit(room, NULL, "user_joined",
 		    json_pack("{s:o,s:s,s:s,s:I,s:s}", "userId",
 		    cf_store_user_id_json(user_id), "userDisplayName", name,
 		    "userRole", role, "channelId", (json_int_t)channel,
 		    "joinedAt", at));
 	else if (before > 0 && after == 0) {
 		if (strcmp(reason, "disconnect") == 0 && role == NULL)
-			cf_chat_emit_room(room, NULL, "chat:user_typing",
+			cf_room_emit(room, NULL, "chat:user_typing",
 			    json_pack("{s:o,s:s,s:b,s:I}", "userId",
 			    cf_store_user_id_json(user_id), "userDisplayName",
 			    name, "isTyping", 0, "channelId",
 			    (json_int_t)channel));
-		cf_chat_emit_room(room, NULL, "user_left",
+		cf_room_emit(room, NULL, "user_left",
 		    json_pack("{s:o,s:s,s:I,s:s,s:s}", "userId",
 		    cf_store_user_id_json(user_id), "userDisplayName", name,
 		    "channelId", (json_int_t)channel, "leftAt", at, "reason",

@@ -4,12 +4,14 @@
  * A room holds an array of member sessions; each session records where it
  * sits in each of its rooms, so leaving is O(rooms of the session).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "relay/frame.h"
 #include "shm/shm.h"
+#include "proc.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
 
@@ -51,14 +53,6 @@ cf_room_has(const struct cf_sess *s, const char *name)
 		if (strcmp(s->rooms[i].room->name, name) == 0)
 			return (1);
 	return (0);
-}
-
-size_t
-cf_room_size(struct cf_worker *w, const char *name)
-{
-	struct cf_room *r = room_get(w, name, 0);
-
-	return (r ? r->n : 0);
 }
 
 int
@@ -243,4 +237,70 @@ cf_room_deliver(struct cf_worker *w, const struct cf_frame_bcast *b)
 		return;
 	deliver_local(w, (const char *const *)b->rooms, b->nrooms,
 	    b->nexcept > 0 ? b->except[0] : NULL, b->data, b->att, b->nattach);
+}
+
+void
+cf_room_log_out(const char *to, const json_t *args)
+{
+	char payload[520], *raw;
+	size_t bytes = json_dumpb(args, NULL, 0, JSON_COMPACT);
+
+	payload[0] = '\0';
+	if (cf_w->conf->log_payloads &&
+	    (raw = json_dumps(json_array_get(args, 1), JSON_COMPACT |
+	    JSON_ENCODE_ANY)) != NULL) {
+		if (strlen(raw) > 500)
+			raw[500] = '\0';	/* truncated JSON: still readable */
+		memcpy(payload, " payload=", 9);
+		cf_log_value(payload + 9, sizeof(payload) - 9, raw);
+		free(raw);
+	}
+	cf_log_ev(CF_LOG_DEBUG, "event_out", "%s name=%s bytes=%zu%s", to,
+	    json_string_value(json_array_get(args, 0)), bytes, payload);
+}
+
+/* [event, payload] (payload stolen), logged at debug; NULL on failure. */
+static json_t *
+emit_args(const char *room, const char *event, json_t *payload)
+{
+	char to[160], v[150];
+	json_t *args;
+
+	if (payload == NULL)
+		return (NULL);
+	if ((args = json_pack("[so]", event, payload)) == NULL)
+		return (NULL);
+	if (cf_log_get_level() >= CF_LOG_DEBUG) {
+		cf_log_value(v, sizeof(v), room);
+		snprintf(to, sizeof(to), "room=%s", v);
+		cf_room_log_out(to, args);
+	}
+	return (args);
+}
+
+void
+cf_room_emit(const char *room, const struct cf_sess *except,
+    const char *event, json_t *payload)
+{
+	const char *rooms[1] = { room };
+	json_t *args;
+
+	if ((args = emit_args(room, event, payload)) == NULL)
+		return;
+	(void)cf_room_broadcast(cf_w, rooms, 1, except, args, NULL, 0);
+	json_decref(args);
+}
+
+void
+cf_room_emit_local(const char *room, const struct cf_sess *except,
+    const char *event, json_t *payload)
+{
+	const char *rooms[1] = { room };
+	json_t *args;
+
+	if ((args = emit_args(room, event, payload)) == NULL)
+		return;
+	deliver_local(cf_w, rooms, 1, except != NULL ? except->id : NULL, args,
+	    NULL, 0);
+	json_decref(args);
 }

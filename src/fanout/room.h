@@ -30,8 +30,6 @@ void	 cf_room_leave(struct cf_worker *w, struct cf_sess *s, const char *name);
 void	 cf_room_leave_all(struct cf_worker *w, struct cf_sess *s);
 /* 1 when s is in the room. */
 int	 cf_room_has(const struct cf_sess *s, const char *name);
-/* Local member count of a room (0 when unknown). */
-size_t	 cf_room_size(struct cf_worker *w, const char *name);
 
 /*
  * Emit event args (array, name first, placeholders into att) to every
@@ -41,6 +39,28 @@ size_t	 cf_room_size(struct cf_worker *w, const char *name);
 int	 cf_room_broadcast(struct cf_worker *w, const char *const *rooms,
 	    size_t nrooms, const struct cf_sess *except, json_t *args,
 	    const struct cf_sio_att *att, int nattach);
+
+/*
+ * Emit [event, payload] to the members of room on every worker and host
+ * (cf_room_broadcast), except the socket `except` (may be NULL).  payload
+ * is stolen; NULL emits nothing (a failed json_pack).  At log-level debug
+ * one event_out line names the room (cf_room_log_out).
+ */
+void	 cf_room_emit(const char *room, const struct cf_sess *except,
+	    const char *event, json_t *payload);
+/*
+ * The same to this worker's members only: for what every worker decides
+ * for itself (presence healed after a Redis outage), never relayed.
+ */
+void	 cf_room_emit_local(const char *room, const struct cf_sess *except,
+	    const char *event, json_t *payload);
+/*
+ * The debug line of one event sent: "event=event_out <to> name=<event>
+ * bytes=<n>", and with log-payloads the payload's first 500 bytes.  to is
+ * "room=<room>" or, for an emit to one socket (the application), "sid=...
+ * user=...".  The caller checked the level.
+ */
+void	 cf_room_log_out(const char *to, const json_t *args);
 
 /* Deliver a broadcast that arrived over the relay to local members. */
 void	 cf_room_deliver(struct cf_worker *w, const struct cf_frame_bcast *b);

@@ -101,6 +101,16 @@ describe('confabctl', () => {
 		await auth(member, mint({ userId: 78, displayName: 'Member',
 		    role: 'user' }));
 		assert.ok(await listed(member, p.reply.channel.id));
+
+		// The name limit counts characters, as for channel:create: 100
+		// characters of two bytes each pass, 101 do not.
+		const wide = 'é'.repeat(90) +
+		    String(Date.now() % 1e10).padStart(10, '0');
+		const w = await ctlJson(d, 'channel-create', wide);
+		assert.equal(w.reply.ok, true, w.stdout + w.stderr);
+		assert.equal(w.reply.channel.name, wide);
+		const over = await ctlJson(d, 'channel-create', wide + 'é');
+		assert.equal(over.reply.error.code, 'invalid_request');
 	}));
 
 	it('broadcast reaches authenticated clients on every worker',
