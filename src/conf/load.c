@@ -351,7 +351,6 @@ conf_finish(struct conf_parse *p)
 	return conf_check(p);
 }
 
-static struct cf_conf *
 /*
  * Common body of the loaders: path is the main file, or NULL for text
  * (named `name`).  Returns the snapshot or NULL with err filled.
