@@ -3,8 +3,8 @@
  *
  * The file holds one directive per line, "name value...", '#' comments and
  * "include FILE" (relative to the including file).  Every directive is a row
- * of the declarative table in conf.c: name, type, default, flags (repeatable,
- * reloadable).  Errors name "file:line".
+ * of the declarative table in conf/load.c: name, type, default, flags
+ * (repeatable, secret) and reload class.  Errors name "file:line".
  */
 #ifndef CF_CONF_H
 #define CF_CONF_H
@@ -117,27 +117,54 @@ struct cf_conf {
 
 /* The permissions of a role, or 0 when the role is unknown. */
 uint32_t	 cf_conf_role_perms(const struct cf_conf *conf, const char *role);
+/*
+ * 1 when the role exists (built-in or given by a role line, even with no
+ * permission), else 0; NULL conf or role: 0.
+ */
+int		 cf_conf_role_known(const struct cf_conf *conf, const char *role);
 
 /* Directive flags. */
 #define CF_CONF_MULTI	0x01	/* may appear more than once */
-#define CF_CONF_HOT	0x02	/* applied by SIGHUP to running workers */
 #define CF_CONF_SECRET	0x04	/* never logged: a change says "changed" */
+
+/*
+ * When a changed directive takes effect: every row has one of HOT,
+ * RESTART or GENERATION.  Ordered by what a reload does about a change:
+ * a diff reports the highest class among the changed directives, and the
+ * master starts a new generation for GENERATION, else signals the serving
+ * workers (a RESTART change is logged and waits for the next start; a new
+ * generation re-reads every HOT directive as well).
+ */
+enum cf_conf_reload {
+	CF_RELOAD_NONE = 0,	/* a diff only: nothing changed */
+	CF_RELOAD_HOT,		/* SIGHUP: the running workers re-read it */
+	CF_RELOAD_RESTART,	/* takes effect at the next restart only */
+	CF_RELOAD_GENERATION	/* a new generation of workers applies it */
+};
 
 struct cf_directive {
 	const char	*name;
-	int		 type;		/* enum in conf.c */
+	int		 type;		/* enum conf_type (conf/conf_int.h) */
 	size_t		 offset;	/* offsetof(struct cf_conf, ...) */
 	const char	*def;		/* default value as it would be written, or NULL */
 	int		 flags;
+	enum cf_conf_reload reload;	/* never CF_RELOAD_NONE */
 	const char	*help;		/* one line, for -t output and docs */
 };
 
 /*
- * Call fn for each directive whose value differs between a and b, in table
- * order, with both values as text (valid during the call); both are NULL
- * for a CF_CONF_SECRET directive, so that no caller can print a secret.
- * Returns the number of directives that differ.
+ * Call fn (may be NULL) for each directive whose value differs between a
+ * and b, in table order, with both values as text (valid during the
+ * call); both are NULL for a CF_CONF_SECRET directive, so that no caller
+ * can print a secret.  *n (may be NULL) receives the number of directives
+ * that differ.  Returns the highest reload class among them
+ * (CF_RELOAD_NONE: a and b are equal).
  */
+enum cf_conf_reload cf_conf_diff_class(const struct cf_conf *a,
+		    const struct cf_conf *b, void (*fn)(void *arg,
+		    const struct cf_directive *d, const char *old,
+		    const char *new), void *arg, int *n);
+/* The same, returning the number of directives that differ. */
 int		 cf_conf_diff(const struct cf_conf *a, const struct cf_conf *b,
 		    void (*fn)(void *arg, const struct cf_directive *d,
 		    const char *old, const char *new), void *arg);

@@ -177,17 +177,6 @@ user_id(const json_t *v, char *buf, size_t len)
 	return (-1);
 }
 
-static int
-role_known(const char *role)
-{
-	int i;
-
-	for (i = 0; i < cf_w->conf->nroles; i++)
-		if (strcmp(cf_w->conf->roles[i].name, role) == 0)
-			return (1);
-	return (0);
-}
-
 static void
 cmd_token(struct admin_client *c, const json_t *req)
 {
@@ -211,7 +200,7 @@ cmd_token(struct admin_client *c, const json_t *req)
 	}
 	if (role == NULL)
 		role = "user";
-	if (!role_known(role)) {
+	if (!cf_conf_role_known(cf_w->conf, role)) {
 		fail(c, "invalid_request", "role: not a configured role");
 		return;
 	}

@@ -413,18 +413,6 @@ perm_names(uint32_t perms)
 	return (a);
 }
 
-/* 1 when role is configured (role lines, or the built-in ones). */
-static int
-role_known(const char *role)
-{
-	int i;
-
-	for (i = 0; i < cf_w->conf->nroles; i++)
-		if (strcmp(cf_w->conf->roles[i].name, role) == 0)
-			return (1);
-	return (0);
-}
-
 /*
  * A token whose role no role line names authenticates with no permission:
  * say so at warn, at most once per CF_ROLE_WARN_MS per worker (a token is
@@ -541,7 +529,7 @@ authenticate(struct cf_event_ctx *ctx, const char *token)
 	user = json_pack("{s:o,s:s,s:s,s:o}", "userId", user_json(c),
 	    "displayName", c->name, "role", c->role, "permissions",
 	    perm_names(cf_chat_perms(c)));
-	if (c->perms_from_role && !role_known(c->role)) {
+	if (c->perms_from_role && !cf_conf_role_known(cf_w->conf, c->role)) {
 		warn_unknown_role(c);
 		json_object_set_new(user, "roleWarning", json_string("Role "
 		    "not configured on the server: no permissions"));

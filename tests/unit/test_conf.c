@@ -1669,48 +1669,52 @@ test_directive_table(void **state)
 			assert_string_not_equal(d[i].name, d[j].name);
 		if (strcmp(d[i].name, "listen") == 0) {
 			assert_int_equal(d[i].flags, CF_CONF_MULTI);
+			assert_int_equal(d[i].reload, CF_RELOAD_GENERATION);
 			assert_string_equal(d[i].def, "*:3001");
 			found++;
 		} else if (strcmp(d[i].name, "cors-origin") == 0) {
-			assert_int_equal(d[i].flags,
-			    CF_CONF_MULTI | CF_CONF_HOT);
+			assert_int_equal(d[i].flags, CF_CONF_MULTI);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			found++;
 		} else if (strcmp(d[i].name, "workers") == 0) {
 			assert_int_equal(d[i].flags, 0);
+			assert_int_equal(d[i].reload, CF_RELOAD_GENERATION);
 			assert_int_equal(d[i].offset,
 			    offsetof(struct cf_conf, workers));
 			found++;
 		} else if (strcmp(d[i].name, "jwt-secret") == 0) {
-			assert_int_equal(d[i].flags,
-			    CF_CONF_HOT | CF_CONF_SECRET);
+			assert_int_equal(d[i].flags, CF_CONF_SECRET);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_null(d[i].def);
 			found++;
 		} else if (strcmp(d[i].name, "role") == 0) {
-			assert_int_equal(d[i].flags,
-			    CF_CONF_MULTI | CF_CONF_HOT);
+			assert_int_equal(d[i].flags, CF_CONF_MULTI);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_int_equal(d[i].offset,
 			    offsetof(struct cf_conf, roles));
 			found++;
 		} else if (strcmp(d[i].name, "rate-limit") == 0) {
-			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_int_equal(d[i].flags, 0);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_string_equal(d[i].def, "20 1");
 			found++;
 		} else if (strcmp(d[i].name, "ice-server") == 0) {
-			assert_int_equal(d[i].flags,
-			    CF_CONF_MULTI | CF_CONF_HOT);
+			assert_int_equal(d[i].flags, CF_CONF_MULTI);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_null(d[i].def);
 			assert_int_equal(d[i].offset,
 			    offsetof(struct cf_conf, ice_servers));
 			found++;
 		} else if (strcmp(d[i].name, "turn-secret") == 0) {
-			assert_int_equal(d[i].flags,
-			    CF_CONF_HOT | CF_CONF_SECRET);
+			assert_int_equal(d[i].flags, CF_CONF_SECRET);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_null(d[i].def);
 			found++;
 		} else if (strncmp(d[i].name, "call-", 5) == 0 ||
 		    strcmp(d[i].name, "turn-credential-ttl") == 0) {
 			/* The call directives are all reloadable. */
-			assert_int_equal(d[i].flags, CF_CONF_HOT);
+			assert_int_equal(d[i].flags, 0);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 			assert_non_null(d[i].def);
 			found++;
 		} else if (strncmp(d[i].name, "jwt-", 4) == 0 ||
@@ -1718,8 +1722,8 @@ test_directive_table(void **state)
 		    strncmp(d[i].name, "max-", 4) == 0 ||
 		    strcmp(d[i].name, "cleanup-interval") == 0) {
 			/* The chat-layer directives are all reloadable. */
-			assert_int_equal(d[i].flags & ~CF_CONF_SECRET,
-			    CF_CONF_HOT);
+			assert_int_equal(d[i].flags & ~CF_CONF_SECRET, 0);
+			assert_int_equal(d[i].reload, CF_RELOAD_HOT);
 		}
 	}
 	assert_int_equal(found, 11);
@@ -1858,6 +1862,80 @@ test_diff(void **state)
 	cf_conf_free(b);
 }
 
+/* The reload class of a change: the highest among the changed rows. */
+static void
+test_reload_class(void **state)
+{
+	static const char base[] =
+	    "listen 127.0.0.1:3001\n"
+	    "workers 2\n"
+	    "jwt-secret aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
+	static const char *const gen[] = {
+		"listen 127.0.0.1:3002\n",
+		"workers 3\n",
+		"presence-slots 128\n",
+		"data-dir /tmp/confab-other\n",
+		"database other.db\n",
+		"redis redis://127.0.0.1:6379\n",
+		"host-id h2\n",
+	};
+	struct cf_conf	*a, *b;
+	char		 text[512], out[4096];
+	size_t		 i;
+	int		 n;
+
+	(void)state;
+	a = load_ok(base);
+	b = load_ok(base);
+	assert_int_equal(cf_conf_diff_class(a, b, NULL, NULL, &n),
+	    CF_RELOAD_NONE);
+	assert_int_equal(n, 0);
+	cf_conf_free(b);
+	/* The same address written otherwise is no change. */
+	b = load_ok("listen 127.0.0.1:3001\nworkers 2\n"
+	    "jwt-secret aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+	assert_int_equal(cf_conf_diff_class(a, b, NULL, NULL, &n),
+	    CF_RELOAD_NONE);
+	cf_conf_free(b);
+	snprintf(text, sizeof(text), "%slog-level debug\n", base);
+	b = load_ok(text);
+	assert_int_equal(cf_conf_diff_class(a, b, NULL, NULL, &n),
+	    CF_RELOAD_HOT);
+	assert_int_equal(n, 1);
+	cf_conf_free(b);
+	snprintf(text, sizeof(text), "%spidfile /tmp/x.pid\n", base);
+	b = load_ok(text);
+	assert_int_equal(cf_conf_diff_class(a, b, NULL, NULL, &n),
+	    CF_RELOAD_RESTART);
+	cf_conf_free(b);
+	/* A secret renders as changed, without its value. */
+	b = load_ok("listen 127.0.0.1:3001\nworkers 2\n"
+	    "jwt-secret bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n");
+	out[0] = '\0';
+	assert_int_equal(cf_conf_diff_class(a, b, diff_collect, out, &n),
+	    CF_RELOAD_HOT);
+	assert_string_equal(out, "jwt-secret changed\n");
+	cf_conf_free(b);
+	for (i = 0; i < sizeof(gen) / sizeof(gen[0]); i++) {
+		if (strncmp(gen[i], "listen", 6) == 0 ||
+		    strncmp(gen[i], "workers", 7) == 0)
+			snprintf(text, sizeof(text), "%s%s%s",
+			    strncmp(gen[i], "listen", 6) == 0 ? "workers 2\n" :
+			    "listen 127.0.0.1:3001\n", gen[i],
+			    "jwt-secret aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+			    "log-level debug\npidfile /tmp/x.pid\n");
+		else
+			snprintf(text, sizeof(text), "%s%slog-level debug\n"
+			    "pidfile /tmp/x.pid\n", base, gen[i]);
+		b = load_ok(text);
+		if (cf_conf_diff_class(a, b, NULL, NULL, NULL) !=
+		    CF_RELOAD_GENERATION)
+			fail_msg("%s is not a generation change", gen[i]);
+		cf_conf_free(b);
+	}
+	cf_conf_free(a);
+}
+
 int
 main(void)
 {
@@ -1887,6 +1965,7 @@ main(void)
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_reload_class),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
