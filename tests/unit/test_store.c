@@ -1,5 +1,5 @@
 /*
- * test_store.c -- unit tests for the chat storage (src/db/store.c) and its
+ * test_store.c -- unit tests for the chat storage (src/db/store_*.c) and its
  * schema migrations (src/db/sqlite.c, src/db/pg.c).  The whole suite runs
  * twice: against real SQLite files in a fresh mkdtemp(3) directory per
  * test, then, when PostgreSQL's server programs are installed
@@ -321,7 +321,7 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	/* Every statement of store.c was finished, no transaction is open. */
+	/* Every statement of the store was finished, no transaction is open. */
 	if (fx->db != NULL)
 		assert_true(cf_db_idle(fx->db));
 	cf_db_close(fx->db);
@@ -2531,7 +2531,7 @@ test_null_db(void **state)
 
 #define WRITERS		4
 #define PER_WRITER	500
-#define PAGE		100	/* store.c's largest page */
+#define PAGE		100	/* the store's largest page (PAGE_MAX) */
 
 /* A child: its own connection, PER_WRITER messages.  Exit 0 when all ok. */
 static void
