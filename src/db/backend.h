@@ -1,8 +1,8 @@
 /*
  * backend.h -- what a storage backend (sqlite.c, pg.c) provides to db.c
- * and store.c; not for the rest of the daemon.
+ * and the store (store_*.c, store_int.h); not for the rest of the daemon.
  *
- * store.c writes its SQL once, in the dialect both backends accept:
+ * The store writes its SQL once, in the dialect both backends accept:
  * parameters are ?1, ?2, ... (pg.c turns them into $1, $2, ...); upserts
  * use ON CONFLICT; new ids come back through RETURNING; booleans are
  * integers compared with <> 0.  A statement is prepared with its
@@ -10,8 +10,9 @@
  * prepare time (pg.c does) or at the first step (sqlite.c).
  *
  * Bind formats: 'i' an int64_t, 'd' an int, 't' a string (NULL binds SQL
- * NULL; it must stay valid until the statement is finished).  store.c has
- * checked that every string is UTF-8 before a backend sees it.
+ * NULL; it must stay valid until the statement is finished).  The store
+ * (store_stmt.c) has checked that every string is UTF-8 before a backend
+ * sees it.
  */
 #ifndef CF_DB_BACKEND_H
 #define CF_DB_BACKEND_H
@@ -53,7 +54,7 @@ struct cf_db_ops {
 	int		 (*commit)(struct cf_db *, const char *func);
 	void		 (*rollback)(struct cf_db *);
 	/*
-	 * Inside a transaction: mark a savepoint (one level: store.c never
+	 * Inside a transaction: mark a savepoint (one level: the store never
 	 * nests them), release it keeping its work, or undo the work done
 	 * since it and release it (also after a failed statement, which on
 	 * PostgreSQL aborts the transaction up to the savepoint).
@@ -83,7 +84,7 @@ struct cf_db_ops {
 
 /*
  * Every backend's handle and statement start with these.  The group
- * commit state belongs to store.c (the backends calloc their handle, so
+ * commit state belongs to store_stmt.c (the backends calloc their handle, so
  * it starts closed).
  */
 struct cf_db {
@@ -98,7 +99,7 @@ struct cf_db {
 
 struct cf_db_stmt {
 	struct cf_db		*db;
-	/* store.c's: when a write outside a transaction was prepared, or 0. */
+	/* store_stmt.c's: when a write outside a transaction began, or 0. */
 	uint64_t		 write_t0;
 };
 

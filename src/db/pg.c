@@ -1,6 +1,6 @@
 /*
  * pg.c -- the PostgreSQL backend (libpq): connections, schema migrations,
- * and the statement operations store.c runs on (backend.h).
+ * and the statement operations the store runs on (backend.h).
  *
  * A statement runs at prepare time (PQexecParams, text results) and step
  * walks its rows.  Parameters are typed from the bind format (int8, int4,
@@ -57,7 +57,7 @@ struct pg_stmt {
 
 /*
  * Ids are BIGSERIAL, times BIGINT milliseconds; booleans stay INTEGER 0/1
- * (store.c's SQL is shared with SQLite).
+ * (the store's SQL is shared with SQLite).
  */
 static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_1("to_char(now() AT TIME ZONE 'UTC',"
@@ -180,7 +180,7 @@ pq_close(struct cf_db *db)
 	free(p);
 }
 
-/* sql with ?N made $N, malloc'd (store.c's SQL has no ? in literals). */
+/* sql with ?N made $N, malloc'd (the store's SQL has no ? in literals). */
 static char *
 dollars(const char *sql)
 {
@@ -340,8 +340,8 @@ pq_finish(struct cf_db_stmt *hs)
 }
 
 /*
- * BEGIN (READ COMMITTED: store.c's statements hold their own invariants,
- * see store.c), then the transaction-level advisory lock when asked.
+ * BEGIN (READ COMMITTED: the store's statements hold their own invariants,
+ * see store_int.h), then the transaction-level advisory lock when asked.
  */
 static int
 pq_begin(struct cf_db *db, const char *func, int64_t lock)

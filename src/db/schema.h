@@ -5,7 +5,7 @@
  *
  * Times are milliseconds since the epoch; user ids are text.
  * channels.name_key is the name with ASCII letters folded to lower case
- * (store.c computes it), which makes names unique case-insensitively.
+ * (store_channel.c computes it), which makes names unique case-insensitively.
  * The CHECKs hold the values events.md allows, so that a bad value is
  * refused by the schema rather than stored.
  */
@@ -123,7 +123,7 @@
  * 3: the tabs taking part in a call (Socket.IO socket ids), and an index
  * of the calls still ringing or active, which the busy check, the ring
  * timeout and the cleanup sweep read.  The calls table has no CHECK on
- * status or call_type (store.c validates them), so the columns are added
+ * status or call_type (store_call.c validates them), so the columns are added
  * in place.
  */
 #define CF_SCHEMA_3 \

@@ -1,6 +1,6 @@
 /*
  * sqlite.c -- the SQLite backend: connections, schema migrations, and the
- * statement operations store.c runs on (backend.h).
+ * statement operations the store runs on (backend.h).
  *
  * Migrations are keyed on PRAGMA user_version: each step runs in one
  * transaction (BEGIN IMMEDIATE, so two processes starting at once
@@ -27,7 +27,7 @@
 
 /*
  * Prepared statements are kept for reuse, keyed by their SQL text: parsing
- * costs more than running most of store.c's statements (a group-committed
+ * costs more than running most of the store's statements (a group-committed
  * message runs five).  A kept statement is reset and its bindings cleared
  * when the caller finishes it; one in use is not handed out twice (the
  * same SQL then gets a statement of its own, finalized at finish).

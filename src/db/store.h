@@ -39,7 +39,7 @@ void	 cf_store_iso8601(int64_t ms, char *buf, size_t len);
  */
 void	 cf_store_set_write_hook(void (*fn)(uint64_t us));
 /*
- * Count every statement store.c prepares (run or refused by the server)
+ * Count every statement the store prepares (run or refused by the server)
  * in *counter, atomically (the worker's stats block in shared memory:
  * confabd_db_statements_total, which the cost tests read).  NULL: none.
  */

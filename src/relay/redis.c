@@ -86,7 +86,6 @@ struct cf_redis {
 	struct pubmsg	*qtail;
 	size_t		 nmsg;		/* queued + in flight */
 	size_t		 nbytes;	/* queued + in flight */
-	uint64_t	 dropped;
 
 	int		 up;		/* both ready, as computed */
 	int		 reported;	/* as last told to on_state */
@@ -425,12 +424,6 @@ cf_redis_unanswered(const struct cf_redis *r)
 	return r != NULL ? r->nmsg : 0;
 }
 
-uint64_t
-cf_redis_dropped(const struct cf_redis *r)
-{
-	return r != NULL ? r->dropped : 0;
-}
-
 /* ---- subscriber ---- */
 
 static int
@@ -692,20 +685,16 @@ cf_redis_publish(struct cf_redis *r, const char *channel,
 	chlen = strlen(channel);
 	size = chlen + len;
 	if (r->nmsg >= QUEUE_MAX_MSGS || size > QUEUE_MAX_BYTES ||
-	    r->nbytes > QUEUE_MAX_BYTES - size) {
-		r->dropped++;
+	    r->nbytes > QUEUE_MAX_BYTES - size)
 		return -1;
-	}
 	if (r->pub.ready && r->pub.ac != NULL && r->qhead == NULL &&
 	    pub_send(r, channel, chlen, payload, len) == 0) {
 		r->nmsg++;
 		r->nbytes += size;
 		return 0;
 	}
-	if ((m = malloc(sizeof(*m) + size)) == NULL) {
-		r->dropped++;
+	if ((m = malloc(sizeof(*m) + size)) == NULL)
 		return -1;
-	}
 	m->next = NULL;
 	m->chlen = chlen;
 	m->len = len;

@@ -51,8 +51,6 @@ int		 cf_redis_command(struct cf_redis *r,
 		    int argc, const char **argv, const size_t *argvlen);
 /* PUBLISH commands queued or not yet answered by Redis. */
 size_t		 cf_redis_unanswered(const struct cf_redis *r);
-/* Publishes dropped because the queue was full, since the start. */
-uint64_t	 cf_redis_dropped(const struct cf_redis *r);
 /* 1 when both connections are up. */
 int		 cf_redis_is_up(const struct cf_redis *r);
 /*

@@ -1,5 +1,5 @@
 /*
- * test_store.c -- unit tests for the chat storage (src/db/store.c) and its
+ * test_store.c -- unit tests for the chat storage (src/db/store_*.c) and its
  * schema migrations (src/db/sqlite.c, src/db/pg.c).  The whole suite runs
  * twice: against real SQLite files in a fresh mkdtemp(3) directory per
  * test, then, when PostgreSQL's server programs are installed
@@ -321,7 +321,7 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	/* Every statement of store.c was finished, no transaction is open. */
+	/* Every statement of the store was finished, no transaction is open. */
 	if (fx->db != NULL)
 		assert_true(cf_db_idle(fx->db));
 	cf_db_close(fx->db);
@@ -1819,143 +1819,226 @@ test_call_get(void **state)
 	assert_int_equal(cf_store_call_get(NULL, id, &d), -EINVAL);
 }
 
+/* Where a row of the transition table starts from (trans_call()). */
+enum trans_start {
+	T_NONE,		/* an id no call has */
+	T_RINGING,	/* a new call */
+	T_ACTIVE,	/* accepted by "tab-2" at T0 + 1500 */
+	T_ENDED,	/* that, ended at T0 + 61500 */
+	T_BUSY		/* refused as busy by a ringing call to the callee */
+};
+
+/* Who moves the call. */
+enum trans_actor {
+	A_SAME,		/* the fixture's connection */
+	A_OTHER,	/* a second connection to the same database */
+	A_NODB		/* a NULL handle */
+};
+
+#define NUL	(-1)	/* an SQL NULL in the expected columns */
+#define SOCK31	"sssssssssssssssssssssssssssssss"	/* fits */
+#define SOCK32	SOCK31 "s"				/* does not */
+
+/*
+ * One cf_store_call_transition on a call of its own: from `start`, the
+ * move from -> to with sock at T0 + at, the row returned (out) or not,
+ * answers rc; the stored call is then in `status` with callee_sock,
+ * answered_at and ended_at (ms after T0) and duration_ms as given (NUL:
+ * NULL), so a refused move changed nothing.
+ */
+static const struct trans_case {
+	enum trans_start start;
+	enum trans_actor actor;
+	const char	*from, *to, *sock;
+	int64_t		 at;
+	int		 out, rc;
+	const char	*status, *callee_sock;
+	int64_t		 answered, ended, duration;
+} trans_cases[] = {
+	/* Accept: answered_at and the callee's socket. */
+	{ T_RINGING, A_SAME, "ringing", "active", "tab-2", 1500, 1, 0,
+	    "active", "tab-2", 1500, NUL, NUL },
+	/* A second accept, or a reject, from another connection loses. */
+	{ T_ACTIVE, A_OTHER, "ringing", "active", "tab-3", 1600, 1, -EALREADY,
+	    "active", "tab-2", 1500, NUL, NUL },
+	{ T_ACTIVE, A_OTHER, "ringing", "rejected", NULL, 1600, 0, -EALREADY,
+	    "active", "tab-2", 1500, NUL, NUL },
+	/* End: ended_at and the duration since the answer. */
+	{ T_ACTIVE, A_SAME, "active", "ended", "ignored", 61500, 1, 0,
+	    "ended", "tab-2", 1500, 61500, 60000 },
+	{ T_ENDED, A_SAME, "active", "ended", NULL, 70000, 1, -EALREADY,
+	    "ended", "tab-2", 1500, 61500, 60000 },
+	/* A clock that went back gives a zero duration, not a negative. */
+	{ T_ACTIVE, A_SAME, "active", "ended", NULL, 40, 1, 0,
+	    "ended", "tab-2", 1500, 40, 0 },
+	/* Unknown call. */
+	{ T_NONE, A_SAME, "ringing", "active", "x", 0, 1, -ENOENT,
+	    NULL, NULL, NUL, NUL, NUL },
+	{ T_NONE, A_SAME, "active", "ended", NULL, 0, 0, -ENOENT,
+	    NULL, NULL, NUL, NUL, NUL },
+	/* Reject, cancel (missed) and end while ringing: no duration. */
+	{ T_RINGING, A_SAME, "ringing", "rejected", NULL, 10, 1, 0,
+	    "rejected", "", NUL, 10, NUL },
+	{ T_RINGING, A_SAME, "ringing", "missed", NULL, 20, 1, 0,
+	    "missed", "", NUL, 20, NUL },
+	{ T_RINGING, A_SAME, "ringing", "ended", NULL, 30, 1, 0,
+	    "ended", "", NUL, 30, NUL },
+	/* An end of an active call, on a ringing one: moved on already. */
+	{ T_RINGING, A_SAME, "active", "ended", NULL, 5, 1, -EALREADY,
+	    "ringing", "", NUL, NUL, NUL },
+	/* Moves that are not allowed, whatever the call's state. */
+	{ T_RINGING, A_SAME, "ringing", "ringing", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", "busy", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "active", "active", "s", 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "active", "missed", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "active", "rejected", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "active", "ringing", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ended", "active", "s", 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "missed", "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "busy", "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "rejected", "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", "over", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "Ringing", "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, NULL, "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", NULL, NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_NODB, "ringing", "ended", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	/* Accepting needs a socket id that fits (and is UTF-8). */
+	{ T_RINGING, A_SAME, "ringing", "active", NULL, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", "active", SOCK32, 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", "active", "\xc0\x80", 0, 1, -EINVAL,
+	    "ringing", "", NUL, NUL, NUL },
+	{ T_RINGING, A_SAME, "ringing", "active", SOCK31, 100, 1, 0,
+	    "active", SOCK31, 100, NUL, NUL },
+	/* A busy call cannot be moved at all. */
+	{ T_BUSY, A_SAME, "ringing", "active", "s", 0, 1, -EALREADY,
+	    "busy", "", NUL, 0, NUL },
+};
+
+/*
+ * The call a row of trans_cases starts from, between users of its own (so
+ * that no row's call is busy because of another row's): its id, or an id
+ * no call has for T_NONE.  *blocker: for T_BUSY the ringing call that
+ * made it busy, else 0.
+ */
+static int64_t
+trans_call(struct cf_db *db, enum trans_start start, size_t row,
+    int64_t *blocker)
+{
+	char caller[16], callee[16], other[16];
+	int64_t id;
+
+	*blocker = 0;
+	snprintf(caller, sizeof(caller), "a%zu", row);
+	snprintf(callee, sizeof(callee), "b%zu", row);
+	snprintf(other, sizeof(other), "c%zu", row);
+	if (start == T_NONE)
+		return (q64(db,
+		    "SELECT coalesce(max(id), 0) + 100 FROM calls"));
+	if (start == T_BUSY) {
+		*blocker = mkcall(db, other, callee, T0, 0);
+		return (mkcall(db, caller, callee, T0, 1));
+	}
+	id = mkcall(db, caller, callee, T0, 0);
+	if (start == T_ACTIVE || start == T_ENDED)
+		assert_int_equal(cf_store_call_transition(db, id, "ringing",
+		    "active", "tab-2", T0 + 1500, NULL), 0);
+	if (start == T_ENDED)
+		assert_int_equal(cf_store_call_transition(db, id, "active",
+		    "ended", NULL, T0 + 61500, NULL), 0);
+	return (id);
+}
+
+/* A time column of struct cf_call as a trans_cases value. */
+static int64_t
+trans_ms(int64_t v)
+{
+	return (v == 0 ? NUL : v - T0);
+}
+
+#define TRANS_EXPECT(cond) do {						\
+	if (!(cond))							\
+		fail_msg("trans_cases[%zu]: %s", i, #cond);		\
+} while (0)
+
 static void
 test_call_transition(void **state)
 {
 	struct fx *fx = *state;
-	struct cf_call c;
-	struct cf_db *other;
-	char big[40];
-	int64_t id, id2;
+	const struct trans_case *tc;
+	struct cf_call c, s;
+	struct cf_db *db;
+	char sql[96];
+	int64_t id, blocker;
+	size_t i;
+	int rc;
 
-	/* Accept: answered_at and the callee's socket. */
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "active", "tab-2", T0 + 1500, &c), 0);
-	assert_true(c.id == id);
-	assert_string_equal(c.status, "active");
-	assert_string_equal(c.callee_sock, "tab-2");
-	assert_string_equal(c.caller_sock, "sockA");
-	assert_true(c.answered_at == T0 + 1500);
-	assert_true(c.ended_at == 0);
-
-	/* A second accept, from another connection, loses. */
-	assert_non_null(other = cf_db_open(fx->path));
-	memset(&c, 0x55, sizeof(c));
-	assert_int_equal(cf_store_call_transition(other, id, "ringing",
-	    "active", "tab-3", T0 + 1600, &c), -EALREADY);
-	assert_true(c.id == 0);
-	assert_int_equal(cf_store_call_transition(other, id, "ringing",
-	    "rejected", NULL, T0 + 1600, NULL), -EALREADY);
-	assert_true(cf_db_idle(other));
-	assert_int_equal(cf_db_idle(other), 1);
-	cf_db_close(other);
-	assert_int_equal(cf_store_call_get(fx->db, id, &c), 0);
-	assert_string_equal(c.callee_sock, "tab-2");
-	assert_true(c.answered_at == T0 + 1500);
-
-	/* End: ended_at and the duration since the answer. */
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "ended", "ignored", T0 + 61500, &c), 0);
-	assert_string_equal(c.status, "ended");
-	assert_string_equal(c.callee_sock, "tab-2");
-	assert_true(c.ended_at == T0 + 61500);
-	assert_true(c.answered_at == T0 + 1500);
-	assert_int_equal(q64(fx->db, "SELECT duration_ms FROM calls WHERE"
-	    " status = 'ended'"), 60000);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "ended", NULL, T0 + 70000, &c), -EALREADY);
-	/* Unknown call. */
-	assert_int_equal(cf_store_call_transition(fx->db, id + 100, "ringing",
-	    "active", "x", T0, &c), -ENOENT);
-	assert_int_equal(cf_store_call_transition(fx->db, id + 100, "active",
-	    "ended", NULL, T0, NULL), -ENOENT);
-
-	/* Reject, cancel (missed) and end while ringing: no duration. */
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "rejected", NULL, T0 + 10, &c), 0);
-	assert_string_equal(c.status, "rejected");
-	assert_true(c.ended_at == T0 + 10);
-	assert_true(c.answered_at == 0);
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "missed", NULL, T0 + 20, &c), 0);
-	assert_string_equal(c.status, "missed");
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "ended", NULL, T0 + 30, &c), 0);
-	assert_string_equal(c.status, "ended");
-	assert_true(c.ended_at == T0 + 30);
-	assert_int_equal(q64(fx->db, "SELECT count(*) FROM calls WHERE"
-	    " duration_ms IS NULL AND ended_at IS NOT NULL"), 3);
-	/* A call on an active one is refused as already moved on. */
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "ended", NULL, T0 + 5, &c), -EALREADY);
-	assert_string_equal(call_status(fx->db, id), "ringing");
-
-	/* Moves that are not allowed, whatever the call's state. */
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "ringing", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "busy", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "active", "s", T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "missed", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "rejected", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "ringing", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ended",
-	    "active", "s", T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "missed",
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "busy",
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "rejected",
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "over", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "Ringing",
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, NULL,
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    NULL, NULL, T0, &c), -EINVAL);
-	/* Accepting needs a socket id that fits. */
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "active", NULL, T0, &c), -EINVAL);
-	memset(big, 's', sizeof(big) - 1);
-	big[32] = '\0';
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "active", big, T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "active", "\xc0\x80", T0, &c), -EINVAL);
-	assert_int_equal(cf_store_call_transition(NULL, id, "ringing",
-	    "ended", NULL, T0, &c), -EINVAL);
-	assert_string_equal(call_status(fx->db, id), "ringing");
-	assert_int_equal(cf_db_idle(fx->db), 1);
-	big[31] = '\0';
-	assert_int_equal(cf_store_call_transition(fx->db, id, "ringing",
-	    "active", big, T0 + 100, &c), 0);
-	assert_string_equal(c.callee_sock, big);
-
-	/* A clock that went back gives a zero duration, not a negative. */
-	assert_int_equal(cf_store_call_transition(fx->db, id, "active",
-	    "ended", NULL, T0 + 40, &c), 0);
-	assert_int_equal(q64(fx->db, "SELECT duration_ms FROM calls WHERE"
-	    " id = (SELECT max(id) FROM calls)"), 0);
-
-	/* A busy call cannot be moved at all. */
-	id = mkcall(fx->db, "1", "2", T0, 0);
-	id2 = mkcall(fx->db, "3", "2", T0, 1);
-	assert_int_equal(cf_store_call_transition(fx->db, id2, "ringing",
-	    "active", "s", T0, &c), -EALREADY);
-	assert_string_equal(call_status(fx->db, id2), "busy");
-	assert_string_equal(call_status(fx->db, id), "ringing");
+	for (i = 0; i < sizeof(trans_cases) / sizeof(trans_cases[0]); i++) {
+		tc = &trans_cases[i];
+		id = trans_call(fx->db, tc->start, i, &blocker);
+		db = tc->actor == A_SAME ? fx->db : NULL;
+		if (tc->actor == A_OTHER)
+			assert_non_null(db = cf_db_open(fx->path));
+		memset(&c, 0x55, sizeof(c));
+		rc = cf_store_call_transition(db, id, tc->from, tc->to,
+		    tc->sock, T0 + tc->at, tc->out ? &c : NULL);
+		if (rc != tc->rc)
+			fail_msg("trans_cases[%zu]: %d, not %d", i, rc, tc->rc);
+		if (tc->actor == A_OTHER) {
+			TRANS_EXPECT(cf_db_idle(db) == 1);
+			cf_db_close(db);
+		}
+		TRANS_EXPECT(cf_db_idle(fx->db) == 1);
+		/* A refused move returns a zeroed row. */
+		if (tc->out && rc != 0)
+			TRANS_EXPECT(c.id == 0 && c.caller[0] == '\0' &&
+			    c.status[0] == '\0');
+		if (tc->start == T_NONE) {
+			TRANS_EXPECT(cf_store_call_get(fx->db, id, &s) ==
+			    -ENOENT);
+			continue;
+		}
+		/* The call as stored, and as returned. */
+		TRANS_EXPECT(cf_store_call_get(fx->db, id, &s) == 0);
+		TRANS_EXPECT(strcmp(s.status, tc->status) == 0);
+		TRANS_EXPECT(strcmp(s.callee_sock, tc->callee_sock) == 0);
+		TRANS_EXPECT(strcmp(s.caller_sock, "sockA") == 0);
+		TRANS_EXPECT(trans_ms(s.answered_at) == tc->answered);
+		TRANS_EXPECT(trans_ms(s.ended_at) == tc->ended);
+		snprintf(sql, sizeof(sql), "SELECT coalesce(duration_ms, %d)"
+		    " FROM calls WHERE id = %lld", NUL, (long long)id);
+		TRANS_EXPECT(q64(fx->db, sql) == tc->duration);
+		if (tc->out && rc == 0)
+			TRANS_EXPECT(c.id == id &&
+			    strcmp(c.status, s.status) == 0 &&
+			    strcmp(c.callee_sock, s.callee_sock) == 0 &&
+			    strcmp(c.caller_sock, s.caller_sock) == 0 &&
+			    c.answered_at == s.answered_at &&
+			    c.ended_at == s.ended_at);
+		/* The busy call's refusal left the call it met alone. */
+		if (blocker != 0)
+			TRANS_EXPECT(strcmp(call_status(fx->db, blocker),
+			    "ringing") == 0);
+	}
 }
+
+#undef TRANS_EXPECT
 
 static void
 test_call_between(void **state)
@@ -2448,7 +2531,7 @@ test_null_db(void **state)
 
 #define WRITERS		4
 #define PER_WRITER	500
-#define PAGE		100	/* store.c's largest page */
+#define PAGE		100	/* the store's largest page (PAGE_MAX) */
 
 /* A child: its own connection, PER_WRITER messages.  Exit 0 when all ok. */
 static void

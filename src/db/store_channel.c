@@ -1,0 +1,315 @@
+/*
+ * store_channel.c -- channels, their members and the audit of their
+ * updates (store.h).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "db/store_int.h"
+
+static char	*name_key(const char *);
+static int	 channel_load(struct cf_db *, const char *, int64_t, json_t **);
+
+/*
+ * The unique key of a channel name: the name with ASCII letters folded to
+ * lower case (the same on every backend and locale).  malloc'd, or NULL.
+ */
+static char *
+name_key(const char *name)
+{
+	char *k, *p;
+
+	if ((k = strdup(name)) == NULL)
+		return (NULL);
+	for (p = k; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return (k);
+}
+
+static int
+channel_load(struct cf_db *db, const char *func, int64_t id, json_t **channel)
+{
+	return (cf_stmt_query_obj(db, func, cf_row_channel, channel,
+	    "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id = ?1",
+	    "i", id));
+}
+
+/*
+ * Create a channel with its creator and member_ids (duplicates ignored) as
+ * members, in one transaction.  *channel is a new reference on success,
+ * NULL otherwise.  -EEXIST when the name is taken (case-insensitively).
+ */
+int
+cf_store_channel_create(struct cf_db *db, const char *name,
+    const char *description, int is_private, const char *created_by,
+    const char *const *member_ids, size_t nmembers, int64_t now_ms,
+    json_t **channel)
+{
+	char *key = NULL;
+	int64_t id;
+	size_t i;
+	int rc;
+
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL || name == NULL || *name == '\0' ||
+	    !id_ok(created_by) || (nmembers > 0 && member_ids == NULL))
+		return (-EINVAL);
+	for (i = 0; i < nmembers; i++)
+		if (!id_ok(member_ids[i]))
+			return (-EINVAL);
+	if ((key = name_key(name)) == NULL)
+		return (-ENOMEM);
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = cf_stmt_query_i64(db, __func__, &id, NULL,
+	    "INSERT INTO channels(name, name_key, description, is_private,"
+	    "  created_by, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+	    "tttdti", name, key, description, is_private ? 1 : 0, created_by,
+	    now_ms);
+	for (i = 0; i <= nmembers && rc == 0; i++)
+		rc = cf_stmt_run(db, __func__, NULL,
+		    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
+		    " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+		    "iti", id, i == 0 ? created_by : member_ids[i - 1], now_ms);
+	if (rc == 0)
+		rc = channel_load(db, __func__, id, channel);
+	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
+	}
+ out:
+	free(key);
+	return (rc);
+}
+
+/*
+ * The meta row goes in first: a second host starting at once waits on its
+ * key until this transaction ends, then finds it and creates nothing.
+ */
+int
+cf_store_default_channel(struct cf_db *db, const char *name, int64_t now_ms,
+    int64_t *id)
+{
+	char *key = NULL;
+	int64_t changes = 0, n = 0, newid = 0;
+	int rc;
+
+	if (id != NULL)
+		*id = 0;
+	if (db == NULL || name == NULL || *name == '\0')
+		return (-EINVAL);
+	if ((key = name_key(name)) == NULL)
+		return (-ENOMEM);
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = cf_stmt_run(db, __func__, &changes,
+	    "INSERT INTO meta(key, value) VALUES ('default_channel', ?1)"
+	    " ON CONFLICT DO NOTHING", "t", name);
+	if (rc == 0 && changes == 1)
+		rc = cf_stmt_query_i64(db, __func__, &n, NULL,
+		    "SELECT count(*) FROM channels", "");
+	if (rc == 0 && changes == 1 && n == 0)
+		rc = cf_stmt_query_i64(db, __func__, &newid, NULL,
+		    "INSERT INTO channels(name, name_key, description,"
+		    "  is_private, created_by, created_at)"
+		    " VALUES (?1, ?2, NULL, 0, '0', ?3) RETURNING id",
+		    "tti", name, key, now_ms);
+	if ((rc = cf_stmt_tx_end(db, __func__, rc)) == 0 && id != NULL)
+		*id = newid;
+ out:
+	free(key);
+	return (rc);
+}
+
+/* The channel as JSON (new reference), or -ENOENT. */
+int
+cf_store_channel_get(struct cf_db *db, int64_t channel_id, json_t **channel)
+{
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	return (channel_load(db, __func__, channel_id, channel));
+}
+
+/*
+ * 1 when user_id is a member of the channel, 0 when not, -ENOENT when the
+ * channel does not exist (so that one call tells "forbidden" from "not
+ * found").
+ */
+int
+cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id)
+{
+	int64_t v;
+	int rc;
+
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	rc = cf_stmt_query_i64(db, __func__, &v, NULL,
+	    "SELECT EXISTS (SELECT 1 FROM channel_members"
+	    "  WHERE channel_id = ?1 AND user_id = ?2)"
+	    " FROM channels WHERE id = ?1", "it", channel_id, user_id);
+	if (rc != 0)
+		return (rc);
+	return (v != 0);
+}
+
+/* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
+int
+cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
+    int64_t now_ms)
+{
+	int64_t n = 0;
+	int rc;
+
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	cf_stmt_settle(db);
+	rc = cf_stmt_run(db, __func__, &n,
+	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
+	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
+	    " ON CONFLICT DO NOTHING",
+	    "iti", channel_id, user_id, now_ms);
+	if (rc != 0 || n > 0)
+		return (rc);
+	/* Nothing inserted: already a member, or no such channel. */
+	return (cf_stmt_query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id));
+}
+
+/*
+ * The channels user_id can see, by id, in one query: the unread count is a
+ * correlated subquery over the index messages(channel_id, id, user_id),
+ * stopped at CF_STORE_UNREAD_MAX rows (a channel never read, or of which
+ * the user is not a member, would otherwise count every message of
+ * others, on every call).  *channels is a new array on success.
+ */
+int
+cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
+{
+	struct cf_db_stmt *st;
+	json_t *arr;
+	int rc;
+
+	if (channels == NULL)
+		return (-EINVAL);
+	*channels = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT " CHANNEL_COLS ","
+	    "  CASE WHEN m.user_id IS NOT NULL THEN 1 ELSE 0 END,"
+	    "  m.last_read_message_id,"
+	    "  (SELECT count(*) FROM (SELECT 1 FROM messages x"
+	    "    WHERE x.channel_id = c.id"
+	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
+	    "    AND x.user_id <> ?1 LIMIT ?2) u)"
+	    " FROM channels c LEFT JOIN channel_members m"
+	    "  ON m.channel_id = c.id AND m.user_id = ?1"
+	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
+	    " ORDER BY c.id", "ti", user_id, (int64_t)CF_STORE_UNREAD_MAX);
+	if (rc != 0 || (rc = cf_stmt_collect(db, __func__, st,
+	    cf_row_channel_list, -1, arr, NULL)) != 0)
+		goto fail;
+	*channels = arr;
+	return (0);
+ fail:
+	json_decref(arr);
+	return (rc);
+}
+
+/*
+ * Apply changes ("name", "description", "isPrivate"; any other key or a
+ * wrong type is -EINVAL), store the audit row with the changes as compact
+ * JSON, and return the channel as it now is, all in one transaction.
+ * -ENOENT: no channel; -EEXIST: the new name is taken.
+ */
+int
+cf_store_channel_update(struct cf_db *db, int64_t channel_id,
+    const json_t *changes, const char *updated_by, int64_t now_ms,
+    json_t **channel)
+{
+	const json_t *v;
+	const char *name = NULL, *desc = NULL;
+	char *dump = NULL, *key = NULL;
+	int64_t n = 0;
+	size_t known = 0;
+	int set_name = 0, set_desc = 0, set_priv = 0, priv = 0, rc;
+
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL || !json_is_object(changes) || !id_ok(updated_by))
+		return (-EINVAL);
+	if ((v = json_object_get(changes, "name")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return (-EINVAL);
+		name = json_string_value(v);
+		set_name = 1;
+		known++;
+	}
+	if ((v = json_object_get(changes, "description")) != NULL) {
+		if (json_is_string(v)) {
+			desc = json_string_value(v);
+			if (strlen(desc) != json_string_length(v))
+				return (-EINVAL);
+		} else if (!json_is_null(v))
+			return (-EINVAL);
+		set_desc = 1;
+		known++;
+	}
+	if ((v = json_object_get(changes, "isPrivate")) != NULL) {
+		if (!json_is_boolean(v))
+			return (-EINVAL);
+		priv = json_is_true(v);
+		set_priv = 1;
+		known++;
+	}
+	if (known != json_object_size(changes))
+		return (-EINVAL);
+	if ((dump = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL || (set_name && (key = name_key(name)) == NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = cf_stmt_run(db, __func__, &n,
+	    "UPDATE channels SET"
+	    "  name = CASE WHEN ?2 <> 0 THEN ?3 ELSE name END,"
+	    "  name_key = CASE WHEN ?2 <> 0 THEN ?8 ELSE name_key END,"
+	    "  description = CASE WHEN ?4 <> 0 THEN ?5 ELSE description END,"
+	    "  is_private = CASE WHEN ?6 <> 0 THEN ?7 ELSE is_private END"
+	    " WHERE id = ?1",
+	    "idtdtddt", channel_id, set_name, name, set_desc, desc, set_priv,
+	    priv, key);
+	if (rc == 0 && n == 0)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = cf_stmt_run(db, __func__, NULL,
+		    "INSERT INTO channel_updates(channel_id, changes,"
+		    "  updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)",
+		    "itti", channel_id, dump, updated_by, now_ms);
+	if (rc == 0)
+		rc = channel_load(db, __func__, channel_id, channel);
+	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
+	}
+ out:
+	free(dump);
+	free(key);
+	return (rc);
+}
