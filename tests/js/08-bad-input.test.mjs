@@ -1,9 +1,9 @@
 // Malformed, oversized and unauthorised input over raw HTTP and WebSocket:
 // exact error answers, closed connections, and no worker ever dies.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { connect, askAll, closeAll, TRANSPORTS } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { connect, askAll, TRANSPORTS } from './lib/client.mjs';
 import { request, handshake, post, poll, pollUntil, eioQuery, wsOpen,
     wsSession, closesWithin } from './lib/raw.mjs';
 
@@ -33,21 +33,17 @@ async function pollingSession(port) {
 }
 
 describe('bad input', () => {
-	let d;
 	let pidsBefore;
 	const raws = [];
 	const sockets = [];
-
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: ['max-payload 2k'] });
-		pidsBefore = d.workerPids();
-	});
-	after(async () => {
+	const d = useDaemon({ workers: 2, extraConf: ['max-payload 2k'],
+	    sockets, teardown: () => {
 		for (const c of raws)
 			c.close();
-		closeAll(sockets);
-		if (d)
-			await d.stop();
+	} });
+
+	before(() => {
+		pidsBefore = d.workerPids();
 	});
 
 	it('EIO missing or not 4 -> 400 code 5', withLogs(async () => {
@@ -230,20 +226,16 @@ describe('bad input', () => {
 });
 
 describe('origin checks (cors-origin http://allowed.example)', () => {
-	let d;
 	let pidsBefore;
 	const raws = [];
-
-	before(async () => {
-		d = await startDaemon({ workers: 1,
-		    extraConf: ['cors-origin http://allowed.example'] });
-		pidsBefore = d.workerPids();
-	});
-	after(async () => {
+	const d = useDaemon({ workers: 1,
+	    extraConf: ['cors-origin http://allowed.example'], teardown: () => {
 		for (const c of raws)
 			c.close();
-		if (d)
-			await d.stop();
+	} });
+
+	before(() => {
+		pidsBefore = d.workerPids();
 	});
 
 	it('websocket with a disallowed Origin is refused', withLogs(async () => {
@@ -295,20 +287,16 @@ describe('origin checks (cors-origin http://allowed.example)', () => {
 });
 
 describe('upgrade probes that time out (upgrade-timeout 300ms)', () => {
-	let d;
 	let pidsBefore;
 	const raws = [];
-
-	before(async () => {
-		d = await startDaemon({ workers: 1,
-		    extraConf: ['upgrade-timeout 300ms'] });
-		pidsBefore = d.workerPids();
-	});
-	after(async () => {
+	const d = useDaemon({ workers: 1, extraConf: ['upgrade-timeout 300ms'],
+	    teardown: () => {
 		for (const c of raws)
 			c.close();
-		if (d)
-			await d.stop();
+	} });
+
+	before(() => {
+		pidsBefore = d.workerPids();
 	});
 
 	// The timed-out probe is killed asynchronously; a session freed

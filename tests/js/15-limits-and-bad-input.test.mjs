@@ -2,10 +2,10 @@
 // per-socket rate limit, and for every client->server event wrong types,
 // missing fields, 1 MB strings and unknown ids -> the error event and an
 // ack with the right code, nothing stored or broadcast, no worker dies.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { ask } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, got, waitFor, mark,
     assertNone, createChannel, send, history, disconnected,
     assertNoWorkerDied, uniq, short } from './lib/chat.mjs';
@@ -30,18 +30,10 @@ function argsOf(v) {
 }
 
 describe('rate-limit 5 1', () => {
-	let d;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 5 1'] });
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 5 1'], sockets });
 
 	it('the 6th event within a second is refused, nothing happens',
 	    withLogs(async () => {
@@ -94,13 +86,13 @@ describe('rate-limit 5 1', () => {
 });
 
 describe('bad input for every event', () => {
-	let d, pidsBefore, admin, bob, carol, ch, m0, setupMark;
+	let pidsBefore, admin, bob, carol, ch, m0, setupMark;
 	let listBefore;
 	const sockets = [];
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 100000 1', 'max-payload 4m'], sockets });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 100000 1', 'max-payload 4m'] });
 		pidsBefore = d.workerPids();
 		admin = await login(d, ADMIN);
 		ch = await createChannel(admin, { description: 'stable' });
@@ -111,11 +103,6 @@ describe('bad input for every event', () => {
 		sockets.push(admin, bob, carol);
 		listBefore = (await ok(admin, 'channel:list')).channels;
 		setupMark = await mark([admin, bob, carol]);
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	// Run [what, arg-or-MISSING, code(s)] cases of one event on s.
