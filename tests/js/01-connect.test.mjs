@@ -1,23 +1,13 @@
 // Connecting with the official client over every transport combination.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { client, connect, connected, ask, askAll, once, closeAll }
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { client, connect, connected, ask, askAll, once }
     from './lib/client.mjs';
 
 describe('connect', () => {
-	let d;
 	const sockets = [];
-
-	before(async () => {
-		d = await startDaemon({ workers: 2 });
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, sockets, closeEach: true });
 
 	it('default options: polling first, then upgrade to websocket',
 	    withLogs(async () => {

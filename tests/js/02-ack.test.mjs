@@ -1,9 +1,8 @@
 // Acknowledgements both ways, JSON fidelity and binary payloads.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { connect, askAll, once, closeAll, TRANSPORTS }
-    from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { connect, askAll, once, TRANSPORTS } from './lib/client.mjs';
 import { CHAT_CONF } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
 
@@ -38,23 +37,18 @@ const bin3 = Buffer.alloc(0);
 for (const [tname, topts] of Object.entries({
     websocket: TRANSPORTS.websocket, polling: TRANSPORTS.polling })) {
 	describe(`acks over ${tname}`, () => {
-		let d, s;
+		let s;
 		const sockets = [];
+		const d = useDaemon({ workers: 2, extraConf: CHAT_CONF,
+		    sockets });
 
 		before(async () => {
-			d = await startDaemon({ workers: 2,
-			    extraConf: CHAT_CONF });
 			s = await connect(d.url, authed(topts));
 			sockets.push(s);
 			assert.equal(s.io.engine.transport.name, tname);
 		});
 		afterEach(() => {
 			s.offAny();
-		});
-		after(async () => {
-			closeAll(sockets);
-			if (d)
-				await d.stop();
 		});
 
 		it('echo returns the same arguments', withLogs(async () => {

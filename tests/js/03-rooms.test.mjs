@@ -1,9 +1,8 @@
 // Rooms across 4 workers, websocket and polling clients mixed.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { connect, ask, until, closeAll, TRANSPORTS }
-    from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { connect, ask, until, TRANSPORTS } from './lib/client.mjs';
 
 const NWS = 16;
 const NPOLL = 8;
@@ -13,7 +12,6 @@ const NMEMBERS = 20;		// clients 0..19 join r1; 20..23 do not
 const range = (a, b) => Array.from({ length: b - a }, (_, i) => a + i);
 
 describe('rooms across workers', () => {
-	let d;
 	const sockets = [];
 	const got = [];		// per client: {m1: [], m2: [], fences: Set}
 	let fenceNo = 0;
@@ -28,8 +26,8 @@ describe('rooms across workers', () => {
 		    `fence ${tok} reached every client`);
 	}
 
+	const d = useDaemon({ workers: 4, sockets });
 	before(async () => {
-		d = await startDaemon({ workers: 4 });
 		const pending = [];
 		for (let i = 0; i < N; i++) {
 			pending.push(connect(d.url, i < NWS ?
@@ -43,11 +41,6 @@ describe('rooms across workers', () => {
 			s.on('m2', (n) => g.m2.push(n));
 			s.on('fence', (t) => g.fences.add(t));
 		});
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('clients are spread over several workers', withLogs(async (t) => {

@@ -1,11 +1,10 @@
 // 200 polling-only clients, one fresh TCP connection per HTTP request, on
 // 4 workers: every request must reach the worker owning its session.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { client, connected, ask, askAll, once, until, closeAll }
-    from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { client, connected, ask, askAll, once, until } from './lib/client.mjs';
 
 const N = 200;
 
@@ -30,21 +29,12 @@ function isStickyFailure(text) {
 }
 
 describe('polling load, no keep-alive', { timeout: 60000 }, () => {
-	let d;
 	const sockets = [];
 	const problems = [];	// every error/disconnect seen, as text
-
-	before(async () => {
-		// N clients of one address stay unauthenticated (debug
-		// events only): lift the per-address cap.
-		d = await startDaemon({ workers: 4, extraConf: [
-		    'max-unauthenticated-per-ip 0'] });
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	// N clients of one address stay unauthenticated (debug events only):
+	// lift the per-address cap.
+	const d = useDaemon({ workers: 4, sockets,
+	    extraConf: ['max-unauthenticated-per-ip 0'] });
 
 	it(`${N} polling clients connect and work`, withLogs(async (t) => {
 		const t0 = Date.now();

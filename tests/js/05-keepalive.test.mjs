@@ -1,16 +1,19 @@
 // One keep-alive HTTP connection carrying requests of two polling sessions
 // owned by different workers.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
 import { handshake, post, poll, pollUntil, decodePayload }
     from './lib/raw.mjs';
 
 describe('keep-alive connection shared by sessions of two workers', () => {
-	let d;
 	const sessions = [];	// {sid, worker, ackId}
 	const agents = [];
+	const d = useDaemon({ workers: 2, teardown: () => {
+		for (const a of agents)
+			a.destroy();
+	} });
 
 	// Handshake + CONNECT + whoami, each request on a fresh connection.
 	async function newSession() {
@@ -30,16 +33,6 @@ describe('keep-alive connection shared by sessions of two workers', () => {
 		assert.equal(who.transport, 'polling');
 		return { sid, worker: who.worker, ackId: 2 };
 	}
-
-	before(async () => {
-		d = await startDaemon({ workers: 2 });
-	});
-	after(async () => {
-		for (const a of agents)
-			a.destroy();
-		if (d)
-			await d.stop();
-	});
 
 	it('finds two sessions on different workers', withLogs(async (t) => {
 		const byWorker = new Map();

@@ -5,17 +5,23 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { startDaemon, startRedis, sleep, withLogs } from './lib/daemon.mjs';
-import { connect, ask, until, closeAll, TRANSPORTS } from './lib/client.mjs';
+import { useDaemon, startRedis, sleep, withLogs } from './lib/daemon.mjs';
+import { connect, ask, until, TRANSPORTS } from './lib/client.mjs';
 
 describe('@socket.io/redis-emitter into confabd', () => {
-	let redis, d, rc, emitter;
+	let redis, rc, emitter;
 	const sockets = [];
 	const got = [];		// per socket: [event, ...args]
 
 	before(async () => {
 		redis = await startRedis();
-		d = await startDaemon({ workers: 2, redisUrl: redis.url });
+	});
+	const d = useDaemon({ workers: 2, redisUrl: () => redis.url, sockets,
+	    teardown: async () => {
+		if (rc)
+			await rc.quit().catch(() => {});
+	} });
+	before(async () => {
 		// Sockets on both workers (the kernel picks; bounded retries).
 		const slots = new Set();
 		for (let i = 0; i < 40 && (sockets.length < 6 ||
@@ -38,11 +44,6 @@ describe('@socket.io/redis-emitter into confabd', () => {
 		emitter = new Emitter(rc);
 	});
 	after(async () => {
-		closeAll(sockets);
-		if (rc)
-			await rc.quit().catch(() => {});
-		if (d)
-			await d.stop();
 		if (redis)
 			await redis.stop();
 	});

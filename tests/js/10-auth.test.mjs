@@ -2,11 +2,11 @@
 // and the CONNECT auth payload, every auth:error, events before
 // authentication, re-authentication, the connection limit per user, the
 // authentication timeout and token expiry.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { ask } from './lib/client.mjs';
 import { SECRET, sign, mint, nowSec, expiredToken, notYetValidToken,
     wrongSecretToken, noneToken, tamperedToken } from './lib/token.mjs';
 import { CHAT_CONF, CHAT_PERMS, openTab, auth, login, ok, refused, got,
@@ -37,19 +37,14 @@ function otherEvents(channelId) {
 }
 
 describe('authentication', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'max-connections-per-user 2', 'rate-limit 10000 1'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'max-connections-per-user 2', 'rate-limit 10000 1'],
+	    sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function tab(opts) {
@@ -299,18 +294,10 @@ describe('authentication', () => {
 });
 
 describe('auth-timeout 1s', () => {
-	let d;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'auth-timeout 1s'] });
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'auth-timeout 1s'], sockets });
 
 	it('unauthenticated sockets are dropped, authenticated ones stay',
 	    withLogs(async () => {
@@ -343,18 +330,10 @@ describe('auth-timeout 1s', () => {
 });
 
 describe('token expiry (jwt-leeway 0)', () => {
-	let d;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'jwt-leeway 0'] });
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'jwt-leeway 0'], sockets });
 
 	it('expiry mid-session: "Token expired" then disconnect; ' +
 	    're-authentication extends the session', withLogs(async () => {
@@ -383,17 +362,9 @@ describe('token expiry (jwt-leeway 0)', () => {
 
 describe('key rotation on SIGHUP (jwt-secret-previous)', () => {
 	const NEW = 'the-rotated-confabd-secret-0123456789abcdefgh';
-	let d;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: CHAT_CONF, sockets });
 
 	// Rewrite the file with these jwt lines, SIGHUP, wait for every
 	// worker to have re-read it.

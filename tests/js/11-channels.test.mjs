@@ -1,10 +1,10 @@
 // Channels (doc/events.md "Channels") and the permission checks: create,
 // list, join/leave with user_joined/user_left across workers, private
 // channels, channel_updated; every denial stores and broadcasts nothing.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { ask } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF, openTab, auth, login, ok, refused, got, waitFor, mark,
     assertNone, createChannel, send, listed, history, assertIso, assertId,
@@ -23,23 +23,18 @@ const ROOM_EVENTS = ['chat:new_message', 'user_joined', 'user_left',
     'message_read_receipt', 'file_upload_notification'];
 
 describe('channels', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'role guest none', 'rate-limit 10000 1'],
+	    sockets, closeEach: true });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'role guest none', 'rate-limit 10000 1'] });
 		pidsBefore = d.workerPids();
 		// Every user authenticates once so that their rows exist
 		// (memberIds may need them).
 		for (const u of [ADMIN, ALICE, BOB, GUEST, CAROL])
 			(await login(d, u)).close();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function as(user, tabOpts) {
@@ -379,19 +374,13 @@ describe('channels', () => {
 });
 
 describe('permissions', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'role guest none'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'role guest none'], sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function as(user, tabOpts) {

@@ -1,10 +1,9 @@
 // Messages (doc/events.md "Messages, receipts, typing, files"):
 // chat:send_message to every socket of the channel, validation, replies,
 // clientMsgId dedupe, history paging and catch-up, read receipts.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { CHAT_CONF, login, ok, refused, got, waitFor, mark, assertNone,
     createChannel, send, listed, history, assertIso, assertId,
     assertNoWorkerDied } from './lib/chat.mjs';
@@ -19,19 +18,14 @@ const MSG_KEYS = ['channelId', 'id', 'message', 'messageType', 'replyToId',
     'timestamp', 'userDisplayName', 'userId'];
 
 describe('messages', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'max-message-length 100', 'rate-limit 10000 1'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'max-message-length 100', 'rate-limit 10000 1'],
+	    sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function as(user, tabOpts) {

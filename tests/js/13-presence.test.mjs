@@ -2,10 +2,10 @@
 // tabs on different workers, offline only when the last tab goes,
 // update_presence / presence:set_status stored and restored,
 // presence:get_online_users, and the cleanup after a worker is SIGKILLed.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { closeAll, until } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { until } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF, openTab, auth, login, ok, refused, got, waitFor, mark,
     assertNone, onlineUsers, assertIso } from './lib/chat.mjs';
@@ -19,19 +19,10 @@ function user(n) {
 }
 
 describe('presence over 4 workers', () => {
-	let d;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 4, extraConf: [...CHAT_CONF,
-		    'rate-limit 10000 1'] });
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 4, extraConf: [...CHAT_CONF,
+	    'rate-limit 10000 1'], sockets, closeEach: true });
 
 	async function as(claims, tabOpts) {
 		const s = await login(d, claims, tabOpts);

@@ -1,9 +1,8 @@
 // Typing indicators, file notifications and system broadcasts
 // (doc/events.md "Messages, receipts, typing, files", "Broadcasts").
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, got, waitFor, mark,
     assertNone, createChannel, send, history, assertIso, assertId,
     assertNoWorkerDied } from './lib/chat.mjs';
@@ -40,20 +39,15 @@ const typingOf = (uid, isTyping) => (p) => p.userId === uid &&
     p.isTyping === isTyping;
 
 describe('typing (typing-timeout 1s)', () => {
-	let d, pidsBefore, room;
+	let pidsBefore, room;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 4, extraConf: [...CHAT_CONF,
-		    'typing-timeout 1s', 'rate-limit 10000 1'] });
+	const d = useDaemon({ workers: 4, extraConf: [...CHAT_CONF,
+	    'typing-timeout 1s', 'rate-limit 10000 1'],
+	    sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
 		room = setupRoom(d, sockets);
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('chat:user_typing to the others, not to the sender', withLogs(
@@ -126,19 +120,14 @@ describe('typing (typing-timeout 1s)', () => {
 });
 
 describe('typing cleared on leave/disconnect (typing-timeout 10s)', () => {
-	let d, room;
+	let room;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'typing-timeout 10s', 'rate-limit 10000 1'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'typing-timeout 10s', 'rate-limit 10000 1'],
+	    sockets, closeEach: true });
+	before(() => {
 		room = setupRoom(d, sockets);
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('leave_channel clears it', withLogs(async () => {
@@ -166,20 +155,14 @@ describe('typing cleared on leave/disconnect (typing-timeout 10s)', () => {
 });
 
 describe('file_uploaded', () => {
-	let d, pidsBefore, room;
+	let pidsBefore, room;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 10000 1'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 10000 1'], sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
 		room = setupRoom(d, sockets);
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('without messageId: a file message and the notification',
@@ -290,13 +273,13 @@ describe('file_uploaded', () => {
 });
 
 describe('system_broadcast over 4 workers', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 	let authed, anon, admin, alice;
 
+	const d = useDaemon({ workers: 4, extraConf: [...CHAT_CONF,
+	    'rate-limit 10000 1'], sockets });
 	before(async () => {
-		d = await startDaemon({ workers: 4, extraConf: [...CHAT_CONF,
-		    'rate-limit 10000 1'] });
 		pidsBefore = d.workerPids();
 		authed = [];
 		anon = [];
@@ -314,11 +297,6 @@ describe('system_broadcast over 4 workers', () => {
 		alice = await login(d, ALICE);
 		authed.push(admin, alice);
 		sockets.push(...authed, ...anon);
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('reaches every authenticated socket on every worker, no one else',

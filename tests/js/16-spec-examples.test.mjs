@@ -1,11 +1,11 @@
 // The "Usage Examples" of shared/spec/websocket-events.md, as written:
 // only the URL changed, localStorage is a stand-in holding a minted token,
 // and displayMessage / updateUserPresence / console.log are collectors.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import io from 'socket.io-client';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { closeAll, until } from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { until } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF, login, ok, send, waitFor, createChannel }
     from './lib/chat.mjs';
@@ -14,7 +14,7 @@ const ADMIN = { userId: '1', displayName: 'Admin', role: 'admin' };
 const SPEC_USER = { userId: '42', displayName: 'Spec User', role: 'user' };
 
 describe('spec usage examples', () => {
-	let d, admin;
+	let admin;
 	const sockets = [];
 	// What the example code produced.
 	const displayed = [];
@@ -22,18 +22,15 @@ describe('spec usage examples', () => {
 	const logged = [];
 	const shared = {};	// the example's socket, for the second test
 
+	const d = useDaemon({ workers: 2, extraConf: CHAT_CONF,
+	    sockets, teardown: () => {
+		shared.socket?.close();
+	} });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
 		admin = await login(d, ADMIN);
 		sockets.push(admin);
 		const general = await createChannel(admin, { name: 'general' });
 		assert.equal(general.id, 1, 'the first channel has id 1');
-	});
-	after(async () => {
-		shared.socket?.close();
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('Basic Chat Connection', withLogs(async () => {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
 import { until } from './lib/client.mjs';
 
 const LISTENER = `
@@ -22,7 +22,7 @@ while True:
 `;
 
 describe('sd_notify', () => {
-	let dir, sock, py, d;
+	let dir, sock, py;
 	const got = [];
 
 	before(async () => {
@@ -40,11 +40,10 @@ describe('sd_notify', () => {
 		});
 		await until(() => got.includes('listening'), 5000,
 		    'python3 listening (the test command installs python3)');
-		d = await startDaemon({ workers: 2, env: { NOTIFY_SOCKET: sock } });
 	});
+	const d = useDaemon({ workers: 2,
+	    env: () => ({ NOTIFY_SOCKET: sock }) });
 	after(async () => {
-		if (d)
-			await d.stop();
 		if (py)
 			py.kill();
 		fs.rmSync(dir, { recursive: true, force: true });

@@ -4,10 +4,10 @@
 // ICE relayed to the right tabs, busy, self-call, offline target, ring
 // timeout, disconnect grace, call:history, call:get_ice_servers with TURN
 // REST credentials, permissions, and bad input for every call event.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { ask, closeAll, until } from './lib/client.mjs';
 import { nowSec } from './lib/token.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, got, waitFor, mark,
@@ -114,18 +114,13 @@ async function stopsCleanly(d, pidsBefore, sockets) {
 }
 
 describe('calls over 4 workers', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 4, extraConf: CALL_CONF });
+	const d = useDaemon({ workers: 4, extraConf: CALL_CONF,
+	    sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	/*
@@ -866,20 +861,14 @@ describe('calls over 4 workers', () => {
 });
 
 describe('call timers (call-ring-timeout 1s, call-disconnect-grace 1s)', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 100000 1', 'call-ring-timeout 1s',
-		    'call-disconnect-grace 1s'] });
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 100000 1', 'call-ring-timeout 1s',
+	    'call-disconnect-grace 1s'], sockets, closeEach: true });
+	before(() => {
 		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function pair() {

@@ -4,9 +4,9 @@
 // A offers, B answers, ICE goes both ways through the daemon; both peer
 // connections reach "connected" and receive media; A hangs up and B hears
 // of it.  The page is served by this test from node's http.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
 import { launchChromium, servePages } from './lib/browser.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF } from './lib/chat.mjs';
@@ -145,24 +145,21 @@ window.bytesIn = async () => {
 `;
 
 describe('a video call between two Chromium pages', () => {
-	let d, srv, browser;
+	let srv, browser;
 	const pages = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 100000 1'] });
-		srv = await servePages({ '/call.html': PAGE });
-		browser = await launchChromium([
-		    '--use-fake-device-for-media-stream',
-		    '--use-fake-ui-for-media-stream']);
-	});
-	after(async () => {
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 100000 1'], teardown: async () => {
 		if (browser)
 			await browser.close().catch(() => {});
 		if (srv)
 			await new Promise((r) => srv.close(r));
-		if (d)
-			await d.stop();
+	} });
+	before(async () => {
+		srv = await servePages({ '/call.html': PAGE });
+		browser = await launchChromium([
+		    '--use-fake-device-for-media-stream',
+		    '--use-fake-ui-for-media-stream']);
 	});
 
 	async function open(claims) {

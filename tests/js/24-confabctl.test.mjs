@@ -6,25 +6,20 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { closeAll, ask, until } from './lib/client.mjs';
+import { useDaemon, startDaemon, withLogs } from './lib/daemon.mjs';
+import { ask, until } from './lib/client.mjs';
 import { CHAT_CONF, tabsOnWorkers, auth, ok, waitFor, uniq, listed,
     openTab } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
 import { ctl, ctlJson, rawControl } from './lib/ctl.mjs';
 
 describe('confabctl', () => {
-	let d, sock;
+	let sock;
 	const sockets = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
+	const d = useDaemon({ workers: 2, extraConf: CHAT_CONF, sockets });
+	before(() => {
 		sock = path.join(d.dir, 'confabd.sock');
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('the control socket is a socket of mode 0600 in data-dir',

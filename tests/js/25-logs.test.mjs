@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, startDaemon, withLogs } from './lib/daemon.mjs';
 import { closeAll, ask, until } from './lib/client.mjs';
 import { CHAT_CONF, tabsOnWorkers, auth, ok, refused, createChannel,
     send } from './lib/chat.mjs';
@@ -30,23 +30,22 @@ function parseLine(line) {
 }
 
 describe('logfmt and secrets', () => {
-	let d, logFile;
+	let logFile;
 	const sockets = [];
 	const secrets = [SECRET];
 
-	before(async () => {
+	before(() => {
 		logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(),
 		    'confabd-logs-')), 'confabd.log');
-		d = await startDaemon({ workers: 2, logLevel: 'debug',
-		    extraConf: [...CHAT_CONF, `log-file ${logFile}`,
-		    'turn-secret turn-secret-value-0123456789'],
-		    tailFile: logFile });
+	});
+	const d = useDaemon({ workers: 2, logLevel: 'debug',
+	    extraConf: () => [...CHAT_CONF, `log-file ${logFile}`,
+	    'turn-secret turn-secret-value-0123456789'],
+	    tailFile: () => logFile, sockets });
+	before(() => {
 		secrets.push('turn-secret-value-0123456789');
 	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
+	after(() => {
 		fs.rmSync(path.dirname(logFile), { recursive: true,
 		    force: true });
 	});
@@ -133,19 +132,17 @@ describe('logfmt and secrets', () => {
 });
 
 describe('SIGUSR1 reopens the log file', () => {
-	let d, dir, logFile;
+	let dir, logFile;
 	const sockets = [];
 
-	before(async () => {
+	before(() => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confabd-rot-'));
 		logFile = path.join(dir, 'confabd.log');
-		d = await startDaemon({ workers: 2, logLevel: 'debug',
-		    extraConf: [`log-file ${logFile}`], tailFile: logFile });
 	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
+	const d = useDaemon({ workers: 2, logLevel: 'debug',
+	    extraConf: () => [`log-file ${logFile}`],
+	    tailFile: () => logFile, sockets });
+	after(() => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 

@@ -3,12 +3,12 @@
 // member of its channel exactly once and in order (no errors, gaps,
 // duplicates or lost deliveries).  Nothing about speed is asserted.
 // Also: presence-broadcast no, which the benchmark configures.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startDaemon, withLogs, REPO_ROOT } from './lib/daemon.mjs';
+import { useDaemon, startDaemon, withLogs, REPO_ROOT } from './lib/daemon.mjs';
 import { closeAll, ask } from './lib/client.mjs';
 import { SECRET, mint } from './lib/token.mjs';
 import { CHAT_CONF, login, openTab, auth, got } from './lib/chat.mjs';
@@ -47,17 +47,11 @@ function assertClean(r, what) {
 }
 
 describe('bench/cfbench against confabd', () => {
-	let d;
-
-	before(async () => {
+	before(() => {
 		assert.ok(fs.existsSync(CFBENCH), `${CFBENCH} not built (make)`);
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 100000 1', 'presence-broadcast no'] });
 	});
-	after(async () => {
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 100000 1', 'presence-broadcast no'] });
 
 	it('closed loop: 3 channels x 20 members, every delivery once and in ' +
 	    'order', withLogs(async () => {

@@ -3,11 +3,11 @@
 // and (presence-broadcast yes) presence_updated and presence:update to the
 // socket itself in one turn; they must arrive in the first chunk the client
 // reads, as whole consecutive frames.  A raw TCP client sees the chunks.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF } from './lib/chat.mjs';
 
@@ -79,18 +79,10 @@ function rawWs(port) {
 }
 
 describe('write coalescing', () => {
-	let d;
-
-	before(async () => {
-		// The stalled reader below is sent 21 MB: raise the output
-		// bound (32-hostile-memory tests it) so it is not disconnected.
-		d = await startDaemon({ workers: 1, extraConf: [...CHAT_CONF,
-		    'max-output-buffer 64m'] });
-	});
-	after(async () => {
-		if (d)
-			await d.stop();
-	});
+	// The stalled reader below is sent 21 MB: raise the output bound
+	// (32-hostile-memory tests it) so it is not disconnected.
+	const d = useDaemon({ workers: 1, extraConf: [...CHAT_CONF,
+	    'max-output-buffer 64m'] });
 
 	// A raw WebSocket past the Socket.IO connect, however it is chunked.
 	async function session() {

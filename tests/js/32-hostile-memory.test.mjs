@@ -6,13 +6,13 @@
 // clients on the same worker keep sending and receiving.  A WebSocket closed
 // by the heartbeat while its peer does not read is torn down at once (the
 // peer sees a reset) and its backlog freed.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, createChannel, send,
     waitFor } from './lib/chat.mjs';
@@ -230,20 +230,17 @@ async function wsSession(d, user, channelId) {
 }
 
 describe('slow consumers (max-output-buffer)', () => {
-	let d, ch, chatter, admin;
+	let ch, chatter, admin;
 
-	before(async () => {
-		// One worker: every client below shares it.  The rate limit
-		// is raised so that only the output bound can stop anyone.
-		d = await startDaemon({ workers: 1, env: ENV,
-		    extraConf: [...CHAT_CONF, 'rate-limit 1000 1'] });
-		({ admin, ch, chatter } = await seed(d));
-	});
-	after(async () => {
+	// One worker: every client below shares it.  The rate limit is
+	// raised so that only the output bound can stop anyone.
+	const d = useDaemon({ workers: 1, env: ENV,
+	    extraConf: [...CHAT_CONF, 'rate-limit 1000 1'], teardown: () => {
 		if (admin)
 			admin.close();
-		if (d)
-			await d.stop();
+	} });
+	before(async () => {
+		({ admin, ch, chatter } = await seed(d));
 	});
 
 	it('a polling client that POSTs chat:get_messages and never GETs is ' +
@@ -412,21 +409,18 @@ describe('slow consumers (max-output-buffer)', () => {
 });
 
 describe('a heartbeat close of a client that does not read', () => {
-	let d, ch, admin;
+	let ch, admin;
 
-	before(async () => {
-		// A bound too large to matter: the heartbeat closes it.
-		d = await startDaemon({ workers: 1, env: ENV,
-		    extraConf: [...CHAT_CONF, 'rate-limit 1000 1',
-		    'max-output-buffer 512m', 'ping-interval 3s',
-		    'ping-timeout 3s'] });
-		({ admin, ch } = await seed(d));
-	});
-	after(async () => {
+	// A bound too large to matter: the heartbeat closes it.
+	const d = useDaemon({ workers: 1, env: ENV,
+	    extraConf: [...CHAT_CONF, 'rate-limit 1000 1',
+	    'max-output-buffer 512m', 'ping-interval 3s', 'ping-timeout 3s'],
+	    teardown: () => {
 		if (admin)
 			admin.close();
-		if (d)
-			await d.stop();
+	} });
+	before(async () => {
+		({ admin, ch } = await seed(d));
 	});
 
 	it('tears the connection down at once and frees its backlog',

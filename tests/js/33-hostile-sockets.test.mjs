@@ -13,13 +13,13 @@
 //    disconnect;
 //  * a lone UTF-16 surrogate in a string refuses the one event with
 //    invalid_payload, the session lives.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
-import { ask, askAll, closeAll, until } from './lib/client.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { ask, askAll, until } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, createChannel, send,
     history, disconnected, assertNoWorkerDied } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
@@ -164,27 +164,23 @@ async function stillWorks(alice, channelId, text) {
 }
 
 describe('binary attachments (attachment-timeout 2s)', () => {
-	let d, alice, ch;
+	let alice, ch;
 	const sockets = [];
 	const raws = [];
 
+	// Under ASan freed memory waits in a quarantine (256 MB by default)
+	// before reuse: keep it small so RSS measures what is held.
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'attachment-timeout 2s', 'max-connections-per-user 100'],
+	    env: { ASAN_OPTIONS: [process.env.ASAN_OPTIONS,
+	    'quarantine_size_mb=8'].filter(Boolean).join(':') },
+	    sockets, teardown: () => {
+		raws.forEach((r) => r.close());
+	} });
 	before(async () => {
-		// Under ASan freed memory waits in a quarantine (256 MB by
-		// default) before reuse: keep it small so RSS measures what
-		// is held.
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'attachment-timeout 2s', 'max-connections-per-user 100'],
-		    env: { ASAN_OPTIONS: [process.env.ASAN_OPTIONS,
-		    'quarantine_size_mb=8'].filter(Boolean).join(':') } });
 		alice = await login(d, ALICE);
 		sockets.push(alice);
 		ch = await createChannel(alice);
-	});
-	after(async () => {
-		closeAll(sockets);
-		raws.forEach((r) => r.close());
-		if (d)
-			await d.stop();
 	});
 
 	it('before authentication a packet announcing attachments closes ' +
@@ -252,22 +248,18 @@ describe('binary attachments (attachment-timeout 2s)', () => {
 });
 
 describe('unauthenticated sessions closed at auth-timeout 2s', () => {
-	let d, alice, ch;
+	let alice, ch;
 	const sockets = [];
 	const raws = [];
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'auth-timeout 2s'], sockets, teardown: () => {
+		raws.forEach((r) => r.close());
+	} });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'auth-timeout 2s'] });
 		alice = await login(d, ALICE);
 		sockets.push(alice);
 		ch = await createChannel(alice);
-	});
-	after(async () => {
-		closeAll(sockets);
-		raws.forEach((r) => r.close());
-		if (d)
-			await d.stop();
 	});
 
 	it('WebSocket: auth:error, DISCONNECT, then the transport closes',
@@ -370,7 +362,7 @@ describe('unauthenticated sessions closed at auth-timeout 2s', () => {
 });
 
 describe('max-unauthenticated 6, max-unauthenticated-per-ip 3', () => {
-	let d, alice, ch;
+	let alice, ch;
 	const sockets = [];
 	const raws = [];
 
@@ -389,19 +381,15 @@ describe('max-unauthenticated 6, max-unauthenticated-per-ip 3', () => {
 		return c;
 	};
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'auth-timeout 60s', 'max-unauthenticated 6',
+	    'max-unauthenticated-per-ip 3'], sockets, teardown: () => {
+		raws.forEach((r) => r.close());
+	} });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'auth-timeout 60s', 'max-unauthenticated 6',
-		    'max-unauthenticated-per-ip 3'] });
 		alice = await login(d, ALICE);
 		sockets.push(alice);
 		ch = await createChannel(alice);
-	});
-	after(async () => {
-		closeAll(sockets);
-		raws.forEach((r) => r.close());
-		if (d)
-			await d.stop();
 	});
 
 	it('the 4th from one address and the 7th of the host are refused ' +
@@ -445,20 +433,15 @@ describe('max-unauthenticated 6, max-unauthenticated-per-ip 3', () => {
 });
 
 describe('rate-limit 5 1 applies to unknown event names', () => {
-	let d, alice, ch;
+	let alice, ch;
 	const sockets = [];
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 5 1'], sockets });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 5 1'] });
 		alice = await login(d, ALICE);
 		sockets.push(alice);
 		ch = await createChannel(alice);
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	for (const authed of [false, true]) {
@@ -492,19 +475,14 @@ describe('rate-limit 5 1 applies to unknown event names', () => {
 });
 
 describe('lone UTF-16 surrogates', () => {
-	let d, alice, ch;
+	let alice, ch;
 	const sockets = [];
 
+	const d = useDaemon({ workers: 2, extraConf: CHAT_CONF, sockets });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
 		alice = await login(d, ALICE);
 		sockets.push(alice);
 		ch = await createChannel(alice);
-	});
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	it('the event is refused with invalid_payload, the session lives',

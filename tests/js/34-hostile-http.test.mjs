@@ -8,12 +8,12 @@
 // the ASan build (CF_TEST_ASAN=1, CONFABD=.../confabd built with
 // --enable-sanitizers); on any build it asserts the answers and that no
 // worker died.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { startDaemon, withLogs, sleep } from './lib/daemon.mjs';
+import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, assertNoWorkerDied } from './lib/chat.mjs';
 import { request, handshake, eioQuery, post, wsOpen, PATH }
@@ -86,17 +86,13 @@ function sidSlot(sid) {
 }
 
 describe('framing and pipelining', () => {
-	let d, admin, pids;
+	let admin, pids;
 
+	const d = useDaemon({ workers: 1, extraConf: CHAT_CONF,
+	    teardown: () => closeAll([admin]) });
 	before(async () => {
-		d = await startDaemon({ workers: 1, extraConf: CHAT_CONF });
 		admin = await login(d, ADMIN);
 		pids = d.workerPids();
-	});
-	after(async () => {
-		closeAll([admin]);
-		if (d)
-			await d.stop();
 	});
 
 	for (const [what, hdrs] of [
@@ -170,17 +166,12 @@ describe('framing and pipelining', () => {
 });
 
 describe('WebSocket Origin compared whole', () => {
-	let d, admin;
+	let admin;
 
+	const d = useDaemon({ workers: 1, extraConf: [...CHAT_CONF,
+	    'cors-origin http://allowed.example'], teardown: () => closeAll([admin]) });
 	before(async () => {
-		d = await startDaemon({ workers: 1, extraConf: [...CHAT_CONF,
-		    'cors-origin http://allowed.example'] });
 		admin = await login(d, ADMIN);
-	});
-	after(async () => {
-		closeAll([admin]);
-		if (d)
-			await d.stop();
 	});
 
 	for (const [what, origin] of [
@@ -210,16 +201,10 @@ describe('WebSocket Origin compared whole', () => {
 });
 
 describe('sessions of a slot that no longer runs', () => {
-	let d, admin;
+	let admin;
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: CHAT_CONF });
-	});
-	after(async () => {
-		closeAll([admin]);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: CHAT_CONF,
+	    teardown: () => closeAll([admin]) });
 
 	it('get 400 "Session ID unknown" at once, on a new connection and on ' +
 	    'a kept-alive one', withLogs(async () => {
@@ -285,17 +270,10 @@ describe('sessions of a slot that no longer runs', () => {
 });
 
 describe('a forwarded request whose owner never answers', () => {
-	let d, admin;
+	let admin;
 
-	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'ping-interval 1s', 'ping-timeout 1s'] });
-	});
-	after(async () => {
-		closeAll([admin]);
-		if (d)
-			await d.stop();
-	});
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'ping-interval 1s', 'ping-timeout 1s'], teardown: () => closeAll([admin]) });
 
 	it('times out: the connection is closed (ping interval + timeout + ' +
 	    '10 s)', withLogs(async () => {
@@ -333,19 +311,17 @@ describe('a forwarded request whose owner never answers', () => {
 
 describe('out of descriptors', () => {
 	const LIMIT = 96;
-	let d, admin;
+	let admin;
 	const flood = [];
 
-	before(async () => {
-		d = await startDaemon({ workers: 1, extraConf: CHAT_CONF,
-		    wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`] });
-		admin = await login(d, ADMIN);
-	});
-	after(async () => {
+	const d = useDaemon({ workers: 1, extraConf: CHAT_CONF,
+	    wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`],
+	    teardown: () => {
 		flood.forEach((s) => s.destroy());
 		closeAll([admin]);
-		if (d)
-			await d.stop();
+	} });
+	before(async () => {
+		admin = await login(d, ADMIN);
 	});
 
 	it('the limit is logged at start', () => {

@@ -6,9 +6,9 @@
 // on an origin no cors-origin allows fails, and the daemon says why in its
 // log, once per interval.  Pages are served by this test from node's http;
 // Chromium is Debian's, driven by playwright-core (as in 21-calls-browser).
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
 import { launchChromium, servePages } from './lib/browser.mjs';
 import { until } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
@@ -37,22 +37,22 @@ sock.on('authenticated', async () => {
 `;
 
 describe('CORS preflight and refused origins', () => {
-	let d, srv, browser, allowed;
+	let srv, browser, allowed;
 
 	before(async () => {
 		srv = await servePages({ '/cors.html': PAGE });
 		allowed = `http://127.0.0.1:${srv.address().port}`;
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    `cors-origin ${allowed}`] });
-		browser = await launchChromium();
 	});
-	after(async () => {
+	const d = useDaemon({ workers: 2,
+	    extraConf: () => [...CHAT_CONF, `cors-origin ${allowed}`],
+	    teardown: async () => {
 		if (browser)
 			await browser.close();
 		if (srv)
 			srv.close();
-		if (d)
-			await d.stop();
+	} });
+	before(async () => {
+		browser = await launchChromium();
 	});
 
 	it('a preflight echoes the requested headers, with credentials and ' +

@@ -9,12 +9,12 @@
 // asserted at 100 and at 2000 online, and the workers' CPU seconds
 // (/proc/<pid>/stat) of the burst are bounded generously and printed.  A
 // well-behaved client keeps sending and receiving its acks meanwhile.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import WebSocket from 'ws';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { ask } from './lib/client.mjs';
 import { mint } from './lib/token.mjs';
 import { CHAT_CONF, login, ok, createChannel, send, onlineUsers, short,
     assertNoWorkerDied } from './lib/chat.mjs';
@@ -89,24 +89,20 @@ function rawUser(port, uid) {
 }
 
 describe('cost per call against thousands of users online', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 	const raws = [];
 
-	before(async () => {
-		// No periodic sweep (statements of its own) within the test.
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'presence-broadcast no', 'rate-limit 100000 1',
-		    'cleanup-interval 1h'] });
-		pidsBefore = d.workerPids();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
+	// No periodic sweep (statements of its own) within the test.
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'presence-broadcast no', 'rate-limit 100000 1',
+	    'cleanup-interval 1h'], sockets, closeEach: true,
+	    teardown: () => {
 		for (const ws of raws.splice(0))
 			ws.terminate();
-		if (d)
-			await d.stop();
+	} });
+	before(() => {
+		pidsBefore = d.workerPids();
 	});
 
 	// Bring the raw users online up to n (ids 100000...), 10 at a time

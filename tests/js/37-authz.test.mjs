@@ -5,10 +5,10 @@
 // public, then join and read it); call:invite to an offline user records
 // a missed call only for a known user, and calls that cannot ring (missed,
 // busy) at most 10 per caller per minute.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { ask } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, refused, createChannel, send, listed,
     history, mark, assertNone, short, disconnected, assertNoWorkerDied,
     uniq } from './lib/chat.mjs';
@@ -24,22 +24,16 @@ const OFFER = { type: 'offer', sdp: 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n' };
 const MISSING_ID = 987654321;
 
 describe('authorisation', () => {
-	let d, pidsBefore;
+	let pidsBefore;
 	const sockets = [];
 
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 100000 1'], sockets, closeEach: true });
 	before(async () => {
-		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-		    'rate-limit 100000 1'] });
 		pidsBefore = d.workerPids();
 		// Known users (rows in users): they authenticated once.
 		for (const u of [OWNER, ADMIN2, USER, FRIEND, VICTIM, CALLER2])
 			(await login(d, u)).close();
-	});
-	afterEach(() => closeAll(sockets));
-	after(async () => {
-		closeAll(sockets);
-		if (d)
-			await d.stop();
 	});
 
 	async function as(user) {

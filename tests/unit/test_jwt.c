@@ -279,6 +279,139 @@ pem_keys(const char *alg, const char *pem, size_t len)
 	return (k);
 }
 
+/* The message cf_jwt_verify gives with a code. */
+static const char *
+msg_of(int rc)
+{
+	switch (rc) {
+	case CF_JWT_OK:
+		return (MSG_OK);
+	case CF_JWT_EXPIRED:
+		return (MSG_EXPIRED);
+	case CF_JWT_NOT_YET_VALID:
+		return (MSG_NOT_YET);
+	case CF_JWT_NO_USER:
+		return (MSG_NO_USER);
+	default:
+		return (MSG_INVALID);
+	}
+}
+
+/* Verify a token; a code other than rc fails, naming the row. */
+static void
+verify_row(const struct cf_jwt_keys *k, const char *tok, int64_t now,
+    struct cf_claims *c, int rc, const char *what)
+{
+	const char	*why = NULL;
+	int		 got;
+
+	got = cf_jwt_verify(k, tok, now, c, &why);
+	if (got != rc)
+		fail_msg("%s: code %d, expected %d", what, got, rc);
+	assert_non_null(why);
+	assert_string_equal(why, msg_of(rc));
+}
+
+/*
+ * A row of claims: the JSON of an HS256 token, the code it verifies to at
+ * NOW, and what the claims then hold (NULL or -1: not checked).
+ */
+struct claims_row {
+	const char	*json;
+	int		 rc;
+	const char	*user_id;
+	int		 numeric;	/* user_id_numeric */
+	const char	*display_name;
+	const char	*role;
+};
+#define ROW(json, rc)		{ (json), (rc), NULL, -1, NULL, NULL }
+
+/* Sign every row's claims with SECRET and verify them with k. */
+static void
+check_claims(const struct cf_jwt_keys *k, const struct claims_row *rows,
+    size_t n)
+{
+	const struct claims_row	*r;
+	struct cf_claims	 c;
+	char			*t;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		r = &rows[i];
+		t = hs256(r->json);
+		verify_row(k, t, NOW, &c, r->rc, r->json);
+		if (r->user_id != NULL && strcmp(c.user_id, r->user_id) != 0)
+			fail_msg("%s: user_id \"%s\"", r->json, c.user_id);
+		if (r->numeric != -1 && c.user_id_numeric != r->numeric)
+			fail_msg("%s: user_id_numeric %d", r->json,
+			    c.user_id_numeric);
+		if (r->display_name != NULL &&
+		    strcmp(c.display_name, r->display_name) != 0)
+			fail_msg("%s: display_name \"%s\"", r->json,
+			    c.display_name);
+		if (r->role != NULL && strcmp(c.role, r->role) != 0)
+			fail_msg("%s: role \"%s\"", r->json, c.role);
+		free(t);
+	}
+}
+
+/*
+ * A row of the time checks: claims, the leeway and the time of the check,
+ * the code, and exp / nbf then (ANY: not checked).
+ */
+#define ANY	INT64_MIN
+struct time_row {
+	const char	*json;
+	int64_t		 leeway;
+	int64_t		 now;
+	int		 rc;
+	int64_t		 exp, nbf;
+};
+
+static void
+check_times(const struct time_row *rows, size_t n)
+{
+	struct cf_jwt_keys	 k = hs_keys("HS256");
+	struct cf_claims	 c;
+	char			*t, what[160];
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		t = hs256(rows[i].json);
+		k.leeway_s = rows[i].leeway;
+		snprintf(what, sizeof(what), "%s, leeway %lld, now %+lld",
+		    rows[i].json, (long long)rows[i].leeway,
+		    (long long)(rows[i].now - NOW));
+		verify_row(&k, t, rows[i].now, &c, rows[i].rc, what);
+		if (rows[i].exp != ANY && c.exp != rows[i].exp)
+			fail_msg("%s: exp %lld", what, (long long)c.exp);
+		if (rows[i].nbf != ANY && c.nbf != rows[i].nbf)
+			fail_msg("%s: nbf %lld", what, (long long)c.nbf);
+		free(t);
+	}
+}
+
+/* {header, payload}: HMAC-signed with SECRET by hmac_tok, then refused. */
+struct hand_row {
+	const char	*header;
+	const char	*payload;
+};
+
+static void
+refuse_hmac(const struct cf_jwt_keys *k, const struct hand_row *rows,
+    size_t n)
+{
+	struct cf_claims	 c;
+	char			*t;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		t = hmac_tok(rows[i].header, rows[i].payload, SECRET);
+		verify_row(k, t, NOW, &c, CF_JWT_INVALID, rows[i].header);
+		free(t);
+	}
+}
+
 static void
 test_hs256_numeric_user(void **state)
 {
@@ -338,70 +471,48 @@ test_hs256_string_sub(void **state)
 static void
 test_id_fallback(void **state)
 {
+	static const struct claims_row rows[] = {
+		{ "{\"id\":7,\"sub\":\"ignored\"}", CF_JWT_OK, "7", 1,
+		    NULL, NULL },
+		{ "{\"id\":\"u-1\",\"sub\":\"ignored\"}", CF_JWT_OK, "u-1", 0,
+		    NULL, NULL },
+		/* userId wins over id and sub. */
+		{ "{\"userId\":\"99\",\"id\":7,\"sub\":\"s\"}", CF_JWT_OK, "99",
+		    1, NULL, NULL },
+		/* The first present claim decides: a bad userId is not
+		 * skipped. */
+		ROW("{\"userId\":true,\"id\":7}", CF_JWT_NO_USER),
+		/* Large integers print in full. */
+		{ "{\"userId\":9007199254740993}", CF_JWT_OK,
+		    "9007199254740993", -1, NULL, NULL },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
-	struct cf_claims	 c;
-	char			*t;
 
 	(void)state;
-	t = hs256("{\"id\":7,\"sub\":\"ignored\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "7");
-	assert_int_equal(c.user_id_numeric, 1);
-	free(t);
-
-	t = hs256("{\"id\":\"u-1\",\"sub\":\"ignored\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "u-1");
-	assert_int_equal(c.user_id_numeric, 0);
-	free(t);
-
-	/* userId wins over id and sub. */
-	t = hs256("{\"userId\":\"99\",\"id\":7,\"sub\":\"s\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "99");
-	assert_int_equal(c.user_id_numeric, 1);
-	free(t);
-
-	/* The first present claim decides: a bad userId is not skipped. */
-	t = hs256("{\"userId\":true,\"id\":7}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-
-	/* Large integers print in full. */
-	t = hs256("{\"userId\":9007199254740993}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "9007199254740993");
-	free(t);
+	check_claims(&k, rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_display_name(void **state)
 {
+	static const struct claims_row rows[] = {
+		{ "{\"userId\":1,\"name\":\"Bob\"}", CF_JWT_OK, NULL, -1,
+		    "Bob", NULL },
+		{ "{\"userId\":1,\"name\":\"Bob\",\"displayName\":\"Robert\"}",
+		    CF_JWT_OK, NULL, -1, "Robert", NULL },
+		/* A non-string or empty displayName falls back. */
+		{ "{\"userId\":1,\"name\":\"Bob\",\"displayName\":5}",
+		    CF_JWT_OK, NULL, -1, "Bob", NULL },
+		{ "{\"userId\":1,\"name\":\"\",\"displayName\":\"\"}",
+		    CF_JWT_OK, NULL, -1, "1", NULL },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_claims	 c;
 	char			 json[512], *t;
 	size_t			 i, o;
 
 	(void)state;
-	t = hs256("{\"userId\":1,\"name\":\"Bob\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.display_name, "Bob");
-	free(t);
-
-	t = hs256("{\"userId\":1,\"name\":\"Bob\",\"displayName\":\"Robert\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.display_name, "Robert");
-	free(t);
-
-	/* A non-string or empty displayName falls back. */
-	t = hs256("{\"userId\":1,\"name\":\"Bob\",\"displayName\":5}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.display_name, "Bob");
-	free(t);
-	t = hs256("{\"userId\":1,\"name\":\"\",\"displayName\":\"\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.display_name, "1");
-	free(t);
+	check_claims(&k, rows, sizeof(rows) / sizeof(rows[0]));
 
 	/* 100 two-byte characters: cut to 63 of them (126 bytes). */
 	o = (size_t)snprintf(json, sizeof(json), "{\"userId\":1,\"name\":\"");
@@ -430,69 +541,59 @@ test_display_name(void **state)
 static void
 test_role(void **state)
 {
+	static const struct claims_row rows[] = {
+		{ "{\"userId\":1}", CF_JWT_OK, NULL, -1, NULL, "user" },
+		{ "{\"userId\":1,\"role\":\"abcdefghijklmnopqrstuvwxyz01234\"}",
+		    CF_JWT_OK, NULL, -1, NULL,
+		    "abcdefghijklmnopqrstuvwxyz01234" },
+		/* 32 bytes, a number, an empty string: invalid. */
+		{ "{\"userId\":1,\"role\":\"abcdefghijklmnopqrstuvwxyz012345\"}",
+		    CF_JWT_INVALID, "", -1, NULL, "" },
+		ROW("{\"userId\":1,\"role\":3}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"role\":\"\"}", CF_JWT_INVALID),
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
-	struct cf_claims	 c;
-	char			*t;
 
 	(void)state;
-	t = hs256("{\"userId\":1}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.role, "user");
-	free(t);
-
-	t = hs256("{\"userId\":1,"
-	    "\"role\":\"abcdefghijklmnopqrstuvwxyz01234\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.role, "abcdefghijklmnopqrstuvwxyz01234");
-	free(t);
-
-	/* 32 bytes, a number, an empty string: invalid. */
-	t = hs256("{\"userId\":1,"
-	    "\"role\":\"abcdefghijklmnopqrstuvwxyz012345\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	assert_string_equal(c.role, "");
-	assert_string_equal(c.user_id, "");
-	free(t);
-	t = hs256("{\"userId\":1,\"role\":3}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"role\":\"\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
+	check_claims(&k, rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_permissions(void **state)
 {
+	static const struct {
+		const char	*json;
+		int		 rc;
+		int		 has;		/* -1: not checked */
+		uint32_t	 perms;
+	} rows[] = {
+		{ "{\"userId\":1,\"permissions\":[\"chat.access\","
+		    "\"call.video\",\"no.such.perm\",\"chat.send_messages\"]}",
+		    CF_JWT_OK, 1, CF_PERM_CHAT_ACCESS | CF_PERM_CALL_VIDEO |
+		    CF_PERM_SEND_MESSAGES },
+		{ "{\"userId\":1,\"permissions\":[]}", CF_JWT_OK, 1, 0 },
+		{ "{\"userId\":1,\"permissions\":\"chat.access\"}",
+		    CF_JWT_INVALID, 0, 0 },
+		{ "{\"userId\":1,\"permissions\":[\"chat.access\",1]}",
+		    CF_JWT_INVALID, -1, 0 },
+		{ "{\"userId\":1,\"permissions\":{\"chat.access\":true}}",
+		    CF_JWT_INVALID, -1, 0 },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_claims	 c;
 	char			*t;
+	size_t			 i;
 
 	(void)state;
-	t = hs256("{\"userId\":1,\"permissions\":[\"chat.access\","
-	    "\"call.video\",\"no.such.perm\",\"chat.send_messages\"]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.has_permissions, 1);
-	assert_int_equal(c.permissions, CF_PERM_CHAT_ACCESS |
-	    CF_PERM_CALL_VIDEO | CF_PERM_SEND_MESSAGES);
-	free(t);
-
-	t = hs256("{\"userId\":1,\"permissions\":[]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.has_permissions, 1);
-	assert_int_equal(c.permissions, 0);
-	free(t);
-
-	t = hs256("{\"userId\":1,\"permissions\":\"chat.access\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	assert_int_equal(c.has_permissions, 0);
-	free(t);
-	t = hs256("{\"userId\":1,\"permissions\":[\"chat.access\",1]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"permissions\":{\"chat.access\":true}}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		t = hs256(rows[i].json);
+		verify_row(&k, t, NOW, &c, rows[i].rc, rows[i].json);
+		if (rows[i].has != -1)
+			assert_int_equal(c.has_permissions, rows[i].has);
+		if (rows[i].rc == CF_JWT_OK)
+			assert_int_equal(c.permissions, rows[i].perms);
+		free(t);
+	}
 }
 
 static void
@@ -549,10 +650,12 @@ test_rs256_es256(void **state)
 static void
 test_alg_none(void **state)
 {
+	static const char *const algs[] = { "none", "NONE", NULL };
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_jwt_keys	 rk = pem_keys("RS256", rsa_pub, rsa_pub_len);
 	struct cf_claims	 c;
 	char			*p, t[256];
+	size_t			 i;
 
 	(void)state;
 	p = b64url("{\"userId\":1}", strlen("{\"userId\":1}"));
@@ -563,12 +666,11 @@ test_alg_none(void **state)
 	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	VERIFY(&rk, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	/* "none" as the configured algorithm is refused too. */
-	k.algorithm = "none";
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	k.algorithm = "NONE";
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	k.algorithm = NULL;
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		k.algorithm = algs[i];
+		verify_row(&k, t, NOW, &c, CF_JWT_INVALID,
+		    algs[i] != NULL ? algs[i] : "(no algorithm)");
+	}
 	free(p);
 }
 
@@ -597,6 +699,13 @@ test_alg_confusion(void **state)
 static void
 test_alg_lowercase(void **state)
 {
+	static const struct hand_row rows[] = {
+		/* Duplicate "alg" members are refused outright. */
+		{ "{\"alg\":\"none\",\"alg\":\"HS256\"}", "{\"userId\":3}" },
+		/* alg not a string, or missing. */
+		{ "{\"alg\":256}", "{\"userId\":3}" },
+		{ "{\"typ\":\"JWT\"}", "{\"userId\":3}" },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_claims	 c;
 	jwt_t			*j = NULL;
@@ -618,39 +727,33 @@ test_alg_lowercase(void **state)
 	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	free(t);
 
-	/* Duplicate "alg" members are refused outright. */
-	t = hmac_tok("{\"alg\":\"none\",\"alg\":\"HS256\"}", "{\"userId\":3}",
-	    SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	/* alg not a string, or missing. */
-	t = hmac_tok("{\"alg\":256}", "{\"userId\":3}", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hmac_tok("{\"typ\":\"JWT\"}", "{\"userId\":3}", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
+	refuse_hmac(&k, rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_alg_mismatch(void **state)
 {
+	/* Configured algorithms an HS256 token does not match. */
+	static const char *const algs[] = {
+		"HS384",
+		"hs256",		/* configured names are exact too */
+		"PS256",
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_jwt_keys	 rk = pem_keys("RS256", rsa_pub, rsa_pub_len);
 	struct cf_claims	 c;
 	char			*t;
+	size_t			 i;
 
 	(void)state;
 	t = make_tok(JWT_ALG_HS512, SECRET, strlen(SECRET), "{\"userId\":1}");
 	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	free(t);
 	t = hs256("{\"userId\":1}");
-	k.algorithm = "HS384";
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	k.algorithm = "hs256";		/* configured names are exact too */
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	k.algorithm = "PS256";
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		k.algorithm = algs[i];
+		verify_row(&k, t, NOW, &c, CF_JWT_INVALID, algs[i]);
+	}
 	VERIFY(&rk, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	free(t);
 }
@@ -721,87 +824,69 @@ test_wrong_secret(void **state)
 static void
 test_expiry(void **state)
 {
-	struct cf_jwt_keys	 k = hs_keys("HS256");
-	struct cf_claims	 c;
-	char			*t;
+	static const struct time_row rows[] = {
+		/* *out zeroed on error; within leeway 30 s. */
+		{ "{\"userId\":1,\"exp\":1699999999}", 0, NOW,
+		    CF_JWT_EXPIRED, 0, ANY },
+		{ "{\"userId\":1,\"exp\":1699999999}", 30, NOW,
+		    CF_JWT_OK, NOW - 1, ANY },
+		{ "{\"userId\":1,\"exp\":1699999999}", 30, NOW + 29,
+		    CF_JWT_EXPIRED, ANY, ANY },
+		{ "{\"userId\":1,\"exp\":1699999999}", 30, NOW + 28,
+		    CF_JWT_OK, ANY, ANY },
+		/* A negative leeway is 0. */
+		{ "{\"userId\":1,\"exp\":1699999999}", -100, NOW,
+		    CF_JWT_EXPIRED, ANY, ANY },
+		/* exp == now is expired; exp == now + 1 is not. */
+		{ "{\"userId\":1,\"exp\":1700000000}", 0, NOW,
+		    CF_JWT_EXPIRED, ANY, ANY },
+		{ "{\"userId\":1,\"exp\":1700000000}", 0, NOW - 1,
+		    CF_JWT_OK, ANY, ANY },
+		/* A real exp counts, rounded down. */
+		{ "{\"userId\":1,\"exp\":1700000000.5}", 0, NOW,
+		    CF_JWT_EXPIRED, ANY, ANY },
+		{ "{\"userId\":1,\"exp\":1700000000.5}", 0, NOW - 1,
+		    CF_JWT_OK, NOW, ANY },
+		{ "{\"userId\":1,\"exp\":1.8e9}", 0, NOW,
+		    CF_JWT_OK, INT64_C(1800000000), ANY },
+		/* Huge values saturate instead of overflowing. */
+		{ "{\"userId\":1,\"exp\":9223372036854775807,"
+		    "\"nbf\":9223372036854775807}", INT64_MAX, NOW,
+		    CF_JWT_OK, ANY, ANY },
+		{ "{\"userId\":1,\"exp\":1e300}", 0, NOW,
+		    CF_JWT_OK, INT64_MAX, ANY },
+		{ "{\"userId\":1,\"exp\":-1e300}", 0, NOW,
+		    CF_JWT_EXPIRED, ANY, ANY },
+		/* Expiry is checked before the user id. */
+		{ "{\"exp\":1}", 0, NOW, CF_JWT_EXPIRED, ANY, ANY },
+	};
 
 	(void)state;
-	t = hs256("{\"userId\":1,\"exp\":1699999999}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	assert_int_equal(c.exp, 0);		/* *out zeroed on error */
-	k.leeway_s = 30;			/* within leeway */
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.exp, NOW - 1);
-	VERIFY(&k, t, NOW + 29, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	VERIFY(&k, t, NOW + 28, &c, CF_JWT_OK, MSG_OK);
-	k.leeway_s = -100;			/* negative leeway = 0 */
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	free(t);
-
-	/* exp == now is expired; exp == now + 1 is not. */
-	k.leeway_s = 0;
-	t = hs256("{\"userId\":1,\"exp\":1700000000}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	VERIFY(&k, t, NOW - 1, &c, CF_JWT_OK, MSG_OK);
-	free(t);
-
-	/* A real exp counts, rounded down. */
-	t = hs256("{\"userId\":1,\"exp\":1700000000.5}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	VERIFY(&k, t, NOW - 1, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.exp, NOW);
-	free(t);
-	t = hs256("{\"userId\":1,\"exp\":1.8e9}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.exp, INT64_C(1800000000));
-	free(t);
-
-	/* Huge values saturate instead of overflowing. */
-	k.leeway_s = INT64_MAX;
-	t = hs256("{\"userId\":1,\"exp\":9223372036854775807,"
-	    "\"nbf\":9223372036854775807}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	free(t);
-	k.leeway_s = 0;
-	t = hs256("{\"userId\":1,\"exp\":1e300}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.exp, INT64_MAX);
-	free(t);
-	t = hs256("{\"userId\":1,\"exp\":-1e300}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	free(t);
-
-	/* Expiry is checked before the user id. */
-	t = hs256("{\"exp\":1}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_EXPIRED, MSG_EXPIRED);
-	free(t);
+	check_times(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
 test_not_before(void **state)
 {
-	struct cf_jwt_keys	 k = hs_keys("HS256");
-	struct cf_claims	 c;
-	char			*t;
+	static const struct time_row rows[] = {
+		{ "{\"userId\":1,\"nbf\":1700000010}", 0, NOW,
+		    CF_JWT_NOT_YET_VALID, ANY, ANY },
+		{ "{\"userId\":1,\"nbf\":1700000010}", 0, NOW + 10,
+		    CF_JWT_OK, ANY, NOW + 10 },
+		/* Within leeway. */
+		{ "{\"userId\":1,\"nbf\":1700000010}", 10, NOW,
+		    CF_JWT_OK, ANY, ANY },
+		{ "{\"userId\":1,\"nbf\":1700000010}", 9, NOW,
+		    CF_JWT_NOT_YET_VALID, ANY, ANY },
+		/* A real nbf is rounded up. */
+		{ "{\"userId\":1,\"nbf\":1699999999.5}", 0, NOW,
+		    CF_JWT_OK, ANY, NOW },
+		{ "{\"userId\":1,\"nbf\":1699999999.5}", 0, NOW - 1,
+		    CF_JWT_NOT_YET_VALID, ANY, ANY },
+	};
 
 	(void)state;
-	t = hs256("{\"userId\":1,\"nbf\":1700000010}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NOT_YET_VALID, MSG_NOT_YET);
-	VERIFY(&k, t, NOW + 10, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.nbf, NOW + 10);
-	k.leeway_s = 10;			/* within leeway */
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	k.leeway_s = 9;
-	VERIFY(&k, t, NOW, &c, CF_JWT_NOT_YET_VALID, MSG_NOT_YET);
-	free(t);
-
-	/* A real nbf is rounded up. */
-	k.leeway_s = 0;
-	t = hs256("{\"userId\":1,\"nbf\":1699999999.5}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.nbf, NOW);
-	VERIFY(&k, t, NOW - 1, &c, CF_JWT_NOT_YET_VALID, MSG_NOT_YET);
-	free(t);
+	check_times(rows, sizeof(rows) / sizeof(rows[0]));
 }
 
 static void
@@ -837,7 +922,7 @@ test_time_types(void **state)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		t = hs256(bad[i]);
-		VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
+		verify_row(&k, t, NOW, &c, CF_JWT_INVALID, bad[i]);
 		free(t);
 	}
 }
@@ -845,57 +930,42 @@ test_time_types(void **state)
 static void
 test_issuer_audience(void **state)
 {
+	static const struct claims_row configured[] = {
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\","
+		    "\"aud\":\"confab\"}", CF_JWT_OK),
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\","
+		    "\"aud\":[\"other\",7,\"confab\"]}", CF_JWT_OK),
+		/* Mismatches. */
+		ROW("{\"userId\":1,\"iss\":\"https://evil.example\","
+		    "\"aud\":\"confab\"}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"aud\":\"confab\"}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\","
+		    "\"aud\":\"Confab\"}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\","
+		    "\"aud\":[\"other\",\"confab2\"]}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\"}",
+		    CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"iss\":\"https://auth.example\","
+		    "\"aud\":1}", CF_JWT_INVALID),
+		ROW("{\"userId\":1,\"iss\":[\"https://auth.example\"],"
+		    "\"aud\":\"confab\"}", CF_JWT_INVALID),
+	};
+	/* Not configured: not checked. */
+	static const struct claims_row unconfigured[] = {
+		ROW("{\"userId\":1,\"iss\":\"https://evil.example\","
+		    "\"aud\":\"x\"}", CF_JWT_OK),
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
-	struct cf_claims	 c;
-	char			*t;
 
 	(void)state;
 	k.issuer = "https://auth.example";
 	k.audience = "confab";
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\","
-	    "\"aud\":\"confab\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\","
-	    "\"aud\":[\"other\",7,\"confab\"]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	free(t);
-
-	/* Mismatches. */
-	t = hs256("{\"userId\":1,\"iss\":\"https://evil.example\","
-	    "\"aud\":\"confab\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"aud\":\"confab\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\","
-	    "\"aud\":\"Confab\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\","
-	    "\"aud\":[\"other\",\"confab2\"]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":\"https://auth.example\","
-	    "\"aud\":1}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hs256("{\"userId\":1,\"iss\":[\"https://auth.example\"],"
-	    "\"aud\":\"confab\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-
-	/* Not configured: not checked. */
+	check_claims(&k, configured, sizeof(configured) /
+	    sizeof(configured[0]));
 	k.issuer = NULL;
 	k.audience = NULL;
-	t = hs256("{\"userId\":1,\"iss\":\"https://evil.example\","
-	    "\"aud\":\"x\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	free(t);
+	check_claims(&k, unconfigured, sizeof(unconfigured) /
+	    sizeof(unconfigured[0]));
 }
 
 static void
@@ -920,6 +990,17 @@ test_malformed(void **state)
 		"eyJhbGciOiJIUzI1NiJ9x.eyJ1c2VySWQiOjF9.c2ln",
 		"Bearer eyJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOjF9.c2ln",
 	};
+	static const struct hand_row hand[] = {
+		/* Header not JSON / a JSON array / truncated JSON. */
+		{ "not json", "{\"userId\":1}" },
+		{ "[\"HS256\"]", "{\"userId\":1}" },
+		{ "{\"alg\":\"HS256\"", "{\"userId\":1}" },
+		/* Payload not JSON / a JSON array / a string, correctly
+		 * signed. */
+		{ "{\"alg\":\"HS256\"}", "userId=1" },
+		{ "{\"alg\":\"HS256\"}", "[{\"userId\":1}]" },
+		{ "{\"alg\":\"HS256\"}", "\"x\"" },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_claims	 c;
 	char			*t, *u, *p, *h, buf[512];
@@ -927,31 +1008,11 @@ test_malformed(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		VERIFY(&k, bad[i], NOW, &c, CF_JWT_INVALID, MSG_INVALID);
+		verify_row(&k, bad[i], NOW, &c, CF_JWT_INVALID, bad[i]);
 	VERIFY(&k, NULL, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 	VERIFY(NULL, "a.b.c", NOW, &c, CF_JWT_INVALID, MSG_INVALID);
 
-	/* Header not JSON / a JSON array / truncated JSON. */
-	t = hmac_tok("not json", "{\"userId\":1}", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hmac_tok("[\"HS256\"]", "{\"userId\":1}", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hmac_tok("{\"alg\":\"HS256\"", "{\"userId\":1}", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-
-	/* Payload not JSON / a JSON array / a string, correctly signed. */
-	t = hmac_tok("{\"alg\":\"HS256\"}", "userId=1", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hmac_tok("{\"alg\":\"HS256\"}", "[{\"userId\":1}]", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
-	t = hmac_tok("{\"alg\":\"HS256\"}", "\"x\"", SECRET);
-	VERIFY(&k, t, NOW, &c, CF_JWT_INVALID, MSG_INVALID);
-	free(t);
+	refuse_hmac(&k, hand, sizeof(hand) / sizeof(hand[0]));
 
 	/* Bad base64 in the header: impossible length, bad alphabet. */
 	t = hs256("{\"userId\":1}");
@@ -1050,39 +1111,38 @@ test_oversized(void **state)
 static void
 test_user_id(void **state)
 {
+	static const struct claims_row rows[] = {
+		{ "{\"name\":\"nobody\"}", CF_JWT_NO_USER, NULL, -1, "",
+		    NULL },
+		ROW("{\"userId\":true}", CF_JWT_NO_USER),
+		ROW("{\"userId\":\"\"}", CF_JWT_NO_USER),
+		ROW("{\"userId\":null}", CF_JWT_NO_USER),
+		ROW("{\"userId\":42.5}", CF_JWT_NO_USER),
+		ROW("{\"userId\":42.0}", CF_JWT_NO_USER),
+		ROW("{\"userId\":[1]}", CF_JWT_NO_USER),
+		ROW("{\"userId\":{\"id\":1}}", CF_JWT_NO_USER),
+		ROW("{\"userId\":\"a\\tb\"}", CF_JWT_NO_USER),
+	};
+	/* Digit strings: 1..19 digits are numeric, kept verbatim. */
+	static const struct claims_row digits[] = {
+		{ "{\"userId\":\"00123\"}", CF_JWT_OK, "00123", 1, "00123",
+		    NULL },
+		{ "{\"userId\":\"1234567890123456789\"}", CF_JWT_OK, NULL, 1,
+		    NULL, NULL },
+		{ "{\"userId\":\"12345678901234567890\"}", CF_JWT_OK, NULL, 0,
+		    NULL, NULL },
+		{ "{\"userId\":\"abc-123\"}", CF_JWT_OK, "abc-123", 0, NULL,
+		    NULL },
+		{ "{\"userId\":\"+123\"}", CF_JWT_OK, NULL, 0, NULL, NULL },
+		{ "{\"userId\":\"-5\"}", CF_JWT_OK, NULL, 0, NULL, NULL },
+		{ "{\"userId\":0}", CF_JWT_OK, "0", 1, NULL, NULL },
+	};
 	struct cf_jwt_keys	 k = hs_keys("HS256");
 	struct cf_claims	 c;
 	char			 json[256], *t;
 
 	(void)state;
-	t = hs256("{\"name\":\"nobody\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	assert_string_equal(c.display_name, "");
-	free(t);
-	t = hs256("{\"userId\":true}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":\"\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":null}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":42.5}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":42.0}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":[1]}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":{\"id\":1}}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
-	t = hs256("{\"userId\":\"a\\tb\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
-	free(t);
+	check_claims(&k, rows, sizeof(rows) / sizeof(rows[0]));
 
 	/* 70 characters: too long; 63: the longest that fits. */
 	snprintf(json, sizeof(json), "{\"userId\":\"%070d\"}", 0);
@@ -1101,39 +1161,7 @@ test_user_id(void **state)
 	VERIFY(&k, t, NOW, &c, CF_JWT_NO_USER, MSG_NO_USER);
 	free(t);
 
-	/* Digit strings: 1..19 digits are numeric, kept verbatim. */
-	t = hs256("{\"userId\":\"00123\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "00123");
-	assert_int_equal(c.user_id_numeric, 1);
-	assert_string_equal(c.display_name, "00123");
-	free(t);
-	t = hs256("{\"userId\":\"1234567890123456789\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.user_id_numeric, 1);
-	free(t);
-	t = hs256("{\"userId\":\"12345678901234567890\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.user_id_numeric, 0);
-	free(t);
-	t = hs256("{\"userId\":\"abc-123\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "abc-123");
-	assert_int_equal(c.user_id_numeric, 0);
-	free(t);
-	t = hs256("{\"userId\":\"+123\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.user_id_numeric, 0);
-	free(t);
-	t = hs256("{\"userId\":\"-5\"}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_int_equal(c.user_id_numeric, 0);
-	free(t);
-	t = hs256("{\"userId\":0}");
-	VERIFY(&k, t, NOW, &c, CF_JWT_OK, MSG_OK);
-	assert_string_equal(c.user_id, "0");
-	assert_int_equal(c.user_id_numeric, 1);
-	free(t);
+	check_claims(&k, digits, sizeof(digits) / sizeof(digits[0]));
 }
 
 static void

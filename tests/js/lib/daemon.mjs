@@ -15,6 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { before, after, afterEach } from 'node:test';
+import { closeAll } from './client.mjs';
+import { mint } from './token.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
@@ -405,6 +408,58 @@ export async function startDaemon({ workers = 2, redisUrl, extraConf = [],
 		throw e;
 	}
 	return d;
+}
+
+/*
+ * The daemon of one describe(), as a fixture: registers there a before()
+ * hook that starts it with startDaemon(opts) (a free port, a new temporary
+ * data directory) and an after() hook that closes the client sockets of
+ * `sockets`, runs `teardown`, and stops the daemon, removing the directory.
+ * node:test runs hooks in the order they were registered: a before() the
+ * caller registers after this call sees the daemon running, an after() sees
+ * it stopped.
+ *
+ * opts are startDaemon's options (workers, extraConf, redisUrl, env, ...);
+ * one given as a function is called in before() for its value, for a value
+ * known only then (a Redis URL, a path made by an earlier hook).  Besides:
+ *   sockets    an array of socket.io-client sockets the tests push to,
+ *              closed by after() (default: a new array);
+ *   closeEach  close them after each test as well;
+ *   teardown   an async function after() runs once the sockets are closed
+ *              and before the daemon stops (raw connections, browsers).
+ *
+ * Returns a handle that, from before() on, has the daemon's fields and
+ * methods (url, port, dir, confPath, proc, workerPids(), signal(), stop(),
+ * ...), and:
+ *   sockets             the array above;
+ *   token(claims, o)    a token for the chat tests' jwt-secret (mint()).
+ */
+export function useDaemon(opts = {}) {
+	const { sockets = [], closeEach = false, teardown = null,
+	    ...startOpts } = opts;
+	const handle = {
+		sockets,
+		token: (claims, o) => mint(claims, o),
+	};
+	let daemon = null;
+
+	before(async () => {
+		const resolved = {};
+		for (const [k, v] of Object.entries(startOpts))
+			resolved[k] = typeof v === 'function' ? v() : v;
+		daemon = await startDaemon(resolved);
+		Object.assign(handle, daemon);
+	});
+	if (closeEach)
+		afterEach(() => closeAll(sockets));
+	after(async () => {
+		closeAll(sockets);
+		if (teardown)
+			await teardown();
+		if (daemon)
+			await daemon.stop();
+	});
+	return handle;
 }
 
 // Run confabd once with the given arguments (e.g. -t -c FILE); resolves
