@@ -23,6 +23,7 @@
 #include "master/master.h"
 #include "secret.h"
 #include "user.h"
+#include "worker/worker.h"
 
 #ifndef CF_DEFAULT_CONF
 #define CF_DEFAULT_CONF	"/usr/local/etc/confabd.conf"
@@ -297,7 +298,7 @@ main(int argc, char *argv[])
 	{
 		char *pidfile = conf->pidfile ? strdup(conf->pidfile) : NULL;
 
-		rc = cf_master_run(conf, path, foreground);
+		rc = cf_master_run(conf, path, foreground, cf_worker_main);
 		if (pidfile != NULL) {
 			(void)unlink(pidfile);
 			free(pidfile);

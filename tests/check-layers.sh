@@ -1,7 +1,9 @@
 #!/bin/sh
 # check-layers.sh -- the include graph of src/ obeys the layer rules of
 # HACKING.md ("Layers"): a folder includes only headers of its own rank or
-# below, and no two folders include each other, directly or around a loop.
+# below, no two folders include each other, directly or around a loop, and
+# the master includes nothing of the worker's layers (it knows the worker
+# through ipc.h only, a library-level header).
 # Run by `make check`; prints each offending #include and exits 1.
 set -u
 src="${CF_TEST_SRCDIR:-${srcdir:-.}}/src"
@@ -37,6 +39,10 @@ for f in $(cd "$src" && find . -name '*.[ch]' | sed 's#^\./##' | sort); do
 		echo "$from $to" >>"$edges"
 		if [ "$(rank "$to")" -gt "$(rank "$from")" ]; then
 			echo "upward include: src/$f includes $h ($from -> $to)"
+			bad=1
+		fi
+		if [ "$from" = master ] && [ "$(rank "$to")" -gt 0 ]; then
+			echo "master includes a worker layer: src/$f includes $h"
 			bad=1
 		fi
 	done

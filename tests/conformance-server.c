@@ -22,6 +22,7 @@
 #include "master/master.h"
 #include "eio/http.h"
 #include "eio/session.h"
+#include "worker/worker.h"
 
 static int
 nsp_allowed(const char *nsp)
@@ -138,5 +139,5 @@ main(int argc, char *argv[])
 	}
 	cf_app = &conformance_app;
 	cf_http_engine_echo = 1;
-	return (cf_master_run(conf, NULL, 1));
+	return (cf_master_run(conf, NULL, 1, cf_worker_main));
 }

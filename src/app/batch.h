@@ -12,7 +12,7 @@
  * broadcast, as for a single write.
  *
  * A batch is also committed early when it holds BATCH_MAX messages or is
- * older than BATCH_MS, and whenever another write is about to run (store.c
+ * older than BATCH_MS, and whenever another write is about to run (store_stmt.c
  * calls the flush hook), so no other reply ever waits behind a batch.
  */
 #ifndef CF_BATCH_H

@@ -3,7 +3,7 @@
  * whose state lives in the database, so that the two parties may sit on
  * any worker (and, with a shared database, any host).
  *
- * Every transition is a conditional update (store.c), so when two tabs race
+ * Every transition is a conditional update (store_call.c), so when two tabs race
  * (two accepts, an accept against a cancel, the ring timeout against an
  * answer) exactly one wins and only the winner tells the parties.  Tabs are
  * addressed through rooms: "user:<id>" for every tab of a user, and

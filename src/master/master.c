@@ -186,13 +186,15 @@ main_loop(void)
 }
 
 int
-cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground)
+cf_master_run(struct cf_conf *conf, const char *conf_path, int foreground,
+    cf_worker_main_fn worker_main)
 {
 	unsigned i;
 	int rc = 1;
 
 	(void)foreground;
 	cf_m.conf_path = conf_path;
+	cf_m.worker_main = worker_main;
 	cf_log_set_proc("master");
 	if (master_signals_setup() == -1) {
 		cf_log_warn("signals");

@@ -6,6 +6,7 @@
 #define CF_MASTER_H
 
 #include "conf.h"
+#include "ipc.h"
 
 /*
  * Bind and listen on one address (listen.c); the fd (CLOEXEC,
@@ -26,10 +27,12 @@ void	 cf_control_close(int lfd, const char *path);
 
 /*
  * Run the master until it stops.  conf is owned from now on; conf_path is
- * re-read on SIGHUP (NULL: built-in defaults, nothing to reload).
+ * re-read on SIGHUP (NULL: built-in defaults, nothing to reload).  Each
+ * forked worker runs worker_main (cf_worker_main: the master knows the
+ * worker only through ipc.h, so it does not include the worker's headers).
  * Returns the process exit status.
  */
 int	 cf_master_run(struct cf_conf *conf, const char *conf_path,
-	    int foreground);
+	    int foreground, cf_worker_main_fn worker_main);
 
 #endif

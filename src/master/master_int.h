@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "ipc.h"
 
 #define CF_MAX_LISTEN_FDS	CF_CONF_MAX_LISTEN
 #define CF_BACKOFF_MIN_MS	100
@@ -85,6 +86,7 @@ struct cf_master {
 	int		 control_fd;	/* the control socket, or -1 */
 	char		*control_path;
 	unsigned	 control_next;	/* round robin over the workers */
+	cf_worker_main_fn worker_main;	/* what a forked worker runs */
 };
 extern struct cf_master	 cf_m;
 

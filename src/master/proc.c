@@ -23,7 +23,6 @@
 #include "master/master_int.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "worker/worker.h"
 
 int
 master_spawn(struct gen *g, unsigned i)
@@ -58,7 +57,7 @@ master_spawn(struct gen *g, unsigned i)
 		in.inbox_tx = g->inbox_tx;
 		in.master_fd = -1;
 		in.shm = g->shm;
-		rc = cf_worker_main(&in);
+		rc = cf_m.worker_main(&in);
 		_exit(rc);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -183,7 +182,7 @@ master_purge(struct gen *g, unsigned dead)
  * Slot i of g will not run again: empty its inbox, closing every
  * connection passed to it (SCM_RIGHTS), so that none waits in CLOSE_WAIT
  * for a reader that never comes.  The workers pass nothing more to a slot
- * with no pid (cf_worker_slot_running); this takes what was queued before.
+ * with no pid (cf_shm_slot_running); this takes what was queued before.
  */
 static void
 drain_inbox(struct gen *g, unsigned i)

@@ -72,7 +72,7 @@ struct cf_shm_stats {
 	uint64_t	 db_write_buckets[CF_SHM_DB_BUCKETS]; /* not cumulative */
 	uint64_t	 db_write_count;
 	uint64_t	 db_write_sum_us;
-	uint64_t	 db_statements;	/* statements store.c prepared */
+	uint64_t	 db_statements;	/* statements store_stmt.c prepared */
 	uint64_t	 relay_lag_count;	/* relay frames from other workers */
 	uint64_t	 relay_lag_sum_us;	/* publish to receipt, summed */
 	uint32_t	 nerrors;		/* errors[] in use (release store) */
