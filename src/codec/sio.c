@@ -84,6 +84,25 @@ cf_sio_packet_clear(struct cf_sio_packet *p)
 }
 
 /*
+ * The one place an outgoing EVENT is assembled, for an emit to one socket
+ * and to a room alike; p borrows args and the attachments' bytes.
+ */
+void
+cf_sio_event(struct cf_sio_packet *p, const char *nsp, json_t *args,
+    const struct cf_sio_att *att, int nattach)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = CF_SIO_EVENT;
+	p->id = -1;
+	cf_strlcpy(p->nsp, nsp, sizeof(p->nsp));
+	p->data = args;
+	if (nattach > 0) {
+		p->nattach = nattach;
+		memcpy(p->att, att, nattach * sizeof(*att));
+	}
+}
+
+/*
  * The payload rules of socket.io-parser's isPayloadValid, with one
  * tightening: EVENT, ACK and CONNECT_ERROR must carry a payload (the
  * reference lets an absent one through and then fails later in the server).

@@ -90,6 +90,15 @@ int	 cf_sio_incomplete(const struct cf_sio_packet *p);
  */
 int	 cf_sio_encode(const struct cf_sio_packet *p, struct cf_buf *b);
 
+/*
+ * Fill p as an EVENT on nsp (truncated to CF_SIO_MAX_NSP - 1 bytes) with
+ * no ack id, carrying args and att[0..nattach-1] (nattach at most
+ * CF_SIO_MAX_ATTACHMENTS).  p borrows args and the attachments' bytes: the
+ * caller keeps them and must not cf_sio_packet_clear p.
+ */
+void	 cf_sio_event(struct cf_sio_packet *p, const char *nsp, json_t *args,
+	    const struct cf_sio_att *att, int nattach);
+
 /* Release data and attachments; p is zeroed (id = -1, nsp = "/"). */
 void	 cf_sio_packet_clear(struct cf_sio_packet *p);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "codec/sio.h"
 #include "eio/msg.h"
 
 struct cf_msg *
@@ -55,6 +56,30 @@ cf_msg_unref(struct cf_msg *m)
 {
 	if (m != NULL && --m->refs == 0)
 		free(m);
+}
+
+int
+cf_msg_encode(const struct cf_sio_packet *p, struct cf_msg **m)
+{
+	struct cf_buf b = { 0 };
+	int i, n;
+
+	if (cf_sio_encode(p, &b) != CF_SIO_OK) {
+		cf_buf_free(&b);
+		return (-1);
+	}
+	m[0] = cf_msg_new2('4', b.data, b.len);
+	cf_buf_free(&b);
+	if (m[0] == NULL)
+		return (-1);
+	for (n = 1; n <= p->nattach; n++)
+		if ((m[n] = cf_msg_new(p->att[n - 1].data, p->att[n - 1].len,
+		    1)) == NULL) {
+			for (i = 0; i < n; i++)
+				cf_msg_unref(m[i]);
+			return (-1);
+		}
+	return (n);
 }
 
 /* --------------------------------------------------------------- queue */

@@ -9,6 +9,8 @@
 
 #include <libwebsockets.h>
 
+struct cf_sio_packet;
+
 /*
  * An outgoing Engine.IO packet, reference counted so that a broadcast is
  * encoded once and queued on every recipient.  Text packets hold the whole
@@ -29,6 +31,15 @@ struct cf_msg	*cf_msg_new(const void *data, size_t len, int binary);
 struct cf_msg	*cf_msg_new2(char prefix, const void *data, size_t len);
 struct cf_msg	*cf_msg_ref(struct cf_msg *m);
 void		 cf_msg_unref(struct cf_msg *m);	/* NULL-safe */
+
+/*
+ * Encode a Socket.IO packet into its Engine.IO messages, each with one
+ * reference for the caller: m[0] the text ("4" + cf_sio_encode), then one
+ * binary message per attachment (copied).  m has room for
+ * 1 + CF_SIO_MAX_ATTACHMENTS.  Returns how many (1 + p->nattach), or -1 on
+ * ENOMEM with none left over.
+ */
+int		 cf_msg_encode(const struct cf_sio_packet *p, struct cf_msg **m);
 
 /* A FIFO of reference-counted outgoing packets. */
 struct cf_outq {

@@ -32,26 +32,14 @@ make_id(char *dst)
 int
 cf_sock_send_packet(struct cf_sess *s, const struct cf_sio_packet *p)
 {
-	struct cf_buf b = { 0 };
-	struct cf_msg *m;
-	int i;
+	struct cf_msg *m[1 + CF_SIO_MAX_ATTACHMENTS];
+	int i, n;
 
-	if (cf_sio_encode(p, &b) != CF_SIO_OK) {
-		cf_buf_free(&b);
+	if ((n = cf_msg_encode(p, m)) == -1)
 		return (-1);
-	}
-	m = cf_msg_new2('4', b.data, b.len);
-	cf_buf_free(&b);
-	if (m == NULL)
-		return (-1);
-	cf_sess_send(s, m);
-	cf_msg_unref(m);
-	for (i = 0; i < p->nattach; i++) {
-		if ((m = cf_msg_new(p->att[i].data, p->att[i].len, 1)) == NULL)
-			return (-1);
-		cf_sess_send(s, m);
-		cf_msg_unref(m);
-	}
+	cf_sock_send_encoded(s, m[0], m + 1, n - 1);
+	for (i = 0; i < n; i++)
+		cf_msg_unref(m[i]);
 	return (0);
 }
 
@@ -91,14 +79,7 @@ cf_sock_emit(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
 
 	if (!s->connected || s->state != CF_S_OPEN)
 		return (-1);
-	memset(&p, 0, sizeof(p));
-	p.type = CF_SIO_EVENT;
-	p.id = -1;
-	strcpy(p.nsp, "/");
-	p.data = args;
-	p.nattach = nattach;
-	if (nattach > 0)
-		memcpy(p.att, att, nattach * sizeof(*att));
+	cf_sio_event(&p, "/", args, att, nattach);
 	if (fn != NULL) {
 		if ((a = calloc(1, sizeof(*a))) == NULL)
 			return (-1);
@@ -118,11 +99,7 @@ cf_sock_emit_nsp(struct cf_sess *s, const char *nsp, json_t *args)
 {
 	struct cf_sio_packet p;
 
-	memset(&p, 0, sizeof(p));
-	p.type = CF_SIO_EVENT;
-	p.id = -1;
-	cf_strlcpy(p.nsp, nsp, sizeof(p.nsp));
-	p.data = args;
+	cf_sio_event(&p, nsp, args, NULL, 0);
 	return (cf_sock_send_packet(s, &p));
 }
 

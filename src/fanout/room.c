@@ -146,43 +146,24 @@ deliver_local(struct cf_worker *w, const char *const *rooms, size_t nrooms,
     int nattach)
 {
 	struct cf_sio_packet p;
-	struct cf_buf b = { 0 };
-	struct cf_msg *text, *am[CF_SIO_MAX_ATTACHMENTS];
+	struct cf_msg *m[1 + CF_SIO_MAX_ATTACHMENTS];
 	struct cf_sess *s, *tmp;
 	struct cf_room *r;
 	uint64_t seq;
 	size_t i;
 	uint32_t j;
-	int k, na = 0;
+	int k, n;
 
-	memset(&p, 0, sizeof(p));
-	p.type = CF_SIO_EVENT;
-	p.id = -1;
-	strcpy(p.nsp, "/");
-	p.data = args;
-	p.nattach = nattach;
-	if (nattach > 0)
-		memcpy(p.att, att, nattach * sizeof(*att));
-	if (cf_sio_encode(&p, &b) != CF_SIO_OK) {
-		cf_buf_free(&b);
+	cf_sio_event(&p, "/", args, att, nattach);
+	if ((n = cf_msg_encode(&p, m)) == -1)
 		return;
-	}
-	text = cf_msg_new2('4', b.data, b.len);
-	cf_buf_free(&b);
-	if (text == NULL)
-		return;
-	for (k = 0; k < nattach; k++) {
-		if ((am[k] = cf_msg_new(att[k].data, att[k].len, 1)) == NULL)
-			goto done;
-		na++;
-	}
 	seq = ++w->bcast_seq;
 	if (nrooms == 0) {
 		HASH_ITER(hh, w->sessions, s, tmp) {
 			if (!s->connected ||
 			    (except_id && strcmp(s->id, except_id) == 0))
 				continue;
-			cf_sock_send_encoded(s, text, am, na);
+			cf_sock_send_encoded(s, m[0], m + 1, n - 1);
 		}
 		goto done;
 	}
@@ -196,13 +177,12 @@ deliver_local(struct cf_worker *w, const char *const *rooms, size_t nrooms,
 			s->bcast_seen = seq;
 			if (except_id && strcmp(s->id, except_id) == 0)
 				continue;
-			cf_sock_send_encoded(s, text, am, na);
+			cf_sock_send_encoded(s, m[0], m + 1, n - 1);
 		}
 	}
  done:
-	for (k = 0; k < na; k++)
-		cf_msg_unref(am[k]);
-	cf_msg_unref(text);
+	for (k = 0; k < n; k++)
+		cf_msg_unref(m[k]);
 }
 
 int

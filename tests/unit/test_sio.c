@@ -470,6 +470,57 @@ test_encode(void **state)
 	cf_buf_free(&b);
 }
 
+/* cf_sio_event: an EVENT with no ack id that borrows args and the bytes. */
+static void
+test_event(void **state)
+{
+	struct cf_sio_packet	 p;
+	struct cf_buf		 b = { 0 };
+	struct cf_sio_att	 att[2] = {
+		{ (uint8_t *)"\x01", 1 }, { (uint8_t *)"\x02\x03", 2 } };
+	json_t			*args;
+	char			 nsp[CF_SIO_MAX_NSP + 10];
+
+	(void)state;
+	args = json_pack("[s,{s:i}]", "chat:new", "id", 1);
+	cf_sio_event(&p, "/", args, NULL, 0);
+	assert_int_equal(p.type, CF_SIO_EVENT);
+	assert_int_equal(p.id, -1);
+	assert_int_equal(p.nattach, 0);
+	assert_ptr_equal(p.data, args);
+	assert_int_equal(cf_sio_encode(&p, &b), CF_SIO_OK);
+	assert_string_equal(buf_str(&b), "2[\"chat:new\",{\"id\":1}]");
+	cf_sio_event(&p, "/admin", args, NULL, 0);
+	assert_int_equal(cf_sio_encode(&p, &b), CF_SIO_OK);
+	assert_string_equal(buf_str(&b),
+	    "2/admin,[\"chat:new\",{\"id\":1}]");
+	/* The args are borrowed: still one reference, the caller's. */
+	assert_int_equal(args->refcount, 1);
+	json_decref(args);
+
+	/* With attachments: BINARY_EVENT, the bytes borrowed. */
+	args = json_pack("[s,o,o]", "x", json_pack("{s:b,s:i}",
+	    "_placeholder", 1, "num", 0), json_pack("{s:b,s:i}",
+	    "_placeholder", 1, "num", 1));
+	cf_sio_event(&p, "/", args, att, 2);
+	assert_int_equal(p.nattach, 2);
+	assert_ptr_equal(p.att[0].data, att[0].data);
+	assert_int_equal(p.att[1].len, 2);
+	assert_null(p.att[2].data);
+	assert_int_equal(cf_sio_encode(&p, &b), CF_SIO_OK);
+	assert_string_equal(buf_str(&b),
+	    "52-[\"x\"," PH(0) "," PH(1) "]");
+	json_decref(args);
+
+	/* A namespace too long is cut, NUL-terminated. */
+	memset(nsp, 'n', sizeof(nsp) - 1);
+	nsp[0] = '/';
+	nsp[sizeof(nsp) - 1] = '\0';
+	cf_sio_event(&p, nsp, NULL, NULL, 0);
+	assert_int_equal(strlen(p.nsp), CF_SIO_MAX_NSP - 1);
+	cf_buf_free(&b);
+}
+
 static void
 test_roundtrip(void **state)
 {
@@ -982,6 +1033,7 @@ main(void)
 		cmocka_unit_test(test_decode_binary),
 		cmocka_unit_test(test_attachments),
 		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_event),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_reserved),
