@@ -82,6 +82,13 @@ call_args_ok(const char *caller, const char *callee, const char *type,
 	return (sock == NULL || fits(sock, sizeof(c->caller_sock)));
 }
 
+static int
+read_call(struct cf_db_stmt *st, void *arg)
+{
+	cf_row_call(st, arg);
+	return (0);
+}
+
 /*
  * The first row of a query on CALL_COLS into *call.  -ENOENT when there
  * is no row.
@@ -90,21 +97,12 @@ static int
 call_query(struct cf_db *db, const char *func, struct cf_call *call,
     const char *sql, const char *fmt, ...)
 {
-	struct cf_db_stmt *st;
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = cf_stmt_vprepare(db, func, &st, sql, fmt, ap);
+	rc = cf_stmt_vfirst(db, func, read_call, call, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0)
-		return (rc);
-	if ((rc = cf_stmt_step(db, func, st)) == 1) {
-		cf_row_call(st, call);
-		rc = 0;
-	} else if (rc == 0)
-		rc = -ENOENT;
-	cf_stmt_finish(st);
 	return (rc);
 }
 

@@ -100,6 +100,16 @@ void	 cf_stmt_finish(struct cf_db_stmt *st);
 int	 cf_stmt_collect(struct cf_db *db, const char *func,
 	    struct cf_db_stmt *st, cf_row_fn row, int max, json_t *arr,
 	    int *more);
+/*
+ * Read the first row of a query: fn(st, arg) takes what it needs from it
+ * and returns 0 or a negative errno, which the query returns.  Finishes
+ * the statement.  -ENOENT when there is no row (fn is not called).
+ */
+typedef int (*cf_stmt_row_fn)(struct cf_db_stmt *st, void *arg);
+int	 cf_stmt_vfirst(struct cf_db *db, const char *func, cf_stmt_row_fn fn,
+	    void *arg, const char *sql, const char *fmt, va_list ap);
+int	 cf_stmt_first(struct cf_db *db, const char *func, cf_stmt_row_fn fn,
+	    void *arg, const char *sql, const char *fmt, ...);
 /* Run a statement to its end; *changes (may be NULL): rows changed. */
 int	 cf_stmt_run(struct cf_db *db, const char *func, int64_t *changes,
 	    const char *sql, const char *fmt, ...);

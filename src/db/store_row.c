@@ -78,6 +78,17 @@ col_copy(struct cf_db_stmt *st, int i, char *buf, size_t len)
 	snprintf(buf, len, "%s", s != NULL ? s : "");
 }
 
+/* o when every member was set, else NULL and o released (bad). */
+static json_t *
+row_done(json_t *o, int bad)
+{
+	if (bad) {
+		json_decref(o);
+		return (NULL);
+	}
+	return (o);
+}
+
 /* Columns 0-5 as CHANNEL_COLS. */
 json_t *
 cf_row_channel(struct cf_db_stmt *st)
@@ -95,11 +106,7 @@ cf_row_channel(struct cf_db_stmt *st)
 	    json_boolean(cf_row_i64(st, 3) != 0));
 	bad |= json_object_set_new(c, "createdBy", cf_row_user(st, 4));
 	bad |= json_object_set_new(c, "createdAt", cf_row_time(st, 5));
-	if (bad) {
-		json_decref(c);
-		return (NULL);
-	}
-	return (c);
+	return (row_done(c, bad));
 }
 
 /* A channel, then is-member, last read id, unread count (columns 6-8). */
@@ -117,11 +124,7 @@ cf_row_channel_list(struct cf_db_stmt *st)
 	    cf_row_int_or_null(st, 7));
 	bad |= json_object_set_new(c, "unreadCount",
 	    json_integer(cf_row_i64(st, 8)));
-	if (bad) {
-		json_decref(c);
-		return (NULL);
-	}
-	return (c);
+	return (row_done(c, bad));
 }
 
 /*
@@ -162,11 +165,7 @@ cf_row_message(struct cf_db_stmt *st)
 			bad |= json_object_set_new(m, "file", f);
 		}
 	}
-	if (bad) {
-		json_decref(m);
-		return (NULL);
-	}
-	return (m);
+	return (row_done(m, bad));
 }
 
 /* status, status_message, custom_status. */
@@ -181,11 +180,7 @@ cf_row_presence(struct cf_db_stmt *st)
 	bad |= json_object_set_new(p, "status", cf_row_text(st, 0));
 	bad |= json_object_set_new(p, "statusMessage", cf_row_text(st, 1));
 	bad |= json_object_set_new(p, "customStatus", cf_row_text(st, 2));
-	if (bad) {
-		json_decref(p);
-		return (NULL);
-	}
-	return (p);
+	return (row_done(p, bad));
 }
 
 /* Columns of CALL_COLS into *c (answered_at and ended_at 0 for NULL). */
@@ -227,11 +222,7 @@ cf_row_call_json(struct cf_db_stmt *st)
 	bad |= json_object_set_new(c, "answeredAt", cf_row_time(st, 6));
 	bad |= json_object_set_new(c, "endedAt", cf_row_time(st, 7));
 	bad |= json_object_set_new(c, "durationMs", cf_row_int_or_null(st, 8));
-	if (bad) {
-		json_decref(c);
-		return (NULL);
-	}
-	return (c);
+	return (row_done(c, bad));
 }
 
 /*

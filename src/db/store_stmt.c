@@ -215,6 +215,53 @@ cf_stmt_run(struct cf_db *db, const char *func, int64_t *changes,
 	return (rc);
 }
 
+int
+cf_stmt_vfirst(struct cf_db *db, const char *func, cf_stmt_row_fn fn,
+    void *arg, const char *sql, const char *fmt, va_list ap)
+{
+	struct cf_db_stmt *st;
+	int rc;
+
+	if ((rc = cf_stmt_vprepare(db, func, &st, sql, fmt, ap)) != 0)
+		return (rc);
+	if ((rc = cf_stmt_step(db, func, st)) == 1)
+		rc = fn(st, arg);
+	else if (rc == 0)
+		rc = -ENOENT;
+	cf_stmt_finish(st);
+	return (rc);
+}
+
+int
+cf_stmt_first(struct cf_db *db, const char *func, cf_stmt_row_fn fn,
+    void *arg, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cf_stmt_vfirst(db, func, fn, arg, sql, fmt, ap);
+	va_end(ap);
+	return (rc);
+}
+
+struct i64_out {
+	int64_t		*out;
+	int		*isnull;
+};
+
+static int
+read_i64(struct cf_db_stmt *st, void *arg)
+{
+	struct i64_out *o = arg;
+
+	if (o->out != NULL)
+		*o->out = cf_row_i64(st, 0);
+	if (o->isnull != NULL)
+		*o->isnull = cf_row_isnull(st, 0);
+	return (0);
+}
+
 /*
  * The first column of the first row as an integer into *out (either may be
  * NULL); *isnull tells an SQL NULL.  -ENOENT when there is no row.
@@ -223,25 +270,27 @@ int
 cf_stmt_query_i64(struct cf_db *db, const char *func, int64_t *out, int *isnull,
     const char *sql, const char *fmt, ...)
 {
-	struct cf_db_stmt *st;
+	struct i64_out o = { out, isnull };
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = cf_stmt_vprepare(db, func, &st, sql, fmt, ap);
+	rc = cf_stmt_vfirst(db, func, read_i64, &o, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0)
-		return (rc);
-	if ((rc = cf_stmt_step(db, func, st)) == 1) {
-		if (out != NULL)
-			*out = cf_row_i64(st, 0);
-		if (isnull != NULL)
-			*isnull = cf_row_isnull(st, 0);
-		rc = 0;
-	} else if (rc == 0)
-		rc = -ENOENT;
-	cf_stmt_finish(st);
 	return (rc);
+}
+
+struct obj_out {
+	cf_row_fn	 fn;
+	json_t		**out;
+};
+
+static int
+read_obj(struct cf_db_stmt *st, void *arg)
+{
+	struct obj_out *o = arg;
+
+	return ((*o->out = o->fn(st)) == NULL ? -ENOMEM : 0);
 }
 
 /*
@@ -252,21 +301,14 @@ int
 cf_stmt_query_obj(struct cf_db *db, const char *func, cf_row_fn fn,
     json_t **out, const char *sql, const char *fmt, ...)
 {
-	struct cf_db_stmt *st;
+	struct obj_out o = { fn, out };
 	va_list ap;
 	int rc;
 
 	*out = NULL;
 	va_start(ap, fmt);
-	rc = cf_stmt_vprepare(db, func, &st, sql, fmt, ap);
+	rc = cf_stmt_vfirst(db, func, read_obj, &o, sql, fmt, ap);
 	va_end(ap);
-	if (rc != 0)
-		return (rc);
-	if ((rc = cf_stmt_step(db, func, st)) == 1)
-		rc = (*out = fn(st)) == NULL ? -ENOMEM : 0;
-	else if (rc == 0)
-		rc = -ENOENT;
-	cf_stmt_finish(st);
 	return (rc);
 }
 

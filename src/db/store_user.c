@@ -30,6 +30,35 @@ cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	    "ttti", user_id, display_name, role, now_ms));
 }
 
+struct name_out {
+	char		*buf;
+	size_t		 len;
+};
+
+/*
+ * Copy the text of column 0 into o->buf, NUL-terminated, cut at a
+ * character boundary to fit.
+ */
+static int
+read_name(struct cf_db_stmt *st, void *arg)
+{
+	struct name_out *o = arg;
+	const char *s;
+	size_t n;
+
+	if ((s = st->db->ops->text(st, 0, &n)) == NULL)
+		return (-ENOMEM);
+	if (n >= o->len) {
+		n = o->len - 1;
+		/* Back off over continuation bytes. */
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(o->buf, s, n);
+	o->buf[n] = '\0';
+	return (0);
+}
+
 /*
  * Copy the stored display name of user_id into buf, NUL-terminated.  A
  * name longer than len - 1 bytes is cut at a character boundary, so that
@@ -38,36 +67,13 @@ cf_store_user_upsert(struct cf_db *db, const char *user_id,
 int
 cf_store_user_name(struct cf_db *db, const char *user_id, char *buf, size_t len)
 {
-	struct cf_db_stmt *st;
-	const char *s;
-	size_t n;
-	int rc;
+	struct name_out o = { buf, len };
 
 	if (db == NULL || !id_ok(user_id) || buf == NULL || len == 0)
 		return (-EINVAL);
 	buf[0] = '\0';
-	if ((rc = cf_stmt_prepare(db, __func__, &st,
-	    "SELECT display_name FROM users WHERE id = ?1", "t", user_id)) != 0)
-		return (rc);
-	if ((rc = cf_stmt_step(db, __func__, st)) == 1) {
-		if ((s = db->ops->text(st, 0, &n)) == NULL)
-			rc = -ENOMEM;
-		else {
-			if (n >= len) {
-				n = len - 1;
-				/* Back off over continuation bytes. */
-				while (n > 0 && ((unsigned char)s[n] & 0xc0) ==
-				    0x80)
-					n--;
-			}
-			memcpy(buf, s, n);
-			buf[n] = '\0';
-			rc = 0;
-		}
-	} else if (rc == 0)
-		rc = -ENOENT;
-	cf_stmt_finish(st);
-	return (rc);
+	return (cf_stmt_first(db, __func__, read_name, &o,
+	    "SELECT display_name FROM users WHERE id = ?1", "t", user_id));
 }
 
 /* Store the status a user chose (status and both texts replaced). */
