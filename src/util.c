@@ -326,34 +326,34 @@ cf_random_bytes(void *buf, size_t n)
 	return 0;
 }
 
-uint64_t
-cf_now_ms(void)
+/* Clock clk in units of `unit` nanoseconds; 0 when it cannot be read. */
+static uint64_t
+clock_read(clockid_t clk, uint64_t unit)
 {
 	struct timespec	 ts;
 
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+	if (clock_gettime(clk, &ts) == -1)
 		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * (1000000000 / unit) +
+	    (uint64_t)ts.tv_nsec / unit;
+}
+
+uint64_t
+cf_now_ms(void)
+{
+	return clock_read(CLOCK_MONOTONIC, 1000000);
 }
 
 uint64_t
 cf_now_us(void)
 {
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return clock_read(CLOCK_MONOTONIC, 1000);
 }
 
 uint64_t
 cf_wall_ms(void)
 {
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_read(CLOCK_REALTIME, 1000000);
 }
 
 int
