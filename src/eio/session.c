@@ -395,15 +395,27 @@ sess_finish(struct cf_sess *s)
 	free_list = s;
 }
 
-void
-cf_sess_close(struct cf_sess *s, const char *reason, int notify)
+/*
+ * Every close of s: the first reason given is kept, and the Socket.IO
+ * layer learns of it once.  -1 when s is closed already.
+ */
+static int
+sess_closing(struct cf_sess *s, const char *reason)
 {
 	if (s->state == CF_S_CLOSED)
-		return;
+		return (-1);
 	if (s->close_reason == NULL)
 		s->close_reason = reason;
 	if (s->state == CF_S_OPEN)
 		cf_sock_closed(s);
+	return (0);
+}
+
+void
+cf_sess_close(struct cf_sess *s, const char *reason, int notify)
+{
+	if (sess_closing(s, reason) == -1)
+		return;
 	/*
 	 * A closing session can no longer authenticate: its place among the
 	 * unauthenticated is free now, not when its last bytes are out.
@@ -490,12 +502,8 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 void
 cf_sess_transport_gone(struct cf_sess *s, const char *reason)
 {
-	if (s->state == CF_S_CLOSED)
+	if (sess_closing(s, reason) == -1)
 		return;
-	if (s->close_reason == NULL)
-		s->close_reason = reason;
-	if (s->state == CF_S_OPEN)
-		cf_sock_closed(s);
 	sess_finish(s);
 }
 
