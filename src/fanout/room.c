@@ -258,29 +258,34 @@ emit_args(const char *room, const char *event, json_t *payload)
 	return (args);
 }
 
-void
-cf_room_emit(const char *room, const struct cf_sess *except,
-    const char *event, json_t *payload)
+/* [event, payload] to room, relayed to every worker and host or not. */
+static void
+room_emit(const char *room, const struct cf_sess *except, const char *event,
+    json_t *payload, int relay)
 {
 	const char *rooms[1] = { room };
 	json_t *args;
 
 	if ((args = emit_args(room, event, payload)) == NULL)
 		return;
-	(void)cf_room_broadcast(cf_w, rooms, 1, except, args, NULL, 0);
+	if (relay)
+		(void)cf_room_broadcast(cf_w, rooms, 1, except, args, NULL, 0);
+	else
+		deliver_local(cf_w, rooms, 1, except != NULL ? except->id :
+		    NULL, args, NULL, 0);
 	json_decref(args);
+}
+
+void
+cf_room_emit(const char *room, const struct cf_sess *except,
+    const char *event, json_t *payload)
+{
+	room_emit(room, except, event, payload, 1);
 }
 
 void
 cf_room_emit_local(const char *room, const struct cf_sess *except,
     const char *event, json_t *payload)
 {
-	const char *rooms[1] = { room };
-	json_t *args;
-
-	if ((args = emit_args(room, event, payload)) == NULL)
-		return;
-	deliver_local(cf_w, rooms, 1, except != NULL ? except->id : NULL, args,
-	    NULL, 0);
-	json_decref(args);
+	room_emit(room, except, event, payload, 0);
 }
