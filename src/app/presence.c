@@ -255,28 +255,29 @@ change(struct cf_sess *s, const char *key, int delta, int64_t channel,
 	return (n);
 }
 
-void
-cf_presence_up(struct cf_sess *s)
+/* One connection more (delta 1) or fewer (-1) of s's user; why as change(). */
+static void
+user_delta(struct cf_sess *s, int delta, const char *why)
 {
 	struct cf_chat *c = s->app;
 	char key[CF_SHM_USER_MAX];
 	long long n;
 
 	snprintf(key, sizeof(key), "u:%s", c->user_id);
-	if ((n = change(s, key, 1, 0, "connect")) >= 0)
-		user_changed(c->user_id, c->name, n - 1, n);
+	if ((n = change(s, key, delta, 0, why)) >= 0)
+		user_changed(c->user_id, c->name, n - delta, n);
+}
+
+void
+cf_presence_up(struct cf_sess *s)
+{
+	user_delta(s, 1, "connect");
 }
 
 void
 cf_presence_down(struct cf_sess *s)
 {
-	struct cf_chat *c = s->app;
-	char key[CF_SHM_USER_MAX];
-	long long n;
-
-	snprintf(key, sizeof(key), "u:%s", c->user_id);
-	if ((n = change(s, key, -1, 0, "disconnect")) >= 0)
-		user_changed(c->user_id, c->name, n + 1, n);
+	user_delta(s, -1, "disconnect");
 }
 
 void
