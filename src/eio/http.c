@@ -101,8 +101,8 @@ cf_http_log_refused_origin(const char *origin, const char *what)
 	uint64_t now = cf_now_ms();
 	size_t i;
 
-	if (st->origin_logged != 0 && now - st->origin_logged <
-	    CF_ORIGIN_LOG_MS) {
+	if (st->origin_logged != 0 &&
+	    now - st->origin_logged < CF_ORIGIN_LOG_MS) {
 		st->origin_suppressed++;
 		return;
 	}
