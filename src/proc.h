@@ -7,6 +7,20 @@
  * worker's identity, loop, configuration and shared memory, and the
  * anchors of what each layer owns (opaque to the others).  The shell fills
  * it at start; everything here runs on the loop thread, nothing is locked.
+ *
+ * struct cf_worker is the one root of a worker's state (as Redis's
+ * `server`): the four layers keep no mutable state at file scope, but for
+ * two process settings fixed before the fork (cf_app, cf_http_engine_echo).
+ * The shell's own (worker.c, accept.c) is in members here.  Each module of
+ * the layers below keeps its state in one struct private to it (defined in
+ * its .c, or in its private header when it spans files), reached through
+ * a pointer member below whose type is incomplete here.  Its
+ * cf_<module>_init(w) allocates it before the shell wires anything (the
+ * callbacks registered with a module are part of its state); its NULL-safe
+ * cf_<module>_free(w) releases it after the loop has closed, since the
+ * module's uv handles live in that struct and must outlive their close
+ * callbacks.  In between the pointers are never NULL.  (The libraries
+ * below the layers, such as log.c, ipc.c and db/, keep their own.)
  */
 #ifndef CF_PROC_H
 #define CF_PROC_H
@@ -23,6 +37,15 @@ struct cf_shm;
 struct cf_relay;
 struct cf_sess;
 struct cf_room;
+struct cf_listener;
+struct cf_session_state;
+struct cf_http_state;
+struct cf_cluster_state;
+struct cf_batch_state;
+struct cf_call_state;
+struct cf_event_state;
+struct cf_presence_state;
+struct cf_admin_state;
 
 struct cf_worker {
 	unsigned		 slot;
@@ -49,6 +72,32 @@ struct cf_worker {
 	size_t			 nsessions;
 	struct cf_room		*rooms;		/* uthash by name */
 	uint64_t		 bcast_seq;	/* dedupes multi-room deliveries */
+
+	/* The shell's own: worker.c */
+	uv_signal_t		 sig_term, sig_int, sig_quit, sig_hup,
+				 sig_usr1, sig_usr2;
+	uv_check_t		 reaper;
+	uv_prepare_t		 flusher;
+	uv_timer_t		 drain_timer;
+	int			 exit_code;	/* cf_worker_main's */
+	int			 shut_down;	/* shutdown_now() ran */
+	/* accept.c */
+	struct cf_listener	*listeners;
+	int			 nlisteners;
+	uv_timer_t		 backoff_timer;
+	int			 backoff_init;
+	uint64_t		 backoff_logged;	/* ms; 0: never */
+	unsigned long		 backoff_count;	/* pauses not yet logged */
+
+	/* Each module's own (see above). */
+	struct cf_session_state	*sess;		/* eio/session.c, socket.c */
+	struct cf_http_state	*http;		/* eio/http.c, fwd.c */
+	struct cf_cluster_state	*cluster;	/* fanout/cluster.c */
+	struct cf_batch_state	*batch;		/* app/batch.c */
+	struct cf_call_state	*call;		/* app/call.c */
+	struct cf_event_state	*events;	/* app/events.c */
+	struct cf_presence_state *presence;	/* app/presence.c */
+	struct cf_admin_state	*admin;		/* app/admin.c */
 };
 
 extern struct cf_worker *cf_w;	/* the worker of this process */

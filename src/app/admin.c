@@ -61,7 +61,10 @@ struct admin_client {
 	uint64_t		*events0;	/* stats: the first sample */
 };
 
-static struct admin_client *clients;
+/* The module's state, cf_w->admin (proc.h). */
+struct cf_admin_state {
+	struct admin_client	*clients;
+};
 
 static void	 client_close(struct admin_client *);
 static void	 on_io(uv_poll_t *, int, int);
@@ -80,7 +83,7 @@ on_handle_closed(uv_handle_t *h)
 
 	if (++c->nclosed < 2)
 		return;
-	for (pp = &clients; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &cf_w->admin->clients; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
@@ -563,8 +566,8 @@ cf_admin_adopt(struct cf_worker *w, int fd)
 	}
 	uv_timer_init(&w->loop, &c->timer);
 	c->poll.data = c->timer.data = c;
-	c->next = clients;
-	clients = c;
+	c->next = w->admin->clients;
+	w->admin->clients = c;
 	uv_poll_start(&c->poll, UV_READABLE, on_io);
 	uv_timer_start(&c->timer, on_timeout, CF_ADMIN_TIMEOUT_MS, 0);
 }
@@ -574,8 +577,24 @@ cf_admin_stop(void)
 {
 	struct admin_client *c, *next;
 
-	for (c = clients; c != NULL; c = next) {
+	for (c = cf_w->admin->clients; c != NULL; c = next) {
 		next = c->next;
 		client_close(c);
 	}
+}
+
+int
+cf_admin_init(struct cf_worker *w)
+{
+	if ((w->admin = calloc(1, sizeof(*w->admin))) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* The clients free themselves as their handles close (cf_admin_stop). */
+void
+cf_admin_free(struct cf_worker *w)
+{
+	free(w->admin);
+	w->admin = NULL;
 }

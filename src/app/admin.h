@@ -8,6 +8,13 @@
 struct cf_worker;
 
 /*
+ * The module's state (w->admin): allocated before the shell wires
+ * anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int	 cf_admin_init(struct cf_worker *w);
+void	 cf_admin_free(struct cf_worker *w);
+
+/*
  * Serve one control connection: read a JSON line, answer one, close.  fd
  * is owned from now on (closed on every path).
  */

@@ -40,12 +40,15 @@ struct reply {
 	json_t		*payload;	/* the broadcast's, or NULL */
 };
 
-static struct reply	*queue;
-static size_t		 nqueue, capqueue;
-static uint64_t		 opened_ms;
-static uv_check_t	 turn_end;
-static uv_idle_t	 no_wait;
-static int		 started;
+/* The module's state, cf_w->batch (proc.h). */
+struct cf_batch_state {
+	struct reply	*queue;
+	size_t		 nqueue, capqueue;
+	uint64_t	 opened_ms;
+	uv_check_t	 turn_end;
+	uv_idle_t	 no_wait;
+	int		 started;
+};
 
 static void
 idle_cb(uv_idle_t *h)
@@ -68,12 +71,39 @@ hook_cb(void *arg)
 }
 
 int
+cf_batch_init(struct cf_worker *w)
+{
+	if ((w->batch = calloc(1, sizeof(*w->batch))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_batch_free(struct cf_worker *w)
+{
+	struct cf_batch_state *bs = w->batch;
+	size_t i;
+
+	if (bs == NULL)
+		return;
+	for (i = 0; i < bs->nqueue; i++) {
+		json_decref(bs->queue[i].args);
+		json_decref(bs->queue[i].payload);
+	}
+	free(bs->queue);
+	free(bs);
+	w->batch = NULL;
+}
+
+int
 cf_batch_start(struct cf_worker *w)
 {
-	if (uv_check_init(&w->loop, &turn_end) != 0 ||
-	    uv_idle_init(&w->loop, &no_wait) != 0)
+	struct cf_batch_state *bs = w->batch;
+
+	if (uv_check_init(&w->loop, &bs->turn_end) != 0 ||
+	    uv_idle_init(&w->loop, &bs->no_wait) != 0)
 		return (-1);
-	started = 1;
+	bs->started = 1;
 	cf_store_batch_hook(cf_db(), hook_cb, NULL);
 	return (0);
 }
@@ -88,21 +118,23 @@ cf_batch_stop(void)
 int
 cf_batch_begin(void)
 {
+	struct cf_batch_state *bs = cf_w->batch;
 	struct cf_db *db = cf_db();
 	int rc;
 
 	if (cf_store_batch_open(db)) {
-		if (nqueue < BATCH_MAX && nqueue < cf_store_batch_max(db) &&
-		    cf_now_ms() - opened_ms < BATCH_MS)
+		if (bs->nqueue < BATCH_MAX &&
+		    bs->nqueue < cf_store_batch_max(db) &&
+		    cf_now_ms() - bs->opened_ms < BATCH_MS)
 			return (0);
 		(void)cf_batch_flush();
 	}
 	if ((rc = cf_store_batch_begin(db)) != 0)
 		return (rc);
-	opened_ms = cf_now_ms();
-	if (started) {
-		(void)uv_check_start(&turn_end, check_cb);
-		(void)uv_idle_start(&no_wait, idle_cb);
+	bs->opened_ms = cf_now_ms();
+	if (bs->started) {
+		(void)uv_check_start(&bs->turn_end, check_cb);
+		(void)uv_idle_start(&bs->no_wait, idle_cb);
 	}
 	return (0);
 }
@@ -140,6 +172,7 @@ void
 cf_batch_reply(struct cf_event_ctx *ctx, json_t *args, const char *room,
     const char *event, json_t *payload)
 {
+	struct cf_batch_state *bs = cf_w->batch;
 	struct reply r, *v;
 	size_t cap;
 	int rc;
@@ -160,37 +193,38 @@ cf_batch_reply(struct cf_event_ctx *ctx, json_t *args, const char *room,
 	} else
 		json_decref(payload);
 	ctx->ack_id = -1;	/* answered here, once */
-	if (nqueue == capqueue) {
-		cap = capqueue ? capqueue * 2 : 64;
-		if ((v = realloc(queue, cap * sizeof(*v))) == NULL) {
+	if (bs->nqueue == bs->capqueue) {
+		cap = bs->capqueue ? bs->capqueue * 2 : 64;
+		if ((v = realloc(bs->queue, cap * sizeof(*v))) == NULL) {
 			/* No room to wait: commit now, with this message. */
 			rc = cf_batch_flush();
 			reply_send(&r, rc == 0);
 			return;
 		}
-		queue = v;
-		capqueue = cap;
+		bs->queue = v;
+		bs->capqueue = cap;
 	}
-	queue[nqueue++] = r;
+	bs->queue[bs->nqueue++] = r;
 }
 
 int
 cf_batch_flush(void)
 {
+	struct cf_batch_state *bs = cf_w->batch;
 	struct reply *v;
 	size_t i, n;
 	int rc;
 
-	if (started) {
-		(void)uv_check_stop(&turn_end);
-		(void)uv_idle_stop(&no_wait);
+	if (bs->started) {
+		(void)uv_check_stop(&bs->turn_end);
+		(void)uv_idle_stop(&bs->no_wait);
 	}
 	rc = cf_store_batch_commit(cf_db());
 	/* Take the queue first: nothing sent below may find it half done. */
-	v = queue;
-	n = nqueue;
-	queue = NULL;
-	nqueue = capqueue = 0;
+	v = bs->queue;
+	n = bs->nqueue;
+	bs->queue = NULL;
+	bs->nqueue = bs->capqueue = 0;
 	if (rc != 0)
 		cf_log_warnx("group commit of %zu messages failed", n);
 	for (i = 0; i < n; i++)

@@ -23,6 +23,13 @@
 #include "app/events.h"
 #include "proc.h"
 
+/*
+ * The module's state (w->batch): allocated before the shell wires
+ * anything, 0/-1; released once the loop is closed (NULL-safe), with the
+ * replies of a batch never committed (not sent).
+ */
+int	 cf_batch_init(struct cf_worker *w);
+void	 cf_batch_free(struct cf_worker *w);
 /* Set up the loop handles and the store hook (after cf_db_open_worker). */
 int	 cf_batch_start(struct cf_worker *w);
 /* Commit what is open and send its replies; the handles stay until the

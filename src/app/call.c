@@ -53,9 +53,12 @@ struct call_timer {
 	uv_timer_t		 t;
 };
 
-static struct call_timer *timers;
-static uv_timer_t sweeper;
-static int sweeper_on;
+/* The module's state, cf_w->call (proc.h). */
+struct cf_call_state {
+	struct call_timer	*timers;
+	uv_timer_t		 sweeper;
+	int			 sweeper_on;
+};
 
 /* ------------------------------------------------------------ helpers */
 
@@ -210,7 +213,7 @@ timer_drop(struct call_timer *ct)
 {
 	struct call_timer **p;
 
-	for (p = &timers; *p != NULL; p = &(*p)->next)
+	for (p = &cf_w->call->timers; *p != NULL; p = &(*p)->next)
 		if (*p == ct) {
 			*p = ct->next;
 			break;
@@ -223,7 +226,7 @@ timers_cancel(int64_t call, int kind)
 {
 	struct call_timer *ct, *next;
 
-	for (ct = timers; ct != NULL; ct = next) {
+	for (ct = cf_w->call->timers; ct != NULL; ct = next) {
 		next = ct->next;
 		if (ct->call == call && (kind == 0 || ct->kind == kind))
 			timer_drop(ct);
@@ -245,8 +248,8 @@ timer_arm(int64_t call, int kind, const char *sock, uint64_t ms)
 		cf_strlcpy(ct->sock, sock, sizeof(ct->sock));
 	uv_timer_init(&cf_w->loop, &ct->t);
 	ct->t.data = ct;
-	ct->next = timers;
-	timers = ct;
+	ct->next = cf_w->call->timers;
+	cf_w->call->timers = ct;
 	uv_timer_start(&ct->t, timer_fired, ms, 0);
 }
 
@@ -383,26 +386,52 @@ sweep(uv_timer_t *t)
 	(void)cf_store_call_live(cf_db(), check_live, NULL);
 }
 
+int
+cf_call_init(struct cf_worker *w)
+{
+	if ((w->call = calloc(1, sizeof(*w->call))) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* The timers still listed were closed with the loop: only memory now. */
+void
+cf_call_free(struct cf_worker *w)
+{
+	struct call_timer *ct;
+
+	if (w->call == NULL)
+		return;
+	while ((ct = w->call->timers) != NULL) {
+		w->call->timers = ct->next;
+		free(ct);
+	}
+	free(w->call);
+	w->call = NULL;
+}
+
 void
 cf_call_start(struct cf_worker *w)
 {
+	struct cf_call_state *cs = w->call;
 	uint64_t every = w->conf->cleanup_interval_ms;
 
-	uv_timer_init(&w->loop, &sweeper);
-	uv_timer_start(&sweeper, sweep, every, every);
-	uv_unref((uv_handle_t *)&sweeper);
-	sweeper_on = 1;
+	uv_timer_init(&w->loop, &cs->sweeper);
+	uv_timer_start(&cs->sweeper, sweep, every, every);
+	uv_unref((uv_handle_t *)&cs->sweeper);
+	cs->sweeper_on = 1;
 }
 
 void
 cf_call_stop(struct cf_worker *w)
 {
-	(void)w;
-	while (timers != NULL)
-		timer_drop(timers);
-	if (sweeper_on) {
-		uv_close((uv_handle_t *)&sweeper, NULL);
-		sweeper_on = 0;
+	struct cf_call_state *cs = w->call;
+
+	while (cs->timers != NULL)
+		timer_drop(cs->timers);
+	if (cs->sweeper_on) {
+		uv_close((uv_handle_t *)&cs->sweeper, NULL);
+		cs->sweeper_on = 0;
 	}
 }
 

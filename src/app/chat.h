@@ -95,6 +95,12 @@ void	 cf_presence_gone(struct cf_worker *w, const char *key);
 void	 cf_presence_edge(const char *key, long long before, long long after);
 /* A user came or went unannounced during a Redis outage (cluster.c). */
 void	 cf_presence_heal(const char *key, uint32_t total);
+/*
+ * The module's state (w->presence): allocated before the shell wires
+ * anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int	 cf_presence_init(struct cf_worker *w);
+void	 cf_presence_free(struct cf_worker *w);
 
 /* call.c */
 void	 cf_ev_call_invite(struct cf_event_ctx *ctx);
@@ -106,6 +112,12 @@ void	 cf_ev_call_history(struct cf_event_ctx *ctx);
 void	 cf_ev_call_ice_servers(struct cf_event_ctx *ctx);
 /* A tab in a call went away: start the disconnect grace. */
 void	 cf_call_tab_gone(struct cf_sess *s);
+/*
+ * The module's state (w->call): allocated before the shell wires
+ * anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int	 cf_call_init(struct cf_worker *w);
+void	 cf_call_free(struct cf_worker *w);
 /* Worker start/stop: the periodic sweep of calls left by dead workers. */
 void	 cf_call_start(struct cf_worker *w);
 void	 cf_call_stop(struct cf_worker *w);

@@ -402,8 +402,11 @@ payload_field(char *buf, size_t len, const json_t *data)
 
 /* --------------------------------------------------------- summary */
 
-static uv_timer_t summary_timer;
-static uint64_t summary_events, summary_errors, summary_at;
+/* The module's state, cf_w->events (proc.h): the summary line's. */
+struct cf_event_state {
+	uv_timer_t	 summary_timer;
+	uint64_t	 summary_events, summary_errors, summary_at;
+};
 
 /* The errors sent so far by this worker, every code. */
 static uint64_t
@@ -426,10 +429,11 @@ static void
 summary_tick(uv_timer_t *t)
 {
 	const struct cf_shm_stats *st = cf_shm_stats(cf_w->shm, cf_w->slot);
+	struct cf_event_state *es = cf_w->events;
 	uint64_t every = cf_w->conf->log_summary_interval_ms, now = cf_now_ms();
 	uint64_t ev, err;
 
-	if (st != NULL && every != 0 && summary_at != 0) {
+	if (st != NULL && every != 0 && es->summary_at != 0) {
 		ev = __atomic_load_n(&st->events_in, __ATOMIC_RELAXED);
 		err = errors_sent(st);
 		cf_log_ev(CF_LOG_INFO, "summary", "connections=%llu "
@@ -438,27 +442,45 @@ summary_tick(uv_timer_t *t)
 		    (unsigned long long)st->connections,
 		    (unsigned long long)st->ws_connections,
 		    (unsigned long long)st->polling_connections,
-		    (unsigned long long)(ev - summary_events),
-		    (double)(ev - summary_events) * 1000.0 /
-		    (double)(now - summary_at > 0 ? now - summary_at : 1),
-		    (unsigned long long)(err - summary_errors),
-		    (double)(now - summary_at) / 1000.0);
+		    (unsigned long long)(ev - es->summary_events),
+		    (double)(ev - es->summary_events) * 1000.0 /
+		    (double)(now - es->summary_at > 0 ?
+		    now - es->summary_at : 1),
+		    (unsigned long long)(err - es->summary_errors),
+		    (double)(now - es->summary_at) / 1000.0);
 	}
 	if (st != NULL) {
-		summary_events = __atomic_load_n(&st->events_in,
+		es->summary_events = __atomic_load_n(&st->events_in,
 		    __ATOMIC_RELAXED);
-		summary_errors = errors_sent(st);
+		es->summary_errors = errors_sent(st);
 	}
-	summary_at = now;
+	es->summary_at = now;
 	uv_timer_start(t, summary_tick, every != 0 ? every : 5000, 0);
+}
+
+int
+cf_event_init(struct cf_worker *w)
+{
+	if ((w->events = calloc(1, sizeof(*w->events))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_event_free(struct cf_worker *w)
+{
+	free(w->events);
+	w->events = NULL;
 }
 
 void
 cf_event_summary_start(struct cf_worker *w)
 {
-	uv_timer_init(&w->loop, &summary_timer);
-	uv_unref((uv_handle_t *)&summary_timer);
-	summary_tick(&summary_timer);
+	struct cf_event_state *es = w->events;
+
+	uv_timer_init(&w->loop, &es->summary_timer);
+	uv_unref((uv_handle_t *)&es->summary_timer);
+	summary_tick(&es->summary_timer);
 }
 
 /* ---------------------------------------------------- diagnostic events */

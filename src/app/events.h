@@ -56,8 +56,14 @@ int	 cf_event_check_args(const char *spec, const json_t *args,
 	    const char **why);
 /* Answer the ack (args is an array, reference stolen); no-op without ack. */
 void	 cf_event_ack(struct cf_event_ctx *ctx, json_t *args);
-/* Start the periodic info summary line (log-summary-interval). */
 struct cf_worker;
+/*
+ * The module's state (w->events): allocated before the shell wires
+ * anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int	 cf_event_init(struct cf_worker *w);
+void	 cf_event_free(struct cf_worker *w);
+/* Start the periodic info summary line (log-summary-interval). */
 void	 cf_event_summary_start(struct cf_worker *w);
 /* The name of event table row i, or NULL past the end (/metrics). */
 const char *cf_event_name(unsigned i);

@@ -88,11 +88,15 @@ stored(const char *user_id)
 	return (p);
 }
 
-/*
- * Set while healing after a Redis outage (cf_presence_heal): the events go
- * to this worker's sockets only, since every worker heals its own.
- */
-static int local_only;
+/* The module's state, cf_w->presence (proc.h). */
+struct cf_presence_state {
+	/*
+	 * Set while healing after a Redis outage (cf_presence_heal): the
+	 * events go to this worker's sockets only, since every worker heals
+	 * its own.
+	 */
+	int	 local_only;
+};
 
 /*
  * event(payload) to every authenticated socket; takes payload.  While
@@ -101,7 +105,7 @@ static int local_only;
 static void
 emit_authenticated(const char *event, json_t *payload)
 {
-	if (local_only)
+	if (cf_w->presence->local_only)
 		cf_room_emit_local("authenticated", NULL, event, payload);
 	else
 		cf_room_emit("authenticated", NULL, event, payload);
@@ -349,9 +353,24 @@ cf_presence_heal(const char *key, uint32_t total)
 		return;
 	if (cf_store_user_name(cf_db(), key + 2, name, sizeof(name)) != 0)
 		cf_strlcpy(name, key + 2, sizeof(name));
-	local_only = 1;
+	cf_w->presence->local_only = 1;
 	user_changed(key + 2, name, total > 0 ? 0 : 1, total);
-	local_only = 0;
+	cf_w->presence->local_only = 0;
+}
+
+int
+cf_presence_init(struct cf_worker *w)
+{
+	if ((w->presence = calloc(1, sizeof(*w->presence))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_presence_free(struct cf_worker *w)
+{
+	free(w->presence);
+	w->presence = NULL;
 }
 
 /*

@@ -21,21 +21,13 @@
 /* Seconds a forwarded request may wait beyond a ping interval + timeout. */
 #define CF_FWD_SLACK_S	10
 
-/* Outstanding forwarded requests of this worker: id -> wsi. */
-struct fwd {
-	uint32_t	 id;
-	struct lws	*wsi;
-	UT_hash_handle	 hh;
-};
-static struct fwd *fwds;
-static uint32_t fwd_next = 1;
-
 /* ------------------------------------------------ forwarded requests */
 
 int
 cf_fwd_forward(struct lws *wsi, struct pss *pss, int slot, int post,
     const uint8_t *body, size_t len)
 {
+	struct cf_http_state *st = cf_w->http;
 	struct cf_ipc_fwd_req h;
 	struct cf_buf b = { 0 };
 	struct fwd *f;
@@ -44,11 +36,11 @@ cf_fwd_forward(struct lws *wsi, struct pss *pss, int slot, int post,
 	if (pss->fwd_id == 0) {
 		if ((f = calloc(1, sizeof(*f))) == NULL)
 			return (-1);
-		f->id = fwd_next++;
-		if (fwd_next == 0)
-			fwd_next = 1;
+		f->id = st->fwd_next++;
+		if (st->fwd_next == 0)
+			st->fwd_next = 1;
 		f->wsi = wsi;
-		HASH_ADD_INT(fwds, id, f);
+		HASH_ADD_INT(st->fwds, id, f);
 		pss->fwd_id = f->id;
 	}
 	pss->kind = K_FWD;
@@ -84,9 +76,9 @@ cf_fwd_forget(struct pss *pss)
 
 	if (pss->fwd_id == 0)
 		return;
-	HASH_FIND_INT(fwds, &pss->fwd_id, f);
+	HASH_FIND_INT(cf_w->http->fwds, &pss->fwd_id, f);
 	if (f != NULL) {
-		HASH_DEL(fwds, f);
+		HASH_DEL(cf_w->http->fwds, f);
 		free(f);
 	}
 	pss->fwd_id = 0;
@@ -199,9 +191,8 @@ cf_http_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
 	struct fwd *f;
 	struct pss *pss;
 
-	(void)w;
 	memcpy(&h, data, sizeof(h));
-	HASH_FIND_INT(fwds, &h.id, f);
+	HASH_FIND_INT(w->http->fwds, &h.id, f);
 	if (f == NULL)
 		return;		/* the client went away meanwhile */
 	pss = lws_wsi_user(f->wsi);

@@ -29,7 +29,11 @@
 #include "eio/http.h"
 #include "eio/http_int.h"
 
-/* Serve bare Engine.IO echo sessions at /engine.io/ (conformance server). */
+/*
+ * Serve bare Engine.IO echo sessions at /engine.io/ (conformance server).
+ * Set before the master forks, like cf_app: a process setting, not a
+ * worker's state, so it is not in struct cf_worker.
+ */
 int cf_http_engine_echo;
 
 const char *const cf_http_ec_msg[] = {
@@ -92,25 +96,25 @@ cf_http_dup_origin(struct lws *wsi, int *failed)
 void
 cf_http_log_refused_origin(const char *origin, const char *what)
 {
-	static uint64_t last;
-	static unsigned suppressed;
+	struct cf_http_state *st = cf_w->http;
 	char o[160];
 	uint64_t now = cf_now_ms();
 	size_t i;
 
-	if (last != 0 && now - last < CF_ORIGIN_LOG_MS) {
-		suppressed++;
+	if (st->origin_logged != 0 &&
+	    now - st->origin_logged < CF_ORIGIN_LOG_MS) {
+		st->origin_suppressed++;
 		return;
 	}
-	last = now;
+	st->origin_logged = now;
 	for (i = 0; origin[i] != '\0' && i < sizeof(o) - 1; i++)
 		o[i] = (origin[i] > ' ' && origin[i] < 0x7f) ? origin[i] : '?';
 	o[i] = '\0';
 	cf_log_warnx("%s from origin %s%s refused: not allowed by cors-origin "
 	    "(add \"cors-origin %s\" to allow it); %u more refused since the "
 	    "last such line (one per %d s)", what, o, origin[i] ? "..." : "",
-	    o, suppressed, CF_ORIGIN_LOG_MS / 1000);
-	suppressed = 0;
+	    o, st->origin_suppressed, CF_ORIGIN_LOG_MS / 1000);
+	st->origin_suppressed = 0;
 }
 
 /*
@@ -529,6 +533,32 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	}
 	return (0);
+}
+
+/* -------------------------------------------------------------- state */
+
+int
+cf_http_init(struct cf_worker *w)
+{
+	if ((w->http = calloc(1, sizeof(*w->http))) == NULL)
+		return (-1);
+	w->http->fwd_next = 1;
+	return (0);
+}
+
+void
+cf_http_free(struct cf_worker *w)
+{
+	struct fwd *f, *tmp;
+
+	if (w->http == NULL)
+		return;
+	HASH_ITER(hh, w->http->fwds, f, tmp) {
+		HASH_DEL(w->http->fwds, f);
+		free(f);
+	}
+	free(w->http);
+	w->http = NULL;
 }
 
 const struct lws_protocols cf_http_protocols[] = {

@@ -19,6 +19,12 @@ extern const struct lws_protocols cf_http_protocols[];
 /* Serve /engine.io/ as a bare Engine.IO echo (the conformance server). */
 extern int cf_http_engine_echo;
 /*
+ * The protocol's state (w->http, http_int.h): allocated before the shell
+ * wires anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int	 cf_http_init(struct cf_worker *w);
+void	 cf_http_free(struct cf_worker *w);
+/*
  * CF_IPC_FWD_REQ from slot src: serve it for a session we own.  0/-1.
  * data is the payload as the inbox delivers it: at least a struct
  * cf_ipc_fwd_req (ipc.c checks cf_ipc_minlen before dispatch), then the

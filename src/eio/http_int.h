@@ -75,6 +75,25 @@ extern const char *const cf_http_ec_msg[];
 /* What the sessions of this protocol call their transport through. */
 extern const struct cf_transport_ops cf_http_transport;
 
+/* An outstanding forwarded request of this worker: id -> wsi (fwd.c). */
+struct fwd {
+	uint32_t	 id;
+	struct lws	*wsi;
+	UT_hash_handle	 hh;
+};
+
+/*
+ * The protocol's state, cf_w->http (proc.h): allocated by cf_http_init(),
+ * released by cf_http_free().
+ */
+struct cf_http_state {
+	struct fwd	*fwds;		/* fwd.c: by id */
+	uint32_t	 fwd_next;	/* fwd.c: the next id, never 0 */
+	uint64_t	 origin_logged;	/* http.c: ms, the last refused
+					   origin logged */
+	unsigned	 origin_suppressed;	/* refused since, not logged */
+};
+
 /* ------------------------------------------------------ http.c */
 
 /*

@@ -19,6 +19,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "eio/session.h"
+#include "eio/session_int.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
 #define CF_DRAIN_CLOSE_MS	1000
@@ -31,12 +32,12 @@
 /* WebSocket close code for a slow consumer: "try again later". */
 #define CF_WS_CLOSE_SLOW	1013
 
-/* Set by the process shell before the loop starts (cf_worker_main). */
+/*
+ * Set by the process shell before the loop starts (cf_worker_main), or by
+ * a program before the master forks (the conformance server): a process
+ * setting, not a worker's state, so it is not in struct cf_worker.
+ */
 const struct cf_app *cf_app;
-
-static struct cf_sess *free_list;
-/* WebSocket sessions with packets queued in this loop turn. */
-static struct cf_sess *flush_list;
 
 /* ------------------------------------------------------------- timers */
 
@@ -279,7 +280,6 @@ cf_sess_addr_bucket(struct cf_worker *w, int fd)
 int
 cf_sess_admit(struct cf_worker *w, uint32_t bucket)
 {
-	static uint64_t logged_at;
 	const struct cf_conf *conf = w->conf;
 	struct cf_shm_stats *st;
 	uint64_t all = 0, addr = 0, now;
@@ -302,8 +302,8 @@ cf_sess_admit(struct cf_worker *w, uint32_t bucket)
 	if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 		__atomic_add_fetch(&st->unauth_refused, 1, __ATOMIC_RELAXED);
 	now = cf_now_ms();
-	if (now - logged_at >= 1000) {
-		logged_at = now;
+	if (now - w->sess->admit_logged >= 1000) {
+		w->sess->admit_logged = now;
 		cf_log_info("new connection refused: %s unauthenticated "
 		    "connections reached",
 		    all >= conf->max_unauthenticated ? "max-unauthenticated" :
@@ -391,8 +391,8 @@ sess_finish(struct cf_sess *s)
 	}
 	cf_log_debug("session %s closed: %s", s->sid,
 	    s->close_reason ? s->close_reason : "closed");
-	s->free_next = free_list;
-	free_list = s;
+	s->free_next = w->sess->free_list;
+	w->sess->free_list = s;
 }
 
 /*
@@ -538,10 +538,11 @@ sess_free_cb(uv_handle_t *h)
 void
 cf_sess_flush(void)
 {
+	struct cf_session_state *st = cf_w->sess;
 	struct cf_sess *s;
 
-	while ((s = flush_list) != NULL) {
-		flush_list = s->flush_next;
+	while ((s = st->flush_list) != NULL) {
+		st->flush_list = s->flush_next;
 		s->flush_next = NULL;
 		s->flush_queued = 0;
 		/* Closing already (another close came in the same turn): let
@@ -553,15 +554,29 @@ cf_sess_flush(void)
 	}
 }
 
+int
+cf_sess_init(struct cf_worker *w)
+{
+	if ((w->sess = calloc(1, sizeof(*w->sess))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_sess_free(struct cf_worker *w)
+{
+	free(w->sess);
+	w->sess = NULL;
+}
+
 void
 cf_sess_reap(struct cf_worker *w)
 {
 	struct cf_sess *s;
 
 	cf_sess_flush();
-	(void)w;
-	while ((s = free_list) != NULL) {
-		free_list = s->free_next;
+	while ((s = w->sess->free_list) != NULL) {
+		w->sess->free_list = s->free_next;
 		uv_close((uv_handle_t *)&s->timer, sess_free_cb);
 	}
 }
@@ -606,8 +621,8 @@ sess_mark_slow(struct cf_sess *s)
 	cf_outq_clear(&s->q);
 	if (!s->flush_queued) {
 		s->flush_queued = 1;
-		s->flush_next = flush_list;
-		flush_list = s;
+		s->flush_next = cf_w->sess->flush_list;
+		cf_w->sess->flush_list = s;
 	}
 }
 
@@ -647,8 +662,8 @@ cf_sess_wake(struct cf_sess *s)
 	if (s->transport == CF_T_WEBSOCKET) {
 		if (s->ws_wsi != NULL && !s->flush_queued) {
 			s->flush_queued = 1;
-			s->flush_next = flush_list;
-			flush_list = s;
+			s->flush_next = cf_w->sess->flush_list;
+			cf_w->sess->flush_list = s;
 		}
 		return;
 	}

@@ -226,6 +226,12 @@ struct cf_sess	*cf_sess_find(struct cf_worker *w, const char *sid);
 #define CF_CLOSE_FORCED		1
 #define CF_CLOSE_GRACEFUL	2
 void		 cf_sess_close(struct cf_sess *s, const char *reason, int notify);
+/*
+ * The module's state (w->sess, session_int.h): allocated before the shell
+ * wires anything, 0/-1; released once the loop is closed (NULL-safe).
+ */
+int		 cf_sess_init(struct cf_worker *w);
+void		 cf_sess_free(struct cf_worker *w);
 /* Free sessions closed since the last pass.  Called from the loop. */
 void		 cf_sess_reap(struct cf_worker *w);
 void		 cf_sess_flush(void);

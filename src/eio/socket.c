@@ -18,6 +18,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "eio/session.h"
+#include "eio/session_int.h"
 
 static void
 make_id(char *dst)
@@ -190,12 +191,10 @@ drop_acks(struct cf_sess *s)
 	}
 }
 
-static void (*left_fn)(struct cf_sess *s);
-
 void
 cf_sock_on_left(void (*fn)(struct cf_sess *s))
 {
-	left_fn = fn;
+	cf_w->sess->left_fn = fn;
 }
 
 static void
@@ -206,8 +205,8 @@ sock_left(struct cf_sess *s, const char *reason)
 	s->connected = 0;
 	if (cf_app->on_disconnect != NULL)
 		cf_app->on_disconnect(s, reason);
-	if (left_fn != NULL)
-		left_fn(s);
+	if (cf_w->sess->left_fn != NULL)
+		cf_w->sess->left_fn(s);
 	drop_acks(s);
 }
 

@@ -275,6 +275,7 @@ ws_header(uint8_t *h, int binary, size_t len)
 static int
 ws_drain(struct lws *wsi, struct cf_sess *s)
 {
+	/* Scratch of this call only (nothing is kept across calls). */
 	static uint8_t hdr[CF_WS_IOV][10];
 	static struct iovec iov[2 * CF_WS_IOV];
 	struct cf_msg *m[CF_WS_IOV];

@@ -55,26 +55,29 @@ struct change {
 	void		*arg;
 };
 
-static struct cf_worker	*cw;
-static cf_cluster_edge_fn edge_fn;	/* registered by the application */
-static cf_cluster_heal_fn heal_fn;
-static struct cf_redis	*credis;
-static struct entry	*mine;		/* this worker's counts > 0 */
-static struct entry	*rep;		/* the cluster's "u:" totals */
-static struct entry	*prev;		/* users online when Redis went away:
+/* The module's state, cf_w->cluster (proc.h). */
+struct cf_cluster_state {
+	cf_cluster_edge_fn edge_fn;	/* registered by the application */
+	cf_cluster_heal_fn heal_fn;
+	struct cf_redis	*credis;
+	struct entry	*mine;		/* this worker's counts > 0 */
+	struct entry	*rep;		/* the cluster's "u:" totals */
+	struct entry	*prev;		/* users online when Redis went away:
 					   n = 1 on other hosts only, 2 here */
-static struct entry	*told;		/* totals published since then */
-static int		 healing;	/* an outage was seen, heal pending */
-static uv_timer_t	 heal;
-static int		 up;
-static int		 syncing;	/* a SYNC is in flight */
-static int		 sync_again;	/* another one is needed after it */
-static size_t		 pending;
-static uv_timer_t	 tick;
-static int		 tick_on;
-static unsigned		 ticks;
-static uint64_t		 up_since;	/* ms, monotonic */
-static long long	 floor_seq;	/* totals up to it came from the last DUMP */
+	struct entry	*told;		/* totals published since then */
+	int		 healing;	/* an outage was seen, heal pending */
+	uv_timer_t	 heal;
+	int		 up;
+	int		 syncing;	/* a SYNC is in flight */
+	int		 sync_again;	/* another one is needed after it */
+	size_t		 pending;
+	uv_timer_t	 tick;
+	int		 tick_on;
+	unsigned	 ticks;
+	uint64_t	 up_since;	/* ms, monotonic */
+	long long	 floor_seq;	/* totals up to it came from the last
+					   DUMP */
+};
 
 /* Sum of the member counts of hash h; helpers shared by the scripts. */
 #define LUA_COMMON \
@@ -196,9 +199,10 @@ table_clear(struct entry **t)
 static void
 rep_set(const char *key, uint32_t n, long long seq)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e;
 
-	if (seq <= floor_seq || (e = entry_get(&rep, key, 1)) == NULL ||
+	if (seq <= cs->floor_seq || (e = entry_get(&cs->rep, key, 1)) == NULL ||
 	    seq <= e->seq)
 		return;
 	e->n = n;
@@ -251,6 +255,7 @@ static int
 eval(const char *script, void (*cb)(void *, struct redisReply *),
     void *arg, int argc, const char **args)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	const char **argv;
 	int rc;
 
@@ -261,7 +266,7 @@ eval(const char *script, void (*cb)(void *, struct redisReply *),
 	argv[2] = "0";
 	if (argc > 0)
 		memcpy(argv + 3, args, (size_t)argc * sizeof(*argv));
-	rc = cf_redis_command(credis, cb, arg, argc + 3, argv, NULL);
+	rc = cf_redis_command(cs->credis, cb, arg, argc + 3, argv, NULL);
 	free(argv);
 	return (rc);
 }
@@ -271,13 +276,14 @@ eval(const char *script, void (*cb)(void *, struct redisReply *),
 static void
 change_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct change *c = arg;
 	long long b, a;
 
-	pending--;
+	cs->pending--;
 	b = int_at(r, 0);
 	a = int_at(r, 1);
-	if (credis == NULL || !reply_ok(r, "change"))
+	if (cs->credis == NULL || !reply_ok(r, "change"))
 		b = a = -1;
 	else if (b == -1)
 		start_sync();	/* we had been reaped: rewrite everything */
@@ -290,15 +296,16 @@ int
 cf_cluster_change(const char *key, int delta, cf_cluster_done_fn fn,
     void *arg)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct change *c;
 	struct entry *e;
 	const char *args[3];
 	char num[16];
 	long long n;
 
-	if (credis == NULL)
+	if (cs->credis == NULL)
 		return (-1);
-	if ((e = entry_get(&mine, key, 1)) == NULL) {
+	if ((e = entry_get(&cs->mine, key, 1)) == NULL) {
 		cf_log_warnx("cluster: %s not counted (out of memory)", key);
 		return (-1);
 	}
@@ -306,19 +313,19 @@ cf_cluster_change(const char *key, int delta, cf_cluster_done_fn fn,
 	e->n = n > 0 ? (uint32_t)n : 0;
 	snprintf(num, sizeof(num), "%" PRIu32, e->n);
 	if (e->n == 0)
-		entry_drop(&mine, e);
-	if (!up || (c = malloc(sizeof(*c))) == NULL)
+		entry_drop(&cs->mine, e);
+	if (!cs->up || (c = malloc(sizeof(*c))) == NULL)
 		return (-1);
 	c->fn = fn;
 	c->arg = arg;
-	args[0] = cw->uid;
+	args[0] = cf_w->uid;
 	args[1] = key;
 	args[2] = num;
 	if (eval(lua_change, change_reply, c, 3, args) == -1) {
 		free(c);
 		return (-1);
 	}
-	pending++;
+	cs->pending++;
 	return (0);
 }
 
@@ -328,6 +335,7 @@ cf_cluster_change(const char *key, int delta, cf_cluster_done_fn fn,
 static void
 report(const redisReply *r, size_t off, size_t step)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	const char *key;
 	size_t i;
 
@@ -335,20 +343,22 @@ report(const redisReply *r, size_t off, size_t step)
 		return;
 	for (i = off; i + 2 < r->elements; i += step)
 		if ((key = str_at(r, i)) != NULL)
-			edge_fn(key, int_at(r, i + 1), int_at(r, i + 2));
+			cs->edge_fn(key, int_at(r, i + 1), int_at(r, i + 2));
 }
 
 static void
 sync_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
+
 	(void)arg;
-	syncing = 0;
-	if (credis == NULL)
+	cs->syncing = 0;
+	if (cs->credis == NULL)
 		return;
 	if (reply_ok(r, "sync"))
 		report(r, 0, 3);
-	if (sync_again) {
-		sync_again = 0;
+	if (cs->sync_again) {
+		cs->sync_again = 0;
 		start_sync();
 	}
 }
@@ -357,15 +367,16 @@ sync_reply(void *arg, struct redisReply *r)
 static void
 start_sync(void)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e, *tmp;
 	const char **args;
 	char ttl[16], (*nums)[12];
-	size_t n = HASH_COUNT(mine), i = 0;
+	size_t n = HASH_COUNT(cs->mine), i = 0;
 
-	if (!up)
+	if (!cs->up)
 		return;
-	if (syncing) {
-		sync_again = 1;
+	if (cs->syncing) {
+		cs->sync_again = 1;
 		return;
 	}
 	if (n > SYNC_MAX_KEYS)
@@ -375,10 +386,10 @@ start_sync(void)
 	if (args == NULL || nums == NULL)
 		goto done;
 	snprintf(ttl, sizeof(ttl), "%" PRIu32,
-	    cw->conf->presence_host_timeout_ms);
-	args[0] = cw->uid;
+	    cf_w->conf->presence_host_timeout_ms);
+	args[0] = cf_w->uid;
 	args[1] = ttl;
-	HASH_ITER(hh, mine, e, tmp) {
+	HASH_ITER(hh, cs->mine, e, tmp) {
 		if (i == n)
 			break;
 		snprintf(nums[i], sizeof(nums[i]), "%" PRIu32, e->n);
@@ -387,7 +398,7 @@ start_sync(void)
 		i++;
 	}
 	if (eval(lua_sync, sync_reply, NULL, (int)(2 + 2 * i), args) == 0)
-		syncing = 1;
+		cs->syncing = 1;
  done:
 	free(args);
 	free(nums);
@@ -398,8 +409,10 @@ start_sync(void)
 static void
 heartbeat_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
+
 	(void)arg;
-	if (credis == NULL || !reply_ok(r, "heartbeat"))
+	if (cs->credis == NULL || !reply_ok(r, "heartbeat"))
 		return;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
 		cf_log_info("cluster: heartbeat had expired; resynchronising");
@@ -410,11 +423,12 @@ heartbeat_reply(void *arg, struct redisReply *r)
 static void
 reap_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	const char *m, *last = "";
 	size_t i;
 
 	(void)arg;
-	if (credis == NULL || !reply_ok(r, "reap") ||
+	if (cs->credis == NULL || !reply_ok(r, "reap") ||
 	    r->type != REDIS_REPLY_ARRAY || r->elements == 0)
 		return;
 	for (i = 0; i < r->elements; i += 4) {
@@ -436,14 +450,15 @@ static void tick_arm(void);
 static void
 tick_cb(uv_timer_t *t)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	const char *args[2];
 	char ttl[16];
 
 	(void)t;
-	if (up) {
+	if (cs->up) {
 		snprintf(ttl, sizeof(ttl), "%" PRIu32,
-		    cw->conf->presence_host_timeout_ms);
-		args[0] = cw->uid;
+		    cf_w->conf->presence_host_timeout_ms);
+		args[0] = cf_w->uid;
 		args[1] = ttl;
 		(void)eval(lua_heartbeat, heartbeat_reply, NULL, 2, args);
 		/*
@@ -451,10 +466,11 @@ tick_cb(uv_timer_t *t)
 		 * reconnected yet, and their heartbeats may have expired
 		 * while nobody could refresh them.
 		 */
-		if (cf_now_ms() - up_since >= cw->conf->presence_host_timeout_ms)
+		if (cf_now_ms() - cs->up_since >=
+		    cf_w->conf->presence_host_timeout_ms)
 			(void)eval(lua_reap, reap_reply, NULL, 0, args);
 		/* Pub/sub may lose a message: reload the mirror now and then. */
-		if (++ticks % DUMP_EVERY == 0)
+		if (++cs->ticks % DUMP_EVERY == 0)
 			(void)eval(lua_dump, dump_reply, NULL, 0, NULL);
 	}
 	tick_arm();
@@ -464,9 +480,10 @@ tick_cb(uv_timer_t *t)
 static void
 tick_arm(void)
 {
-	uint64_t every = cw->conf->presence_host_timeout_ms / 3;
+	struct cf_cluster_state *cs = cf_w->cluster;
+	uint64_t every = cf_w->conf->presence_host_timeout_ms / 3;
 
-	uv_timer_start(&tick, tick_cb, every > 50 ? every : 50, 0);
+	uv_timer_start(&cs->tick, tick_cb, every > 50 ? every : 50, 0);
 }
 
 /* --------------------------------------------------------- the mirror */
@@ -479,27 +496,28 @@ tick_arm(void)
 static void
 dump_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e, *tmp;
 	const char *key;
 	long long seq, n;
 	size_t i;
 
 	(void)arg;
-	if (credis == NULL || !reply_ok(r, "dump") ||
+	if (cs->credis == NULL || !reply_ok(r, "dump") ||
 	    r->type != REDIS_REPLY_ARRAY || r->elements == 0)
 		return;
 	seq = int_at(r, 0);
-	if (seq < floor_seq)
+	if (seq < cs->floor_seq)
 		return;
-	floor_seq = seq;
-	HASH_ITER(hh, rep, e, tmp)
+	cs->floor_seq = seq;
+	HASH_ITER(hh, cs->rep, e, tmp)
 		if (e->seq <= seq)
-			entry_drop(&rep, e);
+			entry_drop(&cs->rep, e);
 	for (i = 1; i + 1 < r->elements; i += 2) {
 		key = str_at(r, i);
 		n = int_at(r, i + 1);
 		if (key != NULL && n > 0 &&
-		    (e = entry_get(&rep, key, 1)) != NULL && e->seq <= seq) {
+		    (e = entry_get(&cs->rep, key, 1)) != NULL && e->seq <= seq) {
 			e->n = (uint32_t)n;
 			e->seq = seq;
 		}
@@ -509,6 +527,7 @@ dump_reply(void *arg, struct redisReply *r)
 void
 cf_cluster_message(const uint8_t *p, size_t len)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	char buf[CF_SHM_USER_MAX + 48], *key;
 	long long seq, n;
 	int off = 0;
@@ -523,17 +542,18 @@ cf_cluster_message(const uint8_t *p, size_t len)
 	key = buf + off;
 	rep_set(key, (uint32_t)n, seq);
 	/* Its edges, if any, are being announced by the publisher. */
-	if (healing)
-		(void)entry_get(&told, key, 1);
+	if (cs->healing)
+		(void)entry_get(&cs->told, key, 1);
 }
 
 uint32_t
 cf_cluster_total(const char *key)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e;
 	uint32_t local = cf_shm_presence_get(cf_w->shm, key);
 
-	if (credis == NULL || (e = entry_get(&rep, key, 0)) == NULL)
+	if (cs->credis == NULL || (e = entry_get(&cs->rep, key, 0)) == NULL)
 		return (local);
 	return (e->n > local ? e->n : local);
 }
@@ -548,12 +568,13 @@ struct each_arg {
 static int
 each_local(void *arg, const char *key, uint32_t total)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct each_arg *ea = arg;
 	struct entry *e;
 
 	if (strncmp(key, "u:", 2) != 0 || total == 0)
 		return (0);
-	if ((e = entry_get(&rep, key, 0)) != NULL && e->n > 0)
+	if ((e = entry_get(&cs->rep, key, 0)) != NULL && e->n > 0)
 		return (0);
 	ea->n++;
 	return (ea->fn(ea->arg, key, total));
@@ -562,10 +583,11 @@ each_local(void *arg, const char *key, uint32_t total)
 size_t
 cf_cluster_each(int (*fn)(void *, const char *, uint32_t), void *arg)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct each_arg ea = { fn, arg, 0 };
 	struct entry *e, *tmp;
 
-	HASH_ITER(hh, rep, e, tmp) {
+	HASH_ITER(hh, cs->rep, e, tmp) {
 		if (e->n == 0)
 			continue;
 		ea.n++;
@@ -586,15 +608,16 @@ cf_cluster_each(int (*fn)(void *, const char *, uint32_t), void *arg)
 static void
 remember_online(void)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e, *tmp, *p;
 
-	healing = 1;
-	table_clear(&told);
-	HASH_ITER(hh, rep, e, tmp) {
-		if (e->n == 0 || entry_get(&prev, e->key, 0) != NULL ||
-		    (p = entry_get(&prev, e->key, 1)) == NULL)
+	cs->healing = 1;
+	table_clear(&cs->told);
+	HASH_ITER(hh, cs->rep, e, tmp) {
+		if (e->n == 0 || entry_get(&cs->prev, e->key, 0) != NULL ||
+		    (p = entry_get(&cs->prev, e->key, 1)) == NULL)
 			continue;
-		p->n = cf_shm_presence_get(cw->shm, e->key) > 0 ? 2 : 1;
+		p->n = cf_shm_presence_get(cf_w->shm, e->key) > 0 ? 2 : 1;
 	}
 }
 
@@ -609,38 +632,41 @@ remember_online(void)
 static void
 heal_reply(void *arg, struct redisReply *r)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
 	struct entry *e, *tmp;
 	size_t n = 0;
 
 	dump_reply(arg, r);
-	if (credis == NULL || !up || !reply_ok(r, "heal"))
+	if (cs->credis == NULL || !cs->up || !reply_ok(r, "heal"))
 		return;
-	HASH_ITER(hh, prev, e, tmp)
-		if (e->n == 1 && entry_get(&told, e->key, 0) == NULL &&
+	HASH_ITER(hh, cs->prev, e, tmp)
+		if (e->n == 1 && entry_get(&cs->told, e->key, 0) == NULL &&
 		    cf_cluster_total(e->key) == 0) {
-			heal_fn(e->key, 0);
+			cs->heal_fn(e->key, 0);
 			n++;
 		}
-	HASH_ITER(hh, rep, e, tmp)
-		if (e->n > 0 && entry_get(&told, e->key, 0) == NULL &&
-		    entry_get(&prev, e->key, 0) == NULL &&
-		    cf_shm_presence_get(cw->shm, e->key) == 0) {
-			heal_fn(e->key, e->n);
+	HASH_ITER(hh, cs->rep, e, tmp)
+		if (e->n > 0 && entry_get(&cs->told, e->key, 0) == NULL &&
+		    entry_get(&cs->prev, e->key, 0) == NULL &&
+		    cf_shm_presence_get(cf_w->shm, e->key) == 0) {
+			cs->heal_fn(e->key, e->n);
 			n++;
 		}
 	if (n > 0)
 		cf_log_info("cluster: %zu users came or went unannounced during "
 		    "the Redis outage", n);
-	table_clear(&prev);
-	table_clear(&told);
-	healing = 0;
+	table_clear(&cs->prev);
+	table_clear(&cs->told);
+	cs->healing = 0;
 }
 
 static void
 heal_cb(uv_timer_t *t)
 {
+	struct cf_cluster_state *cs = cf_w->cluster;
+
 	(void)t;
-	if (up)
+	if (cs->up)
 		(void)eval(lua_dump, heal_reply, NULL, 0, NULL);
 }
 
@@ -649,24 +675,26 @@ heal_cb(uv_timer_t *t)
 void
 cf_cluster_state(int is_up)
 {
-	if (credis == NULL)
+	struct cf_cluster_state *cs = cf_w->cluster;
+
+	if (cs->credis == NULL)
 		return;
-	if (!is_up && up)
+	if (!is_up && cs->up)
 		remember_online();
-	up = is_up;
-	if (!up) {
-		syncing = 0;
-		sync_again = 0;
-		uv_timer_stop(&heal);
+	cs->up = is_up;
+	if (!cs->up) {
+		cs->syncing = 0;
+		cs->sync_again = 0;
+		uv_timer_stop(&cs->heal);
 		return;
 	}
-	if (healing)
-		uv_timer_start(&heal, heal_cb,
-		    cw->conf->presence_host_timeout_ms, 0);
-	up_since = cf_now_ms();
+	if (cs->healing)
+		uv_timer_start(&cs->heal, heal_cb,
+		    cf_w->conf->presence_host_timeout_ms, 0);
+	cs->up_since = cf_now_ms();
 	/* Redis may have restarted: its sequence numbers start again. */
-	table_clear(&rep);
-	floor_seq = 0;
+	table_clear(&cs->rep);
+	cs->floor_seq = 0;
 	start_sync();
 	(void)eval(lua_dump, dump_reply, NULL, 0, NULL);
 }
@@ -674,51 +702,77 @@ cf_cluster_state(int is_up)
 int
 cf_cluster_on(void)
 {
-	return (credis != NULL);
+	return (cf_w->cluster->credis != NULL);
 }
 
 size_t
 cf_cluster_pending(void)
 {
-	return (pending);
+	return (cf_w->cluster->pending);
 }
 
 void
 cf_cluster_on_edge(cf_cluster_edge_fn edge, cf_cluster_heal_fn heal)
 {
-	edge_fn = edge;
-	heal_fn = heal;
+	cf_w->cluster->edge_fn = edge;
+	cf_w->cluster->heal_fn = heal;
 }
 
 int
 cf_cluster_start(struct cf_worker *w, struct cf_redis *redis)
 {
-	cw = w;
-	credis = redis;
+	struct cf_cluster_state *cs = w->cluster;
+
+	cs->credis = redis;
 	if (redis == NULL)
 		return (0);
-	uv_timer_init(&w->loop, &tick);
-	uv_timer_init(&w->loop, &heal);
-	tick_on = 1;
+	uv_timer_init(&w->loop, &cs->tick);
+	uv_timer_init(&w->loop, &cs->heal);
+	cs->tick_on = 1;
 	tick_arm();
-	uv_unref((uv_handle_t *)&tick);
-	uv_unref((uv_handle_t *)&heal);
+	uv_unref((uv_handle_t *)&cs->tick);
+	uv_unref((uv_handle_t *)&cs->heal);
 	return (0);
 }
 
 void
 cf_cluster_stop(void)
 {
-	credis = NULL;
-	up = 0;
-	if (tick_on) {
-		uv_close((uv_handle_t *)&tick, NULL);
-		uv_close((uv_handle_t *)&heal, NULL);
-		tick_on = 0;
+	struct cf_cluster_state *cs = cf_w->cluster;
+
+	cs->credis = NULL;
+	cs->up = 0;
+	if (cs->tick_on) {
+		uv_close((uv_handle_t *)&cs->tick, NULL);
+		uv_close((uv_handle_t *)&cs->heal, NULL);
+		cs->tick_on = 0;
 	}
-	table_clear(&mine);
-	table_clear(&rep);
-	table_clear(&prev);
-	table_clear(&told);
-	healing = 0;
+	table_clear(&cs->mine);
+	table_clear(&cs->rep);
+	table_clear(&cs->prev);
+	table_clear(&cs->told);
+	cs->healing = 0;
+}
+
+int
+cf_cluster_init(struct cf_worker *w)
+{
+	if ((w->cluster = calloc(1, sizeof(*w->cluster))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_cluster_free(struct cf_worker *w)
+{
+	struct cf_cluster_state *cs = w->cluster;
+
+	if (cs == NULL)
+		return;
+	table_clear(&cs->mine);
+	table_clear(&cs->rep);
+	table_clear(&cs->prev);
+	table_clear(&cs->told);
+	free(cs);
+	w->cluster = NULL;
 }

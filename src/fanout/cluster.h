@@ -45,6 +45,13 @@ typedef void	(*cf_cluster_heal_fn)(const char *key, uint32_t total);
 void		 cf_cluster_on_edge(cf_cluster_edge_fn edge,
 		    cf_cluster_heal_fn heal);
 
+/*
+ * The module's state (w->cluster, with the functions registered here):
+ * allocated before the shell wires anything, 0/-1; released once the loop
+ * is closed (NULL-safe).
+ */
+int		 cf_cluster_init(struct cf_worker *w);
+void		 cf_cluster_free(struct cf_worker *w);
 /* Start on the relay's Redis client (not owned); redis NULL: off.  0/-1. */
 int		 cf_cluster_start(struct cf_worker *w, struct cf_redis *redis);
 /* Stop the timers and forget the state.  Call before freeing the client. */

@@ -38,7 +38,8 @@
 #define CF_ACCEPT_BACKOFF_MS	500
 #define CF_ACCEPT_LOG_MS	10000
 
-struct listener {
+/* A listening socket the master bound (w->listeners). */
+struct cf_listener {
 	int		 fd;
 	uv_poll_t	 poll;
 };
@@ -51,13 +52,6 @@ struct pending {
 	uint64_t	 deadline;
 	int		 closing;
 };
-
-static struct listener	*listeners;
-static int		 nlisteners;
-static uv_timer_t	 backoff_timer;
-static int		 backoff_init;
-static uint64_t		 backoff_logged;	/* when, in ms, 0 never */
-static unsigned long	 backoff_count;		/* pauses not yet logged */
 
 void
 cf_accept_adopt(struct cf_worker *w, int fd)
@@ -250,8 +244,9 @@ backoff_end(uv_timer_t *t)
 
 	if (w->draining)
 		return;
-	for (i = 0; i < nlisteners; i++)
-		uv_poll_start(&listeners[i].poll, UV_READABLE, listener_readable);
+	for (i = 0; i < w->nlisteners; i++)
+		uv_poll_start(&w->listeners[i].poll, UV_READABLE,
+		    listener_readable);
 }
 
 /* accept4 failed with err for lack of resources: pause, log sparingly. */
@@ -261,25 +256,26 @@ backoff_start(struct cf_worker *w, int err)
 	uint64_t now = cf_now_ms();
 	int i;
 
-	for (i = 0; i < nlisteners; i++)
-		uv_poll_stop(&listeners[i].poll);
-	uv_timer_start(&backoff_timer, backoff_end, CF_ACCEPT_BACKOFF_MS, 0);
-	backoff_count++;
-	if (backoff_logged != 0 && now - backoff_logged < CF_ACCEPT_LOG_MS)
+	for (i = 0; i < w->nlisteners; i++)
+		uv_poll_stop(&w->listeners[i].poll);
+	uv_timer_start(&w->backoff_timer, backoff_end, CF_ACCEPT_BACKOFF_MS, 0);
+	w->backoff_count++;
+	if (w->backoff_logged != 0 &&
+	    now - w->backoff_logged < CF_ACCEPT_LOG_MS)
 		return;
-	backoff_logged = now;
+	w->backoff_logged = now;
 	errno = err;
 	cf_log_warn("accept4: not accepting for %d ms (%lu pauses since the "
 	    "last such line; %zu sessions open; the descriptor limit is "
 	    "logged at start as fd_limit, raise it with LimitNOFILE= or "
-	    "ulimit -n)", CF_ACCEPT_BACKOFF_MS, backoff_count, w->nsessions);
-	backoff_count = 0;
+	    "ulimit -n)", CF_ACCEPT_BACKOFF_MS, w->backoff_count, w->nsessions);
+	w->backoff_count = 0;
 }
 
 static void
 listener_readable(uv_poll_t *h, int status, int events)
 {
-	struct listener *l = h->data;
+	struct cf_listener *l = h->data;
 	struct cf_worker *w = cf_w;
 	int i, fd, one = 1;
 
@@ -313,17 +309,18 @@ cf_accept_start(struct cf_worker *w, const int *fds, int n)
 {
 	int i;
 
-	if ((listeners = calloc(n, sizeof(*listeners))) == NULL)
+	if ((w->listeners = calloc(n, sizeof(*w->listeners))) == NULL)
 		return (-1);
-	nlisteners = n;
-	uv_timer_init(&w->loop, &backoff_timer);
-	backoff_timer.data = w;
-	backoff_init = 1;
+	w->nlisteners = n;
+	uv_timer_init(&w->loop, &w->backoff_timer);
+	w->backoff_timer.data = w;
+	w->backoff_init = 1;
 	for (i = 0; i < n; i++) {
-		listeners[i].fd = fds[i];
-		uv_poll_init_socket(&w->loop, &listeners[i].poll, fds[i]);
-		listeners[i].poll.data = &listeners[i];
-		uv_poll_start(&listeners[i].poll, UV_READABLE, listener_readable);
+		w->listeners[i].fd = fds[i];
+		uv_poll_init_socket(&w->loop, &w->listeners[i].poll, fds[i]);
+		w->listeners[i].poll.data = &w->listeners[i];
+		uv_poll_start(&w->listeners[i].poll, UV_READABLE,
+		    listener_readable);
 	}
 	return (0);
 }
@@ -331,25 +328,25 @@ cf_accept_start(struct cf_worker *w, const int *fds, int n)
 static void
 listener_closed(uv_handle_t *h)
 {
-	struct listener *l = h->data;
+	struct cf_listener *l = h->data;
+	struct cf_worker *w = cf_w;
 
 	close(l->fd);
-	if (--nlisteners == 0) {
-		free(listeners);
-		listeners = NULL;
+	if (--w->nlisteners == 0) {
+		free(w->listeners);
+		w->listeners = NULL;
 	}
 }
 
 void
 cf_accept_stop(struct cf_worker *w)
 {
-	int i, n = nlisteners;
+	int i, n = w->nlisteners;
 
-	(void)w;
-	if (backoff_init) {
-		backoff_init = 0;
-		uv_close((uv_handle_t *)&backoff_timer, NULL);
+	if (w->backoff_init) {
+		w->backoff_init = 0;
+		uv_close((uv_handle_t *)&w->backoff_timer, NULL);
 	}
 	for (i = 0; i < n; i++)
-		uv_close((uv_handle_t *)&listeners[i].poll, listener_closed);
+		uv_close((uv_handle_t *)&w->listeners[i].poll, listener_closed);
 }

@@ -47,13 +47,8 @@
 
 struct cf_worker *cf_w;
 
+/* The root of all of this worker's state (proc.h); cf_w points here. */
 static struct cf_worker	 worker;
-static uv_signal_t	 sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_usr2;
-static uv_check_t	 reaper;
-static uv_prepare_t	 flusher;
-static uv_timer_t	 drain_timer;
-static int		 exit_code;
-static int		 shut_down;
 
 static void
 lws_log_emit(int level, const char *line)
@@ -109,10 +104,10 @@ shutdown_now(struct cf_worker *w)
 {
 	struct cf_sess *s, *tmp;
 
-	if (shut_down)
+	if (w->shut_down)
 		return;
-	shut_down = 1;
-	uv_timer_stop(&drain_timer);
+	w->shut_down = 1;
+	uv_timer_stop(&w->drain_timer);
 	cf_batch_stop();	/* the replies it holds, before the sockets go */
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", 0);
@@ -165,7 +160,7 @@ start_drain(struct cf_worker *w)
 	cf_accept_stop(w);
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", CF_CLOSE_GRACEFUL);
-	uv_timer_start(&drain_timer, drain_check, 0, 20);
+	uv_timer_start(&w->drain_timer, drain_check, 0, 20);
 }
 
 static void
@@ -210,7 +205,7 @@ signal_cb(uv_signal_t *h, int signum)
 		start_drain(w);
 		break;
 	case SIGQUIT:
-		exit_code = 0;
+		w->exit_code = 0;
 		shutdown_now(w);
 		break;
 	case SIGHUP:
@@ -355,6 +350,38 @@ wire(void)
 	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
 }
 
+/*
+ * Each module's state (proc.h), before wire() registers anything in it.
+ * 0, or -1 when out of memory (the worker exits).
+ */
+static int
+state_init(struct cf_worker *w)
+{
+	if (cf_sess_init(w) == -1 || cf_http_init(w) == -1 ||
+	    cf_cluster_init(w) == -1 || cf_batch_init(w) == -1 ||
+	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
+	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Once the loop is closed: the modules' uv handles live in their state,
+ * so it goes only when libuv has run every close callback.
+ */
+static void
+state_free(struct cf_worker *w)
+{
+	cf_admin_free(w);
+	cf_presence_free(w);
+	cf_event_free(w);
+	cf_call_free(w);
+	cf_batch_free(w);
+	cf_cluster_free(w);
+	cf_http_free(w);
+	cf_sess_free(w);
+}
+
 int
 cf_worker_main(struct cf_worker_init *in)
 {
@@ -371,6 +398,8 @@ cf_worker_main(struct cf_worker_init *in)
 	 */
 	(void)mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 	cf_w = w;
+	if (state_init(w) == -1)
+		return (1);
 	wire();
 	w->slot = in->slot;
 	w->nslots = in->nslots;
@@ -425,27 +454,27 @@ cf_worker_main(struct cf_worker_init *in)
 	cf_call_start(w);
 	cf_event_summary_start(w);
 
-	uv_signal_init(&w->loop, &sig_term);
-	uv_signal_init(&w->loop, &sig_int);
-	uv_signal_init(&w->loop, &sig_quit);
-	uv_signal_init(&w->loop, &sig_hup);
-	uv_signal_init(&w->loop, &sig_usr1);
-	uv_signal_init(&w->loop, &sig_usr2);
-	sig_term.data = sig_int.data = sig_quit.data = sig_hup.data = w;
-	sig_usr1.data = sig_usr2.data = w;
-	uv_signal_start(&sig_usr1, signal_cb, SIGUSR1);
-	uv_signal_start(&sig_term, signal_cb, SIGTERM);
-	uv_signal_start(&sig_int, signal_cb, SIGINT);
-	uv_signal_start(&sig_quit, signal_cb, SIGQUIT);
-	uv_signal_start(&sig_hup, signal_cb, SIGHUP);
-	uv_signal_start(&sig_usr2, signal_cb, SIGUSR2);
-	uv_check_init(&w->loop, &reaper);
-	reaper.data = w;
-	uv_check_start(&reaper, reap_cb);
-	uv_prepare_init(&w->loop, &flusher);
-	uv_prepare_start(&flusher, flush_cb);
-	uv_timer_init(&w->loop, &drain_timer);
-	drain_timer.data = w;
+	uv_signal_init(&w->loop, &w->sig_term);
+	uv_signal_init(&w->loop, &w->sig_int);
+	uv_signal_init(&w->loop, &w->sig_quit);
+	uv_signal_init(&w->loop, &w->sig_hup);
+	uv_signal_init(&w->loop, &w->sig_usr1);
+	uv_signal_init(&w->loop, &w->sig_usr2);
+	w->sig_term.data = w->sig_int.data = w->sig_quit.data = w;
+	w->sig_hup.data = w->sig_usr1.data = w->sig_usr2.data = w;
+	uv_signal_start(&w->sig_usr1, signal_cb, SIGUSR1);
+	uv_signal_start(&w->sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&w->sig_int, signal_cb, SIGINT);
+	uv_signal_start(&w->sig_quit, signal_cb, SIGQUIT);
+	uv_signal_start(&w->sig_hup, signal_cb, SIGHUP);
+	uv_signal_start(&w->sig_usr2, signal_cb, SIGUSR2);
+	uv_check_init(&w->loop, &w->reaper);
+	w->reaper.data = w;
+	uv_check_start(&w->reaper, reap_cb);
+	uv_prepare_init(&w->loop, &w->flusher);
+	uv_prepare_start(&w->flusher, flush_cb);
+	uv_timer_init(&w->loop, &w->drain_timer);
+	w->drain_timer.data = w;
 
 	/* The master waits for this before the old generation drains. */
 	if (cf_shm_stats(w->shm, w->slot) != NULL)
@@ -466,9 +495,10 @@ cf_worker_main(struct cf_worker_init *in)
 	uv_walk(&w->loop, close_walk, NULL);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	(void)uv_loop_close(&w->loop);
+	state_free(w);
 	cf_ipc_free();
 	cf_db_close_worker();
 	cf_conf_free(w->conf);
-	cf_log_ev(CF_LOG_INFO, "exited", "status=%d", exit_code);
-	return (exit_code);
+	cf_log_ev(CF_LOG_INFO, "exited", "status=%d", w->exit_code);
+	return (w->exit_code);
 }

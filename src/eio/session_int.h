@@ -1,0 +1,21 @@
+/*
+ * session_int.h -- the state of the session module (session.c, socket.c),
+ * private to it; reached as cf_w->sess (proc.h), allocated by
+ * cf_sess_init() and released by cf_sess_free().
+ */
+#ifndef CF_SESSION_INT_H
+#define CF_SESSION_INT_H
+
+#include <stdint.h>
+
+#include "eio/session.h"
+
+struct cf_session_state {
+	struct cf_sess	*free_list;	/* closed, freed by the next reap */
+	struct cf_sess	*flush_list;	/* WebSocket sessions with packets
+					   queued in this loop turn */
+	uint64_t	 admit_logged;	/* ms: the last refusal logged */
+	void		(*left_fn)(struct cf_sess *s);	/* cf_sock_on_left */
+};
+
+#endif
