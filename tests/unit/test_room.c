@@ -25,6 +25,7 @@
 #include "shm/shm.h"
 #include "eio/session.h"
 #include "fanout/relay.h"
+#include "fanout/cluster.h"
 #include "fanout/room.h"
 
 #define NSESS	4
@@ -105,6 +106,8 @@ setup(void **state)
 	    (f->w.shm = cf_shm_create(1, 16)) == NULL)
 		return (-1);
 	cf_w = &f->w;
+	if (cf_sess_init(&f->w) == -1 || cf_cluster_init(&f->w) == -1)
+		return (-1);
 	cf_app = &no_app;
 	cf_sock_on_left(on_left);
 	if ((f->w.relay = cf_relay_new(&f->w)) == NULL)
@@ -138,6 +141,8 @@ teardown(void **state)
 	(void)uv_run(&f->w.loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->w.loop), 0);
 	cf_shm_destroy(f->w.shm);
+	cf_sess_free(&f->w);
+	cf_cluster_free(&f->w);
 	assert_int_equal(tops_unexpected, 0);
 	cf_w = NULL;
 	free(f);
