@@ -1,7 +1,9 @@
 /*
  * chat.h -- the chat application on the Socket.IO layer: the state of an
- * authenticated socket and the handlers of the spec's events (chat.c), and
- * presence across tabs, workers and hosts (presence.c).
+ * authenticated socket (chat.c), the handlers of the spec's events (one
+ * file per concern: auth.c, channels.c, messages.c, activity.c,
+ * broadcast.c, call.c), and presence across tabs, workers and hosts
+ * (presence.c).  The helpers shared by the chat handlers: chat_int.h.
  *
  * Rooms: "authenticated" (every authenticated socket), "user:<id>" (every
  * socket of a user), "channel:<id>" (every socket that joined a channel).
@@ -44,7 +46,7 @@ struct cf_chat {
 	int64_t		 call_id;	/* the call this tab takes part in, or 0 */
 };
 
-/* chat.c */
+/* chat.c: the socket's life and timers */
 void	 cf_chat_connected(struct cf_sess *s);
 void	 cf_chat_disconnected(struct cf_sess *s, const char *reason);
 void	 cf_chat_timer(struct cf_sess *s);
@@ -57,17 +59,22 @@ int	 cf_chat_authed(const struct cf_sess *s);
  */
 uint32_t cf_chat_perms(const struct cf_chat *c);
 
+/* auth.c */
 void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
+/* channels.c */
 void	 cf_ev_join_channel(struct cf_event_ctx *ctx);
 void	 cf_ev_leave_channel(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_create(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_list(struct cf_event_ctx *ctx);
 void	 cf_ev_get_messages(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_updated(struct cf_event_ctx *ctx);
+/* messages.c */
 void	 cf_ev_send_message(struct cf_event_ctx *ctx);
+/* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);
 void	 cf_ev_file_uploaded(struct cf_event_ctx *ctx);
+/* broadcast.c */
 void	 cf_ev_system_broadcast(struct cf_event_ctx *ctx);
 
 /* presence.c */
