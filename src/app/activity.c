@@ -8,16 +8,11 @@
 
 #include "db/db.h"
 #include "db/store.h"
-#include "perm.h"
 #include "util.h"
-#include "app/args.h"
 #include "app/batch.h"
 #include "app/chat.h"
 #include "app/chat_int.h"
 #include "fanout/room.h"
-
-#define CF_FILE_NAME_MAX	255
-#define CF_FILE_TYPE_MAX	100
 
 /* ------------------------------------------------------------- typing */
 
@@ -64,21 +59,11 @@ void
 cf_ev_message_read(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0);
-	int64_t id, mid, pos = 0;
+	int64_t id = ctx->v[CF_V_READ_CHANNEL].i;
+	int64_t mid = ctx->v[CF_V_READ_MESSAGE].i, pos = 0;
 	char room[48], at[32];
 	int rc;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
-		return;
-	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
-	if (cf_arg_opt_id(o, "messageId", &mid) == -1) {
-		cf_chat_invalid(ctx, "messageId");
-		return;
-	}
 	if (cf_chat_need_member(ctx, id) == -1)
 		return;
 	if ((rc = cf_store_read_set(cf_db(), id, c->user_id, mid,
@@ -101,27 +86,15 @@ cf_ev_typing(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
 	struct cf_chat *c = cf_chat_of(s);
-	const json_t *o = json_array_get(ctx->args, 0), *v;
+	int64_t id = ctx->v[CF_V_TYPING_CHANNEL].i;
 	uint32_t i;
-	int64_t id;
 	void *p;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
-		return;
-	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
-	v = json_object_get(o, "isTyping");
-	if (!json_is_boolean(v)) {
-		cf_chat_invalid(ctx, "isTyping");
-		return;
-	}
 	if (!cf_chat_joined(c, id)) {
 		cf_chat_fail(ctx, "forbidden", "Join the channel first");
 		return;
 	}
-	if (json_is_false(v)) {
+	if (!ctx->v[CF_V_TYPING_ON].i) {
 		cf_chat_typing_clear(s, id, 1);
 		cf_chat_timer_update(s);
 		cf_chat_ack_ok(ctx, NULL);
@@ -154,40 +127,15 @@ void
 cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0), *v;
-	const char *fname, *ftype, *why;
+	const char *fname = ctx->v[CF_V_FILE_NAME].s;
+	const char *ftype = ctx->v[CF_V_FILE_TYPE].s;
+	int64_t id = ctx->v[CF_V_FILE_CHANNEL].i;
+	int64_t mid = ctx->v[CF_V_FILE_MESSAGE].i;
+	int64_t size = ctx->v[CF_V_FILE_SIZE].i;
 	json_t *msg = NULL;
 	char room[48], at[32];
-	int64_t id, mid, size;
 	int rc, dup = 0, created = 0;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES) ==
-	    -1)
-		return;
-	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
-	if (cf_chat_opt_str(o, "fileName", CF_FILE_NAME_MAX, &fname, &why) ==
-	    -1 || fname == NULL || cf_arg_blank(fname)) {
-		cf_chat_invalid(ctx, "fileName");
-		return;
-	}
-	if (cf_chat_opt_str(o, "fileType", CF_FILE_TYPE_MAX, &ftype, &why) ==
-	    -1 || ftype == NULL || cf_arg_blank(ftype)) {
-		cf_chat_invalid(ctx, "fileType");
-		return;
-	}
-	v = json_object_get(o, "fileSize");
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		cf_chat_invalid(ctx, "fileSize");
-		return;
-	}
-	size = json_integer_value(v);
-	if (cf_arg_opt_id(o, "messageId", &mid) == -1) {
-		cf_chat_invalid(ctx, "messageId");
-		return;
-	}
 	if (cf_chat_need_member(ctx, id) == -1)
 		return;
 	if (mid != 0) {

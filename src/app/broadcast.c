@@ -3,7 +3,6 @@
  * authenticated socket, through the operation the control socket shares
  * (ops.c).
  */
-#include "perm.h"
 #include "app/chat.h"
 #include "app/chat_int.h"
 #include "app/ops.h"
@@ -12,19 +11,13 @@ void
 cf_ev_system_broadcast(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0);
 	struct cf_op_actor who = { c->user_id, c->name };
 	const char *bad;
 	int64_t bid = 0;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_SEND_BROADCASTS) == -1)
-		return;
-	if (!json_is_object(o)) {
-		cf_chat_invalid(ctx, "message");
-		return;
-	}
-	if (cf_op_broadcast(&who, json_object_get(o, "message"),
-	    json_object_get(o, "priority"), &bid, &bad) != 0) {
+	/* The values are checked by the operation the control socket shares. */
+	if (cf_op_broadcast(&who, ctx->v[CF_V_BCAST_MESSAGE].j,
+	    ctx->v[CF_V_BCAST_PRIORITY].j, &bid, &bad) != 0) {
 		if (bad != NULL)
 			cf_chat_invalid(ctx, bad);
 		else

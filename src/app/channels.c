@@ -9,7 +9,6 @@
 
 #include "db/db.h"
 #include "db/store.h"
-#include "perm.h"
 #include "util.h"
 #include "app/args.h"
 #include "app/chat.h"
@@ -20,7 +19,6 @@
 #define CF_NAME_MAX		100
 #define CF_DESC_MAX		1000
 #define CF_LIMIT_DEFAULT	50
-#define CF_LIMIT_MAX		100
 
 /* ----------------------------------------------------------- channels */
 
@@ -108,15 +106,9 @@ visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
 void
 cf_ev_join_channel(struct cf_event_ctx *ctx)
 {
-	int64_t id;
+	int64_t id = ctx->v[CF_V_CHANNEL].i;
 	json_t *ch;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
-		return;
-	if (cf_arg_id(json_array_get(ctx->args, 0), &id) == -1) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
 	if ((ch = visible_channel(ctx, id, 1)) == NULL)
 		return;
 	cf_chat_join_room(ctx->s, id);
@@ -126,12 +118,8 @@ cf_ev_join_channel(struct cf_event_ctx *ctx)
 void
 cf_ev_leave_channel(struct cf_event_ctx *ctx)
 {
-	int64_t id;
+	int64_t id = ctx->v[CF_V_CHANNEL].i;
 
-	if (cf_arg_id(json_array_get(ctx->args, 0), &id) == -1) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
 	/*
 	 * Leaving a channel this socket is not in is a no-op, when the user
 	 * may know it exists (a private channel of others is "not found").
@@ -147,23 +135,17 @@ void
 cf_ev_channel_create(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0);
 	struct cf_op_actor who = { c->user_id, c->name };
 	struct cf_op_channel a;
 	const char *bad;
 	json_t *ch = NULL;
 	int rc;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CREATE_CHANNELS) == -1)
-		return;
-	if (!json_is_object(o)) {
-		cf_chat_invalid(ctx, "expected an object");
-		return;
-	}
-	a.name = json_object_get(o, "name");
-	a.description = json_object_get(o, "description");
-	a.priv = json_object_get(o, "isPrivate");
-	a.members = json_object_get(o, "memberIds");
+	/* The values are checked by the operation the control socket shares. */
+	a.name = ctx->v[CF_V_CREATE_NAME].j;
+	a.description = ctx->v[CF_V_CREATE_DESC].j;
+	a.priv = ctx->v[CF_V_CREATE_PRIV].j;
+	a.members = ctx->v[CF_V_CREATE_MEMBERS].j;
 	if ((rc = cf_op_channel_create(&who, &a, &ch, &bad)) != 0) {
 		if (bad != NULL)
 			cf_chat_invalid(ctx, bad);
@@ -182,8 +164,6 @@ cf_ev_channel_list(struct cf_event_ctx *ctx)
 	json_t *list = NULL;
 	int rc;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
-		return;
 	if ((rc = cf_store_channel_list(cf_db(), cf_chat_of(ctx->s)->user_id,
 	    &list)) != 0) {
 		cf_chat_fail_store(ctx, rc, "Channel");
@@ -215,31 +195,14 @@ cf_chat_need_member(struct cf_event_ctx *ctx, int64_t id)
 void
 cf_ev_get_messages(struct cf_event_ctx *ctx)
 {
-	const json_t *o = json_array_get(ctx->args, 0), *v;
-	int64_t id, before, after;
+	int64_t id = ctx->v[CF_V_PAGE_CHANNEL].i;
+	int64_t before = ctx->v[CF_V_PAGE_BEFORE].i;
+	int64_t after = ctx->v[CF_V_PAGE_AFTER].i;
 	json_t *msgs = NULL;
 	int rc, more = 0, limit = CF_LIMIT_DEFAULT;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_CHAT_ACCESS) == -1)
-		return;
-	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
-	if (cf_arg_opt_id(o, "before", &before) || cf_arg_opt_id(o, "after", &after) ||
-	    (before != 0 && after != 0)) {
-		cf_chat_invalid(ctx, "before/after");
-		return;
-	}
-	v = json_object_get(o, "limit");
-	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-		    json_integer_value(v) > CF_LIMIT_MAX) {
-			cf_chat_invalid(ctx, "limit (1..100)");
-			return;
-		}
-		limit = (int)json_integer_value(v);
-	}
+	if (ctx->v[CF_V_PAGE_LIMIT].set)
+		limit = (int)ctx->v[CF_V_PAGE_LIMIT].i;
 	if (cf_chat_need_member(ctx, id) == -1)
 		return;
 	if ((rc = cf_store_messages_page(cf_db(), id, before, after, limit,
@@ -255,34 +218,26 @@ void
 cf_ev_channel_updated(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *o = json_array_get(ctx->args, 0), *ch_in, *v;
-	const char *key, *s, *why;
+	const json_t *ch_in = ctx->v[CF_V_UPD_CHANGES].j, *v;
+	int64_t id = ctx->v[CF_V_UPD_CHANNEL].i;
+	const char *key, *s;
 	json_t *ch = NULL, *changes;
 	char room[48], at[32];
-	int64_t id;
 	int rc;
 
-	if (cf_chat_need_perm(ctx, CF_PERM_MANAGE_CHANNELS) == -1)
-		return;
-	if (!json_is_object(o) || cf_arg_id(json_object_get(o, "channelId"), &id)) {
-		cf_chat_invalid(ctx, "channelId");
-		return;
-	}
-	ch_in = json_object_get(o, "changes");
-	if (!json_is_object(ch_in) || json_object_size(ch_in) == 0) {
-		cf_chat_invalid(ctx, "changes");
-		return;
-	}
+	/*
+	 * The members of changes, each checked as it comes, any other an
+	 * error: a shape a field list does not state.
+	 */
 	json_object_foreach((json_t *)ch_in, key, v) {
 		if (strcmp(key, "name") == 0) {
-			if (cf_chat_opt_str(ch_in, "name", CF_NAME_MAX, &s,
-			    &why) == -1 || s == NULL || cf_arg_blank(s)) {
+			if (cf_arg_text(v, CF_NAME_MAX, &s) == -1) {
 				cf_chat_invalid(ctx, "changes.name");
 				return;
 			}
 		} else if (strcmp(key, "description") == 0) {
-			if (cf_chat_opt_str(ch_in, "description",
-			    CF_DESC_MAX, &s, &why)) {
+			if (cf_arg_opt_str(ch_in, "description",
+			    CF_DESC_MAX, &s) == -1) {
 				cf_chat_invalid(ctx, "changes.description");
 				return;
 			}

@@ -138,38 +138,6 @@ cf_chat_perms(const struct cf_chat *c)
 	return (c->perms);
 }
 
-int
-cf_chat_need_perm(struct cf_event_ctx *ctx, uint32_t perm)
-{
-	if ((cf_chat_perms(cf_chat_of(ctx->s)) & perm) == perm)
-		return (0);
-	cf_chat_fail(ctx, "forbidden", "Permission denied");
-	return (-1);
-}
-
-
-/*
- * An optional string member: absent or null -> *out NULL and 0; a string
- * of at most max characters -> 0; anything else -> -1 with *why.
- */
-int
-cf_chat_opt_str(const json_t *o, const char *key, size_t max, const char **out,
-    const char **why)
-{
-	const json_t *v = json_object_get(o, key);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return (0);
-	if (!json_is_string(v) || cf_arg_utf8_len(json_string_value(v)) > max ||
-	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
-		*why = key;
-		return (-1);
-	}
-	*out = json_string_value(v);
-	return (0);
-}
-
 void
 cf_chat_invalid(struct cf_event_ctx *ctx, const char *what)
 {

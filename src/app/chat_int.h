@@ -25,14 +25,6 @@ json_t	*cf_chat_ok_args(json_t *fields);
 void	 cf_chat_ack_ok(struct cf_event_ctx *ctx, json_t *fields);
 /* Map a store error to an ack code and message naming what. */
 void	 cf_chat_fail_store(struct cf_event_ctx *ctx, int rc, const char *what);
-/* 0 when the socket has every bit of perm, else -1 (told "forbidden"). */
-int	 cf_chat_need_perm(struct cf_event_ctx *ctx, uint32_t perm);
-/*
- * An optional string member: absent or null -> *out NULL and 0; a string
- * of at most max characters -> 0; anything else -> -1 with *why.
- */
-int	 cf_chat_opt_str(const json_t *o, const char *key, size_t max,
-	    const char **out, const char **why);
 /* invalid_payload "Invalid payload: <what>". */
 void	 cf_chat_invalid(struct cf_event_ctx *ctx, const char *what);
 /* "channel:<id>" into buf. */
