@@ -32,7 +32,6 @@
 #include "app/chat.h"
 #include "fanout/room.h"
 
-#define CF_CALL_HISTORY_MAX	100
 #define CF_CALL_HISTORY_DEF	50
 /*
  * Calls that cannot ring (the target offline: missed; the target or the
@@ -111,56 +110,12 @@ set_tab_call(struct cf_sess *s, int64_t id)
 	c->call_id = id;
 }
 
-/* The target of a call: a number or a non-empty string id. */
-static int
-target_id(const json_t *v, char *buf, size_t len)
+/* "audio" or "video", compared as C text (a NUL inside ends it). */
+int
+cf_call_type_ok(const json_t *v)
 {
-	if (json_is_integer(v)) {
-		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-		return (0);
-	}
-	if (json_is_string(v) && json_string_length(v) > 0 &&
-	    json_string_length(v) < len &&
-	    strlen(json_string_value(v)) == json_string_length(v)) {
-		cf_strlcpy(buf, json_string_value(v), len);
-		return (0);
-	}
-	return (-1);
-}
-
-/* An optional targetUserId (accept, reject, end): absent, null or an id. */
-static int
-opt_target_ok(const json_t *o)
-{
-	const json_t *v = json_object_get(o, "targetUserId");
-	char buf[64];
-
-	return (v == NULL || json_is_null(v) ||
-	    target_id(v, buf, sizeof(buf)) == 0);
-}
-
-static int
-call_id(const json_t *o, int64_t *id)
-{
-	if (!opt_target_ok(o))
-		return (-1);
-	return (cf_arg_id(json_object_get(o, "callId"), id));
-}
-
-/* An SDP or candidate: an object or a string, at most max bytes as JSON. */
-static int
-blob_ok(const json_t *v, size_t max)
-{
-	char *s;
-	size_t n;
-
-	if (!json_is_object(v) && !json_is_string(v))
-		return (0);
-	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
-		return (0);
-	n = strlen(s);
-	free(s);
-	return (n <= max);
+	return (json_is_string(v) && (strcmp(json_string_value(v),
+	    "audio") == 0 || strcmp(json_string_value(v), "video") == 0));
 }
 
 static void
@@ -442,29 +397,14 @@ cf_ev_call_invite(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
 	struct cf_chat *c = s->app;
-	const json_t *o = json_array_get(ctx->args, 0), *type, *offer;
-	char target[64];
+	const json_t *type = ctx->v[CF_V_INVITE_TYPE].j;
+	const json_t *offer = ctx->v[CF_V_INVITE_OFFER].j;
+	const char *target = ctx->v[CF_V_INVITE_TARGET].s;
 	struct cf_call call;
 	uint32_t perm;
 	int busy = 0, rc;
 
-	if (!json_is_object(o) ||
-	    target_id(json_object_get(o, "targetUserId"), target,
-	    sizeof(target)) == -1) {
-		bad(ctx, "targetUserId");
-		return;
-	}
-	type = json_object_get(o, "callType");
-	if (!json_is_string(type) || (strcmp(json_string_value(type),
-	    "audio") != 0 && strcmp(json_string_value(type), "video") != 0)) {
-		bad(ctx, "callType (audio or video)");
-		return;
-	}
-	offer = json_object_get(o, "offer");
-	if (!blob_ok(offer, cf_w->conf->max_sdp_size)) {
-		bad(ctx, "offer (an SDP object or string within max-sdp-size)");
-		return;
-	}
+	/* The permission depends on the call type: checked after the fields. */
 	perm = strcmp(json_string_value(type), "audio") == 0 ?
 	    CF_PERM_CALL_AUDIO : CF_PERM_CALL_VIDEO;
 	if ((cf_chat_perms(c) & perm) == 0) {
@@ -547,19 +487,10 @@ void
 cf_ev_call_accept(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
-	const json_t *o = json_array_get(ctx->args, 0), *answer;
+	const json_t *answer = ctx->v[CF_V_CALL_ANSWER].j;
+	int64_t id = ctx->v[CF_V_CALL_ID].i;
 	struct cf_call call;
-	int64_t id;
 
-	if (!json_is_object(o) || call_id(o, &id) == -1) {
-		bad(ctx, "callId");
-		return;
-	}
-	answer = json_object_get(o, "answer");
-	if (!blob_ok(answer, cf_w->conf->max_sdp_size)) {
-		bad(ctx, "answer (an SDP object or string within max-sdp-size)");
-		return;
-	}
 	if (callee_moves(ctx, id, "active", s->id, &call) == -1)
 		return;
 	set_tab_call(s, id);
@@ -574,14 +505,10 @@ void
 cf_ev_call_reject(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
-	const json_t *o = json_array_get(ctx->args, 0);
+	int64_t id = ctx->v[CF_V_CALL_ID].i;
 	struct cf_call call;
-	int64_t id;
 
-	if (!json_is_object(o) || call_id(o, &id) == -1) {
-		bad(ctx, "callId");
-		return;
-	}
+	/* Also call:end's answer for a ringing callee: the same fields. */
 	if (callee_moves(ctx, id, "rejected", NULL, &call) == -1)
 		return;
 	emit_sock(call.caller_sock, "call:rejected", json_pack("{s:I}",
@@ -595,15 +522,10 @@ cf_ev_call_end(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
 	struct cf_chat *c = s->app;
-	const json_t *o = json_array_get(ctx->args, 0);
+	int64_t id = ctx->v[CF_V_CALL_ID].i;
 	struct cf_call call;
-	int64_t id;
 	int rc, ringing, by_caller;
 
-	if (!json_is_object(o) || call_id(o, &id) == -1) {
-		bad(ctx, "callId");
-		return;
-	}
 	if (load_party(ctx, id, &call) == -1)
 		return;
 	ringing = strcmp(call.status, "ringing") == 0;
@@ -640,31 +562,14 @@ cf_ev_call_ice(struct cf_event_ctx *ctx)
 {
 	struct cf_sess *s = ctx->s;
 	struct cf_chat *c = s->app;
-	const json_t *o = json_array_get(ctx->args, 0), *cand;
-	char target[64];
+	/* The end of candidates (null) is refused: nothing to relay. */
+	const json_t *cand = ctx->v[CF_V_ICE_CANDIDATE].j;
+	const char *target = ctx->v[CF_V_ICE_TARGET].s;
+	int64_t id = ctx->v[CF_V_ICE_CALL].i;
 	struct cf_call call;
 	json_t *ev;
-	int64_t id = 0;
 	int rc;
 
-	if (!json_is_object(o) ||
-	    target_id(json_object_get(o, "targetUserId"), target,
-	    sizeof(target)) == -1) {
-		bad(ctx, "targetUserId");
-		return;
-	}
-	cand = json_object_get(o, "candidate");
-	/* The end of candidates (null) is not relayed: nothing to say. */
-	if (!blob_ok(cand, cf_w->conf->max_ice_candidate_size)) {
-		bad(ctx, "candidate");
-		return;
-	}
-	if (json_object_get(o, "callId") != NULL &&
-	    !json_is_null(json_object_get(o, "callId")) &&
-	    call_id(o, &id) == -1) {
-		bad(ctx, "callId");
-		return;
-	}
 	rc = id != 0 ? cf_store_call_get(cf_db(), id, &call) :
 	    cf_store_call_between(cf_db(), c->user_id, target, &call);
 	if (rc != 0 || (strcmp(call.status, "ringing") != 0 &&
@@ -693,35 +598,12 @@ void
 cf_ev_call_history(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = ctx->s->app;
-	const json_t *o = json_array_get(ctx->args, 0), *v;
+	int64_t before = ctx->v[CF_V_HIST_BEFORE].i;
 	json_t *calls = NULL;
-	int64_t before = 0;
 	int limit = CF_CALL_HISTORY_DEF;
 
-	if ((cf_chat_perms(c) & CF_PERM_CALL_VIEW_HISTORY) == 0) {
-		cf_chat_fail(ctx, "forbidden", "Permission denied");
-		return;
-	}
-	if (o != NULL && !json_is_null(o)) {
-		if (!json_is_object(o)) {
-			bad(ctx, "expected an object");
-			return;
-		}
-		v = json_object_get(o, "limit");
-		if (v != NULL && !json_is_null(v)) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-			    json_integer_value(v) > CF_CALL_HISTORY_MAX) {
-				bad(ctx, "limit (1..100)");
-				return;
-			}
-			limit = (int)json_integer_value(v);
-		}
-		v = json_object_get(o, "before");
-		if (v != NULL && !json_is_null(v) && cf_arg_id(v, &before) == -1) {
-			bad(ctx, "before");
-			return;
-		}
-	}
+	if (ctx->v[CF_V_HIST_LIMIT].set)
+		limit = (int)ctx->v[CF_V_HIST_LIMIT].i;
 	if (cf_store_call_history(cf_db(), c->user_id, before, limit,
 	    &calls) != 0) {
 		cf_chat_fail(ctx, "internal", "Internal error");

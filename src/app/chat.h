@@ -1,7 +1,9 @@
 /*
  * chat.h -- the chat application on the Socket.IO layer: the state of an
- * authenticated socket and the handlers of the spec's events (chat.c), and
- * presence across tabs, workers and hosts (presence.c).
+ * authenticated socket (chat.c), the handlers of the spec's events (one
+ * file per concern: auth.c, channels.c, messages.c, activity.c,
+ * broadcast.c, call.c), and presence across tabs, workers and hosts
+ * (presence.c).  The helpers shared by the chat handlers: chat_int.h.
  *
  * Rooms: "authenticated" (every authenticated socket), "user:<id>" (every
  * socket of a user), "channel:<id>" (every socket that joined a channel).
@@ -44,7 +46,7 @@ struct cf_chat {
 	int64_t		 call_id;	/* the call this tab takes part in, or 0 */
 };
 
-/* chat.c */
+/* chat.c: the socket's life and timers */
 void	 cf_chat_connected(struct cf_sess *s);
 void	 cf_chat_disconnected(struct cf_sess *s, const char *reason);
 void	 cf_chat_timer(struct cf_sess *s);
@@ -57,23 +59,71 @@ int	 cf_chat_authed(const struct cf_sess *s);
  */
 uint32_t cf_chat_perms(const struct cf_chat *c);
 
+/*
+ * The index of each checked value in ctx->v, as the event's field list in
+ * events.c's table states it (events.h).
+ */
+enum { CF_V_CHANNEL };		/* join_channel, leave_channel: argument 0 */
+/* channel:create */
+enum { CF_V_CREATE_NAME, CF_V_CREATE_DESC, CF_V_CREATE_PRIV,
+	CF_V_CREATE_MEMBERS, CF_V_CREATE_N };
+/* chat:get_messages */
+enum { CF_V_PAGE_CHANNEL, CF_V_PAGE_BEFORE, CF_V_PAGE_AFTER,
+	CF_V_PAGE_LIMIT, CF_V_PAGE_N };
+/* channel_updated */
+enum { CF_V_UPD_CHANNEL, CF_V_UPD_CHANGES, CF_V_UPD_N };
+/* chat:send_message (message twice: a string, then its text) */
+enum { CF_V_SEND_CHANNEL, CF_V_SEND_STRING, CF_V_SEND_MESSAGE,
+	CF_V_SEND_TYPE, CF_V_SEND_REPLY, CF_V_SEND_CMID, CF_V_SEND_N };
+/* message_read */
+enum { CF_V_READ_CHANNEL, CF_V_READ_MESSAGE, CF_V_READ_N };
+/* chat:typing */
+enum { CF_V_TYPING_CHANNEL, CF_V_TYPING_ON, CF_V_TYPING_N };
+/* file_uploaded */
+enum { CF_V_FILE_CHANNEL, CF_V_FILE_NAME, CF_V_FILE_TYPE, CF_V_FILE_SIZE,
+	CF_V_FILE_MESSAGE, CF_V_FILE_N };
+/* system_broadcast */
+enum { CF_V_BCAST_MESSAGE, CF_V_BCAST_PRIORITY, CF_V_BCAST_N };
+/* update_presence */
+enum { CF_V_PRES_STATUS, CF_V_PRES_MESSAGE, CF_V_PRES_CUSTOM,
+	CF_V_PRES_N };
+/* presence:set_status: argument 0 */
+enum { CF_V_STATUS };
+/* call:invite */
+enum { CF_V_INVITE_TARGET, CF_V_INVITE_TYPE, CF_V_INVITE_OFFER,
+	CF_V_INVITE_N };
+/* call:reject and call:end; call:accept adds its answer */
+enum { CF_V_CALL_TARGET, CF_V_CALL_ID, CF_V_CALL_N,
+	CF_V_CALL_ANSWER = CF_V_CALL_N, CF_V_ACCEPT_N };
+/* call:ice_candidate */
+enum { CF_V_ICE_TARGET, CF_V_ICE_CANDIDATE, CF_V_ICE_CALL, CF_V_ICE_N };
+/* call:history */
+enum { CF_V_HIST_LIMIT, CF_V_HIST_BEFORE, CF_V_HIST_N };
+
+/* auth.c */
 void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
+/* channels.c */
 void	 cf_ev_join_channel(struct cf_event_ctx *ctx);
 void	 cf_ev_leave_channel(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_create(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_list(struct cf_event_ctx *ctx);
 void	 cf_ev_get_messages(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_updated(struct cf_event_ctx *ctx);
+/* messages.c */
 void	 cf_ev_send_message(struct cf_event_ctx *ctx);
+/* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);
 void	 cf_ev_file_uploaded(struct cf_event_ctx *ctx);
+/* broadcast.c */
 void	 cf_ev_system_broadcast(struct cf_event_ctx *ctx);
 
 /* presence.c */
 void	 cf_ev_update_presence(struct cf_event_ctx *ctx);
 void	 cf_ev_presence_set_status(struct cf_event_ctx *ctx);
 void	 cf_ev_presence_online_users(struct cf_event_ctx *ctx);
+/* 1 when v is a status of the spec (update_presence, set_status). */
+int	 cf_presence_status_ok(const json_t *v);
 /* The user's first/last socket: counts and events. */
 void	 cf_presence_up(struct cf_sess *s);
 void	 cf_presence_down(struct cf_sess *s);
@@ -110,6 +160,8 @@ void	 cf_ev_call_end(struct cf_event_ctx *ctx);
 void	 cf_ev_call_ice(struct cf_event_ctx *ctx);
 void	 cf_ev_call_history(struct cf_event_ctx *ctx);
 void	 cf_ev_call_ice_servers(struct cf_event_ctx *ctx);
+/* 1 when v is a call type, "audio" or "video" (call:invite). */
+int	 cf_call_type_ok(const json_t *v);
 /* A tab in a call went away: start the disconnect grace. */
 void	 cf_call_tab_gone(struct cf_sess *s);
 /*

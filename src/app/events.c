@@ -2,7 +2,9 @@
  * events.c -- confabd's application on the Socket.IO layer: the namespace
  * "/" and the event dispatch table.
  *
- * The chat events of the spec are rows of this table.  The diagnostic
+ * The chat events of the spec are rows of this table, each with the
+ * permission it needs and the shape of its argument (events.h): the
+ * dispatcher checks them before the handler runs.  The diagnostic
  * events below (flag CF_EV_DEBUG) are served only with `debug-events yes`;
  * the integration tests use them to exercise acks, binary payloads and
  * rooms across workers without the chat layer.
@@ -13,7 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "perm.h"
 #include "shm/shm.h"
+#include "app/args.h"
 #include "app/chat.h"
 #include "app/events.h"
 #include "fanout/room.h"
@@ -39,42 +43,238 @@ static void ev_disconnect_me(struct cf_event_ctx *);
 #define CALL	"call:error"
 
 /*
- * argspec "." takes one argument of any type: the handler validates it
- * field by field, so that every error names the field.
+ * The limits the spec states (doc/events.md); the configured ones are read
+ * at dispatch (event_limits).
  */
-static const struct cf_event_def events[] = {
-	{ "authenticate",	CF_EV_NOAUTH,	".*",	cf_ev_authenticate, AUTH },
-	{ "join_channel",	0,		".",	cf_ev_join_channel, CHAT },
-	{ "leave_channel",	0,		".",	cf_ev_leave_channel, CHAT },
-	{ "channel:create",	0,		".",	cf_ev_channel_create, CHAT },
-	{ "channel:list",	0,		"",	cf_ev_channel_list, CHAT },
-	{ "chat:get_messages",	0,		".",	cf_ev_get_messages, CHAT },
-	{ "channel_updated",	0,		".",	cf_ev_channel_updated, CHAT },
-	{ "chat:send_message",	0,		".",	cf_ev_send_message, CHAT },
-	{ "message_read",	0,		".",	cf_ev_message_read, CHAT },
-	{ "chat:typing",	0,		".",	cf_ev_typing, CHAT },
-	{ "file_uploaded",	0,		".",	cf_ev_file_uploaded, CHAT },
-	{ "system_broadcast",	0,		".",	cf_ev_system_broadcast, BCAST },
-	{ "update_presence",	0,		".",	cf_ev_update_presence, PRES },
-	{ "presence:set_status", 0,		".",	cf_ev_presence_set_status, PRES },
-	{ "presence:get_online_users", 0,	"",	cf_ev_presence_online_users, PRES },
-	{ "call:invite",	0,		".",	cf_ev_call_invite, CALL },
-	{ "call:accept",	0,		".",	cf_ev_call_accept, CALL },
-	{ "call:reject",	0,		".",	cf_ev_call_reject, CALL },
-	{ "call:end",		0,		".",	cf_ev_call_end, CALL },
-	{ "call:ice_candidate",	0,		".",	cf_ev_call_ice, CALL },
-	{ "call:history",	0,		"*",	cf_ev_call_history, CALL },
-	{ "call:get_ice_servers", 0,		"*",	cf_ev_call_ice_servers, CALL },
+#define CF_CLIENT_MSG_ID_MAX	128
+#define CF_FILE_NAME_MAX	255
+#define CF_FILE_TYPE_MAX	100
+#define CF_PAGE_MAX		100	/* chat:get_messages, call:history */
+#define CF_STATUS_TEXT_MAX	200
 
-	{ "whoami",		CF_EV_DEBUG,	"",	ev_whoami, NULL },
-	{ "echo",		CF_EV_DEBUG,	"*",	ev_echo, NULL },
-	{ "room:join",		CF_EV_DEBUG,	"s",	ev_room_join, NULL },
-	{ "room:leave",		CF_EV_DEBUG,	"s",	ev_room_leave, NULL },
-	{ "room:emit",		CF_EV_DEBUG,	"ss*",	ev_room_emit, NULL },
-	{ "ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request, NULL },
-	{ "disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me, NULL },
+static const char *const message_types[] = {
+	"text", "file", "image", "gif", "ticket_link", NULL
 };
 
+#define IP	"Invalid payload: "
+
+/* A channel id, as argument 0 itself or as the member channelId. */
+#define F_CHANNEL_ARG	{ .key = NULL, .type = CF_F_ID, .err = IP "channelId" }
+#define F_CHANNEL	{ .key = "channelId", .type = CF_F_ID, \
+			  .err = IP "channelId" }
+#define F_ANY(k)	{ .key = (k), .type = CF_F_ANY }
+#define F_END		{ .type = CF_F_END }
+
+/* The member keys and error messages of call:accept, reject and end. */
+#define F_CALL_TARGET	{ .key = "targetUserId", .type = CF_F_USER, \
+			  .flags = CF_F_OPT, .min = INT64_MIN, \
+			  .err = IP "callId" }
+#define F_CALL_ID	{ .key = "callId", .type = CF_F_ID, .err = IP "callId" }
+#define F_SDP(k)	{ .key = (k), .type = CF_F_BLOB, \
+			  .limit = CF_LIM_SDP_SIZE, .err = IP k " (an SDP " \
+			  "object or string within max-sdp-size)" }
+
+/* call:reject and call:end (which may answer as call:reject). */
+static const struct cf_field call_fields[] = {
+	[CF_V_CALL_TARGET] = F_CALL_TARGET,
+	[CF_V_CALL_ID] = F_CALL_ID,
+	[CF_V_CALL_N] = F_END,
+};
+
+/* A row's first five members, in order. */
+#define EV(n, fl, spec, f, e) \
+	.name = (n), .flags = (fl), .argspec = (spec), .fn = (f), .errev = (e)
+
+/*
+ * A row's argspec "." takes one argument of any type; its field list then
+ * checks it field by field, so that every error names the field.  The
+ * field lists are indexed by the named indices of chat.h (ctx->v[]).
+ */
+static const struct cf_event_def events[] = {
+	/* A bare token or {token}: the handler reads either. */
+	{ EV("authenticate", CF_EV_NOAUTH, ".*", cf_ev_authenticate, AUTH) },
+	{ EV("join_channel", 0, ".", cf_ev_join_channel, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS,
+	  .fields = (const struct cf_field[]){
+		[CF_V_CHANNEL] = F_CHANNEL_ARG, F_END } },
+	{ EV("leave_channel", 0, ".", cf_ev_leave_channel, CHAT),
+	  .fields = (const struct cf_field[]){
+		[CF_V_CHANNEL] = F_CHANNEL_ARG, F_END } },
+	{ EV("channel:create", 0, ".", cf_ev_channel_create, CHAT),
+	  .perm = CF_PERM_CREATE_CHANNELS,
+	  .shape = CF_ARG_OBJ, .objerr = IP "expected an object",
+	  /* Checked by cf_op_channel_create (the control socket's too). */
+	  .fields = (const struct cf_field[]){
+		[CF_V_CREATE_NAME] = F_ANY("name"),
+		[CF_V_CREATE_DESC] = F_ANY("description"),
+		[CF_V_CREATE_PRIV] = F_ANY("isPrivate"),
+		[CF_V_CREATE_MEMBERS] = F_ANY("memberIds"),
+		[CF_V_CREATE_N] = F_END } },
+	{ EV("channel:list", 0, "", cf_ev_channel_list, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS },
+	{ EV("chat:get_messages", 0, ".", cf_ev_get_messages, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_PAGE_CHANNEL] = F_CHANNEL,
+		[CF_V_PAGE_BEFORE] = { .key = "before", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "before/after" },
+		[CF_V_PAGE_AFTER] = { .key = "after", .type = CF_F_ID,
+		    .flags = CF_F_OPT | CF_F_NOT_WITH_PREV,
+		    .err = IP "before/after" },
+		[CF_V_PAGE_LIMIT] = { .key = "limit", .type = CF_F_INT,
+		    .flags = CF_F_OPT, .min = 1, .max = CF_PAGE_MAX,
+		    .err = IP "limit (1..100)" },
+		[CF_V_PAGE_N] = F_END } },
+	{ EV("channel_updated", 0, ".", cf_ev_channel_updated, CHAT),
+	  .perm = CF_PERM_MANAGE_CHANNELS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_UPD_CHANNEL] = F_CHANNEL,
+		/* Its members are checked by the handler. */
+		[CF_V_UPD_CHANGES] = { .key = "changes", .type = CF_F_OBJECT,
+		    .min = 1, .err = IP "changes" },
+		[CF_V_UPD_N] = F_END } },
+	{ EV("chat:send_message", 0, ".", cf_ev_send_message, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES,
+	  .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_SEND_CHANNEL] = F_CHANNEL,
+		/* Two checks of message, each with its own message. */
+		[CF_V_SEND_STRING] = { .key = "message", .type = CF_F_JSTRING,
+		    .err = IP "message" },
+		[CF_V_SEND_MESSAGE] = { .key = "message", .type = CF_F_TEXT,
+		    .limit = CF_LIM_MESSAGE_LENGTH,
+		    .err = IP "message (empty or too long)" },
+		[CF_V_SEND_TYPE] = { .key = "messageType", .type = CF_F_ENUM,
+		    .flags = CF_F_OPT, .set = message_types,
+		    .err = IP "messageType" },
+		[CF_V_SEND_REPLY] = { .key = "replyToId", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "replyToId" },
+		[CF_V_SEND_CMID] = { .key = "clientMsgId", .type = CF_F_STR,
+		    .flags = CF_F_OPT, .min = 1, .max = CF_CLIENT_MSG_ID_MAX,
+		    .err = IP "clientMsgId" },
+		[CF_V_SEND_N] = F_END } },
+	{ EV("message_read", 0, ".", cf_ev_message_read, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_READ_CHANNEL] = F_CHANNEL,
+		[CF_V_READ_MESSAGE] = { .key = "messageId", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "messageId" },
+		[CF_V_READ_N] = F_END } },
+	{ EV("chat:typing", 0, ".", cf_ev_typing, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_TYPING_CHANNEL] = F_CHANNEL,
+		[CF_V_TYPING_ON] = { .key = "isTyping", .type = CF_F_BOOL,
+		    .err = IP "isTyping" },
+		[CF_V_TYPING_N] = F_END } },
+	{ EV("file_uploaded", 0, ".", cf_ev_file_uploaded, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS | CF_PERM_SEND_MESSAGES,
+	  .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_FILE_CHANNEL] = F_CHANNEL,
+		[CF_V_FILE_NAME] = { .key = "fileName", .type = CF_F_TEXT,
+		    .max = CF_FILE_NAME_MAX, .err = IP "fileName" },
+		[CF_V_FILE_TYPE] = { .key = "fileType", .type = CF_F_TEXT,
+		    .max = CF_FILE_TYPE_MAX, .err = IP "fileType" },
+		[CF_V_FILE_SIZE] = { .key = "fileSize", .type = CF_F_INT,
+		    .min = 0, .max = INT64_MAX, .err = IP "fileSize" },
+		[CF_V_FILE_MESSAGE] = { .key = "messageId", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "messageId" },
+		[CF_V_FILE_N] = F_END } },
+	{ EV("system_broadcast", 0, ".", cf_ev_system_broadcast, BCAST),
+	  .perm = CF_PERM_SEND_BROADCASTS,
+	  .shape = CF_ARG_OBJ, .objerr = IP "message",
+	  /* Checked by cf_op_broadcast, which the control socket shares. */
+	  .fields = (const struct cf_field[]){
+		[CF_V_BCAST_MESSAGE] = F_ANY("message"),
+		[CF_V_BCAST_PRIORITY] = F_ANY("priority"),
+		[CF_V_BCAST_N] = F_END } },
+	{ EV("update_presence", 0, ".", cf_ev_update_presence, PRES),
+	  .shape = CF_ARG_OBJ, .objerr = IP "expected an object",
+	  .fields = (const struct cf_field[]){
+		[CF_V_PRES_STATUS] = { .key = "status", .type = CF_F_CHECK,
+		    .check = cf_presence_status_ok, .err = "Invalid status" },
+		[CF_V_PRES_MESSAGE] = { .key = "statusMessage",
+		    .type = CF_F_STR, .flags = CF_F_OPT,
+		    .max = CF_STATUS_TEXT_MAX,
+		    .err = "Invalid statusMessage or customStatus" },
+		[CF_V_PRES_CUSTOM] = { .key = "customStatus",
+		    .type = CF_F_STR, .flags = CF_F_OPT,
+		    .max = CF_STATUS_TEXT_MAX,
+		    .err = "Invalid statusMessage or customStatus" },
+		[CF_V_PRES_N] = F_END } },
+	{ EV("presence:set_status", 0, ".", cf_ev_presence_set_status, PRES),
+	  .fields = (const struct cf_field[]){
+		[CF_V_STATUS] = { .key = NULL, .type = CF_F_CHECK,
+		    .check = cf_presence_status_ok, .err = "Invalid status" },
+		F_END } },
+	{ EV("presence:get_online_users", 0, "", cf_ev_presence_online_users,
+	    PRES) },
+	/* call:invite's permission depends on callType: the handler's. */
+	{ EV("call:invite", 0, ".", cf_ev_call_invite, CALL),
+	  .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_INVITE_TARGET] = { .key = "targetUserId",
+		    .type = CF_F_USER, .min = INT64_MIN,
+		    .err = IP "targetUserId" },
+		[CF_V_INVITE_TYPE] = { .key = "callType", .type = CF_F_CHECK,
+		    .check = cf_call_type_ok,
+		    .err = IP "callType (audio or video)" },
+		[CF_V_INVITE_OFFER] = F_SDP("offer"),
+		[CF_V_INVITE_N] = F_END } },
+	{ EV("call:accept", 0, ".", cf_ev_call_accept, CALL),
+	  .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_CALL_TARGET] = F_CALL_TARGET,
+		[CF_V_CALL_ID] = F_CALL_ID,
+		[CF_V_CALL_ANSWER] = F_SDP("answer"),
+		[CF_V_ACCEPT_N] = F_END } },
+	{ EV("call:reject", 0, ".", cf_ev_call_reject, CALL),
+	  .shape = CF_ARG_OBJ, .fields = call_fields },
+	{ EV("call:end", 0, ".", cf_ev_call_end, CALL),
+	  .shape = CF_ARG_OBJ, .fields = call_fields },
+	{ EV("call:ice_candidate", 0, ".", cf_ev_call_ice, CALL),
+	  .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_ICE_TARGET] = { .key = "targetUserId",
+		    .type = CF_F_USER, .min = INT64_MIN,
+		    .err = IP "targetUserId" },
+		[CF_V_ICE_CANDIDATE] = { .key = "candidate",
+		    .type = CF_F_BLOB, .limit = CF_LIM_ICE_CANDIDATE_SIZE,
+		    .err = IP "candidate" },
+		[CF_V_ICE_CALL] = { .key = "callId", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "callId" },
+		[CF_V_ICE_N] = F_END } },
+	{ EV("call:history", 0, "*", cf_ev_call_history, CALL),
+	  .perm = CF_PERM_CALL_VIEW_HISTORY,
+	  .shape = CF_ARG_OBJ | CF_ARG_OBJ_OPT,
+	  .objerr = IP "expected an object",
+	  .fields = (const struct cf_field[]){
+		[CF_V_HIST_LIMIT] = { .key = "limit", .type = CF_F_INT,
+		    .flags = CF_F_OPT, .min = 1, .max = CF_PAGE_MAX,
+		    .err = IP "limit (1..100)" },
+		[CF_V_HIST_BEFORE] = { .key = "before", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "before" },
+		[CF_V_HIST_N] = F_END } },
+	{ EV("call:get_ice_servers", 0, "*", cf_ev_call_ice_servers,
+	    CALL) },
+
+	{ EV("whoami",	CF_EV_DEBUG,	"",	ev_whoami, NULL) },
+	{ EV("echo",		CF_EV_DEBUG,	"*",	ev_echo, NULL) },
+	{ EV("room:join",	CF_EV_DEBUG,	"s",	ev_room_join, NULL) },
+	{ EV("room:leave",	CF_EV_DEBUG,	"s",	ev_room_leave, NULL) },
+	{ EV("room:emit",	CF_EV_DEBUG,	"ss*",	ev_room_emit, NULL) },
+	{ EV("ack:request",	CF_EV_DEBUG,	"s*",	ev_ack_request, NULL) },
+	{ EV("disconnect:me",	CF_EV_DEBUG,	"b",	ev_disconnect_me,
+	    NULL) },
+};
+
+_Static_assert(CF_V_CREATE_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_PAGE_N <= CF_ARG_FIELDS_MAX && CF_V_SEND_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_FILE_N <= CF_ARG_FIELDS_MAX && CF_V_PRES_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_INVITE_N <= CF_ARG_FIELDS_MAX && CF_V_ACCEPT_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_ICE_N <= CF_ARG_FIELDS_MAX && CF_V_HIST_N <= CF_ARG_FIELDS_MAX,
+    "a field list outgrew ctx->v");
 _Static_assert(sizeof(events) / sizeof(events[0]) < CF_SHM_EVENT_NAMES,
     "the event table outgrew the per-name counters in shared memory");
 
@@ -244,6 +444,37 @@ rate_limited(struct cf_sess *s)
 	return (-1);
 }
 
+/*
+ * The row's permission, then its fields into ctx->v (events.h): 0 to run
+ * the handler, or -1 when the client was told why not.
+ */
+static int
+check_row(const struct cf_event_def *d, struct cf_event_ctx *ctx)
+{
+	const struct cf_conf *conf = cf_w->conf;
+	int64_t limits[CF_LIM_N];
+	const char *err;
+
+	if (d->perm != 0 &&
+	    (cf_chat_perms(ctx->s->app) & d->perm) != d->perm) {
+		cf_chat_fail(ctx, "forbidden", "Permission denied");
+		return (-1);
+	}
+	if (d->fields == NULL)
+		return (0);
+	limits[CF_LIM_NONE] = 0;
+	limits[CF_LIM_MESSAGE_LENGTH] = conf->max_message_length;
+	limits[CF_LIM_SDP_SIZE] = (int64_t)conf->max_sdp_size;
+	limits[CF_LIM_ICE_CANDIDATE_SIZE] =
+	    (int64_t)conf->max_ice_candidate_size;
+	if (cf_arg_fields(d->fields, d->shape, d->objerr,
+	    json_array_get(ctx->args, 0), limits, ctx->v, &err) == -1) {
+		cf_chat_fail(ctx, "invalid_payload", err);
+		return (-1);
+	}
+	return (0);
+}
+
 /* Dispatch p with *ctx (zeroed by the caller); *known: a table row ran. */
 static void
 dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
@@ -319,7 +550,7 @@ dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
 			cf_chat_fail(ctx, "invalid_payload", msg);
 		else
 			cf_event_ack_error(ctx, "invalid_payload", why);
-	} else
+	} else if (check_row(d, ctx) == 0)
 		d->fn(ctx);
 	json_decref(ctx->args);
 }

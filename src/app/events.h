@@ -2,10 +2,11 @@
  * events.h -- the Socket.IO event dispatch table.
  *
  * Each client-to-server event is one row: its name, flags, an argument
- * specification checked before the handler runs, and the handler.  A
- * payload that fails validation never reaches the handler: the client gets
- * an error ack ({ok:false, error:{code:"invalid_payload",...}}) when it asked
- * for one.
+ * specification checked before the handler runs, the handler, the
+ * permission it needs and the shape of its argument (a field list,
+ * args.h).  A payload that fails validation never reaches the handler:
+ * the client gets an error ack ({ok:false, error:{code:"invalid_payload",
+ * ...}}) when it asked for one.
  */
 #ifndef CF_EVENTS_H
 #define CF_EVENTS_H
@@ -15,6 +16,7 @@
 #include <jansson.h>
 
 #include "codec/sio.h"
+#include "app/args.h"
 #include "eio/session.h"
 
 struct cf_event_ctx {
@@ -26,6 +28,8 @@ struct cf_event_ctx {
 	int64_t				 ack_id;	/* -1: no ack requested */
 	const char			*errev;		/* the spec's error event */
 	const char			*err_code;	/* the error answered, if any */
+	/* The row's fields, checked: v[i] is field i of the row's list. */
+	struct cf_arg_val		 v[CF_ARG_FIELDS_MAX];
 };
 
 typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
@@ -40,13 +44,31 @@ typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
  *   .  anything
  * then optionally '*' (any number of further arguments of any type).
  * Without '*', extra arguments are an error.
+ *
+ * Then, in this order, each before the handler runs:
+ *   perm    every permission bit (perm.h) the event needs, or 0: else
+ *           forbidden "Permission denied";
+ *   shape   CF_ARG_OBJ: the fields are members of argument 0, an object
+ *           (CF_ARG_OBJ_OPT: or absent, or null), else invalid_payload
+ *           with objerr (NULL: the first field's message); 0: the one
+ *           field (key NULL) is argument 0 itself;
+ *   fields  the field list (args.h: key, type, CF_F_OPT, limits, the
+ *           exact error message), checked in order, the first bad one
+ *           answered invalid_payload with its message; NULL: none.
+ * The handler reads the checked values from ctx->v[] by its field's
+ * index (the named indices in chat.h), and keeps the checks a list
+ * cannot state (several fields together, membership, the database).
  */
 struct cf_event_def {
-	const char	*name;
-	unsigned	 flags;
-	const char	*argspec;
-	cf_event_fn	 fn;
-	const char	*errev;		/* "chat:error", "presence:error", ... */
+	const char		*name;
+	unsigned		 flags;
+	const char		*argspec;
+	cf_event_fn		 fn;
+	const char		*errev;	/* "chat:error", "call:error", ... */
+	uint32_t		 perm;
+	unsigned		 shape;
+	const char		*objerr;
+	const struct cf_field	*fields;
 };
 
 /* Dispatch a complete EVENT / BINARY_EVENT packet (data = [name, ...]). */

@@ -1,8 +1,9 @@
 /*
- * ops.h -- the operations that both a client's event (chat.c) and the
- * control socket (admin.c) run: one implementation each, which checks the
- * values (lengths in characters, args.h), stores and emits.  The callers
- * read their own JSON field names and word their own errors.
+ * ops.h -- the operations that both a client's event (channels.c,
+ * broadcast.c) and the control socket (admin.c) run: one implementation
+ * each, which checks the values (lengths in characters, args.h), stores
+ * and emits.  The callers read their own JSON field names and word their
+ * own errors.
  */
 #ifndef CF_OPS_H
 #define CF_OPS_H

@@ -28,39 +28,25 @@
 #include "fanout/cluster.h"
 #include "fanout/room.h"
 
-#define CF_STATUS_TEXT_MAX	200
-
 static const char *const statuses[] = {
 	"online", "away", "busy", "offline", NULL
 };
 
-static int
-valid_status(const char *s)
+/*
+ * A string compared as C text (a NUL inside ends it), as the status has
+ * always been read: not cf_arg_enum, which refuses a NUL inside.
+ */
+int
+cf_presence_status_ok(const json_t *v)
 {
 	size_t i;
 
+	if (!json_is_string(v))
+		return (0);
 	for (i = 0; statuses[i] != NULL; i++)
-		if (strcmp(s, statuses[i]) == 0)
+		if (strcmp(json_string_value(v), statuses[i]) == 0)
 			return (1);
 	return (0);
-}
-
-/* statusMessage / customStatus: absent, null, or <= 200 characters. */
-static int
-text_ok(const json_t *v)
-{
-	const char *p;
-	size_t n = 0;
-
-	if (v == NULL || json_is_null(v))
-		return (1);
-	if (!json_is_string(v) ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return (0);
-	for (p = json_string_value(v); *p != '\0'; p++)
-		if (((unsigned char)*p & 0xc0) != 0x80)
-			n++;
-	return (n <= CF_STATUS_TEXT_MAX);
 }
 
 static uint32_t
@@ -393,37 +379,18 @@ void
 cf_ev_update_presence(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = ctx->s->app;
-	const json_t *o = json_array_get(ctx->args, 0), *st, *sm, *cs;
+	const char *st = json_string_value(ctx->v[CF_V_PRES_STATUS].j);
 	json_t *p;
 
-	if (!json_is_object(o)) {
-		cf_chat_fail(ctx, "invalid_payload", "Invalid payload: expected "
-		    "an object");
-		return;
-	}
-	st = json_object_get(o, "status");
-	sm = json_object_get(o, "statusMessage");
-	cs = json_object_get(o, "customStatus");
-	if (!json_is_string(st) || !valid_status(json_string_value(st))) {
-		cf_chat_fail(ctx, "invalid_payload", "Invalid status");
-		return;
-	}
-	if (!text_ok(sm) || !text_ok(cs)) {
-		cf_chat_fail(ctx, "invalid_payload",
-		    "Invalid statusMessage or customStatus");
-		return;
-	}
-	if (cf_store_presence_set(cf_db(), c->user_id, json_string_value(st),
-	    json_is_string(sm) ? json_string_value(sm) : NULL,
-	    json_is_string(cs) ? json_string_value(cs) : NULL,
+	if (cf_store_presence_set(cf_db(), c->user_id, st,
+	    ctx->v[CF_V_PRES_MESSAGE].s, ctx->v[CF_V_PRES_CUSTOM].s,
 	    (int64_t)cf_wall_ms()) != 0) {
 		cf_chat_fail(ctx, "internal", "Internal error");
 		return;
 	}
 	p = stored(c->user_id);
 	emit_updated(c->user_id, c->name, p, "status_change");
-	emit_update(c->user_id, json_string_value(st),
-	    cf_presence_count(c->user_id));
+	emit_update(c->user_id, st, cf_presence_count(c->user_id));
 	cf_event_ack(ctx, json_pack("[{s:b,s:o}]", "ok", 1, "presence", p));
 }
 
@@ -431,15 +398,11 @@ void
 cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = ctx->s->app;
-	const json_t *st = json_array_get(ctx->args, 0);
+	const char *st = json_string_value(ctx->v[CF_V_STATUS].j);
 	json_t *p;
 
-	if (!json_is_string(st) || !valid_status(json_string_value(st))) {
-		cf_chat_fail(ctx, "invalid_payload", "Invalid status");
-		return;
-	}
 	p = stored(c->user_id);
-	if (cf_store_presence_set(cf_db(), c->user_id, json_string_value(st),
+	if (cf_store_presence_set(cf_db(), c->user_id, st,
 	    json_string_value(json_object_get(p, "statusMessage")),
 	    json_string_value(json_object_get(p, "customStatus")),
 	    (int64_t)cf_wall_ms()) != 0) {
@@ -452,8 +415,7 @@ cf_ev_presence_set_status(struct cf_event_ctx *ctx)
 	p = stored(c->user_id);
 	emit_updated(c->user_id, c->name, p, "status_change");
 	json_decref(p);
-	emit_update(c->user_id, json_string_value(st),
-	    cf_presence_count(c->user_id));
+	emit_update(c->user_id, st, cf_presence_count(c->user_id));
 	cf_event_ack(ctx, json_pack("[{s:b}]", "ok", 1));
 }
 

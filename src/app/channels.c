@@ -1,0 +1,296 @@
+/*
+ * channels.c -- channels: join, leave, create, list, read a page of
+ * messages, update; and who may know a channel (a private channel of
+ * others answers as a missing one) and who may read or write it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/store.h"
+#include "util.h"
+#include "app/args.h"
+#include "app/chat.h"
+#include "app/chat_int.h"
+#include "app/ops.h"
+#include "fanout/room.h"
+
+#define CF_NAME_MAX		100
+#define CF_DESC_MAX		1000
+#define CF_LIMIT_DEFAULT	50
+
+/* ----------------------------------------------------------- channels */
+
+void
+cf_chat_join_room(struct cf_sess *s, int64_t id)
+{
+	struct cf_chat *c = cf_chat_of(s);
+	char room[48];
+	void *p;
+
+	if (cf_chat_joined(c, id))
+		return;
+	if (c->nchannels == c->capchannels) {
+		uint32_t ncap = c->capchannels ? c->capchannels * 2 : 4;
+
+		if ((p = realloc(c->channels, ncap * sizeof(*c->channels))) == NULL)
+			return;
+		c->channels = p;
+		c->capchannels = ncap;
+	}
+	c->channels[c->nchannels++] = id;
+	cf_chat_channel_room(room, sizeof(room), id);
+	cf_room_join(cf_w, s, room);
+	cf_presence_channel(s, id, 1, "join");
+}
+
+/*
+ * Look channel id up for this user, who may know that it exists when it
+ * is public or when the user is a member.  A private channel of others
+ * answers exactly as a missing one (not_found "Channel not found"), so
+ * that private ids cannot be probed.  *ch (may be NULL) receives the
+ * channel (the caller owns it).  1 member, 0 not (a public channel), or
+ * -1 when the client was told why not.
+ */
+int
+cf_chat_known_channel(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	json_t *o = NULL;
+	int rc, member;
+
+	if (ch != NULL)
+		*ch = NULL;
+	if ((rc = cf_store_channel_get(cf_db(), id, &o)) != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return (-1);
+	}
+	if ((member = cf_store_is_member(cf_db(), id, c->user_id)) < 0) {
+		json_decref(o);
+		cf_chat_fail_store(ctx, member, "Channel");
+		return (-1);
+	}
+	if (member == 0 && json_is_true(json_object_get(o, "isPrivate"))) {
+		json_decref(o);
+		cf_chat_fail_store(ctx, -ENOENT, "Channel");
+		return (-1);
+	}
+	if (ch != NULL)
+		*ch = o;
+	else
+		json_decref(o);
+	return (member);
+}
+
+/* The channel, checked for existence and (private) membership. */
+static json_t *
+visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	json_t *ch = NULL;
+	int rc;
+
+	if ((rc = cf_chat_known_channel(ctx, id, &ch)) == -1)
+		return (NULL);
+	if (rc == 0 && join &&
+	    cf_store_member_add(cf_db(), id, c->user_id,
+	    (int64_t)cf_wall_ms()) != 0) {
+		json_decref(ch);
+		cf_chat_fail(ctx, "internal", "Internal error");
+		return (NULL);
+	}
+	return (ch);
+}
+
+void
+cf_ev_join_channel(struct cf_event_ctx *ctx)
+{
+	int64_t id = ctx->v[CF_V_CHANNEL].i;
+	json_t *ch;
+
+	if ((ch = visible_channel(ctx, id, 1)) == NULL)
+		return;
+	cf_chat_join_room(ctx->s, id);
+	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
+}
+
+void
+cf_ev_leave_channel(struct cf_event_ctx *ctx)
+{
+	int64_t id = ctx->v[CF_V_CHANNEL].i;
+
+	/*
+	 * Leaving a channel this socket is not in is a no-op, when the user
+	 * may know it exists (a private channel of others is "not found").
+	 */
+	if (!cf_chat_joined(cf_chat_of(ctx->s), id) &&
+	    cf_chat_known_channel(ctx, id, NULL) == -1)
+		return;
+	cf_chat_leave_channel(ctx->s, id, "leave");
+	cf_chat_ack_ok(ctx, NULL);
+}
+
+void
+cf_ev_channel_create(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	struct cf_op_actor who = { c->user_id, c->name };
+	struct cf_op_channel a;
+	const char *bad;
+	json_t *ch = NULL;
+	int rc;
+
+	/* The values are checked by the operation the control socket shares. */
+	a.name = ctx->v[CF_V_CREATE_NAME].j;
+	a.description = ctx->v[CF_V_CREATE_DESC].j;
+	a.priv = ctx->v[CF_V_CREATE_PRIV].j;
+	a.members = ctx->v[CF_V_CREATE_MEMBERS].j;
+	if ((rc = cf_op_channel_create(&who, &a, &ch, &bad)) != 0) {
+		if (bad != NULL)
+			cf_chat_invalid(ctx, bad);
+		else
+			cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	cf_chat_join_room(ctx->s, json_integer_value(json_object_get(ch,
+	    "id")));
+	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
+}
+
+void
+cf_ev_channel_list(struct cf_event_ctx *ctx)
+{
+	json_t *list = NULL;
+	int rc;
+
+	if ((rc = cf_store_channel_list(cf_db(), cf_chat_of(ctx->s)->user_id,
+	    &list)) != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channels", list));
+}
+
+/*
+ * Membership for reading/writing a channel: joined here, or a member.  A
+ * public channel of which the user is not a member is "forbidden"; a
+ * private one is "not found", as a missing one (cf_chat_known_channel).
+ */
+int
+cf_chat_need_member(struct cf_event_ctx *ctx, int64_t id)
+{
+	int rc;
+
+	if (cf_chat_joined(cf_chat_of(ctx->s), id))
+		return (0);
+	if ((rc = cf_chat_known_channel(ctx, id, NULL)) == -1)
+		return (-1);
+	if (rc == 1)
+		return (0);
+	cf_chat_fail(ctx, "forbidden", "Not a member of this channel");
+	return (-1);
+}
+
+void
+cf_ev_get_messages(struct cf_event_ctx *ctx)
+{
+	int64_t id = ctx->v[CF_V_PAGE_CHANNEL].i;
+	int64_t before = ctx->v[CF_V_PAGE_BEFORE].i;
+	int64_t after = ctx->v[CF_V_PAGE_AFTER].i;
+	json_t *msgs = NULL;
+	int rc, more = 0, limit = CF_LIMIT_DEFAULT;
+
+	if (ctx->v[CF_V_PAGE_LIMIT].set)
+		limit = (int)ctx->v[CF_V_PAGE_LIMIT].i;
+	if (cf_chat_need_member(ctx, id) == -1)
+		return;
+	if ((rc = cf_store_messages_page(cf_db(), id, before, after, limit,
+	    &msgs, &more)) != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	cf_chat_ack_ok(ctx, json_pack("{s:o,s:b}", "messages", msgs, "hasMore",
+	    more));
+}
+
+void
+cf_ev_channel_updated(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	const json_t *ch_in = ctx->v[CF_V_UPD_CHANGES].j, *v;
+	int64_t id = ctx->v[CF_V_UPD_CHANNEL].i;
+	const char *key, *s;
+	json_t *ch = NULL, *changes;
+	char room[48], at[32];
+	int rc;
+
+	/*
+	 * The members of changes, each checked as it comes, any other an
+	 * error: a shape a field list does not state.
+	 */
+	json_object_foreach((json_t *)ch_in, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if (cf_arg_text(v, CF_NAME_MAX, &s) == -1) {
+				cf_chat_invalid(ctx, "changes.name");
+				return;
+			}
+		} else if (strcmp(key, "description") == 0) {
+			if (cf_arg_opt_str(ch_in, "description",
+			    CF_DESC_MAX, &s) == -1) {
+				cf_chat_invalid(ctx, "changes.description");
+				return;
+			}
+		} else if (strcmp(key, "isPrivate") == 0) {
+			if (!json_is_boolean(v)) {
+				cf_chat_invalid(ctx, "changes.isPrivate");
+				return;
+			}
+		} else {
+			cf_chat_invalid(ctx, "changes may hold name, "
+			    "description, isPrivate");
+			return;
+		}
+	}
+	/*
+	 * manage_channels covers the public channels; a private channel is
+	 * changed by its members only (a non-member, admin or not, must not
+	 * rename it or make it public to join it), and is "not found" to
+	 * everyone else.
+	 */
+	if (cf_chat_known_channel(ctx, id, NULL) == -1)
+		return;
+	rc = cf_store_channel_update(cf_db(), id, ch_in, c->user_id,
+	    (int64_t)cf_wall_ms(), &ch);
+	if (rc != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	changes = json_deep_copy(ch_in);
+	cf_chat_channel_room(room, sizeof(room), id);
+	cf_chat_now_iso(at, sizeof(at));
+	cf_room_emit(room, NULL, "channel_updated",
+	    json_pack("{s:I,s:o,s:o,s:s,s:s}", "channelId", (json_int_t)id,
+	    "changes", changes, "updatedBy", cf_chat_user_json(c),
+	    "updaterName", c->name, "updatedAt", at));
+	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
+}
+
+void
+cf_chat_leave_channel(struct cf_sess *s, int64_t channel, const char *reason)
+{
+	struct cf_chat *c = cf_chat_of(s);
+	char room[48];
+	uint32_t i;
+
+	for (i = 0; i < c->nchannels; i++)
+		if (c->channels[i] == channel)
+			break;
+	if (i == c->nchannels)
+		return;
+	c->channels[i] = c->channels[--c->nchannels];
+	cf_chat_typing_clear(s, channel, 1);
+	cf_chat_channel_room(room, sizeof(room), channel);
+	cf_room_leave(cf_w, s, room);
+	cf_presence_channel(s, channel, -1, reason);
+}
