@@ -1,7 +1,8 @@
 #!/bin/sh
 # check-layers.sh -- the include graph of src/ obeys the layer rules of
 # HACKING.md ("Layers"): a folder includes only headers of its own rank or
-# below, no two folders include each other, directly or around a loop, and
+# below, no two folders include each other, directly or around a loop, no
+# two files of a folder either, and
 # the master includes nothing of the worker's layers (it knows the worker
 # through ipc.h only, a library-level header).
 # Run by `make check`; prints each offending #include and exits 1.
@@ -52,6 +53,25 @@ if ! sort -u "$edges" | tsort >/dev/null 2>"$edges.err"; then
 	cat "$edges.err"
 	bad=1
 fi
+# Inside each folder, the files' modules (a .c and its .h; x_int.h, a
+# module's private header, is part of x) include each other without a
+# loop too.
+for d in $(cd "$src" && find . -mindepth 1 -type d | sed 's#^\./##' | sort); do
+	: >"$edges"
+	for f in "$src/$d"/*.[ch]; do
+		[ -e "$f" ] || continue
+		from=$(basename "$f" | sed 's/\.[ch]$//; s/_int$//')
+		for h in $(sed -n "s#^\#include \"$d/\([^\"]*\)\\.h\".*#\\1#p" "$f"); do
+			to=$(echo "$h" | sed 's/_int$//')
+			[ "$from" = "$to" ] || echo "$from $to" >>"$edges"
+		done
+	done
+	if ! sort -u "$edges" | tsort >/dev/null 2>"$edges.err"; then
+		echo "src/$d: a loop between its files:"
+		cat "$edges.err"
+		bad=1
+	fi
+done
 rm -f "$edges.err"
-[ $bad -eq 0 ] && echo "layers: no upward include, no loop between folders"
+[ $bad -eq 0 ] && echo "layers: no upward include, no loop between folders or files"
 exit $bad

@@ -11,7 +11,7 @@
 #include "util.h"
 #include "app/batch.h"
 #include "app/chat.h"
-#include "app/chat_int.h"
+#include "app/handlers.h"
 #include "fanout/room.h"
 
 /* ------------------------------------------------------------- typing */

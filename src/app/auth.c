@@ -14,7 +14,7 @@
 #include "perm.h"
 #include "util.h"
 #include "app/chat.h"
-#include "app/chat_int.h"
+#include "app/handlers.h"
 #include "fanout/room.h"
 
 static json_t *

@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "app/events.h"
+#include "app/ack.h"
 #include "proc.h"
 
 /*

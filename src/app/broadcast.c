@@ -4,7 +4,7 @@
  * (ops.c).
  */
 #include "app/chat.h"
-#include "app/chat_int.h"
+#include "app/handlers.h"
 #include "app/ops.h"
 
 void

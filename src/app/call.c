@@ -30,6 +30,7 @@
 #include "util.h"
 #include "app/args.h"
 #include "app/chat.h"
+#include "app/handlers.h"
 #include "fanout/room.h"
 
 #define CF_CALL_HISTORY_DEF	50

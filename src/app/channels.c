@@ -12,7 +12,7 @@
 #include "util.h"
 #include "app/args.h"
 #include "app/chat.h"
-#include "app/chat_int.h"
+#include "app/handlers.h"
 #include "app/ops.h"
 #include "fanout/room.h"
 

@@ -24,7 +24,6 @@
 #include "util.h"
 #include "app/args.h"
 #include "app/chat.h"
-#include "app/chat_int.h"
 #include "fanout/room.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -196,101 +195,4 @@ cf_chat_timer_update(struct cf_sess *s)
 	}
 	s->app_deadline = next;
 	cf_sess_timer_update(s);
-}
-
-void
-cf_chat_timer(struct cf_sess *s)
-{
-	struct cf_chat *c = cf_chat_of(s);
-	uint64_t now = cf_now_ms();
-	uint32_t i;
-
-	if (c == NULL)
-		return;
-	if (!c->authed && c->auth_deadline != 0 && now >= c->auth_deadline) {
-		cf_chat_auth_timeout(s);
-		cf_sess_close(s, "authentication timeout", CF_CLOSE_GRACEFUL);
-		return;
-	}
-	if (c->authed && c->exp != 0 &&
-	    (int64_t)cf_wall_ms() >= c->exp * 1000) {
-		cf_chat_emit(s, "auth:error", json_string("Token expired"));
-		cf_sock_disconnect(s, 0);
-		return;
-	}
-	for (i = 0; i < c->ntyping;) {
-		if (c->typing[i].until <= now)
-			cf_chat_typing_clear(s, c->typing[i].channel, 1);
-		else
-			i++;
-	}
-	cf_chat_timer_update(s);
-}
-
-/* ------------------------------------------------- connect, disconnect */
-
-void
-cf_chat_connected(struct cf_sess *s)
-{
-	struct cf_event_ctx ctx;
-	struct cf_chat *c;
-	const json_t *tok;
-
-	if (s->app == NULL && (s->app = calloc(1, sizeof(*c))) == NULL) {
-		cf_sock_disconnect(s, 1);
-		return;
-	}
-	c = s->app;
-	/*
-	 * A session that never authenticated has its deadline from its
-	 * start (session.c), which a new CONNECT does not move; one that
-	 * authenticated, left "/" and came back has auth-timeout again.
-	 */
-	c->auth_deadline = s->unauth ? 0 :
-	    cf_now_ms() + cf_w->conf->auth_timeout_ms;
-	cf_chat_timer_update(s);
-	tok = json_object_get(s->auth, "token");
-	if (json_is_string(tok)) {
-		memset(&ctx, 0, sizeof(ctx));
-		ctx.s = s;
-		ctx.name = "authenticate";
-		ctx.ack_id = -1;
-		ctx.errev = "auth:error";
-		(void)cf_chat_authenticate(&ctx, json_string_value(tok));
-	}
-}
-
-/*
- * auth-timeout passed: the socket hears why and is disconnected; the
- * caller closes the session (the Engine.IO transport) right after.
- */
-void
-cf_chat_auth_timeout(struct cf_sess *s)
-{
-	if (!s->connected)
-		return;
-	cf_chat_emit(s, "auth:error", json_string("Authentication timeout"));
-	cf_sock_disconnect(s, 0);
-}
-
-void
-cf_chat_disconnected(struct cf_sess *s, const char *reason)
-{
-	struct cf_chat *c = cf_chat_of(s);
-
-	(void)reason;
-	if (c == NULL)
-		return;
-	if (c->authed) {
-		cf_call_tab_gone(s);
-		while (c->nchannels > 0)
-			cf_chat_leave_channel(s, c->channels[c->nchannels - 1],
-			    "disconnect");
-		cf_presence_down(s);
-	}
-	free(c->channels);
-	free(c->typing);
-	free(c);
-	s->app = NULL;
-	s->app_deadline = 0;
 }

@@ -1,5 +1,5 @@
 /*
- * events.h -- the Socket.IO event dispatch table.
+ * events.h -- the dispatcher of client events and the rows of its table.
  *
  * Each client-to-server event is one row: its name, flags, an argument
  * specification checked before the handler runs, the handler, the
@@ -11,28 +11,15 @@
 #ifndef CF_EVENTS_H
 #define CF_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "codec/sio.h"
+#include "app/ack.h"
 #include "app/args.h"
 #include "eio/session.h"
-
-struct cf_event_ctx {
-	struct cf_sess			*s;
-	const char			*name;
-	json_t				*args;		/* the arguments after the name */
-	const struct cf_sio_att		*att;
-	int				 nattach;
-	int64_t				 ack_id;	/* -1: no ack requested */
-	const char			*errev;		/* the spec's error event */
-	const char			*err_code;	/* the error answered, if any */
-	/* The row's fields, checked: v[i] is field i of the row's list. */
-	struct cf_arg_val		 v[CF_ARG_FIELDS_MAX];
-};
-
-typedef void (*cf_event_fn)(struct cf_event_ctx *ctx);
 
 #define CF_EV_DEBUG	0x01	/* served only with debug-events on */
 #define CF_EV_NOAUTH	0x02	/* allowed before authentication */
@@ -71,13 +58,16 @@ struct cf_event_def {
 	const struct cf_field	*fields;
 };
 
-/* Dispatch a complete EVENT / BINARY_EVENT packet (data = [name, ...]). */
-void	 cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p);
+/*
+ * Dispatch a complete EVENT / BINARY_EVENT packet (data = [name, ...]) to
+ * the row of rows[0..nrows) its name selects (the application's table,
+ * app.c; the row's index is its counter in /metrics).
+ */
+void	 cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p,
+	    const struct cf_event_def *rows, size_t nrows);
 /* Validate args against spec: 0, or -1 with a reason in why. */
 int	 cf_event_check_args(const char *spec, const json_t *args,
 	    const char **why);
-/* Answer the ack (args is an array, reference stolen); no-op without ack. */
-void	 cf_event_ack(struct cf_event_ctx *ctx, json_t *args);
 struct cf_worker;
 /*
  * The module's state (w->events): allocated before the shell wires
@@ -87,13 +77,6 @@ int	 cf_event_init(struct cf_worker *w);
 void	 cf_event_free(struct cf_worker *w);
 /* Start the periodic info summary line (log-summary-interval). */
 void	 cf_event_summary_start(struct cf_worker *w);
-/* The name of event table row i, or NULL past the end (/metrics). */
-const char *cf_event_name(unsigned i);
-/* Answer {ok:false, error:{code, message}}; counted by code in /metrics. */
-void	 cf_event_ack_error(struct cf_event_ctx *ctx, const char *code,
-	    const char *message);
 
-/* The chat application's callbacks for the transport (session.h). */
-extern const struct cf_app cf_confabd_app;
 
 #endif

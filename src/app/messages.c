@@ -10,7 +10,7 @@
 #include "util.h"
 #include "app/batch.h"
 #include "app/chat.h"
-#include "app/chat_int.h"
+#include "app/handlers.h"
 
 void
 cf_ev_send_message(struct cf_event_ctx *ctx)

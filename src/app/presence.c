@@ -25,6 +25,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "app/chat.h"
+#include "app/handlers.h"
 #include "fanout/cluster.h"
 #include "fanout/room.h"
 

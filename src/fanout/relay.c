@@ -22,7 +22,6 @@
 #include "shm/shm.h"
 #include "fanout/cluster.h"
 #include "fanout/relay.h"
-#include "fanout/room.h"
 #include "eio/session.h"
 #include "ipc.h"
 #include "proc.h"
@@ -30,15 +29,11 @@
 #define CF_RELAY_PREFIX	"socket.io"
 #define CF_RELAY_REQUEST	"socket.io-request#/#"
 
-/* Requests of the socket.io adapter protocol that backends send. */
-#define REQ_REMOTE_JOIN		2
-#define REQ_REMOTE_LEAVE	3
-#define REQ_REMOTE_DISCONNECT	4
-
 #define RELAY_LAG_RING	1024	/* own Redis publishes awaiting their echo */
 
 struct cf_relay {
 	struct cf_worker	*w;
+	const struct cf_relay_sink *sink;	/* where frames arrive */
 	struct cf_redis		*redis;
 	int			 up;
 	size_t			 hostlen;	/* strlen(w->host) */
@@ -76,82 +71,6 @@ observe_lag(struct cf_worker *w, uint64_t sent)
 	__atomic_add_fetch(&st->relay_lag_count, 1, __ATOMIC_RELAXED);
 }
 
-/* 1 when s is selected by opts {rooms, except} of an adapter request. */
-static int
-selected(struct cf_sess *s, const json_t *rooms, const json_t *except)
-{
-	const json_t *v;
-	size_t i;
-	int in = json_array_size(rooms) == 0;
-
-	json_array_foreach(rooms, i, v)
-		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
-		    strcmp(s->id, json_string_value(v)) == 0))
-			in = 1;
-	if (!in)
-		return (0);
-	json_array_foreach(except, i, v)
-		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
-		    strcmp(s->id, json_string_value(v)) == 0))
-			return (0);
-	return (1);
-}
-
-/*
- * socketsJoin / socketsLeave / disconnectSockets from a backend
- * (@socket.io/redis-emitter): JSON {type, opts: {rooms, except}, rooms,
- * close}.  Every worker applies it to its own sockets.  The targets are
- * collected first: joining, leaving and disconnecting change the rooms
- * being walked.
- */
-static void
-relay_request(struct cf_worker *w, const uint8_t *p, size_t len)
-{
-	struct cf_sess *s, *tmp, **sel = NULL;
-	const json_t *opts, *rooms, *except, *v;
-	json_t *req;
-	size_t n = 0, i, j;
-	int type;
-
-	if (len == 0 || p[0] != '{' ||
-	    (req = json_loadb((const char *)p, len, 0, NULL)) == NULL)
-		return;
-	type = (int)json_integer_value(json_object_get(req, "type"));
-	if (type != REQ_REMOTE_JOIN && type != REQ_REMOTE_LEAVE &&
-	    type != REQ_REMOTE_DISCONNECT)
-		goto done;
-	opts = json_object_get(req, "opts");
-	rooms = json_object_get(opts, "rooms");
-	except = json_object_get(opts, "except");
-	if ((sel = calloc(w->nsessions + 1, sizeof(*sel))) == NULL)
-		goto done;
-	HASH_ITER(hh, w->sessions, s, tmp)
-		if (s->connected && s->state == CF_S_OPEN &&
-		    selected(s, rooms, except))
-			sel[n++] = s;
-	for (i = 0; i < n; i++) {
-		s = sel[i];
-		if (type == REQ_REMOTE_DISCONNECT) {
-			cf_sock_disconnect(s, json_is_true(json_object_get(req,
-			    "close")));
-			continue;
-		}
-		json_array_foreach(json_object_get(req, "rooms"), j, v) {
-			if (!json_is_string(v))
-				continue;
-			if (type == REQ_REMOTE_JOIN)
-				(void)cf_room_join(w, s, json_string_value(v));
-			else
-				cf_room_leave(w, s, json_string_value(v));
-		}
-	}
-	cf_log_debug("relay: adapter request %d applied to %zu sockets", type,
-	    n);
- done:
-	free(sel);
-	json_decref(req);
-}
-
 static void
 redis_message(void *arg, const char *channel, size_t chlen,
     const uint8_t *payload, size_t len)
@@ -160,7 +79,7 @@ redis_message(void *arg, const char *channel, size_t chlen,
 
 	if (chlen == sizeof(CF_RELAY_REQUEST) - 1 &&
 	    memcmp(channel, CF_RELAY_REQUEST, chlen) == 0) {
-		relay_request(r->w, payload, len);
+		r->sink->request(r->w, payload, len);
 		return;
 	}
 	if (chlen == sizeof(CF_CLUSTER_CHANNEL) - 1 &&
@@ -193,7 +112,7 @@ redis_state(void *arg, int up)
 }
 
 struct cf_relay *
-cf_relay_new(struct cf_worker *w)
+cf_relay_new(struct cf_worker *w, const struct cf_relay_sink *sink)
 {
 	static const struct cf_redis_cbs cbs = { redis_message, redis_state };
 	const char *patterns[1] = { CF_RELAY_PREFIX "#/#*" };
@@ -203,6 +122,7 @@ cf_relay_new(struct cf_worker *w)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
 	r->w = w;
+	r->sink = sink;
 	r->hostlen = strlen(w->host);
 	if (w->conf->redis_host != NULL) {
 		r->redis = cf_redis_new(&w->loop, w->conf->redis_host,
@@ -273,6 +193,8 @@ cf_relay_ipc(struct cf_worker *w, const uint8_t *data, size_t len)
 
 	if (len < sizeof(t))
 		return;
+	if (w->relay == NULL)	/* stopping: no sink any more */
+		return;
 	memcpy(&t, data, sizeof(t));
 	observe_lag(w, t);
 	input(w, data + sizeof(t), len - sizeof(t), 0);
@@ -314,7 +236,7 @@ input(struct cf_worker *w, const uint8_t *frame, size_t len, size_t hostlen)
 	if (strcmp(b.uid, w->uid) != 0 && !(b.flags & CF_FRAME_LOCAL)) {
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->relay_in, 1, __ATOMIC_RELAXED);
-		cf_room_deliver(w, &b);
+		w->relay->sink->deliver(w, &b);
 	}
 	cf_frame_bcast_clear(&b);
 }

@@ -13,8 +13,22 @@
 
 struct cf_worker;
 struct cf_relay;
+struct cf_frame_bcast;
 
-struct cf_relay	*cf_relay_new(struct cf_worker *w);
+/*
+ * Where the frames that arrive go: the rooms (room.c's cf_room_sink), so
+ * that the relay, below the rooms, never calls them by name.  deliver: a
+ * decoded broadcast (borrowed) for this worker's sockets; request: a
+ * socket.io adapter request (JSON bytes) of a backend.
+ */
+struct cf_relay_sink {
+	void	(*deliver)(struct cf_worker *w, const struct cf_frame_bcast *b);
+	void	(*request)(struct cf_worker *w, const uint8_t *p, size_t len);
+};
+
+/* sink is borrowed for the relay's life. */
+struct cf_relay	*cf_relay_new(struct cf_worker *w,
+		    const struct cf_relay_sink *sink);
 void		 cf_relay_free(struct cf_relay *r);	/* NULL-safe */
 /* Publish an encoded frame; room is the single target room or NULL. */
 int		 cf_relay_publish(struct cf_relay *r, const char *room,

@@ -289,3 +289,92 @@ cf_room_emit_local(const char *room, const struct cf_sess *except,
 {
 	room_emit(room, except, event, payload, 0);
 }
+
+/* ------------------------------------------------ adapter requests */
+
+/* Requests of the socket.io adapter protocol that backends send. */
+#define REQ_REMOTE_JOIN		2
+#define REQ_REMOTE_LEAVE	3
+#define REQ_REMOTE_DISCONNECT	4
+
+/* 1 when s is selected by opts {rooms, except} of an adapter request. */
+static int
+selected(struct cf_sess *s, const json_t *rooms, const json_t *except)
+{
+	const json_t *v;
+	size_t i;
+	int in = json_array_size(rooms) == 0;
+
+	json_array_foreach(rooms, i, v)
+		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
+		    strcmp(s->id, json_string_value(v)) == 0))
+			in = 1;
+	if (!in)
+		return (0);
+	json_array_foreach(except, i, v)
+		if (json_is_string(v) && (cf_room_has(s, json_string_value(v)) ||
+		    strcmp(s->id, json_string_value(v)) == 0))
+			return (0);
+	return (1);
+}
+
+/*
+ * socketsJoin / socketsLeave / disconnectSockets from a backend
+ * (@socket.io/redis-emitter): JSON {type, opts: {rooms, except}, rooms,
+ * close}.  Every worker applies it to its own sockets.  The targets are
+ * collected first: joining, leaving and disconnecting change the rooms
+ * being walked.
+ */
+void
+cf_room_request(struct cf_worker *w, const uint8_t *p, size_t len)
+{
+	struct cf_sess *s, *tmp, **sel = NULL;
+	const json_t *opts, *rooms, *except, *v;
+	json_t *req;
+	size_t n = 0, i, j;
+	int type;
+
+	if (len == 0 || p[0] != '{' ||
+	    (req = json_loadb((const char *)p, len, 0, NULL)) == NULL)
+		return;
+	type = (int)json_integer_value(json_object_get(req, "type"));
+	if (type != REQ_REMOTE_JOIN && type != REQ_REMOTE_LEAVE &&
+	    type != REQ_REMOTE_DISCONNECT)
+		goto done;
+	opts = json_object_get(req, "opts");
+	rooms = json_object_get(opts, "rooms");
+	except = json_object_get(opts, "except");
+	if ((sel = calloc(w->nsessions + 1, sizeof(*sel))) == NULL)
+		goto done;
+	HASH_ITER(hh, w->sessions, s, tmp)
+		if (s->connected && s->state == CF_S_OPEN &&
+		    selected(s, rooms, except))
+			sel[n++] = s;
+	for (i = 0; i < n; i++) {
+		s = sel[i];
+		if (type == REQ_REMOTE_DISCONNECT) {
+			cf_sock_disconnect(s, json_is_true(json_object_get(req,
+			    "close")));
+			continue;
+		}
+		json_array_foreach(json_object_get(req, "rooms"), j, v) {
+			if (!json_is_string(v))
+				continue;
+			if (type == REQ_REMOTE_JOIN)
+				(void)cf_room_join(w, s, json_string_value(v));
+			else
+				cf_room_leave(w, s, json_string_value(v));
+		}
+	}
+	cf_log_debug("relay: adapter request %d applied to %zu sockets", type,
+	    n);
+ done:
+	free(sel);
+	json_decref(req);
+}
+
+/* What the relay delivers (relay.h): broadcasts and adapter requests. */
+const struct cf_relay_sink cf_room_sink = {
+	.deliver = cf_room_deliver,
+	.request = cf_room_request,
+};

@@ -36,7 +36,8 @@
 #include "util.h"
 #include "app/admin.h"
 #include "app/batch.h"
-#include "app/chat.h"
+#include "app/app.h"
+#include "app/handlers.h"
 #include "fanout/cluster.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
@@ -447,7 +448,7 @@ cf_worker_main(struct cf_worker_init *in)
 	if (cf_ipc_start(&w->loop, w->slot, w->nslots, in->inbox_rx[in->slot],
 	    in->inbox_tx) == -1)
 		return (1);
-	if ((w->relay = cf_relay_new(w)) == NULL)
+	if ((w->relay = cf_relay_new(w, &cf_room_sink)) == NULL)
 		return (1);
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
 		return (1);

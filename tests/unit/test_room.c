@@ -110,7 +110,7 @@ setup(void **state)
 		return (-1);
 	cf_app = &no_app;
 	cf_sock_on_left(on_left);
-	if ((f->w.relay = cf_relay_new(&f->w)) == NULL)
+	if ((f->w.relay = cf_relay_new(&f->w, &cf_room_sink)) == NULL)
 		return (-1);
 	for (i = 0; i < NSESS; i++) {
 		if ((f->s[i] = cf_sess_new(&f->w, CF_T_POLLING,
