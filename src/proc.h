@@ -45,6 +45,7 @@ struct cf_batch_state;
 struct cf_call_state;
 struct cf_event_state;
 struct cf_presence_state;
+struct cf_auth_state;
 struct cf_admin_state;
 
 struct cf_worker {
@@ -97,6 +98,7 @@ struct cf_worker {
 	struct cf_call_state	*call;		/* app/call.c */
 	struct cf_event_state	*events;	/* app/events.c */
 	struct cf_presence_state *presence;	/* app/presence.c */
+	struct cf_auth_state	*auth;		/* app/auth.c */
 	struct cf_admin_state	*admin;		/* app/admin.c */
 };
 

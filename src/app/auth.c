@@ -5,6 +5,7 @@
  * a role the configuration does not know.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/jwt.h"
@@ -37,18 +38,38 @@ perm_names(uint32_t perms)
  */
 #define CF_ROLE_WARN_MS	10000
 
+/* The module's state, cf_w->auth (proc.h): the warning's rate limit. */
+struct cf_auth_state {
+	uint64_t	 warned_ms;	/* the last warning, 0: none yet */
+	unsigned	 suppressed;	/* warnings not written since */
+};
+
+int
+cf_auth_init(struct cf_worker *w)
+{
+	if ((w->auth = calloc(1, sizeof(*w->auth))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_auth_free(struct cf_worker *w)
+{
+	free(w->auth);
+	w->auth = NULL;
+}
+
 static void
 warn_unknown_role(const struct cf_chat *c)
 {
-	static uint64_t last;
-	static unsigned suppressed;
+	struct cf_auth_state *as = cf_w->auth;
 	char roles[256];
 	size_t o = 0;
 	uint64_t now = cf_now_ms();
 	int i;
 
-	if (last != 0 && now - last < CF_ROLE_WARN_MS) {
-		suppressed++;
+	if (as->warned_ms != 0 && now - as->warned_ms < CF_ROLE_WARN_MS) {
+		as->suppressed++;
 		return;
 	}
 	roles[0] = '\0';
@@ -60,9 +81,9 @@ warn_unknown_role(const struct cf_chat *c)
 	    "configured: %s; \"role %s PERMISSION...\" in the configuration "
 	    "gives it some, see confabd.conf(5)); %u more such tokens since "
 	    "the previous line", c->user_id, c->role, roles, c->role,
-	    suppressed);
-	last = now;
-	suppressed = 0;
+	    as->suppressed);
+	as->warned_ms = now;
+	as->suppressed = 0;
 }
 
 int

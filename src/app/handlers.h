@@ -141,6 +141,12 @@ void	 cf_call_stop(struct cf_worker *w);
 /* Shared helpers (chat.c). */
 /* Emit to this socket only. */
 
+/*
+ * auth.c.  init: the module's state (w->auth), 0/-1, before the shell
+ * wires anything; free: once the loop is closed (NULL-safe).
+ */
+int	 cf_auth_init(struct cf_worker *w);
+void	 cf_auth_free(struct cf_worker *w);
 /* auth.c: verify token and authenticate the socket; 0, or -1 (told). */
 int	 cf_chat_authenticate(struct cf_event_ctx *ctx, const char *token);
 

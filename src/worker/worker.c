@@ -361,7 +361,8 @@ state_init(struct cf_worker *w)
 	if (cf_sess_init(w) == -1 || cf_http_init(w) == -1 ||
 	    cf_cluster_init(w) == -1 || cf_batch_init(w) == -1 ||
 	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
-	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1)
+	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1 ||
+	    cf_auth_init(w) == -1)
 		return (-1);
 	return (0);
 }
@@ -375,6 +376,7 @@ state_free(struct cf_worker *w)
 {
 	cf_admin_free(w);
 	cf_presence_free(w);
+	cf_auth_free(w);
 	cf_event_free(w);
 	cf_call_free(w);
 	cf_batch_free(w);
