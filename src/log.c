@@ -86,12 +86,12 @@ cf_log_set_file(const char *path)
 
 	if (path != NULL) {
 		if ((copy = strdup(path)) == NULL)
-			return -1;
+			return (-1);
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0640);
 		if (fd == -1) {
 			free(copy);
-			return -1;
+			return (-1);
 		}
 	}
 	if (log_fd != STDERR_FILENO)
@@ -103,7 +103,7 @@ cf_log_set_file(const char *path)
 		closelog();
 		log_to_syslog = 0;
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -118,19 +118,19 @@ cf_log_reopen(void)
 	int	 rc;
 
 	if (log_path == NULL)
-		return 0;
+		return (0);
 	if ((path = strdup(log_path)) == NULL)
-		return -1;
+		return (-1);
 	rc = cf_log_set_file(path);
 	free(path);
-	return rc;
+	return (rc);
 }
 
 /* The log file path (static storage), or NULL when there is none. */
 const char *
 cf_log_file(void)
 {
-	return log_path;
+	return (log_path);
 }
 
 /* Messages with a level above `level` are dropped. Out of range is clamped. */
@@ -147,7 +147,7 @@ cf_log_set_level(enum cf_log_level level)
 enum cf_log_level
 cf_log_get_level(void)
 {
-	return log_level;
+	return (log_level);
 }
 
 /* Copy `name` (truncated to 63 bytes) as the tag of every line; NULL resets. */
@@ -166,11 +166,11 @@ cf_log_level_parse(const char *s)
 	int	 i;
 
 	if (s == NULL)
-		return -1;
+		return (-1);
 	for (i = 0; i < LOG_NLEVELS; i++)
 		if (strcmp(s, log_names[i]) == 0)
-			return i;
-	return -1;
+			return (i);
+	return (-1);
 }
 
 /* The name of a level, or "unknown" when out of range.  Static storage. */
@@ -178,8 +178,8 @@ const char *
 cf_log_level_name(enum cf_log_level level)
 {
 	if ((int)level < 0 || (int)level >= LOG_NLEVELS)
-		return "unknown";
-	return log_names[level];
+		return ("unknown");
+	return (log_names[level]);
 }
 
 /*

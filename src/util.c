@@ -86,11 +86,11 @@ cf_buf_reserve(struct cf_buf *b, size_t extra)
 
 	if (extra > SIZE_MAX - b->len) {
 		errno = ENOMEM;
-		return -1;
+		return (-1);
 	}
 	need = b->len + extra;
 	if (need <= b->cap)
-		return 0;
+		return (0);
 	ncap = b->cap < BUF_MIN_CAP ? BUF_MIN_CAP : b->cap;
 	while (ncap < need) {
 		if (ncap > SIZE_MAX / 2) {
@@ -100,10 +100,10 @@ cf_buf_reserve(struct cf_buf *b, size_t extra)
 		ncap *= 2;
 	}
 	if ((p = realloc(b->data, ncap)) == NULL)
-		return -1;
+		return (-1);
 	b->data = p;
 	b->cap = ncap;
-	return 0;
+	return (0);
 }
 
 /* Append n bytes from p.  0 or -1 (ENOMEM); b is unchanged on failure. */
@@ -111,19 +111,19 @@ int
 cf_buf_append(struct cf_buf *b, const void *p, size_t n)
 {
 	if (n == 0)
-		return 0;
+		return (0);
 	if (cf_buf_reserve(b, n) == -1)
-		return -1;
+		return (-1);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
-	return 0;
+	return (0);
 }
 
 /* Append a NUL-terminated string without its NUL.  0 or -1. */
 int
 cf_buf_appends(struct cf_buf *b, const char *s)
 {
-	return cf_buf_append(b, s, strlen(s));
+	return (cf_buf_append(b, s, strlen(s)));
 }
 
 /* Append one byte.  0 or -1. */
@@ -131,9 +131,9 @@ int
 cf_buf_appendc(struct cf_buf *b, uint8_t c)
 {
 	if (cf_buf_reserve(b, 1) == -1)
-		return -1;
+		return (-1);
 	b->data[b->len++] = c;
-	return 0;
+	return (0);
 }
 
 void
@@ -154,7 +154,7 @@ cf_buf_free(struct cf_buf *b)
 size_t
 cf_base64_enclen(size_t n)
 {
-	return (n + 2) / 3 * 4;
+	return ((n + 2) / 3 * 4);
 }
 
 /*
@@ -192,21 +192,21 @@ b64_encode(char *dst, const uint8_t *src, size_t n, const char *al, int pad)
 		if (pad)
 			dst[o++] = '=';
 	}
-	return o;
+	return (o);
 }
 
 /* Standard alphabet, padded: writes cf_base64_enclen(n) characters. */
 size_t
 cf_base64_encode(char *dst, const uint8_t *src, size_t n)
 {
-	return b64_encode(dst, src, n, b64_std, 1);
+	return (b64_encode(dst, src, n, b64_std, 1));
 }
 
 /* URL-safe alphabet, no padding: writes ceil(4n/3) characters. */
 size_t
 cf_base64url_encode(char *dst, const uint8_t *src, size_t n)
 {
-	return b64_encode(dst, src, n, b64_url, 0);
+	return (b64_encode(dst, src, n, b64_url, 0));
 }
 
 /*
@@ -227,19 +227,19 @@ b64_decode(uint8_t *dst, const char *src, size_t n, const int8_t *rev,
 	uint32_t v;
 
 	if (n > LONG_MAX)
-		return -1;
+		return (-1);
 	npad = 0;
 	while (n > 0 && src[n - 1] == '=' && npad < 3) {
 		n--;
 		npad++;
 	}
 	if (npad > 0 && (!allow_pad || npad > 2 || (n + npad) % 4 != 0))
-		return -1;
+		return (-1);
 	rem = n % 4;
 	if (rem == 1)
-		return -1;
+		return (-1);
 	if (npad > 0 && npad != 4 - rem)
-		return -1;
+		return (-1);
 
 	o = 0;
 	for (i = 0; i + 4 <= n; i += 4) {
@@ -248,7 +248,7 @@ b64_decode(uint8_t *dst, const char *src, size_t n, const int8_t *rev,
 		c2 = rev[(uint8_t)src[i + 2]];
 		c3 = rev[(uint8_t)src[i + 3]];
 		if (c0 < 0 || c1 < 0 || c2 < 0 || c3 < 0)
-			return -1;
+			return (-1);
 		v = (uint32_t)c0 << 18 | (uint32_t)c1 << 12 |
 		    (uint32_t)c2 << 6 | (uint32_t)c3;
 		dst[o++] = v >> 16 & 0xff;
@@ -259,7 +259,7 @@ b64_decode(uint8_t *dst, const char *src, size_t n, const int8_t *rev,
 		c0 = rev[(uint8_t)src[i]];
 		c1 = rev[(uint8_t)src[i + 1]];
 		if (c0 < 0 || c1 < 0)
-			return -1;
+			return (-1);
 		v = (uint32_t)c0 << 18 | (uint32_t)c1 << 12;
 		dst[o++] = v >> 16 & 0xff;
 	} else if (rem == 3) {
@@ -267,14 +267,14 @@ b64_decode(uint8_t *dst, const char *src, size_t n, const int8_t *rev,
 		c1 = rev[(uint8_t)src[i + 1]];
 		c2 = rev[(uint8_t)src[i + 2]];
 		if (c0 < 0 || c1 < 0 || c2 < 0)
-			return -1;
+			return (-1);
 		v = (uint32_t)c0 << 18 | (uint32_t)c1 << 12 |
 		    (uint32_t)c2 << 6;
 		dst[o++] = v >> 16 & 0xff;
 		dst[o++] = v >> 8 & 0xff;
 	}
 	*out = (long)o;
-	return 0;
+	return (0);
 }
 
 /*
@@ -287,8 +287,8 @@ cf_base64_decode(uint8_t *dst, const char *src, size_t n)
 	long	 len;
 
 	if (b64_decode(dst, src, n, b64_std_rev, 1, &len) == -1)
-		return -1;
-	return len;
+		return (-1);
+	return (len);
 }
 
 /* Decode URL-safe base64 without padding ('=' is rejected).  As above. */
@@ -298,8 +298,8 @@ cf_base64url_decode(uint8_t *dst, const char *src, size_t n)
 	long	 len;
 
 	if (b64_decode(dst, src, n, b64_url_rev, 0, &len) == -1)
-		return -1;
-	return len;
+		return (-1);
+	return (len);
 }
 
 /*
@@ -318,12 +318,12 @@ cf_random_bytes(void *buf, size_t n)
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			return (-1);
 		}
 		p += r;
 		n -= (size_t)r;
 	}
-	return 0;
+	return (0);
 }
 
 /* Clock clk in units of `unit` nanoseconds; 0 when it cannot be read. */
@@ -333,27 +333,27 @@ clock_read(clockid_t clk, uint64_t unit)
 	struct timespec	 ts;
 
 	if (clock_gettime(clk, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * (1000000000 / unit) +
-	    (uint64_t)ts.tv_nsec / unit;
+		return (0);
+	return ((uint64_t)ts.tv_sec * (1000000000 / unit) +
+	    (uint64_t)ts.tv_nsec / unit);
 }
 
 uint64_t
 cf_now_ms(void)
 {
-	return clock_read(CLOCK_MONOTONIC, 1000000);
+	return (clock_read(CLOCK_MONOTONIC, 1000000));
 }
 
 uint64_t
 cf_now_us(void)
 {
-	return clock_read(CLOCK_MONOTONIC, 1000);
+	return (clock_read(CLOCK_MONOTONIC, 1000));
 }
 
 uint64_t
 cf_wall_ms(void)
 {
-	return clock_read(CLOCK_REALTIME, 1000000);
+	return (clock_read(CLOCK_REALTIME, 1000000));
 }
 
 int

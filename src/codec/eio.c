@@ -15,7 +15,7 @@ static int	 append_json_string(struct cf_buf *, const char *);
 static int
 is_type_char(uint8_t c)
 {
-	return c >= '0' && c <= '0' + CF_EIO_NOOP;
+	return (c >= '0' && c <= '0' + CF_EIO_NOOP);
 }
 
 /*
@@ -27,12 +27,12 @@ int
 cf_eio_decode_text(const uint8_t *buf, size_t len, struct cf_eio_packet *p)
 {
 	if (buf == NULL || len == 0 || !is_type_char(buf[0]))
-		return CF_EIO_EPROTO;
+		return (CF_EIO_EPROTO);
 	p->type = (enum cf_eio_type)(buf[0] - '0');
 	p->binary = 0;
 	p->data = (uint8_t *)(uintptr_t)(buf + 1);
 	p->len = len - 1;
-	return CF_EIO_OK;
+	return (CF_EIO_OK);
 }
 
 /*
@@ -52,7 +52,7 @@ cf_eio_decode_payload(uint8_t *buf, size_t len, struct cf_eio_packet *out,
 
 	*n = 0;
 	if (buf == NULL || len == 0)
-		return CF_EIO_EPROTO;
+		return (CF_EIO_EPROTO);
 	start = 0;
 	for (;;) {
 		item = buf + start;
@@ -60,27 +60,27 @@ cf_eio_decode_payload(uint8_t *buf, size_t len, struct cf_eio_packet *out,
 		end = sep != NULL ? (size_t)(sep - buf) : len;
 		ilen = end - start;
 		if (ilen == 0)
-			return CF_EIO_EPROTO;
+			return (CF_EIO_EPROTO);
 		if (*n == max)
-			return CF_EIO_ETOOMANY;
+			return (CF_EIO_ETOOMANY);
 		if (item[0] == 'b') {
 			blen = cf_base64_decode(item, (const char *)item + 1,
 			    ilen - 1);
 			if (blen == -1)
-				return CF_EIO_EPROTO;
+				return (CF_EIO_EPROTO);
 			out[*n].type = CF_EIO_MESSAGE;
 			out[*n].binary = 1;
 			out[*n].data = item;
 			out[*n].len = (size_t)blen;
 		} else if (cf_eio_decode_text(item, ilen, &out[*n]) !=
 		    CF_EIO_OK)
-			return CF_EIO_EPROTO;
+			return (CF_EIO_EPROTO);
 		(*n)++;
 		if (sep == NULL)
 			break;
 		start = end + 1;
 	}
-	return CF_EIO_OK;
+	return (CF_EIO_OK);
 }
 
 /*
@@ -97,15 +97,15 @@ cf_eio_payload_append(struct cf_buf *b, enum cf_eio_type type, int binary,
 	old = b->len;
 	if (binary) {
 		if (len > (SIZE_MAX / 4 - 2) * 3)
-			return CF_EIO_ENOMEM;
+			return (CF_EIO_ENOMEM);
 		need = 2 + cf_base64_enclen(len);
 	} else {
 		if (len > SIZE_MAX - 2)
-			return CF_EIO_ENOMEM;
+			return (CF_EIO_ENOMEM);
 		need = 2 + len;
 	}
 	if (cf_buf_reserve(b, need) == -1)
-		return CF_EIO_ENOMEM;
+		return (CF_EIO_ENOMEM);
 	if (old > 0)
 		b->data[b->len++] = CF_EIO_SEP;
 	if (binary) {
@@ -117,7 +117,7 @@ cf_eio_payload_append(struct cf_buf *b, enum cf_eio_type type, int binary,
 			memcpy(b->data + b->len, data, len);
 		b->len += len;
 	}
-	return CF_EIO_OK;
+	return (CF_EIO_OK);
 }
 
 /*
@@ -130,20 +130,20 @@ append_json_string(struct cf_buf *b, const char *s)
 	char	 esc[8];
 
 	if (cf_buf_appendc(b, '"') == -1)
-		return -1;
+		return (-1);
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\') {
 			if (cf_buf_appendc(b, '\\') == -1 ||
 			    cf_buf_appendc(b, (uint8_t)*s) == -1)
-				return -1;
+				return (-1);
 		} else if ((uint8_t)*s < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*s);
 			if (cf_buf_appends(b, esc) == -1)
-				return -1;
+				return (-1);
 		} else if (cf_buf_appendc(b, (uint8_t)*s) == -1)
-			return -1;
+			return (-1);
 	}
-	return cf_buf_appendc(b, '"');
+	return (cf_buf_appendc(b, '"'));
 }
 
 /*
@@ -163,12 +163,12 @@ cf_eio_open_packet(struct cf_buf *b, const char *sid, int can_upgrade,
 	    ",\"maxPayload\":%zu}", ping_interval_ms, ping_timeout_ms,
 	    max_payload);
 	if (r < 0 || (size_t)r >= sizeof(tail))
-		return CF_EIO_ENOMEM;
+		return (CF_EIO_ENOMEM);
 	if (cf_buf_appends(b, "0{\"sid\":") == -1 ||
 	    append_json_string(b, sid) == -1 ||
 	    cf_buf_appends(b, can_upgrade ? ",\"upgrades\":[\"websocket\"]" :
 	    ",\"upgrades\":[]") == -1 ||
 	    cf_buf_append(b, tail, (size_t)r) == -1)
-		return CF_EIO_ENOMEM;
-	return CF_EIO_OK;
+		return (CF_EIO_ENOMEM);
+	return (CF_EIO_OK);
 }

@@ -44,7 +44,7 @@ static const char *const reserved_events[] = {
 static int
 is_digit(char c)
 {
-	return c >= '0' && c <= '9';
+	return (c >= '0' && c <= '9');
 }
 
 int
@@ -55,8 +55,8 @@ cf_sio_reserved_event(const char *name)
 	for (i = 0; i < sizeof(reserved_events) / sizeof(reserved_events[0]);
 	    i++)
 		if (strcmp(name, reserved_events[i]) == 0)
-			return 1;
-	return 0;
+			return (1);
+	return (0);
 }
 
 /*
@@ -115,30 +115,30 @@ payload_valid(enum cf_sio_type type, const json_t *d)
 
 	switch (type) {
 	case CF_SIO_CONNECT:
-		return d == NULL || json_is_object(d);
+		return (d == NULL || json_is_object(d));
 	case CF_SIO_DISCONNECT:
-		return d == NULL;
+		return (d == NULL);
 	case CF_SIO_CONNECT_ERROR:
-		return json_is_object(d) || json_is_string(d);
+		return (json_is_object(d) || json_is_string(d));
 	case CF_SIO_EVENT:
 	case CF_SIO_BINARY_EVENT:
 		if (!json_is_array(d) || json_array_size(d) == 0)
-			return 0;
+			return (0);
 		first = json_array_get(d, 0);
 		if (json_is_number(first))
-			return 1;
+			return (1);
 		if (!json_is_string(first))
-			return 0;
+			return (0);
 		name = json_string_value(first);
 		/* A name with an embedded NUL cannot equal a reserved one. */
 		if (strlen(name) != json_string_length(first))
-			return 1;
-		return !cf_sio_reserved_event(name);
+			return (1);
+		return (!cf_sio_reserved_event(name));
 	case CF_SIO_ACK:
 	case CF_SIO_BINARY_ACK:
-		return json_is_array(d);
+		return (json_is_array(d));
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -158,25 +158,25 @@ scan_placeholders(const json_t *v, int nattach, uint32_t *seen)
 	if (json_is_array(v)) {
 		json_array_foreach(v, i, e)
 			if (scan_placeholders(e, nattach, seen) == -1)
-				return -1;
-		return 0;
+				return (-1);
+		return (0);
 	}
 	if (!json_is_object(v))
-		return 0;
+		return (0);
 	if (json_is_true(json_object_get(v, "_placeholder"))) {
 		num = json_object_get(v, "num");
 		if (!json_is_integer(num))
-			return -1;
+			return (-1);
 		n = json_integer_value(num);
 		if (n < 0 || n >= nattach || (*seen & (1u << n)) != 0)
-			return -1;
+			return (-1);
 		*seen |= 1u << n;
-		return 0;
+		return (0);
 	}
 	json_object_foreach((json_t *)(uintptr_t)v, key, e)
 		if (scan_placeholders(e, nattach, seen) == -1)
-			return -1;
-	return 0;
+			return (-1);
+	return (0);
 }
 
 static int
@@ -194,10 +194,10 @@ hex4(const char *s, unsigned *v)
 		else if (s[i] >= 'A' && s[i] <= 'F')
 			d = (unsigned)(s[i] - 'A' + 10);
 		else
-			return -1;
+			return (-1);
 		*v = *v << 4 | d;
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -232,7 +232,7 @@ lone_surrogates_replace(char *j, size_t len)
 		}
 		i += 5;
 	}
-	return n;
+	return (n);
 }
 
 /*
@@ -249,10 +249,10 @@ load_lossy(const char *j, size_t len, struct cf_sio_packet *p, int *rc)
 
 	*rc = CF_SIO_EPROTO;
 	if (memchr(j, '\\', len) == NULL)
-		return NULL;
+		return (NULL);
 	if ((copy = malloc(len)) == NULL) {
 		*rc = CF_SIO_ENOMEM;
-		return NULL;
+		return (NULL);
 	}
 	memcpy(copy, j, len);
 	if (lone_surrogates_replace(copy, len) > 0) {
@@ -265,7 +265,7 @@ load_lossy(const char *j, size_t len, struct cf_sio_packet *p, int *rc)
 			p->lossy = 1;
 	}
 	free(copy);
-	return v;
+	return (v);
 }
 
 /*
@@ -359,11 +359,11 @@ cf_sio_decode(const char *buf, size_t len, struct cf_sio_packet *p)
 		if (seen != (1u << p->nattach) - 1)
 			goto fail;
 	}
-	return CF_SIO_OK;
+	return (CF_SIO_OK);
 
 fail:
 	cf_sio_packet_clear(p);
-	return rc;
+	return (rc);
 }
 
 /*
@@ -379,21 +379,21 @@ cf_sio_add_attachment(struct cf_sio_packet *p, const uint8_t *data,
 
 	if (p->ngot < 0 || p->ngot >= p->nattach ||
 	    p->ngot >= CF_SIO_MAX_ATTACHMENTS)
-		return CF_SIO_EPROTO;
+		return (CF_SIO_EPROTO);
 	if ((copy = malloc(len > 0 ? len : 1)) == NULL)
-		return CF_SIO_ENOMEM;
+		return (CF_SIO_ENOMEM);
 	if (len > 0)
 		memcpy(copy, data, len);
 	p->att[p->ngot].data = copy;
 	p->att[p->ngot].len = len;
 	p->ngot++;
-	return p->ngot == p->nattach ? 1 : 0;
+	return (p->ngot == p->nattach ? 1 : 0);
 }
 
 int
 cf_sio_incomplete(const struct cf_sio_packet *p)
 {
-	return p->ngot < p->nattach;
+	return (p->ngot < p->nattach);
 }
 
 /*
@@ -420,25 +420,25 @@ cf_sio_encode(const struct cf_sio_packet *p, struct cf_buf *b)
 		type = nattach > 0 ? CF_SIO_BINARY_ACK : CF_SIO_ACK;
 
 	if (cf_buf_appendc(b, (uint8_t)('0' + type)) == -1)
-		return CF_SIO_ENOMEM;
+		return (CF_SIO_ENOMEM);
 	if (type == CF_SIO_BINARY_EVENT || type == CF_SIO_BINARY_ACK) {
 		snprintf(num, sizeof(num), "%d-", nattach);
 		if (cf_buf_appends(b, num) == -1)
-			return CF_SIO_ENOMEM;
+			return (CF_SIO_ENOMEM);
 	}
 	if (p->nsp[0] != '\0' && strcmp(p->nsp, "/") != 0) {
 		if (cf_buf_appends(b, p->nsp) == -1 ||
 		    cf_buf_appendc(b, ',') == -1)
-			return CF_SIO_ENOMEM;
+			return (CF_SIO_ENOMEM);
 	}
 	if (p->id >= 0) {
 		snprintf(num, sizeof(num), "%" PRId64, p->id);
 		if (cf_buf_appends(b, num) == -1)
-			return CF_SIO_ENOMEM;
+			return (CF_SIO_ENOMEM);
 	}
 	if (p->data != NULL)
-		return cf_sio_json_dump(p->data, b);
-	return CF_SIO_OK;
+		return (cf_sio_json_dump(p->data, b));
+	return (CF_SIO_OK);
 }
 
 /*
@@ -455,14 +455,14 @@ dump_string(const char *s, size_t n, struct cf_buf *b)
 	uint8_t		 c;
 
 	if (cf_buf_appendc(b, '"') == -1)
-		return -1;
+		return (-1);
 	run = 0;
 	for (i = 0; i < n; i++) {
 		c = (uint8_t)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		if (cf_buf_append(b, s + run, i - run) == -1)
-			return -1;
+			return (-1);
 		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
@@ -490,21 +490,21 @@ dump_string(const char *s, size_t n, struct cf_buf *b)
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 0xf];
 			if (cf_buf_append(b, esc, 6) == -1)
-				return -1;
+				return (-1);
 			continue;
 		}
 		if (cf_buf_append(b, esc, 2) == -1)
-			return -1;
+			return (-1);
 	}
 	if (cf_buf_append(b, s + run, n - run) == -1)
-		return -1;
-	return cf_buf_appendc(b, '"');
+		return (-1);
+	return (cf_buf_appendc(b, '"'));
 }
 
 static int
 append_digits(struct cf_buf *b, const char *d, size_t n)
 {
-	return cf_buf_append(b, d, n);
+	return (cf_buf_append(b, d, n));
 }
 
 static int
@@ -512,8 +512,8 @@ append_zeros(struct cf_buf *b, size_t n)
 {
 	while (n-- > 0)
 		if (cf_buf_appendc(b, '0') == -1)
-			return -1;
-	return 0;
+			return (-1);
+	return (0);
 }
 
 /*
@@ -533,13 +533,13 @@ dump_real(double x, struct cf_buf *b)
 	int	 prec, e, nexp, r;
 
 	if (!isfinite(x))
-		return cf_buf_appends(b, "null");
+		return (cf_buf_appends(b, "null"));
 	if (x == 0)
-		return cf_buf_appendc(b, '0');
+		return (cf_buf_appendc(b, '0'));
 	if (x > -9007199254740992.0 && x < 9007199254740992.0 &&
 	    x == (double)(int64_t)x) {
 		r = snprintf(tmp, sizeof(tmp), "%" PRId64, (int64_t)x);
-		return cf_buf_append(b, tmp, (size_t)r);
+		return (cf_buf_append(b, tmp, (size_t)r));
 	}
 	/* 17 significant digits (prec 16) always round-trip. */
 	for (prec = 0;; prec++) {
@@ -552,7 +552,7 @@ dump_real(double x, struct cf_buf *b)
 	p = tmp;
 	if (*p == '-') {
 		if (cf_buf_appendc(b, '-') == -1)
-			return -1;
+			return (-1);
 		p++;
 	}
 	k = 0;
@@ -567,29 +567,29 @@ dump_real(double x, struct cf_buf *b)
 	if ((int)k <= nexp && nexp <= 21) {
 		if (append_digits(b, digs, k) == -1 ||
 		    append_zeros(b, (size_t)nexp - k) == -1)
-			return -1;
+			return (-1);
 	} else if (0 < nexp && nexp <= 21) {
 		if (append_digits(b, digs, (size_t)nexp) == -1 ||
 		    cf_buf_appendc(b, '.') == -1 ||
 		    append_digits(b, digs + nexp, k - (size_t)nexp) == -1)
-			return -1;
+			return (-1);
 	} else if (-6 < nexp && nexp <= 0) {
 		if (cf_buf_appends(b, "0.") == -1 ||
 		    append_zeros(b, (size_t)-nexp) == -1 ||
 		    append_digits(b, digs, k) == -1)
-			return -1;
+			return (-1);
 	} else {
 		if (append_digits(b, digs, 1) == -1)
-			return -1;
+			return (-1);
 		if (k > 1 && (cf_buf_appendc(b, '.') == -1 ||
 		    append_digits(b, digs + 1, k - 1) == -1))
-			return -1;
+			return (-1);
 		r = snprintf(exp, sizeof(exp), "e%c%d", e < 0 ? '-' : '+',
 		    e < 0 ? -e : e);
 		if (cf_buf_append(b, exp, (size_t)r) == -1)
-			return -1;
+			return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /* Append v at nesting level depth.  0, -1 (ENOMEM) or -2 (too deep). */
@@ -604,56 +604,56 @@ dump_value(const json_t *v, struct cf_buf *b, int depth)
 	int		 first, r;
 
 	if (depth > DUMP_MAX_DEPTH)
-		return -2;
+		return (-2);
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		if (cf_buf_appendc(b, '{') == -1)
-			return -1;
+			return (-1);
 		obj = (json_t *)(uintptr_t)v;
 		first = 1;
 		for (it = json_object_iter(obj); it != NULL;
 		    it = json_object_iter_next(obj, it)) {
 			if (!first && cf_buf_appendc(b, ',') == -1)
-				return -1;
+				return (-1);
 			first = 0;
 			key = json_object_iter_key(it);
 			if (dump_string(key, json_object_iter_key_len(it),
 			    b) == -1 || cf_buf_appendc(b, ':') == -1)
-				return -1;
+				return (-1);
 			if ((r = dump_value(json_object_iter_value(it), b,
 			    depth + 1)) != 0)
-				return r;
+				return (r);
 		}
-		return cf_buf_appendc(b, '}');
+		return (cf_buf_appendc(b, '}'));
 	case JSON_ARRAY:
 		if (cf_buf_appendc(b, '[') == -1)
-			return -1;
+			return (-1);
 		n = json_array_size(v);
 		for (i = 0; i < n; i++) {
 			if (i > 0 && cf_buf_appendc(b, ',') == -1)
-				return -1;
+				return (-1);
 			e = json_array_get(v, i);
 			if ((r = dump_value(e, b, depth + 1)) != 0)
-				return r;
+				return (r);
 		}
-		return cf_buf_appendc(b, ']');
+		return (cf_buf_appendc(b, ']'));
 	case JSON_STRING:
-		return dump_string(json_string_value(v), json_string_length(v),
-		    b);
+		return (dump_string(json_string_value(v), json_string_length(v),
+		    b));
 	case JSON_INTEGER:
 		r = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
-		return cf_buf_append(b, num, (size_t)r);
+		return (cf_buf_append(b, num, (size_t)r));
 	case JSON_REAL:
-		return dump_real(json_real_value(v), b);
+		return (dump_real(json_real_value(v), b));
 	case JSON_TRUE:
-		return cf_buf_appends(b, "true");
+		return (cf_buf_appends(b, "true"));
 	case JSON_FALSE:
-		return cf_buf_appends(b, "false");
+		return (cf_buf_appends(b, "false"));
 	case JSON_NULL:
-		return cf_buf_appends(b, "null");
+		return (cf_buf_appends(b, "null"));
 	}
-	return -1;
+	return (-1);
 }
 
 /*
@@ -667,11 +667,11 @@ cf_sio_json_dump(const json_t *v, struct cf_buf *b)
 	int	 r;
 
 	if (v == NULL)
-		return CF_SIO_EPROTO;
+		return (CF_SIO_EPROTO);
 	r = dump_value(v, b, 0);
 	if (r == -1)
-		return CF_SIO_ENOMEM;
+		return (CF_SIO_ENOMEM);
 	if (r == -2)
-		return CF_SIO_EPROTO;
-	return CF_SIO_OK;
+		return (CF_SIO_EPROTO);
+	return (CF_SIO_OK);
 }

@@ -68,7 +68,7 @@ cf_conf_diff_class(const struct cf_conf *a, const struct cf_conf *b,
 	explicit_bzero(vb, sizeof(vb));
 	if (np != NULL)
 		*np = n;
-	return most;
+	return (most);
 }
 
 /* cf_conf_diff_class, counting: the number of differences. */
@@ -80,5 +80,5 @@ cf_conf_diff(const struct cf_conf *a, const struct cf_conf *b,
 	int	 n;
 
 	(void)cf_conf_diff_class(a, b, fn, arg, &n);
-	return n;
+	return (n);
 }

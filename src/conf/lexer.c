@@ -42,7 +42,7 @@ conf_why(struct conf_parse *p, int ret, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->why, sizeof(p->why), fmt, ap);
 	va_end(ap);
-	return ret;
+	return (ret);
 }
 
 /*
@@ -59,14 +59,14 @@ conf_abspath(const char *base, const char *path)
 
 	len = strlen(base) + strlen(path) + 2;
 	if ((joined = malloc(len)) == NULL)
-		return NULL;
+		return (NULL);
 	if (path[0] == '/')
 		snprintf(joined, len, "%s", path);
 	else
 		snprintf(joined, len, "%s/%s", base, path);
 	if ((out = malloc(len + 1)) == NULL) {
 		free(joined);
-		return NULL;
+		return (NULL);
 	}
 	out[0] = '\0';
 	for (comp = strtok_r(joined, "/", &save); comp != NULL;
@@ -92,7 +92,7 @@ conf_abspath(const char *base, const char *path)
 		out[1] = '\0';
 	}
 	free(joined);
-	return out;
+	return (out);
 }
 
 /* conf_abspath() against the current directory; why[] set on failure. */
@@ -104,11 +104,11 @@ conf_abspath_cwd(struct conf_parse *p, const char *path)
 
 	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL) {
 		conf_why(p, CONF_ESYS, "getcwd: %s", strerror(errno));
-		return NULL;
+		return (NULL);
 	}
 	if ((abs = conf_abspath(path[0] == '/' ? "/" : cwd, path)) == NULL)
 		conf_why(p, CONF_ESYS, "out of memory");
-	return abs;
+	return (abs);
 }
 
 /* Call the setter of r's type on argc (argmin..argmax) arguments. */
@@ -120,8 +120,8 @@ conf_apply(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 
 	p->why[0] = '\0';
 	if (ops->setv != NULL)
-		return ops->setv(p, r, argv, argc);
-	return ops->set(p, r, argv[0]);
+		return (ops->setv(p, r, argv, argc));
+	return (ops->set(p, r, argv[0]));
 }
 
 /* Join argv with single spaces into buf, for messages; truncates. */
@@ -135,7 +135,7 @@ conf_join(char *buf, size_t len, char *const *argv, int argc)
 	for (i = 0; i < argc && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s%s",
 		    i == 0 ? "" : " ", argv[i]);
-	return buf;
+	return (buf);
 }
 
 static const struct conf_rule *
@@ -145,8 +145,8 @@ conf_rule_find(const char *name)
 
 	for (i = 0; i < conf_nrules; i++)
 		if (strcmp(conf_rules[i].d.name, name) == 0)
-			return &conf_rules[i];
-	return NULL;
+			return (&conf_rules[i]);
+	return (NULL);
 }
 
 /*
@@ -180,7 +180,7 @@ conf_tokenize(struct conf_parse *p, const char *file, int lineno, char *line,
 						conf_err(p, "%s:%d: invalid "
 						    "escape in quoted string",
 						    file, lineno);
-						return -1;
+						return (-1);
 					}
 					*w++ = r[1];
 					r += 2;
@@ -197,7 +197,7 @@ conf_tokenize(struct conf_parse *p, const char *file, int lineno, char *line,
 		if (quoted) {
 			conf_err(p, "%s:%d: unterminated quoted string", file,
 			    lineno);
-			return -1;
+			return (-1);
 		}
 		/* A token ends at a blank or '#', so r > w here or at NUL. */
 		if (*r == ' ' || *r == '\t')
@@ -209,7 +209,7 @@ conf_tokenize(struct conf_parse *p, const char *file, int lineno, char *line,
 			tok[n] = start;
 		n++;
 	}
-	return n;
+	return (n);
 }
 
 /*
@@ -228,7 +228,7 @@ conf_include(struct conf_parse *p, const char *file, int lineno, int isfile,
 	if (arg[0] == '\0') {
 		conf_err(p, "%s:%d: invalid value \"\" for \"include\": "
 		    "empty path", file, lineno);
-		return -1;
+		return (-1);
 	}
 	slash = isfile ? strrchr(file, '/') : NULL;
 	if (arg[0] == '/' || slash == NULL)
@@ -241,17 +241,17 @@ conf_include(struct conf_parse *p, const char *file, int lineno, int isfile,
 	}
 	if (path == NULL) {
 		conf_err(p, "%s:%d: out of memory", file, lineno);
-		return -1;
+		return (-1);
 	}
 	if (p->depth > CONF_MAX_DEPTH) {
 		conf_err(p, "%s:%d: include \"%s\": nested too deeply "
 		    "(at most %d levels)", file, lineno, arg, CONF_MAX_DEPTH);
 		free(path);
-		return -1;
+		return (-1);
 	}
 	ret = conf_parse_file(p, path, file, lineno);
 	free(path);
-	return ret;
+	return (ret);
 }
 
 /* Record "file:line: "name" takes N arguments" for rule r. */
@@ -281,25 +281,25 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 		if (ntok != 2) {
 			conf_err(p, "%s:%d: \"include\" takes 1 argument",
 			    file, lineno);
-			return -1;
+			return (-1);
 		}
-		return conf_include(p, file, lineno, isfile, tok[1]);
+		return (conf_include(p, file, lineno, isfile, tok[1]));
 	}
 	if ((r = conf_rule_find(tok[0])) == NULL) {
 		conf_err(p, "%s:%d: unknown directive \"%s\"", file, lineno,
 		    tok[0]);
-		return -1;
+		return (-1);
 	}
 	/* argmax < CONF_MAX_TOKENS, so every accepted token was stored. */
 	if (ntok - 1 < r->argmin || ntok - 1 > r->argmax) {
 		conf_err_nargs(p, file, lineno, r);
-		return -1;
+		return (-1);
 	}
 	idx = (size_t)(r - conf_rules);
 	if (p->seen[idx] > 0 && !(r->d.flags & CF_CONF_MULTI)) {
 		conf_err(p, "%s:%d: \"%s\" given twice", file, lineno,
 		    r->d.name);
-		return -1;
+		return (-1);
 	}
 	ret = conf_apply(p, r, tok + 1, ntok - 1);
 	if (ret == CONF_EINVAL) {
@@ -308,19 +308,19 @@ conf_directive(struct conf_parse *p, const char *file, int lineno,
 		    file, lineno, strstr(r->d.name, "secret") != NULL ?
 		    "(hidden)" : conf_join(value, sizeof(value), tok + 1,
 		    ntok - 1), r->d.name, p->why);
-		return -1;
+		return (-1);
 	}
 	if (ret == CONF_ESYS) {
 		conf_err(p, "%s:%d: \"%s\": %s", file, lineno, r->d.name,
 		    p->why);
-		return -1;
+		return (-1);
 	}
 	if (ret == CONF_EMSG) {
 		conf_err(p, "%s:%d: %s", file, lineno, p->why);
-		return -1;
+		return (-1);
 	}
 	p->seen[idx]++;
-	return 0;
+	return (0);
 }
 
 /*
@@ -344,23 +344,23 @@ conf_parse_text(struct conf_parse *p, const char *file, int isfile,
 		llen = (size_t)(nl - line);
 		if (llen > CONF_MAX_LINE) {
 			conf_err(p, "%s:%d: line too long", file, lineno);
-			return -1;
+			return (-1);
 		}
 		if (memchr(line, '\0', llen) != NULL) {
 			conf_err(p, "%s:%d: NUL byte in line", file, lineno);
-			return -1;
+			return (-1);
 		}
 		*nl = '\0';
 		if (llen > 0 && line[llen - 1] == '\r')
 			line[llen - 1] = '\0';
 		if ((ntok = conf_tokenize(p, file, lineno, line, tok)) == -1)
-			return -1;
+			return (-1);
 		if (ntok == 0)
 			continue;
 		if (conf_directive(p, file, lineno, isfile, tok, ntok) == -1)
-			return -1;
+			return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -378,7 +378,7 @@ conf_read_file(const char *path, size_t max, size_t *lenp)
 	int		 fd, saved;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
+		return (NULL);
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	if (S_ISDIR(st.st_mode)) {
@@ -412,13 +412,13 @@ conf_read_file(const char *path, size_t max, size_t *lenp)
 	close(fd);
 	buf[len] = '\0';
 	*lenp = len;
-	return buf;
+	return (buf);
 fail:
 	saved = errno;
 	free(buf);
 	close(fd);
 	errno = saved;
-	return NULL;
+	return (NULL);
 }
 
 /*
@@ -441,13 +441,13 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 		else
 			conf_err(p, "%s:%d: include \"%s\": cannot open: %s",
 			    from, fromline, path, strerror(errno));
-		return -1;
+		return (-1);
 	}
 	if ((real = realpath(path, NULL)) == NULL) {
 		conf_err(p, "%s: cannot resolve path: %s", path,
 		    strerror(errno));
 		free(text);
-		return -1;
+		return (-1);
 	}
 	for (i = 0; i < p->depth; i++) {
 		if (strcmp(p->stack[i], real) == 0) {
@@ -455,7 +455,7 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 			    "being read", from, fromline, path);
 			free(real);
 			free(text);
-			return -1;
+			return (-1);
 		}
 	}
 	p->stack[p->depth++] = real;
@@ -464,5 +464,5 @@ conf_parse_file(struct conf_parse *p, const char *path, const char *from,
 	free(real);
 	explicit_bzero(text, len);	/* it may hold secrets */
 	free(text);
-	return ret;
+	return (ret);
 }

@@ -263,23 +263,23 @@ conf_default(struct conf_parse *p, const struct conf_rule *r)
 
 	if ((copy = strdup(r->d.def)) == NULL) {
 		conf_err(p, "out of memory");
-		return -1;
+		return (-1);
 	}
 	ntok = conf_tokenize(p, CONF_DEFAULT_SOURCE, 0, copy, tok);
 	if (ntok < r->argmin || ntok > r->argmax) {
 		conf_err(p, "%s: \"%s\": bad default \"%s\"",
 		    CONF_DEFAULT_SOURCE, r->d.name, r->d.def);
 		free(copy);
-		return -1;
+		return (-1);
 	}
 	ret = conf_apply(p, r, tok, ntok);
 	free(copy);
 	if (ret != CONF_OK) {
 		conf_err(p, "%s: \"%s\": %s", CONF_DEFAULT_SOURCE, r->d.name,
 		    p->why);
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -294,21 +294,21 @@ conf_check(struct conf_parse *p)
 
 	if (c->user != NULL && getpwnam(c->user) == NULL) {
 		conf_err(p, "%s: user %s: no such user", p->name, c->user);
-		return -1;
+		return (-1);
 	}
 	hmac = strncmp(c->jwt_algorithm, "HS", 2) == 0;
 	if (!hmac && c->jwt_public_key == NULL) {
 		conf_err(p, "%s: jwt-algorithm %s needs jwt-public-key",
 		    p->name, c->jwt_algorithm);
-		return -1;
+		return (-1);
 	}
 	if (hmac && c->jwt_public_key != NULL) {
 		conf_err(p, "%s: jwt-algorithm %s cannot use jwt-public-key "
 		    "(an HMAC algorithm verifies with jwt-secret)", p->name,
 		    c->jwt_algorithm);
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -326,12 +326,12 @@ conf_finish(struct conf_parse *p)
 		if (p->seen[i] > 0 || conf_rules[i].d.def == NULL)
 			continue;
 		if (conf_default(p, &conf_rules[i]) == -1)
-			return -1;
+			return (-1);
 	}
 	if (!p->db_is_url && c->database[0] != '/') {
 		if ((abs = conf_abspath(c->data_dir, c->database)) == NULL) {
 			conf_err(p, "out of memory");
-			return -1;
+			return (-1);
 		}
 		free(c->database);
 		c->database = abs;
@@ -340,15 +340,15 @@ conf_finish(struct conf_parse *p)
 	    (c->control_socket = conf_abspath(c->data_dir, "confabd.sock")) ==
 	    NULL) {
 		conf_err(p, "out of memory");
-		return -1;
+		return (-1);
 	}
 	/* sockaddr_un.sun_path holds 108 bytes, NUL included. */
 	if (strlen(c->control_socket) >= 108) {
 		conf_err(p, "%s: control-socket %s: longer than 107 bytes",
 		    p->name, c->control_socket);
-		return -1;
+		return (-1);
 	}
-	return conf_check(p);
+	return (conf_check(p));
 }
 
 /*
@@ -372,7 +372,7 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 		err[0] = '\0';
 	if ((p.conf = calloc(1, sizeof(*p.conf))) == NULL) {
 		conf_err(&p, "out of memory");
-		return NULL;
+		return (NULL);
 	}
 	for (i = 0; i < CONF_NRULES; i++)
 		if (conf_types[conf_rules[i].d.type]->init != NULL)
@@ -396,10 +396,10 @@ conf_load(const char *path, const char *text, const char *name, char *err,
 	}
 	if (ret == -1 || conf_finish(&p) == -1)
 		goto fail;
-	return p.conf;
+	return (p.conf);
 fail:
 	cf_conf_free(p.conf);
-	return NULL;
+	return (NULL);
 }
 
 struct cf_conf *
@@ -408,23 +408,23 @@ cf_conf_load(const char *path, char *err, size_t errlen)
 	if (path == NULL) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "no configuration file given");
-		return NULL;
+		return (NULL);
 	}
-	return conf_load(path, NULL, NULL, err, errlen);
+	return (conf_load(path, NULL, NULL, err, errlen));
 }
 
 struct cf_conf *
 cf_conf_load_string(const char *text, const char *name, char *err,
     size_t errlen)
 {
-	return conf_load(NULL, text != NULL ? text : "",
-	    name != NULL ? name : "(string)", err, errlen);
+	return (conf_load(NULL, text != NULL ? text : "",
+	    name != NULL ? name : "(string)", err, errlen));
 }
 
 struct cf_conf *
 cf_conf_defaults(char *err, size_t errlen)
 {
-	return cf_conf_load_string("", CONF_DEFAULT_SOURCE, err, errlen);
+	return (cf_conf_load_string("", CONF_DEFAULT_SOURCE, err, errlen));
 }
 
 void
@@ -486,5 +486,5 @@ cf_conf_directives(size_t *n)
 	}
 	if (n != NULL)
 		*n = CONF_NRULES;
-	return table;
+	return (table);
 }

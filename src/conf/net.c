@@ -30,9 +30,9 @@ conf_port(const char *s, int *port)
 
 	if (conf_number(s, &n, &end) == -1 || *end != '\0' || n < 1 ||
 	    n > 65535)
-		return -1;
+		return (-1);
 	*port = (int)n;
-	return 0;
+	return (0);
 }
 
 /*
@@ -54,18 +54,18 @@ set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	(void)r;
 	memset(&l, 0, sizeof(l));
 	if (strlen(v) >= sizeof(l.text))
-		return conf_why(p, CONF_EINVAL, "too long");
+		return (conf_why(p, CONF_EINVAL, "too long"));
 	if (v[0] == '[') {
 		if ((colon = strstr(v, "]:")) == NULL)
-			return conf_why(p, CONF_EINVAL,
-			    "expected [IPv6 address]:port");
+			return (conf_why(p, CONF_EINVAL,
+			    "expected [IPv6 address]:port"));
 		hlen = (size_t)(colon - v - 1);
 		memcpy(host, v + 1, hlen);
 		host[hlen] = '\0';
 		portstr = colon + 2;
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			return conf_why(p, CONF_EINVAL,
-			    "\"%s\" is not an IPv6 address", host);
+			return (conf_why(p, CONF_EINVAL,
+			    "\"%s\" is not an IPv6 address", host));
 		l.v6only = 1;
 	} else if ((colon = strrchr(v, ':')) != NULL) {
 		hlen = (size_t)(colon - v);
@@ -75,20 +75,20 @@ set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		if (strcmp(host, "*") == 0)
 			l.any = 1;
 		else if (strchr(host, ':') != NULL)
-			return conf_why(p, CONF_EINVAL,
+			return (conf_why(p, CONF_EINVAL,
 			    "IPv6 addresses must be in brackets, as in "
-			    "[::1]:3001");
+			    "[::1]:3001"));
 		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return conf_why(p, CONF_EINVAL,
+			return (conf_why(p, CONF_EINVAL,
 			    "\"%s\" is not an IPv4 address, [IPv6 address] "
-			    "or *", host);
+			    "or *", host));
 	} else {
 		portstr = v;
 		l.any = 1;
 	}
 	if (conf_port(portstr, &port) == -1)
-		return conf_why(p, CONF_EINVAL,
-		    "port must be a number between 1 and 65535");
+		return (conf_why(p, CONF_EINVAL,
+		    "port must be a number between 1 and 65535"));
 	if (l.any || l.v6only) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
@@ -104,15 +104,15 @@ set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		if (c->listen[i].any == l.any &&
 		    c->listen[i].addrlen == l.addrlen &&
 		    memcmp(&c->listen[i].addr, &l.addr, l.addrlen) == 0)
-			return conf_why(p, CONF_EINVAL,
-			    "duplicate of listen \"%s\"", c->listen[i].text);
+			return (conf_why(p, CONF_EINVAL,
+			    "duplicate of listen \"%s\"", c->listen[i].text));
 	if (c->nlisten == CF_CONF_MAX_LISTEN)
-		return conf_why(p, CONF_EINVAL,
+		return (conf_why(p, CONF_EINVAL,
 		    "too many listen addresses (at most %d)",
-		    CF_CONF_MAX_LISTEN);
+		    CF_CONF_MAX_LISTEN));
 	snprintf(l.text, sizeof(l.text), "%s", v);
 	c->listen[c->nlisten++] = l;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -129,9 +129,9 @@ set_database(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	if (!url && conf_has_prefix(v, "sqlite:"))
 		v += strlen("sqlite:");
 	if (v[0] == '\0')
-		return conf_why(p, CONF_EINVAL, "empty path");
+		return (conf_why(p, CONF_EINVAL, "empty path"));
 	p->db_is_url = url;
-	return conf_store_str(p, r, strdup(v));
+	return (conf_store_str(p, r, strdup(v)));
 }
 
 /* A host name or IPv4 address: letters, digits, '.', '-', '_'. */
@@ -141,12 +141,12 @@ conf_hostname_ok(const char *s, size_t len)
 	size_t	 i;
 
 	if (len == 0 || len > 253)
-		return 0;
+		return (0);
 	for (i = 0; i < len; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
 		    s[i] != '-' && s[i] != '_')
-			return 0;
-	return 1;
+			return (0);
+	return (1);
 }
 
 /*
@@ -165,26 +165,26 @@ conf_split_host(const char *s, int strip, const char **hostp, size_t *hlenp,
 
 	if (s[0] == '[') {
 		if ((e = strchr(s, ']')) == NULL)
-			return -1;
+			return (-1);
 		len = (size_t)(e - s - 1);
 		if (len == 0 || len >= sizeof(buf))
-			return -1;
+			return (-1);
 		memcpy(buf, s + 1, len);
 		buf[len] = '\0';
 		if (inet_pton(AF_INET6, buf, &a6) != 1)
-			return -1;
+			return (-1);
 		*hostp = strip ? s + 1 : s;
 		*hlenp = strip ? len : len + 2;
 		*rest = e + 1;
-		return 0;
+		return (0);
 	}
 	len = strcspn(s, ":/");
 	if (!conf_hostname_ok(s, len))
-		return -1;
+		return (-1);
 	*hostp = s;
 	*hlenp = len;
 	*rest = s + len;
-	return 0;
+	return (0);
 }
 
 /* redis: "redis://HOST[:PORT][/DB]", HOST a name, IPv4 or [IPv6]. */
@@ -200,37 +200,37 @@ set_redis(struct conf_parse *p, const struct conf_rule *r, const char *v)
 
 	(void)r;
 	if (!conf_has_prefix(v, "redis://"))
-		return conf_why(p, CONF_EINVAL,
-		    "expected redis://host[:port][/db]");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected redis://host[:port][/db]"));
 	s = v + strlen("redis://");
 	if (conf_split_host(s, 1, &host, &hlen, &rest) == -1)
-		return conf_why(p, CONF_EINVAL, "bad host name or address");
+		return (conf_why(p, CONF_EINVAL, "bad host name or address"));
 	if (rest[0] == ':') {
 		plen = strcspn(rest + 1, "/");
 		if (plen == 0 || plen >= sizeof(pbuf))
-			return conf_why(p, CONF_EINVAL,
-			    "port must be a number between 1 and 65535");
+			return (conf_why(p, CONF_EINVAL,
+			    "port must be a number between 1 and 65535"));
 		memcpy(pbuf, rest + 1, plen);
 		pbuf[plen] = '\0';
 		if (conf_port(pbuf, &port) == -1)
-			return conf_why(p, CONF_EINVAL,
-			    "port must be a number between 1 and 65535");
+			return (conf_why(p, CONF_EINVAL,
+			    "port must be a number between 1 and 65535"));
 		rest += 1 + plen;
 	}
 	if (rest[0] == '/' && rest[1] != '\0') {
 		if (conf_number(rest + 1, &db, &end) == -1 || *end != '\0' ||
 		    db > INT_MAX)
-			return conf_why(p, CONF_EINVAL,
-			    "database must be a number");
+			return (conf_why(p, CONF_EINVAL,
+			    "database must be a number"));
 	} else if (rest[0] != '\0' && strcmp(rest, "/") != 0)
-		return conf_why(p, CONF_EINVAL,
-		    "expected redis://host[:port][/db]");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected redis://host[:port][/db]"));
 
 	if ((url = strdup(v)) == NULL)
-		return conf_why(p, CONF_ESYS, "out of memory");
+		return (conf_why(p, CONF_ESYS, "out of memory"));
 	if ((h = strndup(host, hlen)) == NULL) {
 		free(url);
-		return conf_why(p, CONF_ESYS, "out of memory");
+		return (conf_why(p, CONF_ESYS, "out of memory"));
 	}
 	free(c->redis);
 	free(c->redis_host);
@@ -238,7 +238,7 @@ set_redis(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	c->redis_host = h;
 	c->redis_port = port;
 	c->redis_db = (int)db;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /* cors-origin: "*" or "scheme://host[:port]" without a path. */
@@ -255,36 +255,36 @@ set_origin(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	if (strcmp(v, "*") != 0) {
 		s = v;
 		if (!isalpha((unsigned char)*s))
-			return conf_why(p, CONF_EINVAL,
-			    "expected * or scheme://host[:port]");
+			return (conf_why(p, CONF_EINVAL,
+			    "expected * or scheme://host[:port]"));
 		while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' ||
 		    *s == '.')
 			s++;
 		if (!conf_has_prefix(s, "://"))
-			return conf_why(p, CONF_EINVAL,
-			    "expected * or scheme://host[:port]");
+			return (conf_why(p, CONF_EINVAL,
+			    "expected * or scheme://host[:port]"));
 		if (conf_split_host(s + 3, 0, &host, &hlen, &rest) == -1)
-			return conf_why(p, CONF_EINVAL,
-			    "bad host name or address");
+			return (conf_why(p, CONF_EINVAL,
+			    "bad host name or address"));
 		if (rest[0] == ':') {
 			if (conf_port(rest + 1, &port) == -1)
-				return conf_why(p, CONF_EINVAL,
+				return (conf_why(p, CONF_EINVAL,
 				    "port must be a number between 1 and "
-				    "65535");
+				    "65535"));
 		} else if (rest[0] != '\0')
-			return conf_why(p, CONF_EINVAL,
-			    "an origin has no path");
+			return (conf_why(p, CONF_EINVAL,
+			    "an origin has no path"));
 	}
 	for (i = 0; i < c->ncors_origins; i++)
 		if (strcasecmp(c->cors_origins[i], v) == 0)
-			return conf_why(p, CONF_EINVAL, "duplicate origin");
+			return (conf_why(p, CONF_EINVAL, "duplicate origin"));
 	if (c->ncors_origins == CF_CONF_MAX_ORIGINS)
-		return conf_why(p, CONF_EINVAL,
-		    "too many origins (at most %d)", CF_CONF_MAX_ORIGINS);
+		return (conf_why(p, CONF_EINVAL,
+		    "too many origins (at most %d)", CF_CONF_MAX_ORIGINS));
 	if ((dup = strdup(v)) == NULL)
-		return conf_why(p, CONF_ESYS, "out of memory");
+		return (conf_why(p, CONF_ESYS, "out of memory"));
 	c->cors_origins[c->ncors_origins++] = dup;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /* 1 when the first `bits` bits of a and b are equal. */
@@ -295,11 +295,11 @@ conf_prefix_eq(const uint8_t *a, const uint8_t *b, int bits)
 	uint8_t	 mask;
 
 	if (memcmp(a, b, (size_t)full) != 0)
-		return 0;
+		return (0);
 	if (rest == 0)
-		return 1;
+		return (1);
 	mask = (uint8_t)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
+	return ((a[full] & mask) == (b[full] & mask));
 }
 
 /*
@@ -319,13 +319,13 @@ conf_allow_parse(struct conf_parse *p, const char *v, struct cf_allow *a)
 	memset(a, 0, sizeof(*a));
 	if (strcmp(v, "any") == 0) {
 		a->family = AF_UNSPEC;
-		return CONF_OK;
+		return (CONF_OK);
 	}
 	slash = strchr(v, '/');
 	hlen = slash != NULL ? (size_t)(slash - v) : strlen(v);
 	if (hlen == 0 || hlen >= sizeof(host))
-		return conf_why(p, CONF_EINVAL,
-		    "expected an IPv4 or IPv6 address[/prefix] or any");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected an IPv4 or IPv6 address[/prefix] or any"));
 	memcpy(host, v, hlen);
 	host[hlen] = '\0';
 	if (inet_pton(AF_INET, host, a->addr) == 1) {
@@ -335,20 +335,20 @@ conf_allow_parse(struct conf_parse *p, const char *v, struct cf_allow *a)
 		a->family = AF_INET6;
 		max = 128;
 	} else
-		return conf_why(p, CONF_EINVAL,
-		    "expected an IPv4 or IPv6 address[/prefix] or any");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected an IPv4 or IPv6 address[/prefix] or any"));
 	a->prefix = max;
 	if (slash != NULL) {
 		if (conf_number(slash + 1, &n, &end) == -1 || *end != '\0' ||
 		    n > (unsigned long long)max)
-			return conf_why(p, CONF_EINVAL,
-			    "prefix length must be between 0 and %d", max);
+			return (conf_why(p, CONF_EINVAL,
+			    "prefix length must be between 0 and %d", max));
 		a->prefix = (int)n;
 		for (i = a->prefix; i < max; i++)
 			if (a->addr[i / 8] & (0x80 >> (i % 8)))
-				return conf_why(p, CONF_EINVAL,
+				return (conf_why(p, CONF_EINVAL,
 				    "address bits set after the /%d prefix",
-				    a->prefix);
+				    a->prefix));
 	}
 	if (a->family == AF_INET6 && a->prefix >= 96 &&
 	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(void *)a->addr)) {
@@ -357,7 +357,7 @@ conf_allow_parse(struct conf_parse *p, const char *v, struct cf_allow *a)
 		a->family = AF_INET;
 		a->prefix -= 96;
 	}
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -375,18 +375,18 @@ set_allow(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 	(void)r;
 	for (i = 0; i < argc; i++) {
 		if ((ret = conf_allow_parse(p, argv[i], &a)) != CONF_OK)
-			return ret;
+			return (ret);
 		for (j = 0; j < c->nmetrics_allow; j++)
 			if (memcmp(&c->metrics_allow[j], &a, sizeof(a)) == 0)
-				return conf_why(p, CONF_EINVAL,
-				    "duplicate address \"%s\"", argv[i]);
+				return (conf_why(p, CONF_EINVAL,
+				    "duplicate address \"%s\"", argv[i]));
 		if (c->nmetrics_allow == CF_CONF_MAX_ALLOW)
-			return conf_why(p, CONF_EINVAL,
+			return (conf_why(p, CONF_EINVAL,
 			    "too many addresses (at most %d)",
-			    CF_CONF_MAX_ALLOW);
+			    CF_CONF_MAX_ALLOW));
 		c->metrics_allow[c->nmetrics_allow++] = a;
 	}
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -400,16 +400,16 @@ cf_conf_origin_allowed(const struct cf_conf *conf, const char *origin)
 	int	 i;
 
 	if (conf == NULL)
-		return 0;
+		return (0);
 	for (i = 0; i < conf->ncors_origins; i++)
 		if (strcmp(conf->cors_origins[i], "*") == 0)
-			return 1;
+			return (1);
 	if (origin == NULL || origin[0] == '\0')
-		return 0;
+		return (0);
 	for (i = 0; i < conf->ncors_origins; i++)
 		if (strcasecmp(conf->cors_origins[i], origin) == 0)
-			return 1;
-	return 0;
+			return (1);
+	return (0);
 }
 
 /*
@@ -427,7 +427,7 @@ cf_conf_metrics_allowed(const struct cf_conf *conf, const struct sockaddr *sa)
 	int				 family, i;
 
 	if (conf == NULL || sa == NULL)
-		return 0;
+		return (0);
 	if (sa->sa_family == AF_INET) {
 		sin = (const struct sockaddr_in *)(const void *)sa;
 		addr = (const uint8_t *)&sin->sin_addr;
@@ -441,16 +441,16 @@ cf_conf_metrics_allowed(const struct cf_conf *conf, const struct sockaddr *sa)
 			family = AF_INET;
 		}
 	} else
-		return 0;
+		return (0);
 	for (i = 0; i < conf->nmetrics_allow; i++) {
 		if (conf->metrics_allow[i].family == AF_UNSPEC)
-			return 1;
+			return (1);
 		if (conf->metrics_allow[i].family == family &&
 		    conf_prefix_eq(conf->metrics_allow[i].addr, addr,
 		    conf->metrics_allow[i].prefix))
-			return 1;
+			return (1);
 	}
-	return 0;
+	return (0);
 }
 
 /* ------------------------------------------------- render and compare */
@@ -483,16 +483,16 @@ same_listen(const struct cf_conf *a, const struct cf_conf *b,
 
 	(void)r;
 	if (a->nlisten != b->nlisten)
-		return 0;
+		return (0);
 	for (i = 0; i < a->nlisten; i++) {
 		la = &a->listen[i];
 		lb = &b->listen[i];
 		if (la->addrlen != lb->addrlen || la->any != lb->any ||
 		    la->v6only != lb->v6only ||
 		    memcmp(&la->addr, &lb->addr, la->addrlen) != 0)
-			return 0;
+			return (0);
 	}
-	return 1;
+	return (1);
 }
 
 static void

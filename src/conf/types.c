@@ -34,14 +34,14 @@ _Static_assert(1 + CONF_NPERMS < CONF_MAX_TOKENS,
 void *
 conf_field(struct conf_parse *p, const struct conf_rule *r)
 {
-	return (char *)p->conf + r->d.offset;
+	return ((char *)p->conf + r->d.offset);
 }
 
 /* The field of r in a finished snapshot, for render and same. */
 const void *
 conf_cfield(const struct cf_conf *c, const struct conf_rule *r)
 {
-	return (const char *)c + r->d.offset;
+	return ((const char *)c + r->d.offset);
 }
 
 /*
@@ -54,15 +54,15 @@ conf_number(const char *s, unsigned long long *v, const char **end)
 	unsigned long long	 n = 0;
 
 	if (!isdigit((unsigned char)*s))
-		return -1;
+		return (-1);
 	for (; isdigit((unsigned char)*s); s++) {
 		if (n > (ULLONG_MAX - 9) / 10)
-			return -1;
+			return (-1);
 		n = n * 10 + (unsigned)(*s - '0');
 	}
 	*v = n;
 	*end = s;
-	return 0;
+	return (0);
 }
 
 /* Replace the string field of r by a copy of s (or by s itself if owned). */
@@ -72,16 +72,16 @@ conf_store_str(struct conf_parse *p, const struct conf_rule *r, char *owned)
 	char	**fp = conf_field(p, r);
 
 	if (owned == NULL)
-		return conf_why(p, CONF_ESYS, "out of memory");
+		return (conf_why(p, CONF_ESYS, "out of memory"));
 	free(*fp);
 	*fp = owned;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 int
 conf_has_prefix(const char *s, const char *prefix)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	return (strncmp(s, prefix, strlen(prefix)) == 0);
 }
 
 static int
@@ -91,12 +91,12 @@ set_u32(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	const char		*end;
 
 	if (conf_number(v, &n, &end) == -1 || *end != '\0')
-		return conf_why(p, CONF_EINVAL, "not a number");
+		return (conf_why(p, CONF_EINVAL, "not a number"));
 	if ((long long)n < r->min || (long long)n > r->max || n > UINT32_MAX)
-		return conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
-		    r->min, r->max);
+		return (conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
+		    r->min, r->max));
 	*(uint32_t *)conf_field(p, r) = (uint32_t)n;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /* Format a millisecond count with the largest exact unit (0 as "0s"). */
@@ -131,24 +131,24 @@ set_duration(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	size_t			 i;
 
 	if (conf_number(v, &n, &end) == -1)
-		return conf_why(p, CONF_EINVAL,
-		    "expected a number with an optional unit ms, s, m or h");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected a number with an optional unit ms, s, m or h"));
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 		if (strcmp(end, units[i].suffix) == 0)
 			break;
 	if (i == sizeof(units) / sizeof(units[0]))
-		return conf_why(p, CONF_EINVAL,
-		    "unknown unit \"%s\" (use ms, s, m or h)", end);
+		return (conf_why(p, CONF_EINVAL,
+		    "unknown unit \"%s\" (use ms, s, m or h)", end));
 	if (n > (unsigned long long)r->max ||
 	    n * units[i].mult > (unsigned long long)r->max ||
 	    (long long)(n * units[i].mult) < r->min) {
 		conf_fmt_ms(lo, sizeof(lo), r->min);
 		conf_fmt_ms(hi, sizeof(hi), r->max);
-		return conf_why(p, CONF_EINVAL, "must be between %s and %s",
-		    lo, hi);
+		return (conf_why(p, CONF_EINVAL, "must be between %s and %s",
+		    lo, hi));
 	}
 	*(uint32_t *)conf_field(p, r) = (uint32_t)(n * units[i].mult);
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 static int
@@ -158,8 +158,8 @@ set_size(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	const char		*end;
 
 	if (conf_number(v, &n, &end) == -1)
-		return conf_why(p, CONF_EINVAL,
-		    "expected a number with an optional unit k, m or g");
+		return (conf_why(p, CONF_EINVAL,
+		    "expected a number with an optional unit k, m or g"));
 	if (end[0] != '\0' && end[1] == '\0') {
 		switch (tolower((unsigned char)end[0])) {
 		case 'k':
@@ -178,15 +178,15 @@ set_size(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	} else if (end[0] != '\0')
 		mult = 0;
 	if (mult == 0)
-		return conf_why(p, CONF_EINVAL,
-		    "unknown unit \"%s\" (use k, m or g)", end);
+		return (conf_why(p, CONF_EINVAL,
+		    "unknown unit \"%s\" (use k, m or g)", end));
 	if (n > (unsigned long long)r->max ||
 	    n * mult > (unsigned long long)r->max ||
 	    (long long)(n * mult) < r->min)
-		return conf_why(p, CONF_EINVAL,
-		    "must be between %lld and %lld bytes", r->min, r->max);
+		return (conf_why(p, CONF_EINVAL,
+		    "must be between %lld and %lld bytes", r->min, r->max));
 	*(size_t *)conf_field(p, r) = (size_t)(n * mult);
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 static int
@@ -199,29 +199,29 @@ set_bool(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(v, yes[i]) == 0) {
 			*(int *)conf_field(p, r) = 1;
-			return CONF_OK;
+			return (CONF_OK);
 		}
 		if (strcasecmp(v, no[i]) == 0) {
 			*(int *)conf_field(p, r) = 0;
-			return CONF_OK;
+			return (CONF_OK);
 		}
 	}
-	return conf_why(p, CONF_EINVAL, "expected yes, no, on, off, true "
-	    "or false");
+	return (conf_why(p, CONF_EINVAL, "expected yes, no, on, off, true "
+	    "or false"));
 }
 
 static int
 set_string(struct conf_parse *p, const struct conf_rule *r, const char *v)
 {
 	if (r->min == 1 && v[0] == '\0')
-		return conf_why(p, CONF_EINVAL, "empty string");
+		return (conf_why(p, CONF_EINVAL, "empty string"));
 	if ((long long)strlen(v) < r->min)
-		return conf_why(p, CONF_EINVAL, "must be at least %lld bytes",
-		    r->min);
+		return (conf_why(p, CONF_EINVAL, "must be at least %lld bytes",
+		    r->min));
 	if (r->max > 0 && (long long)strlen(v) > r->max)
-		return conf_why(p, CONF_EINVAL, "must be at most %lld bytes",
-		    r->max);
-	return conf_store_str(p, r, strdup(v));
+		return (conf_why(p, CONF_EINVAL, "must be at most %lld bytes",
+		    r->max));
+	return (conf_store_str(p, r, strdup(v)));
 }
 
 static int
@@ -230,10 +230,10 @@ set_path(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	char	*abs;
 
 	if (v[0] == '\0')
-		return conf_why(p, CONF_EINVAL, "empty path");
+		return (conf_why(p, CONF_EINVAL, "empty path"));
 	if ((abs = conf_abspath_cwd(p, v)) == NULL)
-		return CONF_ESYS;
-	return conf_store_str(p, r, abs);
+		return (CONF_ESYS);
+	return (conf_store_str(p, r, abs));
 }
 
 /* Index of v in the NULL-terminated choices, or -1 (why[] set). */
@@ -246,14 +246,14 @@ conf_choice(struct conf_parse *p, const struct conf_rule *r, const char *v)
 
 	for (i = 0; r->choices[i] != NULL; i++)
 		if (strcmp(v, r->choices[i]) == 0)
-			return i;
+			return (i);
 	list[0] = '\0';
 	for (i = 0; r->choices[i] != NULL && o < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
 		    i == 0 ? "" : r->choices[i + 1] == NULL ? " or " : ", ",
 		    r->choices[i]);
 	conf_why(p, CONF_EINVAL, "expected %s", list);
-	return -1;
+	return (-1);
 }
 
 static int
@@ -262,8 +262,8 @@ set_choice(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	int	 i;
 
 	if ((i = conf_choice(p, r, v)) == -1)
-		return CONF_EINVAL;
-	return conf_store_str(p, r, strdup(r->choices[i]));
+		return (CONF_EINVAL);
+	return (conf_store_str(p, r, strdup(r->choices[i])));
 }
 
 static int
@@ -272,9 +272,9 @@ set_level(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	int	 i;
 
 	if ((i = conf_choice(p, r, v)) == -1)
-		return CONF_EINVAL;
+		return (CONF_EINVAL);
 	*(int *)conf_field(p, r) = i;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 static int
@@ -291,15 +291,15 @@ set_workers(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		if (ncpu > r->max)
 			ncpu = (long)r->max;
 		*(int *)conf_field(p, r) = (int)ncpu;
-		return CONF_OK;
+		return (CONF_OK);
 	}
 	if (conf_number(v, &n, &end) == -1 || *end != '\0')
-		return conf_why(p, CONF_EINVAL, "expected auto or a number");
+		return (conf_why(p, CONF_EINVAL, "expected auto or a number"));
 	if ((long long)n < r->min || n > (unsigned long long)r->max)
-		return conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
-		    r->min, r->max);
+		return (conf_why(p, CONF_EINVAL, "must be between %lld and %lld",
+		    r->min, r->max));
 	*(int *)conf_field(p, r) = (int)n;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -321,9 +321,9 @@ set_pemkey(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	size_t		 len, i;
 
 	if (v[0] == '\0')
-		return conf_why(p, CONF_EINVAL, "empty path");
+		return (conf_why(p, CONF_EINVAL, "empty path"));
 	if ((abs = conf_abspath_cwd(p, v)) == NULL)
-		return CONF_ESYS;
+		return (CONF_ESYS);
 	if ((pem = conf_read_file(abs, (size_t)r->max, &len)) == NULL) {
 		if (errno == EFBIG)
 			conf_why(p, CONF_EMSG, "%s \"%s\": larger than %lld "
@@ -332,7 +332,7 @@ set_pemkey(struct conf_parse *p, const struct conf_rule *r, const char *v)
 			conf_why(p, CONF_EMSG, "%s \"%s\": cannot read: %s",
 			    r->d.name, abs, strerror(errno));
 		free(abs);
-		return CONF_EMSG;
+		return (CONF_EMSG);
 	}
 	for (i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
 		if (strstr(pem, markers[i]) != NULL)
@@ -343,12 +343,12 @@ set_pemkey(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		    r->d.name, abs);
 		free(pem);
 		free(abs);
-		return CONF_EMSG;
+		return (CONF_EMSG);
 	}
 	free(c->jwt_public_key_pem);
 	c->jwt_public_key_pem = pem;
 	c->jwt_public_key_len = len;
-	return conf_store_str(p, r, abs);
+	return (conf_store_str(p, r, abs));
 }
 
 /* The roles present before the file is read; a role line replaces one. */
@@ -381,8 +381,8 @@ conf_role_name_ok(const char *name)
 		if (!(name[i] >= 'a' && name[i] <= 'z') &&
 		    !(name[i] >= '0' && name[i] <= '9') &&
 		    name[i] != '_' && name[i] != '-')
-			return 0;
-	return i >= 1 && i <= CONF_ROLE_MAXLEN;
+			return (0);
+	return (i >= 1 && i <= CONF_ROLE_MAXLEN);
 }
 
 /*
@@ -400,41 +400,41 @@ set_role(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 
 	(void)r;
 	if (!conf_role_name_ok(name))
-		return conf_why(p, CONF_EMSG, "invalid role name \"%s\": "
+		return (conf_why(p, CONF_EMSG, "invalid role name \"%s\": "
 		    "expected 1 to %d of a-z, 0-9, _ and -", name,
-		    CONF_ROLE_MAXLEN);
+		    CONF_ROLE_MAXLEN));
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "none") == 0) {
 			if (argc != 2)
-				return conf_why(p, CONF_EMSG, "\"none\" must "
+				return (conf_why(p, CONF_EMSG, "\"none\" must "
 				    "be the only permission of role \"%s\"",
-				    name);
+				    name));
 			continue;
 		}
 		if ((bit = cf_perm_parse(argv[i])) == 0)
-			return conf_why(p, CONF_EMSG, "unknown permission "
-			    "\"%s\" for role \"%s\"", argv[i], name);
+			return (conf_why(p, CONF_EMSG, "unknown permission "
+			    "\"%s\" for role \"%s\"", argv[i], name));
 		if (perms & bit)
-			return conf_why(p, CONF_EMSG, "permission \"%s\" "
-			    "given twice for role \"%s\"", argv[i], name);
+			return (conf_why(p, CONF_EMSG, "permission \"%s\" "
+			    "given twice for role \"%s\"", argv[i], name));
 		perms |= bit;
 	}
 	for (i = 0; i < c->nroles; i++)
 		if (strcmp(c->roles[i].name, name) == 0)
 			break;
 	if (i < c->nroles && p->role_given[i])
-		return conf_why(p, CONF_EMSG, "role \"%s\" given twice", name);
+		return (conf_why(p, CONF_EMSG, "role \"%s\" given twice", name));
 	if (i == c->nroles) {
 		if (c->nroles == CF_CONF_MAX_ROLES)
-			return conf_why(p, CONF_EMSG, "too many roles (at "
-			    "most %d)", CF_CONF_MAX_ROLES);
+			return (conf_why(p, CONF_EMSG, "too many roles (at "
+			    "most %d)", CF_CONF_MAX_ROLES));
 		snprintf(c->roles[i].name, sizeof(c->roles[i].name), "%s",
 		    name);
 		c->nroles++;
 	}
 	c->roles[i].perms = perms;
 	p->role_given[i] = 1;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /* rate-limit EVENTS SECONDS: EVENTS within [min, max], SECONDS 1..3600. */
@@ -448,18 +448,18 @@ set_rate(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 	(void)argc;
 	if (conf_number(argv[0], &events, &end) == -1 || *end != '\0' ||
 	    conf_number(argv[1], &secs, &end) == -1 || *end != '\0')
-		return conf_why(p, CONF_EINVAL, "expected a number of events "
-		    "and a number of seconds");
+		return (conf_why(p, CONF_EINVAL, "expected a number of events "
+		    "and a number of seconds"));
 	if (events < (unsigned long long)r->min ||
 	    events > (unsigned long long)r->max)
-		return conf_why(p, CONF_EINVAL, "events must be between %lld "
-		    "and %lld", r->min, r->max);
+		return (conf_why(p, CONF_EINVAL, "events must be between %lld "
+		    "and %lld", r->min, r->max));
 	if (secs < 1 || secs > CONF_RATE_MAX_WINDOW)
-		return conf_why(p, CONF_EINVAL, "seconds must be between 1 "
-		    "and %d", CONF_RATE_MAX_WINDOW);
+		return (conf_why(p, CONF_EINVAL, "seconds must be between 1 "
+		    "and %d", CONF_RATE_MAX_WINDOW));
 	p->conf->rate_limit_events = (uint32_t)events;
 	p->conf->rate_limit_window_ms = (uint32_t)secs * 1000;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -482,28 +482,28 @@ set_ice(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		if (conf_has_prefix(v, schemes[i]))
 			break;
 	if (i == sizeof(schemes) / sizeof(schemes[0]))
-		return conf_why(p, CONF_EINVAL,
-		    "must be a stun:, stuns:, turn: or turns: URL");
+		return (conf_why(p, CONF_EINVAL,
+		    "must be a stun:, stuns:, turn: or turns: URL"));
 	if (v[strlen(schemes[i])] == '\0')
-		return conf_why(p, CONF_EINVAL, "no host after \"%s\"",
-		    schemes[i]);
+		return (conf_why(p, CONF_EINVAL, "no host after \"%s\"",
+		    schemes[i]));
 	if ((long long)strlen(v) > r->max)
-		return conf_why(p, CONF_EINVAL, "longer than %lld bytes",
-		    r->max);
+		return (conf_why(p, CONF_EINVAL, "longer than %lld bytes",
+		    r->max));
 	for (s = v; *s != '\0'; s++)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
-			return conf_why(p, CONF_EINVAL,
-			    "blank or control character in URL");
+			return (conf_why(p, CONF_EINVAL,
+			    "blank or control character in URL"));
 	for (j = 0; j < c->nice_servers; j++)
 		if (strcasecmp(c->ice_servers[j], v) == 0)
-			return conf_why(p, CONF_EINVAL, "duplicate ice-server");
+			return (conf_why(p, CONF_EINVAL, "duplicate ice-server"));
 	if (c->nice_servers == CF_CONF_MAX_ICE)
-		return conf_why(p, CONF_EINVAL,
-		    "too many ice servers (at most %d)", CF_CONF_MAX_ICE);
+		return (conf_why(p, CONF_EINVAL,
+		    "too many ice servers (at most %d)", CF_CONF_MAX_ICE));
 	if ((dup = strdup(v)) == NULL)
-		return conf_why(p, CONF_ESYS, "out of memory");
+		return (conf_why(p, CONF_ESYS, "out of memory"));
 	c->ice_servers[c->nice_servers++] = dup;
-	return CONF_OK;
+	return (CONF_OK);
 }
 
 /*
@@ -516,11 +516,11 @@ conf_role_find(const struct cf_conf *conf, const char *name)
 	int	 i;
 
 	if (conf == NULL || name == NULL)
-		return NULL;
+		return (NULL);
 	for (i = 0; i < conf->nroles; i++)
 		if (strcmp(conf->roles[i].name, name) == 0)
-			return &conf->roles[i];
-	return NULL;
+			return (&conf->roles[i]);
+	return (NULL);
 }
 
 /*
@@ -533,15 +533,15 @@ cf_conf_role_perms(const struct cf_conf *conf, const char *role)
 	const struct cf_role	*r;
 
 	if ((r = conf_role_find(conf, role)) == NULL)
-		return 0;
-	return r->perms;
+		return (0);
+	return (r->perms);
 }
 
 /* 1 when `role` is a built-in or configured role (even one with "none"). */
 int
 cf_conf_role_known(const struct cf_conf *conf, const char *role)
 {
-	return conf_role_find(conf, role) != NULL;
+	return (conf_role_find(conf, role) != NULL);
 }
 
 /* ------------------------------------------------- render and compare */
@@ -611,8 +611,8 @@ conf_same_str(const struct cf_conf *a, const struct cf_conf *b,
 	const char	*sb = *(char *const *)conf_cfield(b, r);
 
 	if (sa == NULL || sb == NULL)
-		return sa == sb;
-	return strcmp(sa, sb) == 0;
+		return (sa == sb);
+	return (strcmp(sa, sb) == 0);
 }
 
 /* The n strings of v joined with spaces. */
@@ -639,7 +639,7 @@ conf_fnv(const char *s, size_t len)
 		h ^= (uint8_t)s[i];
 		h *= 16777619u;
 	}
-	return h;
+	return (h);
 }
 
 /* The same path may hold another key: the text names its contents too. */

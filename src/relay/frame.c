@@ -44,9 +44,9 @@ enc_write(void *data, const char *p, size_t n)
 
 	if (cf_buf_append(e->out, p, n) == -1) {
 		e->nomem = 1;
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 static void
@@ -72,13 +72,13 @@ is_placeholder(const json_t *v, json_int_t *num)
 	json_t	*ph, *n;
 
 	if (!json_is_object(v) || json_object_size(v) != 2)
-		return 0;
+		return (0);
 	ph = json_object_get(v, "_placeholder");
 	n = json_object_get(v, "num");
 	if (!json_is_true(ph) || !json_is_integer(n))
-		return 0;
+		return (0);
 	*num = json_integer_value(n);
-	return 1;
+	return (1);
 }
 
 /*
@@ -99,53 +99,53 @@ pack_json(struct enc *e, const json_t *v, const struct cf_sio_att *att,
 	switch (json_typeof(v)) {
 	case JSON_NULL:
 		msgpack_pack_nil(&e->pk);
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_TRUE:
 		msgpack_pack_true(&e->pk);
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_FALSE:
 		msgpack_pack_false(&e->pk);
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_INTEGER:
 		msgpack_pack_int64(&e->pk, json_integer_value(v));
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_REAL:
 		msgpack_pack_double(&e->pk, json_real_value(v));
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_STRING:
 		pack_strn(e, json_string_value(v), json_string_length(v));
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_ARRAY:
 		if (depth >= DATA_MAX_DEPTH)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		msgpack_pack_array(&e->pk, json_array_size(v));
 		json_array_foreach(v, i, item) {
 			rc = pack_json(e, item, att, nattach, depth + 1);
 			if (rc != CF_FRAME_OK)
-				return rc;
+				return (rc);
 		}
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	case JSON_OBJECT:
 		if (is_placeholder(v, &num)) {
 			if (num < 0 || num >= nattach || att == NULL)
-				return CF_FRAME_EPROTO;
+				return (CF_FRAME_EPROTO);
 			msgpack_pack_bin(&e->pk, att[num].len);
 			msgpack_pack_bin_body(&e->pk, att[num].data,
 			    att[num].len);
-			return CF_FRAME_OK;
+			return (CF_FRAME_OK);
 		}
 		if (depth >= DATA_MAX_DEPTH)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		msgpack_pack_map(&e->pk, json_object_size(v));
 		json_object_foreach((json_t *)v, key, item) {
 			pack_str(e, key);
 			rc = pack_json(e, item, att, nattach, depth + 1);
 			if (rc != CF_FRAME_OK)
-				return rc;
+				return (rc);
 		}
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	}
-	return CF_FRAME_EPROTO;
+	return (CF_FRAME_EPROTO);
 }
 
 static void
@@ -180,7 +180,7 @@ cf_frame_encode(const char *uid, const char *nsp, const json_t *data,
 	    nattach > CF_SIO_MAX_ATTACHMENTS ||
 	    nrooms > CF_FRAME_MAX_ROOMS || nexcept > CF_FRAME_MAX_ROOMS ||
 	    (nrooms > 0 && rooms == NULL) || (nexcept > 0 && except == NULL))
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if (nsp == NULL)
 		nsp = "/";
 
@@ -198,7 +198,7 @@ cf_frame_encode(const char *uid, const char *nsp, const json_t *data,
 	rc = pack_json(&e, data, att, nattach, 0);
 	if (rc != CF_FRAME_OK) {
 		cf_buf_reset(out);
-		return rc;
+		return (rc);
 	}
 	pack_str(&e, "nsp");
 	pack_str(&e, nsp);
@@ -223,9 +223,9 @@ cf_frame_encode(const char *uid, const char *nsp, const json_t *data,
 
 	if (e.nomem) {
 		cf_buf_reset(out);
-		return CF_FRAME_ENOMEM;
+		return (CF_FRAME_ENOMEM);
 	}
-	return CF_FRAME_OK;
+	return (CF_FRAME_OK);
 }
 
 /* ---- raw validation ---- */
@@ -236,11 +236,11 @@ rd_be(const uint8_t *p, size_t len, size_t *off, int width, uint64_t *v)
 	int	 i;
 
 	if (len - *off < (size_t)width)
-		return -1;
+		return (-1);
 	*v = 0;
 	for (i = 0; i < width; i++)
 		*v = (*v << 8) | p[(*off)++];
-	return 0;
+	return (0);
 }
 
 /*
@@ -256,10 +256,10 @@ mp_skip(const uint8_t *p, size_t len, size_t *off, int depth)
 	int		 w;
 
 	if (*off >= len)
-		return -1;
+		return (-1);
 	b = p[(*off)++];
 	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return 0;
+		return (0);
 	if (b >= 0xa0 && b <= 0xbf) {
 		n = b & 0x1f;
 		goto raw;
@@ -276,12 +276,12 @@ mp_skip(const uint8_t *p, size_t len, size_t *off, int depth)
 	case 0xc4: case 0xc5: case 0xc6:	/* bin 8/16/32 */
 		w = 1 << (b - 0xc4);
 		if (rd_be(p, len, off, w, &n) == -1)
-			return -1;
+			return (-1);
 		goto raw;
 	case 0xc7: case 0xc8: case 0xc9:	/* ext 8/16/32 */
 		w = 1 << (b - 0xc7);
 		if (rd_be(p, len, off, w, &n) == -1)
-			return -1;
+			return (-1);
 		n += 1;				/* the type byte */
 		goto raw;
 	case 0xca: n = 4; goto raw;		/* float 32 */
@@ -298,34 +298,34 @@ mp_skip(const uint8_t *p, size_t len, size_t *off, int depth)
 	case 0xd9: case 0xda: case 0xdb:	/* str 8/16/32 */
 		w = 1 << (b - 0xd9);
 		if (rd_be(p, len, off, w, &n) == -1)
-			return -1;
+			return (-1);
 		goto raw;
 	case 0xdc: case 0xdd:			/* array 16/32 */
 		if (rd_be(p, len, off, b == 0xdc ? 2 : 4, &items) == -1)
-			return -1;
+			return (-1);
 		goto container;
 	case 0xde: case 0xdf:			/* map 16/32 */
 		if (rd_be(p, len, off, b == 0xde ? 2 : 4, &items) == -1)
-			return -1;
+			return (-1);
 		items *= 2;
 		goto container;
 	default:				/* 0xc1: never used */
-		return -1;
+		return (-1);
 	}
 
 raw:
 	if (n > len - *off)
-		return -1;
+		return (-1);
 	*off += n;
-	return 0;
+	return (0);
 
 container:
 	if (depth >= FRAME_MAX_DEPTH || items > len - *off)
-		return -1;
+		return (-1);
 	for (k = 0; k < items; k++)
 		if (mp_skip(p, len, off, depth + 1) == -1)
-			return -1;
-	return 0;
+			return (-1);
+	return (0);
 }
 
 /* ---- decoding ---- */
@@ -355,34 +355,34 @@ utf8_valid(const uint8_t *s, size_t n)
 			cp = s[i] & 0x07;
 			min = 0x10000;
 		} else
-			return 0;
+			return (0);
 		if (n - i - 1 < need)
-			return 0;
+			return (0);
 		for (k = 1; k <= need; k++) {
 			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
+				return (0);
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
 		if (cp < min || cp > 0x10ffff ||
 		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
+			return (0);
 		i += need + 1;
 	}
-	return 1;
+	return (1);
 }
 
 static int
 is_undefined(const msgpack_object *o)
 {
-	return o->type == MSGPACK_OBJECT_EXT &&
-	    o->via.ext.type == EXT_UNDEFINED && o->via.ext.size == 1;
+	return (o->type == MSGPACK_OBJECT_EXT &&
+	    o->via.ext.type == EXT_UNDEFINED && o->via.ext.size == 1);
 }
 
 /* nil or notepack undefined: both mean "absent" for frame fields. */
 static int
 is_absent(const msgpack_object *o)
 {
-	return o == NULL || o->type == MSGPACK_OBJECT_NIL || is_undefined(o);
+	return (o == NULL || o->type == MSGPACK_OBJECT_NIL || is_undefined(o));
 }
 
 static int
@@ -390,8 +390,8 @@ key_is(const msgpack_object *k, const char *s)
 {
 	size_t	 n = strlen(s);
 
-	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-	    memcmp(k->via.str.ptr, s, n) == 0;
+	return (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+	    memcmp(k->via.str.ptr, s, n) == 0);
 }
 
 /*
@@ -438,16 +438,16 @@ to_json(struct cf_frame_bcast *b, const msgpack_object *o, int depth,
 	case MSGPACK_OBJECT_STR:
 		if (!utf8_valid((const uint8_t *)o->via.str.ptr,
 		    o->via.str.size))
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		v = json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
 		break;
 	case MSGPACK_OBJECT_BIN:
 		if (b->nattach >= CF_SIO_MAX_ATTACHMENTS)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		a = &b->att[b->nattach];
 		a->data = malloc(o->via.bin.size > 0 ? o->via.bin.size : 1);
 		if (a->data == NULL)
-			return CF_FRAME_ENOMEM;
+			return (CF_FRAME_ENOMEM);
 		memcpy(a->data, o->via.bin.ptr, o->via.bin.size);
 		a->len = o->via.bin.size;
 		v = json_pack("{sbsi}", "_placeholder", 1, "num",
@@ -456,28 +456,28 @@ to_json(struct cf_frame_bcast *b, const msgpack_object *o, int depth,
 		break;
 	case MSGPACK_OBJECT_ARRAY:
 		if (depth >= DATA_MAX_DEPTH)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		if ((v = json_array()) == NULL)
-			return CF_FRAME_ENOMEM;
+			return (CF_FRAME_ENOMEM);
 		for (i = 0; i < o->via.array.size; i++) {
 			if (is_undefined(&o->via.array.ptr[i]))
 				item = json_null();
 			else if ((rc = to_json(b, &o->via.array.ptr[i],
 			    depth + 1, &item)) != CF_FRAME_OK) {
 				json_decref(v);
-				return rc;
+				return (rc);
 			}
 			if (json_array_append_new(v, item) == -1) {
 				json_decref(v);
-				return CF_FRAME_ENOMEM;
+				return (CF_FRAME_ENOMEM);
 			}
 		}
 		break;
 	case MSGPACK_OBJECT_MAP:
 		if (depth >= DATA_MAX_DEPTH)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		if ((v = json_object()) == NULL)
-			return CF_FRAME_ENOMEM;
+			return (CF_FRAME_ENOMEM);
 		for (i = 0; i < o->via.map.size; i++) {
 			kv = &o->via.map.ptr[i];
 			if (kv->key.type != MSGPACK_OBJECT_STR ||
@@ -486,14 +486,14 @@ to_json(struct cf_frame_bcast *b, const msgpack_object *o, int depth,
 			    !utf8_valid((const uint8_t *)kv->key.via.str.ptr,
 			    kv->key.via.str.size)) {
 				json_decref(v);
-				return CF_FRAME_EPROTO;
+				return (CF_FRAME_EPROTO);
 			}
 			if (is_undefined(&kv->val))
 				continue;
 			if ((rc = to_json(b, &kv->val, depth + 1, &item)) !=
 			    CF_FRAME_OK) {
 				json_decref(v);
-				return rc;
+				return (rc);
 			}
 			key = strndup(kv->key.via.str.ptr,
 			    kv->key.via.str.size);
@@ -503,19 +503,19 @@ to_json(struct cf_frame_bcast *b, const msgpack_object *o, int depth,
 					json_decref(item);
 				free(key);
 				json_decref(v);
-				return CF_FRAME_ENOMEM;
+				return (CF_FRAME_ENOMEM);
 			}
 			free(key);
 		}
 		break;
 	default:
 		/* Other ext types (Date, ...) and anything unknown. */
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	}
 	if (v == NULL)
-		return CF_FRAME_ENOMEM;
+		return (CF_FRAME_ENOMEM);
 	*out = v;
-	return CF_FRAME_OK;
+	return (CF_FRAME_OK);
 }
 
 /*
@@ -527,10 +527,10 @@ copy_str(char *dst, size_t n, const msgpack_object *o)
 {
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= n ||
 	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
-		return -1;
+		return (-1);
 	memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = '\0';
-	return 0;
+	return (0);
 }
 
 /*
@@ -546,21 +546,21 @@ get_rooms(const msgpack_object *o, char **dst, size_t *n)
 
 	*n = 0;
 	if (is_absent(o))
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	if (o->type != MSGPACK_OBJECT_ARRAY ||
 	    o->via.array.size > CF_FRAME_MAX_ROOMS)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	for (i = 0; i < o->via.array.size; i++) {
 		r = &o->via.array.ptr[i];
 		if (r->type != MSGPACK_OBJECT_STR ||
 		    memchr(r->via.str.ptr, '\0', r->via.str.size) != NULL)
-			return CF_FRAME_EPROTO;
+			return (CF_FRAME_EPROTO);
 		dst[i] = strndup(r->via.str.ptr, r->via.str.size);
 		if (dst[i] == NULL)
-			return CF_FRAME_ENOMEM;
+			return (CF_FRAME_ENOMEM);
 		(*n)++;
 	}
-	return CF_FRAME_OK;
+	return (CF_FRAME_OK);
 }
 
 /*
@@ -577,12 +577,12 @@ map_get(const msgpack_object *m, const char *key, int *bad)
 	for (i = 0; i < m->via.map.size; i++) {
 		if (m->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
 			*bad = 1;
-			return NULL;
+			return (NULL);
 		}
 		if (key_is(&m->via.map.ptr[i].key, key))
 			v = &m->via.map.ptr[i].val;
 	}
-	return v;
+	return (v);
 }
 
 /* Fill b from the unpacked frame.  b is zeroed; cleared by the caller. */
@@ -594,48 +594,48 @@ decode_frame(const msgpack_object *top, struct cf_frame_bcast *b)
 
 	if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 2 ||
 	    top->via.array.size > 3)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if (copy_str(b->uid, sizeof(b->uid), &top->via.array.ptr[0]) == -1)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 
 	pkt = &top->via.array.ptr[1];
 	if (pkt->type != MSGPACK_OBJECT_MAP)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	o = map_get(pkt, "type", &bad);
 	if (bad || o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 	    o->via.u64 != 2)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	o = map_get(pkt, "nsp", &bad);
 	if (is_absent(o))
 		strcpy(b->nsp, "/");
 	else if (copy_str(b->nsp, sizeof(b->nsp), o) == -1 ||
 	    b->nsp[0] == '\0')
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	o = map_get(pkt, "data", &bad);
 	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY ||
 	    o->via.array.size == 0)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if ((rc = to_json(b, o, 0, &b->data)) != CF_FRAME_OK)
-		return rc;
+		return (rc);
 
 	opts = top->via.array.size == 3 ? &top->via.array.ptr[2] : NULL;
 	if (is_absent(opts))
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	if (opts->type != MSGPACK_OBJECT_MAP)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	o = map_get(opts, "rooms", &bad);
 	if (bad)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if ((rc = get_rooms(o, b->rooms, &b->nrooms)) != CF_FRAME_OK)
-		return rc;
+		return (rc);
 	o = map_get(opts, "except", &bad);
 	if ((rc = get_rooms(o, b->except, &b->nexcept)) != CF_FRAME_OK)
-		return rc;
+		return (rc);
 	o = map_get(opts, "flags", &bad);
 	if (is_absent(o))
-		return CF_FRAME_OK;
+		return (CF_FRAME_OK);
 	if (o->type != MSGPACK_OBJECT_MAP)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	opts = o;
 	o = map_get(opts, "volatile", &bad);
 	if (o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean)
@@ -644,8 +644,8 @@ decode_frame(const msgpack_object *top, struct cf_frame_bcast *b)
 	if (o != NULL && o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean)
 		b->flags |= CF_FRAME_LOCAL;
 	if (bad)
-		return CF_FRAME_EPROTO;
-	return CF_FRAME_OK;
+		return (CF_FRAME_EPROTO);
+	return (CF_FRAME_OK);
 }
 
 int
@@ -658,7 +658,7 @@ cf_frame_decode(const uint8_t *buf, size_t len, struct cf_frame_bcast *out)
 	memset(out, 0, sizeof(*out));
 	if (buf == NULL || len == 0 || mp_skip(buf, len, &off, 0) == -1 ||
 	    off != len)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 
 	off = 0;
 	msgpack_unpacked_init(&up);
@@ -682,7 +682,7 @@ done:
 	msgpack_unpacked_destroy(&up);
 	if (rc != CF_FRAME_OK)
 		cf_frame_bcast_clear(out);
-	return rc;
+	return (rc);
 }
 
 int
@@ -692,7 +692,7 @@ cf_frame_peek_uid(const uint8_t *buf, size_t len, const char **uid,
 	size_t	 off, hdr, slen;
 
 	if (buf == NULL || len == 0 || uid == NULL || n == NULL)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	/* fixarray, array 16, array 32: at least one element. */
 	if (buf[0] >= 0x91 && buf[0] <= 0x9f)
 		off = 1;
@@ -702,9 +702,9 @@ cf_frame_peek_uid(const uint8_t *buf, size_t len, const char **uid,
 	    (buf[1] | buf[2] | buf[3] | buf[4]) != 0)
 		off = 5;
 	else
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if (off >= len)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	/* fixstr, str 8, str 16, str 32. */
 	if ((buf[off] & 0xe0) == 0xa0) {
 		hdr = 1;
@@ -720,12 +720,12 @@ cf_frame_peek_uid(const uint8_t *buf, size_t len, const char **uid,
 		slen = (size_t)buf[off + 1] << 24 | (size_t)buf[off + 2] << 16 |
 		    (size_t)buf[off + 3] << 8 | buf[off + 4];
 	} else
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	if (slen > len - off - hdr)
-		return CF_FRAME_EPROTO;
+		return (CF_FRAME_EPROTO);
 	*uid = (const char *)buf + off + hdr;
 	*n = slen;
-	return CF_FRAME_OK;
+	return (CF_FRAME_OK);
 }
 
 void
@@ -752,7 +752,7 @@ cf_frame_channel(char *dst, size_t n, const char *prefix, const char *nsp,
 	int	 len;
 
 	if (dst == NULL || n == 0 || prefix == NULL)
-		return -1;
+		return (-1);
 	if (nsp == NULL)
 		nsp = "/";
 	if (room != NULL)
@@ -761,7 +761,7 @@ cf_frame_channel(char *dst, size_t n, const char *prefix, const char *nsp,
 		len = snprintf(dst, n, "%s#%s#", prefix, nsp);
 	if (len < 0 || (size_t)len >= n) {
 		dst[0] = '\0';
-		return -1;
+		return (-1);
 	}
-	return len;
+	return (len);
 }

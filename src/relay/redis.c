@@ -233,12 +233,12 @@ adapter_attach(struct cf_redis *r, redisAsyncContext *ac)
 	struct uvpoll	*p;
 
 	if (ac->ev.data != NULL)
-		return -1;
+		return (-1);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return -1;
+		return (-1);
 	if (uv_poll_init_socket(r->loop, &p->h, ac->c.fd) != 0) {
 		free(p);
-		return -1;
+		return (-1);
 	}
 	p->h.data = p;
 	p->ac = ac;
@@ -250,7 +250,7 @@ adapter_attach(struct cf_redis *r, redisAsyncContext *ac)
 	ac->ev.delWrite = ev_del_write;
 	ac->ev.cleanup = ev_cleanup;
 	ac->ev.data = p;
-	return 0;
+	return (0);
 }
 
 /* ---- state ---- */
@@ -359,9 +359,9 @@ static int
 pub_send(struct cf_redis *r, const char *ch, size_t chlen,
     const uint8_t *payload, size_t len)
 {
-	return redisAsyncCommand(r->pub.ac, pub_reply,
+	return (redisAsyncCommand(r->pub.ac, pub_reply,
 	    (void *)(uintptr_t)(chlen + len), "PUBLISH %b %b", ch, chlen,
-	    payload, len) == REDIS_OK ? 0 : -1;
+	    payload, len) == REDIS_OK ? 0 : -1);
 }
 
 /* Hand queued messages to the publisher context, oldest first. */
@@ -405,23 +405,23 @@ cf_redis_command(struct cf_redis *r, void (*cb)(void *, struct redisReply *),
 	struct cmd	*c;
 
 	if (r == NULL || r->freeing || !r->pub.ready || r->pub.ac == NULL)
-		return -1;
+		return (-1);
 	if ((c = malloc(sizeof(*c))) == NULL)
-		return -1;
+		return (-1);
 	c->cb = cb;
 	c->arg = arg;
 	if (redisAsyncCommandArgv(r->pub.ac, cmd_reply, c, argc, argv,
 	    argvlen) != REDIS_OK) {
 		free(c);
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 size_t
 cf_redis_unanswered(const struct cf_redis *r)
 {
-	return r != NULL ? r->nmsg : 0;
+	return (r != NULL ? r->nmsg : 0);
 }
 
 /* ---- subscriber ---- */
@@ -429,7 +429,7 @@ cf_redis_unanswered(const struct cf_redis *r)
 static int
 is_str(const redisReply *e)
 {
-	return e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS;
+	return (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS);
 }
 
 static int
@@ -437,7 +437,7 @@ elem_is(const redisReply *e, const char *s)
 {
 	size_t	 n = strlen(s);
 
-	return is_str(e) && e->len == n && strncasecmp(e->str, s, n) == 0;
+	return (is_str(e) && e->len == n && strncasecmp(e->str, s, n) == 0);
 }
 
 static void
@@ -484,12 +484,12 @@ sub_issue(struct rconn *c)
 	for (i = 0; i < r->npatterns; i++)
 		if (redisAsyncCommand(c->ac, sub_reply, c, "PSUBSCRIBE %s",
 		    r->patterns[i]) != REDIS_OK)
-			return -1;
+			return (-1);
 	for (i = 0; i < r->nchannels; i++)
 		if (redisAsyncCommand(c->ac, sub_reply, c, "SUBSCRIBE %s",
 		    r->channels[i]) != REDIS_OK)
-			return -1;
-	return 0;
+			return (-1);
+	return (0);
 }
 
 /* ---- connecting ---- */
@@ -617,18 +617,18 @@ copy_list(const char *const *src, size_t n)
 	size_t	 i;
 
 	if (n == 0)
-		return NULL;
+		return (NULL);
 	if ((dst = calloc(n, sizeof(*dst))) == NULL)
-		return NULL;
+		return (NULL);
 	for (i = 0; i < n; i++) {
 		if ((dst[i] = strdup(src[i])) == NULL) {
 			while (i-- > 0)
 				free(dst[i]);
 			free(dst);
-			return NULL;
+			return (NULL);
 		}
 	}
-	return dst;
+	return (dst);
 }
 
 struct cf_redis *
@@ -641,7 +641,7 @@ cf_redis_new(uv_loop_t *loop, const char *host, int port, int db,
 
 	(void)db;	/* pub/sub ignores the database, see above */
 	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
+		return (NULL);
 	r->loop = loop;
 	r->port = port;
 	r->arg = arg;
@@ -665,11 +665,11 @@ cf_redis_new(uv_loop_t *loop, const char *host, int port, int db,
 	r->refs = NTIMERS;
 	conn_start(&r->sub);
 	conn_start(&r->pub);
-	return r;
+	return (r);
 
 fail:
 	release(r);
-	return NULL;
+	return (NULL);
 }
 
 int
@@ -681,20 +681,20 @@ cf_redis_publish(struct cf_redis *r, const char *channel,
 
 	if (r == NULL || r->freeing || channel == NULL ||
 	    (payload == NULL && len > 0))
-		return -1;
+		return (-1);
 	chlen = strlen(channel);
 	size = chlen + len;
 	if (r->nmsg >= QUEUE_MAX_MSGS || size > QUEUE_MAX_BYTES ||
 	    r->nbytes > QUEUE_MAX_BYTES - size)
-		return -1;
+		return (-1);
 	if (r->pub.ready && r->pub.ac != NULL && r->qhead == NULL &&
 	    pub_send(r, channel, chlen, payload, len) == 0) {
 		r->nmsg++;
 		r->nbytes += size;
-		return 0;
+		return (0);
 	}
 	if ((m = malloc(sizeof(*m) + size)) == NULL)
-		return -1;
+		return (-1);
 	m->next = NULL;
 	m->chlen = chlen;
 	m->len = len;
@@ -708,13 +708,13 @@ cf_redis_publish(struct cf_redis *r, const char *channel,
 	r->qtail = m;
 	r->nmsg++;
 	r->nbytes += size;
-	return 0;
+	return (0);
 }
 
 int
 cf_redis_is_up(const struct cf_redis *r)
 {
-	return r != NULL && !r->freeing && r->sub.ready && r->pub.ready;
+	return (r != NULL && !r->freeing && r->sub.ready && r->pub.ready);
 }
 
 /*

@@ -78,20 +78,20 @@ int	 cf_shm_test_lock(struct cf_shm *);
 static size_t
 align_up(size_t n, size_t a)
 {
-	return (n + a - 1) & ~(a - 1);
+	return ((n + a - 1) & ~(a - 1));
 }
 
 static struct shm_entry *
 entry_at(const struct cf_shm *shm, unsigned i)
 {
-	return (struct shm_entry *)((char *)shm + shm->table_off +
-	    (size_t)i * shm->stride);
+	return ((struct shm_entry *)((char *)shm + shm->table_off +
+	    (size_t)i * shm->stride));
 }
 
 static uint32_t
 ent_state(const struct shm_entry *e)
 {
-	return __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+	return (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE));
 }
 
 static void
@@ -108,7 +108,7 @@ ent_total(const struct cf_shm *shm, const struct shm_entry *e)
 
 	for (s = 0; s < shm->nslots; s++)
 		t += __atomic_load_n(&e->count[s], __ATOMIC_RELAXED);
-	return t;
+	return (t);
 }
 
 /* FNV-1a, 32 bits. */
@@ -121,7 +121,7 @@ hash_user(const char *user)
 		h ^= (uint8_t)*user;
 		h *= 16777619u;
 	}
-	return h;
+	return (h);
 }
 
 /*
@@ -134,9 +134,9 @@ check_user(const char *user)
 	if (user == NULL || user[0] == '\0' ||
 	    memchr(user, '\0', CF_SHM_USER_MAX) == NULL) {
 		errno = EINVAL;
-		return -1;
+		return (-1);
 	}
-	return 0;
+	return (0);
 }
 
 /*
@@ -161,7 +161,7 @@ find(const struct cf_shm *shm, const char *user, long *free)
 		if (st == ENT_EMPTY) {
 			if (free != NULL && *free == -1)
 				*free = i;
-			return -1;
+			return (-1);
 		}
 		if (st == ENT_TOMB) {
 			if (free != NULL && *free == -1)
@@ -169,9 +169,9 @@ find(const struct cf_shm *shm, const char *user, long *free)
 			continue;
 		}
 		if (strncmp(e->user, user, CF_SHM_USER_MAX) == 0)
-			return i;
+			return (i);
 	}
-	return -1;
+	return (-1);
 }
 
 /*
@@ -284,14 +284,14 @@ shm_lock(struct cf_shm *shm)
 		if (rc != 0) {
 			pthread_mutex_unlock(&shm->lock);
 			errno = rc;
-			return -1;
+			return (-1);
 		}
 	} else if (rc != 0) {
 		errno = rc;
-		return -1;
+		return (-1);
 	}
 	__atomic_store_n(&shm->holder, getpid(), __ATOMIC_RELAXED);
-	return 0;
+	return (0);
 }
 
 static void
@@ -326,7 +326,7 @@ cf_shm_create(unsigned nslots, unsigned capacity)
 	if (nslots == 0 || nslots > CF_SHM_MAX_SLOTS || capacity == 0 ||
 	    capacity > SHM_MAX_CAP) {
 		errno = EINVAL;
-		return NULL;
+		return (NULL);
 	}
 	for (cap = 1; cap < capacity; cap <<= 1)
 		;
@@ -340,7 +340,7 @@ cf_shm_create(unsigned nslots, unsigned capacity)
 	shm = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED)
-		return NULL;
+		return (NULL);
 
 	if ((rc = pthread_mutexattr_init(&attr)) != 0)
 		goto fail;
@@ -368,18 +368,18 @@ cf_shm_create(unsigned nslots, unsigned capacity)
 	}
 	cf_base64url_encode(shm->run_id, rnd, sizeof(rnd));
 	shm->run_id[8] = '\0';
-	return shm;
+	return (shm);
 
 fail:
 	munmap(shm, size);
 	errno = rc;
-	return NULL;
+	return (NULL);
 }
 
 const char *
 cf_shm_run_id(const struct cf_shm *shm)
 {
-	return shm->run_id;
+	return (shm->run_id);
 }
 
 void
@@ -393,15 +393,15 @@ cf_shm_destroy(struct cf_shm *shm)
 unsigned
 cf_shm_nslots(const struct cf_shm *shm)
 {
-	return shm->nslots;
+	return (shm->nslots);
 }
 
 struct cf_shm_stats *
 cf_shm_stats(struct cf_shm *shm, unsigned slot)
 {
 	if (shm == NULL || slot >= shm->nslots)
-		return NULL;
-	return (struct cf_shm_stats *)((char *)shm + shm->stats_off) + slot;
+		return (NULL);
+	return ((struct cf_shm_stats *)((char *)shm + shm->stats_off) + slot);
 }
 
 int
@@ -484,10 +484,10 @@ cf_shm_purge_slot(struct cf_shm *shm, unsigned slot)
 
 	if (slot >= shm->nslots) {
 		errno = EINVAL;
-		return -1;
+		return (-1);
 	}
 	if (shm_lock(shm) == -1)
-		return -1;
+		return (-1);
 	for (i = 0; i < shm->capacity; i++) {
 		e = entry_at(shm, i);
 		if (ent_state(e) != ENT_USED)
@@ -508,7 +508,7 @@ cf_shm_purge_slot(struct cf_shm *shm, unsigned slot)
 	}
 	maybe_compact(shm);
 	shm_unlock(shm);
-	return 0;
+	return (0);
 }
 
 /*
@@ -528,22 +528,22 @@ cf_shm_presence_add(struct cf_shm *shm, unsigned slot, const char *user,
 	if (slot >= shm->nslots || check_user(user) == -1 ||
 	    delta < -1 || delta > 1) {
 		errno = EINVAL;
-		return -1;
+		return (-1);
 	}
 	if (shm_lock(shm) == -1)
-		return -1;
+		return (-1);
 	idx = find(shm, user, &freei);
 	if (idx == -1) {
 		if (delta <= 0) {
 			shm_unlock(shm);
 			if (total != NULL)
 				*total = 0;
-			return 0;
+			return (0);
 		}
 		if (freei == -1 || shm->used >= shm->capacity) {
 			shm_unlock(shm);
 			errno = ENOSPC;
-			return -1;
+			return (-1);
 		}
 		e = entry_at(shm, (unsigned)freei);
 		if (ent_state(e) == ENT_TOMB)
@@ -573,7 +573,7 @@ cf_shm_presence_add(struct cf_shm *shm, unsigned slot, const char *user,
 	shm_unlock(shm);
 	if (total != NULL)
 		*total = t;
-	return 0;
+	return (0);
 }
 
 uint32_t
@@ -582,11 +582,11 @@ cf_shm_presence_get(struct cf_shm *shm, const char *user)
 	long	 idx;
 
 	if (check_user(user) == -1)
-		return 0;
+		return (0);
 	idx = find(shm, user, NULL);
 	if (idx == -1)
-		return 0;
-	return ent_total(shm, entry_at(shm, (unsigned)idx));
+		return (0);
+	return (ent_total(shm, entry_at(shm, (unsigned)idx)));
 }
 
 /*
@@ -616,7 +616,7 @@ cf_shm_presence_each(struct cf_shm *shm,
 		if (fn(arg, user, t) != 0)
 			break;
 	}
-	return n;
+	return (n);
 }
 
 /*
@@ -626,5 +626,5 @@ cf_shm_presence_each(struct cf_shm *shm,
 int
 cf_shm_test_lock(struct cf_shm *shm)
 {
-	return shm_lock(shm);
+	return (shm_lock(shm));
 }

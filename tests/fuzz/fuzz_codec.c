@@ -83,7 +83,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
-		return 0;
+		return (0);
 	switch (data[0] % 3) {
 	case 0:
 		fuzz_eio_text(data + 1, size - 1);
@@ -95,5 +95,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_sio(data + 1, size - 1);
 		break;
 	}
-	return 0;
+	return (0);
 }

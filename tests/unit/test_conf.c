@@ -49,7 +49,7 @@ fixture(const char *name)
 	if (src == NULL || *src == '\0')
 		src = ".";
 	snprintf(b, PATH_MAX, "%s/tests/conf/%s", src, name);
-	return b;
+	return (b);
 }
 
 /* Load a string that must parse; fails the test otherwise. */
@@ -62,7 +62,7 @@ load_ok(const char *text)
 	c = cf_conf_load_string(text, "t.conf", errbuf, sizeof(errbuf));
 	if (c == NULL)
 		fail_msg("unexpected error for \"%s\": %s", text, errbuf);
-	return c;
+	return (c);
 }
 
 /* Load a string that must fail with exactly `msg`. */
@@ -107,15 +107,15 @@ cwd_join(const char *rel)
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_true(asprintf(&s, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd,
 	    rel) > 0);
-	return s;
+	return (s);
 }
 
 static int
 listen_port(const struct cf_listen *l)
 {
 	if (l->addr.ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)&l->addr)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+		return (ntohs(((const struct sockaddr_in *)&l->addr)->sin_port));
+	return (ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port));
 }
 
 static void
@@ -879,7 +879,7 @@ peer(struct sockaddr_storage *ss, const char *text)
 		sin6->sin6_family = AF_INET6;
 	else
 		fail_msg("bad test address %s", text);
-	return (const struct sockaddr *)ss;
+	return ((const struct sockaddr *)ss);
 }
 
 static void
@@ -1163,7 +1163,7 @@ write_file(const char *dir, const char *name, const char *s, size_t len)
 	assert_non_null(f = fopen(path, "w"));
 	assert_int_equal(fwrite(s, 1, len, f), len);
 	fclose(f);
-	return path;
+	return (path);
 }
 
 static void
@@ -1754,7 +1754,7 @@ slurp(const char *rel)
 	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
 	buf[len] = '\0';
 	fclose(f);
-	return buf;
+	return (buf);
 }
 
 /*
@@ -1968,5 +1968,5 @@ main(void)
 		cmocka_unit_test(test_reload_class),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

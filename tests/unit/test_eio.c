@@ -19,7 +19,7 @@ static uint32_t
 lcg(uint32_t *s)
 {
 	*s = *s * 1103515245u + 12345u;
-	return *s >> 8;
+	return (*s >> 8);
 }
 
 /* NUL-terminate the buffer contents so failures print both strings. */
@@ -28,7 +28,7 @@ buf_str(struct cf_buf *b)
 {
 	assert_int_equal(cf_buf_appendc(b, '\0'), 0);
 	b->len--;
-	return (const char *)b->data;
+	return ((const char *)b->data);
 }
 
 /* Decode a payload from a literal (copied, since decoding is in place). */
@@ -37,7 +37,7 @@ decode_lit(const char *s, size_t len, uint8_t *copy,
     struct cf_eio_packet *out, size_t max, size_t *n)
 {
 	memcpy(copy, s, len);
-	return cf_eio_decode_payload(copy, len, out, max, n);
+	return (cf_eio_decode_payload(copy, len, out, max, n));
 }
 
 static void
@@ -384,5 +384,5 @@ main(void)
 		cmocka_unit_test(test_garbage),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

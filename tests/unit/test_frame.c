@@ -81,13 +81,13 @@ J(const char *text)
 
 	v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
 	assert_non_null(v);
-	return v;
+	return (v);
 }
 
 static int
 decode(struct cf_buf *b, struct cf_frame_bcast *f)
 {
-	return cf_frame_decode(b->data, b->len, f);
+	return (cf_frame_decode(b->data, b->len, f));
 }
 
 /* ---- tests ---- */
@@ -498,7 +498,7 @@ decode_data(const void *raw, size_t n)
 	assert_null(f.data);	/* only used for failures */
 	cf_frame_bcast_clear(&f);
 	cf_buf_free(&b);
-	return rc;
+	return (rc);
 }
 
 /* A row of raw msgpack bytes, named for the failure message. */
@@ -900,5 +900,5 @@ main(void)
 		cmocka_unit_test(test_peek_uid),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

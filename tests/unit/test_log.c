@@ -61,7 +61,7 @@ capture_end(struct capture *c, size_t *lenp)
 	close(c->fd);
 	if (lenp != NULL)
 		*lenp = (size_t)len;
-	return buf;
+	return (buf);
 }
 
 /* Check "YYYY-MM-DDTHH:MM:SS.mmmZ " at s. */
@@ -85,7 +85,7 @@ setup(void **state)
 	(void)state;
 	cf_log_init(0, CF_LOG_INFO);
 	cf_log_set_proc("master");
-	return 0;
+	return (0);
 }
 
 static void
@@ -424,5 +424,5 @@ main(void)
 		cmocka_unit_test_setup(test_log_file_reopen, setup),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

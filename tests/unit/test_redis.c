@@ -114,14 +114,14 @@ run_until(int (*pred)(void *), void *arg, unsigned ms)
 	uv_close((uv_handle_t *)&deadline, closed_cb);
 	uv_close((uv_handle_t *)&tick, closed_cb);
 	uv_run(&T.loop, UV_RUN_NOWAIT);
-	return ok;
+	return (ok);
 }
 
 static int
 never(void *arg)
 {
 	(void)arg;
-	return 0;
+	return (0);
 }
 
 static void
@@ -146,7 +146,7 @@ free_port(void)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	port = ntohs(sin.sin_port);
 	close(fd);
-	return port;
+	return (port);
 }
 
 static int
@@ -157,14 +157,14 @@ port_open(int port)
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd == -1)
-		return 0;
+		return (0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = htons(port);
 	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
 	close(fd);
-	return ok;
+	return (ok);
 }
 
 static void
@@ -221,7 +221,7 @@ both_up(void *arg)
 {
 	struct cf_redis	**r = arg;
 
-	return cf_redis_is_up(r[0]) && cf_redis_is_up(r[1]);
+	return (cf_redis_is_up(r[0]) && cf_redis_is_up(r[1]));
 }
 
 static int
@@ -229,13 +229,13 @@ both_down(void *arg)
 {
 	struct cf_redis	**r = arg;
 
-	return !cf_redis_is_up(r[0]) && !cf_redis_is_up(r[1]);
+	return (!cf_redis_is_up(r[0]) && !cf_redis_is_up(r[1]));
 }
 
 static int
 got_want(void *arg)
 {
-	return ((struct peer *)arg)->got_want > 0;
+	return (((struct peer *)arg)->got_want > 0);
 }
 
 static int
@@ -243,7 +243,7 @@ state_count(void *arg)
 {
 	struct peer	*p = arg;
 
-	return p->nstates >= 3;
+	return (p->nstates >= 3);
 }
 
 static int
@@ -253,8 +253,8 @@ setup(void **state)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&T, 0, sizeof(T));
 	if (uv_loop_init(&T.loop) != 0)
-		return -1;
-	return 0;
+		return (-1);
+	return (0);
 }
 
 static int
@@ -270,7 +270,7 @@ teardown(void **state)
 		rmdir(T.dir);
 	}
 	uv_run(&T.loop, UV_RUN_NOWAIT);
-	return uv_loop_close(&T.loop) == 0 ? 0 : -1;
+	return (uv_loop_close(&T.loop) == 0 ? 0 : -1);
 }
 
 /*
@@ -490,13 +490,13 @@ free_on_message(void *arg, const char *channel, size_t chlen,
 static int
 selffree_got(void *arg)
 {
-	return ((struct selffree *)arg)->got > 0;
+	return (((struct selffree *)arg)->got > 0);
 }
 
 static int
 is_up(void *arg)
 {
-	return cf_redis_is_up(arg);
+	return (cf_redis_is_up(arg));
 }
 
 static void
@@ -570,7 +570,7 @@ on_reply(void *arg, struct redisReply *r)
 static int
 one_reply(void *arg)
 {
-	return ((struct replies *)arg)->n >= 1;
+	return (((struct replies *)arg)->n >= 1);
 }
 
 /*
@@ -654,5 +654,5 @@ main(void)
 		cmocka_unit_test(test_command),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return (cmocka_run_group_tests(tests, setup, teardown));
 }

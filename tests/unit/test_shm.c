@@ -320,7 +320,7 @@ each_cb(void *arg, const char *user, uint32_t total)
 		assert_int_equal(total, 3);
 		c->saw_carol = 1;
 	}
-	return c->stop_after != 0 && c->calls >= c->stop_after;
+	return (c->stop_after != 0 && c->calls >= c->stop_after);
 }
 
 static void
@@ -588,5 +588,5 @@ main(void)
 		cmocka_unit_test(test_crash_random),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

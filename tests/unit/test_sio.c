@@ -23,7 +23,7 @@ static uint32_t
 lcg(uint32_t *s)
 {
 	*s = *s * 1103515245u + 12345u;
-	return *s >> 8;
+	return (*s >> 8);
 }
 
 static const char *
@@ -31,7 +31,7 @@ buf_str(struct cf_buf *b)
 {
 	assert_int_equal(cf_buf_appendc(b, '\0'), 0);
 	b->len--;
-	return (const char *)b->data;
+	return ((const char *)b->data);
 }
 
 /* Serialise v (taking ownership) and compare with the expected text. */
@@ -1045,5 +1045,5 @@ main(void)
 		cmocka_unit_test(test_garbage),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }

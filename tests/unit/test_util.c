@@ -18,7 +18,7 @@ static uint32_t
 lcg(uint32_t *s)
 {
 	*s = *s * 1103515245u + 12345u;
-	return *s >> 8;
+	return (*s >> 8);
 }
 
 static void
@@ -311,5 +311,5 @@ main(void)
 		cmocka_unit_test(test_clocks),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
