@@ -76,14 +76,6 @@ static const size_t minlen[CF_IPC_NKINDS] = {
 	[CF_IPC_FWD_RESP] = sizeof(struct cf_ipc_fwd_resp),
 };
 
-size_t
-cf_ipc_minlen(enum cf_ipc_kind kind)
-{
-	if ((unsigned)kind >= CF_IPC_NKINDS)
-		return (0);
-	return (minlen[kind]);
-}
-
 void
 cf_ipc_on(enum cf_ipc_kind kind, cf_ipc_fn fn)
 {

@@ -6,8 +6,8 @@
  * slot's inbox; a worker reads its own and writes to the others'.  Every
  * message is an 8-byte header and a payload; each kind's payload starts
  * with the struct named below, and a message shorter than that struct is
- * dropped before any handler sees it (cf_ipc_minlen), as OpenBSD's imsg
- * checks sizes before dispatch.
+ * dropped before any handler sees it (minlen[] in ipc.c), as OpenBSD's
+ * imsg checks sizes before dispatch.
  */
 #ifndef CF_IPC_H
 #define CF_IPC_H
@@ -75,9 +75,6 @@ struct cf_ipc_fwd_resp {
 _Static_assert(sizeof(struct cf_ipc_relay) == 8, "relay header size");
 _Static_assert(sizeof(struct cf_ipc_fwd_req) <= 512, "fwd_req size");
 
-/* The smallest payload a message of that kind may have (0: any). */
-size_t	 cf_ipc_minlen(enum cf_ipc_kind kind);
-
 /*
  * Largest payload cf_ipc_post() sends in one message (the worker side
  * fragments longer ones; the master's are always single messages).
@@ -92,7 +89,7 @@ int	 cf_ipc_post_fd(int sock, enum cf_ipc_kind kind, unsigned src,
 
 /*
  * The worker's inbox.  A handler gets the payload of a whole message
- * (reassembled, at least cf_ipc_minlen bytes) and its source slot.  The
+ * (reassembled, at least its kind's payload struct) and its source slot.  The
  * kinds that carry a descriptor (CF_IPC_FD, CF_IPC_CTL) are delivered only
  * with one, which the handler owns; the others always get fd -1.  A
  * message of a kind without a handler is dropped.

@@ -31,7 +31,7 @@ emit_typing(struct cf_sess *s, int64_t channel, int is_typing)
 
 /* Clear a typing state; with notify, tell the channel. */
 void
-cf_chat_typing_clear(struct cf_sess *s, int64_t channel, int notify)
+cf_activity_typing_clear(struct cf_sess *s, int64_t channel, int notify)
 {
 	struct cf_chat *c = cf_chat_of(s);
 	uint32_t i;
@@ -64,7 +64,7 @@ cf_ev_message_read(struct cf_event_ctx *ctx)
 	char room[48], at[32];
 	int rc;
 
-	if (cf_chat_need_member(ctx, id) == -1)
+	if (cf_channel_need_member(ctx, id) == -1)
 		return;
 	if ((rc = cf_store_read_set(cf_db(), id, c->user_id, mid,
 	    (int64_t)cf_wall_ms(), &pos)) != 0) {
@@ -95,7 +95,7 @@ cf_ev_typing(struct cf_event_ctx *ctx)
 		return;
 	}
 	if (!ctx->v[CF_V_TYPING_ON].i) {
-		cf_chat_typing_clear(s, id, 1);
+		cf_activity_typing_clear(s, id, 1);
 		cf_chat_timer_update(s);
 		cf_chat_ack_ok(ctx, NULL);
 		return;
@@ -136,7 +136,7 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 	char room[48], at[32];
 	int rc, dup = 0, created = 0;
 
-	if (cf_chat_need_member(ctx, id) == -1)
+	if (cf_channel_need_member(ctx, id) == -1)
 		return;
 	if (mid != 0) {
 		if ((rc = cf_store_message_get(cf_db(), mid, &msg)) != 0) {

@@ -324,15 +324,6 @@ cmd_online(struct admin_client *c)
 	    (json_int_t)json_array_size(a), "users", a));
 }
 
-/* presence_each: count the "u:" keys (users online). */
-static int
-count_user(void *arg, const char *key, uint32_t total)
-{
-	if (total > 0 && strncmp(key, "u:", 2) == 0)
-		(*(uint64_t *)arg)++;
-	return (0);
-}
-
 static uint64_t
 load(const uint64_t *p)
 {
@@ -346,7 +337,7 @@ stats_reply(uv_timer_t *t)
 	struct admin_client *c = t->data;
 	struct cf_shm_stats *st;
 	unsigned i, n = cf_shm_nslots(cf_w->shm);
-	uint64_t users = 0, ev, total = 0, rate = 0, conns = 0;
+	uint64_t users, ev, total = 0, rate = 0, conns = 0;
 	json_t *workers = json_array(), *w;
 	pid_t pid;
 	int up;
@@ -376,7 +367,7 @@ stats_reply(uv_timer_t *t)
 		total += ev;
 		rate += ev >= c->events0[i] ? ev - c->events0[i] : 0;
 	}
-	cf_shm_presence_each(cf_w->shm, count_user, &users);
+	users = cf_shm_presence_count(cf_w->shm, "u:");
 	reply(c, json_pack("{s:b,s:I,s:I,s:I,s:I,s:o}", "ok", 1,
 	    "connections", (json_int_t)conns, "usersOnline", (json_int_t)users,
 	    "eventsIn", (json_int_t)total, "eventsPerSecond",

@@ -44,7 +44,7 @@ static void ev_disconnect_me(struct cf_event_ctx *);
 
 /*
  * The limits the spec states (doc/events.md); the configured ones are read
- * at dispatch (event_limits).
+ * at dispatch (events.c, check_row).
  */
 #define CF_CLIENT_MSG_ID_MAX	128
 #define CF_FILE_NAME_MAX	255
@@ -88,7 +88,7 @@ static const struct cf_field call_fields[] = {
 /*
  * A row's argspec "." takes one argument of any type; its field list then
  * checks it field by field, so that every error names the field.  The
- * field lists are indexed by the named indices of chat.h (ctx->v[]).
+ * field lists are indexed by the named indices of handlers.h (ctx->v[]).
  */
 static const struct cf_event_def events[] = {
 	/* A bare token or {token}: the handler reads either. */
@@ -433,7 +433,7 @@ app_timer(struct cf_sess *s)
 	}
 	for (i = 0; i < c->ntyping;) {
 		if (c->typing[i].until <= now)
-			cf_chat_typing_clear(s, c->typing[i].channel, 1);
+			cf_activity_typing_clear(s, c->typing[i].channel, 1);
 		else
 			i++;
 	}
@@ -471,7 +471,7 @@ app_connected(struct cf_sess *s)
 		ctx.name = "authenticate";
 		ctx.ack_id = -1;
 		ctx.errev = "auth:error";
-		(void)cf_chat_authenticate(&ctx, json_string_value(tok));
+		(void)cf_auth_verify(&ctx, json_string_value(tok));
 	}
 }
 
@@ -500,7 +500,7 @@ app_disconnected(struct cf_sess *s, const char *reason)
 	if (c->authed) {
 		cf_call_tab_gone(s);
 		while (c->nchannels > 0)
-			cf_chat_leave_channel(s, c->channels[c->nchannels - 1],
+			cf_channel_leave(s, c->channels[c->nchannels - 1],
 			    "disconnect");
 		cf_presence_down(s);
 	}

@@ -1,7 +1,7 @@
 /*
  * args.h -- checking the arguments of an event or a control command.
  *
- * Every client value (events.c's field lists, which the dispatcher
+ * Every client value (app.c's field lists, which the dispatcher
  * checks with cf_arg_fields() before a handler runs, the checks a handler
  * keeps, admin.c's commands) is read through these helpers, so that a
  * string's length is counted the same way everywhere (in characters: code

@@ -1,6 +1,6 @@
 /*
  * auth.c -- authentication: the authenticate event and the token a
- * client sends with its CONNECT (chat.c), verified against the
+ * client sends with its CONNECT (app.c), verified against the
  * configured keys; the permissions answered by name, and the warning for
  * a role the configuration does not know.
  */
@@ -87,7 +87,7 @@ warn_unknown_role(const struct cf_chat *c)
 }
 
 int
-cf_chat_authenticate(struct cf_event_ctx *ctx, const char *token)
+cf_auth_verify(struct cf_event_ctx *ctx, const char *token)
 {
 	const struct cf_conf *conf = cf_w->conf;
 	struct cf_sess *s = ctx->s;
@@ -190,5 +190,5 @@ cf_ev_authenticate(struct cf_event_ctx *ctx)
 		cf_chat_fail(ctx, "not_authenticated", "Invalid token");
 		return;
 	}
-	(void)cf_chat_authenticate(ctx, json_string_value(v));
+	(void)cf_auth_verify(ctx, json_string_value(v));
 }

@@ -23,7 +23,7 @@
 /* ----------------------------------------------------------- channels */
 
 void
-cf_chat_join_room(struct cf_sess *s, int64_t id)
+cf_channel_join_room(struct cf_sess *s, int64_t id)
 {
 	struct cf_chat *c = cf_chat_of(s);
 	char room[48];
@@ -54,7 +54,7 @@ cf_chat_join_room(struct cf_sess *s, int64_t id)
  * -1 when the client was told why not.
  */
 int
-cf_chat_known_channel(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
+cf_channel_known(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
 	json_t *o = NULL;
@@ -91,7 +91,7 @@ visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
 	json_t *ch = NULL;
 	int rc;
 
-	if ((rc = cf_chat_known_channel(ctx, id, &ch)) == -1)
+	if ((rc = cf_channel_known(ctx, id, &ch)) == -1)
 		return (NULL);
 	if (rc == 0 && join &&
 	    cf_store_member_add(cf_db(), id, c->user_id,
@@ -111,7 +111,7 @@ cf_ev_join_channel(struct cf_event_ctx *ctx)
 
 	if ((ch = visible_channel(ctx, id, 1)) == NULL)
 		return;
-	cf_chat_join_room(ctx->s, id);
+	cf_channel_join_room(ctx->s, id);
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
 }
 
@@ -125,9 +125,9 @@ cf_ev_leave_channel(struct cf_event_ctx *ctx)
 	 * may know it exists (a private channel of others is "not found").
 	 */
 	if (!cf_chat_joined(cf_chat_of(ctx->s), id) &&
-	    cf_chat_known_channel(ctx, id, NULL) == -1)
+	    cf_channel_known(ctx, id, NULL) == -1)
 		return;
-	cf_chat_leave_channel(ctx->s, id, "leave");
+	cf_channel_leave(ctx->s, id, "leave");
 	cf_chat_ack_ok(ctx, NULL);
 }
 
@@ -153,7 +153,7 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 			cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}
-	cf_chat_join_room(ctx->s, json_integer_value(json_object_get(ch,
+	cf_channel_join_room(ctx->s, json_integer_value(json_object_get(ch,
 	    "id")));
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
 }
@@ -175,16 +175,16 @@ cf_ev_channel_list(struct cf_event_ctx *ctx)
 /*
  * Membership for reading/writing a channel: joined here, or a member.  A
  * public channel of which the user is not a member is "forbidden"; a
- * private one is "not found", as a missing one (cf_chat_known_channel).
+ * private one is "not found", as a missing one (cf_channel_known).
  */
 int
-cf_chat_need_member(struct cf_event_ctx *ctx, int64_t id)
+cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id)
 {
 	int rc;
 
 	if (cf_chat_joined(cf_chat_of(ctx->s), id))
 		return (0);
-	if ((rc = cf_chat_known_channel(ctx, id, NULL)) == -1)
+	if ((rc = cf_channel_known(ctx, id, NULL)) == -1)
 		return (-1);
 	if (rc == 1)
 		return (0);
@@ -203,7 +203,7 @@ cf_ev_get_messages(struct cf_event_ctx *ctx)
 
 	if (ctx->v[CF_V_PAGE_LIMIT].set)
 		limit = (int)ctx->v[CF_V_PAGE_LIMIT].i;
-	if (cf_chat_need_member(ctx, id) == -1)
+	if (cf_channel_need_member(ctx, id) == -1)
 		return;
 	if ((rc = cf_store_messages_page(cf_db(), id, before, after, limit,
 	    &msgs, &more)) != 0) {
@@ -258,7 +258,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 	 * rename it or make it public to join it), and is "not found" to
 	 * everyone else.
 	 */
-	if (cf_chat_known_channel(ctx, id, NULL) == -1)
+	if (cf_channel_known(ctx, id, NULL) == -1)
 		return;
 	rc = cf_store_channel_update(cf_db(), id, ch_in, c->user_id,
 	    (int64_t)cf_wall_ms(), &ch);
@@ -277,7 +277,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 }
 
 void
-cf_chat_leave_channel(struct cf_sess *s, int64_t channel, const char *reason)
+cf_channel_leave(struct cf_sess *s, int64_t channel, const char *reason)
 {
 	struct cf_chat *c = cf_chat_of(s);
 	char room[48];
@@ -289,7 +289,7 @@ cf_chat_leave_channel(struct cf_sess *s, int64_t channel, const char *reason)
 	if (i == c->nchannels)
 		return;
 	c->channels[i] = c->channels[--c->nchannels];
-	cf_chat_typing_clear(s, channel, 1);
+	cf_activity_typing_clear(s, channel, 1);
 	cf_chat_channel_room(room, sizeof(room), channel);
 	cf_room_leave(cf_w, s, room);
 	cf_presence_channel(s, channel, -1, reason);

@@ -1,12 +1,13 @@
 /*
- * chat.c -- the chat application's per-socket state (struct cf_chat): its
- * life from CONNECT to disconnect, its timers (authentication deadline,
- * token expiry, typing), and the helpers every handler shares
- * (chat_int.h): emitting to the socket, failing and acking, permissions.
+ * chat.c -- the chat application's per-socket state (struct cf_chat), its
+ * timer deadline (authentication deadline, token expiry, typing), and the
+ * helpers every handler shares (chat.h): emitting to the socket, failing
+ * and acking, permissions.
  *
- * The handlers live one file per concern: auth.c, channels.c,
- * messages.c, activity.c (receipts, typing, files), broadcast.c; the
- * event table is events.c.  Every handler validates its payload
+ * The handlers live one file per concern (handlers.h): auth.c,
+ * channels.c, messages.c, activity.c (receipts, typing, files),
+ * broadcast.c, presence.c, call.c; the event table and the socket's life
+ * from CONNECT to disconnect are app.c.  Every handler validates its payload
  * completely before it touches the database or a room; a failure emits
  * the spec's error event and answers the ack with {ok:false, error:{code,
  * message}}.  A write is committed before anything is broadcast or acked:

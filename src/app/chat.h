@@ -55,6 +55,7 @@ int	 cf_chat_authed(const struct cf_sess *s);
  */
 uint32_t cf_chat_perms(const struct cf_chat *c);
 
+/* Emit to this socket only (payload stolen). */
 void	 cf_chat_emit(struct cf_sess *s, const char *event, json_t *payload);
 /* The spec's error event with message, and the ack error. */
 void	 cf_chat_fail(struct cf_event_ctx *ctx, const char *code,

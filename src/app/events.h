@@ -43,7 +43,7 @@
  *           exact error message), checked in order, the first bad one
  *           answered invalid_payload with its message; NULL: none.
  * The handler reads the checked values from ctx->v[] by its field's
- * index (the named indices in chat.h), and keeps the checks a list
+ * index (the named indices in handlers.h), and keeps the checks a list
  * cannot state (several fields together, membership, the database).
  */
 struct cf_event_def {

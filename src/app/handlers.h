@@ -25,7 +25,7 @@ struct cf_worker;
 
 /*
  * The index of each checked value in ctx->v, as the event's field list in
- * events.c's table states it (events.h).
+ * app.c's table states it (events.h).
  */
 enum { CF_V_CHANNEL };		/* join_channel, leave_channel: argument 0 */
 /* channel:create */
@@ -138,9 +138,6 @@ void	 cf_call_free(struct cf_worker *w);
 void	 cf_call_start(struct cf_worker *w);
 void	 cf_call_stop(struct cf_worker *w);
 
-/* Shared helpers (chat.c). */
-/* Emit to this socket only. */
-
 /*
  * auth.c.  init: the module's state (w->auth), 0/-1, before the shell
  * wires anything; free: once the loop is closed (NULL-safe).
@@ -148,25 +145,26 @@ void	 cf_call_stop(struct cf_worker *w);
 int	 cf_auth_init(struct cf_worker *w);
 void	 cf_auth_free(struct cf_worker *w);
 /* auth.c: verify token and authenticate the socket; 0, or -1 (told). */
-int	 cf_chat_authenticate(struct cf_event_ctx *ctx, const char *token);
+int	 cf_auth_verify(struct cf_event_ctx *ctx, const char *token);
 
 /* channels.c */
 /* Join this socket to a channel room; user_joined on the user's first. */
-void	 cf_chat_join_room(struct cf_sess *s, int64_t id);
+void	 cf_channel_join_room(struct cf_sess *s, int64_t id);
 /* Leave a channel this socket joined (no-op otherwise), with reason. */
-void	 cf_chat_leave_channel(struct cf_sess *s, int64_t channel,
+void	 cf_channel_leave(struct cf_sess *s, int64_t channel,
 	    const char *reason);
 /*
  * Channel id as this user may know it: 1 member, 0 not (a public
  * channel), -1 when the client was told why not; *ch (may be NULL)
  * receives the channel, owned by the caller.
  */
-int	 cf_chat_known_channel(struct cf_event_ctx *ctx, int64_t id,
+int	 cf_channel_known(struct cf_event_ctx *ctx, int64_t id,
 	    json_t **ch);
 /* 0 when the socket may read/write channel id, else -1 (told). */
-int	 cf_chat_need_member(struct cf_event_ctx *ctx, int64_t id);
+int	 cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id);
 
 /* activity.c: clear a typing state; with notify, tell the channel. */
-void	 cf_chat_typing_clear(struct cf_sess *s, int64_t channel, int notify);
+void	 cf_activity_typing_clear(struct cf_sess *s, int64_t channel,
+	    int notify);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * messages.c -- chat:send_message: a message joins the loop turn's group
  * commit (batch.h), and its ack and broadcast wait for the COMMIT.  Its
- * values come checked from the event's field list (events.c).
+ * values come checked from the event's field list (app.c).
  */
 #include <errno.h>
 
@@ -25,7 +25,7 @@ cf_ev_send_message(struct cf_event_ctx *ctx)
 	char room[48];
 	int rc, dup = 0, tries;
 
-	if (cf_chat_need_member(ctx, id) == -1)
+	if (cf_channel_need_member(ctx, id) == -1)
 		return;
 	/*
 	 * Group commit (batch.h): the replies wait for the batch's COMMIT.

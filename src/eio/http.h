@@ -27,7 +27,7 @@ void	 cf_http_free(struct cf_worker *w);
 /*
  * CF_IPC_FWD_REQ from slot src: serve it for a session we own.  0/-1.
  * data is the payload as the inbox delivers it: at least a struct
- * cf_ipc_fwd_req (ipc.c checks cf_ipc_minlen before dispatch), then the
+ * cf_ipc_fwd_req (ipc.c checks its size before dispatch), then the
  * body.
  */
 int	 cf_http_fwd_request(struct cf_worker *w, unsigned src,

@@ -155,15 +155,6 @@ stat_u64(struct cf_shm_stats *st, size_t off)
 	    __ATOMIC_RELAXED));
 }
 
-/* presence_each callback: count the "u:" keys (users online). */
-static int
-count_user(void *arg, const char *user, uint32_t total)
-{
-	if (total > 0 && strncmp(user, "u:", 2) == 0)
-		(*(uint64_t *)arg)++;
-	return (0);
-}
-
 /* R_SLOT: "name{worker="i"[,label]} v" per series. */
 static int
 row_slot(struct cf_buf *b, const struct metric *m, unsigned i,
@@ -312,8 +303,7 @@ metrics_build(struct cf_buf *b)
 		    m->help, m->name, m->type))
 			return (-1);
 		if (m->kind == R_USERS) {
-			users = 0;
-			cf_shm_presence_each(cf_w->shm, count_user, &users);
+			users = cf_shm_presence_count(cf_w->shm, "u:");
 			if (metrics_printf(b, "%s %" PRIu64 "\n", m->name,
 			    users))
 				return (-1);

@@ -173,7 +173,7 @@ struct cf_nsp_conn {
 /*
  * The application on top of the Socket.IO layer: which namespaces exist and
  * what happens on connect, on each event, and on disconnect.  confabd's is
- * in events.c; the conformance server has its own.
+ * cf_confabd_app (app/app.c); the conformance server has its own.
  */
 struct cf_app {
 	int	(*nsp_allowed)(const char *nsp);
@@ -183,7 +183,6 @@ struct cf_app {
 		    const char **why);
 	void	(*on_event)(struct cf_sess *s, struct cf_sio_packet *p);
 	void	(*on_disconnect)(struct cf_sess *s, const char *reason);
-	void	(*on_reload)(struct cf_worker *w);
 	/* s->app_deadline has passed (it was reset to 0 first). */
 	void	(*on_timer)(struct cf_sess *s);
 	/* A message from the master or a peer the application owns
@@ -205,7 +204,8 @@ struct cf_app {
 	int	  auth_required;
 	void	(*on_auth_timeout)(struct cf_sess *s);
 };
-extern const struct cf_app *cf_app;	/* set before the workers start */
+extern const struct cf_app *cf_app;	/* set once at start, before the
+						   loop runs */
 
 /*
  * Create a session owned by this worker, carried by transport t whose ops

@@ -210,8 +210,8 @@ cf_room_broadcast(struct cf_worker *w, const char *const *rooms,
 	return (rc);
 }
 
-void
-cf_room_deliver(struct cf_worker *w, const struct cf_frame_bcast *b)
+static void
+room_deliver(struct cf_worker *w, const struct cf_frame_bcast *b)
 {
 	if (strcmp(b->nsp, "/") != 0)
 		return;
@@ -325,8 +325,8 @@ selected(struct cf_sess *s, const json_t *rooms, const json_t *except)
  * collected first: joining, leaving and disconnecting change the rooms
  * being walked.
  */
-void
-cf_room_request(struct cf_worker *w, const uint8_t *p, size_t len)
+static void
+room_request(struct cf_worker *w, const uint8_t *p, size_t len)
 {
 	struct cf_sess *s, *tmp, **sel = NULL;
 	const json_t *opts, *rooms, *except, *v;
@@ -375,6 +375,6 @@ cf_room_request(struct cf_worker *w, const uint8_t *p, size_t len)
 
 /* What the relay delivers (relay.h): broadcasts and adapter requests. */
 const struct cf_relay_sink cf_room_sink = {
-	.deliver = cf_room_deliver,
-	.request = cf_room_request,
+	.deliver = room_deliver,
+	.request = room_request,
 };

@@ -63,15 +63,12 @@ void	 cf_room_emit_local(const char *room, const struct cf_sess *except,
  */
 void	 cf_room_log_out(const char *to, const json_t *args);
 
-/* Deliver a broadcast that arrived over the relay to local members. */
-void	 cf_room_deliver(struct cf_worker *w, const struct cf_frame_bcast *b);
 /*
- * socketsJoin / socketsLeave / disconnectSockets of a backend (the
- * socket.io adapter's request, JSON bytes), applied to this worker's
- * sockets.
+ * For cf_relay_new: what arrives over the relay -- a broadcast, delivered
+ * to this worker's members of its rooms, and a backend's socketsJoin /
+ * socketsLeave / disconnectSockets (the socket.io adapter's request),
+ * applied to this worker's sockets.
  */
-void	 cf_room_request(struct cf_worker *w, const uint8_t *p, size_t len);
-/* The two above, for cf_relay_new. */
 extern const struct cf_relay_sink cf_room_sink;
 
 #endif

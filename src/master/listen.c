@@ -1,7 +1,7 @@
 /*
  * listen.c -- the listening sockets, bound by the master before forking
  * and inherited by every worker of a generation, which all accept from
- * them.  An address kept by a reload keeps its socket (master.c).
+ * them.  An address kept by a reload keeps its socket (gen.c).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>

@@ -619,6 +619,29 @@ cf_shm_presence_each(struct cf_shm *shm,
 	return (n);
 }
 
+static int
+count_prefix(void *arg, const char *key, uint32_t total)
+{
+	struct { const char *prefix; size_t len; uint64_t n; } *c = arg;
+
+	(void)total;
+	if (strncmp(key, c->prefix, c->len) == 0)
+		c->n++;
+	return (0);
+}
+
+uint64_t
+cf_shm_presence_count(struct cf_shm *shm, const char *prefix)
+{
+	struct { const char *prefix; size_t len; uint64_t n; } c;
+
+	c.prefix = prefix;
+	c.len = strlen(prefix);
+	c.n = 0;
+	(void)cf_shm_presence_each(shm, count_prefix, &c);
+	return (c.n);
+}
+
 /*
  * Test-only: take the table lock and return with it held, so a test can
  * kill the holder.  0 or -1.

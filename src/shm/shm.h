@@ -139,5 +139,7 @@ uint32_t	 cf_shm_presence_get(struct cf_shm *shm, const char *user);
 size_t		 cf_shm_presence_each(struct cf_shm *shm,
 		    int (*fn)(void *arg, const char *user, uint32_t total),
 		    void *arg);
+/* The keys with a non-zero total that start with prefix ("u:": users). */
+uint64_t	 cf_shm_presence_count(struct cf_shm *shm, const char *prefix);
 
 #endif

@@ -185,8 +185,6 @@ reload(struct cf_worker *w)
 	cf_conf_free(w->conf);
 	w->conf = nc;
 	cf_log_set_level(nc->log_level);
-	if (cf_app->on_reload != NULL)
-		cf_app->on_reload(w);
 	cf_log_info("configuration reloaded");
 }
 

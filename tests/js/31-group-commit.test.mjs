@@ -1,4 +1,4 @@
-// Group commit (src/worker/batch.c): many clients on two workers send
+// Group commit (src/app/batch.c): many clients on two workers send
 // bursts of chat:send_message with acks, so that the messages of many
 // sockets share a loop turn and one COMMIT.  Every acked message is in
 // the history exactly once, in send order per sender; every member gets

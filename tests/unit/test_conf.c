@@ -1,5 +1,5 @@
 /*
- * test_conf.c -- unit tests for the configuration parser (src/conf.c).
+ * test_conf.c -- unit tests for the configuration parser (src/conf/).
  *
  * Fixtures live in tests/conf/ under the source tree, found through the
  * environment variable CF_TEST_SRCDIR (default ".").
