@@ -22,8 +22,9 @@
 
 /* ----------------------------------------------------------- channels */
 
-void
-cf_channel_join_room(struct cf_sess *s, int64_t id)
+/* Join this socket to a channel room; user_joined on the user's first. */
+static void
+channel_join_room(struct cf_sess *s, int64_t id)
 {
 	struct cf_chat *c = cf_chat_of(s);
 	char room[48];
@@ -53,8 +54,8 @@ cf_channel_join_room(struct cf_sess *s, int64_t id)
  * channel (the caller owns it).  1 member, 0 not (a public channel), or
  * -1 when the client was told why not.
  */
-int
-cf_channel_known(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
+static int
+channel_known(struct cf_event_ctx *ctx, int64_t id, json_t **ch)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
 	json_t *o = NULL;
@@ -91,7 +92,7 @@ visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
 	json_t *ch = NULL;
 	int rc;
 
-	if ((rc = cf_channel_known(ctx, id, &ch)) == -1)
+	if ((rc = channel_known(ctx, id, &ch)) == -1)
 		return (NULL);
 	if (rc == 0 && join &&
 	    cf_store_member_add(cf_db(), id, c->user_id,
@@ -111,7 +112,7 @@ cf_ev_join_channel(struct cf_event_ctx *ctx)
 
 	if ((ch = visible_channel(ctx, id, 1)) == NULL)
 		return;
-	cf_channel_join_room(ctx->s, id);
+	channel_join_room(ctx->s, id);
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
 }
 
@@ -125,7 +126,7 @@ cf_ev_leave_channel(struct cf_event_ctx *ctx)
 	 * may know it exists (a private channel of others is "not found").
 	 */
 	if (!cf_chat_joined(cf_chat_of(ctx->s), id) &&
-	    cf_channel_known(ctx, id, NULL) == -1)
+	    channel_known(ctx, id, NULL) == -1)
 		return;
 	cf_channel_leave(ctx->s, id, "leave");
 	cf_chat_ack_ok(ctx, NULL);
@@ -153,7 +154,7 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 			cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}
-	cf_channel_join_room(ctx->s, json_integer_value(json_object_get(ch,
+	channel_join_room(ctx->s, json_integer_value(json_object_get(ch,
 	    "id")));
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
 }
@@ -175,7 +176,7 @@ cf_ev_channel_list(struct cf_event_ctx *ctx)
 /*
  * Membership for reading/writing a channel: joined here, or a member.  A
  * public channel of which the user is not a member is "forbidden"; a
- * private one is "not found", as a missing one (cf_channel_known).
+ * private one is "not found", as a missing one (channel_known).
  */
 int
 cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id)
@@ -184,7 +185,7 @@ cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id)
 
 	if (cf_chat_joined(cf_chat_of(ctx->s), id))
 		return (0);
-	if ((rc = cf_channel_known(ctx, id, NULL)) == -1)
+	if ((rc = channel_known(ctx, id, NULL)) == -1)
 		return (-1);
 	if (rc == 1)
 		return (0);
@@ -258,7 +259,7 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 	 * rename it or make it public to join it), and is "not found" to
 	 * everyone else.
 	 */
-	if (cf_channel_known(ctx, id, NULL) == -1)
+	if (channel_known(ctx, id, NULL) == -1)
 		return;
 	rc = cf_store_channel_update(cf_db(), id, ch_in, c->user_id,
 	    (int64_t)cf_wall_ms(), &ch);

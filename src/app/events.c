@@ -40,8 +40,9 @@ count_event(size_t row)
 
 /* ------------------------------------------------------------ helpers */
 
-int
-cf_event_check_args(const char *spec, const json_t *args, const char **why)
+/* Validate args against spec (events.h): 0, or -1 with a reason in why. */
+static int
+check_args(const char *spec, const json_t *args, const char **why)
 {
 	size_t i, n = json_array_size(args);
 	const json_t *v;
@@ -236,7 +237,7 @@ dispatch_one(struct cf_sess *s, struct cf_sio_packet *p,
 		return;
 	for (i = 1; i < json_array_size(p->data); i++)
 		json_array_append(ctx->args, json_array_get(p->data, i));
-	if (cf_event_check_args(d->argspec, ctx->args, &why) == -1) {
+	if (check_args(d->argspec, ctx->args, &why) == -1) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "Invalid payload: %s", why);

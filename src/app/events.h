@@ -65,9 +65,6 @@ struct cf_event_def {
  */
 void	 cf_event_dispatch(struct cf_sess *s, struct cf_sio_packet *p,
 	    const struct cf_event_def *rows, size_t nrows);
-/* Validate args against spec: 0, or -1 with a reason in why. */
-int	 cf_event_check_args(const char *spec, const json_t *args,
-	    const char **why);
 struct cf_worker;
 /*
  * The module's state (w->events): allocated before the shell wires

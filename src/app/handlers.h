@@ -148,18 +148,9 @@ void	 cf_auth_free(struct cf_worker *w);
 int	 cf_auth_verify(struct cf_event_ctx *ctx, const char *token);
 
 /* channels.c */
-/* Join this socket to a channel room; user_joined on the user's first. */
-void	 cf_channel_join_room(struct cf_sess *s, int64_t id);
 /* Leave a channel this socket joined (no-op otherwise), with reason. */
 void	 cf_channel_leave(struct cf_sess *s, int64_t channel,
 	    const char *reason);
-/*
- * Channel id as this user may know it: 1 member, 0 not (a public
- * channel), -1 when the client was told why not; *ch (may be NULL)
- * receives the channel, owned by the caller.
- */
-int	 cf_channel_known(struct cf_event_ctx *ctx, int64_t id,
-	    json_t **ch);
 /* 0 when the socket may read/write channel id, else -1 (told). */
 int	 cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id);
 
