@@ -113,7 +113,7 @@ fwd_reply_error(unsigned slot, uint32_t id, int code)
 }
 
 int
-cf_http_fwd_request(struct cf_worker *w, unsigned src, const uint8_t *data,
+cf_fwd_request(struct cf_worker *w, unsigned src, const uint8_t *data,
     size_t len)
 {
 	struct cf_ipc_fwd_req h;
@@ -185,7 +185,7 @@ cf_fwd_remote_flush(struct cf_sess *s)
 }
 
 void
-cf_http_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
+cf_fwd_response(struct cf_worker *w, const uint8_t *data, size_t len)
 {
 	struct cf_ipc_fwd_resp h;
 	struct fwd *f;

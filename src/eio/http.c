@@ -428,7 +428,7 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 		cf_strlcpy(pss->sid, sid, sizeof(pss->sid));
 		s = cf_sess_find(cf_w, sid);
 		if (s == NULL) {
-			slot = cf_sid_slot(sid);
+			slot = cf_sess_sid_slot(sid);
 			if (slot >= 0 && (unsigned)slot < cf_w->nslots &&
 			    (unsigned)slot != cf_w->slot &&
 			    cf_shm_slot_running(cf_w->shm, (unsigned)slot) &&

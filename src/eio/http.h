@@ -30,11 +30,11 @@ void	 cf_http_free(struct cf_worker *w);
  * cf_ipc_fwd_req (ipc.c checks its size before dispatch), then the
  * body.
  */
-int	 cf_http_fwd_request(struct cf_worker *w, unsigned src,
+int	 cf_fwd_request(struct cf_worker *w, unsigned src,
 	    const uint8_t *data, size_t len);
 /* CF_IPC_FWD_RESP: the owner answered a request we forwarded (at least a
  * struct cf_ipc_fwd_resp, then the body, as ipc.c guarantees). */
-void	 cf_http_fwd_response(struct cf_worker *w, const uint8_t *data,
+void	 cf_fwd_response(struct cf_worker *w, const uint8_t *data,
 	    size_t len);
 
 #endif

@@ -276,7 +276,7 @@ cf_poll_body_done(struct lws *wsi, struct pss *pss)
 
 	if (pss->kind == K_FWD && pss->post_fwd) {
 		pss->post_fwd = 0;
-		slot = cf_sid_slot(pss->sid);
+		slot = cf_sess_sid_slot(pss->sid);
 		if (cf_fwd_forward(wsi, pss, slot, 1, pss->rx.data,
 		    pss->rx.len) == -1) {
 			cf_buf_free(&pss->rx);

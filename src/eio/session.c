@@ -43,6 +43,8 @@ const struct cf_app *cf_app;
 
 static void	 detach_wsi(struct cf_sess *, struct lws **, int);
 static void	 sess_slow_close(struct cf_sess *);
+static void	 sess_send_text(struct cf_sess *, enum cf_eio_type, const char *,
+		    size_t);
 
 static void
 count_attach_closed(struct cf_worker *w)
@@ -112,7 +114,7 @@ sess_timer_cb(uv_timer_t *t)
 	if (s->ping_at != 0 && now >= s->ping_at && s->state == CF_S_OPEN) {
 		s->ping_at = 0;
 		s->pong_deadline = now + w->conf->ping_timeout_ms;
-		cf_sess_send_text(s, CF_EIO_PING, NULL, 0);
+		sess_send_text(s, CF_EIO_PING, NULL, 0);
 	}
 	cf_sess_timer_update(s);
 }
@@ -160,7 +162,7 @@ make_sid(struct cf_worker *w, char *dst)
 }
 
 int
-cf_sid_slot(const char *sid)
+cf_sess_sid_slot(const char *sid)
 {
 	unsigned slot, gen;
 
@@ -698,8 +700,9 @@ cf_sess_send(struct cf_sess *s, struct cf_msg *m)
 		cf_sess_wake(s);
 }
 
-void
-cf_sess_send_text(struct cf_sess *s, enum cf_eio_type type, const char *data,
+/* Queue "<type><data>" text. */
+static void
+sess_send_text(struct cf_sess *s, enum cf_eio_type type, const char *data,
     size_t len)
 {
 	struct cf_msg *m;

@@ -240,9 +240,6 @@ void		 cf_sess_flush(void);
 int		 cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p);
 /* Queue an outgoing packet (takes a new reference) and wake the transport. */
 void		 cf_sess_send(struct cf_sess *s, struct cf_msg *m);
-/* Queue "<type><data>" text. */
-void		 cf_sess_send_text(struct cf_sess *s, enum cf_eio_type type,
-		    const char *data, size_t len);
 /* Ask the active transport for a write opportunity. */
 void		 cf_sess_wake(struct cf_sess *s);
 /* The transport is gone or has written the close: finish the session. */
@@ -272,7 +269,7 @@ void		 cf_sess_authenticated(struct cf_sess *s);
 
 
 /* The worker slot named by a session id of our generation, or -1. */
-int		 cf_sid_slot(const char *sid);
+int		 cf_sess_sid_slot(const char *sid);
 
 /* socket.c: the Socket.IO layer. */
 /*

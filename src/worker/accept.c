@@ -75,7 +75,7 @@ request_slot(const char *line, size_t len)
 
 	if (cf_httpreq_sid(line, len, sid) == -1)
 		return (-1);
-	return (cf_sid_slot(sid));
+	return (cf_sess_sid_slot(sid));
 }
 
 static void

@@ -286,7 +286,7 @@ static void
 on_ipc_fwd_req(unsigned src, const uint8_t *data, size_t len, int fd)
 {
 	(void)fd;
-	(void)cf_http_fwd_request(&worker, src, data, len);
+	(void)cf_fwd_request(&worker, src, data, len);
 }
 
 static void
@@ -294,7 +294,7 @@ on_ipc_fwd_resp(unsigned src, const uint8_t *data, size_t len, int fd)
 {
 	(void)src;
 	(void)fd;
-	cf_http_fwd_response(&worker, data, len);
+	cf_fwd_response(&worker, data, len);
 }
 
 /* Presence keys ('\n'-joined) left with no connection by a dead worker. */
