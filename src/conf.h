@@ -19,6 +19,9 @@
 #define CF_CONF_MAX_ROLES	32
 #define CF_CONF_MAX_ICE		16
 #define CF_CONF_MAX_ALLOW	32
+#define CF_CONF_MAX_API_KEYS	16
+#define CF_API_KEY_MIN		32
+#define CF_API_KEY_MAX		256
 
 struct cf_role {
 	char			 name[32];
@@ -30,6 +33,12 @@ struct cf_allow {
 	int			 family;	/* AF_INET, AF_INET6, AF_UNSPEC: any */
 	uint8_t			 addr[16];	/* network order; 4 bytes for IPv4 */
 	int			 prefix;	/* bits compared: 0..32 or 0..128 */
+};
+
+/* A named bearer key of the HTTP API (api-key NAME KEY). */
+struct cf_api_key {
+	char			 name[65];
+	char			 key[CF_API_KEY_MAX + 1];
 };
 
 struct cf_listen {
@@ -113,7 +122,18 @@ struct cf_conf {
 	int			 nice_servers;
 	char			*turn_secret;		/* NULL: no TURN credentials */
 	uint32_t		 turn_credential_ttl_ms; /* default 1 h */
+
+	/* The HTTP API (off while no key exists). */
+	struct cf_listen	 api_listen;	/* valid when has_api_listen */
+	int			 has_api_listen;
+	struct cf_api_key	 api_keys[CF_CONF_MAX_API_KEYS];
+	int			 napi_keys;
+	uint32_t		 api_rate_requests;	/* default 1000 ... */
+	uint32_t		 api_rate_window_ms;	/* ... per 1 s */
 };
+
+/* The port of a listen value, in host order. */
+int		 cf_conf_listen_port(const struct cf_listen *l);
 
 /* The permissions of a role, or 0 when the role is unknown. */
 uint32_t	 cf_conf_role_perms(const struct cf_conf *conf, const char *role);

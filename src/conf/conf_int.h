@@ -11,6 +11,7 @@
  *   net.c     the network values (listen, database, redis, cors-origin,
  *             metrics-allow) and the address checks built on them
  *   diff.c    cf_conf_diff and the reload class of a change
+ *   api.c     the HTTP API's values (api-listen, api-key)
  *
  * Names shared between these files start with conf_ (the module's private
  * prefix); everything else in them is static.
@@ -58,6 +59,8 @@ enum conf_type {
 	T_RATE,		/* EVENTS (within [min, max]) SECONDS, rate_limit_* */
 	T_ICE,		/* stun:/stuns:/turn:/turns: URL of at most max
 			 * bytes, ice_servers[]/nice_servers */
+	T_API_LISTEN,	/* an address as for listen, api_listen */
+	T_API_KEY,	/* NAME KEY, api_keys[]/napi_keys */
 	T_NTYPES
 };
 
@@ -74,7 +77,7 @@ struct conf_rule {
 /* The directive table (load.c) and its length. */
 extern const struct conf_rule	 conf_rules[];
 extern const size_t		 conf_nrules;
-#define CONF_NRULES_MAX		64	/* bound of conf_parse.seen[] */
+#define CONF_NRULES_MAX		96	/* bound of conf_parse.seen[] */
 
 /* State of one load: the snapshot under construction and the include stack. */
 struct conf_parse {
@@ -125,7 +128,8 @@ extern const struct conf_ops	 conf_ops_u32, conf_ops_duration,
 				 conf_ops_role, conf_ops_rate, conf_ops_ice;
 extern const struct conf_ops	 conf_ops_listen, conf_ops_database,
 				 conf_ops_redis, conf_ops_origin,
-				 conf_ops_allow;
+				 conf_ops_allow, conf_ops_api_listen,
+				 conf_ops_api_key;
 extern const struct conf_ops *const conf_types[T_NTYPES];
 
 /* lexer.c: errors, files, lines. */
@@ -157,6 +161,13 @@ void	 conf_render_str(const struct cf_conf *c, const struct conf_rule *r,
 int	 conf_same_str(const struct cf_conf *a, const struct cf_conf *b,
 	    const struct conf_rule *r);
 void	 conf_render_list(char *buf, size_t len, char *const *v, int n);
+
+/* net.c: a listen address into *l (CONF_OK or a setter's error). */
+int	 conf_parse_listen(struct conf_parse *p, const char *v,
+	    struct cf_listen *l);
+/* net.c: 1 when two listen values are the same address. */
+int	 conf_same_address(const struct cf_listen *a,
+	    const struct cf_listen *b);
 
 /* diff.c: append text to buf (NUL-terminated; truncated when full). */
 void	 conf_cat(char *buf, size_t len, const char *text);

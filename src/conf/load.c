@@ -219,6 +219,17 @@ const struct conf_rule conf_rules[] = {
 	    CF_CONF_SECRET, CF_RELOAD_HOT,
 	    "secret shared with the TURN server for temporary credentials" },
 	    16, 0, NULL, 1, 1 },
+	{ { "api-listen", T_API_LISTEN, F(api_listen), NULL, 0, CF_RELOAD_GENERATION,
+	    "serve the HTTP API only on this address (and nothing else there)" },
+	    0, 0, NULL, 1, 1 },
+	{ { "api-key", T_API_KEY, F(api_keys), NULL,
+	    CF_CONF_MULTI | CF_CONF_SECRET, CF_RELOAD_HOT,
+	    "a named bearer key of the HTTP API (none: the API is off)" },
+	    0, 0, NULL, 2, 2 },
+	{ { "api-rate-limit", T_RATE, F(api_rate_requests), "1000 1", 0,
+	    CF_RELOAD_HOT,
+	    "HTTP API requests one key may make per number of seconds, per worker" },
+	    1, 1000000, NULL, 2, 2 },
 	{ { "turn-credential-ttl", T_DURATION, F(turn_credential_ttl_ms), "1h",
 	    0, CF_RELOAD_HOT, "lifetime of the TURN credentials handed out" },
 	    1000, 24 * HOUR_MS, NULL, 1, 1 },
@@ -230,6 +241,12 @@ const struct conf_rule conf_rules[] = {
 #define CONF_NRULES	(sizeof(conf_rules) / sizeof(conf_rules[0]))
 
 const size_t conf_nrules = CONF_NRULES;
+/* T_RATE writes the window right after the count. */
+_Static_assert(offsetof(struct cf_conf, rate_limit_window_ms) ==
+    offsetof(struct cf_conf, rate_limit_events) + sizeof(uint32_t) &&
+    offsetof(struct cf_conf, api_rate_window_ms) ==
+    offsetof(struct cf_conf, api_rate_requests) + sizeof(uint32_t),
+    "a rate's window must follow its count");
 _Static_assert(CONF_NRULES <= CONF_NRULES_MAX,
     "conf_parse.seen[] is too small for the directive table");
 
@@ -252,6 +269,8 @@ const struct conf_ops *const conf_types[T_NTYPES] = {
 	[T_ROLE] = &conf_ops_role,
 	[T_RATE] = &conf_ops_rate,
 	[T_ICE] = &conf_ops_ice,
+	[T_API_LISTEN] = &conf_ops_api_listen,
+	[T_API_KEY] = &conf_ops_api_key,
 };
 
 /* Apply the default of rule r, written like a value in the file. */
@@ -290,7 +309,7 @@ static int
 conf_check(struct conf_parse *p)
 {
 	struct cf_conf	*c = p->conf;
-	int		 hmac;
+	int		 hmac, i;
 
 	if (c->user != NULL && getpwnam(c->user) == NULL) {
 		conf_err(p, "%s: user %s: no such user", p->name, c->user);
@@ -302,6 +321,15 @@ conf_check(struct conf_parse *p)
 		    p->name, c->jwt_algorithm);
 		return (-1);
 	}
+	/* The workers tell the API listener by its port (eio/api.c). */
+	for (i = 0; c->has_api_listen && i < c->nlisten; i++)
+		if (cf_conf_listen_port(&c->listen[i]) ==
+		    cf_conf_listen_port(&c->api_listen)) {
+			conf_err(p, "%s: api-listen %s: port also used by "
+			    "listen %s", p->name, c->api_listen.text,
+			    c->listen[i].text);
+			return (-1);
+		}
 	if (hmac && c->jwt_public_key != NULL) {
 		conf_err(p, "%s: jwt-algorithm %s cannot use jwt-public-key "
 		    "(an HMAC algorithm verifies with jwt-secret)", p->name,

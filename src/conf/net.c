@@ -39,19 +39,17 @@ conf_port(const char *s, int *port)
  * listen: "PORT" or "*:PORT" (dual-stack ::), "IPv4:PORT",
  * "[IPv6]:PORT" (IPv6 only).
  */
-static int
-set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
+int
+conf_parse_listen(struct conf_parse *p, const char *v, struct cf_listen *lp)
 {
-	struct cf_conf		*c = p->conf;
 	struct cf_listen	 l;
 	struct sockaddr_in	*sin = (struct sockaddr_in *)&l.addr;
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l.addr;
 	char			 host[sizeof(l.text)];
 	const char		*colon, *portstr;
 	size_t			 hlen;
-	int			 i, port;
+	int			 port;
 
-	(void)r;
 	memset(&l, 0, sizeof(l));
 	if (strlen(v) >= sizeof(l.text))
 		return (conf_why(p, CONF_EINVAL, "too long"));
@@ -100,6 +98,21 @@ set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		sin->sin_port = htons((uint16_t)port);
 		l.addrlen = sizeof(*sin);
 	}
+	snprintf(l.text, sizeof(l.text), "%s", v);
+	*lp = l;
+	return (CONF_OK);
+}
+
+static int
+set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	struct cf_conf		*c = p->conf;
+	struct cf_listen	 l;
+	int			 i, rc;
+
+	(void)r;
+	if ((rc = conf_parse_listen(p, v, &l)) != CONF_OK)
+		return (rc);
 	for (i = 0; i < c->nlisten; i++)
 		if (c->listen[i].any == l.any &&
 		    c->listen[i].addrlen == l.addrlen &&
@@ -110,7 +123,6 @@ set_listen(struct conf_parse *p, const struct conf_rule *r, const char *v)
 		return (conf_why(p, CONF_EINVAL,
 		    "too many listen addresses (at most %d)",
 		    CF_CONF_MAX_LISTEN));
-	snprintf(l.text, sizeof(l.text), "%s", v);
 	c->listen[c->nlisten++] = l;
 	return (CONF_OK);
 }
@@ -474,24 +486,34 @@ render_listen(const struct cf_conf *c, const struct conf_rule *r, char *buf,
  * The same addresses in the same order: "3001" and "*:3001" are one
  * address, so rewriting a listen line does not start a new generation.
  */
+int
+cf_conf_listen_port(const struct cf_listen *l)
+{
+	if (l->addr.ss_family == AF_INET)
+		return (ntohs(((const struct sockaddr_in *)&l->addr)->sin_port));
+	return (ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port));
+}
+
+int
+conf_same_address(const struct cf_listen *la, const struct cf_listen *lb)
+{
+	return (la->addrlen == lb->addrlen && la->any == lb->any &&
+	    la->v6only == lb->v6only &&
+	    memcmp(&la->addr, &lb->addr, la->addrlen) == 0);
+}
+
 static int
 same_listen(const struct cf_conf *a, const struct cf_conf *b,
     const struct conf_rule *r)
 {
-	const struct cf_listen	*la, *lb;
 	int			 i;
 
 	(void)r;
 	if (a->nlisten != b->nlisten)
 		return (0);
-	for (i = 0; i < a->nlisten; i++) {
-		la = &a->listen[i];
-		lb = &b->listen[i];
-		if (la->addrlen != lb->addrlen || la->any != lb->any ||
-		    la->v6only != lb->v6only ||
-		    memcmp(&la->addr, &lb->addr, la->addrlen) != 0)
+	for (i = 0; i < a->nlisten; i++)
+		if (!conf_same_address(&a->listen[i], &b->listen[i]))
 			return (0);
-	}
 	return (1);
 }
 

@@ -437,13 +437,17 @@ set_role(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 	return (CONF_OK);
 }
 
-/* rate-limit EVENTS SECONDS: EVENTS within [min, max], SECONDS 1..3600. */
+/*
+ * rate-limit EVENTS SECONDS: EVENTS within [min, max], SECONDS 1..3600,
+ * into two uint32_t fields, events then the window in milliseconds.
+ */
 static int
 set_rate(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
     int argc)
 {
 	unsigned long long	 events, secs;
 	const char		*end;
+	uint32_t		*rate;
 
 	(void)argc;
 	if (conf_number(argv[0], &events, &end) == -1 || *end != '\0' ||
@@ -457,8 +461,9 @@ set_rate(struct conf_parse *p, const struct conf_rule *r, char *const *argv,
 	if (secs < 1 || secs > CONF_RATE_MAX_WINDOW)
 		return (conf_why(p, CONF_EINVAL, "seconds must be between 1 "
 		    "and %d", CONF_RATE_MAX_WINDOW));
-	p->conf->rate_limit_events = (uint32_t)events;
-	p->conf->rate_limit_window_ms = (uint32_t)secs * 1000;
+	rate = conf_field(p, r);
+	rate[0] = (uint32_t)events;
+	rate[1] = (uint32_t)secs * 1000;
 	return (CONF_OK);
 }
 
@@ -684,9 +689,9 @@ static void
 render_rate(const struct cf_conf *c, const struct conf_rule *r, char *buf,
     size_t len)
 {
-	(void)r;
-	snprintf(buf, len, "%u %u", c->rate_limit_events,
-	    c->rate_limit_window_ms / 1000);
+	const uint32_t *rate = conf_cfield(c, r);
+
+	snprintf(buf, len, "%u %u", rate[0], rate[1] / 1000);
 }
 
 static void

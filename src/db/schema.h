@@ -132,4 +132,17 @@
 	"CREATE INDEX calls_live ON calls(status, started_at)" \
 	"  WHERE status IN ('ringing', 'active');"
 
+/*
+ * 4: the HTTP API.  A channel archived (DELETE /api/v1/channels/{id})
+ * keeps its rows and takes no new message, join or member; a user's
+ * tokens issued before revoked_before (ms) are refused (POST
+ * /api/v1/users/{id}/revoke).
+ */
+#define CF_SCHEMA_4(INT, KEYED) \
+	"ALTER TABLE channels ADD COLUMN archived_at " INT ";" \
+	"CREATE TABLE revocations (" \
+	"  user_id TEXT NOT NULL PRIMARY KEY," \
+	"  revoked_before " INT " NOT NULL" \
+	")" KEYED ";"
+
 #endif

@@ -49,6 +49,19 @@ void	 cf_store_set_statement_counter(uint64_t *counter);
 int	 cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	    const char *display_name, const char *role, int64_t now_ms);
 
+/* {id, displayName, role, createdAt, updatedAt}; -ENOENT when unknown. */
+int	 cf_store_user_get(struct cf_db *db, const char *user_id,
+	    json_t **user);
+/*
+ * Revocation: the user's tokens issued before before_ms are refused from
+ * now on (a later call never moves the time back).  revoked_before: that
+ * time, 0 when none was set.
+ */
+int	 cf_store_revoke(struct cf_db *db, const char *user_id,
+	    int64_t before_ms);
+int	 cf_store_revoked_before(struct cf_db *db, const char *user_id,
+	    int64_t *before_ms);
+
 /* The stored display name of a user; -ENOENT when unknown. */
 int	 cf_store_user_name(struct cf_db *db, const char *user_id, char *buf,
 	    size_t len);
@@ -77,7 +90,7 @@ int	 cf_store_default_channel(struct cf_db *db, const char *name,
 /* 1 member, 0 not, or a negative errno. */
 int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
 	    const char *user_id);
-/* Add a member (no-op when already one). */
+/* Add a member (no-op when already one); -EROFS archived. */
 int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);
 /*
@@ -100,6 +113,32 @@ int	 cf_store_channel_list(struct cf_db *db, const char *user_id,
 int	 cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	    const json_t *changes, const char *updated_by, int64_t now_ms,
 	    json_t **channel);
+
+/* 0 when the channel takes writes, -EROFS when archived, -ENOENT. */
+int	 cf_store_channel_writable(struct cf_db *db, int64_t channel_id);
+/*
+ * Every channel (private ones too, archived ones with archivedAt) with
+ * id > after, by id, at most limit (1..100); *more (may be
+ * NULL) tells whether more follow.
+ */
+int	 cf_store_channels_page(struct cf_db *db, int64_t after, int limit,
+	    json_t **channels, int *more);
+/*
+ * Archive a channel: it keeps its history and takes no new message,
+ * join or member (-EROFS from those), and leaves every channel list.
+ * Archiving twice changes nothing; *was says it already was.
+ */
+int	 cf_store_channel_archive(struct cf_db *db, int64_t channel_id,
+	    int64_t now_ms, json_t **channel, int *was);
+/*
+ * The members of a channel, by user id: [{userId, displayName, role
+ * (null for a user never seen), joinedAt, lastReadMessageId}].
+ */
+int	 cf_store_members(struct cf_db *db, int64_t channel_id,
+	    json_t **members);
+/* Remove a member (*removed 0 when it was none); -EROFS archived. */
+int	 cf_store_member_remove(struct cf_db *db, int64_t channel_id,
+	    const char *user_id, int *removed);
 
 /*
  * Messages.  A message as JSON: {id, channelId, userId, userDisplayName,

@@ -177,13 +177,13 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 	rc = cf_stmt_run(db, __func__, &n,
 	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
+	    "  AND archived_at IS NULL"
 	    " ON CONFLICT DO NOTHING",
 	    "iti", channel_id, user_id, now_ms);
 	if (rc != 0 || n > 0)
 		return (rc);
-	/* Nothing inserted: already a member, or no such channel. */
-	return (cf_stmt_query_i64(db, __func__, NULL, NULL,
-	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id));
+	/* Nothing inserted: already a member, archived, or no channel. */
+	return (cf_store_channel_writable(db, channel_id));
 }
 
 /*
@@ -217,7 +217,8 @@ cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 	    "    AND x.user_id <> ?1 LIMIT ?2) u)"
 	    " FROM channels c LEFT JOIN channel_members m"
 	    "  ON m.channel_id = c.id AND m.user_id = ?1"
-	    " WHERE c.is_private = 0 OR m.user_id IS NOT NULL"
+	    " WHERE (c.is_private = 0 OR m.user_id IS NOT NULL)"
+	    "  AND c.archived_at IS NULL"
 	    " ORDER BY c.id", "ti", user_id, (int64_t)CF_STORE_UNREAD_MAX);
 	if (rc != 0 || (rc = cf_stmt_collect(db, __func__, st,
 	    cf_row_channel_list, -1, arr, NULL)) != 0)
@@ -312,4 +313,131 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	free(dump);
 	free(key);
 	return (rc);
+}
+
+/* 0 when the channel takes writes, -EROFS archived, -ENOENT none. */
+int
+cf_store_channel_writable(struct cf_db *db, int64_t channel_id)
+{
+	int64_t archived;
+	int rc;
+
+	if (db == NULL)
+		return (-EINVAL);
+	rc = cf_stmt_query_i64(db, __func__, &archived, NULL,
+	    "SELECT CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END"
+	    " FROM channels WHERE id = ?1", "i",
+	    channel_id);
+	if (rc == 0 && archived)
+		rc = -EROFS;
+	return (rc);
+}
+
+/* Every channel with id > after, by id, at most limit (1..PAGE_MAX). */
+int
+cf_store_channels_page(struct cf_db *db, int64_t after, int limit,
+    json_t **channels, int *more)
+{
+	struct cf_db_stmt *st;
+	json_t *arr;
+	int rc;
+
+	if (channels == NULL)
+		return (-EINVAL);
+	*channels = NULL;
+	if (db == NULL || limit < 1 || limit > PAGE_MAX)
+		return (-EINVAL);
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT " CHANNEL_COLS " FROM channels c WHERE c.id > ?1"
+	    " ORDER BY c.id LIMIT ?2", "ii", after, (int64_t)limit + 1);
+	if (rc != 0 || (rc = cf_stmt_collect(db, __func__, st,
+	    cf_row_channel, limit, arr, more)) != 0) {
+		json_decref(arr);
+		return (rc);
+	}
+	*channels = arr;
+	return (0);
+}
+
+/*
+ * Archive a channel (a second time changes nothing): *was tells whether
+ * it already was.  *channel: the channel as it now is.
+ */
+int
+cf_store_channel_archive(struct cf_db *db, int64_t channel_id,
+    int64_t now_ms, json_t **channel, int *was)
+{
+	int64_t n = 0;
+	int rc;
+
+	if (channel == NULL || was == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	*was = 0;
+	if (db == NULL)
+		return (-EINVAL);
+	cf_stmt_settle(db);
+	if ((rc = cf_stmt_run(db, __func__, &n,
+	    "UPDATE channels SET archived_at = ?2"
+	    " WHERE id = ?1 AND archived_at IS NULL", "ii", channel_id,
+	    now_ms)) != 0)
+		return (rc);
+	*was = n == 0;
+	return (channel_load(db, __func__, channel_id, channel));
+}
+
+/* The members of a channel by user id, with what is known of each user. */
+int
+cf_store_members(struct cf_db *db, int64_t channel_id, json_t **members)
+{
+	struct cf_db_stmt *st;
+	json_t *arr;
+	int rc;
+
+	if (members == NULL)
+		return (-EINVAL);
+	*members = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	if ((rc = cf_stmt_query_i64(db, __func__, NULL, NULL,
+	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id)) != 0)
+		return (rc);
+	if ((arr = json_array()) == NULL)
+		return (-ENOMEM);
+	rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT m.user_id, u.display_name, u.role, m.joined_at,"
+	    "  m.last_read_message_id"
+	    " FROM channel_members m LEFT JOIN users u ON u.id = m.user_id"
+	    " WHERE m.channel_id = ?1 ORDER BY m.user_id", "i", channel_id);
+	if (rc != 0 || (rc = cf_stmt_collect(db, __func__, st,
+	    cf_row_member, -1, arr, NULL)) != 0) {
+		json_decref(arr);
+		return (rc);
+	}
+	*members = arr;
+	return (0);
+}
+
+/* Remove a member: *removed 1, or 0 when it was none.  -ENOENT: no channel. */
+int
+cf_store_member_remove(struct cf_db *db, int64_t channel_id,
+    const char *user_id, int *removed)
+{
+	int64_t n = 0;
+	int rc;
+
+	if (db == NULL || !id_ok(user_id) || removed == NULL)
+		return (-EINVAL);
+	*removed = 0;
+	if ((rc = cf_store_channel_writable(db, channel_id)) != 0)
+		return (rc);
+	cf_stmt_settle(db);
+	if ((rc = cf_stmt_run(db, __func__, &n,
+	    "DELETE FROM channel_members WHERE channel_id = ?1"
+	    " AND user_id = ?2", "it", channel_id, user_id)) != 0)
+		return (rc);
+	*removed = n > 0;
+	return (0);
 }

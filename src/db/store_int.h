@@ -51,7 +51,8 @@
 
 /* The columns of a channel, in the order cf_row_channel() reads them. */
 #define CHANNEL_COLS \
-	"c.id, c.name, c.description, c.is_private, c.created_by, c.created_at"
+	"c.id, c.name, c.description, c.is_private, c.created_by, c.created_at," \
+	"  c.archived_at"
 
 /* A message with its file, in the order cf_row_message() reads them. */
 #define MESSAGE_SELECT \
@@ -157,6 +158,8 @@ json_t	*cf_row_user(struct cf_db_stmt *st, int i);
 json_t	*cf_row_channel(struct cf_db_stmt *st);
 json_t	*cf_row_channel_list(struct cf_db_stmt *st);
 json_t	*cf_row_message(struct cf_db_stmt *st);
+json_t	*cf_row_member(struct cf_db_stmt *st);
+json_t	*cf_row_user_profile(struct cf_db_stmt *st);
 json_t	*cf_row_presence(struct cf_db_stmt *st);
 json_t	*cf_row_call_json(struct cf_db_stmt *st);
 void	 cf_row_call(struct cf_db_stmt *st, struct cf_call *c);

@@ -66,7 +66,8 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
 	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
 	    " SELECT c.id, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8"
-	    " FROM channels c WHERE c.id = ?1 AND (?6 = 0 OR EXISTS"
+	    " FROM channels c WHERE c.id = ?1 AND c.archived_at IS NULL"
+	    "  AND (?6 = 0 OR EXISTS"
 	    "  (SELECT 1 FROM messages r WHERE r.id = ?6 AND"
 	    "   r.channel_id = c.id))"
 	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING"
@@ -77,8 +78,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    reply_to_id, client_msg_id, now_ms);
 	if (rc != -ENOENT)
 		goto done;
-	rc = cf_stmt_query_i64(db, __func__, NULL, NULL,
-	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id);
+	rc = cf_store_channel_writable(db, channel_id);
 	if (rc == 0 && reply_to_id != 0)
 		rc = cf_stmt_query_i64(db, __func__, NULL, NULL,
 		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",

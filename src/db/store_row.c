@@ -89,7 +89,7 @@ row_done(json_t *o, int bad)
 	return (o);
 }
 
-/* Columns 0-5 as CHANNEL_COLS. */
+/* Columns 0-6 as CHANNEL_COLS; archivedAt only once archived. */
 json_t *
 cf_row_channel(struct cf_db_stmt *st)
 {
@@ -106,10 +106,12 @@ cf_row_channel(struct cf_db_stmt *st)
 	    json_boolean(cf_row_i64(st, 3) != 0));
 	bad |= json_object_set_new(c, "createdBy", cf_row_user(st, 4));
 	bad |= json_object_set_new(c, "createdAt", cf_row_time(st, 5));
+	if (!cf_row_isnull(st, 6))
+		bad |= json_object_set_new(c, "archivedAt", cf_row_time(st, 6));
 	return (row_done(c, bad));
 }
 
-/* A channel, then is-member, last read id, unread count (columns 6-8). */
+/* A channel, then is-member, last read id, unread count (columns 7-9). */
 json_t *
 cf_row_channel_list(struct cf_db_stmt *st)
 {
@@ -119,11 +121,11 @@ cf_row_channel_list(struct cf_db_stmt *st)
 	if ((c = cf_row_channel(st)) == NULL)
 		return (NULL);
 	bad |= json_object_set_new(c, "isMember",
-	    json_boolean(cf_row_i64(st, 6) != 0));
+	    json_boolean(cf_row_i64(st, 7) != 0));
 	bad |= json_object_set_new(c, "lastReadMessageId",
-	    cf_row_int_or_null(st, 7));
+	    cf_row_int_or_null(st, 8));
 	bad |= json_object_set_new(c, "unreadCount",
-	    json_integer(cf_row_i64(st, 8)));
+	    json_integer(cf_row_i64(st, 9)));
 	return (row_done(c, bad));
 }
 
@@ -282,4 +284,43 @@ cf_store_iso8601(int64_t ms, char *buf, size_t len)
 	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)r);
+}
+
+/* A member: user id, display name, role (NULL: never seen), joined at,
+ * last read message id. */
+json_t *
+cf_row_member(struct cf_db_stmt *st)
+{
+	json_t *m;
+	int bad = 0;
+
+	if ((m = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(m, "userId", cf_row_user(st, 0));
+	bad |= json_object_set_new(m, "displayName", cf_row_text(st, 1));
+	bad |= json_object_set_new(m, "role", cf_row_text(st, 2));
+	bad |= json_object_set_new(m, "joinedAt", cf_row_isnull(st, 3) ?
+	    json_null() : cf_row_time(st, 3));
+	bad |= json_object_set_new(m, "lastReadMessageId",
+	    cf_row_int_or_null(st, 4));
+	return (row_done(m, bad));
+}
+
+/* A user: id, display name, role, created at, updated at. */
+json_t *
+cf_row_user_profile(struct cf_db_stmt *st)
+{
+	json_t *u;
+	int bad = 0;
+
+	if ((u = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(u, "id", cf_row_user(st, 0));
+	bad |= json_object_set_new(u, "displayName", cf_row_text(st, 1));
+	bad |= json_object_set_new(u, "role", cf_row_text(st, 2));
+	bad |= json_object_set_new(u, "createdAt", cf_row_isnull(st, 3) ?
+	    json_null() : cf_row_time(st, 3));
+	bad |= json_object_set_new(u, "updatedAt", cf_row_isnull(st, 4) ?
+	    json_null() : cf_row_time(st, 4));
+	return (row_done(u, bad));
 }

@@ -172,3 +172,49 @@ cf_store_presence_statuses(struct cf_db *db, const json_t *ids,
 	json_decref(o);
 	return (rc);
 }
+
+/* The stored user {id, displayName, role, createdAt, updatedAt}. */
+int
+cf_store_user_get(struct cf_db *db, const char *user_id, json_t **user)
+{
+	if (user == NULL)
+		return (-EINVAL);
+	*user = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	return (cf_stmt_query_obj(db, __func__, cf_row_user_profile, user,
+	    "SELECT id, display_name, role, created_at, updated_at"
+	    " FROM users WHERE id = ?1", "t", user_id));
+}
+
+/* Tokens of user_id issued before before_ms are refused (never earlier). */
+int
+cf_store_revoke(struct cf_db *db, const char *user_id, int64_t before_ms)
+{
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	cf_stmt_settle(db);
+	return (cf_stmt_run(db, __func__, NULL,
+	    "INSERT INTO revocations(user_id, revoked_before) VALUES (?1, ?2)"
+	    " ON CONFLICT(user_id) DO UPDATE SET revoked_before = CASE"
+	    "  WHEN excluded.revoked_before > revocations.revoked_before"
+	    "  THEN excluded.revoked_before ELSE revocations.revoked_before"
+	    "  END",
+	    "ti", user_id, before_ms));
+}
+
+/* *before_ms: the user's revocation time, 0 when none. */
+int
+cf_store_revoked_before(struct cf_db *db, const char *user_id,
+    int64_t *before_ms)
+{
+	int rc;
+
+	if (db == NULL || !id_ok(user_id) || before_ms == NULL)
+		return (-EINVAL);
+	*before_ms = 0;
+	rc = cf_stmt_query_i64(db, __func__, before_ms, NULL,
+	    "SELECT revoked_before FROM revocations WHERE user_id = ?1", "t",
+	    user_id);
+	return (rc == -ENOENT ? 0 : rc);
+}

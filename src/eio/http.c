@@ -372,6 +372,9 @@ on_http(struct lws *wsi, struct pss *pss, const char *path)
 	 */
 	if (cf_http_framing(wsi) != CF_HTTPREQ_OK)
 		return (cf_http_respond_error(wsi, o, ECODE_BAD, 1));
+	rc = cf_api_route(wsi, path, &endpoint);
+	if (endpoint)
+		return (rc == -2 ? cf_api_begin(wsi, pss, path) : rc);
 	is_get = method_is(wsi, WSI_TOKEN_GET_URI);
 	is_post = method_is(wsi, WSI_TOKEN_POST_URI);
 
@@ -503,8 +506,12 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_HTTP:
 		return (on_http(wsi, pss, in ? (const char *)in : ""));
 	case LWS_CALLBACK_HTTP_BODY:
+		if (pss->kind == K_API)
+			return (cf_api_body(wsi, pss, in, len));
 		return (cf_poll_body(wsi, pss, in, len));
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->kind == K_API)
+			return (cf_api_body_done(wsi, pss));
 		return (cf_poll_body_done(wsi, pss));
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return (pss ? cf_poll_writeable(wsi, pss) : 0);

@@ -9,6 +9,7 @@
  *   ws.c       the WebSocket: upgrade, frames in, batched frames out
  *   fwd.c      polling requests forwarded between workers
  *   metrics.c  GET /metrics
+ *   api.c      requests under /api/, handed to the application
  */
 #ifndef CF_HTTP_INT_H
 #define CF_HTTP_INT_H
@@ -27,7 +28,8 @@ enum pss_kind {
 	K_POST,		/* polling POST, body being read */
 	K_FWD,		/* request forwarded to the owning worker */
 	K_WS,		/* WebSocket carrying a session */
-	K_PROBE		/* WebSocket being upgraded to */
+	K_PROBE,	/* WebSocket being upgraded to */
+	K_API		/* /api/ request, body being read (api.c) */
 };
 
 /*
@@ -51,6 +53,8 @@ struct pss {
 	 */
 	char		*origin;
 	struct cf_buf	 rx;
+	char		*api_path;	/* K_API: owned */
+	const char	*api_method;	/* K_API: static */
 };
 
 /* Engine.IO error codes of an HTTP answer (cf_http_respond_error). */
@@ -186,6 +190,23 @@ void	 cf_ws_flush(struct cf_sess *s);
 size_t	 cf_ws_unsent(struct cf_sess *s);
 int	 cf_ws_stalled(struct cf_sess *s);
 void	 cf_ws_abort(struct cf_sess *s, unsigned code, const char *why);
+
+/* ------------------------------------------------------ api.c */
+
+/*
+ * Route a request by listener and path (api-listen).  *handled 0: not
+ * ours, go on.  Else the callback's return, or -2: an API request that
+ * passed the checks of its head, to be bound with cf_api_begin.
+ */
+int	 cf_api_route(struct lws *wsi, const char *path, int *handled);
+/* Bind an API request to pss; dispatched now when it has no body. */
+int	 cf_api_begin(struct lws *wsi, struct pss *pss, const char *path);
+/* LWS_CALLBACK_HTTP_BODY and _COMPLETION of a K_API request. */
+int	 cf_api_body(struct lws *wsi, struct pss *pss, const void *in,
+	    size_t len);
+int	 cf_api_body_done(struct lws *wsi, struct pss *pss);
+/* Release what a K_API pss holds (NULL-safe fields); kind K_NONE. */
+void	 cf_api_unbind(struct pss *pss);
 
 /* ------------------------------------------------------ metrics.c */
 

@@ -325,6 +325,10 @@ cf_poll_unbind(struct lws *wsi, struct pss *pss, int closed)
 	free(cf_http_take_origin(pss));
 	if (pss->kind == K_WS || pss->kind == K_PROBE)
 		return;
+	if (pss->kind == K_API) {
+		cf_api_unbind(pss);
+		return;
+	}
 	cf_fwd_forget(pss);
 	cf_buf_free(&pss->rx);
 	if (s != NULL) {

@@ -171,6 +171,36 @@ struct cf_nsp_conn {
 };
 
 /*
+ * An HTTP request under /api/ (eio/api.c), read whole before the
+ * application sees it.  Every pointer is borrowed for the call.  args are
+ * the query's URL-decoded "name=value" pieces in order; the header values
+ * are "" when absent.
+ */
+#define CF_API_MAX_ARGS	16
+struct cf_api_req {
+	const char	*method;	/* "GET", "POST", "PUT", "PATCH",
+					   "DELETE" */
+	const char	*path;		/* URL-decoded, no query */
+	const char	*args[CF_API_MAX_ARGS];
+	unsigned	 nargs;
+	const char	*authorization;
+	const char	*content_type;
+	const char	*idempotency_key;
+	const char	*body;		/* NUL-terminated; len bytes */
+	size_t		 len;
+	const char	*peer;		/* the client's address, for logs */
+};
+
+/*
+ * The answer the application fills in: status, and body, a JSON text the
+ * transport frees (NULL: none).
+ */
+struct cf_api_res {
+	unsigned	 status;
+	char		*body;
+};
+
+/*
  * The application on top of the Socket.IO layer: which namespaces exist and
  * what happens on connect, on each event, and on disconnect.  confabd's is
  * cf_confabd_app (app/app.c); the conformance server has its own.
@@ -203,6 +233,12 @@ struct cf_app {
 	 */
 	int	  auth_required;
 	void	(*on_auth_timeout)(struct cf_sess *s);
+	/*
+	 * An HTTP request under /api/ (NULL: they are 404), answered
+	 * synchronously through *res.  The transport has checked where it
+	 * came in (api-listen) and bounded its body (max-payload).
+	 */
+	void	(*api)(const struct cf_api_req *req, struct cf_api_res *res);
 };
 extern const struct cf_app *cf_app;	/* set once at start, before the
 						   loop runs */

@@ -49,6 +49,17 @@ listen_held(int fd, const struct gen *except)
 	return (0);
 }
 
+/*
+ * The address of listener j of h: the listen lines, then api-listen when
+ * set (listen_fds follows the same order).
+ */
+static const struct cf_listen *
+addr_of(const struct gen *h, int j)
+{
+	return (j < h->conf->nlisten ? &h->conf->listen[j] :
+	    &h->conf->api_listen);
+}
+
 static int
 same_address(const struct cf_listen *a, const struct cf_listen *b)
 {
@@ -80,7 +91,7 @@ master_gen_free(struct gen *g)
 		    g)) {
 			close(g->listen_fds[j]);
 			cf_log_info("no longer listening on %s",
-			    g->conf->listen[j].text);
+			    addr_of(g, j)->text);
 		}
 	for (i = 0; i < g->nslots; i++) {
 		if (g->inbox_rx != NULL && g->inbox_rx[i] != -1)
@@ -137,7 +148,7 @@ listen_find(const struct cf_listen *l)
 	for (i = 0; i < cf_m.ngens; i++) {
 		h = cf_m.gens[i];
 		for (j = 0; j < h->nlisten; j++)
-			if (same_address(&h->conf->listen[j], l))
+			if (same_address(addr_of(h, j), l))
 				return (h->listen_fds[j]);
 	}
 	return (-1);
@@ -152,6 +163,7 @@ listen_find(const struct cf_listen *l)
 struct gen *
 master_gen_new(struct cf_conf *conf)
 {
+	const struct cf_listen *l;
 	struct gen *g;
 	int i, fd;
 
@@ -170,11 +182,14 @@ master_gen_new(struct cf_conf *conf)
 	g->state = GEN_STARTING;
 	g->nslots = (unsigned)conf->workers;
 	cf_m.gens[cf_m.ngens++] = g;
-	for (i = 0; i < conf->nlisten && i < CF_MAX_LISTEN_FDS; i++) {
-		if ((fd = listen_find(&conf->listen[i])) == -1) {
-			if ((fd = cf_listen_open_one(&conf->listen[i])) == -1)
+	for (i = 0; i < conf->nlisten + conf->has_api_listen &&
+	    i < CF_MAX_LISTEN_FDS; i++) {
+		l = i < conf->nlisten ? &conf->listen[i] : &conf->api_listen;
+		if ((fd = listen_find(l)) == -1) {
+			if ((fd = cf_listen_open_one(l)) == -1)
 				goto fail;
-			cf_log_info("listening on %s", conf->listen[i].text);
+			cf_log_info("listening on %s%s", l->text,
+			    i < conf->nlisten ? "" : " (HTTP API)");
 		}
 		g->listen_fds[g->nlisten++] = fd;
 	}

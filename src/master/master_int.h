@@ -24,7 +24,7 @@
 #include "conf.h"
 #include "ipc.h"
 
-#define CF_MAX_LISTEN_FDS	CF_CONF_MAX_LISTEN
+#define CF_MAX_LISTEN_FDS	(CF_CONF_MAX_LISTEN + 1)	/* + api-listen */
 #define CF_BACKOFF_MIN_MS	100
 #define CF_BACKOFF_MAX_MS	30000
 #define CF_STABLE_MS		30000
@@ -62,7 +62,7 @@ struct gen {
 	unsigned	 id;		/* 1, 2, ...: byte 1 of its session ids */
 	enum gen_state	 state;
 	struct cf_conf	*conf;		/* owned */
-	int		 listen_fds[CF_MAX_LISTEN_FDS];	/* parallel to conf->listen */
+	int		 listen_fds[CF_MAX_LISTEN_FDS];	/* conf->listen, then api-listen */
 	int		 nlisten;
 	struct cf_shm	*shm;
 	unsigned	 nslots;
