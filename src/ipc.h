@@ -50,6 +50,8 @@ enum cf_ipc_kind {
 				   fell to 0 with a dead worker ('\n'-joined) */
 	CF_IPC_CTL,		/* from the master: a control socket connection
 				   (SCM_RIGHTS), no payload */
+	CF_IPC_REQUEST,		/* a socket.io adapter request (JSON) another
+				   worker of this host sends every worker */
 	CF_IPC_NKINDS
 };
 

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <uv.h>
 
@@ -72,6 +73,9 @@ struct cf_worker {
 	struct cf_sess		*sessions;	/* uthash by sid */
 	size_t			 nsessions;
 	struct cf_room		*rooms;		/* uthash by name */
+	/* cf_room_on_server_emit: the application's, or NULL. */
+	void			(*server_emit)(struct cf_worker *w,
+				    const char *event, const json_t *args);
 	uint64_t		 bcast_seq;	/* dedupes multi-room deliveries */
 
 	/* The shell's own: worker.c */
@@ -100,6 +104,7 @@ struct cf_worker {
 	struct cf_presence_state *presence;	/* app/presence.c */
 	struct cf_auth_state	*auth;		/* app/auth.c */
 	struct cf_admin_state	*admin;		/* app/admin.c */
+	struct cf_api_state	*api;		/* app/api.c */
 };
 
 extern struct cf_worker *cf_w;	/* the worker of this process */

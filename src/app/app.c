@@ -18,11 +18,13 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "app/ack.h"
+#include "app/api.h"
 #include "app/app.h"
 #include "app/args.h"
 #include "app/chat.h"
 #include "app/events.h"
 #include "app/handlers.h"
+#include "app/ops.h"
 #include "fanout/room.h"
 #include "eio/session.h"
 
@@ -46,15 +48,11 @@ static void ev_disconnect_me(struct cf_event_ctx *);
  * The limits the spec states (doc/events.md); the configured ones are read
  * at dispatch (events.c, check_row).
  */
-#define CF_CLIENT_MSG_ID_MAX	128
 #define CF_FILE_NAME_MAX	255
 #define CF_FILE_TYPE_MAX	100
 #define CF_PAGE_MAX		100	/* chat:get_messages, call:history */
 #define CF_STATUS_TEXT_MAX	200
 
-static const char *const message_types[] = {
-	"text", "file", "image", "gif", "ticket_link", NULL
-};
 
 #define IP	"Invalid payload: "
 
@@ -145,7 +143,7 @@ static const struct cf_event_def events[] = {
 		    .limit = CF_LIM_MESSAGE_LENGTH,
 		    .err = IP "message (empty or too long)" },
 		[CF_V_SEND_TYPE] = { .key = "messageType", .type = CF_F_ENUM,
-		    .flags = CF_F_OPT, .set = message_types,
+		    .flags = CF_F_OPT, .set = cf_op_message_types,
 		    .err = IP "messageType" },
 		[CF_V_SEND_REPLY] = { .key = "replyToId", .type = CF_F_ID,
 		    .flags = CF_F_OPT, .err = IP "replyToId" },
@@ -523,6 +521,21 @@ on_event(struct cf_sess *s, struct cf_sio_packet *p)
 	cf_event_dispatch(s, p, events, sizeof(events) / sizeof(events[0]));
 }
 
+/*
+ * A serverSideEmit that reached this worker (fanout/room.h): the
+ * operations whose effect every worker applies to its own sockets.
+ */
+void
+cf_app_server_emit(struct cf_worker *w, const char *event,
+    const json_t *args)
+{
+	(void)w;
+	if (strcmp(event, CF_OP_MEMBER_REMOVED) == 0)
+		cf_channel_removed(args);
+	else if (strcmp(event, CF_OP_REVOKED) == 0)
+		cf_auth_revoked(args);
+}
+
 /* confabd serves the namespace "/" only. */
 const struct cf_app cf_confabd_app = {
 	.on_event = on_event,
@@ -532,4 +545,5 @@ const struct cf_app cf_confabd_app = {
 	.event_name = event_name,
 	.auth_required = 1,
 	.on_auth_timeout = app_auth_timeout,
+	.api = cf_api_serve,
 };

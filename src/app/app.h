@@ -12,5 +12,8 @@
 
 /* The chat application's callbacks for the transport (session.h). */
 extern const struct cf_app cf_confabd_app;
+/* Where serverSideEmit requests arrive (cf_room_on_server_emit). */
+void	 cf_app_server_emit(struct cf_worker *w, const char *event,
+	    const json_t *args);
 
 #endif

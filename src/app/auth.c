@@ -95,6 +95,7 @@ cf_auth_verify(struct cf_event_ctx *ctx, const char *token)
 	struct cf_jwt_keys keys;
 	struct cf_claims cl;
 	const char *why = "Invalid token";
+	int64_t revoked;
 	char room[96];
 	json_t *user;
 	int rc, first;
@@ -127,6 +128,15 @@ cf_auth_verify(struct cf_event_ctx *ctx, const char *token)
 		    rc == CF_JWT_NO_USER ? "Invalid token" : why);
 		return (-1);
 	}
+	if ((rc = cf_store_revoked_before(cf_db(), cl.user_id, &revoked)) !=
+	    0) {
+		cf_chat_fail(ctx, "internal", "Internal error");
+		return (-1);
+	}
+	if (revoked != 0 && cl.iat * 1000 < revoked) {
+		cf_chat_fail(ctx, "not_authenticated", "Token revoked");
+		return (-1);
+	}
 	if (c->authed) {
 		if (strcmp(c->user_id, cl.user_id) != 0) {
 			cf_chat_fail(ctx, "forbidden",
@@ -148,6 +158,7 @@ cf_auth_verify(struct cf_event_ctx *ctx, const char *token)
 	c->perms = cl.has_permissions ? cl.permissions : 0;
 	c->perms_from_role = !cl.has_permissions;
 	c->exp = cl.exp;
+	c->iat = cl.iat;
 	if (cf_store_user_upsert(cf_db(), c->user_id, c->name, c->role,
 	    (int64_t)cf_wall_ms()) != 0) {
 		cf_chat_fail(ctx, "internal", "Internal error");
@@ -191,4 +202,25 @@ cf_ev_authenticate(struct cf_event_ctx *ctx)
 		return;
 	}
 	(void)cf_auth_verify(ctx, json_string_value(v));
+}
+
+static void
+revoked_one(struct cf_sess *s, void *arg)
+{
+	int64_t before = *(const int64_t *)arg;
+
+	if (cf_chat_of(s)->iat * 1000 >= before)
+		return;
+	cf_chat_emit(s, "auth:error", json_string("Token revoked"));
+	cf_sock_disconnect(s, 0);
+}
+
+void
+cf_auth_revoked(const json_t *args)
+{
+	int64_t before = json_integer_value(json_object_get(args, "before"));
+	const char *user = json_string_value(json_object_get(args, "userId"));
+
+	if (user != NULL && before > 0)
+		cf_chat_each_of_user(user, revoked_one, &before);
 }

@@ -4,6 +4,7 @@
  * others answers as a missing one) and who may read or write it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,6 @@
 #include "app/ops.h"
 #include "fanout/room.h"
 
-#define CF_NAME_MAX		100
-#define CF_DESC_MAX		1000
 #define CF_LIMIT_DEFAULT	50
 
 /* ----------------------------------------------------------- channels */
@@ -94,6 +93,11 @@ visible_channel(struct cf_event_ctx *ctx, int64_t id, int join)
 
 	if ((rc = channel_known(ctx, id, &ch)) == -1)
 		return (NULL);
+	if (join && json_object_get(ch, "archivedAt") != NULL) {
+		json_decref(ch);
+		cf_chat_fail_store(ctx, -EROFS, "Channel");
+		return (NULL);
+	}
 	if (rc == 0 && join &&
 	    cf_store_member_add(cf_db(), id, c->user_id,
 	    (int64_t)cf_wall_ms()) != 0) {
@@ -219,61 +223,39 @@ void
 cf_ev_channel_updated(struct cf_event_ctx *ctx)
 {
 	struct cf_chat *c = cf_chat_of(ctx->s);
-	const json_t *ch_in = ctx->v[CF_V_UPD_CHANGES].j, *v;
+	struct cf_op_actor who = { c->user_id, c->name };
+	const json_t *changes = ctx->v[CF_V_UPD_CHANGES].j;
 	int64_t id = ctx->v[CF_V_UPD_CHANNEL].i;
-	const char *key, *s;
-	json_t *ch = NULL, *changes;
-	char room[48], at[32];
+	const char *bad;
+	char what[48];
+	json_t *ch = NULL;
 	int rc;
 
 	/*
-	 * The members of changes, each checked as it comes, any other an
-	 * error: a shape a field list does not state.
+	 * The values first; then manage_channels covers the public
+	 * channels, and a private channel is changed by its members only
+	 * (a non-member, admin or not, must not rename it or make it public
+	 * to join it), and is "not found" to everyone else.
 	 */
-	json_object_foreach((json_t *)ch_in, key, v) {
-		if (strcmp(key, "name") == 0) {
-			if (cf_arg_text(v, CF_NAME_MAX, &s) == -1) {
-				cf_chat_invalid(ctx, "changes.name");
-				return;
-			}
-		} else if (strcmp(key, "description") == 0) {
-			if (cf_arg_opt_str(ch_in, "description",
-			    CF_DESC_MAX, &s) == -1) {
-				cf_chat_invalid(ctx, "changes.description");
-				return;
-			}
-		} else if (strcmp(key, "isPrivate") == 0) {
-			if (!json_is_boolean(v)) {
-				cf_chat_invalid(ctx, "changes.isPrivate");
-				return;
-			}
-		} else {
+	if ((rc = cf_op_channel_changes_check(changes, &bad)) == 0 &&
+	    channel_known(ctx, id, NULL) == -1)
+		return;
+	if (rc == 0)
+		rc = cf_op_channel_update(&who, id, changes, &ch, &bad);
+	if (rc == -EINVAL && bad != NULL) {
+		if (strcmp(bad, "*") == 0)
 			cf_chat_invalid(ctx, "changes may hold name, "
 			    "description, isPrivate");
-			return;
+		else {
+			snprintf(what, sizeof(what), "changes.%s", bad);
+			cf_chat_invalid(ctx, what);
 		}
-	}
-	/*
-	 * manage_channels covers the public channels; a private channel is
-	 * changed by its members only (a non-member, admin or not, must not
-	 * rename it or make it public to join it), and is "not found" to
-	 * everyone else.
-	 */
-	if (channel_known(ctx, id, NULL) == -1)
 		return;
-	rc = cf_store_channel_update(cf_db(), id, ch_in, c->user_id,
-	    (int64_t)cf_wall_ms(), &ch);
+	}
 	if (rc != 0) {
 		cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}
-	changes = json_deep_copy(ch_in);
-	cf_chat_channel_room(room, sizeof(room), id);
-	cf_chat_now_iso(at, sizeof(at));
-	cf_room_emit(room, NULL, "channel_updated",
-	    json_pack("{s:I,s:o,s:o,s:s,s:s}", "channelId", (json_int_t)id,
-	    "changes", changes, "updatedBy", cf_chat_user_json(c),
-	    "updaterName", c->name, "updatedAt", at));
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
 }
 
@@ -294,4 +276,33 @@ cf_channel_leave(struct cf_sess *s, int64_t channel, const char *reason)
 	cf_chat_channel_room(room, sizeof(room), channel);
 	cf_room_leave(cf_w, s, room);
 	cf_presence_channel(s, channel, -1, reason);
+}
+
+struct removed {
+	int64_t		 channel;
+	const json_t	*by;
+};
+
+static void
+removed_one(struct cf_sess *s, void *arg)
+{
+	const struct removed *r = arg;
+
+	cf_channel_leave(s, r->channel, "removed");
+	cf_chat_emit(s, "channel:removed", json_pack("{s:I,s:O}", "channelId",
+	    (json_int_t)r->channel, "removedBy", r->by));
+}
+
+void
+cf_channel_removed(const json_t *args)
+{
+	struct removed r;
+	const char *user;
+
+	r.channel = json_integer_value(json_object_get(args, "channelId"));
+	r.by = json_object_get(args, "removedBy");
+	user = json_string_value(json_object_get(args, "userId"));
+	if (r.channel <= 0 || user == NULL || r.by == NULL)
+		return;
+	cf_chat_each_of_user(user, removed_one, &r);
 }

@@ -121,6 +121,10 @@ cf_chat_fail_store(struct cf_event_ctx *ctx, int rc, const char *what)
 		snprintf(msg, sizeof(msg), "%s already exists", what);
 		cf_chat_fail(ctx, "conflict", msg);
 		break;
+	case -EROFS:
+		snprintf(msg, sizeof(msg), "%s is archived", what);
+		cf_chat_fail(ctx, "forbidden", msg);
+		break;
 	case -EINVAL:
 		cf_chat_fail(ctx, "invalid_payload", "Invalid value");
 		break;
@@ -196,4 +200,28 @@ cf_chat_timer_update(struct cf_sess *s)
 	}
 	s->app_deadline = next;
 	cf_sess_timer_update(s);
+}
+
+void
+cf_chat_each_of_user(const char *user_id,
+    void (*fn)(struct cf_sess *s, void *arg), void *arg)
+{
+	const struct cf_room *r;
+	char room[96], (*sids)[24];
+	struct cf_sess *s;
+	uint32_t i, n;
+
+	snprintf(room, sizeof(room), "user:%s", user_id);
+	if ((r = cf_room_find(cf_w, room)) == NULL || r->n == 0)
+		return;
+	n = r->n;
+	if ((sids = calloc(n, sizeof(*sids))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		cf_strlcpy(sids[i], r->members[i]->sid, sizeof(sids[i]));
+	for (i = 0; i < n; i++)
+		if ((s = cf_sess_find(cf_w, sids[i])) != NULL &&
+		    cf_chat_authed(s))
+			fn(s, arg);
+	free(sids);
 }

@@ -35,6 +35,7 @@ struct cf_chat {
 	int		 perms_from_role; /* no permissions claim: look the
 					    role up at each check */
 	int64_t		 exp;		/* token expiry, seconds; 0: none */
+	int64_t		 iat;		/* token issue time, seconds; 0: none */
 	uint64_t	 auth_deadline;	/* ms; unauthenticated until then */
 	int64_t		*channels;	/* joined by this socket */
 	uint32_t	 nchannels;
@@ -79,6 +80,13 @@ void	 cf_chat_channel_room(char *buf, size_t len, int64_t id);
 int	 cf_chat_joined(const struct cf_chat *c, int64_t id);
 /* The socket's user id as the spec writes it (the caller owns it). */
 json_t	*cf_chat_user_json(const struct cf_chat *c);
+/*
+ * fn(s, arg) for each of this worker's authenticated sockets of user_id.
+ * The sockets are listed first and found again one by one, so fn may
+ * disconnect s (or others).
+ */
+void	 cf_chat_each_of_user(const char *user_id,
+	    void (*fn)(struct cf_sess *s, void *arg), void *arg);
 /* Arm the session's timer for the next deadline (auth, expiry, typing). */
 void	 cf_chat_timer_update(struct cf_sess *s);
 

@@ -146,6 +146,12 @@ int	 cf_auth_init(struct cf_worker *w);
 void	 cf_auth_free(struct cf_worker *w);
 /* auth.c: verify token and authenticate the socket; 0, or -1 (told). */
 int	 cf_auth_verify(struct cf_event_ctx *ctx, const char *token);
+/*
+ * CF_OP_REVOKED {userId, before} (ops.h) on this worker: the user's
+ * sockets authenticated with a token issued before `before` (ms) get
+ * auth:error "Token revoked" and are disconnected.
+ */
+void	 cf_auth_revoked(const json_t *args);
 
 /* channels.c */
 /* Leave a channel this socket joined (no-op otherwise), with reason. */
@@ -153,6 +159,12 @@ void	 cf_channel_leave(struct cf_sess *s, int64_t channel,
 	    const char *reason);
 /* 0 when the socket may read/write channel id, else -1 (told). */
 int	 cf_channel_need_member(struct cf_event_ctx *ctx, int64_t id);
+/*
+ * CF_OP_MEMBER_REMOVED {channelId, userId, removedBy} (ops.h) on this
+ * worker: the user's sockets leave the channel and get channel:removed
+ * {channelId, removedBy}.
+ */
+void	 cf_channel_removed(const json_t *args);
 
 /* activity.c: clear a typing state; with notify, tell the channel. */
 void	 cf_activity_typing_clear(struct cf_sess *s, int64_t channel,

@@ -3,12 +3,15 @@
  * socket (ops.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db/db.h"
 #include "db/store.h"
 #include "util.h"
 #include "app/args.h"
+#include "app/batch.h"
 #include "app/chat.h"
 #include "app/ops.h"
 #include "fanout/room.h"
@@ -20,6 +23,34 @@
 #define CF_USER_ID_MAX		64
 
 static const char *const priorities[] = { "high", "normal", "low", NULL };
+
+const char *const cf_op_message_types[] = {
+	"text", "file", "image", "gif", "ticket_link", NULL
+};
+
+/*
+ * updatedBy of an event: a user's id as the spec writes it, or the
+ * operator's name (the control socket's "System", an API key's name).
+ */
+static json_t *
+actor_json(const struct cf_op_actor *who)
+{
+	if (strcmp(who->user_id, "0") == 0)
+		return (json_string(who->name));
+	return (cf_store_user_id_json(who->user_id));
+}
+
+/* channel:added {channel, addedBy} to every socket of user_id. */
+static void
+tell_added(const struct cf_op_actor *who, const char *user_id,
+    const json_t *ch)
+{
+	char room[96];
+
+	snprintf(room, sizeof(room), "user:%s", user_id);
+	cf_room_emit(room, NULL, "channel:added", json_pack("{s:O,s:o}",
+	    "channel", ch, "addedBy", actor_json(who)));
+}
 
 int
 cf_op_channel_create(const struct cf_op_actor *who,
@@ -72,6 +103,10 @@ cf_op_channel_create(const struct cf_op_actor *who,
 	}
 	rc = cf_store_channel_create(cf_db(), name, desc, priv, who->user_id,
 	    ids, n, (int64_t)cf_wall_ms(), ch);
+	/* The members' live sockets learn of it, on every worker and host. */
+	for (i = 0; rc == 0 && i < n; i++)
+		if (strcmp(ids[i], who->user_id) != 0)
+			tell_added(who, ids[i], *ch);
 	free(ids);
 	free(idbuf);
 	return (rc);
@@ -105,5 +140,282 @@ cf_op_broadcast(const struct cf_op_actor *who, const json_t *message,
 	    json_pack("{s:s,s:s,s:s,s:s,s:I}", "message", text, "priority",
 	    prio, "from", who->name, "broadcastAt", at, "broadcastId",
 	    (json_int_t)*bid));
+	return (0);
+}
+
+/* channel_updated {channelId, changes (stolen), updatedBy, ...} to the room. */
+static void
+emit_updated(const struct cf_op_actor *who, int64_t id, json_t *changes)
+{
+	char room[48], at[32];
+
+	cf_chat_channel_room(room, sizeof(room), id);
+	cf_chat_now_iso(at, sizeof(at));
+	cf_room_emit(room, NULL, "channel_updated",
+	    json_pack("{s:I,s:o,s:o,s:s,s:s}", "channelId", (json_int_t)id,
+	    "changes", changes, "updatedBy", actor_json(who),
+	    "updaterName", who->name, "updatedAt", at));
+}
+
+int
+cf_op_channel_changes_check(const json_t *changes, const char **bad)
+{
+	const char *key, *str;
+	const json_t *v;
+
+	*bad = NULL;
+	json_object_foreach((json_t *)changes, key, v) {
+		if (strcmp(key, "name") == 0) {
+			if (cf_arg_text(v, CF_NAME_MAX, &str) == -1) {
+				*bad = "name";
+				return (-EINVAL);
+			}
+		} else if (strcmp(key, "description") == 0) {
+			if (cf_arg_opt_str(changes, "description", CF_DESC_MAX,
+			    &str) == -1) {
+				*bad = "description";
+				return (-EINVAL);
+			}
+		} else if (strcmp(key, "isPrivate") == 0) {
+			if (!json_is_boolean(v)) {
+				*bad = "isPrivate";
+				return (-EINVAL);
+			}
+		} else {
+			*bad = "*";
+			return (-EINVAL);
+		}
+	}
+	return (0);
+}
+
+int
+cf_op_channel_update(const struct cf_op_actor *who, int64_t id,
+    const json_t *changes, json_t **ch, const char **bad)
+{
+	int rc;
+
+	*ch = NULL;
+	if ((rc = cf_op_channel_changes_check(changes, bad)) != 0)
+		return (rc);
+	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0)
+		return (rc);
+	if ((rc = cf_store_channel_update(cf_db(), id, changes, who->user_id,
+	    (int64_t)cf_wall_ms(), ch)) != 0)
+		return (rc);
+	emit_updated(who, id, json_deep_copy(changes));
+	return (0);
+}
+
+int
+cf_op_channel_archive(const struct cf_op_actor *who, int64_t id,
+    json_t **ch)
+{
+	int rc, was;
+
+	if ((rc = cf_store_channel_archive(cf_db(), id, (int64_t)cf_wall_ms(),
+	    ch, &was)) != 0)
+		return (rc);
+	if (!was)
+		emit_updated(who, id, json_pack("{s:b}", "archived", 1));
+	return (0);
+}
+
+int
+cf_op_member_add(const struct cf_op_actor *who, int64_t id,
+    const char *user_id, int *added)
+{
+	json_t *ch = NULL;
+	int rc;
+
+	*added = 0;
+	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0)
+		return (rc);
+	if ((rc = cf_store_is_member(cf_db(), id, user_id)) < 0)
+		return (rc);
+	if (rc == 1)
+		return (0);
+	if ((rc = cf_store_member_add(cf_db(), id, user_id,
+	    (int64_t)cf_wall_ms())) != 0 ||
+	    (rc = cf_store_channel_get(cf_db(), id, &ch)) != 0)
+		return (rc);
+	*added = 1;
+	tell_added(who, user_id, ch);
+	json_decref(ch);
+	return (0);
+}
+
+int
+cf_op_member_remove(const struct cf_op_actor *who, int64_t id,
+    const char *user_id, int *removed)
+{
+	int rc;
+
+	if ((rc = cf_store_member_remove(cf_db(), id, user_id, removed)) != 0)
+		return (rc);
+	/* Every worker's sockets of the user leave the room (app.c). */
+	if (*removed)
+		(void)cf_room_server_emit(cf_w, CF_OP_MEMBER_REMOVED,
+		    json_pack("{s:I,s:s,s:o}", "channelId", (json_int_t)id,
+		    "userId", user_id, "removedBy", actor_json(who)));
+	return (0);
+}
+
+int
+cf_op_message_send(const struct cf_op_actor *who, int64_t id,
+    const char *text, const char *type, int64_t reply, const char *cmid,
+    struct cf_event_ctx *ctx, json_t **msg, int *dup)
+{
+	char room[48];
+	int rc, tries;
+
+	*msg = NULL;
+	*dup = 0;
+	cf_chat_channel_room(room, sizeof(room), id);
+	if (ctx == NULL) {
+		/* Committed before the answer: outside any group commit. */
+		(void)cf_batch_flush();
+		if ((rc = cf_store_message_insert(cf_db(), id, who->user_id,
+		    who->name, text, type, reply, cmid, (int64_t)cf_wall_ms(),
+		    msg, dup)) != 0)
+			return (rc);
+		if (!*dup)
+			cf_room_emit(room, NULL, "chat:new_message",
+			    json_incref(*msg));
+		return (0);
+	}
+	/*
+	 * Group commit (batch.h): the replies wait for the batch's COMMIT.
+	 * -EAGAIN: another host's transaction holds the channel; commit ours
+	 * (and its locks) first, then a new batch may wait for it.
+	 */
+	for (tries = 0;; tries++) {
+		if ((rc = cf_batch_begin()) == 0)
+			rc = cf_store_message_insert(cf_db(), id, who->user_id,
+			    who->name, text, type, reply, cmid,
+			    (int64_t)cf_wall_ms(), msg, dup);
+		if (rc != -EAGAIN || tries == 1)
+			break;
+		(void)cf_batch_flush();
+	}
+	if (rc != 0)
+		return (rc);
+	cf_batch_reply(ctx, cf_chat_ok_args(json_pack("{s:O}", "message",
+	    *msg)), room, "chat:new_message", *dup ? NULL : json_incref(*msg));
+	return (0);
+}
+
+int
+cf_op_user_disconnect(const char *user_id)
+{
+	char room[96];
+
+	snprintf(room, sizeof(room), "user:%s", user_id);
+	return (cf_room_disconnect(cf_w, room, 0) == -1 ? -EIO : 0);
+}
+
+int
+cf_op_user_revoke(const char *user_id, int64_t before_ms)
+{
+	int rc;
+
+	if ((rc = cf_store_revoke(cf_db(), user_id, before_ms)) != 0)
+		return (rc);
+	(void)cf_room_server_emit(cf_w, CF_OP_REVOKED, json_pack("{s:s,s:I}",
+	    "userId", user_id, "before", (json_int_t)before_ms));
+	return (0);
+}
+
+/*
+ * The names a custom event may not take: the spec's and confabd's
+ * server-to-client events, Socket.IO's reserved ones, and the prefixes of
+ * present and future protocol events.  The client-to-server names come
+ * from the event table (cf_app->event_name).
+ */
+static const char *const reserved_events[] = {
+	"authenticated", "auth:error", "chat:new_message", "chat:error",
+	"chat:user_typing", "message_read_receipt", "user_joined",
+	"user_left", "presence_updated", "presence:update", "presence:error",
+	"channel_updated", "system_broadcast_received", "broadcast:error",
+	"file_upload_notification", "call:incoming", "call:accepted",
+	"call:rejected", "call:ended", "call:ice_candidate", "call:error",
+	"connect", "connect_error", "disconnect", "disconnecting",
+	"newListener", "removeListener", NULL
+};
+static const char *const reserved_prefixes[] = {
+	"chat:", "call:", "channel:", "presence:", "auth:", "broadcast:",
+	"dm:", "confab:", NULL
+};
+
+static int
+event_reserved(const char *name)
+{
+	const char *t;
+	size_t i;
+
+	for (i = 0; reserved_events[i] != NULL; i++)
+		if (strcmp(name, reserved_events[i]) == 0)
+			return (1);
+	for (i = 0; reserved_prefixes[i] != NULL; i++)
+		if (strncmp(name, reserved_prefixes[i],
+		    strlen(reserved_prefixes[i])) == 0)
+			return (1);
+	for (i = 0; cf_app->event_name != NULL &&
+	    (t = cf_app->event_name((unsigned)i)) != NULL; i++)
+		if (strcmp(name, t) == 0)
+			return (1);
+	return (0);
+}
+
+/* A room an emit may name: user:<id>, channel:<id>, authenticated. */
+static int
+emit_room_ok(const char *room)
+{
+	const char *id;
+
+	if (strcmp(room, "authenticated") == 0)
+		return (1);
+	if (strncmp(room, "user:", 5) == 0)
+		id = room + 5;
+	else if (strncmp(room, "channel:", 8) == 0) {
+		id = room + 8;
+		if (strspn(id, "0123456789") != strlen(id) || id[0] == '0')
+			return (0);
+	} else
+		return (0);
+	return (id[0] != '\0' && strlen(id) < CF_USER_ID_MAX);
+}
+
+int
+cf_op_emit(const json_t *room, const json_t *event, const json_t *args,
+    const char **bad)
+{
+	const char *r, *e;
+	json_t *a, *v;
+	size_t i;
+
+	*bad = NULL;
+	if (cf_arg_str(room, 1, 100, &r) == -1 || !emit_room_ok(r)) {
+		*bad = "room";
+		return (-EINVAL);
+	}
+	if (cf_arg_str(event, 1, 100, &e) == -1 || event_reserved(e)) {
+		*bad = "event";
+		return (-EINVAL);
+	}
+	if (args != NULL && !json_is_null(args) &&
+	    (!json_is_array(args) || json_array_size(args) > 16)) {
+		*bad = "args";
+		return (-EINVAL);
+	}
+	if ((a = json_pack("[s]", e)) == NULL)
+		return (-ENOMEM);
+	json_array_foreach((json_t *)args, i, v)
+		json_array_append(a, v);
+	if (cf_room_broadcast(cf_w, &r, 1, NULL, a, NULL, 0) == -1) {
+		json_decref(a);
+		return (-EIO);
+	}
+	json_decref(a);
 	return (0);
 }

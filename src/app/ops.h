@@ -12,6 +12,17 @@
 
 #include <jansson.h>
 
+struct cf_event_ctx;
+
+/* The serverSideEmit by which every worker hears of a removed member. */
+#define CF_OP_MEMBER_REMOVED	"confab:member_removed"
+/* ... and of a user's tokens revoked. */
+#define CF_OP_REVOKED		"confab:revoked"
+
+/* A message's messageType (NULL-terminated) and its clientMsgId's bound. */
+extern const char *const cf_op_message_types[];
+#define CF_CLIENT_MSG_ID_MAX	128
+
 /* Who acts: a user, or the operator ("0", "System"). */
 struct cf_op_actor {
 	const char	*user_id;
@@ -27,7 +38,8 @@ struct cf_op_channel {
 };
 
 /*
- * Create a channel: 0 with *ch (the caller owns it); -EINVAL with *bad
+ * Create a channel; the members' sockets (but the creator's) get
+ * channel:added {channel, addedBy} on every worker and host.  0 with *ch (the caller owns it); -EINVAL with *bad
  * naming the value at fault ("name", "description", "isPrivate",
  * "memberIds"); else the store's negative errno (*bad NULL).
  */
@@ -41,5 +53,72 @@ int	 cf_op_channel_create(const struct cf_op_actor *who,
  */
 int	 cf_op_broadcast(const struct cf_op_actor *who, const json_t *message,
 	    const json_t *priority, int64_t *bid, const char **bad);
+
+/*
+ * The values of a channel update, checked as cf_op_channel_update does:
+ * 0, or -EINVAL with *bad as there.
+ */
+int	 cf_op_channel_changes_check(const json_t *changes, const char **bad);
+/*
+ * Update a channel: changes (name 1..100 characters, description <= 1000
+ * or null, isPrivate) are checked, stored with the audit row, and
+ * channel_updated goes to the channel's room.  -EINVAL with *bad the key
+ * at fault ("*": a member that is none of them); -EROFS archived; else
+ * the store's error.  *ch: the channel as it now is.
+ */
+int	 cf_op_channel_update(const struct cf_op_actor *who, int64_t id,
+	    const json_t *changes, json_t **ch, const char **bad);
+/*
+ * Archive a channel (history kept; no new message, join or member) and
+ * tell its room: channel_updated with changes {archived: true}, once.
+ */
+int	 cf_op_channel_archive(const struct cf_op_actor *who, int64_t id,
+	    json_t **ch);
+/*
+ * Add a member; when new (*added), its sockets get channel:added
+ * {channel, addedBy} on every worker and host.  -EROFS archived.
+ */
+int	 cf_op_member_add(const struct cf_op_actor *who, int64_t id,
+	    const char *user_id, int *added);
+/*
+ * Remove a member; when it was one (*removed), its sockets on every
+ * worker and host leave the channel and get channel:removed.
+ */
+int	 cf_op_member_remove(const struct cf_op_actor *who, int64_t id,
+	    const char *user_id, int *removed);
+/*
+ * Store a message by who (user "0": a system message) and send
+ * chat:new_message to the channel's room, unless it is a duplicate of
+ * cmid (*dup; *msg the original).  With ctx (a client's event) the
+ * message joins the loop turn's group commit and ctx's ack is answered
+ * after the COMMIT; without, it is committed before this returns.
+ * type "text" unless given; reply 0 for none.  The caller checked the
+ * values.  0 with *msg (the caller's), or the store's negative errno.
+ */
+int	 cf_op_message_send(const struct cf_op_actor *who, int64_t id,
+	    const char *text, const char *type, int64_t reply,
+	    const char *cmid, struct cf_event_ctx *ctx, json_t **msg,
+	    int *dup);
+
+/*
+ * Every socket of user_id on every worker and host is disconnected (a
+ * server-side disconnect: socket.io-client does not reconnect by itself).
+ */
+int	 cf_op_user_disconnect(const char *user_id);
+/*
+ * The user's tokens issued before before_ms (iat, in seconds, times 1000
+ * below it) are refused from now on, on every host and after restarts;
+ * live sockets holding one get auth:error "Token revoked" and are
+ * disconnected.
+ */
+int	 cf_op_user_revoke(const char *user_id, int64_t before_ms);
+/*
+ * [event, ...args] to every socket in room ("user:<id>", "channel:<id>",
+ * "authenticated") on every worker and host.  -EINVAL with *bad: "room"
+ * (another room), "event" (not 1..100 bytes, or a name the spec or
+ * confabd uses), "args" (not an array of at most 16 values).
+ */
+int	 cf_op_emit(const json_t *room, const json_t *event, const json_t *args,
+	    const char **bad);
 
 #endif

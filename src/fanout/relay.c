@@ -71,6 +71,21 @@ observe_lag(struct cf_worker *w, uint64_t sent)
 	__atomic_add_fetch(&st->relay_lag_count, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * 1 when a request (cf_relay_request) was sent by a worker of this host:
+ * it begins {"uid":"<host>/.
+ */
+static int
+own_request(const struct cf_relay *r, const uint8_t *p, size_t len)
+{
+	static const char head[] = "{\"uid\":\"";
+	size_t h = sizeof(head) - 1;
+
+	return (len > h + r->hostlen && memcmp(p, head, h) == 0 &&
+	    memcmp(p + h, r->w->host, r->hostlen) == 0 &&
+	    p[h + r->hostlen] == '/');
+}
+
 static void
 redis_message(void *arg, const char *channel, size_t chlen,
     const uint8_t *payload, size_t len)
@@ -79,7 +94,9 @@ redis_message(void *arg, const char *channel, size_t chlen,
 
 	if (chlen == sizeof(CF_RELAY_REQUEST) - 1 &&
 	    memcmp(channel, CF_RELAY_REQUEST, chlen) == 0) {
-		r->sink->request(r->w, payload, len);
+		/* Our host's own requests came through the inboxes. */
+		if (!own_request(r, payload, len))
+			r->sink->request(r->w, payload, len);
 		return;
 	}
 	if (chlen == sizeof(CF_CLUSTER_CHANNEL) - 1 &&
@@ -176,6 +193,28 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	if (r->sent_n < RELAY_LAG_RING)
 		r->sent_us[(r->sent_head + r->sent_n++) % RELAY_LAG_RING] = t;
 	return (0);
+}
+
+int
+cf_relay_request(struct cf_relay *r, const char *json, size_t len)
+{
+	cf_ipc_send_all(CF_IPC_REQUEST, json, len);
+	if (r->redis == NULL)
+		return (0);
+	if (cf_redis_publish(r->redis, CF_RELAY_REQUEST, (const uint8_t *)json,
+	    len) == -1) {
+		count_error(r->w);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+cf_relay_ipc_request(struct cf_worker *w, const uint8_t *data, size_t len)
+{
+	if (w->relay == NULL)	/* stopping: no sink any more */
+		return;
+	w->relay->sink->request(w, data, len);
 }
 
 size_t

@@ -34,6 +34,18 @@ void		 cf_relay_free(struct cf_relay *r);	/* NULL-safe */
 int		 cf_relay_publish(struct cf_relay *r, const char *room,
 		    const uint8_t *frame, size_t len);
 /*
+ * Send a socket.io adapter request (JSON bytes, an object whose first
+ * member is "uid": this worker's uid, so that other hosts' workers can
+ * tell it from theirs) to every other worker of this host and, with
+ * redis, to the other hosts.  The caller applies it to its own sockets.
+ * 0, or -1 when Redis refused it (the local workers have it).
+ */
+int		 cf_relay_request(struct cf_relay *r, const char *json,
+		    size_t len);
+/* CF_IPC_REQUEST from another worker: the request, for the sink. */
+void		 cf_relay_ipc_request(struct cf_worker *w, const uint8_t *data,
+		    size_t len);
+/*
  * Frames Redis has not taken yet while it is reachable (a stopping worker
  * waits for them); 0 without redis or while Redis is down.
  */

@@ -44,6 +44,12 @@ room_drop_if_empty(struct cf_worker *w, struct cf_room *r)
 	free(r);
 }
 
+const struct cf_room *
+cf_room_find(struct cf_worker *w, const char *name)
+{
+	return (room_get(w, name, 0));
+}
+
 int
 cf_room_has(const struct cf_sess *s, const char *name)
 {
@@ -296,6 +302,7 @@ cf_room_emit_local(const char *room, const struct cf_sess *except,
 #define REQ_REMOTE_JOIN		2
 #define REQ_REMOTE_LEAVE	3
 #define REQ_REMOTE_DISCONNECT	4
+#define REQ_SERVER_SIDE_EMIT	6
 
 /* 1 when s is selected by opts {rooms, except} of an adapter request. */
 static int
@@ -338,6 +345,14 @@ room_request(struct cf_worker *w, const uint8_t *p, size_t len)
 	    (req = json_loadb((const char *)p, len, 0, NULL)) == NULL)
 		return;
 	type = (int)json_integer_value(json_object_get(req, "type"));
+	if (type == REQ_SERVER_SIDE_EMIT) {
+		v = json_object_get(req, "data");
+		if (w->server_emit != NULL && json_is_array(v) &&
+		    json_is_string(json_array_get(v, 0)))
+			w->server_emit(w, json_string_value(json_array_get(v,
+			    0)), json_array_get(v, 1));
+		goto done;
+	}
 	if (type != REQ_REMOTE_JOIN && type != REQ_REMOTE_LEAVE &&
 	    type != REQ_REMOTE_DISCONNECT)
 		goto done;
@@ -371,6 +386,60 @@ room_request(struct cf_worker *w, const uint8_t *p, size_t len)
  done:
 	free(sel);
 	json_decref(req);
+}
+
+/*
+ * Send req (stolen) to every worker and host, with this worker's uid as
+ * its first member, and apply it here.
+ */
+static int
+request_all(struct cf_worker *w, json_t *req)
+{
+	json_t *o;
+	char *text;
+	int rc = -1;
+
+	if (req == NULL)
+		return (-1);
+	if ((o = json_pack("{s:s}", "uid", w->uid)) == NULL ||
+	    json_object_update(o, req) == -1 ||
+	    (text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		json_decref(o);
+		json_decref(req);
+		return (-1);
+	}
+	if (w->relay != NULL)
+		rc = cf_relay_request(w->relay, text, strlen(text));
+	room_request(w, (const uint8_t *)text, strlen(text));
+	free(text);
+	json_decref(o);
+	json_decref(req);
+	return (rc);
+}
+
+int
+cf_room_disconnect(struct cf_worker *w, const char *room, int close)
+{
+	return (request_all(w, json_pack("{s:i,s:{s:[s],s:[]},s:b}", "type",
+	    REQ_REMOTE_DISCONNECT, "opts", "rooms", room, "except", "close",
+	    close)));
+}
+
+int
+cf_room_server_emit(struct cf_worker *w, const char *event, json_t *args)
+{
+	if (args == NULL)
+		return (-1);
+	return (request_all(w, json_pack("{s:i,s:[s,o]}", "type",
+	    REQ_SERVER_SIDE_EMIT, "data", event, args)));
+}
+
+void
+cf_room_on_server_emit(struct cf_worker *w,
+    void (*fn)(struct cf_worker *w, const char *event, const json_t *args))
+{
+	w->server_emit = fn;
 }
 
 /* What the relay delivers (relay.h): broadcasts and adapter requests. */

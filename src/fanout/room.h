@@ -29,6 +29,8 @@ struct cf_room {
 int	 cf_room_join(struct cf_worker *w, struct cf_sess *s, const char *name);
 void	 cf_room_leave(struct cf_worker *w, struct cf_sess *s, const char *name);
 void	 cf_room_leave_all(struct cf_worker *w, struct cf_sess *s);
+/* This worker's room of that name, or NULL when none of its sockets is in it. */
+const struct cf_room *cf_room_find(struct cf_worker *w, const char *name);
 /* 1 when s is in the room. */
 int	 cf_room_has(const struct cf_sess *s, const char *name);
 
@@ -62,6 +64,26 @@ void	 cf_room_emit_local(const char *room, const struct cf_sess *except,
  * user=...".  The caller checked the level.
  */
 void	 cf_room_log_out(const char *to, const json_t *args);
+
+/*
+ * Requests of the socket.io adapter protocol, sent to every worker and
+ * host and applied here too.  disconnect: every socket in room is
+ * disconnected (close: its transport closed as well).  server_emit:
+ * [event, args] for the application of every worker (serverSideEmit);
+ * args is stolen.  0, or -1 when it could not be sent everywhere (the
+ * workers of this host have it unless memory ran out).
+ */
+int	 cf_room_disconnect(struct cf_worker *w, const char *room, int close);
+int	 cf_room_server_emit(struct cf_worker *w, const char *event,
+	    json_t *args);
+/*
+ * Where a serverSideEmit arrives, from this host or another (also from a
+ * backend's @socket.io/redis-emitter): fn(w, event, args), args
+ * borrowed.  Requests arriving while none is set are dropped.
+ */
+void	 cf_room_on_server_emit(struct cf_worker *w,
+	    void (*fn)(struct cf_worker *w, const char *event,
+	    const json_t *args));
 
 /*
  * For cf_relay_new: what arrives over the relay -- a broadcast, delivered

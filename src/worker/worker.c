@@ -35,6 +35,7 @@
 #include "user.h"
 #include "util.h"
 #include "app/admin.h"
+#include "app/api.h"
 #include "app/batch.h"
 #include "app/app.h"
 #include "app/handlers.h"
@@ -329,6 +330,14 @@ on_ipc_ctl(unsigned src, const uint8_t *data, size_t len, int fd)
 }
 
 static void
+on_ipc_request(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)src;
+	(void)fd;
+	cf_relay_ipc_request(&worker, data, len);
+}
+
+static void
 on_sock_left(struct cf_sess *s)
 {
 	cf_room_leave_all(&worker, s);
@@ -345,8 +354,10 @@ wire(void)
 	cf_ipc_on(CF_IPC_FWD_RESP, on_ipc_fwd_resp);
 	cf_ipc_on(CF_IPC_GONE, on_ipc_gone);
 	cf_ipc_on(CF_IPC_CTL, on_ipc_ctl);
+	cf_ipc_on(CF_IPC_REQUEST, on_ipc_request);
 	cf_sock_on_left(on_sock_left);
 	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
+	cf_room_on_server_emit(&worker, cf_app_server_emit);
 }
 
 /*
@@ -360,7 +371,7 @@ state_init(struct cf_worker *w)
 	    cf_cluster_init(w) == -1 || cf_batch_init(w) == -1 ||
 	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
 	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1 ||
-	    cf_auth_init(w) == -1)
+	    cf_auth_init(w) == -1 || cf_api_init(w) == -1)
 		return (-1);
 	return (0);
 }
@@ -375,6 +386,7 @@ state_free(struct cf_worker *w)
 	cf_admin_free(w);
 	cf_presence_free(w);
 	cf_auth_free(w);
+	cf_api_free(w);
 	cf_event_free(w);
 	cf_call_free(w);
 	cf_batch_free(w);

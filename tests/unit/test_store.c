@@ -501,14 +501,14 @@ test_migration(void **state)
 	struct fx *fx = *state;
 	static const char *const tables[] = { "meta", "users", "channels",
 	    "channel_members", "messages", "message_files", "presence",
-	    "broadcasts", "channel_updates", "calls" };
+	    "broadcasts", "channel_updates", "calls", "revocations" };
 	char sql[256], p[160];
 	struct cf_db *raw;
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 3);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 3);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 4);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 4);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -523,13 +523,13 @@ test_migration(void **state)
 	assert_int_equal(q64(fx->db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(mkchan(fx->db, "keep", 0, "1", NULL, 0), 1);
 
-	/* Reopen: still 3, data kept, nothing re-run. */
+	/* Reopen: still the current version, data kept, nothing re-run. */
 	cf_db_close(fx->db);
 	assert_non_null(fx->db = cf_db_open(fx->path));
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channels"), 1);
 
-	/* A version-1 database is brought to 3, its meta row kept. */
+	/* A version-1 database is brought to the current version, its meta row kept. */
 	snprintf(p, sizeof(p), "%s/v1.db", fx->dir);
 	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(lite, "CREATE TABLE meta (key TEXT"
@@ -538,7 +538,7 @@ test_migration(void **state)
 	    NULL), SQLITE_OK);
 	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
-	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(raw, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM meta WHERE value ="
 	    " 'then'"), 1);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM messages"), 0);
@@ -2344,7 +2344,11 @@ test_call_live(void **state)
 	assert_int_equal(cf_store_call_live(NULL, record_call, &s), -EINVAL);
 }
 
-/* A version-2 database with calls is brought to 3, its rows kept. */
+/*
+ * A version-2 database with calls and a channel is brought to 4, its rows
+ * kept: the calls get their socket columns (3), the channel is not
+ * archived (4).
+ */
 static void
 test_call_migration(void **state)
 {
@@ -2370,10 +2374,14 @@ test_call_migration(void **state)
 	    "  200, 1200, 1000), (2, '2', '1', 'video', 'ringing', 300,"
 	    "  NULL, NULL, NULL), (7, '3', '1', 'audio', 'missed', 400, NULL,"
 	    "  400, NULL);"
+	    "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT) STRICT;"
+	    "INSERT INTO channels VALUES (5, 'old');"
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
-	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(raw, "PRAGMA user_version"), 4);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM channels WHERE id = 5"
+	    " AND name = 'old' AND archived_at IS NULL"), 1);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 3);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM calls WHERE"
 	    " caller_sock IS NULL AND callee_sock IS NULL"), 3);
@@ -2403,7 +2411,7 @@ test_call_migration(void **state)
 	cf_db_close(raw);
 	/* Reopening runs nothing again. */
 	assert_non_null(raw = cf_db_open(p));
-	assert_int_equal(q64(raw, "PRAGMA user_version"), 3);
+	assert_int_equal(q64(raw, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 4);
 	cf_db_close(raw);
 	unlink(p);
@@ -2685,13 +2693,13 @@ test_pg_migration(void **state)
 	struct fx *fx = *state;
 	static const char *const tables[] = { "meta", "users", "channels",
 	    "channel_members", "messages", "message_files", "presence",
-	    "broadcasts", "channel_updates", "calls" };
+	    "broadcasts", "channel_updates", "calls", "revocations" };
 	struct cf_db *again;
 	char sql[256];
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 4);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -2714,18 +2722,21 @@ test_pg_migration(void **state)
 
 	/* A second connection (another host) runs nothing again. */
 	assert_non_null(again = cf_db_open(fx->path));
-	assert_int_equal(q64(again, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(again, "SELECT count(*) FROM channels"), 1);
 	cf_db_close(again);
 
-	/* A version-1 database is brought to 3, its meta row kept. */
+	/*
+	 * A version-1 database is brought to the current version, its meta
+	 * row kept.
+	 */
 	xexec(fx->db, "DROP TABLE message_files, channel_members,"
 	    " channel_updates, messages, channels, presence, users,"
-	    " broadcasts, calls");
+	    " broadcasts, calls, revocations");
 	xexec(fx->db, "UPDATE meta SET value = 'then'");
 	xexec(fx->db, "UPDATE schema_version SET version = 1");
 	assert_non_null(again = cf_db_open(fx->path));
-	assert_int_equal(q64(again, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(again, "SELECT count(*) FROM meta WHERE value ="
 	    " 'then'"), 1);
 	assert_int_equal(q64(again, "SELECT count(*) FROM messages"), 0);
@@ -2734,7 +2745,9 @@ test_pg_migration(void **state)
 	/* A newer database is refused. */
 	xexec(fx->db, "UPDATE schema_version SET version = 99");
 	assert_null(cf_db_open(fx->path));
-	xexec(fx->db, "UPDATE schema_version SET version = 3");
+	snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d",
+	    CF_DB_SCHEMA_VERSION);
+	xexec(fx->db, sql);
 
 	/* A server that is not there. */
 	assert_null(cf_db_open("postgresql:///nosuchdb?host=/nonexistent"));
