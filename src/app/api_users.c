@@ -238,7 +238,8 @@ cf_api_user_revoke(struct cf_api_call *c)
 			return;
 		}
 	}
-	if ((rc = cf_op_user_revoke(user, before)) != 0) {
+	if ((rc = cf_op_user_revoke(user, before)) != 0 ||
+	    (rc = cf_store_revoked_before(cf_db(), user, &before)) != 0) {
 		cf_api_fail_store(c, rc, "User");
 		return;
 	}

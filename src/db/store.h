@@ -69,7 +69,8 @@ int	 cf_store_user_name(struct cf_db *db, const char *user_id, char *buf,
 /*
  * Channels.  A channel as JSON: {id, name, description, isPrivate,
  * createdBy, createdAt}.  Names are unique, case-insensitively.
- * create: the creator and member_ids become members.  -EEXIST for a taken
+ * create: the creator (but the operator, "0") and member_ids become
+ * members.  -EEXIST for a taken
  * name.
  */
 int	 cf_store_channel_create(struct cf_db *db, const char *name,

@@ -40,8 +40,8 @@ channel_load(struct cf_db *db, const char *func, int64_t id, json_t **channel)
 }
 
 /*
- * Create a channel with its creator and member_ids (duplicates ignored) as
- * members, in one transaction.  *channel is a new reference on success,
+ * Create a channel with its creator (but the operator, "0") and member_ids
+ * (duplicates ignored) as members, in one transaction.  *channel is a new reference on success,
  * NULL otherwise.  -EEXIST when the name is taken (case-insensitively).
  */
 int
@@ -74,7 +74,8 @@ cf_store_channel_create(struct cf_db *db, const char *name,
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
 	    "tttdti", name, key, description, is_private ? 1 : 0, created_by,
 	    now_ms);
-	for (i = 0; i <= nmembers && rc == 0; i++)
+	/* The operator ("0": control socket, HTTP API) is no member. */
+	for (i = strcmp(created_by, "0") == 0; i <= nmembers && rc == 0; i++)
 		rc = cf_stmt_run(db, __func__, NULL,
 		    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 		    " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",

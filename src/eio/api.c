@@ -153,7 +153,17 @@ cf_api_begin(struct lws *wsi, struct pss *pss, const char *path)
 		return (-1);
 	pss->kind = K_API;
 	pss->api_method = m;
-	/* A body is read only for POST, or announced (cl > 0). */
+	/*
+	 * A POST without Content-Length (curl -X POST) would have lws wait
+	 * for a body of its default size: it is answered as an empty one at
+	 * once, and the connection closed after, whatever follows on it.
+	 */
+	if (strcmp(m, "POST") == 0 &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		pss->api_close = 1;
+		return (cf_api_body_done(wsi, pss));
+	}
+	/* A body is read for POST, or when announced (cl > 0). */
 	if (strcmp(m, "POST") == 0 || content_length(wsi) > 0)
 		return (0);
 	return (cf_api_body_done(wsi, pss));
@@ -216,7 +226,7 @@ cf_api_body_done(struct lws *wsi, struct pss *pss)
 	struct cf_api_req req;
 	struct cf_api_res res = { 500, NULL };
 	const char *ct = "application/json";
-	int n, rc;
+	int n, rc, close;
 
 	memset(&req, 0, sizeof(req));
 	req.method = pss->api_method;
@@ -240,12 +250,13 @@ cf_api_body_done(struct lws *wsi, struct pss *pss)
 	}
 	req.body = (const char *)pss->rx.data;
 	req.len = pss->rx.len - 1;
+	close = pss->api_close;
 	cf_app->api(&req, &res);
 	cf_api_unbind(pss);
 	if (res.body == NULL)
 		ct = NULL;
 	rc = cf_http_respond(wsi, "", res.status, ct, res.body,
-	    res.body != NULL ? strlen(res.body) : 0, 0);
+	    res.body != NULL ? strlen(res.body) : 0, close);
 	free(res.body);
 	return (rc);
 }
@@ -256,6 +267,7 @@ cf_api_unbind(struct pss *pss)
 	free(pss->api_path);
 	pss->api_path = NULL;
 	pss->api_method = NULL;
+	pss->api_close = 0;
 	cf_buf_free(&pss->rx);
 	pss->kind = K_NONE;
 }

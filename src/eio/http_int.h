@@ -55,6 +55,7 @@ struct pss {
 	struct cf_buf	 rx;
 	char		*api_path;	/* K_API: owned */
 	const char	*api_method;	/* K_API: static */
+	uint8_t		 api_close;	/* K_API: close after the answer */
 };
 
 /* Engine.IO error codes of an HTTP answer (cf_http_respond_error). */

@@ -47,7 +47,7 @@ master_default_channel(struct cf_db *db, const struct cf_conf *conf)
 
 	if (conf->default_channel[0] == '\0')
 		return (0);
-	if (cf_store_default_channel(db, conf->default_channel, cf_now_ms(),
+	if (cf_store_default_channel(db, conf->default_channel, cf_wall_ms(),
 	    &id) != 0) {
 		cf_log_warnx("database: cannot create the default channel %s",
 		    conf->default_channel);
