@@ -39,7 +39,8 @@ usage(void)
 	    "[-u creator]\n"
 	    "  broadcast MESSAGE [high|normal|low]\n"
 	    "  online\n"
-	    "  stats\n");
+	    "  stats\n"
+	    "  api-key NAME    (prints a new api-key line; needs no daemon)\n");
 	exit(2);
 }
 
@@ -310,6 +311,37 @@ request(int argc, char *argv[])
 	return (req);
 }
 
+/*
+ * api-key NAME: print a configuration line with a new random key (32
+ * bytes, base64url: 43 characters) for the HTTP API.  The daemon is not
+ * asked: the line goes into its configuration, then SIGHUP.
+ */
+static int
+api_key(int argc, char *argv[])
+{
+	uint8_t raw[32];
+	char key[64];
+	size_t n;
+
+	if (argc != 2 || argv[1][0] == '\0' || strlen(argv[1]) > 64 ||
+	    strspn(argv[1], "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(argv[1])) {
+		fprintf(stderr, "confabctl: api-key NAME: a name of letters, "
+		    "digits, '_', '.' and '-', at most 64\n");
+		return (2);
+	}
+	if (cf_random_bytes(raw, sizeof(raw)) == -1) {
+		fprintf(stderr, "confabctl: no random bytes\n");
+		return (1);
+	}
+	n = cf_base64url_encode(key, raw, sizeof(raw));
+	key[n] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	printf("api-key %s %s\n", argv[1], key);
+	explicit_bzero(key, sizeof(key));
+	return (0);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -339,6 +371,8 @@ main(int argc, char *argv[])
 	if (argc < 1 || (sock != NULL && conf_path != NULL))
 		usage();
 	cmd = argv[0];
+	if (strcmp(cmd, "api-key") == 0)
+		return (api_key(argc, argv));
 	if ((req = request(argc, argv)) == NULL)
 		return (1);
 	if ((path = socket_path(sock, conf_path)) == NULL) {
