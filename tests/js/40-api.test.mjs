@@ -11,32 +11,14 @@ import { CHAT_CONF, login, auth, openTab, ok, waitFor, mark, assertNone,
     createChannel, send, history, listed, disconnected, got,
     uniq } from './lib/chat.mjs';
 import { mint, nowSec } from './lib/token.mjs';
+import { apiCall } from './lib/api.mjs';
 
 const KEY = 'k'.repeat(20) + '0123456789abcdefghijklmn';
 const KEY2 = 'second-key-0123456789-0123456789-abcd';
 const API_CONF = [`api-key backend ${KEY}`, `api-key other ${KEY2}`];
 
-/* A request to the API of d: {status, body (parsed JSON or null), text}. */
-export async function api(d, method, path, { body, key = KEY, headers = {},
-    raw, port } = {}) {
-	const h = { ...headers };
-	if (key !== null)
-		h.authorization = `Bearer ${key}`;
-	let payload = raw;
-	if (body !== undefined) {
-		payload = JSON.stringify(body);
-		h['content-type'] ??= 'application/json';
-	}
-	const res = await fetch(`http://127.0.0.1:${port ?? d.port}/api/v1${path}`,
-	    { method, headers: h, body: payload });
-	const text = await res.text();
-	let json = null;
-	try {
-		json = JSON.parse(text);
-	} catch {
-		// not JSON: json stays null
-	}
-	return { status: res.status, body: json, text };
+function api(d, method, path, opts = {}) {
+	return apiCall(d, method, path, { key: KEY, ...opts });
 }
 
 /*
