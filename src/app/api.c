@@ -301,6 +301,23 @@ rate_ok(const char *key)
 	return (1);
 }
 
+static void
+api_off(struct cf_api_call *c)
+{
+	cf_api_fail(c, 404, "not_found", "The HTTP API is off: no api-key is "
+	    "configured (confabctl api-key NAME prints one)");
+}
+
+/* 401, logged with the path (a logfmt value) but never the key. */
+static void
+unauthorized(struct cf_api_call *c, const char *path)
+{
+	cf_api_fail(c, 401, "unauthorized",
+	    "Missing or unknown API key (Authorization: Bearer KEY)");
+	cf_log_ev(CF_LOG_INFO, "api", "status=401 method=%s path=%s peer=%s",
+	    c->req->method, path, c->req->peer);
+}
+
 /* ------------------------------------------------------------- router */
 
 /*
@@ -386,6 +403,28 @@ route(struct cf_api_call *c)
 		cf_api_fail(c, 404, "not_found", "No such endpoint");
 }
 
+/*
+ * The head of a request: the API off (404) or no valid key (401) is
+ * answered before any byte of a body is read.
+ */
+int
+cf_api_head(const struct cf_api_req *req, struct cf_api_res *res)
+{
+	struct cf_api_call c;
+	char path[300];
+
+	memset(&c, 0, sizeof(c));
+	c.req = req;
+	c.res = res;
+	if (cf_w->conf->napi_keys == 0)
+		api_off(&c);
+	else if (authenticate(req->authorization) == NULL) {
+		cf_log_value(path, sizeof(path), req->path);
+		unauthorized(&c, path);
+	}
+	return (c.answered);
+}
+
 void
 cf_api_serve(const struct cf_api_req *req, struct cf_api_res *res)
 {
@@ -398,15 +437,11 @@ cf_api_serve(const struct cf_api_req *req, struct cf_api_res *res)
 	c.res = res;
 	cf_log_value(path, sizeof(path), req->path);
 	if (cf_w->conf->napi_keys == 0) {
-		cf_api_fail(&c, 404, "not_found", "The HTTP API is off: no "
-		    "api-key is configured (confabctl api-key NAME prints one)");
+		api_off(&c);
 		return;
 	}
 	if ((c.key = authenticate(req->authorization)) == NULL) {
-		cf_api_fail(&c, 401, "unauthorized",
-		    "Missing or unknown API key (Authorization: Bearer KEY)");
-		cf_log_ev(CF_LOG_INFO, "api", "status=401 method=%s path=%s peer=%s",
-		    req->method, path, req->peer);
+		unauthorized(&c, path);
 		return;
 	}
 	if (!rate_ok(c.key))

@@ -39,7 +39,8 @@ struct cf_api_call {
  */
 int	 cf_api_init(struct cf_worker *w);
 void	 cf_api_free(struct cf_worker *w);
-/* The application's entry (cf_app->api). */
+/* The application's entries (cf_app->api_head, cf_app->api). */
+int	 cf_api_head(const struct cf_api_req *req, struct cf_api_res *res);
 void	 cf_api_serve(const struct cf_api_req *req, struct cf_api_res *res);
 
 /* Answer status with body (stolen; NULL: {}). */

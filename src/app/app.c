@@ -546,4 +546,5 @@ const struct cf_app cf_confabd_app = {
 	.auth_required = 1,
 	.on_auth_timeout = app_auth_timeout,
 	.api = cf_api_serve,
+	.api_head = cf_api_head,
 };

@@ -144,32 +144,6 @@ cf_api_route(struct lws *wsi, const char *path, int *handled)
 }
 
 int
-cf_api_begin(struct lws *wsi, struct pss *pss, const char *path)
-{
-	int body;
-	const char *m = method_of(wsi, &body);
-
-	if ((pss->api_path = strdup(path)) == NULL)
-		return (-1);
-	pss->kind = K_API;
-	pss->api_method = m;
-	/*
-	 * A POST without Content-Length (curl -X POST) would have lws wait
-	 * for a body of its default size: it is answered as an empty one at
-	 * once, and the connection closed after, whatever follows on it.
-	 */
-	if (strcmp(m, "POST") == 0 &&
-	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-		pss->api_close = 1;
-		return (cf_api_body_done(wsi, pss));
-	}
-	/* A body is read for POST, or when announced (cl > 0). */
-	if (strcmp(m, "POST") == 0 || content_length(wsi) > 0)
-		return (0);
-	return (cf_api_body_done(wsi, pss));
-}
-
-int
 cf_api_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 {
 	if (pss->rx.len + len > cf_w->conf->max_payload) {
@@ -218,32 +192,58 @@ peer_of(struct lws *wsi, char *buf, size_t len)
 		cf_strlcpy(buf, "-", len);
 }
 
+/* What a request carries besides its body, copied out of lws. */
+struct head {
+	char		 auth[API_HDR_MAX], ctype[API_HDR_MAX], key[API_HDR_MAX];
+	char		 args[CF_API_MAX_ARGS][512], peer[64];
+};
+
+static void
+read_head(struct lws *wsi, struct pss *pss, struct head *h,
+    struct cf_api_req *req)
+{
+	int n;
+
+	memset(req, 0, sizeof(*req));
+	req->method = pss->api_method;
+	req->path = pss->api_path;
+	for (n = 0; n < CF_API_MAX_ARGS; n++) {
+		if (lws_hdr_copy_fragment(wsi, h->args[n], sizeof(h->args[n]),
+		    WSI_TOKEN_HTTP_URI_ARGS, n) < 0)
+			break;
+		req->args[req->nargs++] = h->args[n];
+	}
+	req->authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, NULL,
+	    h->auth);
+	req->content_type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, NULL,
+	    h->ctype);
+	req->idempotency_key = header(wsi, 0, "idempotency-key:", h->key);
+	peer_of(wsi, h->peer, sizeof(h->peer));
+	req->peer = h->peer;
+}
+
+/* Write the application's answer and finish; the callback's return. */
+static int
+answer(struct lws *wsi, struct cf_api_res *res, int close)
+{
+	int rc;
+
+	rc = cf_http_respond(wsi, "", res->status, res->body != NULL ?
+	    "application/json" : NULL, res->body, res->body != NULL ?
+	    strlen(res->body) : 0, close);
+	free(res->body);
+	return (rc);
+}
+
 int
 cf_api_body_done(struct lws *wsi, struct pss *pss)
 {
-	char auth[API_HDR_MAX], ctype[API_HDR_MAX], key[API_HDR_MAX];
-	char args[CF_API_MAX_ARGS][512], peer[64];
+	struct head h;
 	struct cf_api_req req;
 	struct cf_api_res res = { 500, NULL };
-	const char *ct = "application/json";
-	int n, rc, close;
+	int close;
 
-	memset(&req, 0, sizeof(req));
-	req.method = pss->api_method;
-	req.path = pss->api_path;
-	for (n = 0; n < CF_API_MAX_ARGS; n++) {
-		if (lws_hdr_copy_fragment(wsi, args[n], sizeof(args[n]),
-		    WSI_TOKEN_HTTP_URI_ARGS, n) < 0)
-			break;
-		req.args[req.nargs++] = args[n];
-	}
-	req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, NULL,
-	    auth);
-	req.content_type = header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, NULL,
-	    ctype);
-	req.idempotency_key = header(wsi, 0, "idempotency-key:", key);
-	peer_of(wsi, peer, sizeof(peer));
-	req.peer = peer;
+	read_head(wsi, pss, &h, &req);
 	if (cf_buf_appendc(&pss->rx, '\0') == -1) {
 		cf_api_unbind(pss);
 		return (-1);
@@ -253,12 +253,44 @@ cf_api_body_done(struct lws *wsi, struct pss *pss)
 	close = pss->api_close;
 	cf_app->api(&req, &res);
 	cf_api_unbind(pss);
-	if (res.body == NULL)
-		ct = NULL;
-	rc = cf_http_respond(wsi, "", res.status, ct, res.body,
-	    res.body != NULL ? strlen(res.body) : 0, close);
-	free(res.body);
-	return (rc);
+	return (answer(wsi, &res, close));
+}
+
+int
+cf_api_begin(struct lws *wsi, struct pss *pss, const char *path)
+{
+	struct head h;
+	struct cf_api_req req;
+	struct cf_api_res res = { 500, NULL };
+	const char *m;
+	int body;
+
+	m = method_of(wsi, &body);
+	if ((pss->api_path = strdup(path)) == NULL)
+		return (-1);
+	pss->kind = K_API;
+	pss->api_method = m;
+	if (cf_app->api_head != NULL) {
+		read_head(wsi, pss, &h, &req);
+		if (cf_app->api_head(&req, &res) != 0) {
+			cf_api_unbind(pss);
+			return (answer(wsi, &res, 1));
+		}
+	}
+	/*
+	 * A POST without Content-Length (curl -X POST) would have lws wait
+	 * for a body of its default size: it is answered as an empty one at
+	 * once, and the connection closed after, whatever follows on it.
+	 */
+	if (strcmp(m, "POST") == 0 &&
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		pss->api_close = 1;
+		return (cf_api_body_done(wsi, pss));
+	}
+	/* A body is read for POST, or when announced (cl > 0). */
+	if (strcmp(m, "POST") == 0 || content_length(wsi) > 0)
+		return (0);
+	return (cf_api_body_done(wsi, pss));
 }
 
 void

@@ -239,6 +239,13 @@ struct cf_app {
 	 * came in (api-listen) and bounded its body (max-payload).
 	 */
 	void	(*api)(const struct cf_api_req *req, struct cf_api_res *res);
+	/*
+	 * The same request's head, before its body is read (may be NULL):
+	 * 0 to read the body and call api, else it answered through *res
+	 * and the connection is closed unread, so that a client without a
+	 * key never makes the transport hold a body.  req->body is NULL.
+	 */
+	int	(*api_head)(const struct cf_api_req *req, struct cf_api_res *res);
 };
 extern const struct cf_app *cf_app;	/* set once at start, before the
 						   loop runs */

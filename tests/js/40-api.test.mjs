@@ -25,11 +25,11 @@ function api(d, method, path, opts = {}) {
  * Send raw bytes on a new connection; resolves everything the server sent
  * until it closed the connection.
  */
-function rawRequest(port, text) {
+function rawRequest(port, text, timeoutMs = 5000) {
 	return new Promise((resolve, reject) => {
 		const c = net.connect(port, '127.0.0.1', () => c.write(text));
 		let got = '';
-		c.setTimeout(5000, () => {
+		c.setTimeout(timeoutMs, () => {
 			c.destroy();
 			reject(new Error(`no close; got ${got.slice(0, 200)}`));
 		});
@@ -490,6 +490,28 @@ describe('HTTP API', () => {
 		assert.equal(await count(), n, 'nothing stored');
 		// The daemon still serves.
 		assert.equal((await api(d, 'GET', '/channels')).status, 200);
+	});
+
+	it('never holds a body for a client without a key, and drops a ' +
+	    'stalled body while others are served', async () => {
+		// No key, a body announced and never sent: 401 from the head,
+		// and the connection closed unread.
+		const unauth = await rawRequest(d.port, 'POST /api/v1/channels ' +
+		    'HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+		    'Content-Length: 900000\r\n\r\n{"na', 5000);
+		assert.match(unauth, /^HTTP\/1\.1 401 /);
+		// With a key, a body that stalls: the connection is closed by
+		// the server's timeout, nothing answered or stored, and other
+		// requests are served meanwhile.
+		const stalled = rawRequest(d.port, 'POST /api/v1/channels ' +
+		    'HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ' + KEY +
+		    '\r\nContent-Type: application/json\r\n' +
+		    'Content-Length: 500\r\n\r\n{"name":"stalled', 40000);
+		for (let i = 0; i < 5; i++)
+			assert.equal((await api(d, 'GET', '/channels')).status, 200);
+		assert.equal(await stalled, '');
+		const r = await api(d, 'GET', '/channels?limit=100');
+		assert.ok(!r.body.channels.some((c) => c.name.startsWith('stalled')));
 	});
 });
 
