@@ -1650,6 +1650,77 @@ test_cluster(void **state)
 	    "and 1h");
 }
 
+#define K32	"0123456789abcdef0123456789ABCDEF"
+
+static void
+test_api(void **state)
+{
+	static char	 text[(CF_CONF_MAX_API_KEYS + 1) * 64];
+	struct cf_conf	*c, *d;
+	char		 line[64], err[CF_CONF_ERRLEN];
+	int		 i;
+
+	(void)state;
+	c = load_ok("");
+	assert_int_equal(c->napi_keys, 0);
+	assert_int_equal(c->has_api_listen, 0);
+	assert_int_equal(c->api_rate_requests, 1000);
+	assert_int_equal(c->api_rate_window_ms, 1000);
+	cf_conf_free(c);
+	c = load_ok("api-key backend " K32 "\napi-key ops.2_a-b " K32 "x\n"
+	    "api-listen 127.0.0.1:3002\napi-rate-limit 50 10\n");
+	assert_int_equal(c->napi_keys, 2);
+	assert_string_equal(c->api_keys[0].name, "backend");
+	assert_string_equal(c->api_keys[0].key, K32);
+	assert_string_equal(c->api_keys[1].name, "ops.2_a-b");
+	assert_true(c->has_api_listen);
+	assert_int_equal(cf_conf_listen_port(&c->api_listen), 3002);
+	assert_int_equal(c->api_rate_requests, 50);
+	assert_int_equal(c->api_rate_window_ms, 10000);
+	/* A key changed is hot, and its value never shown. */
+	d = load_ok("api-key backend " K32 "y\napi-key ops.2_a-b " K32 "x\n"
+	    "api-listen 127.0.0.1:3002\napi-rate-limit 50 10\n");
+	assert_int_equal(cf_conf_diff_class(c, d, NULL, NULL, NULL),
+	    CF_RELOAD_HOT);
+	cf_conf_free(d);
+	d = load_ok("api-key backend " K32 "\napi-key ops.2_a-b " K32 "x\n"
+	    "api-listen 127.0.0.1:3003\napi-rate-limit 50 10\n");
+	assert_int_equal(cf_conf_diff_class(c, d, NULL, NULL, NULL),
+	    CF_RELOAD_GENERATION);
+	cf_conf_free(d);
+	cf_conf_free(c);
+
+	load_err("api-key backend " K32 "\napi-key backend " K32 "z\n",
+	    "t.conf:2: api-key backend given twice");
+	load_err("api-key a " K32 "\napi-key b " K32 "\n",
+	    "t.conf:2: api-key b: the same key as api-key a");
+	load_err("api-key backend 0123456789abcdef0123456789ABCDE\n",
+	    "t.conf:1: api-key backend: the key must be 32 to 256 bytes "
+	    "(confabctl api-key backend prints a new one)");
+	load_err("api-key \"a b\" " K32 "\n", "t.conf:1: invalid api-key "
+	    "name \"a b\": letters, digits, '_', '.' and '-', at most 64");
+	load_err("api-key backend \"" K32 " \"\n", "t.conf:1: api-key "
+	    "backend: the key must be printable ASCII");
+	load_err("api-key backend\n",
+	    "t.conf:1: \"api-key\" takes 2 arguments");
+	load_err("listen 127.0.0.1:3001\napi-listen 127.0.0.2:3001\n",
+	    "t.conf: api-listen 127.0.0.2:3001: port also used by listen "
+	    "127.0.0.1:3001");
+	load_err("api-listen nowhere\n", "t.conf:1: invalid value "
+	    "\"nowhere\" for \"api-listen\": port must be a number "
+	    "between 1 and 65535");
+	load_err("api-rate-limit 0 1\n", "t.conf:1: invalid value \"0 1\" "
+	    "for \"api-rate-limit\": events must be between 1 and 1000000");
+	/* At most CF_CONF_MAX_API_KEYS. */
+	text[0] = '\0';
+	for (i = 0; i <= CF_CONF_MAX_API_KEYS; i++) {
+		snprintf(line, sizeof(line), "api-key k%d %s%02d\n", i, K32, i);
+		strcat(text, line);
+	}
+	assert_null(cf_conf_load_string(text, "t.conf", err, sizeof(err)));
+	assert_string_equal(err, "t.conf:17: too many api keys (at most 16)");
+}
+
 static void
 test_directive_table(void **state)
 {
@@ -1962,6 +2033,7 @@ main(void)
 		cmocka_unit_test(test_chat_limits),
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_cluster),
+		cmocka_unit_test(test_api),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 		cmocka_unit_test(test_diff),
