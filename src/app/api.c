@@ -366,7 +366,8 @@ read_body(struct cf_api_call *c)
 	c->body = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES,
 	    &jerr);
 	if (c->body == NULL) {
-		cf_api_fail(c, 400, "bad_request", "The body is not valid JSON");
+		cf_api_fail(c, 400, "bad_request",
+		    "The body is not valid JSON");
 		return (-1);
 	}
 	if (!json_is_object(c->body)) {
@@ -452,7 +453,7 @@ cf_api_serve(const struct cf_api_req *req, struct cf_api_res *res)
 	if (!c.answered)
 		cf_api_fail(&c, 500, "internal", "Internal error");
 	json_decref(c.body);
-	cf_log_ev(CF_LOG_INFO, "api", "key=%s status=%u method=%s path=%s peer=%s "
-	    "us=%llu", c.key, res->status, req->method, path, req->peer,
+	cf_log_ev(CF_LOG_INFO, "api", "key=%s status=%u method=%s path=%s "
+	    "peer=%s us=%llu", c.key, res->status, req->method, path, req->peer,
 	    (unsigned long long)(cf_now_us() - t0));
 }

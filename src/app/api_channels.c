@@ -230,7 +230,8 @@ cf_api_member_delete(struct cf_api_call *c)
 		return;
 	}
 	if (!removed) {
-		cf_api_fail(c, 404, "not_found", "Not a member of this channel");
+		cf_api_fail(c, 404, "not_found",
+		    "Not a member of this channel");
 		return;
 	}
 	cf_api_ok(c, 200, json_pack("{s:I,s:o,s:b}", "channelId",
@@ -280,7 +281,8 @@ cf_api_message_post(struct cf_api_call *c)
 		F_USER_OPT("userId"),
 		{ .key = "displayName", .type = CF_F_STR, .flags = CF_F_OPT,
 		  .min = 1, .max = 100,
-		  .err = "displayName must be a string of 1 to 100 characters" },
+		  .err = "displayName must be a string of 1 to 100 "
+		  "characters" },
 		{ .key = "replyToId", .type = CF_F_ID, .flags = CF_F_OPT,
 		  .err = "replyToId must be a message id" },
 		F_END

@@ -21,7 +21,7 @@
 
 #define USER_ID_MAX	64
 #define PRESENCE_MAX	100	/* user ids of one presence query */
-#define REVOKE_AHEAD_MS	60000	/* how far ahead a revocation may reach */
+#define REVOKE_AHEAD_MS	60000	/* how far ahead a revocation reaches */
 
 /* The OpenAPI document, doc/openapi.json (openapi.c, generated). */
 extern const char cf_openapi_json[];

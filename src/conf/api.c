@@ -48,7 +48,8 @@ name_ok(const char *s)
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
 
-	return (n > 0 && s[n] == '\0' && n < sizeof(((struct cf_api_key *)0)->name));
+	return (n > 0 && s[n] == '\0' &&
+	    n < sizeof(((struct cf_api_key *)0)->name));
 }
 
 /* api-key NAME KEY: KEY of CF_API_KEY_MIN..CF_API_KEY_MAX printable bytes. */

@@ -194,7 +194,8 @@ peer_of(struct lws *wsi, char *buf, size_t len)
 
 /* What a request carries besides its body, copied out of lws. */
 struct head {
-	char		 auth[API_HDR_MAX], ctype[API_HDR_MAX], key[API_HDR_MAX];
+	char		 auth[API_HDR_MAX], ctype[API_HDR_MAX];
+	char		 key[API_HDR_MAX];
 	char		 args[CF_API_MAX_ARGS][512], peer[64];
 };
 

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDaemon, startRedis } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
-import { ask, closeAll } from './lib/client.mjs';
+import { ask, closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, openTab, ok, waitFor, mark, assertNone,
     createChannel, send, disconnected, uniq } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
@@ -89,10 +89,16 @@ describe('HTTP API across two hosts', () => {
 		const u = user();
 		const t1 = await on(a, u);
 		const t2 = await on(b, u);
-		let r = await call(a, 'GET', `/presence?userIds=${u.userId}`);
-		assert.deepEqual(r.body.presence, [{ userId: u.id,
-		    status: 'online', connections: 2 }]);
-		r = await call(b, 'POST', `/users/${u.userId}/disconnect`);
+		// Each host learns the other's counts through Redis.
+		for (const d of [a, b]) {
+			await until(async () => (await call(d, 'GET',
+			    `/presence?userIds=${u.userId}`)).body.presence[0]
+			    .connections === 2, 5000, 'both tabs counted');
+			const r = await call(d, 'GET', `/presence?userIds=${u.userId}`);
+			assert.deepEqual(r.body.presence, [{ userId: u.id,
+			    status: 'online', connections: 2 }]);
+		}
+		const r = await call(b, 'POST', `/users/${u.userId}/disconnect`);
 		assert.equal(r.status, 200);
 		for (const s of [t1, t2])
 			assert.equal((await disconnected(s)).reason,
@@ -118,5 +124,29 @@ describe('HTTP API across two hosts', () => {
 		const nack = await ask(t2, 'authenticate', old);
 		assert.equal(nack.ok, false);
 		assert.equal(nack.error.message, 'Token revoked');
+	});
+
+	it('answers 503 while the database is down, and serves again when ' +
+	    'it is back', async () => {
+		const owner = user('admin');
+		const o = await on(a, owner);
+		const ch = await createChannel(o, { name: uniq('db') });
+		await pg.halt();
+		try {
+			let r = await call(a, 'GET', `/channels/${ch.id}`);
+			assert.equal(r.status, 503, r.text);
+			assert.equal(r.body.error.code, 'unavailable');
+			r = await call(b, 'POST', `/channels/${ch.id}/messages`,
+			    { body: { message: 'while down' } });
+			assert.equal(r.status, 503, r.text);
+		} finally {
+			await pg.start();
+		}
+		// Each worker reconnects at its next query after the outage.
+		const r = await until(async () => {
+			const x = await call(a, 'GET', `/channels/${ch.id}/messages`);
+			return x.status === 200 ? x : null;
+		}, 10000, 'the API after the database came back');
+		assert.deepEqual(r.body.messages, [], 'nothing stored while down');
 	});
 });
