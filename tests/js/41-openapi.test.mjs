@@ -14,11 +14,18 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { useDaemon, withLogs, REPO_ROOT } from './lib/daemon.mjs';
-import { CHAT_CONF, login, uniq } from './lib/chat.mjs';
+import { CHAT_CONF, login, uniq, waitFor, mark, assertNone, ok, refused,
+    listed, disconnected, openTab } from './lib/chat.mjs';
+import { ask } from './lib/client.mjs';
+import { mint, nowSec } from './lib/token.mjs';
 
 const KEY = 'k'.repeat(20) + '0123456789abcdefghij';
 const WRONG_KEY = 'w'.repeat(40);
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
+// What doc/api.md says the endpoints emit to sockets.
+const ALICE = { userId: '501', displayName: 'Alice', role: 'agent' };
+const BOB = { userId: '502', displayName: 'Bob', role: 'agent' };
+const CAROL = { userId: 'carol-503', displayName: 'Carol', role: 'user' };
 // The statuses a test can provoke at will (503 needs a dead database).
 const PROVOKED = new Set(['200', '201', '400', '401', '404', '409', '413',
     '415', '429']);
@@ -562,6 +569,131 @@ describe('the OpenAPI document against the server', () => {
 		const res = await request(d.url, 'GET', '/api/v1/nothing');
 		assert.equal(res.status, 404);
 		assert.equal(res.json.error.message, 'No such endpoint');
+	}));
+
+	it('tells the sockets what doc/api.md says', withLogs(async () => {
+		const alice = await login(d, ALICE);
+		const bob = await login(d, BOB, { notOn: [alice.who.pid] });
+		sockets.push(alice, bob);
+		const api = (m, u, o = {}) => request(d.url, m, u, o);
+
+		// Create with a member: channel:added {channel, addedBy}.
+		let res = await api('POST', '/api/v1/channels', { body: {
+		    name: uniq('events'), memberIds: [501] } });
+		assert.equal(res.status, 201, res.text);
+		const ch = res.json.channel;
+		let ev = await waitFor(alice, 'channel:added');
+		assert.deepEqual(ev, { channel: ch, addedBy: 'backend' });
+		assert.ok(await listed(alice, ch.id), 'in channel:list');
+		await ok(alice, 'join_channel', ch.id);
+
+		// A system message: chat:new_message with userId 0, once.
+		const C = `/api/v1/channels/${ch.id}`;
+		const idem = { 'Idempotency-Key': uniq('k') };
+		res = await api('POST', `${C}/messages`, { body: {
+		    message: 'Ticket opened' }, headers: idem });
+		assert.equal(res.status, 201, res.text);
+		ev = await waitFor(alice, 'chat:new_message');
+		assert.deepEqual(ev, res.json.message);
+		assert.equal(ev.userId, 0);
+		assert.equal(ev.userDisplayName, 'System');
+		let m = await mark([alice]);
+		res = await api('POST', `${C}/messages`, { body: {
+		    message: 'Ticket opened' }, headers: idem });
+		assert.equal(res.status, 200, res.text);
+		await assertNone(m, ['chat:new_message']);
+
+		// PATCH: channel_updated, updatedBy the userId given.
+		res = await api('PATCH', C, { body: { description: 'd',
+		    userId: 7 } });
+		assert.equal(res.status, 200, res.text);
+		ev = await waitFor(alice, 'channel_updated');
+		assert.deepEqual([ev.channelId, ev.changes, ev.updatedBy,
+		    ev.updaterName], [ch.id, { description: 'd' }, 7, '7']);
+
+		// A custom event with its arguments; a broadcast from the key.
+		res = await api('POST', '/api/v1/emit', { body: {
+		    room: 'user:501', event: 'ticket_assigned',
+		    args: [{ ticketId: 1042 }, 2] } });
+		assert.equal(res.status, 200, res.text);
+		await waitFor(alice, 'ticket_assigned');
+		assert.deepEqual(alice.rec.find((r) => r.event ===
+		    'ticket_assigned').args, [{ ticketId: 1042 }, 2]);
+		res = await api('POST', '/api/v1/broadcasts', { body: {
+		    message: 'Maintenance' } });
+		assert.equal(res.status, 201, res.text);
+		ev = await waitFor(bob, 'system_broadcast_received');
+		assert.deepEqual([ev.message, ev.priority, ev.from,
+		    ev.broadcastId], ['Maintenance', 'normal', 'backend',
+		    res.json.broadcastId]);
+
+		// PUT member: channel:added to bob; DELETE member: alice leaves
+		// the room (user_left, reason removed) and gets channel:removed.
+		res = await api('PUT', `${C}/members/502`);
+		assert.equal(res.status, 201, res.text);
+		ev = await waitFor(bob, 'channel:added');
+		assert.equal(ev.channel.id, ch.id);
+		await ok(bob, 'join_channel', ch.id);
+		res = await api('DELETE', `${C}/members/501`);
+		assert.equal(res.status, 200, res.text);
+		ev = await waitFor(alice, 'channel:removed');
+		assert.deepEqual(ev, { channelId: ch.id, removedBy: 'backend' });
+		ev = await waitFor(bob, 'user_left', (x) => x.userId === 501);
+		assert.equal(ev.reason, 'removed');
+		m = await mark([alice]);
+		res = await api('POST', `${C}/messages`, { body: {
+		    message: 'After removal' } });
+		assert.equal(res.status, 201, res.text);
+		await waitFor(bob, 'chat:new_message', (x) =>
+		    x.message === 'After removal');
+		await assertNone(m, ['chat:new_message']);
+
+		// Archive: channel_updated {archived: true}; no sends, no joins,
+		// gone from channel:list, history readable.
+		res = await api('DELETE', C);
+		assert.equal(res.status, 200, res.text);
+		ev = await waitFor(bob, 'channel_updated', (x) =>
+		    x.changes.archived === true);
+		assert.deepEqual([ev.changes, ev.updatedBy], [{ archived: true },
+		    'backend']);
+		let ack = await refused(bob, 'chat:send_message', [{
+		    channelId: ch.id, message: 'x' }], 'forbidden');
+		assert.equal(ack.error.message, 'Channel is archived');
+		ack = await refused(alice, 'join_channel', [ch.id], 'forbidden');
+		assert.equal(ack.error.message, 'Channel is archived');
+		assert.equal(await listed(bob, ch.id), undefined);
+		ack = await ok(bob, 'chat:get_messages', { channelId: ch.id });
+		assert.equal(ack.messages.length, 2);
+
+		// Disconnect: a server-side disconnect of every tab.
+		res = await api('POST', '/api/v1/users/502/disconnect');
+		assert.equal(res.status, 200, res.text);
+		assert.equal((await disconnected(bob)).reason,
+		    'io server disconnect');
+
+		// Revoke: an older token is cut off; one of the same second as
+		// the revocation is refused; a later one works.
+		const carol = await openTab(d, { label: 'Carol' });
+		sockets.push(carol);
+		await ok(carol, 'authenticate', mint({ ...CAROL,
+		    iat: nowSec() - 10 }));
+		res = await api('POST', `/api/v1/users/${CAROL.userId}/revoke`);
+		assert.equal(res.status, 200, res.text);
+		assert.equal(await waitFor(carol, 'auth:error'), 'Token revoked');
+		await disconnected(carol);
+		const at = Math.floor(Date.parse(res.json.revokedBefore) / 1000);
+		const late = await openTab(d, { label: 'Carol again' });
+		sockets.push(late);
+		// (A revocation on a whole second lets that second's tokens in.)
+		if (!res.json.revokedBefore.endsWith('.000Z')) {
+			ack = await ask(late, 'authenticate', mint({ ...CAROL,
+			    iat: at }));
+			assert.deepEqual(ack.error, { code: 'not_authenticated',
+			    message: 'Token revoked' });
+		}
+		ack = await ask(late, 'authenticate', mint({ ...CAROL,
+		    iat: at + 1 }));
+		assert.equal(ack.ok, true, JSON.stringify(ack));
 	}));
 
 	describe('rate limit', () => {
