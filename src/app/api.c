@@ -137,6 +137,8 @@ cf_api_fail_store(struct cf_api_call *c, int rc, const char *what)
 
 /* ------------------------------------------------------------- inputs */
 
+const struct cf_field cf_api_no_fields[] = { { .type = CF_F_END } };
+
 int
 cf_api_fields(struct cf_api_call *c, const struct cf_field *f,
     struct cf_arg_val *v)
@@ -159,6 +161,8 @@ cf_api_fields(struct cf_api_call *c, const struct cf_field *f,
 			return (-1);
 		}
 	}
+	if (f[0].type == CF_F_END)
+		return (0);
 	limits[CF_LIM_MESSAGE_LENGTH] = cf_w->conf->max_message_length;
 	if (c->body == NULL && (empty = json_object()) == NULL) {
 		cf_api_fail(c, 503, "unavailable", "Out of memory");

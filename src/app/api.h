@@ -57,6 +57,9 @@ void	 cf_api_fail_store(struct cf_api_call *c, int rc, const char *what);
  */
 int	 cf_api_fields(struct cf_api_call *c, const struct cf_field *f,
 	    struct cf_arg_val *v);
+/* A body without members (or none): cf_api_fields(c, cf_api_no_fields,
+ * NULL). */
+extern const struct cf_field cf_api_no_fields[];
 /*
  * A query argument name (without '=') as an integer within min..max into
  * *out, def when absent.  0, or -1 answered (400).

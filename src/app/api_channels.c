@@ -201,7 +201,8 @@ cf_api_member_put(struct cf_api_call *c)
 	int rc, added;
 
 	if (cf_api_param_id(c, 0, "Channel", &id) == -1 ||
-	    param_user(c, user, sizeof(user)) == -1)
+	    param_user(c, user, sizeof(user)) == -1 ||
+	    cf_api_fields(c, cf_api_no_fields, NULL) == -1)
 		return;
 	cf_api_actor(c, NULL, &who);
 	if ((rc = cf_op_member_add(&who, id, user, &added)) != 0) {
@@ -318,9 +319,14 @@ cf_api_message_post(struct cf_api_call *c)
 	who.name = name;
 	rc = cf_op_message_send(&who, id, v[0].s, v[1].set ? v[1].s : "text",
 	    v[4].i, key[0] != '\0' ? key : NULL, NULL, &msg, &dup);
+	/* -ENOENT: the channel, or else the reply target, is missing. */
+	if (rc == -ENOENT && v[4].set &&
+	    cf_store_channel_writable(cf_db(), id) == 0) {
+		cf_api_fail_store(c, rc, "Reply target");
+		return;
+	}
 	if (rc != 0) {
-		cf_api_fail_store(c, rc, rc == -ENOENT && v[4].set ?
-		    "Reply target" : "Channel");
+		cf_api_fail_store(c, rc, "Channel");
 		return;
 	}
 	cf_api_ok(c, dup ? 200 : 201, json_pack("{s:o,s:b}", "message", msg,

@@ -180,7 +180,8 @@ cf_api_user_disconnect(struct cf_api_call *c)
 {
 	char user[USER_ID_MAX];
 
-	if (param_user(c, user) == -1)
+	if (param_user(c, user) == -1 ||
+	    cf_api_fields(c, cf_api_no_fields, NULL) == -1)
 		return;
 	if (cf_op_user_disconnect(user) != 0) {
 		cf_api_fail(c, 503, "unavailable",

@@ -100,6 +100,20 @@ on_api_listener(struct lws *wsi)
 	    cf_conf_listen_port(&cf_w->conf->api_listen));
 }
 
+/*
+ * 1 when a header the API reads is longer than it keeps (API_HDR_MAX):
+ * refused, rather than read as absent (an Idempotency-Key ignored).
+ */
+static int
+header_too_long(struct lws *wsi)
+{
+	return (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >=
+	    API_HDR_MAX ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE) >=
+	    API_HDR_MAX ||
+	    lws_hdr_custom_length(wsi, "idempotency-key:", 16) >= API_HDR_MAX);
+}
+
 int
 cf_api_route(struct lws *wsi, const char *path, int *handled)
 {
@@ -137,6 +151,10 @@ cf_api_route(struct lws *wsi, const char *path, int *handled)
 	if (!body && cl > 0)
 		return (respond_error(wsi, 400, "bad_request",
 		    "This method takes no body"));
+	if (header_too_long(wsi))
+		return (respond_error(wsi, 400, "bad_request",
+		    "A header is too long (Authorization, Content-Type, "
+		    "Idempotency-Key: 511 bytes at most)"));
 	if ((size_t)cl > cf_w->conf->max_payload)
 		return (respond_error(wsi, 413, "payload_too_large",
 		    "The body is larger than max-payload"));
@@ -156,7 +174,7 @@ cf_api_body(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 	return (0);
 }
 
-/* Copy a header into buf (API_HDR_MAX); "" when absent or too long. */
+/* Copy a header into buf (API_HDR_MAX); "" when absent. */
 static const char *
 header(struct lws *wsi, enum lws_token_indexes t, const char *custom,
     char *buf)
@@ -173,6 +191,7 @@ header(struct lws *wsi, enum lws_token_indexes t, const char *custom,
 		buf[0] = '\0';
 	return (buf);
 }
+
 
 static void
 peer_of(struct lws *wsi, char *buf, size_t len)

@@ -203,6 +203,9 @@ describe('HTTP API', () => {
 		    added: true });
 		for (const s of [m1, m2])
 			await waitFor(s, 'channel:added', (e) => e.channel.id === ch.id);
+		assertError(await api(d, 'PUT', `/channels/${ch.id}/members/` +
+		    member.userId, { body: { role: 'owner' } }), 400,
+		    'bad_request', 'a body member');
 		r = await api(d, 'PUT', `/channels/${ch.id}/members/` +
 		    member.userId);
 		assert.equal(r.status, 200, 'adding twice');
@@ -283,9 +286,16 @@ describe('HTTP API', () => {
 		assertError(await api(d, 'POST', `/channels/${ch.id}/messages`,
 		    { body: { message: 'x', replyToId: 99999999 } }), 404,
 		    'not_found', 'reply target');
-		assertError(await api(d, 'POST', `/channels/${ch.id}/messages`,
-		    { body: { message: 'x' }, headers: { 'idempotency-key':
-		    'k'.repeat(129) } }), 400, 'bad_request', 'long key');
+		for (const n of [129, 600]) {
+			assertError(await api(d, 'POST',
+			    `/channels/${ch.id}/messages`, { body: { message: 'x' },
+			    headers: { 'idempotency-key': 'k'.repeat(n) } }), 400,
+			    'bad_request', `key of ${n} bytes`);
+		}
+		const gone = await api(d, 'POST', '/channels/987654/messages',
+		    { body: { message: 'x', replyToId: sys.id } });
+		assertError(gone, 404, 'not_found', 'no channel, with a reply');
+		assert.equal(gone.body.error.message, 'Channel not found');
 		await assertNone(m2, ['chat:new_message']);
 		// History as chat:get_messages pages it.
 		r = await api(d, 'GET', `/channels/${ch.id}/messages?limit=1`);
