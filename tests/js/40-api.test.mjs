@@ -4,9 +4,10 @@
 // emitted on an error.  The API across two hosts is in 42-api-cluster.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fsp from 'node:fs/promises';
 import net from 'node:net';
 import { startDaemon, useDaemon, freePort, sleep } from './lib/daemon.mjs';
-import { ask } from './lib/client.mjs';
+import { ask, until } from './lib/client.mjs';
 import { CHAT_CONF, login, auth, openTab, ok, waitFor, mark, assertNone,
     createChannel, send, history, listed, disconnected, got,
     uniq } from './lib/chat.mjs';
@@ -532,6 +533,43 @@ describe('HTTP API: off, rate limited, on its own listener', () => {
 			const r = await api(d, 'GET', '/channels');
 			assertError(r, 404, 'not_found', 'off');
 			assert.match(r.body.error.message, /api-key/);
+		} finally {
+			await d.stop();
+		}
+	});
+
+	it('takes keys added and removed by SIGHUP, without a restart',
+	    async () => {
+		const d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+		    `api-key backend ${KEY}`] });
+		try {
+			const pids = d.workerPids().sort();
+			assert.equal((await api(d, 'GET', '/channels')).status, 200);
+			assertError(await api(d, 'GET', '/channels', { key: KEY2 }),
+			    401, 'unauthorized', 'not yet');
+			const conf = await fsp.readFile(d.confPath, 'utf8');
+			await fsp.writeFile(d.confPath, conf.replace(
+			    `api-key backend ${KEY}`, `api-key other ${KEY2}`));
+			const since = d.logMark();
+			d.signal('SIGHUP');
+			await d.waitForLog(/configuration reloaded/, 5000, since);
+			// Every worker: a request lands on either.
+			await until(async () => {
+				for (let i = 0; i < 6; i++) {
+					if ((await api(d, 'GET', '/channels',
+					    { key: KEY2 })).status !== 200)
+						return false;
+				}
+				return true;
+			}, 5000, 'the new key on every worker');
+			for (let i = 0; i < 6; i++) {
+				assertError(await api(d, 'GET', '/channels'), 401,
+				    'unauthorized', 'the removed key');
+			}
+			assert.deepEqual(d.workerPids().sort(), pids,
+			    'the same workers');
+			assert.ok(!d.stderrLines().some((l) => l.includes(KEY2)),
+			    'the new key is not logged');
 		} finally {
 			await d.stop();
 		}
