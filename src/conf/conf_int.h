@@ -58,6 +58,8 @@ enum conf_type {
 	T_RATE,		/* EVENTS (within [min, max]) SECONDS, rate_limit_* */
 	T_ICE,		/* stun:/stuns:/turn:/turns: URL of at most max
 			 * bytes, ice_servers[]/nice_servers */
+	T_WEBHOOK,	/* http(s) URL of at most max bytes, then event
+			 * names: webhooks[]/nwebhooks */
 	T_NTYPES
 };
 
@@ -125,7 +127,7 @@ extern const struct conf_ops	 conf_ops_u32, conf_ops_duration,
 				 conf_ops_role, conf_ops_rate, conf_ops_ice;
 extern const struct conf_ops	 conf_ops_listen, conf_ops_database,
 				 conf_ops_redis, conf_ops_origin,
-				 conf_ops_allow;
+				 conf_ops_allow, conf_ops_webhook;
 extern const struct conf_ops *const conf_types[T_NTYPES];
 
 /* lexer.c: errors, files, lines. */
