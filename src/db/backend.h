@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db/store.h"
+
 struct cf_db;
 struct cf_db_stmt;
 
@@ -95,6 +97,9 @@ struct cf_db {
 	/* Commit the open batch for another write (cf_store_batch_hook). */
 	int			(*flush)(void *arg);
 	void			*flush_arg;
+	/* Observe the events of writes (cf_store_event_hook). */
+	cf_store_event_fn	 event;
+	void			*event_arg;
 };
 
 struct cf_db_stmt {

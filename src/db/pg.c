@@ -64,6 +64,8 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	    " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"),
 	CF_SCHEMA_2("BIGSERIAL PRIMARY KEY", "BIGINT", "", ""),
 	CF_SCHEMA_3,
+	CF_SCHEMA_4,
+	CF_SCHEMA_5("BIGSERIAL PRIMARY KEY", "BIGINT", "", ""),
 };
 
 /* CREATE ... IF NOT EXISTS and the like say so; nobody reads it. */

@@ -81,6 +81,9 @@ cf_store_channel_create(struct cf_db *db, const char *name,
 		    "iti", id, i == 0 ? created_by : member_ids[i - 1], now_ms);
 	if (rc == 0)
 		rc = channel_load(db, __func__, id, channel);
+	if (rc == 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.created",
+		    json_pack("{s:O}", "channel", *channel));
 	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
 		json_decref(*channel);
 		*channel = NULL;
@@ -304,6 +307,11 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 		    "itti", channel_id, dump, updated_by, now_ms);
 	if (rc == 0)
 		rc = channel_load(db, __func__, channel_id, channel);
+	if (rc == 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.updated",
+		    json_pack("{s:O,s:o,s:o}", "channel", *channel, "changes",
+		    json_deep_copy(changes), "updatedBy",
+		    cf_store_user_id_json(updated_by)));
 	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
 		json_decref(*channel);
 		*channel = NULL;
