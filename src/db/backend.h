@@ -21,9 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db/store.h"
-
 struct cf_db;
+struct json_t;
 struct cf_db_stmt;
 
 struct cf_db_ops {
@@ -97,8 +96,10 @@ struct cf_db {
 	/* Commit the open batch for another write (cf_store_batch_hook). */
 	int			(*flush)(void *arg);
 	void			*flush_arg;
-	/* Observe the events of writes (cf_store_event_hook). */
-	cf_store_event_fn	 event;
+	/* Observe the events of writes (cf_store_event_hook, store.h). */
+	int			(*event)(void *arg, struct cf_db *db,
+				    const char *event,
+				    const struct json_t *data);
 	void			*event_arg;
 };
 

@@ -146,6 +146,13 @@ int	 cf_store_default_channel(struct cf_db *db, const char *name,
 /* 1 member, 0 not, or a negative errno. */
 int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
 	    const char *user_id);
+/*
+ * The user ids (strings) of a channel's members (its channel_members
+ * rows), at most CF_STORE_MEMBERS_MAX of them, by id; *ids a new array.
+ */
+#define CF_STORE_MEMBERS_MAX	10000
+int	 cf_store_member_ids(struct cf_db *db, int64_t channel_id,
+	    json_t **ids);
 /* Add a member (no-op when already one). */
 int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);

@@ -166,6 +166,38 @@ cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id)
 	return (v != 0);
 }
 
+static json_t *
+row_text0(struct cf_db_stmt *st)
+{
+	return (cf_row_text(st, 0));
+}
+
+int
+cf_store_member_ids(struct cf_db *db, int64_t channel_id, json_t **ids)
+{
+	struct cf_db_stmt *st;
+	int rc;
+
+	if (ids == NULL)
+		return (-EINVAL);
+	*ids = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	if ((*ids = json_array()) == NULL)
+		return (-ENOMEM);
+	if ((rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT user_id FROM channel_members WHERE channel_id = ?1"
+	    " ORDER BY user_id LIMIT ?2", "ii", channel_id,
+	    (int64_t)CF_STORE_MEMBERS_MAX)) == 0)
+		rc = cf_stmt_collect(db, __func__, st, row_text0, -1, *ids,
+		    NULL);
+	if (rc != 0) {
+		json_decref(*ids);
+		*ids = NULL;
+	}
+	return (rc);
+}
+
 /* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
 int
 cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
