@@ -223,9 +223,9 @@ const struct conf_rule conf_rules[] = {
 	    0, CF_RELOAD_HOT, "lifetime of the TURN credentials handed out" },
 	    1000, 24 * HOUR_MS, NULL, 1, 1 },
 	/*
-	 * Webhooks: all HOT, the workers read them at each delivery (an
-	 * endpoint removed keeps its pending deliveries in the outbox, sent
-	 * if it comes back within webhook-retry-for).
+	 * Webhooks: all HOT, the workers read them at each event and each
+	 * delivery.  The deliveries of an endpoint removed stay in the
+	 * outbox (counted in its depth) and go out if its URL comes back.
 	 */
 	{ { "webhook", T_WEBHOOK, F(webhooks), NULL, CF_CONF_MULTI,
 	    CF_RELOAD_HOT,

@@ -8,6 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
 import http from 'node:http';
 import { startDaemon, withLogs } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
@@ -405,4 +406,44 @@ describe('webhooks: two daemons sharing PostgreSQL', () => {
 		    'confabd_webhook_queue_depth')) === 0, 10000,
 		    'the outbox empty');
 	}, () => [d1, d2].filter(Boolean)));
+});
+
+describe('webhooks: SIGHUP', () => {
+	let rec, d;
+	const sockets = [];
+
+	before(async () => {
+		rec = await receiver();
+		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+		    'rate-limit 100000 1'] });
+	});
+	after(async () => {
+		closeAll(sockets);
+		await d?.stop();
+		await stopReceiver(rec);
+	});
+
+	it('a webhook added by a reload takes the next events',
+	withLogs(async () => {
+		const A = { userId: '5301', displayName: 'Gus', role: 'admin' };
+		const a = await login(d, A);
+		sockets.push(a);
+		const before0 = await createChannel(a);
+		await fsp.appendFile(d.confPath, `webhook-secret ${SECRET}\n` +
+		    `webhook ${rec.url('/r')} channel.created\n`);
+		const mark0 = d.logMark();
+		d.signal('SIGHUP');
+		await d.waitForLog(/worker=0 .*configuration reloaded/, 5000,
+		    mark0);
+		await d.waitForLog(/worker=1 .*configuration reloaded/, 5000,
+		    mark0);
+		// The workers take up the new endpoint at their next tick.
+		await new Promise((r) => setTimeout(r, 1200));
+		const ch = await createChannel(a);
+		await until(() => find(rec, '/r', 'channel.created',
+		    (x) => x.channel.id === ch.id), 5000, 'delivered', 50);
+		assert.ok(!find(rec, '/r', 'channel.created',
+		    (x) => x.channel.id === before0.id), 'none from before');
+		rec.list('/r').forEach(checkDelivery);
+	}, () => [d]));
 });
