@@ -128,10 +128,13 @@ sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 		if (s != NULL) {
 			(void)uv_poll_stop(&s->poll);
 			uv_close((uv_handle_t *)&s->poll, sock_close_cb);
-			(void)curl_multi_assign(c->multi, fd, NULL);
+			if (!c->closing)	/* not inside curl_multi_cleanup */
+				(void)curl_multi_assign(c->multi, fd, NULL);
 		}
 		return (0);
 	}
+	if (c->closing)
+		return (0);
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return (-1);
