@@ -72,8 +72,8 @@ int	 cf_store_event(struct cf_db *db, const char *event,
 /*
  * The webhook outbox (store_hook.c).  hook_add: one delivery of event
  * to endpoint, with payload (JSON text, the "data" member), in the open
- * transaction (from a cf_store_event_fn) or one of its own; *id (may be
- * NULL) its delivery id.
+ * transaction: only from a cf_store_event_fn.  *id (may be NULL) its
+ * delivery id.
  */
 int	 cf_store_hook_add(struct cf_db *db, const char *endpoint,
 	    const char *event, const char *payload, int64_t now_ms,
