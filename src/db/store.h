@@ -109,8 +109,11 @@ int	 cf_store_hook_done(struct cf_db *db, int64_t id);
 /* A failed attempt: record it and when to try again. */
 int	 cf_store_hook_retry(struct cf_db *db, int64_t id, int64_t attempts,
 	    int64_t first_try_at, int64_t next_at);
-/* Deliveries waiting (all endpoints), and the creation time of the
- * oldest (0 when none). */
+/*
+ * Deliveries waiting (all endpoints; at most CF_STORE_HOOK_DEPTH_MAX),
+ * and the creation time of the oldest (0 when none).
+ */
+#define CF_STORE_HOOK_DEPTH_MAX	100000
 int	 cf_store_hook_stats(struct cf_db *db, int64_t *depth,
 	    int64_t *oldest_ms);
 

@@ -149,28 +149,24 @@ cf_store_hook_retry(struct cf_db *db, int64_t id, int64_t attempts,
 	    next_at));
 }
 
-struct stats_out {
-	int64_t		*depth;
-	int64_t		*oldest;
-};
-
-static int
-read_stats(struct cf_db_stmt *st, void *arg)
-{
-	struct stats_out *o = arg;
-
-	*o->depth = cf_row_i64(st, 0);
-	*o->oldest = cf_row_isnull(st, 1) ? 0 : cf_row_i64(st, 1);
-	return (0);
-}
-
+/*
+ * Both bounded, however long an outage made the outbox: the count stops
+ * at CF_STORE_HOOK_DEPTH_MAX rows, and the oldest is the lowest id's
+ * (one primary-key lookup; ids grow with time).
+ */
 int
 cf_store_hook_stats(struct cf_db *db, int64_t *depth, int64_t *oldest_ms)
 {
-	struct stats_out o = { depth, oldest_ms };
+	int rc;
 
 	if (db == NULL || depth == NULL || oldest_ms == NULL)
 		return (-EINVAL);
-	return (cf_stmt_first(db, __func__, read_stats, &o,
-	    "SELECT count(*), min(created_at) FROM webhook_outbox", ""));
+	*depth = *oldest_ms = 0;
+	if ((rc = cf_stmt_query_i64(db, __func__, depth, NULL,
+	    "SELECT count(*) FROM (SELECT 1 FROM webhook_outbox LIMIT ?1) t",
+	    "i", (int64_t)CF_STORE_HOOK_DEPTH_MAX)) != 0)
+		return (rc);
+	rc = cf_stmt_query_i64(db, __func__, oldest_ms, NULL,
+	    "SELECT created_at FROM webhook_outbox ORDER BY id LIMIT 1", "");
+	return (rc == -ENOENT ? 0 : rc);
 }

@@ -128,7 +128,8 @@ static const struct metric metrics[] = {
 	    "Times the master started the worker slot again after it died.",
 	    R_SLOT, STAT(restarts), 0, NULL, NULL, 0 },
 	{ "confabd_webhook_queue_depth", "gauge",
-	    "Webhook deliveries waiting in the outbox (every endpoint).",
+	    "Webhook deliveries waiting in the outbox (every endpoint; "
+	    "counted up to 100000).",
 	    R_LATEST, STAT(hook_depth), STAT(hook_measured_ms), NULL, NULL,
 	    0 },
 	{ "confabd_webhook_oldest_pending_seconds", "gauge",
