@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import { startDaemon, withLogs } from './lib/daemon.mjs';
+import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { ask, closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, waitFor, createChannel, send, disconnected,
@@ -446,4 +446,64 @@ describe('webhooks: SIGHUP', () => {
 		    (x) => x.channel.id === before0.id), 'none from before');
 		rec.list('/r').forEach(checkDelivery);
 	}, () => [d]));
+});
+
+describe('webhooks: two hosts with Redis and PostgreSQL', () => {
+	let rec, pg, redis, d1, d2;
+	const sockets = [];
+
+	before(async () => {
+		rec = await receiver();
+		[pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+		const conf = [...CHAT_CONF, 'rate-limit 100000 1',
+		    `database ${pg.url}`, `webhook-secret ${SECRET}`,
+		    `webhook ${rec.url('/x')}`];
+		d1 = await startDaemon({ workers: 2, extraConf: conf,
+		    redisUrl: redis.url });
+		d2 = await startDaemon({ workers: 2, extraConf: conf,
+		    redisUrl: redis.url });
+	});
+	after(async () => {
+		closeAll(sockets);
+		await d1?.stop();
+		await d2?.stop();
+		await redis?.stop();
+		await pg?.stop();
+		await stopReceiver(rec);
+	});
+
+	it('offlineMemberIds counts sockets on every host; user.online ' +
+	    'once in the cluster', withLogs(async () => {
+		const A = { userId: '5401', displayName: 'Hal', role: 'admin' };
+		const B = { userId: '5402', displayName: 'Ida', role: 'user' };
+		const C = { userId: '5403', displayName: 'Jo', role: 'user' };
+		// C: a known user, offline.
+		const c = await login(d1, C);
+		c.close();
+		await disconnected(c);
+		const a = await login(d1, A);
+		const b = await login(d2, B);	// B online on the other host only
+		const b2 = await login(d2, B);	// twice: one online edge
+		sockets.push(a, b, b2);
+		await until(async () => {
+			const on = (await onlineUsers(a)).map((u) =>
+			    String(u.userId));
+			return on.includes('5402') && !on.includes('5403');
+		}, 5000, 'B online, C offline, seen from host 1');
+		const ch = await createChannel(a, { memberIds: ['5402',
+		    '5403'] });
+		const m = await send(a, ch.id, 'across hosts');
+		await until(() => find(rec, '/x', 'message.created',
+		    (x) => x.message.id === m.id), 10000, 'delivered', 50);
+		const mc = find(rec, '/x', 'message.created',
+		    (x) => x.message.id === m.id);
+		assert.deepEqual(mc.data.offlineMemberIds, [5403]);
+		const onlineB = rec.delivered('/x').filter((x) =>
+		    x.body.event === 'user.online' &&
+		    String(x.body.data.userId) === '5402');
+		assert.equal(onlineB.length, 1, 'B came online once');
+		const ids = rec.delivered('/x').map((x) => x.body.id);
+		assert.equal(new Set(ids).size, ids.length, 'each once');
+		rec.list('/x').forEach(checkDelivery);
+	}, () => [d1, d2].filter(Boolean)));
 });
