@@ -5,7 +5,7 @@ set -eu
 build="build-essential autoconf automake libtool pkg-config \
 libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev \
 libsqlite3-dev libjwt-dev libhiredis-dev libmsgpack-dev libcmocka-dev \
-uthash-dev libssl-dev libpq-dev"
+uthash-dev libssl-dev libpq-dev libcurl4-openssl-dev"
 test="redis-server postgresql mandoc curl chromium python3"
 want="$build"
 [ "${1:-}" = test ] && want="$want $test"

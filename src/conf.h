@@ -22,6 +22,18 @@
 #define CF_CONF_MAX_API_KEYS	16
 #define CF_API_KEY_MIN		32
 #define CF_API_KEY_MAX		256
+#define CF_CONF_MAX_WEBHOOKS	16
+
+/*
+ * One webhook line: the URL deliveries are POSTed to and the events it
+ * takes (CF_CONF_HOOK_ALL when the line names none).  The bit of an event
+ * is 1 << its index in cf_conf_hook_events[].
+ */
+struct cf_webhook {
+	char			*url;		/* http:// or https:// */
+	uint32_t		 events;
+};
+#define CF_CONF_HOOK_ALL	0xffffffffu
 
 struct cf_role {
 	char			 name[32];
@@ -130,10 +142,26 @@ struct cf_conf {
 	int			 napi_keys;
 	uint32_t		 api_rate_requests;	/* default 1000 ... */
 	uint32_t		 api_rate_window_ms;	/* ... per 1 s */
+
+	/* Webhooks (app/hook.c). */
+	struct cf_webhook	 webhooks[CF_CONF_MAX_WEBHOOKS];
+	int			 nwebhooks;
+	char			*webhook_secret;	/* >= 32 bytes; needed by webhook */
+	uint32_t		 webhook_timeout_ms;	/* per request, default 10 s */
+	uint32_t		 webhook_retry_for_ms;	/* default 24 h */
+	uint32_t		 webhook_concurrency;	/* in flight per worker, 8 */
 };
 
 /* The port of a listen value, in host order. */
 int		 cf_conf_listen_port(const struct cf_listen *l);
+
+/*
+ * The webhook event names, NULL-terminated, in bit order (struct
+ * cf_webhook): a new event is one more name here.
+ */
+extern const char *const cf_conf_hook_events[];
+/* The bit of a webhook event name, or 0 when it is not one. */
+uint32_t	 cf_conf_hook_event(const char *name);
 
 /* The permissions of a role, or 0 when the role is unknown. */
 uint32_t	 cf_conf_role_perms(const struct cf_conf *conf, const char *role);

@@ -48,6 +48,7 @@ struct cf_event_state;
 struct cf_presence_state;
 struct cf_auth_state;
 struct cf_admin_state;
+struct cf_hook_state;
 
 struct cf_worker {
 	unsigned		 slot;
@@ -105,6 +106,7 @@ struct cf_worker {
 	struct cf_auth_state	*auth;		/* app/auth.c */
 	struct cf_admin_state	*admin;		/* app/admin.c */
 	struct cf_api_state	*api;		/* app/api.c */
+	struct cf_hook_state	*hook;		/* app/hook.c */
 };
 
 extern struct cf_worker *cf_w;	/* the worker of this process */

@@ -26,6 +26,7 @@
 #include "util.h"
 #include "app/chat.h"
 #include "app/handlers.h"
+#include "app/hook.h"
 #include "fanout/cluster.h"
 #include "fanout/room.h"
 
@@ -138,6 +139,13 @@ user_changed(const char *user_id, const char *name, long long before,
 
 	if (before < 0 || before == after)
 		return;		/* before < 0: not counted (table full) */
+	/* The edge's webhook: once, by its announcer (not when healing). */
+	if ((before == 0) != (after == 0) && !cf_w->presence->local_only &&
+	    (p = json_pack("{s:o,s:s}", "userId",
+	    cf_store_user_id_json(user_id), "displayName", name)) != NULL) {
+		cf_hook_enqueue(after > 0 ? "user.online" : "user.offline", p);
+		json_decref(p);
+	}
 	if (!cf_w->conf->presence_broadcast)
 		return;
 	if (after == 0) {

@@ -61,6 +61,8 @@ enum conf_type {
 			 * bytes, ice_servers[]/nice_servers */
 	T_API_LISTEN,	/* an address as for listen, api_listen */
 	T_API_KEY,	/* NAME KEY, api_keys[]/napi_keys */
+	T_WEBHOOK,	/* http(s) URL of at most max bytes, then event
+			 * names: webhooks[]/nwebhooks */
 	T_NTYPES
 };
 
@@ -129,7 +131,7 @@ extern const struct conf_ops	 conf_ops_u32, conf_ops_duration,
 extern const struct conf_ops	 conf_ops_listen, conf_ops_database,
 				 conf_ops_redis, conf_ops_origin,
 				 conf_ops_allow, conf_ops_api_listen,
-				 conf_ops_api_key;
+				 conf_ops_api_key, conf_ops_webhook;
 extern const struct conf_ops *const conf_types[T_NTYPES];
 
 /* lexer.c: errors, files, lines. */

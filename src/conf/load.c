@@ -234,6 +234,30 @@ const struct conf_rule conf_rules[] = {
 	{ { "turn-credential-ttl", T_DURATION, F(turn_credential_ttl_ms), "1h",
 	    0, CF_RELOAD_HOT, "lifetime of the TURN credentials handed out" },
 	    1000, 24 * HOUR_MS, NULL, 1, 1 },
+	/*
+	 * Webhooks: all HOT, the workers read them at each event and each
+	 * delivery.  The deliveries of an endpoint removed stay in the
+	 * outbox (counted in its depth) and go out if its URL comes back.
+	 */
+	{ { "webhook", T_WEBHOOK, F(webhooks), NULL, CF_CONF_MULTI,
+	    CF_RELOAD_HOT,
+	    "URL signed event deliveries are POSTed to, then its events "
+	    "(none: all)" },
+	    0, 2048, NULL, 1, CONF_MAX_TOKENS - 1 },
+	{ { "webhook-secret", T_STRING, F(webhook_secret), NULL,
+	    CF_CONF_SECRET, CF_RELOAD_HOT,
+	    "HMAC-SHA256 key signing webhook deliveries" },
+	    32, 0, NULL, 1, 1 },
+	{ { "webhook-timeout", T_DURATION, F(webhook_timeout_ms), "10s",
+	    0, CF_RELOAD_HOT, "time one webhook request may take" },
+	    100, 5 * 60 * 1000, NULL, 1, 1 },
+	{ { "webhook-retry-for", T_DURATION, F(webhook_retry_for_ms), "24h",
+	    0, CF_RELOAD_HOT,
+	    "time a failing delivery is retried before it is dropped" },
+	    1000, 7 * 24 * HOUR_MS, NULL, 1, 1 },
+	{ { "webhook-concurrency", T_U32, F(webhook_concurrency), "8",
+	    0, CF_RELOAD_HOT, "webhook requests in flight per worker" },
+	    1, 1000, NULL, 1, 1 },
 };
 
 #undef F
@@ -272,6 +296,7 @@ const struct conf_ops *const conf_types[T_NTYPES] = {
 	[T_ICE] = &conf_ops_ice,
 	[T_API_LISTEN] = &conf_ops_api_listen,
 	[T_API_KEY] = &conf_ops_api_key,
+	[T_WEBHOOK] = &conf_ops_webhook,
 };
 
 /* Apply the default of rule r, written like a value in the file. */
@@ -335,6 +360,10 @@ conf_check(struct conf_parse *p)
 		conf_err(p, "%s: jwt-algorithm %s cannot use jwt-public-key "
 		    "(an HMAC algorithm verifies with jwt-secret)", p->name,
 		    c->jwt_algorithm);
+		return (-1);
+	}
+	if (c->nwebhooks > 0 && c->webhook_secret == NULL) {
+		conf_err(p, "%s: webhook needs webhook-secret", p->name);
 		return (-1);
 	}
 	return (0);
@@ -494,6 +523,12 @@ cf_conf_free(struct cf_conf *conf)
 	if (conf->turn_secret != NULL)
 		explicit_bzero(conf->turn_secret, strlen(conf->turn_secret));
 	free(conf->turn_secret);
+	for (i = 0; i < conf->nwebhooks; i++)
+		free(conf->webhooks[i].url);
+	if (conf->webhook_secret != NULL)
+		explicit_bzero(conf->webhook_secret,
+		    strlen(conf->webhook_secret));
+	free(conf->webhook_secret);
 	free(conf);
 }
 

@@ -551,6 +551,117 @@ render_allow(const struct cf_conf *c, const struct conf_rule *r, char *buf,
 	}
 }
 
+/* ------------------------------------------------------------ webhooks */
+
+const char *const cf_conf_hook_events[] = {
+	"message.created", "channel.created", "channel.updated",
+	"channel.archived", "member.added", "member.removed", "call.missed",
+	"user.online", "user.offline", NULL
+};
+
+uint32_t
+cf_conf_hook_event(const char *name)
+{
+	int	 i;
+
+	for (i = 0; cf_conf_hook_events[i] != NULL; i++)
+		if (strcmp(cf_conf_hook_events[i], name) == 0)
+			return (1u << i);
+	return (0);
+}
+
+/*
+ * webhook URL [EVENT...]: an http:// or https:// URL with a host, at most
+ * r->max bytes, no blank or control character, each URL once (it names
+ * the endpoint's queue in the outbox); the events known names, none
+ * meaning all of them.
+ */
+static int
+set_webhook(struct conf_parse *p, const struct conf_rule *r,
+    char *const *argv, int argc)
+{
+	struct cf_conf	*c = p->conf;
+	const char	*v = argv[0], *s, *host;
+	uint32_t	 events = 0, bit;
+	int		 i;
+	char		*dup;
+
+	if (conf_has_prefix(v, "http://"))
+		host = v + 7;
+	else if (conf_has_prefix(v, "https://"))
+		host = v + 8;
+	else
+		return (conf_why(p, CONF_EINVAL,
+		    "must be an http:// or https:// URL"));
+	if (*host == '\0' || *host == '/')
+		return (conf_why(p, CONF_EINVAL, "no host in URL"));
+	if ((long long)strlen(v) > r->max)
+		return (conf_why(p, CONF_EINVAL, "longer than %lld bytes",
+		    r->max));
+	for (s = v; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return (conf_why(p, CONF_EINVAL,
+			    "blank or control character in URL"));
+	for (i = 1; i < argc; i++) {
+		if ((bit = cf_conf_hook_event(argv[i])) == 0)
+			return (conf_why(p, CONF_EINVAL,
+			    "unknown event \"%s\"", argv[i]));
+		events |= bit;
+	}
+	for (i = 0; i < c->nwebhooks; i++)
+		if (strcmp(c->webhooks[i].url, v) == 0)
+			return (conf_why(p, CONF_EINVAL, "duplicate webhook"));
+	if (c->nwebhooks == CF_CONF_MAX_WEBHOOKS)
+		return (conf_why(p, CONF_EINVAL,
+		    "too many webhooks (at most %d)", CF_CONF_MAX_WEBHOOKS));
+	if ((dup = strdup(v)) == NULL)
+		return (conf_why(p, CONF_ESYS, "out of memory"));
+	c->webhooks[c->nwebhooks].url = dup;
+	c->webhooks[c->nwebhooks++].events =
+	    events == 0 ? CF_CONF_HOOK_ALL : events;
+	return (CONF_OK);
+}
+
+static void
+render_webhook(const struct cf_conf *c, const struct conf_rule *r,
+    char *buf, size_t len)
+{
+	int	 i, j;
+
+	(void)r;
+	buf[0] = '\0';
+	if (c->nwebhooks == 0)
+		conf_cat(buf, len, "(unset)");
+	for (i = 0; i < c->nwebhooks; i++) {
+		if (i > 0)
+			conf_cat(buf, len, ", ");
+		conf_cat(buf, len, c->webhooks[i].url);
+		if (c->webhooks[i].events == CF_CONF_HOOK_ALL)
+			continue;
+		for (j = 0; cf_conf_hook_events[j] != NULL; j++)
+			if (c->webhooks[i].events & (1u << j)) {
+				conf_cat(buf, len, " ");
+				conf_cat(buf, len, cf_conf_hook_events[j]);
+			}
+	}
+}
+
+static int
+same_webhook(const struct cf_conf *a, const struct cf_conf *b,
+    const struct conf_rule *r)
+{
+	int	 i;
+
+	(void)r;
+	if (a->nwebhooks != b->nwebhooks)
+		return (0);
+	for (i = 0; i < a->nwebhooks; i++)
+		if (strcmp(a->webhooks[i].url, b->webhooks[i].url) != 0 ||
+		    a->webhooks[i].events != b->webhooks[i].events)
+			return (0);
+	return (1);
+}
+
 /* ----------------------------------------------------------- the ops */
 
 const struct conf_ops conf_ops_listen = {
@@ -567,4 +678,7 @@ const struct conf_ops conf_ops_origin = {
 };
 const struct conf_ops conf_ops_allow = {
 	.setv = set_allow, .render = render_allow
+};
+const struct conf_ops conf_ops_webhook = {
+	.setv = set_webhook, .render = render_webhook, .same = same_webhook
 };

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct cf_db;
+struct json_t;
 struct cf_db_stmt;
 
 struct cf_db_ops {
@@ -95,6 +96,11 @@ struct cf_db {
 	/* Commit the open batch for another write (cf_store_batch_hook). */
 	int			(*flush)(void *arg);
 	void			*flush_arg;
+	/* Observe the events of writes (cf_store_event_hook, store.h). */
+	int			(*event)(void *arg, struct cf_db *db,
+				    const char *event,
+				    const struct json_t *data);
+	void			*event_arg;
 };
 
 struct cf_db_stmt {

@@ -145,4 +145,32 @@
 	"  revoked_before " INT " NOT NULL" \
 	")" KEYED ";"
 
+/*
+ * 5: the webhook outbox.  One row per delivery (an event for one
+ * endpoint, by URL), written in the transaction of what it reports and
+ * deleted once delivered or given up; its id is the delivery id.
+ * next_at: not to be tried before (backoff); first_try_at: the first
+ * attempt, from which webhook-retry-for counts.  webhook_lease: which
+ * worker (owner: its relay uid) sends an endpoint's deliveries, until
+ * lease_until; taken with one conditional upsert, so that on any number
+ * of workers and hosts one sends at a time, in order.
+ */
+#define CF_SCHEMA_5(ID, INT, STRICT, KEYED) \
+	"CREATE TABLE webhook_outbox (" \
+	"  id " ID "," \
+	"  endpoint TEXT NOT NULL," \
+	"  event TEXT NOT NULL," \
+	"  payload TEXT NOT NULL," \
+	"  created_at " INT " NOT NULL," \
+	"  attempts " INT " NOT NULL DEFAULT 0," \
+	"  first_try_at " INT "," \
+	"  next_at " INT " NOT NULL DEFAULT 0" \
+	")" STRICT ";" \
+	"CREATE INDEX webhook_outbox_endpoint ON webhook_outbox(endpoint, id);" \
+	"CREATE TABLE webhook_lease (" \
+	"  endpoint TEXT NOT NULL PRIMARY KEY," \
+	"  owner TEXT NOT NULL," \
+	"  lease_until " INT " NOT NULL" \
+	")" KEYED ";"
+
 #endif

@@ -45,6 +45,78 @@ void	 cf_store_set_write_hook(void (*fn)(uint64_t us));
  */
 void	 cf_store_set_statement_counter(uint64_t *counter);
 
+/*
+ * Events of writes, for the webhook outbox.  fn is called inside the
+ * transaction (or the message's savepoint) of each write that reports
+ * one -- message.created ({message}), channel.created ({channel}),
+ * channel.updated ({channel, changes, updatedBy}), call.missed ({call})
+ * -- with the connection, the event name and its data (borrowed), and
+ * may write on the connection (cf_store_hook_add); a non-zero return
+ * undoes the write, which then fails with that value.  So an event
+ * exists exactly when its write committed.  NULL: none (the default;
+ * the lone writes that report events then run as before, autocommit).
+ */
+typedef int (*cf_store_event_fn)(void *arg, struct cf_db *db,
+    const char *event, const json_t *data);
+void	 cf_store_event_hook(struct cf_db *db, cf_store_event_fn fn,
+	    void *arg);
+/*
+ * Report an event with no write of its own behind it (user.online): fn
+ * runs in a transaction of its own.  0 when no hook is set.  (A store
+ * function reports its write's event inside its transaction with
+ * cf_stmt_event, store_int.h: one line.)
+ */
+int	 cf_store_event(struct cf_db *db, const char *event,
+	    const json_t *data);
+
+/*
+ * The webhook outbox (store_hook.c).  hook_add: one delivery of event
+ * to endpoint, with payload (JSON text, the "data" member), in the open
+ * transaction: only from a cf_store_event_fn.  *id (may be NULL) its
+ * delivery id.
+ */
+int	 cf_store_hook_add(struct cf_db *db, const char *endpoint,
+	    const char *event, const char *payload, int64_t now_ms,
+	    int64_t *id);
+/*
+ * Take or renew the lease of endpoint for owner until until_ms: 1 taken
+ * (free, expired at now_ms, or already owner's), 0 held by another
+ * owner, or a negative errno.  One conditional upsert, so one owner
+ * wins on every host.  release: give it up now (no-op when not owner's).
+ */
+int	 cf_store_hook_lease(struct cf_db *db, const char *endpoint,
+	    const char *owner, int64_t now_ms, int64_t until_ms);
+int	 cf_store_hook_release(struct cf_db *db, const char *endpoint,
+	    const char *owner);
+/* A delivery as read from the outbox; payload is the caller's (free). */
+struct cf_hook_row {
+	int64_t		 id;
+	char		 event[32];
+	char		*payload;
+	int64_t		 created_at;	/* ms */
+	int64_t		 attempts;
+	int64_t		 first_try_at;	/* 0: never tried */
+	int64_t		 next_at;	/* ms: not before */
+};
+/*
+ * The oldest delivery of endpoint (its head: deliveries go in id
+ * order), whether due or not.  -ENOENT when none.
+ */
+int	 cf_store_hook_head(struct cf_db *db, const char *endpoint,
+	    struct cf_hook_row *row);
+/* Delivered or given up: delete it. */
+int	 cf_store_hook_done(struct cf_db *db, int64_t id);
+/* A failed attempt: record it and when to try again. */
+int	 cf_store_hook_retry(struct cf_db *db, int64_t id, int64_t attempts,
+	    int64_t first_try_at, int64_t next_at);
+/*
+ * Deliveries waiting (all endpoints; at most CF_STORE_HOOK_DEPTH_MAX),
+ * and the creation time of the oldest (0 when none).
+ */
+#define CF_STORE_HOOK_DEPTH_MAX	100000
+int	 cf_store_hook_stats(struct cf_db *db, int64_t *depth,
+	    int64_t *oldest_ms);
+
 /* Users: insert or refresh display name and role. */
 int	 cf_store_user_upsert(struct cf_db *db, const char *user_id,
 	    const char *display_name, const char *role, int64_t now_ms);
@@ -91,6 +163,13 @@ int	 cf_store_default_channel(struct cf_db *db, const char *name,
 /* 1 member, 0 not, or a negative errno. */
 int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
 	    const char *user_id);
+/*
+ * The user ids (strings) of a channel's members (its channel_members
+ * rows), at most CF_STORE_MEMBERS_MAX of them, by id; *ids a new array.
+ */
+#define CF_STORE_MEMBERS_MAX	10000
+int	 cf_store_member_ids(struct cf_db *db, int64_t channel_id,
+	    json_t **ids);
 /* Add a member (no-op when already one); -EROFS archived. */
 int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);

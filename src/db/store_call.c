@@ -226,6 +226,25 @@ cf_store_call_create(struct cf_db *db, const char *caller, const char *callee,
 }
 
 /*
+ * The webhook event of a call that became "missed", in the transaction
+ * that made it so (cf_stmt_ev_begin).
+ */
+static int
+call_missed_event(struct cf_db *db, const struct cf_call *c)
+{
+	char at[32];
+
+	if (db->event == NULL)
+		return (0);
+	cf_store_iso8601(c->started_at, at, sizeof(at));
+	return (cf_stmt_event(db, "call.missed",
+	    json_pack("{s:{s:I,s:o,s:o,s:s,s:s}}", "call", "id",
+	    (json_int_t)c->id, "callerId", cf_store_user_id_json(c->caller),
+	    "calleeId", cf_store_user_id_json(c->callee), "callType", c->type,
+	    "startedAt", at)));
+}
+
+/*
  * Record a call that could not ring (the callee has no connected tab):
  * status "missed", started and ended now.  *call receives the row.
  */
@@ -240,9 +259,13 @@ cf_store_call_missed(struct cf_db *db, const char *caller, const char *callee,
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || !call_args_ok(caller, callee, type, NULL))
 		return (-EINVAL);
-	cf_stmt_settle(db);
-	if ((rc = call_insert(db, __func__, caller, callee, type, "missed",
-	    NULL, 1, now_ms, call)) != 0)
+	if ((rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
+	rc = call_insert(db, __func__, caller, callee, type, "missed", NULL, 1,
+	    now_ms, call);
+	if (rc == 0)
+		rc = call_missed_event(db, call);
+	if ((rc = cf_stmt_ev_end(db, __func__, rc)) != 0)
 		memset(call, 0, sizeof(*call));
 	return (rc);
 }
@@ -267,7 +290,8 @@ cf_store_call_missed_known(struct cf_db *db, const char *caller,
 	memset(call, 0, sizeof(*call));
 	if (db == NULL || max < 1 || !call_args_ok(caller, callee, type, NULL))
 		return (-EINVAL);
-	cf_stmt_settle(db);
+	if ((rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
 	rc = call_query(db, __func__, call,
 	    "INSERT INTO calls(caller_id, callee_id, call_type, status,"
 	    "  started_at, ended_at)"
@@ -277,7 +301,9 @@ cf_store_call_missed_known(struct cf_db *db, const char *caller,
 	    " RETURNING " CALL_COLS,
 	    "tttiii", caller, callee, type, now_ms, since_ms,
 	    (int64_t)max - 1);
-	if (rc != 0)
+	if (rc == 0)
+		rc = call_missed_event(db, call);
+	if ((rc = cf_stmt_ev_end(db, __func__, rc)) != 0)
 		memset(call, 0, sizeof(*call));
 	return (rc);
 }
@@ -314,7 +340,7 @@ cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
     struct cf_call *call)
 {
 	struct cf_call tmp, *c = call != NULL ? call : &tmp;
-	int active, rc;
+	int active, missed, rc;
 
 	memset(c, 0, sizeof(*c));
 	if (db == NULL || !call_status_ok(from) || !call_status_ok(to))
@@ -328,7 +354,11 @@ cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
 		return (-EINVAL);
 	if (active && !fits(callee_sock, sizeof(c->callee_sock)))
 		return (-EINVAL);
-	cf_stmt_settle(db);
+	missed = strcmp(to, "missed") == 0;
+	if (missed && (rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
+	if (!missed)
+		cf_stmt_settle(db);
 	rc = call_query(db, __func__, c,
 	    "UPDATE calls SET status = ?3,"
 	    "  answered_at = CASE WHEN ?6 <> 0 THEN ?5 ELSE answered_at END,"
@@ -347,6 +377,11 @@ cf_store_call_transition(struct cf_db *db, int64_t id, const char *from,
 		    "SELECT 1 FROM calls WHERE id = ?1", "i", id);
 		if (rc == 0)
 			rc = -EALREADY;
+	}
+	if (missed) {
+		if (rc == 0)
+			rc = call_missed_event(db, c);
+		rc = cf_stmt_ev_end(db, __func__, rc);
 	}
 	if (rc != 0)
 		memset(c, 0, sizeof(*c));
@@ -441,13 +476,18 @@ cf_store_call_sweep_ringing(struct cf_db *db, int64_t ring_deadline_ms,
 
 	if (db == NULL)
 		return (-EINVAL);
-	cf_stmt_settle(db);
+	if ((rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
 	rc = call_collect(db, __func__, &v, &n,
 	    "UPDATE calls SET status = 'missed', ended_at = ?2"
 	    " WHERE " CALL_LIVE " AND status = 'ringing' AND started_at < ?1"
 	    " RETURNING " CALL_COLS, "ii", ring_deadline_ms, now_ms);
-	if (rc != 0)
+	for (i = 0; i < n && rc == 0; i++)
+		rc = call_missed_event(db, &v[i]);
+	if ((rc = cf_stmt_ev_end(db, __func__, rc)) != 0) {
+		free(v);
 		return (rc);
+	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), call_cmp);
 	for (i = 0; i < n && fn != NULL; i++)

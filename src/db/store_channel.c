@@ -82,6 +82,9 @@ cf_store_channel_create(struct cf_db *db, const char *name,
 		    "iti", id, i == 0 ? created_by : member_ids[i - 1], now_ms);
 	if (rc == 0)
 		rc = channel_load(db, __func__, id, channel);
+	if (rc == 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.created",
+		    json_pack("{s:O}", "channel", *channel));
 	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
 		json_decref(*channel);
 		*channel = NULL;
@@ -162,6 +165,38 @@ cf_store_is_member(struct cf_db *db, int64_t channel_id, const char *user_id)
 	if (rc != 0)
 		return (rc);
 	return (v != 0);
+}
+
+static json_t *
+row_text0(struct cf_db_stmt *st)
+{
+	return (cf_row_text(st, 0));
+}
+
+int
+cf_store_member_ids(struct cf_db *db, int64_t channel_id, json_t **ids)
+{
+	struct cf_db_stmt *st;
+	int rc;
+
+	if (ids == NULL)
+		return (-EINVAL);
+	*ids = NULL;
+	if (db == NULL)
+		return (-EINVAL);
+	if ((*ids = json_array()) == NULL)
+		return (-ENOMEM);
+	if ((rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT user_id FROM channel_members WHERE channel_id = ?1"
+	    " ORDER BY user_id LIMIT ?2", "ii", channel_id,
+	    (int64_t)CF_STORE_MEMBERS_MAX)) == 0)
+		rc = cf_stmt_collect(db, __func__, st, row_text0, -1, *ids,
+		    NULL);
+	if (rc != 0) {
+		json_decref(*ids);
+		*ids = NULL;
+	}
+	return (rc);
 }
 
 /* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
@@ -306,6 +341,11 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 		    "itti", channel_id, dump, updated_by, now_ms);
 	if (rc == 0)
 		rc = channel_load(db, __func__, channel_id, channel);
+	if (rc == 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.updated",
+		    json_pack("{s:O,s:o,s:o}", "channel", *channel, "changes",
+		    json_deep_copy(changes), "updatedBy",
+		    cf_store_user_id_json(updated_by)));
 	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
 		json_decref(*channel);
 		*channel = NULL;

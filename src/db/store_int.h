@@ -12,6 +12,7 @@
  *   store_channel.c  channels, members, the channel-update audit
  *   store_message.c  messages, files, read positions, broadcasts
  *   store_call.c     call records
+ *   store_hook.c     the webhook outbox and its leases
  *
  * The SQL is written once, in the dialect both backends accept (see
  * backend.h).  Every statement is prepared for the call that runs it and
@@ -142,6 +143,22 @@ int	 cf_stmt_tx_end(struct cf_db *db, const char *func, int rc);
  */
 int	 cf_stmt_one_begin(struct cf_db *db, const char *func, int64_t lock);
 int	 cf_stmt_one_end(struct cf_db *db, const char *func, int rc);
+
+/* store_stmt.c: events (cf_store_event_hook). */
+
+/*
+ * Report event with data (stolen; NULL: out of memory, -ENOMEM) inside
+ * the open transaction or savepoint: the hook's result, 0 when none.
+ */
+int	 cf_stmt_event(struct cf_db *db, const char *event, json_t *data);
+/*
+ * Around a lone write that reports an event: a transaction of its own
+ * when a hook is set (the outbox row commits with the write), else only
+ * a settle (the write runs autocommit, as without webhooks).  end: as
+ * cf_stmt_tx_end when begin opened one, else rc.
+ */
+int	 cf_stmt_ev_begin(struct cf_db *db, const char *func);
+int	 cf_stmt_ev_end(struct cf_db *db, const char *func, int rc);
 
 /* store_row.c: the columns of the current row of a statement. */
 

@@ -94,6 +94,10 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 		rc = -EIO;
 	}
  done:
+	/* The webhook event joins the message's savepoint: one fate. */
+	if (rc == 0 && !dup && db->event != NULL)
+		rc = cf_stmt_event(db, "message.created",
+		    json_pack("{s:O}", "message", *message));
 	if ((rc = cf_stmt_one_end(db, __func__, rc)) != 0) {
 		json_decref(*message);
 		*message = NULL;

@@ -461,3 +461,59 @@ cf_store_batch_hook(struct cf_db *db, int (*flush)(void *), void *arg)
 	db->flush = flush;
 	db->flush_arg = arg;
 }
+
+void
+cf_store_event_hook(struct cf_db *db, cf_store_event_fn fn, void *arg)
+{
+	if (db == NULL)
+		return;
+	db->event = fn;
+	db->event_arg = arg;
+}
+
+int
+cf_stmt_event(struct cf_db *db, const char *event, json_t *data)
+{
+	int rc;
+
+	if (data == NULL)
+		return (-ENOMEM);
+	rc = db->event != NULL ? db->event(db->event_arg, db, event, data) : 0;
+	json_decref(data);
+	return (rc);
+}
+
+int
+cf_stmt_ev_begin(struct cf_db *db, const char *func)
+{
+	if (db->event != NULL)
+		return (cf_stmt_tx_begin(db, func, 0));
+	cf_stmt_settle(db);
+	return (0);
+}
+
+int
+cf_stmt_ev_end(struct cf_db *db, const char *func, int rc)
+{
+	return (db->event != NULL ? cf_stmt_tx_end(db, func, rc) : rc);
+}
+
+/*
+ * In a transaction of its own (which settles an open batch first), as
+ * any write outside the store's functions: those report their own
+ * events with cf_stmt_event, inside their transaction.
+ */
+int
+cf_store_event(struct cf_db *db, const char *event, const json_t *data)
+{
+	int rc;
+
+	if (db == NULL || event == NULL || data == NULL)
+		return (-EINVAL);
+	if (db->event == NULL)
+		return (0);
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		return (rc);
+	rc = db->event(db->event_arg, db, event, data);
+	return (cf_stmt_tx_end(db, __func__, rc));
+}

@@ -32,7 +32,13 @@ enum row_kind {
 	R_EVENTS,	/* per event-table row (cf_app->event_name) */
 	R_SUMMARY_US,	/* microseconds summed at off, counted at off2 */
 	R_HISTOGRAM,	/* the database write histogram */
-	R_ERRORS	/* per error code */
+	R_ERRORS,	/* per error code */
+	/* One sample: the uint64_t at off of the slot whose stamp at off2
+	 * (ms since the epoch) is the newest -- a measure of the database
+	 * any worker takes; R_LATEST_AGE: that value is a time in ms, shown
+	 * as the seconds since then (0 when it is 0). */
+	R_LATEST,
+	R_LATEST_AGE
 };
 
 /* The row is written only when Redis is configured. */
@@ -121,6 +127,21 @@ static const struct metric metrics[] = {
 	{ "confabd_worker_restarts_total", "counter",
 	    "Times the master started the worker slot again after it died.",
 	    R_SLOT, STAT(restarts), 0, NULL, NULL, 0 },
+	{ "confabd_webhook_queue_depth", "gauge",
+	    "Webhook deliveries waiting in the outbox (every endpoint; "
+	    "counted up to 100000).",
+	    R_LATEST, STAT(hook_depth), STAT(hook_measured_ms), NULL, NULL,
+	    0 },
+	{ "confabd_webhook_oldest_pending_seconds", "gauge",
+	    "Age of the oldest webhook delivery waiting in the outbox.",
+	    R_LATEST_AGE, STAT(hook_oldest_ms), STAT(hook_measured_ms), NULL,
+	    NULL, 0 },
+	{ "confabd_webhook_deliveries_total", "counter",
+	    "Webhook deliveries answered with a 2xx status.",
+	    R_SLOT, STAT(hook_delivered), 0, NULL, NULL, 0 },
+	{ "confabd_webhook_failures_total", "counter",
+	    "Webhook deliveries dropped after webhook-retry-for.",
+	    R_SLOT, STAT(hook_failed), 0, NULL, NULL, 0 },
 };
 
 /* Microseconds as seconds with 6 decimals. */
@@ -276,9 +297,36 @@ row_samples(struct cf_buf *b, const struct metric *m, unsigned i,
 	case R_ERRORS:
 		return (row_errors(b, m, i, st));
 	case R_USERS:		/* host-wide: metrics_build */
+	case R_LATEST:
+	case R_LATEST_AGE:
 		break;
 	}
 	return (0);
+}
+
+/* R_LATEST(_AGE): the value of the slot that measured last. */
+static int
+row_latest(struct cf_buf *b, const struct metric *m, unsigned n)
+{
+	struct cf_shm_stats *st;
+	uint64_t v = 0, at = 0, t, now;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if ((st = cf_shm_stats(cf_w->shm, i)) == NULL)
+			continue;
+		if ((t = stat_u64(st, m->off2)) > at) {
+			at = t;
+			v = stat_u64(st, m->off);
+		}
+	}
+	if (m->kind == R_LATEST_AGE) {
+		now = cf_wall_ms();
+		v = v == 0 || now < v ? 0 : now - v;
+		return (metrics_printf(b, "%s %" PRIu64 ".%03u\n", m->name,
+		    v / 1000, (unsigned)(v % 1000)));
+	}
+	return (metrics_printf(b, "%s %" PRIu64 "\n", m->name, v));
 }
 
 /*
@@ -306,6 +354,11 @@ metrics_build(struct cf_buf *b)
 			users = cf_shm_presence_count(cf_w->shm, "u:");
 			if (metrics_printf(b, "%s %" PRIu64 "\n", m->name,
 			    users))
+				return (-1);
+			continue;
+		}
+		if (m->kind == R_LATEST || m->kind == R_LATEST_AGE) {
+			if (row_latest(b, m, n) == -1)
 				return (-1);
 			continue;
 		}

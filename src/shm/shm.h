@@ -82,6 +82,13 @@ struct cf_shm_stats {
 	uint64_t	 unauthenticated;	/* sessions not authenticated yet */
 	uint64_t	 unauth_refused;	/* handshakes refused by the caps */
 	uint64_t	 attach_closed;		/* closed for their attachments */
+	uint64_t	 hook_delivered;	/* webhook deliveries answered 2xx */
+	uint64_t	 hook_failed;		/* given up after webhook-retry-for */
+	/* The outbox as this worker last measured it (all endpoints, the
+	 * database's view), and when (ms since the epoch; 0: never). */
+	uint64_t	 hook_depth;
+	uint64_t	 hook_oldest_ms;	/* creation of the oldest; 0: none */
+	uint64_t	 hook_measured_ms;
 	uint32_t	 unauth_by_addr[CF_SHM_ADDR_BUCKETS];
 } __attribute__((aligned(128)));
 

@@ -39,6 +39,7 @@
 #include "app/batch.h"
 #include "app/app.h"
 #include "app/handlers.h"
+#include "app/hook.h"
 #include "fanout/cluster.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
@@ -117,6 +118,7 @@ shutdown_now(struct cf_worker *w)
 	cf_relay_free(w->relay);
 	w->relay = NULL;
 	cf_call_stop(w);
+	cf_hook_stop(w);
 	cf_admin_stop();
 	cf_ipc_stop();
 	if (w->lws != NULL)
@@ -371,7 +373,8 @@ state_init(struct cf_worker *w)
 	    cf_cluster_init(w) == -1 || cf_batch_init(w) == -1 ||
 	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
 	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1 ||
-	    cf_auth_init(w) == -1 || cf_api_init(w) == -1)
+	    cf_auth_init(w) == -1 || cf_api_init(w) == -1 ||
+	    cf_hook_init(w) == -1)
 		return (-1);
 	return (0);
 }
@@ -383,6 +386,7 @@ state_init(struct cf_worker *w)
 static void
 state_free(struct cf_worker *w)
 {
+	cf_hook_free(w);
 	cf_admin_free(w);
 	cf_presence_free(w);
 	cf_auth_free(w);
@@ -465,6 +469,8 @@ cf_worker_main(struct cf_worker_init *in)
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
 		return (1);
 	cf_call_start(w);
+	if (cf_hook_start(w) == -1)
+		return (1);
 	cf_event_summary_start(w);
 
 	uv_signal_init(&w->loop, &w->sig_term);

@@ -1731,7 +1731,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 55);
+	assert_int_equal(n, 60);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -1801,6 +1801,88 @@ test_directive_table(void **state)
 	/* A second call returns the same table; n may be NULL. */
 	assert_ptr_equal(cf_conf_directives(NULL), d);
 	cf_conf_free(NULL);
+}
+
+#define HOOK_SECRET	"webhook-secret 0123456789abcdef0123456789abcdef\n"
+
+/* webhook, webhook-secret and the delivery bounds. */
+static void
+test_webhooks(void **state)
+{
+	struct cf_conf	*c, *d;
+	char		 text[4096];
+	int		 i;
+
+	(void)state;
+	c = load_ok("");
+	assert_int_equal(c->nwebhooks, 0);
+	assert_null(c->webhook_secret);
+	assert_int_equal(c->webhook_timeout_ms, 10000);
+	assert_int_equal(c->webhook_retry_for_ms, 24 * 3600 * 1000);
+	assert_int_equal(c->webhook_concurrency, 8);
+	cf_conf_free(c);
+
+	c = load_ok(HOOK_SECRET "webhook http://127.0.0.1:9/a\n"
+	    "webhook https://h.example.com/b message.created user.offline\n"
+	    "webhook-timeout 2s\nwebhook-retry-for 1h\n"
+	    "webhook-concurrency 1\n");
+	assert_int_equal(c->nwebhooks, 2);
+	assert_string_equal(c->webhooks[0].url, "http://127.0.0.1:9/a");
+	assert_int_equal(c->webhooks[0].events, CF_CONF_HOOK_ALL);
+	assert_string_equal(c->webhooks[1].url, "https://h.example.com/b");
+	assert_int_equal(c->webhooks[1].events,
+	    cf_conf_hook_event("message.created") |
+	    cf_conf_hook_event("user.offline"));
+	assert_int_equal(cf_conf_hook_event("message.created"), 1);
+	assert_int_equal(cf_conf_hook_event("nope"), 0);
+	assert_string_equal(c->webhook_secret,
+	    "0123456789abcdef0123456789abcdef");
+	assert_int_equal(c->webhook_timeout_ms, 2000);
+	assert_int_equal(c->webhook_retry_for_ms, 3600000);
+	assert_int_equal(c->webhook_concurrency, 1);
+
+	/* A changed event list is a change; the secret is never shown. */
+	d = load_ok(HOOK_SECRET "webhook http://127.0.0.1:9/a\n"
+	    "webhook https://h.example.com/b message.created\n"
+	    "webhook-timeout 2s\nwebhook-retry-for 1h\n"
+	    "webhook-concurrency 1\n");
+	assert_int_equal(cf_conf_diff_class(c, d, NULL, NULL, NULL),
+	    CF_RELOAD_HOT);
+	cf_conf_free(d);
+	cf_conf_free(c);
+
+	/* Exactly CF_CONF_MAX_WEBHOOKS load. */
+	snprintf(text, sizeof(text), "%s", HOOK_SECRET);
+	for (i = 0; i < CF_CONF_MAX_WEBHOOKS; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "webhook http://h%d.example.com/\n", i);
+	c = load_ok(text);
+	assert_int_equal(c->nwebhooks, CF_CONF_MAX_WEBHOOKS);
+	cf_conf_free(c);
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "webhook http://x.example.com/\n");
+	assert_null(cf_conf_load_string(text, "t.conf", errbuf,
+	    sizeof(errbuf)));
+	assert_non_null(strstr(errbuf, "too many webhooks (at most 16)"));
+
+	load_err("webhook http://h/\n",
+	    "t.conf: webhook needs webhook-secret");
+	load_err("webhook-secret short\n", "t.conf:1: invalid value "
+	    "\"(hidden)\" for \"webhook-secret\": must be at least 32 bytes");
+	load_err(HOOK_SECRET "webhook ftp://h/\n", "t.conf:2: invalid value "
+	    "\"ftp://h/\" for \"webhook\": must be an http:// or https:// URL");
+	load_err(HOOK_SECRET "webhook http:///x\n", "t.conf:2: invalid value "
+	    "\"http:///x\" for \"webhook\": no host in URL");
+	load_err(HOOK_SECRET "webhook http://h/ message.deleted\n",
+	    "t.conf:2: invalid value \"http://h/ message.deleted\" for "
+	    "\"webhook\": unknown event \"message.deleted\"");
+	load_err(HOOK_SECRET "webhook http://h/\nwebhook http://h/ "
+	    "user.online\n", "t.conf:3: invalid value \"http://h/ user.online\" "
+	    "for \"webhook\": duplicate webhook");
+	load_err("webhook-timeout 50ms\n", "t.conf:1: invalid value \"50ms\" "
+	    "for \"webhook-timeout\": must be between 100ms and 5m");
+	load_err("webhook-concurrency 0\n", "t.conf:1: invalid value \"0\" "
+	    "for \"webhook-concurrency\": must be between 1 and 1000");
 }
 
 /* Read $CF_TEST_SRCDIR/rel into a malloc'd string. */
@@ -2034,6 +2116,7 @@ main(void)
 		cmocka_unit_test(test_calls),
 		cmocka_unit_test(test_cluster),
 		cmocka_unit_test(test_api),
+		cmocka_unit_test(test_webhooks),
 		cmocka_unit_test(test_directive_table),
 		cmocka_unit_test(test_docs_match_table),
 		cmocka_unit_test(test_diff),

@@ -507,8 +507,8 @@ test_migration(void **state)
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 4);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 4);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 5);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 5);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -2379,7 +2379,7 @@ test_call_migration(void **state)
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
-	assert_int_equal(q64(raw, "PRAGMA user_version"), 4);
+	assert_int_equal(q64(raw, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM channels WHERE id = 5"
 	    " AND name = 'old' AND archived_at IS NULL"), 1);
 	assert_int_equal(q64(raw, "SELECT count(*) FROM calls"), 3);
@@ -2699,7 +2699,7 @@ test_pg_migration(void **state)
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 4);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 5);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -2717,7 +2717,7 @@ test_pg_migration(void **state)
 	/* Ids are 64-bit. */
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
 	    " information_schema.columns WHERE column_name = 'id' AND"
-	    " data_type = 'bigint'"), 5);
+	    " data_type = 'bigint'"), 6);
 	assert_int_equal(mkchan(fx->db, "keep", 0, "1", NULL, 0), 1);
 
 	/* A second connection (another host) runs nothing again. */
@@ -2732,7 +2732,8 @@ test_pg_migration(void **state)
 	 */
 	xexec(fx->db, "DROP TABLE message_files, channel_members,"
 	    " channel_updates, messages, channels, presence, users,"
-	    " broadcasts, calls, revocations");
+	    " broadcasts, calls, revocations,"
+	    " webhook_outbox, webhook_lease");
 	xexec(fx->db, "UPDATE meta SET value = 'then'");
 	xexec(fx->db, "UPDATE schema_version SET version = 1");
 	assert_non_null(again = cf_db_open(fx->path));
@@ -3043,6 +3044,138 @@ test_batch_savepoint(void **state)
 	    "text", 0, "k4", T0, &m, &dup), 0);
 	assert_int_equal(dup, 0);
 	json_decref(m);
+}
+
+/* The webhook event hook of the tests: one outbox row per event. */
+static int
+outbox_hook(void *arg, struct cf_db *db, const char *event,
+    const json_t *data)
+{
+	const json_t *m = json_object_get(data, "message");
+	char *text;
+	int rc;
+
+	(void)arg;
+	if (m != NULL && strcmp(json_string_value(json_object_get(m,
+	    "message")), "refused") == 0)
+		return (-EIO);
+	if ((text = json_dumps(data, JSON_COMPACT)) == NULL)
+		return (-ENOMEM);
+	rc = cf_store_hook_add(db, "http://e/1", event, text, T0, NULL);
+	free(text);
+	return (rc);
+}
+
+/*
+ * The outbox: an event row exists exactly when its write committed (a
+ * message's joins its savepoint), and the lease goes to one owner.
+ */
+static void
+test_hook_outbox(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_hook_row row;
+	struct cf_call c;
+	json_t *m, *ch_json, *chg;
+	int64_t ch, depth, oldest;
+	int dup;
+
+	ch = mkchan(fx->db, "h", 0, "1", NULL, 0);
+	cf_store_event_hook(fx->db, outbox_hook, NULL);
+	assert_int_equal(cf_store_hook_head(fx->db, "http://e/1", &row),
+	    -ENOENT);
+
+	/* In a batch: the refused message and its event are undone alone. */
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "one",
+	    "text", 0, "k1", T0, &m, &dup), 0);
+	json_decref(m);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+	    "refused", "text", 0, "k2", T0, &m, &dup), -EIO);
+	assert_null(m);
+	/* A duplicate reports nothing. */
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A", "one",
+	    "text", 0, "k1", T0, &m, &dup), 0);
+	assert_int_equal(dup, 1);
+	json_decref(m);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_int_equal(nmessages(fx->db), 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM webhook_outbox"),
+	    1);
+	/* Outside a batch too. */
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "A",
+	    "refused", "text", 0, NULL, T0, &m, NULL), -EIO);
+	assert_int_equal(nmessages(fx->db), 1);
+
+	/* Channels and missed calls report theirs. */
+	assert_int_equal(cf_store_channel_create(fx->db, "h2", NULL, 0, "1",
+	    NULL, 0, T0, &ch_json), 0);
+	json_decref(ch_json);
+	assert_non_null(chg = json_pack("{s:s}", "name", "h3"));
+	assert_int_equal(cf_store_channel_update(fx->db, ch, chg, "2", T0,
+	    &ch_json), 0);
+	json_decref(chg);
+	json_decref(ch_json);
+	assert_int_equal(cf_store_call_missed(fx->db, "1", "2", "audio", T0,
+	    &c), 0);
+	assert_int_equal(cf_store_call_create(fx->db, "1", "3", "video", "s",
+	    T0, 0, 0, &c, NULL), 0);
+	assert_int_equal(cf_store_call_sweep_ringing(fx->db, T0 + 1, T0 + 2,
+	    NULL, NULL), 1);
+	assert_non_null(chg = json_pack("{s:s}", "userId", "7"));
+	assert_int_equal(cf_store_event(fx->db, "user.online", chg), 0);
+	json_decref(chg);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM webhook_outbox"),
+	    6);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM webhook_outbox"
+	    " WHERE event = 'call.missed'"), 2);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM webhook_outbox"
+	    " WHERE event = 'channel.updated' AND payload LIKE"
+	    " '%\"updatedBy\":2%'"), 1);
+
+	/* The head is the oldest; a retry keeps it the head. */
+	assert_int_equal(cf_store_hook_head(fx->db, "http://e/1", &row), 0);
+	assert_string_equal(row.event, "message.created");
+	assert_non_null(strstr(row.payload, "\"message\":\"one\""));
+	assert_true(row.attempts == 0 && row.first_try_at == 0);
+	assert_int_equal(cf_store_hook_retry(fx->db, row.id, 1, T0, T0 + 1000),
+	    0);
+	free(row.payload);
+	assert_int_equal(cf_store_hook_head(fx->db, "http://e/1", &row), 0);
+	assert_true(row.attempts == 1 && row.first_try_at == T0 &&
+	    row.next_at == T0 + 1000);
+	assert_string_equal(row.event, "message.created");
+	assert_int_equal(cf_store_hook_stats(fx->db, &depth, &oldest), 0);
+	assert_true(depth == 6 && oldest == T0);
+	assert_int_equal(cf_store_hook_done(fx->db, row.id), 0);
+	free(row.payload);
+	assert_int_equal(cf_store_hook_head(fx->db, "http://e/1", &row), 0);
+	assert_string_equal(row.event, "channel.created");
+	free(row.payload);
+	assert_int_equal(cf_store_hook_head(fx->db, "http://e/2", &row),
+	    -ENOENT);
+
+	/* Leases: one owner at a time, until it expires or is released. */
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "a", T0,
+	    T0 + 100), 1);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "b", T0 + 50,
+	    T0 + 150), 0);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "a", T0 + 60,
+	    T0 + 160), 1);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "b",
+	    T0 + 160, T0 + 260), 1);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "a",
+	    T0 + 170, T0 + 270), 0);
+	assert_int_equal(cf_store_hook_release(fx->db, "http://e/1", "a"), 0);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "a",
+	    T0 + 170, T0 + 270), 0);
+	assert_int_equal(cf_store_hook_release(fx->db, "http://e/1", "b"), 0);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/1", "a",
+	    T0 + 170, T0 + 270), 1);
+	assert_int_equal(cf_store_hook_lease(fx->db, "http://e/2", "b",
+	    T0 + 170, T0 + 270), 1);
+	assert_true(cf_db_idle(fx->db));
+	cf_store_event_hook(fx->db, NULL, NULL);
 }
 
 /*
@@ -3359,6 +3492,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_other_write, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_batch_rate, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hook_outbox, setup,
 		    teardown),
 	};
 	/* SQLite's own. */
