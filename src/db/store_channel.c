@@ -13,6 +13,7 @@
 
 static char	*name_key(const char *);
 static int	 channel_load(struct cf_db *, const char *, int64_t, json_t **);
+static json_t	*member_event(int64_t, const char *);
 
 /*
  * The unique key of a channel name: the name with ASCII letters folded to
@@ -209,17 +210,21 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 
 	if (db == NULL || !id_ok(user_id))
 		return (-EINVAL);
-	cf_stmt_settle(db);
+	if ((rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
 	rc = cf_stmt_run(db, __func__, &n,
 	    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
 	    " SELECT id, ?2, ?3 FROM channels WHERE id = ?1"
 	    "  AND archived_at IS NULL"
 	    " ON CONFLICT DO NOTHING",
 	    "iti", channel_id, user_id, now_ms);
-	if (rc != 0 || n > 0)
-		return (rc);
+	if (rc == 0 && n > 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "member.added", member_event(channel_id,
+		    user_id));
 	/* Nothing inserted: already a member, archived, or no channel. */
-	return (cf_store_channel_writable(db, channel_id));
+	if (rc == 0 && n == 0)
+		rc = cf_store_channel_writable(db, channel_id);
+	return (cf_stmt_ev_end(db, __func__, rc));
 }
 
 /*
@@ -356,6 +361,14 @@ cf_store_channel_update(struct cf_db *db, int64_t channel_id,
 	return (rc);
 }
 
+/* The data of member.added and member.removed. */
+static json_t *
+member_event(int64_t channel_id, const char *user_id)
+{
+	return (json_pack("{s:I,s:o}", "channelId", (json_int_t)channel_id,
+	    "userId", cf_store_user_id_json(user_id)));
+}
+
 /* 0 when the channel takes writes, -EROFS archived, -ENOENT none. */
 int
 cf_store_channel_writable(struct cf_db *db, int64_t channel_id)
@@ -419,14 +432,24 @@ cf_store_channel_archive(struct cf_db *db, int64_t channel_id,
 	*was = 0;
 	if (db == NULL)
 		return (-EINVAL);
-	cf_stmt_settle(db);
-	if ((rc = cf_stmt_run(db, __func__, &n,
+	if ((rc = cf_stmt_ev_begin(db, __func__)) != 0)
+		return (rc);
+	rc = cf_stmt_run(db, __func__, &n,
 	    "UPDATE channels SET archived_at = ?2"
 	    " WHERE id = ?1 AND archived_at IS NULL", "ii", channel_id,
-	    now_ms)) != 0)
+	    now_ms);
+	if (rc == 0)
+		rc = channel_load(db, __func__, channel_id, channel);
+	if (rc == 0 && n > 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.archived", json_pack("{s:O}",
+		    "channel", *channel));
+	if ((rc = cf_stmt_ev_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
 		return (rc);
+	}
 	*was = n == 0;
-	return (channel_load(db, __func__, channel_id, channel));
+	return (0);
 }
 
 /* The members of a channel by user id, with what is known of each user. */
@@ -472,12 +495,16 @@ cf_store_member_remove(struct cf_db *db, int64_t channel_id,
 	if (db == NULL || !id_ok(user_id) || removed == NULL)
 		return (-EINVAL);
 	*removed = 0;
-	if ((rc = cf_store_channel_writable(db, channel_id)) != 0)
+	if ((rc = cf_store_channel_writable(db, channel_id)) != 0 ||
+	    (rc = cf_stmt_ev_begin(db, __func__)) != 0)
 		return (rc);
-	cf_stmt_settle(db);
-	if ((rc = cf_stmt_run(db, __func__, &n,
+	rc = cf_stmt_run(db, __func__, &n,
 	    "DELETE FROM channel_members WHERE channel_id = ?1"
-	    " AND user_id = ?2", "it", channel_id, user_id)) != 0)
+	    " AND user_id = ?2", "it", channel_id, user_id);
+	if (rc == 0 && n > 0 && db->event != NULL)
+		rc = cf_stmt_event(db, "member.removed",
+		    member_event(channel_id, user_id));
+	if ((rc = cf_stmt_ev_end(db, __func__, rc)) != 0)
 		return (rc);
 	*removed = n > 0;
 	return (0);

@@ -13,10 +13,12 @@ import http from 'node:http';
 import { startDaemon, startRedis, withLogs } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { ask, closeAll, until } from './lib/client.mjs';
+import { apiCall } from './lib/api.mjs';
 import { CHAT_CONF, login, ok, waitFor, createChannel, send, disconnected,
     onlineUsers, short, assertIso } from './lib/chat.mjs';
 
 const SECRET = 'webhook-test-secret-0123456789abcdef';
+const API_KEY = 'webhook-test-api-key-0123456789abcdef';
 
 /*
  * A receiver: every request is recorded per path with its headers, raw
@@ -139,6 +141,9 @@ describe('webhooks', () => {
 		    `webhook ${rec.url('/main')}`,
 		    `webhook ${rec.url('/flaky')} message.created`,
 		    `webhook ${rec.url('/hang')} channel.created`,
+		    `webhook ${rec.url('/members')} member.added member.removed ` +
+		    'channel.archived',
+		    `api-key backend ${API_KEY}`,
 		    'webhook-timeout 1s', 'webhook-retry-for 1h'] });
 	});
 	after(async () => {
@@ -205,6 +210,51 @@ describe('webhooks', () => {
 		// /main took every event; /flaky message.created only.
 		assert.ok(rec.list('/flaky').every((x) =>
 		    x.body.event === 'message.created'));
+	}, () => [d]));
+
+	it('the HTTP API\'s changes: member.added, member.removed, ' +
+	    'channel.archived, and message.created of a system message',
+	withLogs(async () => {
+		const call = (method, path, body) => apiCall(d, method, path,
+		    { key: API_KEY, body });
+		let r = await call('POST', '/channels', { name: 'hooked-ticket',
+		    isPrivate: true });
+		assert.equal(r.status, 201, r.text);
+		const id = r.body.channel.id;
+		assert.equal((await call('PUT', `/channels/${id}/members/77`))
+		    .status, 201);
+		assert.equal((await call('PUT', `/channels/${id}/members/78`))
+		    .status, 201);
+		r = await call('POST', `/channels/${id}/messages`,
+		    { message: 'Ticket escalated' });
+		assert.equal(r.status, 201, r.text);
+		const sys = r.body.message;
+		assert.equal((await call('DELETE', `/channels/${id}/members/78`))
+		    .status, 200);
+		assert.equal((await call('DELETE', `/channels/${id}`)).status, 200);
+		// Nothing for a change that changes nothing.
+		assert.equal((await call('PUT', `/channels/${id}/members/77`))
+		    .status, 409, 'archived');
+		assert.equal((await call('DELETE', `/channels/${id}`)).status, 200);
+		await until(() => find(rec, '/members', 'channel.archived'),
+		    10000, 'channel.archived on /members', 50);
+		const got = rec.delivered('/members');
+		got.forEach(checkDelivery);
+		assert.deepEqual(got.map((x) => [x.body.event, x.body.data.userId]),
+		    [['member.added', 77], ['member.added', 78],
+		    ['member.removed', 78], ['channel.archived', undefined]]);
+		for (const x of got.slice(0, 3))
+			assert.equal(x.body.data.channelId, id);
+		const arch = got[3].body.data.channel;
+		assert.equal(arch.id, id);
+		assertIso(arch.archivedAt, 'archivedAt');
+		await until(() => find(rec, '/main', 'message.created',
+		    (x) => x.message?.id === sys.id), 10000, 'message.created');
+		const mc = find(rec, '/main', 'message.created',
+		    (x) => x.message?.id === sys.id);
+		assert.equal(mc.data.message.userId, 0);
+		assert.deepEqual(mc.data.offlineMemberIds.sort(), [77, 78],
+		    'the members, none online; the operator is none');
 	}, () => [d]));
 
 	it('500s are retried with the same delivery id; chat goes on',
