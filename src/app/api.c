@@ -128,6 +128,10 @@ cf_api_fail_store(struct cf_api_call *c, int rc, const char *what)
 	case -EINVAL:
 		cf_api_fail(c, 400, "bad_request", "Invalid value");
 		break;
+	case -EPERM:
+		cf_api_fail(c, 403, "forbidden",
+		    "Not allowed on a direct channel");
+		break;
 	default:
 		cf_api_fail(c, 503, "unavailable",
 		    "The database is not available");

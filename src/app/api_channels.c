@@ -286,13 +286,14 @@ cf_api_message_post(struct cf_api_call *c)
 		  "characters" },
 		{ .key = "replyToId", .type = CF_F_ID, .flags = CF_F_OPT,
 		  .err = "replyToId must be a message id" },
+		F_ANY_KEY("mentions"),
 		F_END
 	};
-	struct cf_arg_val v[6];
+	struct cf_arg_val v[7];
 	struct cf_op_actor who;
 	const char *key = c->req->idempotency_key;
 	char name[128];
-	json_t *msg = NULL;
+	json_t *msg = NULL, *mentions = NULL;
 	int64_t id;
 	int rc, dup;
 
@@ -317,8 +318,19 @@ cf_api_message_post(struct cf_api_call *c)
 	    sizeof(name)) != 0)
 		cf_strlcpy(name, who.user_id, sizeof(name));
 	who.name = name;
+	if (cf_op_mentions_check(v[5].j, who.user_id, &mentions) != 0) {
+		cf_api_fail(c, 400, "bad_request",
+		    "mentions must be an array of at most 50 user ids");
+		return;
+	}
 	rc = cf_op_message_send(&who, id, v[0].s, v[1].set ? v[1].s : "text",
-	    v[4].i, key[0] != '\0' ? key : NULL, NULL, &msg, &dup);
+	    v[4].i, key[0] != '\0' ? key : NULL, mentions, NULL, &msg, &dup);
+	json_decref(mentions);
+	if (rc == -EPERM) {
+		cf_api_fail(c, 400, "bad_request",
+		    "mentions must be members of the channel");
+		return;
+	}
 	/* -ENOENT: the channel, or else the reply target, is missing. */
 	if (rc == -ENOENT && v[4].set &&
 	    cf_store_channel_writable(cf_db(), id) == 0) {

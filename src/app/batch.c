@@ -35,7 +35,7 @@ struct reply {
 	int64_t		 ack_id;	/* -1: no ack asked */
 	const char	*errev;		/* the event's error event (static) */
 	json_t		*args;		/* the ack's arguments, or NULL */
-	char		 room[64];
+	char		 room[96];	/* "user:<id>" fits */
 	const char	*event;		/* static */
 	json_t		*payload;	/* the broadcast's, or NULL */
 };
@@ -49,6 +49,8 @@ struct cf_batch_state {
 	uv_idle_t	 no_wait;
 	int		 started;
 };
+
+static void	queue_reply(struct reply *);
 
 static void
 idle_cb(uv_idle_t *h)
@@ -172,10 +174,7 @@ void
 cf_batch_reply(struct cf_event_ctx *ctx, json_t *args, const char *room,
     const char *event, json_t *payload)
 {
-	struct cf_batch_state *bs = cf_w->batch;
-	struct reply r, *v;
-	size_t cap;
-	int rc;
+	struct reply r;
 
 	memset(&r, 0, sizeof(r));
 	snprintf(r.sid, sizeof(r.sid), "%s", ctx->s->sid);
@@ -193,18 +192,47 @@ cf_batch_reply(struct cf_event_ctx *ctx, json_t *args, const char *room,
 	} else
 		json_decref(payload);
 	ctx->ack_id = -1;	/* answered here, once */
+	queue_reply(&r);
+}
+
+/* Append r to the queue, or commit now and send it when out of memory. */
+static void
+queue_reply(struct reply *r)
+{
+	struct cf_batch_state *bs = cf_w->batch;
+	struct reply *v;
+	size_t cap;
+	int rc;
+
 	if (bs->nqueue == bs->capqueue) {
 		cap = bs->capqueue ? bs->capqueue * 2 : 64;
 		if ((v = realloc(bs->queue, cap * sizeof(*v))) == NULL) {
 			/* No room to wait: commit now, with this message. */
 			rc = cf_batch_flush();
-			reply_send(&r, rc == 0);
+			reply_send(r, rc == 0);
 			return;
 		}
 		bs->queue = v;
 		bs->capqueue = cap;
 	}
-	bs->queue[bs->nqueue++] = r;
+	bs->queue[bs->nqueue++] = *r;
+}
+
+void
+cf_batch_emit(const char *room, const char *event, json_t *payload)
+{
+	struct reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.ack_id = -1;
+	if (payload == NULL || strlen(room) >= sizeof(r.room)) {
+		json_decref(payload);
+		return;
+	}
+	memcpy(r.room, room, strlen(room) + 1);
+	r.event = event;
+	r.payload = payload;
+	queue_reply(&r);
 }
 
 int

@@ -50,6 +50,11 @@ int	 cf_batch_begin(void);
 void	 cf_batch_reply(struct cf_event_ctx *ctx, json_t *args,
 	    const char *room, const char *event, json_t *payload);
 /*
+ * Queue [event, payload] for room, sent after the replies queued before
+ * it once the batch commits (dropped if it fails); payload stolen.
+ */
+void	 cf_batch_emit(const char *room, const char *event, json_t *payload);
+/*
  * Commit the open batch (if any) and send its replies.  0, or the commit's
  * error (the queued acks were failed).
  */

@@ -11,6 +11,7 @@
 #include "db/db.h"
 #include "db/store.h"
 #include "util.h"
+#include "perm.h"
 #include "app/args.h"
 #include "app/chat.h"
 #include "app/handlers.h"
@@ -18,6 +19,7 @@
 #include "fanout/room.h"
 
 #define CF_LIMIT_DEFAULT	50
+#define CF_ADD_MEMBERS_MAX	100	/* channel:add_members userIds */
 
 /* ----------------------------------------------------------- channels */
 
@@ -146,6 +148,16 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 	json_t *ch = NULL;
 	int rc;
 
+	/* dm:open makes the direct channels. */
+	if (ctx->v[CF_V_CREATE_KIND].j != NULL &&
+	    !json_is_null(ctx->v[CF_V_CREATE_KIND].j) &&
+	    !(json_is_string(ctx->v[CF_V_CREATE_KIND].j) &&
+	    strcmp(json_string_value(ctx->v[CF_V_CREATE_KIND].j),
+	    "channel") == 0)) {
+		cf_chat_invalid(ctx, "kind (only \"channel\"; dm:open opens "
+		    "direct channels)");
+		return;
+	}
 	/* The values are checked by the operation the control socket shares. */
 	a.name = ctx->v[CF_V_CREATE_NAME].j;
 	a.description = ctx->v[CF_V_CREATE_DESC].j;
@@ -169,8 +181,9 @@ cf_ev_channel_list(struct cf_event_ctx *ctx)
 	json_t *list = NULL;
 	int rc;
 
-	if ((rc = cf_store_channel_list(cf_db(), cf_chat_of(ctx->s)->user_id,
-	    &list)) != 0) {
+	if ((rc = cf_store_channel_list_ex(cf_db(),
+	    cf_chat_of(ctx->s)->user_id, ctx->v[CF_V_LIST_ARCHIVED].i ?
+	    CF_STORE_LIST_ARCHIVED : 0, &list)) != 0) {
 		cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}
@@ -257,6 +270,220 @@ cf_ev_channel_updated(struct cf_event_ctx *ctx)
 		return;
 	}
 	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
+}
+
+/* ------------------------------------------------- members, archive, dm */
+
+/*
+ * channel:members: who may know the channel may list its members (a
+ * private channel: its members only), each with the presence status
+ * others see: offline when no socket of the user is connected anywhere,
+ * else the status the user chose (online by default).
+ */
+void
+cf_ev_channel_members(struct cf_event_ctx *ctx)
+{
+	int64_t id = ctx->v[CF_V_CH_CHANNEL].i;
+	json_t *members = NULL, *ids = NULL, *st = NULL, *m, *v;
+	const char *uid;
+	char buf[CF_ARG_USER_MAX];
+	size_t i;
+	int rc;
+
+	if (channel_known(ctx, id, NULL) == -1)
+		return;
+	if ((rc = cf_store_members(cf_db(), id, &members)) != 0 ||
+	    (rc = cf_store_member_ids(cf_db(), id, &ids)) != 0 ||
+	    (rc = cf_store_presence_statuses(cf_db(), ids, &st)) != 0) {
+		json_decref(members);
+		json_decref(ids);
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	json_array_foreach(members, i, m) {
+		json_object_del(m, "joinedAt");
+		if (cf_arg_user_id(json_object_get(m, "userId"), INT64_MIN, buf,
+		    sizeof(buf)) == -1)
+			continue;
+		uid = buf;
+		if (cf_presence_count(uid) == 0)
+			v = json_string("offline");
+		else if ((v = json_object_get(st, uid)) != NULL &&
+		    json_is_string(v))
+			v = json_incref(v);
+		else
+			v = json_string("online");
+		json_object_set_new(m, "status", v);
+	}
+	json_decref(ids);
+	json_decref(st);
+	cf_chat_ack_ok(ctx, json_pack("{s:I,s:o}", "channelId",
+	    (json_int_t)id, "members", members));
+}
+
+/*
+ * A member change or archive of channel id: the channel (which this user
+ * may know), changed by a holder of chat.manage_channels or its creator
+ * (a private one: a member too, as channel_known requires).  The
+ * channel, or NULL when the client was told why not.
+ */
+static json_t *
+channel_manageable(struct cf_event_ctx *ctx, int64_t id)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	json_t *ch = NULL, *me;
+	int creator;
+
+	if (channel_known(ctx, id, &ch) == -1)
+		return (NULL);
+	me = cf_chat_user_json(c);
+	creator = me != NULL && json_equal(me, json_object_get(ch,
+	    "createdBy"));
+	json_decref(me);
+	if (!creator && !(cf_chat_perms(c) & CF_PERM_MANAGE_CHANNELS)) {
+		json_decref(ch);
+		cf_chat_fail(ctx, "forbidden", "Permission denied");
+		return (NULL);
+	}
+	return (ch);
+}
+
+void
+cf_ev_channel_add_members(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	struct cf_op_actor who = { c->user_id, c->name };
+	const json_t *arg = ctx->v[CF_V_ADD_USERS].j;
+	int64_t id = ctx->v[CF_V_ADD_CHANNEL].i, known;
+	json_t *ch, *ids = NULL, *added = NULL;
+	char buf[CF_ARG_USER_MAX];
+	size_t i, j;
+	int rc = 0, one;
+
+	if (!json_is_array(arg) || json_array_size(arg) == 0 ||
+	    json_array_size(arg) > CF_ADD_MEMBERS_MAX) {
+		cf_chat_invalid(ctx, "userIds (1 to 100 user ids)");
+		return;
+	}
+	if ((ids = json_array()) == NULL || (added = json_array()) == NULL)
+		goto fail;
+	for (i = 0; i < json_array_size(arg); i++) {
+		if (cf_arg_user_id(json_array_get(arg, i), 1, buf,
+		    sizeof(buf)) == -1) {
+			json_decref(ids);
+			json_decref(added);
+			cf_chat_invalid(ctx, "userIds (1 to 100 user ids)");
+			return;
+		}
+		for (j = 0; j < json_array_size(ids); j++)
+			if (strcmp(json_string_value(json_array_get(ids, j)),
+			    buf) == 0)
+				break;
+		if (j == json_array_size(ids) &&
+		    json_array_append_new(ids, json_string(buf)) == -1)
+			goto fail;
+	}
+	if ((ch = channel_manageable(ctx, id)) == NULL) {
+		json_decref(ids);
+		json_decref(added);
+		return;
+	}
+	json_decref(ch);
+	/* Every user known, else nobody is added. */
+	if ((rc = cf_store_users_known(cf_db(), ids, &known)) == 0 &&
+	    known != (int64_t)json_array_size(ids))
+		rc = -ENOENT;
+	if (rc == -ENOENT) {
+		cf_chat_fail(ctx, "not_found", "User not found");
+		goto out;
+	}
+	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
+		rc = cf_op_member_add(&who, id,
+		    json_string_value(json_array_get(ids, i)), &one);
+		if (rc == 0 && one)
+			json_array_append_new(added, cf_store_user_id_json(
+			    json_string_value(json_array_get(ids, i))));
+	}
+	if (rc != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		goto out;
+	}
+	cf_chat_ack_ok(ctx, json_pack("{s:I,s:O}", "channelId",
+	    (json_int_t)id, "added", added));
+ out:
+	json_decref(ids);
+	json_decref(added);
+	return;
+ fail:
+	json_decref(ids);
+	json_decref(added);
+	cf_chat_fail(ctx, "internal", "Internal error");
+}
+
+void
+cf_ev_channel_remove_member(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	struct cf_op_actor who = { c->user_id, c->name };
+	int64_t id = ctx->v[CF_V_RM_CHANNEL].i;
+	const char *user = ctx->v[CF_V_RM_USER].s;
+	json_t *ch;
+	int rc, removed;
+
+	if ((ch = channel_manageable(ctx, id)) == NULL)
+		return;
+	json_decref(ch);
+	if ((rc = cf_op_member_remove(&who, id, user, &removed)) != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	if (!removed) {
+		cf_chat_fail(ctx, "not_found", "Not a member of this channel");
+		return;
+	}
+	cf_chat_ack_ok(ctx, json_pack("{s:I,s:o}", "channelId",
+	    (json_int_t)id, "userId", cf_store_user_id_json(user)));
+}
+
+void
+cf_ev_channel_archive(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	struct cf_op_actor who = { c->user_id, c->name };
+	int64_t id = ctx->v[CF_V_CH_CHANNEL].i;
+	json_t *ch = NULL;
+	int rc;
+
+	if (channel_known(ctx, id, NULL) == -1)
+		return;
+	if ((rc = cf_op_channel_archive(&who, id, &ch)) != 0) {
+		cf_chat_fail_store(ctx, rc, "Channel");
+		return;
+	}
+	cf_chat_ack_ok(ctx, json_pack("{s:o}", "channel", ch));
+}
+
+/*
+ * dm:open: the direct channel with userId (opened by this socket, as a
+ * channel it creates), the other user's sockets told when it is new.
+ */
+void
+cf_ev_dm_open(struct cf_event_ctx *ctx)
+{
+	struct cf_chat *c = cf_chat_of(ctx->s);
+	struct cf_op_actor who = { c->user_id, c->name };
+	json_t *ch = NULL;
+	int rc, created;
+
+	if ((rc = cf_op_dm_open(&who, ctx->v[CF_V_DM_USER].s, &ch,
+	    &created)) != 0) {
+		cf_chat_fail_store(ctx, rc, rc == -ENOENT ? "User" : "Channel");
+		return;
+	}
+	channel_join_room(ctx->s, json_integer_value(json_object_get(ch,
+	    "id")));
+	cf_chat_ack_ok(ctx, json_pack("{s:o,s:b}", "channel", ch, "created",
+	    created));
 }
 
 void

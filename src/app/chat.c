@@ -128,6 +128,9 @@ cf_chat_fail_store(struct cf_event_ctx *ctx, int rc, const char *what)
 	case -EINVAL:
 		cf_chat_fail(ctx, "invalid_payload", "Invalid value");
 		break;
+	case -EPERM:
+		cf_chat_fail(ctx, "forbidden", "Not allowed on a direct channel");
+		break;
 	default:
 		cf_chat_fail(ctx, "internal", "Internal error");
 		break;

@@ -30,15 +30,26 @@ struct cf_worker;
 enum { CF_V_CHANNEL };		/* join_channel, leave_channel: argument 0 */
 /* channel:create */
 enum { CF_V_CREATE_NAME, CF_V_CREATE_DESC, CF_V_CREATE_PRIV,
-	CF_V_CREATE_MEMBERS, CF_V_CREATE_N };
+	CF_V_CREATE_MEMBERS, CF_V_CREATE_KIND, CF_V_CREATE_N };
 /* chat:get_messages */
 enum { CF_V_PAGE_CHANNEL, CF_V_PAGE_BEFORE, CF_V_PAGE_AFTER,
 	CF_V_PAGE_LIMIT, CF_V_PAGE_N };
+/* channel:list */
+enum { CF_V_LIST_ARCHIVED, CF_V_LIST_N };
+/* channel:members, channel:archive */
+enum { CF_V_CH_CHANNEL, CF_V_CH_N };
+/* channel:add_members */
+enum { CF_V_ADD_CHANNEL, CF_V_ADD_USERS, CF_V_ADD_N };
+/* channel:remove_member */
+enum { CF_V_RM_CHANNEL, CF_V_RM_USER, CF_V_RM_N };
+/* dm:open */
+enum { CF_V_DM_USER, CF_V_DM_N };
 /* channel_updated */
 enum { CF_V_UPD_CHANNEL, CF_V_UPD_CHANGES, CF_V_UPD_N };
 /* chat:send_message (message twice: a string, then its text) */
 enum { CF_V_SEND_CHANNEL, CF_V_SEND_STRING, CF_V_SEND_MESSAGE,
-	CF_V_SEND_TYPE, CF_V_SEND_REPLY, CF_V_SEND_CMID, CF_V_SEND_N };
+	CF_V_SEND_TYPE, CF_V_SEND_REPLY, CF_V_SEND_CMID, CF_V_SEND_MENTIONS,
+	CF_V_SEND_N };
 /* message_read */
 enum { CF_V_READ_CHANNEL, CF_V_READ_MESSAGE, CF_V_READ_N };
 /* chat:typing */
@@ -73,6 +84,11 @@ void	 cf_ev_channel_create(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_list(struct cf_event_ctx *ctx);
 void	 cf_ev_get_messages(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_updated(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_members(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_add_members(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_remove_member(struct cf_event_ctx *ctx);
+void	 cf_ev_channel_archive(struct cf_event_ctx *ctx);
+void	 cf_ev_dm_open(struct cf_event_ctx *ctx);
 /* messages.c */
 void	 cf_ev_send_message(struct cf_event_ctx *ctx);
 /* activity.c */

@@ -52,6 +52,102 @@ tell_added(const struct cf_op_actor *who, const char *user_id,
 	    "channel", ch, "addedBy", actor_json(who)));
 }
 
+/*
+ * 0 when channel id is no direct channel; -EPERM when it is (its
+ * members, name and privacy are fixed, and it is never archived, so that
+ * dm:open always finds it writable); else the store's error.
+ */
+static int
+not_direct(int64_t id)
+{
+	json_t *ch = NULL;
+	int rc;
+
+	if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0)
+		return (rc);
+	if (strcmp(json_string_value(json_object_get(ch, "kind")) ?
+	    json_string_value(json_object_get(ch, "kind")) : "", "direct") ==
+	    0)
+		rc = -EPERM;
+	json_decref(ch);
+	return (rc);
+}
+
+/* A direct channel as viewer sees it: the other user's id and name. */
+static void
+dm_view(json_t *ch, const char *other_id, const char *other_name)
+{
+	json_object_set_new(ch, "otherUserId", cf_store_user_id_json(other_id));
+	json_object_set_new(ch, "otherUserName", json_string(other_name));
+}
+
+int
+cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
+    json_t **ch, int *created)
+{
+	char name[128];
+	json_t *theirs;
+	int rc;
+
+	*ch = NULL;
+	*created = 0;
+	if ((rc = cf_store_user_name(cf_db(), user_id, name,
+	    sizeof(name))) != 0)
+		return (rc);
+	if ((rc = cf_store_dm_open(cf_db(), who->user_id, user_id,
+	    (int64_t)cf_wall_ms(), ch, created)) != 0)
+		return (rc);
+	/* The other user's sockets learn of a new one, as its members. */
+	if (*created && strcmp(user_id, who->user_id) != 0 &&
+	    (theirs = json_deep_copy(*ch)) != NULL) {
+		dm_view(theirs, who->user_id, who->name);
+		tell_added(who, user_id, theirs);
+		json_decref(theirs);
+	}
+	dm_view(*ch, user_id, name);
+	return (0);
+}
+
+int
+cf_op_mentions_check(const json_t *v, const char *sender, json_t **ids)
+{
+	char id[CF_USER_ID_MAX];
+	json_t *out, *s;
+	size_t i, j;
+
+	*ids = NULL;
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_array(v) || json_array_size(v) > CF_OP_MENTIONS_MAX ||
+	    (out = json_array()) == NULL)
+		return (-EINVAL);
+	for (i = 0; i < json_array_size(v); i++) {
+		if (cf_arg_user_id(json_array_get(v, i), 1, id,
+		    sizeof(id)) == -1) {
+			json_decref(out);
+			return (-EINVAL);
+		}
+		if (strcmp(id, sender) == 0)
+			continue;
+		for (j = 0; j < json_array_size(out); j++)
+			if (strcmp(json_string_value(json_array_get(out, j)),
+			    id) == 0)
+				break;
+		if (j < json_array_size(out))
+			continue;
+		if ((s = json_string(id)) == NULL ||
+		    json_array_append_new(out, s) == -1) {
+			json_decref(out);
+			return (-ENOMEM);
+		}
+	}
+	if (json_array_size(out) == 0)
+		json_decref(out);
+	else
+		*ids = out;
+	return (0);
+}
+
 int
 cf_op_channel_create(const struct cf_op_actor *who,
     const struct cf_op_channel *a, json_t **ch, const char **bad)
@@ -198,7 +294,8 @@ cf_op_channel_update(const struct cf_op_actor *who, int64_t id,
 	*ch = NULL;
 	if ((rc = cf_op_channel_changes_check(changes, bad)) != 0)
 		return (rc);
-	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0)
+	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0 ||
+	    (rc = not_direct(id)) != 0)
 		return (rc);
 	if ((rc = cf_store_channel_update(cf_db(), id, changes, who->user_id,
 	    (int64_t)cf_wall_ms(), ch)) != 0)
@@ -213,6 +310,9 @@ cf_op_channel_archive(const struct cf_op_actor *who, int64_t id,
 {
 	int rc, was;
 
+	*ch = NULL;
+	if ((rc = not_direct(id)) != 0)
+		return (rc);
 	if ((rc = cf_store_channel_archive(cf_db(), id, (int64_t)cf_wall_ms(),
 	    ch, &was)) != 0)
 		return (rc);
@@ -229,7 +329,8 @@ cf_op_member_add(const struct cf_op_actor *who, int64_t id,
 	int rc;
 
 	*added = 0;
-	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0)
+	if ((rc = cf_store_channel_writable(cf_db(), id)) != 0 ||
+	    (rc = not_direct(id)) != 0)
 		return (rc);
 	if ((rc = cf_store_is_member(cf_db(), id, user_id)) < 0)
 		return (rc);
@@ -251,7 +352,9 @@ cf_op_member_remove(const struct cf_op_actor *who, int64_t id,
 {
 	int rc;
 
-	if ((rc = cf_store_member_remove(cf_db(), id, user_id, removed)) != 0)
+	*removed = 0;
+	if ((rc = not_direct(id)) != 0 ||
+	    (rc = cf_store_member_remove(cf_db(), id, user_id, removed)) != 0)
 		return (rc);
 	/* Every worker's sockets of the user leave the room (app.c). */
 	if (*removed)
@@ -261,10 +364,75 @@ cf_op_member_remove(const struct cf_op_actor *who, int64_t id,
 	return (0);
 }
 
+/*
+ * The first CF_EXCERPT_MAX characters of text (UTF-8, so never cut
+ * inside one), with "…" when cut; a new string.
+ */
+#define CF_EXCERPT_MAX	100
+static json_t *
+excerpt(const char *text)
+{
+	size_t i, n = 0;
+
+	for (i = 0; text[i] != '\0'; i++)
+		if (((unsigned char)text[i] & 0xc0) != 0x80 &&
+		    n++ == CF_EXCERPT_MAX) {
+			char *cut;
+			json_t *j;
+
+			if ((cut = malloc(i + 4)) == NULL)
+				return (NULL);
+			memcpy(cut, text, i);
+			memcpy(cut + i, "\xe2\x80\xa6", 4);
+			j = json_string(cut);
+			free(cut);
+			return (j);
+		}
+	return (json_string(text));
+}
+
+/*
+ * chat:mentioned for each mention of msg (its "mentions", the user ids)
+ * to room user:<id>, on every worker and host; with ctx, queued behind
+ * the message's replies until the batch commits.
+ */
+static void
+tell_mentioned(const struct cf_op_actor *who, int64_t id, const json_t *msg,
+    struct cf_event_ctx *ctx)
+{
+	const json_t *mentions = json_object_get(msg, "mentions"), *u;
+	json_t *ch = NULL, *ev;
+	char room[96], uid[CF_USER_ID_MAX];
+	size_t i;
+
+	if (json_array_size(mentions) == 0 ||
+	    cf_store_channel_get(cf_db(), id, &ch) != 0)
+		return;
+	json_array_foreach(mentions, i, u) {
+		if (cf_arg_user_id(u, INT64_MIN, uid, sizeof(uid)) == -1)
+			continue;
+		snprintf(room, sizeof(room), "user:%s", uid);
+		ev = json_pack("{s:O,s:I,s:O,s:o,s:s,s:o}", "messageId",
+		    json_object_get(msg, "id"), "channelId", (json_int_t)id,
+		    "channelName", json_object_get(ch, "name"),
+		    "fromUserId", actor_json(who), "fromDisplayName",
+		    who->name, "excerpt", excerpt(json_string_value(
+		    json_object_get(msg, "message"))));
+		if (ev == NULL)
+			continue;
+		if (ctx != NULL)
+			cf_batch_emit(room, "chat:mentioned", ev);
+		else
+			cf_room_emit(room, NULL, "chat:mentioned", ev);
+	}
+	json_decref(ch);
+}
+
 int
 cf_op_message_send(const struct cf_op_actor *who, int64_t id,
     const char *text, const char *type, int64_t reply, const char *cmid,
-    struct cf_event_ctx *ctx, json_t **msg, int *dup)
+    const json_t *mentions, struct cf_event_ctx *ctx, json_t **msg,
+    int *dup)
 {
 	char room[48];
 	int rc, tries;
@@ -275,25 +443,32 @@ cf_op_message_send(const struct cf_op_actor *who, int64_t id,
 	if (ctx == NULL) {
 		/* Committed before the answer: outside any group commit. */
 		(void)cf_batch_flush();
-		if ((rc = cf_store_message_insert(cf_db(), id, who->user_id,
-		    who->name, text, type, reply, cmid, (int64_t)cf_wall_ms(),
-		    msg, dup)) != 0)
+		if ((rc = cf_store_message_insert_mentions(cf_db(), id,
+		    who->user_id, who->name, text, type, reply, cmid,
+		    mentions, (int64_t)cf_wall_ms(), msg, dup)) != 0)
 			return (rc);
-		if (!*dup)
+		if (!*dup) {
 			cf_room_emit(room, NULL, "chat:new_message",
 			    json_incref(*msg));
+			tell_mentioned(who, id, *msg, NULL);
+		}
 		return (0);
 	}
 	/*
 	 * Group commit (batch.h): the replies wait for the batch's COMMIT.
 	 * -EAGAIN: another host's transaction holds the channel; commit ours
-	 * (and its locks) first, then a new batch may wait for it.
+	 * (and its locks) first, then a new batch may wait for it.  Without
+	 * mentions, the one statement of cf_store_message_insert.
 	 */
 	for (tries = 0;; tries++) {
 		if ((rc = cf_batch_begin()) == 0)
-			rc = cf_store_message_insert(cf_db(), id, who->user_id,
+			rc = mentions == NULL ?
+			    cf_store_message_insert(cf_db(), id, who->user_id,
 			    who->name, text, type, reply, cmid,
-			    (int64_t)cf_wall_ms(), msg, dup);
+			    (int64_t)cf_wall_ms(), msg, dup) :
+			    cf_store_message_insert_mentions(cf_db(), id,
+			    who->user_id, who->name, text, type, reply, cmid,
+			    mentions, (int64_t)cf_wall_ms(), msg, dup);
 		if (rc != -EAGAIN || tries == 1)
 			break;
 		(void)cf_batch_flush();
@@ -302,6 +477,8 @@ cf_op_message_send(const struct cf_op_actor *who, int64_t id,
 		return (rc);
 	cf_batch_reply(ctx, cf_chat_ok_args(json_pack("{s:O}", "message",
 	    *msg)), room, "chat:new_message", *dup ? NULL : json_incref(*msg));
+	if (!*dup)
+		tell_mentioned(who, id, *msg, ctx);
 	return (0);
 }
 

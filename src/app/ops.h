@@ -63,8 +63,9 @@ int	 cf_op_channel_changes_check(const json_t *changes, const char **bad);
  * Update a channel: changes (name 1..100 characters, description <= 1000
  * or null, isPrivate) are checked, stored with the audit row, and
  * channel_updated goes to the channel's room.  -EINVAL with *bad the key
- * at fault ("*": a member that is none of them); -EROFS archived; else
- * the store's error.  *ch: the channel as it now is.
+ * at fault ("*": a member that is none of them); -EROFS archived; -EPERM
+ * a direct channel (which this, archive and the member operations
+ * refuse); else the store's error.  *ch: the channel as it now is.
  */
 int	 cf_op_channel_update(const struct cf_op_actor *who, int64_t id,
 	    const json_t *changes, json_t **ch, const char **bad);
@@ -97,8 +98,29 @@ int	 cf_op_member_remove(const struct cf_op_actor *who, int64_t id,
  */
 int	 cf_op_message_send(const struct cf_op_actor *who, int64_t id,
 	    const char *text, const char *type, int64_t reply,
-	    const char *cmid, struct cf_event_ctx *ctx, json_t **msg,
-	    int *dup);
+	    const char *cmid, const json_t *mentions,
+	    struct cf_event_ctx *ctx, json_t **msg, int *dup);
+/*
+ * mentions of a message by sender, as received (NULL or null: none):
+ * an array of at most CF_OP_MENTIONS_MAX user ids.  *ids: the distinct
+ * ids as strings, the sender's left out (NULL when none remain), for
+ * cf_op_message_send, which stores them when each is a member of the
+ * channel (-EPERM, nothing stored, when one is not) and sends each
+ * mentioned user's sockets chat:mentioned {messageId, channelId,
+ * channelName, fromUserId, fromDisplayName, excerpt}.  -EINVAL: not such
+ * an array.
+ */
+#define CF_OP_MENTIONS_MAX	50
+int	 cf_op_mentions_check(const json_t *v, const char *sender,
+	    json_t **ids);
+/*
+ * The direct channel of who and user_id (a known user: else -ENOENT;
+ * who's own when the same), created when missing (*created); then the
+ * other user's sockets get channel:added.  *ch: the channel as who sees
+ * it, with otherUserId and otherUserName.
+ */
+int	 cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
+	    json_t **ch, int *created);
 
 /*
  * Every socket of user_id on every worker and host is disconnected (a

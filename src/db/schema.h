@@ -173,4 +173,31 @@
 	"  lease_until " INT " NOT NULL" \
 	")" KEYED ";"
 
+/*
+ * 6: direct messages and mentions.  channels.kind tells a direct channel
+ * (private, the two users its only members) from the others; dm_a and
+ * dm_b are its users' ids in byte order (the same id twice for a user's
+ * own), and their unique index is what makes dm:open idempotent: the
+ * racing tabs or hosts insert the same pair, one row wins (other
+ * channels have NULLs there, which the index lets repeat).  A mention
+ * is a row per (message, mentioned user), with the channel copied so
+ * that channel:list counts a user's unread mentions with a range of
+ * message_mentions_user.
+ */
+#define CF_SCHEMA_6(INT, KEYED) \
+	"ALTER TABLE channels ADD COLUMN kind TEXT NOT NULL DEFAULT 'channel'" \
+	"  CHECK (kind IN ('channel', 'direct'));" \
+	"ALTER TABLE channels ADD COLUMN dm_a TEXT;" \
+	"ALTER TABLE channels ADD COLUMN dm_b TEXT;" \
+	"CREATE UNIQUE INDEX channels_dm ON channels(dm_a, dm_b);" \
+	"CREATE TABLE message_mentions (" \
+	"  message_id " INT " NOT NULL" \
+	"    REFERENCES messages(id) ON DELETE CASCADE," \
+	"  user_id TEXT NOT NULL," \
+	"  channel_id " INT " NOT NULL," \
+	"  PRIMARY KEY (message_id, user_id)" \
+	")" KEYED ";" \
+	"CREATE INDEX message_mentions_user" \
+	"  ON message_mentions(user_id, channel_id, message_id);"
+
 #endif

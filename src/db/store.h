@@ -140,7 +140,7 @@ int	 cf_store_user_name(struct cf_db *db, const char *user_id, char *buf,
 
 /*
  * Channels.  A channel as JSON: {id, name, description, isPrivate,
- * createdBy, createdAt}.  Names are unique, case-insensitively.
+ * createdBy, createdAt, kind ("channel", or "direct": cf_store_dm_open)}.  Names are unique, case-insensitively.
  * create: the creator (but the operator, "0") and member_ids become
  * members.  -EEXIST for a taken
  * name.
@@ -185,6 +185,28 @@ int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 #define CF_STORE_UNREAD_MAX	1000
 int	 cf_store_channel_list(struct cf_db *db, const char *user_id,
 	    json_t **channels);
+/*
+ * The same, with flags: CF_STORE_LIST_ARCHIVED lists the archived
+ * channels too (with archivedAt).  Every channel has "kind" ("channel"
+ * or "direct") and "mentionCount" (the user's mentions after the read
+ * position, up to CF_STORE_UNREAD_MAX); a direct one also "otherUserId"
+ * and "otherUserName" (the user's own for a channel with themself).
+ */
+#define CF_STORE_LIST_ARCHIVED	0x01
+int	 cf_store_channel_list_ex(struct cf_db *db, const char *user_id,
+	    unsigned flags, json_t **channels);
+/*
+ * The direct channel of users a and b (a == b: a user's own), created
+ * when missing (*created, may be NULL): private, kind "direct", both
+ * its only members, an internal unique name.  One channel per pair
+ * however many tabs or hosts open it at once (a unique key on the
+ * pair).  *channel: the channel (the caller's).
+ */
+int	 cf_store_dm_open(struct cf_db *db, const char *a, const char *b,
+	    int64_t now_ms, json_t **channel, int *created);
+/* How many of ids (an array of user id strings) are known users. */
+int	 cf_store_users_known(struct cf_db *db, const json_t *ids,
+	    int64_t *known);
 /*
  * Apply changes (an object with any of "name" (string), "description"
  * (string or null), "isPrivate" (bool); the caller validated them), record
@@ -238,6 +260,20 @@ int	 cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	    const char *message_type, int64_t reply_to_id,
 	    const char *client_msg_id, int64_t now_ms, json_t **message,
 	    int *duplicate);
+/*
+ * The same with mentions: an array of at most CF_STORE_MENTIONS_MAX
+ * distinct user id strings (NULL or empty: none, exactly as
+ * cf_store_message_insert), stored with the message when it is new
+ * (message_mentions) and listed in *message as "mentions" (user ids as
+ * JSON).  -EPERM, nothing stored, when one is not a member of the
+ * channel.
+ */
+#define CF_STORE_MENTIONS_MAX	50
+int	 cf_store_message_insert_mentions(struct cf_db *db,
+	    int64_t channel_id, const char *user_id, const char *display_name,
+	    const char *text, const char *message_type, int64_t reply_to_id,
+	    const char *client_msg_id, const json_t *mentions, int64_t now_ms,
+	    json_t **message, int *duplicate);
 int	 cf_store_message_get(struct cf_db *db, int64_t message_id,
 	    json_t **message);
 

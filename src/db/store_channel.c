@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,14 +229,17 @@ cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,
 }
 
 /*
- * The channels user_id can see, by id, in one query: the unread count is a
- * correlated subquery over the index messages(channel_id, id, user_id),
- * stopped at CF_STORE_UNREAD_MAX rows (a channel never read, or of which
- * the user is not a member, would otherwise count every message of
- * others, on every call).  *channels is a new array on success.
+ * The channels user_id can see, by id, in one query: the unread and
+ * mention counts are correlated subqueries over the indexes
+ * messages(channel_id, id, user_id) and message_mentions(user_id,
+ * channel_id, message_id), stopped at CF_STORE_UNREAD_MAX rows (a channel
+ * never read, or of which the user is not a member, would otherwise count
+ * every message of others, on every call).  *channels is a new array on
+ * success.
  */
 int
-cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
+cf_store_channel_list_ex(struct cf_db *db, const char *user_id,
+    unsigned flags, json_t **channels)
 {
 	struct cf_db_stmt *st;
 	json_t *arr;
@@ -255,12 +259,22 @@ cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 	    "  (SELECT count(*) FROM (SELECT 1 FROM messages x"
 	    "    WHERE x.channel_id = c.id"
 	    "    AND x.id > coalesce(m.last_read_message_id, 0)"
-	    "    AND x.user_id <> ?1 LIMIT ?2) u)"
+	    "    AND x.user_id <> ?1 LIMIT ?2) u),"
+	    "  (SELECT count(*) FROM (SELECT 1 FROM message_mentions x"
+	    "    WHERE x.user_id = ?1 AND x.channel_id = c.id"
+	    "    AND x.message_id > coalesce(m.last_read_message_id, 0)"
+	    "    LIMIT ?2) n),"
+	    "  CASE WHEN c.kind = 'direct' THEN"
+	    "    CASE WHEN c.dm_a = ?1 THEN c.dm_b ELSE c.dm_a END END,"
+	    "  o.display_name"
 	    " FROM channels c LEFT JOIN channel_members m"
 	    "  ON m.channel_id = c.id AND m.user_id = ?1"
+	    " LEFT JOIN users o ON c.kind = 'direct'"
+	    "  AND o.id = CASE WHEN c.dm_a = ?1 THEN c.dm_b ELSE c.dm_a END"
 	    " WHERE (c.is_private = 0 OR m.user_id IS NOT NULL)"
-	    "  AND c.archived_at IS NULL"
-	    " ORDER BY c.id", "ti", user_id, (int64_t)CF_STORE_UNREAD_MAX);
+	    "  AND (?3 <> 0 OR c.archived_at IS NULL)"
+	    " ORDER BY c.id", "tid", user_id, (int64_t)CF_STORE_UNREAD_MAX,
+	    (flags & CF_STORE_LIST_ARCHIVED) != 0);
 	if (rc != 0 || (rc = cf_stmt_collect(db, __func__, st,
 	    cf_row_channel_list, -1, arr, NULL)) != 0)
 		goto fail;
@@ -268,6 +282,95 @@ cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
 	return (0);
  fail:
 	json_decref(arr);
+	return (rc);
+}
+
+int
+cf_store_channel_list(struct cf_db *db, const char *user_id, json_t **channels)
+{
+	return (cf_store_channel_list_ex(db, user_id, 0, channels));
+}
+
+/*
+ * The pair in byte order is the unique key (channels_dm); the name and
+ * name_key are "DM:<length of the first>:<first>|<second>", which no
+ * other channel's key can be (a name_key has no upper-case ASCII).  The
+ * insert does nothing when the pair exists (a racing transaction's row
+ * is waited for, then found by the select that follows).
+ */
+int
+cf_store_dm_open(struct cf_db *db, const char *a, const char *b,
+    int64_t now_ms, json_t **channel, int *created)
+{
+	const char *x, *y;
+	char *key = NULL;
+	int64_t id = 0;
+	size_t len;
+	int rc, made = 0;
+
+	if (created != NULL)
+		*created = 0;
+	if (channel == NULL)
+		return (-EINVAL);
+	*channel = NULL;
+	if (db == NULL || !id_ok(a) || !id_ok(b))
+		return (-EINVAL);
+	x = strcmp(a, b) <= 0 ? a : b;
+	y = x == a ? b : a;
+	len = strlen(x) + strlen(y) + 32;
+	if ((key = malloc(len)) == NULL)
+		return (-ENOMEM);
+	snprintf(key, len, "DM:%zu:%s|%s", strlen(x), x, y);
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		goto out;
+	rc = cf_stmt_query_i64(db, __func__, &id, NULL,
+	    "INSERT INTO channels(name, name_key, description, is_private,"
+	    "  created_by, created_at, kind, dm_a, dm_b)"
+	    " VALUES (?1, ?1, NULL, 1, ?2, ?3, 'direct', ?4, ?5)"
+	    " ON CONFLICT DO NOTHING RETURNING id",
+	    "ttitt", key, a, now_ms, x, y);
+	if (rc == 0) {
+		made = 1;
+		rc = cf_stmt_run(db, __func__, NULL,
+		    "INSERT INTO channel_members(channel_id, user_id, joined_at)"
+		    " VALUES (?1, ?2, ?4), (?1, ?3, ?4) ON CONFLICT DO NOTHING",
+		    "itti", id, x, y, now_ms);
+	} else if (rc == -ENOENT)
+		rc = cf_stmt_query_i64(db, __func__, &id, NULL,
+		    "SELECT id FROM channels WHERE dm_a = ?1 AND dm_b = ?2",
+		    "tt", x, y);
+	if (rc == 0)
+		rc = channel_load(db, __func__, id, channel);
+	if (rc == 0 && made && db->event != NULL)
+		rc = cf_stmt_event(db, "channel.created",
+		    json_pack("{s:O}", "channel", *channel));
+	if ((rc = cf_stmt_tx_end(db, __func__, rc)) != 0) {
+		json_decref(*channel);
+		*channel = NULL;
+	} else if (created != NULL)
+		*created = made;
+ out:
+	free(key);
+	return (rc);
+}
+
+int
+cf_store_users_known(struct cf_db *db, const json_t *ids, int64_t *known)
+{
+	char sql[160], *list;
+	int rc;
+
+	if (db == NULL || !json_is_array(ids) || known == NULL)
+		return (-EINVAL);
+	*known = 0;
+	if (json_array_size(ids) == 0)
+		return (0);
+	if ((list = json_dumps(ids, JSON_COMPACT)) == NULL)
+		return (-ENOMEM);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM users"
+	    " WHERE id IN (SELECT value FROM %s)", db->ops->text_list);
+	rc = cf_stmt_query_i64(db, __func__, known, NULL, sql, "t", list);
+	free(list);
 	return (rc);
 }
 

@@ -53,7 +53,7 @@
 /* The columns of a channel, in the order cf_row_channel() reads them. */
 #define CHANNEL_COLS \
 	"c.id, c.name, c.description, c.is_private, c.created_by, c.created_at," \
-	"  c.archived_at"
+	"  c.archived_at, c.kind"
 
 /* A message with its file, in the order cf_row_message() reads them. */
 #define MESSAGE_SELECT \

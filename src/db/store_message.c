@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <jansson.h>
 
@@ -28,6 +30,46 @@ message_load(struct cf_db *db, const char *func, int64_t id, json_t **message)
 }
 
 /*
+ * The mentions of a new message (distinct user id strings): one row
+ * each, inserted only for members of the channel, so that one statement
+ * both checks and stores them; a mention of a non-member is -EPERM (the
+ * caller's savepoint undoes the message).  *message gets "mentions".
+ */
+static int
+mentions_insert(struct cf_db *db, const char *func, int64_t channel_id,
+    const json_t *mentions, json_t *message)
+{
+	const json_t *v;
+	json_t *ids;
+	char sql[320], *list;
+	int64_t n = 0;
+	size_t i;
+	int rc;
+
+	if ((list = json_dumps(mentions, JSON_COMPACT)) == NULL)
+		return (-ENOMEM);
+	snprintf(sql, sizeof(sql), "INSERT INTO message_mentions(message_id,"
+	    "  user_id, channel_id)"
+	    " SELECT ?2, user_id, channel_id FROM channel_members"
+	    " WHERE channel_id = ?3 AND user_id IN (SELECT value FROM %s)"
+	    " ON CONFLICT DO NOTHING", db->ops->text_list);
+	rc = cf_stmt_run(db, func, &n, sql, "tii", list,
+	    json_integer_value(json_object_get(message, "id")), channel_id);
+	free(list);
+	if (rc != 0)
+		return (rc);
+	if (n != (int64_t)json_array_size(mentions))
+		return (-EPERM);
+	if ((ids = json_array()) == NULL)
+		return (-ENOMEM);
+	json_array_foreach(mentions, i, v)
+		json_array_append_new(ids,
+		    cf_store_user_id_json(json_string_value(v)));
+	return (json_object_set_new(message, "mentions", ids) == -1 ?
+	    -ENOMEM : 0);
+}
+
+/*
  * Store a message, in one transaction or, inside an open batch, one
  * savepoint of it (undone alone on failure): the channel must exist and a
  * non-zero reply_to_id be a message of it (-ENOENT).  A client_msg_id the
@@ -36,12 +78,12 @@ message_load(struct cf_db *db, const char *func, int64_t id, json_t **message)
  * yet) stores nothing: *message is then the original and *duplicate 1.
  * *message is a new reference on success; duplicate may be NULL.
  */
-int
-cf_store_message_insert(struct cf_db *db, int64_t channel_id,
+static int
+message_insert(struct cf_db *db, const char *func, int64_t channel_id,
     const char *user_id, const char *display_name, const char *text,
     const char *message_type, int64_t reply_to_id,
-    const char *client_msg_id, int64_t now_ms, json_t **message,
-    int *duplicate)
+    const char *client_msg_id, const json_t *mentions, int64_t now_ms,
+    json_t **message, int *duplicate)
 {
 	int rc, dup = 0;
 
@@ -53,7 +95,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	if (db == NULL || !id_ok(user_id) || display_name == NULL ||
 	    text == NULL || message_type == NULL)
 		return (-EINVAL);
-	if ((rc = cf_stmt_one_begin(db, __func__,
+	if ((rc = cf_stmt_one_begin(db, func,
 	    LOCK_CHANNEL(channel_id))) != 0)
 		return (rc);
 	/*
@@ -62,7 +104,7 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	 * cf_row_message() reads it (no file yet).  No row: find out why, in
 	 * the order the contract gives (channel, reply target, duplicate).
 	 */
-	rc = cf_stmt_query_obj(db, __func__, cf_row_message, message,
+	rc = cf_stmt_query_obj(db, func, cf_row_message, message,
 	    "INSERT INTO messages(channel_id, user_id, user_display_name,"
 	    "  body, message_type, reply_to_id, client_msg_id, created_at)"
 	    " SELECT c.id, ?2, ?3, ?4, ?5, nullif(?6, 0), ?7, ?8"
@@ -80,25 +122,28 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 		goto done;
 	rc = cf_store_channel_writable(db, channel_id);
 	if (rc == 0 && reply_to_id != 0)
-		rc = cf_stmt_query_i64(db, __func__, NULL, NULL,
+		rc = cf_stmt_query_i64(db, func, NULL, NULL,
 		    "SELECT 1 FROM messages WHERE id = ?1 AND channel_id = ?2",
 		    "ii", reply_to_id, channel_id);
 	if (rc == 0 && client_msg_id != NULL) {
-		rc = cf_stmt_query_obj(db, __func__, cf_row_message, message,
+		rc = cf_stmt_query_obj(db, func, cf_row_message, message,
 		    MESSAGE_SELECT " WHERE m.user_id = ?1"
 		    " AND m.client_msg_id = ?2", "tt", user_id, client_msg_id);
 		dup = rc == 0;
 	} else if (rc == 0) {
 		cf_log_warnx("%s: the row was neither stored nor refused",
-		    __func__);
+		    func);
 		rc = -EIO;
 	}
  done:
+	if (rc == 0 && !dup && mentions != NULL &&
+	    json_array_size(mentions) > 0)
+		rc = mentions_insert(db, func, channel_id, mentions, *message);
 	/* The webhook event joins the message's savepoint: one fate. */
 	if (rc == 0 && !dup && db->event != NULL)
 		rc = cf_stmt_event(db, "message.created",
 		    json_pack("{s:O}", "message", *message));
-	if ((rc = cf_stmt_one_end(db, __func__, rc)) != 0) {
+	if ((rc = cf_stmt_one_end(db, func, rc)) != 0) {
 		json_decref(*message);
 		*message = NULL;
 		return (rc);
@@ -108,6 +153,41 @@ cf_store_message_insert(struct cf_db *db, int64_t channel_id,
 	if (db->batch && !dup)
 		db->batch_n++;
 	return (0);
+}
+
+int
+cf_store_message_insert(struct cf_db *db, int64_t channel_id,
+    const char *user_id, const char *display_name, const char *text,
+    const char *message_type, int64_t reply_to_id,
+    const char *client_msg_id, int64_t now_ms, json_t **message,
+    int *duplicate)
+{
+	return (message_insert(db, __func__, channel_id, user_id, display_name,
+	    text, message_type, reply_to_id, client_msg_id, NULL, now_ms,
+	    message, duplicate));
+}
+
+int
+cf_store_message_insert_mentions(struct cf_db *db, int64_t channel_id,
+    const char *user_id, const char *display_name, const char *text,
+    const char *message_type, int64_t reply_to_id,
+    const char *client_msg_id, const json_t *mentions, int64_t now_ms,
+    json_t **message, int *duplicate)
+{
+	size_t i;
+
+	if (mentions != NULL) {
+		if (!json_is_array(mentions) ||
+		    json_array_size(mentions) > CF_STORE_MENTIONS_MAX)
+			return (-EINVAL);
+		for (i = 0; i < json_array_size(mentions); i++)
+			if (!id_ok(json_string_value(json_array_get(mentions,
+			    i))))
+				return (-EINVAL);
+	}
+	return (message_insert(db, __func__, channel_id, user_id, display_name,
+	    text, message_type, reply_to_id, client_msg_id, mentions, now_ms,
+	    message, duplicate));
 }
 
 /* The message as JSON (new reference), or -ENOENT. */

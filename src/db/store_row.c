@@ -89,11 +89,15 @@ row_done(json_t *o, int bad)
 	return (o);
 }
 
-/* Columns 0-6 as CHANNEL_COLS; archivedAt only once archived. */
+/*
+ * Columns 0-7 as CHANNEL_COLS; archivedAt only once archived, kind only
+ * for a direct channel (channel:list writes it on every channel).
+ */
 json_t *
 cf_row_channel(struct cf_db_stmt *st)
 {
 	json_t *c;
+	size_t len;
 	int bad = 0;
 
 	if ((c = json_object()) == NULL)
@@ -108,10 +112,17 @@ cf_row_channel(struct cf_db_stmt *st)
 	bad |= json_object_set_new(c, "createdAt", cf_row_time(st, 5));
 	if (!cf_row_isnull(st, 6))
 		bad |= json_object_set_new(c, "archivedAt", cf_row_time(st, 6));
+	if (!cf_row_isnull(st, 7) && strcmp(st->db->ops->text(st, 7, &len),
+	    "channel") != 0)
+		bad |= json_object_set_new(c, "kind", cf_row_text(st, 7));
 	return (row_done(c, bad));
 }
 
-/* A channel, then is-member, last read id, unread count (columns 7-9). */
+/*
+ * A channel, then is-member, last read id, unread count, unread mentions
+ * (columns 8-11) and, for a direct channel, the other user's id and
+ * stored name (12-13; the id when the name is unknown).
+ */
 json_t *
 cf_row_channel_list(struct cf_db_stmt *st)
 {
@@ -120,12 +131,22 @@ cf_row_channel_list(struct cf_db_stmt *st)
 
 	if ((c = cf_row_channel(st)) == NULL)
 		return (NULL);
+	if (json_object_get(c, "kind") == NULL)
+		bad |= json_object_set_new(c, "kind", json_string("channel"));
 	bad |= json_object_set_new(c, "isMember",
-	    json_boolean(cf_row_i64(st, 7) != 0));
+	    json_boolean(cf_row_i64(st, 8) != 0));
 	bad |= json_object_set_new(c, "lastReadMessageId",
-	    cf_row_int_or_null(st, 8));
+	    cf_row_int_or_null(st, 9));
 	bad |= json_object_set_new(c, "unreadCount",
-	    json_integer(cf_row_i64(st, 9)));
+	    json_integer(cf_row_i64(st, 10)));
+	bad |= json_object_set_new(c, "mentionCount",
+	    json_integer(cf_row_i64(st, 11)));
+	if (!cf_row_isnull(st, 12)) {
+		bad |= json_object_set_new(c, "otherUserId",
+		    cf_row_user(st, 12));
+		bad |= json_object_set_new(c, "otherUserName",
+		    cf_row_text(st, cf_row_isnull(st, 13) ? 12 : 13));
+	}
 	return (row_done(c, bad));
 }
 

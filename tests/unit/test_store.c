@@ -41,6 +41,7 @@
 #include <sqlite3.h>
 
 #include "db/db.h"
+#include "db/schema.h"
 #include "db/store.h"
 #include "log.h"
 
@@ -507,8 +508,8 @@ test_migration(void **state)
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 5);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 5);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 6);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 6);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -865,7 +866,8 @@ test_channel_list(void **state)
 	assert_true(json_is_false(json_object_get(c, "isMember")));
 	assert_true(json_is_null(json_object_get(c, "lastReadMessageId")));
 	assert_int_equal(iget(c, "unreadCount"), 3);	/* not its own 2 */
-	assert_int_equal(json_object_size(c), 9);
+	/* The channel's 7, isMember, lastRead, unread, mentionCount. */
+	assert_int_equal(json_object_size(c), 11);
 	json_decref(l);
 
 	/* User 2: p1, q (private member), p2; ordered by id. */
@@ -2446,6 +2448,7 @@ test_eio(void **state)
 	int dup;
 
 	xexec(raw, "DROP TABLE message_files");
+	xexec(raw, "DROP TABLE message_mentions");
 	xexec(raw, "DROP TABLE channel_members");
 	xexec(raw, "DROP TABLE channel_updates");
 	xexec(raw, "DROP TABLE messages");
@@ -2699,7 +2702,7 @@ test_pg_migration(void **state)
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 5);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 6);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -2730,8 +2733,8 @@ test_pg_migration(void **state)
 	 * A version-1 database is brought to the current version, its meta
 	 * row kept.
 	 */
-	xexec(fx->db, "DROP TABLE message_files, channel_members,"
-	    " channel_updates, messages, channels, presence, users,"
+	xexec(fx->db, "DROP TABLE message_files, message_mentions,"
+	    " channel_members, channel_updates, messages, channels, presence, users,"
 	    " broadcasts, calls, revocations,"
 	    " webhook_outbox, webhook_lease");
 	xexec(fx->db, "UPDATE meta SET value = 'then'");
@@ -3418,6 +3421,293 @@ test_batch_rate(void **state)
 	    RATE_BATCHED / batched, cf_store_batch_max(fx->db));
 }
 
+/* ------------------------------------------------------------------ */
+/* Direct channels, mentions, archived lists (migration 6)             */
+/* ------------------------------------------------------------------ */
+
+/* The channel of id in user's list (borrowed from *l), or NULL. */
+static json_t *
+in_list(struct cf_db *db, const char *user, unsigned flags, int64_t id,
+    json_t **l)
+{
+	json_t *c;
+	size_t i;
+
+	assert_int_equal(cf_store_channel_list_ex(db, user, flags, l), 0);
+	json_array_foreach(*l, i, c)
+		if (iget(c, "id") == id)
+			return (c);
+	return (NULL);
+}
+
+static void
+test_dm_open(void **state)
+{
+	struct fx *fx = *state;
+	json_t *ch, *again, *l, *c;
+	int64_t id;
+	int created = -1;
+
+	assert_int_equal(cf_store_user_upsert(fx->db, "1", "Ann", "user", T0),
+	    0);
+	assert_int_equal(cf_store_user_upsert(fx->db, "20", "Bo", "user", T0),
+	    0);
+	/* A channel whose name mimics a direct one takes nothing from it. */
+	mkchan(fx->db, "DM:1:1|20", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_dm_open(fx->db, "20", "1", T0, &ch,
+	    &created), 0);
+	assert_int_equal(created, 1);
+	id = iget(ch, "id");
+	assert_string_equal(sget(ch, "kind"), "direct");
+	assert_true(json_is_true(json_object_get(ch, "isPrivate")));
+	json_decref(ch);
+	/* Either order, the same channel, created once. */
+	assert_int_equal(cf_store_dm_open(fx->db, "1", "20", T0, &again,
+	    &created), 0);
+	assert_int_equal(created, 0);
+	assert_int_equal(iget(again, "id"), id);
+	json_decref(again);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"
+	    " WHERE channel_id = (SELECT max(id) FROM channels)"), 2);
+	assert_int_equal(cf_store_is_member(fx->db, id, "1"), 1);
+	assert_int_equal(cf_store_is_member(fx->db, id, "20"), 1);
+	/* Listed with kind and the other user, for each of them. */
+	assert_non_null(c = in_list(fx->db, "1", 0, id, &l));
+	assert_string_equal(sget(c, "kind"), "direct");
+	assert_int_equal(iget(c, "otherUserId"), 20);
+	assert_string_equal(sget(c, "otherUserName"), "Bo");
+	assert_int_equal(iget(c, "mentionCount"), 0);
+	json_decref(l);
+	assert_non_null(c = in_list(fx->db, "20", 0, id, &l));
+	assert_int_equal(iget(c, "otherUserId"), 1);
+	assert_string_equal(sget(c, "otherUserName"), "Ann");
+	json_decref(l);
+	assert_null(in_list(fx->db, "3", 0, id, &l));
+	json_decref(l);
+	/* A user's own, and an unknown user's name falls back to the id. */
+	assert_int_equal(cf_store_dm_open(fx->db, "1", "1", T0, &ch,
+	    &created), 0);
+	assert_int_equal(created, 1);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM channel_members"
+	    " WHERE channel_id = (SELECT max(id) FROM channels)"), 1);
+	assert_non_null(c = in_list(fx->db, "1", 0, iget(ch, "id"), &l));
+	assert_int_equal(iget(c, "otherUserId"), 1);
+	json_decref(l);
+	json_decref(ch);
+	assert_int_equal(cf_store_dm_open(fx->db, "1", "ghost", T0, &ch,
+	    NULL), 0);
+	assert_non_null(c = in_list(fx->db, "1", 0, iget(ch, "id"), &l));
+	assert_string_equal(sget(c, "otherUserName"), "ghost");
+	json_decref(l);
+	json_decref(ch);
+	/* Other channels: kind "channel" in lists, no kind elsewhere. */
+	assert_int_equal(cf_store_channel_get(fx->db, 1, &ch), 0);
+	assert_null(json_object_get(ch, "kind"));
+	json_decref(ch);
+	assert_non_null(c = in_list(fx->db, "1", 0, 1, &l));
+	assert_string_equal(sget(c, "kind"), "channel");
+	assert_null(json_object_get(c, "otherUserId"));
+	json_decref(l);
+	assert_int_equal(cf_store_dm_open(fx->db, "1", "", T0, &ch, NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_dm_open(fx->db, NULL, "1", T0, &ch, NULL),
+	    -EINVAL);
+	assert_int_equal(cf_store_dm_open(fx->db, "1", "2", T0, NULL, NULL),
+	    -EINVAL);
+}
+
+static void
+test_mentions(void **state)
+{
+	struct fx *fx = *state;
+	const char *members[] = { "2", "3" };
+	json_t *m, *ids, *l, *c;
+	int64_t ch, before, pos;
+	int dup;
+
+	ch = mkchan(fx->db, "m", 1, "1", members, 2);
+	assert_non_null(ids = json_pack("[s,s]", "2", "3"));
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "hi", "text", 0, "k1", ids, T0, &m, &dup), 0);
+	assert_int_equal(dup, 0);
+	assert_int_equal(json_array_size(json_object_get(m, "mentions")), 2);
+	assert_int_equal(json_integer_value(json_array_get(
+	    json_object_get(m, "mentions"), 0)), 2);
+	json_decref(m);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_mentions"),
+	    2);
+	/* A duplicate stores nothing more. */
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "hi", "text", 0, "k1", ids, T0, &m, &dup), 0);
+	assert_int_equal(dup, 1);
+	json_decref(m);
+	json_decref(ids);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_mentions"),
+	    2);
+	assert_non_null(c = in_list(fx->db, "2", 0, ch, &l));
+	assert_int_equal(iget(c, "mentionCount"), 1);
+	json_decref(l);
+	/* A non-member: refused, neither the message nor a mention stored. */
+	before = nmessages(fx->db);
+	assert_non_null(ids = json_pack("[s,s]", "2", "9"));
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "no", "text", 0, NULL, ids, T0, &m, &dup), -EPERM);
+	assert_null(m);
+	json_decref(ids);
+	assert_int_equal(nmessages(fx->db), before);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_mentions"),
+	    2);
+	/* Read past it: no unread mention. */
+	assert_int_equal(cf_store_read_set(fx->db, ch, "2", 0, T0, &pos), 0);
+	assert_non_null(c = in_list(fx->db, "2", 0, ch, &l));
+	assert_int_equal(iget(c, "mentionCount"), 0);
+	json_decref(l);
+	/* Inside a batch too; NULL and [] are none. */
+	assert_int_equal(cf_store_batch_begin(fx->db), 0);
+	assert_non_null(ids = json_pack("[s]", "3"));
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "b", "text", 0, NULL, ids, T0, &m, &dup), 0);
+	json_decref(m);
+	json_decref(ids);
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "c", "text", 0, NULL, NULL, T0, &m, &dup), 0);
+	assert_null(json_object_get(m, "mentions"));
+	json_decref(m);
+	assert_int_equal(cf_store_batch_commit(fx->db), 0);
+	assert_non_null(c = in_list(fx->db, "3", 0, ch, &l));
+	assert_int_equal(iget(c, "mentionCount"), 2);
+	json_decref(l);
+	/* Bad lists. */
+	assert_non_null(ids = json_pack("[i]", 2));
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "x", "text", 0, NULL, ids, T0, &m, &dup), -EINVAL);
+	json_decref(ids);
+	assert_non_null(ids = json_array());
+	for (pos = 0; pos <= CF_STORE_MENTIONS_MAX; pos++)
+		json_array_append_new(ids, json_string("2"));
+	assert_int_equal(cf_store_message_insert_mentions(fx->db, ch, "1", "A",
+	    "x", "text", 0, NULL, ids, T0, &m, &dup), -EINVAL);
+	json_decref(ids);
+	/* Messages deleted: their mentions go with them. */
+	xexec(fx->db, "DELETE FROM messages");
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_mentions"),
+	    0);
+}
+
+static void
+test_list_archived(void **state)
+{
+	struct fx *fx = *state;
+	json_t *l, *ch, *ids;
+	int64_t id, known;
+	int was;
+
+	id = mkchan(fx->db, "old", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_channel_archive(fx->db, id, T0, &ch, &was),
+	    0);
+	json_decref(ch);
+	assert_null(in_list(fx->db, "1", 0, id, &l));
+	json_decref(l);
+	assert_non_null(ch = in_list(fx->db, "1", CF_STORE_LIST_ARCHIVED, id,
+	    &l));
+	assert_non_null(json_object_get(ch, "archivedAt"));
+	json_decref(l);
+	/* Known users. */
+	assert_int_equal(cf_store_user_upsert(fx->db, "1", "A", "user", T0),
+	    0);
+	assert_int_equal(cf_store_user_upsert(fx->db, "x", "X", "user", T0),
+	    0);
+	assert_non_null(ids = json_pack("[s,s,s]", "1", "x", "nobody"));
+	assert_int_equal(cf_store_users_known(fx->db, ids, &known), 0);
+	assert_int_equal(known, 2);
+	json_decref(ids);
+	assert_non_null(ids = json_array());
+	assert_int_equal(cf_store_users_known(fx->db, ids, &known), 0);
+	assert_int_equal(known, 0);
+	json_decref(ids);
+	assert_int_equal(cf_store_users_known(fx->db, NULL, &known), -EINVAL);
+}
+
+/*
+ * Upgrade: a database made by the previous release's migrations (1 to
+ * 5, from schema.h as sqlite.c runs them), with channels, members,
+ * messages, a file and a read position, keeps them all when opened by
+ * this build, and its channels become kind "channel".
+ */
+static const char *const v5[] = {
+	CF_SCHEMA_1("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"),
+	CF_SCHEMA_2("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", " STRICT",
+	    " STRICT, WITHOUT ROWID"),
+	CF_SCHEMA_3,
+	CF_SCHEMA_4("INTEGER", " STRICT, WITHOUT ROWID"),
+	CF_SCHEMA_5("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", " STRICT",
+	    " STRICT, WITHOUT ROWID"),
+};
+
+static void
+test_dm_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	char p[160], q[176];
+	struct cf_db *raw;
+	sqlite3 *lite;
+	json_t *l, *c, *msgs, *ch;
+	size_t i;
+	int more;
+
+	snprintf(p, sizeof(p), "%s/v5.db", fx->dir);
+	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
+	for (i = 0; i < sizeof(v5) / sizeof(v5[0]); i++)
+		assert_int_equal(sqlite3_exec(lite, v5[i], NULL, NULL, NULL),
+		    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lite,
+	    "INSERT INTO users VALUES ('1', 'Ann', 'user', 1, 1);"
+	    "INSERT INTO channels(id, name, name_key, is_private, created_by,"
+	    "  created_at) VALUES (3, 'General', 'general', 0, '1', 5),"
+	    "  (4, 'Secret', 'secret', 1, '1', 6);"
+	    "UPDATE channels SET archived_at = 9 WHERE id = 4;"
+	    "INSERT INTO channel_members VALUES (3, '1', 5, 11, 7),"
+	    "  (4, '1', 6, NULL, NULL);"
+	    "INSERT INTO messages(id, channel_id, user_id, user_display_name,"
+	    "  body, message_type, created_at) VALUES"
+	    "  (10, 3, '1', 'Ann', 'hello', 'text', 7),"
+	    "  (11, 3, '2', 'Bo', 'file', 'file', 8);"
+	    "INSERT INTO message_files VALUES (11, 'a.txt', 3, 'text/plain',"
+	    "  '2', 8);"
+	    "PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lite);
+	assert_non_null(raw = cf_db_open(p));
+	assert_int_equal(q64(raw, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
+	assert_int_equal(q64(raw, "SELECT count(*) FROM channels WHERE"
+	    " kind = 'channel' AND dm_a IS NULL"), 2);
+	assert_non_null(c = in_list(raw, "1", CF_STORE_LIST_ARCHIVED, 3, &l));
+	assert_string_equal(sget(c, "name"), "General");
+	assert_string_equal(sget(c, "kind"), "channel");
+	assert_int_equal(iget(c, "lastReadMessageId"), 11);
+	assert_int_equal(iget(c, "mentionCount"), 0);
+	assert_int_equal(json_array_size(l), 2);
+	json_decref(l);
+	assert_null(in_list(raw, "1", 0, 4, &l));
+	json_decref(l);
+	assert_int_equal(cf_store_messages_page(raw, 3, 0, 0, 10, &msgs,
+	    &more), 0);
+	assert_int_equal(json_array_size(msgs), 2);
+	assert_string_equal(sget(json_object_get(json_array_get(msgs, 0),
+	    "file"), "fileName"), "a.txt");
+	json_decref(msgs);
+	/* New features on the old data. */
+	assert_int_equal(cf_store_dm_open(raw, "1", "2", T0, &ch, NULL), 0);
+	assert_true(iget(ch, "id") > 4);
+	json_decref(ch);
+	assert_true(cf_db_idle(raw));
+	cf_db_close(raw);
+	unlink(p);
+	snprintf(q, sizeof(q), "%s-wal", p);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s-shm", p);
+	unlink(q);
+}
+
 int
 main(void)
 {
@@ -3495,12 +3785,19 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hook_outbox, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_dm_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mentions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_list_archived, setup,
+		    teardown),
 	};
 	/* SQLite's own. */
 	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test_setup_teardown(test_migration, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_call_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_dm_upgrade, setup,
 		    teardown),
 	};
 	/* PostgreSQL's own. */
