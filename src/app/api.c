@@ -55,6 +55,7 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/channels/{}/members/{}", cf_api_member_delete },
 	{ "GET", "/api/v1/channels/{}/messages", cf_api_messages_list },
 	{ "POST", "/api/v1/channels/{}/messages", cf_api_message_post },
+	{ "POST", "/api/v1/dms", cf_api_dm_open },
 	{ "PUT", "/api/v1/users/{}", cf_api_user_put },
 	{ "GET", "/api/v1/users/{}", cf_api_user_get },
 	{ "POST", "/api/v1/users/{}/disconnect", cf_api_user_disconnect },

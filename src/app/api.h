@@ -86,6 +86,7 @@ void	 cf_api_member_put(struct cf_api_call *c);
 void	 cf_api_member_delete(struct cf_api_call *c);
 void	 cf_api_messages_list(struct cf_api_call *c);
 void	 cf_api_message_post(struct cf_api_call *c);
+void	 cf_api_dm_open(struct cf_api_call *c);
 
 /* api_users.c */
 void	 cf_api_user_put(struct cf_api_call *c);

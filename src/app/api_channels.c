@@ -344,3 +344,51 @@ cf_api_message_post(struct cf_api_call *c)
 	cf_api_ok(c, dup ? 200 : 201, json_pack("{s:o,s:b}", "message", msg,
 	    "duplicate", dup));
 }
+
+/*
+ * POST /api/v1/dms {userIds: [a, b]}: the direct channel of a and b
+ * (dm:open's), both users' sockets told when it is new.  The answer's
+ * channel has no viewer: otherUserId / otherUserName are left out.
+ */
+void
+cf_api_dm_open(struct cf_api_call *c)
+{
+	static const struct cf_field f[] = {
+		{ .key = "userIds", .type = CF_F_ANY }, F_END
+	};
+	struct cf_arg_val v[2];
+	struct cf_op_actor who;
+	char ids[2][USER_ID_MAX], name[128];
+	const json_t *a;
+	json_t *ch = NULL;
+	int rc, created, i;
+
+	if (cf_api_fields(c, f, v) == -1)
+		return;
+	a = v[0].j;
+	if (!json_is_array(a) || json_array_size(a) != 2 ||
+	    cf_arg_user_id(json_array_get(a, 0), 1, ids[0], sizeof(ids[0])) ==
+	    -1 || cf_arg_user_id(json_array_get(a, 1), 1, ids[1],
+	    sizeof(ids[1])) == -1) {
+		cf_api_fail(c, 400, "bad_request",
+		    "userIds must be an array of two user ids");
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if ((rc = cf_store_user_name(cf_db(), ids[i], name,
+		    sizeof(name))) != 0) {
+			cf_api_fail_store(c, rc, "User");
+			return;
+		}
+	who.user_id = ids[0];
+	who.name = name;
+	(void)cf_store_user_name(cf_db(), ids[0], name, sizeof(name));
+	if ((rc = cf_op_dm_open(&who, ids[1], 1, &ch, &created)) != 0) {
+		cf_api_fail_store(c, rc, rc == -ENOENT ? "User" : "Channel");
+		return;
+	}
+	json_object_del(ch, "otherUserId");
+	json_object_del(ch, "otherUserName");
+	cf_api_ok(c, created ? 201 : 200, json_pack("{s:o,s:b}", "channel", ch,
+	    "created", created));
+}

@@ -475,7 +475,7 @@ cf_ev_dm_open(struct cf_event_ctx *ctx)
 	json_t *ch = NULL;
 	int rc, created;
 
-	if ((rc = cf_op_dm_open(&who, ctx->v[CF_V_DM_USER].s, &ch,
+	if ((rc = cf_op_dm_open(&who, ctx->v[CF_V_DM_USER].s, 0, &ch,
 	    &created)) != 0) {
 		cf_chat_fail_store(ctx, rc, rc == -ENOENT ? "User" : "Channel");
 		return;

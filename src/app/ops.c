@@ -83,7 +83,7 @@ dm_view(json_t *ch, const char *other_id, const char *other_name)
 
 int
 cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
-    json_t **ch, int *created)
+    int tell_self, json_t **ch, int *created)
 {
 	char name[128];
 	json_t *theirs;
@@ -105,6 +105,8 @@ cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
 		json_decref(theirs);
 	}
 	dm_view(*ch, user_id, name);
+	if (*created && tell_self)
+		tell_added(who, who->user_id, *ch);
 	return (0);
 }
 

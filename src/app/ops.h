@@ -116,11 +116,12 @@ int	 cf_op_mentions_check(const json_t *v, const char *sender,
 /*
  * The direct channel of who and user_id (a known user: else -ENOENT;
  * who's own when the same), created when missing (*created); then the
- * other user's sockets get channel:added.  *ch: the channel as who sees
- * it, with otherUserId and otherUserName.
+ * other user's sockets get channel:added, and who's too with tell_self
+ * (the HTTP API opens it for both).  *ch: the channel as who sees it,
+ * with otherUserId and otherUserName.
  */
 int	 cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
-	    json_t **ch, int *created);
+	    int tell_self, json_t **ch, int *created);
 
 /*
  * Every socket of user_id on every worker and host is disconnected (a

@@ -8,6 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { useDaemon, withLogs, startDaemon, startRedis } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { apiCall } from './lib/api.mjs';
 import { closeAll } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, waitFor, mark,
     assertNone, createChannel, send, listed, history, assertId,
@@ -23,13 +24,18 @@ const OWNER = { userId: '705', displayName: 'Owner', role: 'user',
     'chat.create_channels'] };
 const DAVE = { userId: '706', displayName: 'Dave', role: 'user' };
 
+const KEY = 'dm-key-0123456789-0123456789-0123456789';
+
 const TYPES = [['a number', 5], ['a string', 'x'], ['null', null],
     ['an array', [1]], ['a boolean', true]];
 
 describe('direct messages, mentions, members, archive', () => {
 	const sockets = [];
 	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
-	    'rate-limit 10000 1'], sockets, closeEach: true });
+	    'rate-limit 10000 1', `api-key backend ${KEY}`], sockets,
+	    closeEach: true });
+	const call = (method, path, opts = {}) =>
+	    apiCall(d, method, path, { key: KEY, ...opts });
 
 	before(async () => {
 		// Every user authenticates once: the users rows exist.
@@ -336,6 +342,65 @@ describe('direct messages, mentions, members, archive', () => {
 		r = await ok(admin, 'channel:add_members', { channelId: pub.id,
 		    userIds: [704] });
 		assert.deepEqual(r.added, [704]);
+	}));
+
+	it('HTTP API: POST /dms, mentions on POST messages, direct ' +
+	    'channels refused', withLogs(async () => {
+		const [bob, carol] = await pair(BOB, CAROL);
+		let r = await call('POST', '/dms', { body: { userIds: [703,
+		    '704'] } });
+		assert.equal(r.status, 201, r.text);
+		const ch = r.body.channel;
+		assert.equal(ch.kind, 'direct');
+		assert.equal(r.body.created, true);
+		for (const [s, other] of [[bob, 704], [carol, 703]]) {
+			const e = await waitFor(s, 'channel:added',
+			    (x) => x.channel.id === ch.id);
+			assert.equal(e.channel.otherUserId, other);
+		}
+		r = await call('POST', '/dms', { body: { userIds: [704,
+		    703] } });
+		assert.equal(r.status, 200, r.text);
+		assert.equal(r.body.channel.id, ch.id);
+		assert.equal((await ok(carol, 'dm:open', { userId: 703 }))
+		    .channel.id, ch.id);
+		for (const body of [{}, { userIds: [703] }, { userIds: 703 },
+		    { userIds: [703, 704, 705] }, { userIds: [703, {}] },
+		    { userIds: [703, 704], x: 1 }]) {
+			r = await call('POST', '/dms', { body });
+			assert.equal(r.status, 400, JSON.stringify(body));
+		}
+		r = await call('POST', '/dms', { body: { userIds: [703,
+		    'nobody'] } });
+		assert.equal(r.status, 404, r.text);
+		// Direct channels: no member change, rename or archive.
+		for (const [m, path, body] of [
+		    ['PUT', `/channels/${ch.id}/members/701`, undefined],
+		    ['DELETE', `/channels/${ch.id}/members/703`, undefined],
+		    ['PATCH', `/channels/${ch.id}`, { name: 'x' }],
+		    ['DELETE', `/channels/${ch.id}`, undefined]]) {
+			r = await call(m, path, body ? { body } : {});
+			assert.equal(r.status, 403, `${m} ${path}: ${r.text}`);
+			assert.equal(r.body.error.code, 'forbidden');
+		}
+		// Mentions through the API.
+		await ok(carol, 'join_channel', ch.id);
+		r = await call('POST', `/channels/${ch.id}/messages`, { body: {
+		    message: 'ping', userId: 703, mentions: [704] } });
+		assert.equal(r.status, 201, r.text);
+		assert.deepEqual(r.body.message.mentions, [704]);
+		const ev = await waitFor(carol, 'chat:mentioned',
+		    (x) => x.messageId === r.body.message.id);
+		assert.equal(ev.fromUserId, 703);
+		assert.equal(ev.fromDisplayName, 'Bob');
+		const before = await history(carol, ch.id);
+		for (const mentions of [[701], 'x', Array.from({ length: 51 },
+		    () => 704)]) {
+			r = await call('POST', `/channels/${ch.id}/messages`, {
+			    body: { message: 'no', mentions } });
+			assert.equal(r.status, 400, r.text);
+		}
+		assert.deepEqual(await history(carol, ch.id), before);
 	}));
 
 	it('channel:archive: told, refused writes, hidden from the list',
