@@ -27,7 +27,7 @@ const ALICE = { userId: '501', displayName: 'Alice', role: 'agent' };
 const BOB = { userId: '502', displayName: 'Bob', role: 'agent' };
 const CAROL = { userId: 'carol-503', displayName: 'Carol', role: 'user' };
 // The statuses a test can provoke at will (503 needs a dead database).
-const PROVOKED = new Set(['200', '201', '400', '401', '404', '409', '413',
+const PROVOKED = new Set(['200', '201', '400', '401', '403', '404', '409', '413',
     '415', '429']);
 
 /*
@@ -388,6 +388,26 @@ describe('the OpenAPI document against the server', () => {
 		r = await call('GET', `/api/v1/channels/${other.id}`, {}, 200);
 		assert.ok(r.channel.archivedAt);
 
+		// A direct channel: created once, then found; never changed.
+		r = await call('POST', '/api/v1/dms', { body: { userIds: [42,
+		    'cust-1'] } }, 201);
+		assert.equal(r.channel.kind, 'direct');
+		assert.equal(r.created, true);
+		const dm = r.channel;
+		r = await call('POST', '/api/v1/dms', { body: { userIds: ['cust-1',
+		    '42'] } }, 200);
+		assert.equal(r.channel.id, dm.id);
+		r = await call('POST', `/api/v1/channels/${ch.id}/messages`, {
+		    body: { message: 'ping', userId: 42, mentions: [99] } }, 400);
+		const D = `/api/v1/channels/${dm.id}`;
+		r = await call('POST', `${D}/messages`, { body: { message: 'hi',
+		    userId: 42, mentions: ['cust-1'] } }, 201);
+		assert.deepEqual(r.message.mentions, ['cust-1']);
+		await call('PATCH', D, { body: { name: 'x' } }, 403);
+		await call('DELETE', D, {}, 403);
+		await call('PUT', `${D}/members/99`, {}, 403);
+		await call('DELETE', `${D}/members/42`, {}, 403);
+
 		await call('GET', '/api/v1/openapi.json', {}, 200);
 	}));
 
@@ -412,6 +432,7 @@ describe('the OpenAPI document against the server', () => {
 			op('DELETE', `${C}/members/5`),
 			op('GET', `${C}/messages`),
 			op('POST', `${C}/messages`),
+			op('POST', '/api/v1/dms'),
 			op('PUT', '/api/v1/users/5'),
 			op('GET', '/api/v1/users/5'),
 			op('POST', '/api/v1/users/5/disconnect'),
@@ -478,6 +499,10 @@ describe('the OpenAPI document against the server', () => {
 			['POST', `${C}/messages`, { message: 'a', replyToId: 0 }],
 			['POST', `${C}/messages`, { message: 'a', clientMsgId:
 			    'x' }],
+			['POST', '/api/v1/dms', {}],
+			['POST', '/api/v1/dms', { userIds: [5] }],
+			['POST', '/api/v1/dms', { userIds: [5, 0] }],
+			['POST', `${C}/messages`, { message: 'a', mentions: 5 }],
 			['PUT', '/api/v1/users/5', { displayName: 'x' }],
 			['PUT', '/api/v1/users/5', { displayName: 'x',
 			    role: 'nosuchrole' }],
@@ -535,6 +560,8 @@ describe('the OpenAPI document against the server', () => {
 		await call('POST', `${C}/messages`, { body: { message: 'a',
 		    replyToId: 987654321 } }, 404);
 		await call('GET', '/api/v1/users/nobody', {}, 404);
+		await call('POST', '/api/v1/dms', { body: { userIds: [5,
+		    'nobody'] } }, 404);
 		await call('PUT', `/api/v1/users/${LONG}`, { body: {
 		    displayName: 'x', role: 'user' } }, 404);
 		await call('POST', `/api/v1/users/${LONG}/disconnect`, {}, 404);
