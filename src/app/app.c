@@ -315,7 +315,9 @@ _Static_assert(CF_V_CREATE_N <= CF_ARG_FIELDS_MAX &&
     CF_V_PAGE_N <= CF_ARG_FIELDS_MAX && CF_V_SEND_N <= CF_ARG_FIELDS_MAX &&
     CF_V_FILE_N <= CF_ARG_FIELDS_MAX && CF_V_PRES_N <= CF_ARG_FIELDS_MAX &&
     CF_V_INVITE_N <= CF_ARG_FIELDS_MAX && CF_V_ACCEPT_N <= CF_ARG_FIELDS_MAX &&
-    CF_V_ICE_N <= CF_ARG_FIELDS_MAX && CF_V_HIST_N <= CF_ARG_FIELDS_MAX,
+    CF_V_ICE_N <= CF_ARG_FIELDS_MAX && CF_V_HIST_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_LIST_N <= CF_ARG_FIELDS_MAX && CF_V_ADD_N <= CF_ARG_FIELDS_MAX &&
+    CF_V_RM_N <= CF_ARG_FIELDS_MAX && CF_V_DM_N <= CF_ARG_FIELDS_MAX,
     "a field list outgrew ctx->v");
 _Static_assert(sizeof(events) / sizeof(events[0]) < CF_SHM_EVENT_NAMES,
     "the event table outgrew the per-name counters in shared memory");

@@ -3708,6 +3708,51 @@ test_dm_upgrade(void **state)
 	unlink(q);
 }
 
+/*
+ * PostgreSQL upgrade: a database at version 5 (this schema with
+ * migration 6 taken back) holding channels, members, a read position and
+ * messages keeps them when a host of this build opens it.
+ */
+static void
+test_pg_dm_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	const char *members[] = { "2" };
+	struct cf_db *again;
+	json_t *l, *c, *msgs, *ch;
+	int64_t id, pos;
+	int more;
+
+	id = mkchan(fx->db, "kept", 1, "1", members, 1);
+	post(fx->db, id, "1", "one", T0);
+	pos = post(fx->db, id, "2", "two", T0);
+	assert_int_equal(cf_store_read_set(fx->db, id, "1", pos, T0, &pos), 0);
+	xexec(fx->db, "DROP TABLE message_mentions");
+	xexec(fx->db, "DROP INDEX channels_dm");
+	xexec(fx->db, "ALTER TABLE channels DROP COLUMN kind,"
+	    " DROP COLUMN dm_a, DROP COLUMN dm_b");
+	xexec(fx->db, "UPDATE schema_version SET version = 5");
+	assert_non_null(again = cf_db_open(fx->path));
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"),
+	    CF_DB_SCHEMA_VERSION);
+	assert_non_null(c = in_list(again, "1", 0, id, &l));
+	assert_string_equal(sget(c, "name"), "kept");
+	assert_string_equal(sget(c, "kind"), "channel");
+	assert_int_equal(iget(c, "lastReadMessageId"), pos);
+	json_decref(l);
+	assert_non_null(c = in_list(again, "2", 0, id, &l));
+	assert_int_equal(iget(c, "unreadCount"), 1);
+	json_decref(l);
+	assert_int_equal(cf_store_messages_page(again, id, 0, 0, 10, &msgs,
+	    &more), 0);
+	assert_int_equal(json_array_size(msgs), 2);
+	json_decref(msgs);
+	assert_int_equal(cf_store_dm_open(again, "1", "2", T0, &ch, NULL), 0);
+	assert_int_equal(cf_store_is_member(again, iget(ch, "id"), "2"), 1);
+	json_decref(ch);
+	cf_db_close(again);
+}
+
 int
 main(void)
 {
@@ -3811,6 +3856,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pg_batch_lost, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pg_batch_lock, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_dm_upgrade, setup,
 		    teardown),
 	};
 	int failed;
