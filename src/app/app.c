@@ -79,6 +79,9 @@ static const struct cf_field call_fields[] = {
 	[CF_V_CALL_N] = F_END,
 };
 
+/* The kinds channel:create makes (a direct channel is dm:open's). */
+static const char *const channel_kinds[] = { "channel", NULL };
+
 /* A row's first five members, in order. */
 #define EV(n, fl, spec, f, e) \
 	.name = (n), .flags = (fl), .argspec = (spec), .fn = (f), .errev = (e)
@@ -107,7 +110,11 @@ static const struct cf_event_def events[] = {
 		[CF_V_CREATE_DESC] = F_ANY("description"),
 		[CF_V_CREATE_PRIV] = F_ANY("isPrivate"),
 		[CF_V_CREATE_MEMBERS] = F_ANY("memberIds"),
-		[CF_V_CREATE_KIND] = F_ANY("kind"),
+		/* dm:open makes the direct channels. */
+		[CF_V_CREATE_KIND] = { .key = "kind", .type = CF_F_ENUM,
+		    .flags = CF_F_OPT, .set = channel_kinds,
+		    .err = IP "kind (only \"channel\": dm:open opens direct "
+		    "channels)" },
 		[CF_V_CREATE_N] = F_END } },
 	{ EV("channel:list", 0, "*", cf_ev_channel_list, CHAT),
 	  .perm = CF_PERM_CHAT_ACCESS,

@@ -10,8 +10,8 @@
 
 #include "db/db.h"
 #include "db/store.h"
-#include "util.h"
 #include "perm.h"
+#include "util.h"
 #include "app/args.h"
 #include "app/chat.h"
 #include "app/handlers.h"
@@ -148,16 +148,6 @@ cf_ev_channel_create(struct cf_event_ctx *ctx)
 	json_t *ch = NULL;
 	int rc;
 
-	/* dm:open makes the direct channels. */
-	if (ctx->v[CF_V_CREATE_KIND].j != NULL &&
-	    !json_is_null(ctx->v[CF_V_CREATE_KIND].j) &&
-	    !(json_is_string(ctx->v[CF_V_CREATE_KIND].j) &&
-	    strcmp(json_string_value(ctx->v[CF_V_CREATE_KIND].j),
-	    "channel") == 0)) {
-		cf_chat_invalid(ctx, "kind (only \"channel\"; dm:open opens "
-		    "direct channels)");
-		return;
-	}
 	/* The values are checked by the operation the control socket shares. */
 	a.name = ctx->v[CF_V_CREATE_NAME].j;
 	a.description = ctx->v[CF_V_CREATE_DESC].j;

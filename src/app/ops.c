@@ -60,14 +60,15 @@ tell_added(const struct cf_op_actor *who, const char *user_id,
 static int
 not_direct(int64_t id)
 {
+	const char *kind;
 	json_t *ch = NULL;
 	int rc;
 
 	if ((rc = cf_store_channel_get(cf_db(), id, &ch)) != 0)
 		return (rc);
-	if (strcmp(json_string_value(json_object_get(ch, "kind")) ?
-	    json_string_value(json_object_get(ch, "kind")) : "", "direct") ==
-	    0)
+	/* The channel's JSON has kind only for a direct one (store.h). */
+	kind = json_string_value(json_object_get(ch, "kind"));
+	if (kind != NULL && strcmp(kind, "direct") == 0)
 		rc = -EPERM;
 	json_decref(ch);
 	return (rc);
