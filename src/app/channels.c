@@ -275,31 +275,33 @@ cf_ev_channel_members(struct cf_event_ctx *ctx)
 {
 	int64_t id = ctx->v[CF_V_CH_CHANNEL].i;
 	json_t *members = NULL, *ids = NULL, *st = NULL, *m, *v;
-	const char *uid;
-	char buf[CF_ARG_USER_MAX];
-	size_t i;
+	char (*uid)[CF_ARG_USER_MAX] = NULL;
+	size_t i, n;
 	int rc;
 
 	if (channel_known(ctx, id, NULL) == -1)
 		return;
-	if ((rc = cf_store_members(cf_db(), id, &members)) != 0 ||
-	    (rc = cf_store_member_ids(cf_db(), id, &ids)) != 0 ||
-	    (rc = cf_store_presence_statuses(cf_db(), ids, &st)) != 0) {
-		json_decref(members);
-		json_decref(ids);
+	if ((rc = cf_store_members(cf_db(), id, &members)) != 0) {
 		cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}
+	/* The members' ids as text, for one read of their statuses. */
+	n = json_array_size(members);
+	if ((ids = json_array()) == NULL ||
+	    (uid = calloc(n + 1, sizeof(*uid))) == NULL)
+		goto fail;
+	json_array_foreach(members, i, m)
+		if (cf_arg_user_id(json_object_get(m, "userId"), INT64_MIN,
+		    uid[i], sizeof(uid[i])) == -1 ||
+		    json_array_append_new(ids, json_string(uid[i])) == -1)
+			goto fail;
+	if ((rc = cf_store_presence_statuses(cf_db(), ids, &st)) != 0)
+		goto fail;
 	json_array_foreach(members, i, m) {
 		json_object_del(m, "joinedAt");
-		if (cf_arg_user_id(json_object_get(m, "userId"), INT64_MIN, buf,
-		    sizeof(buf)) == -1)
-			continue;
-		uid = buf;
-		if (cf_presence_count(uid) == 0)
+		if (cf_presence_count(uid[i]) == 0)
 			v = json_string("offline");
-		else if ((v = json_object_get(st, uid)) != NULL &&
-		    json_is_string(v))
+		else if ((v = json_object_get(st, uid[i])) != NULL)
 			v = json_incref(v);
 		else
 			v = json_string("online");
@@ -307,8 +309,15 @@ cf_ev_channel_members(struct cf_event_ctx *ctx)
 	}
 	json_decref(ids);
 	json_decref(st);
+	free(uid);
 	cf_chat_ack_ok(ctx, json_pack("{s:I,s:o}", "channelId",
 	    (json_int_t)id, "members", members));
+	return;
+ fail:
+	json_decref(members);
+	json_decref(ids);
+	free(uid);
+	cf_chat_fail(ctx, "internal", "Internal error");
 }
 
 /*
