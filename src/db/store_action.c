@@ -14,7 +14,8 @@
 
 /*
  * The lock of a message's reactions, so that the check of the distinct
- * emoji bound and the insert are one step on every host.  Tagged in the
+ * emoji bound and the insert are one step on every host, and that a
+ * delete and a reaction are ordered.  Tagged in the
  * high bits, apart from the channel and call locks.
  */
 #define LOCK_MESSAGE(id)	(0x6d72LL << 48 | ((id) & 0xffffffffffffLL))
@@ -111,7 +112,8 @@ cf_store_message_delete(struct cf_db *db, int64_t id, const char *deleter,
 	*message = NULL;
 	if (db == NULL || !id_ok(deleter))
 		return (-EINVAL);
-	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+	/* The reactions' lock: no reaction lands after they are deleted. */
+	if ((rc = cf_stmt_tx_begin(db, __func__, LOCK_MESSAGE(id))) != 0)
 		return (rc);
 	/* The text is overwritten in the row: nothing of it is kept. */
 	rc = cf_stmt_run(db, __func__, &n,
