@@ -6,9 +6,11 @@
 // across workers and across two hosts on PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import { useDaemon, withLogs, startDaemon, startRedis } from './lib/daemon.mjs';
 import { startPostgres } from './lib/postgres.mjs';
-import { closeAll } from './lib/client.mjs';
+import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, mark, assertNone,
     createChannel, send, history, assertIso, uniq,
     assertNoWorkerDied } from './lib/chat.mjs';
@@ -29,6 +31,7 @@ describe('message actions', () => {
 	const sockets = [];
 	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
 	    'max-message-length 100', 'rate-limit 10000 1',
+	    'role mod chat.access chat.send_messages chat.moderate_messages',
 	    `api-key backend ${KEY}`], sockets, closeEach: true });
 	const call = (method, path, opts = {}) =>
 	    apiCall(d, method, path, { key: KEY, ...opts });
@@ -166,6 +169,20 @@ describe('message actions', () => {
 		    e.id === b.id, 3000, m.get(alice));
 		await refused(bob, 'chat:edit_message', [{ messageId: a.id,
 		    message: 'no' }], 'forbidden');
+		// A role given the permission by a role line; an admin token
+		// whose permissions claim leaves it out.
+		const modU = user('mod');
+		const mod = await as(modU);
+		await ok(mod, 'join_channel', ch.id);
+		const c = await send(alice, ch.id, 'by alice, again');
+		await ok(mod, 'chat:edit_message', { messageId: c.id,
+		    message: 'by the moderator' });
+		const limited = await as({ ...user('admin'),
+		    permissions: ['chat.access', 'chat.send_messages'] });
+		await ok(limited, 'join_channel', ch.id);
+		await refused(limited, 'chat:delete_message',
+		    [{ messageId: c.id }], 'forbidden');
+		await ok(mod, 'chat:delete_message', { messageId: c.id });
 	}));
 
 	it('deletes: a tombstone in history, chat:message_deleted to every ' +
@@ -498,5 +515,69 @@ describe('message actions across two hosts on PostgreSQL', () => {
 		const tomb = h2.find((x) => x.id === rep.id);
 		assert.strictEqual(tomb.deleted, true);
 		assert.deepEqual(tomb.reactions, []);
+	});
+});
+
+describe('message actions as webhooks', () => {
+	const HOOK_SECRET = 'msgact-webhook-secret-0123456789abcdef';
+	const got = [];
+	let srv, d;
+	const sockets = [];
+
+	before(async () => {
+		srv = http.createServer((req, res) => {
+			const chunks = [];
+			req.on('data', (c) => chunks.push(c));
+			req.on('end', () => {
+				const raw = Buffer.concat(chunks).toString('utf8');
+				const want = 'v1=' + crypto.createHmac('sha256',
+				    HOOK_SECRET).update(
+				    `${req.headers['x-confab-timestamp']}.${raw}`)
+				    .digest('hex');
+				got.push({ sigOk: req.headers['x-confab-signature'] ===
+				    want, body: JSON.parse(raw) });
+				res.writeHead(200);
+				res.end('ok');
+			});
+		});
+		await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+		d = await startDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+		    'rate-limit 10000 1', `webhook-secret ${HOOK_SECRET}`,
+		    `webhook http://127.0.0.1:${srv.address().port}/h ` +
+		    'message.updated message.deleted'] });
+	});
+	after(async () => {
+		closeAll(sockets);
+		await d?.stop();
+		srv.closeAllConnections?.();
+		await new Promise((r) => srv.close(r));
+	});
+
+	it('message.updated and message.deleted are delivered, signed, in ' +
+	    'order; refused changes deliver nothing', async () => {
+		const u = user('admin');
+		const s = await login(d, u);
+		sockets.push(s);
+		const ch = await createChannel(s);
+		const msg = await send(s, ch.id, 'hooked');
+		await ok(s, 'chat:edit_message', { messageId: msg.id,
+		    message: 'hooked, edited' });
+		await ok(s, 'chat:delete_message', { messageId: msg.id });
+		await refused(s, 'chat:edit_message', [{ messageId: msg.id,
+		    message: 'no' }], 'conflict');
+		await until(() => got.length >= 2, 10000, 'two deliveries', 50);
+		await new Promise((r) => setTimeout(r, 300));
+		assert.deepEqual(got.map((x) => x.body.event),
+		    ['message.updated', 'message.deleted']);
+		assert.ok(got.every((x) => x.sigOk), 'signed');
+		const upd = got[0].body.data.message;
+		assert.equal(upd.id, msg.id);
+		assert.equal(upd.message, 'hooked, edited');
+		assert.strictEqual(upd.editedBy, u.id);
+		assert.deepEqual(Object.keys(got[1].body.data).sort(),
+		    ['channelId', 'deletedAt', 'deletedBy', 'id']);
+		assert.equal(got[1].body.data.id, msg.id);
+		assert.equal(got[1].body.data.channelId, ch.id);
+		assert.strictEqual(got[1].body.data.deletedBy, u.id);
 	});
 });
