@@ -58,6 +58,7 @@ static const struct route routes[] = {
 	{ "PATCH", "/api/v1/messages/{}", cf_api_message_patch },
 	{ "DELETE", "/api/v1/messages/{}", cf_api_message_delete },
 	{ "GET", "/api/v1/messages/{}/thread", cf_api_message_thread },
+	{ "POST", "/api/v1/messages/{}/reactions", cf_api_message_react },
 	{ "PUT", "/api/v1/users/{}", cf_api_user_put },
 	{ "GET", "/api/v1/users/{}", cf_api_user_get },
 	{ "POST", "/api/v1/users/{}/disconnect", cf_api_user_disconnect },

@@ -79,6 +79,7 @@ void	 cf_api_actor(struct cf_api_call *c, const char *user_id,
 void	 cf_api_message_patch(struct cf_api_call *c);
 void	 cf_api_message_delete(struct cf_api_call *c);
 void	 cf_api_message_thread(struct cf_api_call *c);
+void	 cf_api_message_react(struct cf_api_call *c);
 
 /* api_channels.c */
 void	 cf_api_channels_list(struct cf_api_call *c);

@@ -1,10 +1,11 @@
 /*
- * api_messages.c -- /api/v1/messages/{id}: edit, delete, thread (api.h,
- * doc/api.md).  The key may change any message (as chat.moderate_messages
+ * api_messages.c -- /api/v1/messages/{id}: edit, delete, react, thread
+ * (api.h, doc/api.md).  The key may change any message (as chat.moderate_messages
  * does); the change is recorded as by the userId the body names, else by
  * the operator (user 0).  Reactions read through the key have "me" false.
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include "db/db.h"
 #include "db/store.h"
@@ -24,9 +25,15 @@
 static void
 fail_message(struct cf_api_call *c, int rc)
 {
+	char m[96];
+
 	if (rc == -EIDRM)
 		cf_api_fail(c, 409, "conflict", "Message is deleted");
-	else
+	else if (rc == -ENOSPC) {
+		snprintf(m, sizeof(m), "Too many reactions on this message "
+		    "(at most %d distinct)", CF_OP_REACTIONS_MAX);
+		cf_api_fail(c, 409, "conflict", m);
+	} else
 		cf_api_fail_store(c, rc, rc == -EROFS ? "Channel" : "Message");
 }
 
@@ -123,4 +130,35 @@ cf_api_message_thread(struct cf_api_call *c)
 	json_decref(all);
 	json_decref(root);
 	json_decref(replies);
+}
+
+void
+cf_api_message_react(struct cf_api_call *c)
+{
+	static const struct cf_field f[] = {
+		{ .key = "emoji", .type = CF_F_CHECK, .check = cf_op_emoji_ok,
+		  .err = "emoji must be one emoji, or a :short_name: of at "
+		  "most 64 bytes" },
+		{ .key = "userId", .type = CF_F_USER, .min = 1,
+		  .err = "userId must be a user id" },
+		{ .key = "add", .type = CF_F_BOOL, .flags = CF_F_OPT,
+		  .err = "add must be a boolean" },
+		F_END
+	};
+	struct cf_arg_val v[3];
+	struct cf_op_actor who;
+	json_t *ev = NULL;
+	int64_t id;
+	int rc;
+
+	if (cf_api_param_id(c, 0, "Message", &id) == -1 ||
+	    cf_api_fields(c, f, v) == -1)
+		return;
+	cf_api_actor(c, v[1].s, &who);
+	if ((rc = cf_op_message_react(&who, id, json_string_value(v[0].j),
+	    v[2].set ? (int)v[2].i : 1, &ev)) != 0) {
+		fail_message(c, rc);
+		return;
+	}
+	cf_api_ok(c, 200, ev);
 }

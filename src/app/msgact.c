@@ -56,8 +56,11 @@ readable(struct cf_event_ctx *ctx, int64_t id, json_t **msg)
 	return (-1);
 }
 
-/* The message as the socket may change it (readable, and author or
- * moderator): 0 with *msg, or -1 answered. */
+/*
+ * The message as the socket may change it (readable, and the author's
+ * or the socket holds chat.moderate_messages): 0 with *msg, or -1
+ * answered.
+ */
 static int
 changeable(struct cf_event_ctx *ctx, int64_t id, json_t **msg)
 {

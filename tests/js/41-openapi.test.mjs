@@ -748,8 +748,19 @@ describe('the OpenAPI document against the server', () => {
 		await call('PATCH', M, { body: { message: '' } }, 400);
 		await call('DELETE', M, { body: { other: 1 } }, 400);
 		await call('GET', `${M}/thread?limit=0`, {}, 400);
+		r = await call('POST', `${M}/reactions`, { body: { emoji: '👍',
+		    userId: 5 } }, 200);
+		assert.equal(r.count, 1);
+		r = await call('POST', `${M}/reactions`, { body: { emoji: '👍',
+		    userId: 5, add: false } }, 200);
+		assert.equal(r.count, 0);
+		await call('POST', `${M}/reactions`, { body: { emoji: 'no',
+		    userId: 5 } }, 400);
+		await call('POST', `${R}/reactions`, { body: { emoji: '👍',
+		    userId: 5 } }, 409);
 		for (const [m, u, body] of [['PATCH', M, { message: 'x' }],
-		    ['DELETE', M, undefined], ['GET', `${M}/thread`, undefined]]) {
+		    ['DELETE', M, undefined], ['GET', `${M}/thread`, undefined],
+		    ['POST', `${M}/reactions`, { emoji: '👍', userId: 5 }]]) {
 			await call(m, u, { key: null, body }, 401);
 			await call(m, u.replace(M, NO), { body }, 404);
 		}

@@ -412,6 +412,22 @@ describe('message actions', () => {
 		assert.equal(r.status, 200, r.text);
 		assert.deepEqual(r.body.replies.map((x) => x.id), [rep.id]);
 		assert.equal(r.body.message.replyCount, 1);
+		r = await call('POST', `/messages/${root.id}/reactions`,
+		    { body: { emoji: '✅', userId: bobU.userId } });
+		assert.equal(r.status, 200, r.text);
+		assert.deepEqual(r.body, { messageId: root.id, channelId: ch.id,
+		    emoji: '✅', userId: bobU.id, add: true, count: 1 });
+		await waitFor(alice, 'chat:reaction_updated', (e) =>
+		    e.messageId === root.id && e.userId === bobU.id, 3000,
+		    m.get(alice));
+		r = (await history(bob, ch.id)).find((x) => x.id === root.id);
+		assert.deepEqual(r.reactions, [{ emoji: '✅', count: 1,
+		    me: true }]);
+		for (const body of [{ emoji: '✅' }, { emoji: 'x', userId: 5 },
+		    { emoji: '✅', userId: 5, add: 'no' }])
+			assert.equal((await call('POST',
+			    `/messages/${root.id}/reactions`, { body })).status,
+			    400, JSON.stringify(body));
 		r = await call('DELETE', `/messages/${rep.id}`);
 		assert.equal(r.status, 200, r.text);
 		assert.strictEqual(r.body.message.deleted, true);
