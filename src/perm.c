@@ -17,6 +17,7 @@ static const struct {
 	{ "call.audio",			CF_PERM_CALL_AUDIO },
 	{ "call.video",			CF_PERM_CALL_VIDEO },
 	{ "call.view_history",		CF_PERM_CALL_VIEW_HISTORY },
+	{ "chat.moderate_messages",	CF_PERM_MODERATE_MESSAGES },
 };
 
 uint32_t

@@ -14,7 +14,8 @@
 #define CF_PERM_CALL_AUDIO		0x0020u
 #define CF_PERM_CALL_VIDEO		0x0040u
 #define CF_PERM_CALL_VIEW_HISTORY	0x0080u
-#define CF_PERM_ALL			0x00ffu
+#define CF_PERM_MODERATE_MESSAGES	0x0100u
+#define CF_PERM_ALL			0x01ffu
 
 /* "chat.access" -> CF_PERM_CHAT_ACCESS; 0 when unknown. */
 uint32_t	 cf_perm_parse(const char *name);

@@ -1,7 +1,7 @@
 /*
  * api.h -- the HTTP API (/api/v1/, doc/api.md): the router and its
  * helpers (api.c) and the resources' handlers (api_channels.c,
- * api_users.c), peers of the socket event handlers: both run the
+ * api_messages.c, api_users.c), peers of the socket event handlers: both run the
  * operations of ops.h.
  *
  * A handler gets the call with the key checked, the path's parameters
@@ -74,6 +74,12 @@ int	 cf_api_param_id(struct cf_api_call *c, int i, const char *what,
 /* The actor of a request: user_id as given (NULL: the key, as "0"). */
 void	 cf_api_actor(struct cf_api_call *c, const char *user_id,
 	    struct cf_op_actor *who);
+
+/* api_messages.c */
+void	 cf_api_message_patch(struct cf_api_call *c);
+void	 cf_api_message_delete(struct cf_api_call *c);
+void	 cf_api_message_thread(struct cf_api_call *c);
+void	 cf_api_message_react(struct cf_api_call *c);
 
 /* api_channels.c */
 void	 cf_api_channels_list(struct cf_api_call *c);

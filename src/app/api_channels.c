@@ -258,8 +258,11 @@ cf_api_messages_list(struct cf_api_call *c)
 		    "before and after cannot be given together");
 		return;
 	}
+	/* The key reads as nobody: every reaction's "me" is false. */
 	if ((rc = cf_store_messages_page(cf_db(), id, before, after,
-	    (int)limit, &msgs, &more)) != 0) {
+	    (int)limit, &msgs, &more)) != 0 ||
+	    (rc = cf_store_reactions_fill(cf_db(), NULL, msgs)) != 0) {
+		json_decref(msgs);
 		cf_api_fail_store(c, rc, "Channel");
 		return;
 	}

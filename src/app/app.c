@@ -60,6 +60,8 @@ static void ev_disconnect_me(struct cf_event_ctx *);
 #define F_CHANNEL_ARG	{ .key = NULL, .type = CF_F_ID, .err = IP "channelId" }
 #define F_CHANNEL	{ .key = "channelId", .type = CF_F_ID, \
 			  .err = IP "channelId" }
+#define F_MESSAGE_ID	{ .key = "messageId", .type = CF_F_ID, \
+			  .err = IP "messageId" }
 #define F_ANY(k)	{ .key = (k), .type = CF_F_ANY }
 #define F_END		{ .type = CF_F_END }
 
@@ -202,6 +204,41 @@ static const struct cf_event_def events[] = {
 		/* Checked by cf_op_mentions_check (the API's too). */
 		[CF_V_SEND_MENTIONS] = F_ANY("mentions"),
 		[CF_V_SEND_N] = F_END } },
+	{ EV("chat:edit_message", 0, ".", cf_ev_edit_message, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_EDIT_MESSAGE_ID] = F_MESSAGE_ID,
+		[CF_V_EDIT_STRING] = { .key = "message", .type = CF_F_JSTRING,
+		    .err = IP "message" },
+		[CF_V_EDIT_TEXT] = { .key = "message", .type = CF_F_TEXT,
+		    .limit = CF_LIM_MESSAGE_LENGTH,
+		    .err = IP "message (empty or too long)" },
+		[CF_V_EDIT_N] = F_END } },
+	{ EV("chat:delete_message", 0, ".", cf_ev_delete_message, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_DELETE_MESSAGE_ID] = F_MESSAGE_ID,
+		[CF_V_DELETE_N] = F_END } },
+	{ EV("chat:react", 0, ".", cf_ev_react, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_REACT_MESSAGE_ID] = F_MESSAGE_ID,
+		[CF_V_REACT_EMOJI] = { .key = "emoji", .type = CF_F_CHECK,
+		    .check = cf_op_emoji_ok, .err = IP "emoji (one emoji, or "
+		    ":short_name: of at most 64 bytes)" },
+		[CF_V_REACT_ADD] = { .key = "add", .type = CF_F_BOOL,
+		    .err = IP "add" },
+		[CF_V_REACT_N] = F_END } },
+	{ EV("chat:get_thread", 0, ".", cf_ev_get_thread, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .fields = (const struct cf_field[]){
+		[CF_V_THREAD_MESSAGE_ID] = F_MESSAGE_ID,
+		[CF_V_THREAD_AFTER] = { .key = "after", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "after" },
+		[CF_V_THREAD_LIMIT] = { .key = "limit", .type = CF_F_INT,
+		    .flags = CF_F_OPT, .min = 1, .max = CF_PAGE_MAX,
+		    .err = IP "limit (1..100)" },
+		[CF_V_THREAD_N] = F_END } },
 	{ EV("message_read", 0, ".", cf_ev_message_read, CHAT),
 	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
 	  .fields = (const struct cf_field[]){

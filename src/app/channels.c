@@ -213,8 +213,11 @@ cf_ev_get_messages(struct cf_event_ctx *ctx)
 		limit = (int)ctx->v[CF_V_PAGE_LIMIT].i;
 	if (cf_channel_need_member(ctx, id) == -1)
 		return;
+	/* Two statements: the page, the reactions of its messages. */
 	if ((rc = cf_store_messages_page(cf_db(), id, before, after, limit,
-	    &msgs, &more)) != 0) {
+	    &msgs, &more)) != 0 || (rc = cf_store_reactions_fill(cf_db(),
+	    cf_chat_of(ctx->s)->user_id, msgs)) != 0) {
+		json_decref(msgs);
 		cf_chat_fail_store(ctx, rc, "Channel");
 		return;
 	}

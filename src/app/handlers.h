@@ -1,7 +1,7 @@
 /*
  * handlers.h -- the handlers of the spec's events, one file per concern
- * (auth.c, channels.c, messages.c, activity.c, broadcast.c, presence.c,
- * call.c), and what they offer each other and the top of the application
+ * (auth.c, channels.c, messages.c, msgact.c, activity.c, broadcast.c,
+ * presence.c, call.c), and what they offer each other and the top of the application
  * (app.c: the event table, the socket's life; the worker's shell wires
  * presence and calls).
  *
@@ -50,6 +50,17 @@ enum { CF_V_UPD_CHANNEL, CF_V_UPD_CHANGES, CF_V_UPD_N };
 enum { CF_V_SEND_CHANNEL, CF_V_SEND_STRING, CF_V_SEND_MESSAGE,
 	CF_V_SEND_TYPE, CF_V_SEND_REPLY, CF_V_SEND_CMID, CF_V_SEND_MENTIONS,
 	CF_V_SEND_N };
+/* chat:edit_message (message twice, as chat:send_message) */
+enum { CF_V_EDIT_MESSAGE_ID, CF_V_EDIT_STRING, CF_V_EDIT_TEXT,
+	CF_V_EDIT_N };
+/* chat:delete_message */
+enum { CF_V_DELETE_MESSAGE_ID, CF_V_DELETE_N };
+/* chat:react */
+enum { CF_V_REACT_MESSAGE_ID, CF_V_REACT_EMOJI, CF_V_REACT_ADD,
+	CF_V_REACT_N };
+/* chat:get_thread */
+enum { CF_V_THREAD_MESSAGE_ID, CF_V_THREAD_AFTER, CF_V_THREAD_LIMIT,
+	CF_V_THREAD_N };
 /* message_read */
 enum { CF_V_READ_CHANNEL, CF_V_READ_MESSAGE, CF_V_READ_N };
 /* chat:typing */
@@ -91,6 +102,11 @@ void	 cf_ev_channel_archive(struct cf_event_ctx *ctx);
 void	 cf_ev_dm_open(struct cf_event_ctx *ctx);
 /* messages.c */
 void	 cf_ev_send_message(struct cf_event_ctx *ctx);
+/* msgact.c */
+void	 cf_ev_edit_message(struct cf_event_ctx *ctx);
+void	 cf_ev_delete_message(struct cf_event_ctx *ctx);
+void	 cf_ev_react(struct cf_event_ctx *ctx);
+void	 cf_ev_get_thread(struct cf_event_ctx *ctx);
 /* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);

@@ -124,6 +124,41 @@ int	 cf_op_dm_open(const struct cf_op_actor *who, const char *user_id,
 	    int tell_self, json_t **ch, int *created);
 
 /*
+ * A stored message (ops_msg.c).  The caller authorized the actor (the
+ * author, or a holder of chat.moderate_messages who may read the
+ * channel; the HTTP API's key) and checked the values.
+ *
+ * edit: the new text; chat:message_updated {id, channelId, message,
+ * editedAt, editedBy} to the channel's room.  delete: the tombstone;
+ * chat:message_deleted {id, channelId, deletedBy, deletedAt}.  0 with
+ * *msg (the row after it, the caller's), or the store's errno: -ENOENT,
+ * -EIDRM deleted already, -EROFS archived channel.
+ */
+int	 cf_op_message_edit(const struct cf_op_actor *who, int64_t id,
+	    const char *text, json_t **msg);
+int	 cf_op_message_delete(const struct cf_op_actor *who, int64_t id,
+	    json_t **msg);
+/*
+ * React: add or remove who's emoji (cf_op_emoji_ok) on a message; when
+ * that changed anything, chat:reaction_updated *ev {messageId,
+ * channelId, emoji, userId, add, count} to the channel's room.  A no-op
+ * (a duplicate add, the removal of a missing one) emits nothing; *ev
+ * (the caller's) is then the unchanged state.  -ENOSPC: the message has
+ * CF_OP_REACTIONS_MAX distinct emoji already.
+ */
+#define CF_OP_REACTIONS_MAX	50
+#define CF_OP_EMOJI_MAX		64	/* bytes */
+int	 cf_op_message_react(const struct cf_op_actor *who, int64_t id,
+	    const char *emoji, int add, json_t **ev);
+/*
+ * 1 when v is an emoji: a string of at most CF_OP_EMOJI_MAX bytes that
+ * is one grapheme (a base character with its modifiers, variation
+ * selectors and ZWJ sequence, a flag, a keycap) or a :short_name: of
+ * letters, digits, _, + and -.
+ */
+int	 cf_op_emoji_ok(const json_t *v);
+
+/*
  * Every socket of user_id on every worker and host is disconnected (a
  * server-side disconnect: socket.io-client does not reconnect by itself).
  */

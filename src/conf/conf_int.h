@@ -32,7 +32,7 @@
 #define CONF_ROLE_MAXLEN	31		/* longest role name */
 #define CONF_RATE_MAX_WINDOW	3600		/* rate-limit seconds */
 
-#define CONF_NPERMS		8		/* bits of CF_PERM_ALL */
+#define CONF_NPERMS		9		/* bits of CF_PERM_ALL */
 #define CONF_MAX_ALLOW_ARGS	8		/* metrics-allow values per line */
 
 #define CONF_HOUR_MS		(3600LL * 1000)

@@ -556,7 +556,8 @@ render_allow(const struct cf_conf *c, const struct conf_rule *r, char *buf,
 const char *const cf_conf_hook_events[] = {
 	"message.created", "channel.created", "channel.updated",
 	"channel.archived", "member.added", "member.removed", "call.missed",
-	"user.online", "user.offline", NULL
+	"user.online", "user.offline", "message.updated", "message.deleted",
+	NULL
 };
 
 uint32_t

@@ -355,9 +355,11 @@ set_pemkey(struct conf_parse *p, const struct conf_rule *r, const char *v)
 static const struct cf_role role_defaults[] = {
 	{ "admin", CF_PERM_ALL },
 	{ "agent", CF_PERM_ALL & ~(CF_PERM_CREATE_CHANNELS |
-	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS) },
+	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS |
+	    CF_PERM_MODERATE_MESSAGES) },
 	{ "user", CF_PERM_ALL & ~(CF_PERM_CREATE_CHANNELS |
-	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS) },
+	    CF_PERM_MANAGE_CHANNELS | CF_PERM_SEND_BROADCASTS |
+	    CF_PERM_MODERATE_MESSAGES) },
 };
 
 static void

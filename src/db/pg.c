@@ -67,6 +67,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_4("BIGINT", ""),
 	CF_SCHEMA_5("BIGSERIAL PRIMARY KEY", "BIGINT", "", ""),
 	CF_SCHEMA_6("BIGINT", ""),
+	CF_SCHEMA_7("BIGINT", ""),
 };
 
 /* CREATE ... IF NOT EXISTS and the like say so; nobody reads it. */

@@ -200,4 +200,38 @@
 	"CREATE INDEX message_mentions_user" \
 	"  ON message_mentions(user_id, channel_id, message_id);"
 
+/*
+ * 7: message actions.  An edit keeps the row (edited_at, edited_by); a
+ * delete leaves a tombstone: body '' (the text is overwritten, not kept),
+ * deleted_at, deleted_by, its file and reactions deleted.  reply_count
+ * and last_reply_at: the direct replies of a message (tombstones count),
+ * kept by the insert of a reply, so that a page reads them with its rows;
+ * filled here for the replies already stored.  message_reactions: one row
+ * per user and emoji of a message; its key serves the per-page
+ * aggregation (message_id first).
+ */
+#define CF_SCHEMA_7(INT, KEYED) \
+	"ALTER TABLE messages ADD COLUMN edited_at " INT ";" \
+	"ALTER TABLE messages ADD COLUMN edited_by TEXT;" \
+	"ALTER TABLE messages ADD COLUMN deleted_at " INT ";" \
+	"ALTER TABLE messages ADD COLUMN deleted_by TEXT;" \
+	"ALTER TABLE messages ADD COLUMN reply_count " INT \
+	"  NOT NULL DEFAULT 0;" \
+	"ALTER TABLE messages ADD COLUMN last_reply_at " INT ";" \
+	"UPDATE messages SET" \
+	"  reply_count = (SELECT count(*) FROM messages r" \
+	"    WHERE r.reply_to_id = messages.id)," \
+	"  last_reply_at = (SELECT max(r.created_at) FROM messages r" \
+	"    WHERE r.reply_to_id = messages.id)" \
+	"  WHERE id IN (SELECT reply_to_id FROM messages" \
+	"    WHERE reply_to_id IS NOT NULL);" \
+	"CREATE TABLE message_reactions (" \
+	"  message_id " INT " NOT NULL" \
+	"    REFERENCES messages(id) ON DELETE CASCADE," \
+	"  emoji TEXT NOT NULL," \
+	"  user_id TEXT NOT NULL," \
+	"  created_at " INT " NOT NULL," \
+	"  PRIMARY KEY (message_id, emoji, user_id)" \
+	")" KEYED ";"
+
 #endif

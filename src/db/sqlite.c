@@ -72,6 +72,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_5("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER", " STRICT",
 	    " STRICT, WITHOUT ROWID"),
 	CF_SCHEMA_6("INTEGER", " STRICT, WITHOUT ROWID"),
+	CF_SCHEMA_7("INTEGER", " STRICT, WITHOUT ROWID"),
 };
 
 /*
@@ -559,9 +560,13 @@ cf_sqlite_open(const char *path)
 	 * FULL: with WAL, every COMMIT fsyncs the log, so what was acked
 	 * survives a power loss (group commit pays that once per batch).
 	 * cf_sqlite_synchronous() lowers it on the operator's request.
+	 * secure_delete: the space a deleted message's text (or any row)
+	 * leaves is zeroed, so that the text is gone from the file once the
+	 * log is checkpointed (chat:delete_message).
 	 */
 	if (rc != SQLITE_OK || sqlite3_exec(conn, "PRAGMA synchronous=FULL; "
-	    "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+	    "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;", NULL, NULL,
+	    NULL) != SQLITE_OK) {
 		cf_log_warnx("%s: %s", path, sqlite3_errmsg(conn));
 		goto fail;
 	}

@@ -312,6 +312,50 @@ int	 cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 int	 cf_store_messages_page(struct cf_db *db, int64_t channel_id,
 	    int64_t before, int64_t after, int limit, json_t **messages,
 	    int *has_more);
+/*
+ * What is done to a stored message (store_action.c).  A message as JSON
+ * also has editedAt (null until edited), editedBy (once edited),
+ * deleted (bool; a tombstone also has deletedAt and deletedBy, message
+ * "" and no file), replyCount and lastReplyAt (its direct replies,
+ * tombstones included; null when none) and reactions ([] as read:
+ * cf_store_reactions_fill gives them for a reader).
+ *
+ * edit: the new text, edited_at, edited_by; delete: the tombstone (the
+ * text overwritten, the file and reactions deleted); each in one
+ * transaction reporting message.updated ({message}) / message.deleted
+ * ({id, channelId, deletedBy, deletedAt}), *message the row after it.
+ * -ENOENT unknown, -EIDRM already deleted, -EROFS its channel archived.
+ */
+int	 cf_store_message_edit(struct cf_db *db, int64_t message_id,
+	    const char *text, const char *editor, int64_t now_ms,
+	    json_t **message);
+int	 cf_store_message_delete(struct cf_db *db, int64_t message_id,
+	    const char *deleter, int64_t now_ms, json_t **message);
+/*
+ * Add (add != 0) or remove user_id's reaction emoji (the caller checked
+ * it) on a message.  Adding one present or removing one absent is a
+ * no-op (*changed 0).  -ENOSPC: max distinct emoji on the message
+ * already, and this one is new; -ENOENT, -EIDRM, -EROFS as above.
+ * *channel_id: the message's channel; *count: its users of emoji now.
+ */
+int	 cf_store_reaction_set(struct cf_db *db, int64_t message_id,
+	    const char *user_id, const char *emoji, int add, int max,
+	    int64_t now_ms, int64_t *channel_id, int64_t *count, int *changed);
+/*
+ * The reactions of each message of arr (as read) as [{emoji, count,
+ * me}] (by first reaction; me: viewer reacted so, viewer may be NULL),
+ * in one statement for the whole array.
+ */
+int	 cf_store_reactions_fill(struct cf_db *db, const char *viewer,
+	    json_t *arr);
+/*
+ * A thread: *root the message root_id, *replies its direct replies with
+ * id > after, oldest first, at most limit (1..100); *has_more (may be
+ * NULL) tells whether more follow.  One statement.  -ENOENT unknown.
+ */
+int	 cf_store_thread_page(struct cf_db *db, int64_t root_id, int64_t after,
+	    int limit, json_t **root, json_t **replies, int *has_more);
+
 /* Attach file details to a message (file_uploaded). */
 int	 cf_store_file_add(struct cf_db *db, int64_t message_id,
 	    const char *file_name, int64_t file_size, const char *file_type,

@@ -11,6 +11,7 @@
  *   store_user.c     users and presence
  *   store_channel.c  channels, members, the channel-update audit
  *   store_message.c  messages, files, read positions, broadcasts
+ *   store_action.c   edits, deletes, reactions, threads
  *   store_call.c     call records
  *   store_hook.c     the webhook outbox and its leases
  *
@@ -55,11 +56,19 @@
 	"c.id, c.name, c.description, c.is_private, c.created_by, c.created_at," \
 	"  c.archived_at, c.kind"
 
+/*
+ * The columns of a message after its file (cf_row_message(), from 12 on):
+ * the edit, the tombstone and the thread (schema 6).
+ */
+#define MESSAGE_ACTION_COLS \
+	"m.edited_at, m.edited_by, m.deleted_at, m.deleted_by," \
+	"  m.reply_count, m.last_reply_at"
+
 /* A message with its file, in the order cf_row_message() reads them. */
 #define MESSAGE_SELECT \
 	"SELECT m.id, m.channel_id, m.user_id, m.user_display_name, m.body," \
 	"  m.message_type, m.reply_to_id, m.client_msg_id, m.created_at," \
-	"  f.file_name, f.file_size, f.file_type" \
+	"  f.file_name, f.file_size, f.file_type, " MESSAGE_ACTION_COLS \
 	" FROM messages m LEFT JOIN message_files f ON f.message_id = m.id"
 
 /* The columns of a call, in the order cf_row_call() reads them. */

@@ -115,7 +115,7 @@ message_insert(struct cf_db *db, const char *func, int64_t channel_id,
 	    " ON CONFLICT (user_id, client_msg_id) DO NOTHING"
 	    " RETURNING id, channel_id, user_id, user_display_name, body,"
 	    "  message_type, reply_to_id, client_msg_id, created_at,"
-	    "  NULL, NULL, NULL",
+	    "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL",
 	    "ittttiti", channel_id, user_id, display_name, text, message_type,
 	    reply_to_id, client_msg_id, now_ms);
 	if (rc != -ENOENT)
@@ -139,6 +139,12 @@ message_insert(struct cf_db *db, const char *func, int64_t channel_id,
 	if (rc == 0 && !dup && mentions != NULL &&
 	    json_array_size(mentions) > 0)
 		rc = mentions_insert(db, func, channel_id, mentions, *message);
+	/* The thread's counters of the target, in the same savepoint. */
+	if (rc == 0 && !dup && reply_to_id != 0)
+		rc = cf_stmt_run(db, func, NULL,
+		    "UPDATE messages SET reply_count = reply_count + 1,"
+		    "  last_reply_at = ?2 WHERE id = ?1", "ii", reply_to_id,
+		    now_ms);
 	/* The webhook event joins the message's savepoint: one fate. */
 	if (rc == 0 && !dup && db->event != NULL)
 		rc = cf_stmt_event(db, "message.created",
@@ -222,7 +228,8 @@ cf_store_message_latest(struct cf_db *db, int64_t channel_id,
 
 /*
  * A page of history (see store.h), limit clamped to 1..PAGE_MAX.  One row
- * beyond the limit is fetched to tell *has_more.  *messages is a new array
+ * beyond the limit is fetched to tell *has_more.  One statement, two for
+ * an empty page (does the channel exist?).  *messages is a new array
  * on success; -ENOENT when the channel does not exist.
  */
 int
@@ -259,15 +266,17 @@ cf_store_messages_page(struct cf_db *db, int64_t channel_id, int64_t before,
 		    " ORDER BY m.id DESC LIMIT ?3";
 		bound = INT64_MAX;
 	}
-	if ((rc = cf_stmt_query_i64(db, __func__, NULL, NULL,
-	    "SELECT 1 FROM channels WHERE id = ?1", "i", channel_id)) != 0)
-		return (rc);
 	if ((arr = json_array()) == NULL)
 		return (-ENOMEM);
 	if ((rc = cf_stmt_prepare(db, __func__, &st, sql, "iid", channel_id,
 	    bound, limit + 1)) != 0 ||
 	    (rc = cf_stmt_collect(db, __func__, st, cf_row_message, limit, arr,
 	    &more)) != 0)
+		goto fail;
+	/* A page with rows has its channel; an empty one asks. */
+	if (json_array_size(arr) == 0 && (rc = cf_stmt_query_i64(db,
+	    __func__, NULL, NULL, "SELECT 1 FROM channels WHERE id = ?1", "i",
+	    channel_id)) != 0)
 		goto fail;
 	*messages = arr;
 	if (has_more != NULL)
@@ -280,7 +289,7 @@ cf_store_messages_page(struct cf_db *db, int64_t channel_id, int64_t before,
 
 /*
  * Attach (or replace) the file details of a message.  -ENOENT: no such
- * message; -EINVAL: a negative size or a missing field.
+ * message (or a deleted one); -EINVAL: a negative size or a missing field.
  */
 int
 cf_store_file_add(struct cf_db *db, int64_t message_id, const char *file_name,
@@ -299,6 +308,7 @@ cf_store_file_add(struct cf_db *db, int64_t message_id, const char *file_name,
 	    "INSERT INTO message_files(message_id, file_name, file_size,"
 	    "  file_type, uploaded_by, uploaded_at)"
 	    " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM messages WHERE id = ?1"
+	    "  AND deleted_at IS NULL"
 	    " ON CONFLICT(message_id) DO UPDATE SET"
 	    "  file_name = excluded.file_name,"
 	    "  file_size = excluded.file_size,"

@@ -152,7 +152,8 @@ cf_row_channel_list(struct cf_db_stmt *st)
 
 /*
  * The columns of MESSAGE_SELECT.  clientMsgId only when stored; file only
- * when a file is attached (message_files row).
+ * when a file is attached (message_files row); editedBy once edited;
+ * deletedAt and deletedBy for a tombstone; reactions empty.
  */
 json_t *
 cf_row_message(struct cf_db_stmt *st)
@@ -188,6 +189,20 @@ cf_row_message(struct cf_db_stmt *st)
 			bad |= json_object_set_new(m, "file", f);
 		}
 	}
+	bad |= json_object_set_new(m, "editedAt", cf_row_time(st, 12));
+	if (!cf_row_isnull(st, 13))
+		bad |= json_object_set_new(m, "editedBy", cf_row_user(st, 13));
+	bad |= json_object_set_new(m, "deleted",
+	    json_boolean(!cf_row_isnull(st, 14)));
+	if (!cf_row_isnull(st, 14)) {
+		bad |= json_object_set_new(m, "deletedAt", cf_row_time(st, 14));
+		bad |= json_object_set_new(m, "deletedBy", cf_row_user(st, 15));
+	}
+	bad |= json_object_set_new(m, "replyCount",
+	    json_integer(cf_row_i64(st, 16)));
+	bad |= json_object_set_new(m, "lastReplyAt", cf_row_time(st, 17));
+	/* Filled by cf_store_reactions_fill() where the reader is known. */
+	bad |= json_object_set_new(m, "reactions", json_array());
 	return (row_done(m, bad));
 }
 

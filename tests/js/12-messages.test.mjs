@@ -14,7 +14,8 @@ const BOB = { userId: '3', displayName: 'Bob', role: 'user' };
 const CAROL = { userId: '4', displayName: 'Carol', role: 'user' };
 const DAVE = { userId: 'dave', displayName: 'Dave', role: 'user' };
 
-const MSG_KEYS = ['channelId', 'id', 'message', 'messageType', 'replyToId',
+const MSG_KEYS = ['channelId', 'deleted', 'editedAt', 'id', 'lastReplyAt',
+    'message', 'messageType', 'reactions', 'replyCount', 'replyToId',
     'timestamp', 'userDisplayName', 'userId'];
 
 describe('messages', () => {

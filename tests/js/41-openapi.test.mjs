@@ -748,6 +748,51 @@ describe('the OpenAPI document against the server', () => {
 		}));
 	});
 
+	it('answers the message operations as documented',
+	    withLogs(async () => {
+		const ch = (await call('POST', '/api/v1/channels', { body: {
+		    name: uniq('msgact') } }, 201)).channel;
+		const C = `/api/v1/channels/${ch.id}/messages`;
+		const root = (await call('POST', C, { body: {
+		    message: 'root' } }, 201)).message;
+		const rep = (await call('POST', C, { body: { message: 'reply',
+		    replyToId: root.id, userId: 5 } }, 201)).message;
+		const M = `/api/v1/messages/${root.id}`;
+		const R = `/api/v1/messages/${rep.id}`;
+		const NO = '/api/v1/messages/987654321';
+		let r = await call('PATCH', M, { body: { message: 'edited',
+		    userId: 5 } }, 200);
+		assert.equal(r.message.editedBy, 5);
+		r = await call('GET', `${M}/thread?limit=10`, {}, 200);
+		assert.deepEqual(r.replies.map((x) => x.id), [rep.id]);
+		r = await call('DELETE', R, {}, 200);
+		assert.equal(r.message.deleted, true);
+		r = await call('GET', `${C}`, {}, 200);
+		assert.equal(r.messages.find((x) => x.id === rep.id).deleted,
+		    true);
+		await call('DELETE', R, {}, 409);
+		await call('PATCH', R, { body: { message: 'x' } }, 409);
+		await call('PATCH', M, { body: { message: '' } }, 400);
+		await call('DELETE', M, { body: { other: 1 } }, 400);
+		await call('GET', `${M}/thread?limit=0`, {}, 400);
+		r = await call('POST', `${M}/reactions`, { body: { emoji: '👍',
+		    userId: 5 } }, 200);
+		assert.equal(r.count, 1);
+		r = await call('POST', `${M}/reactions`, { body: { emoji: '👍',
+		    userId: 5, add: false } }, 200);
+		assert.equal(r.count, 0);
+		await call('POST', `${M}/reactions`, { body: { emoji: 'no',
+		    userId: 5 } }, 400);
+		await call('POST', `${R}/reactions`, { body: { emoji: '👍',
+		    userId: 5 } }, 409);
+		for (const [m, u, body] of [['PATCH', M, { message: 'x' }],
+		    ['DELETE', M, undefined], ['GET', `${M}/thread`, undefined],
+		    ['POST', `${M}/reactions`, { emoji: '👍', userId: 5 }]]) {
+			await call(m, u, { key: null, body }, 401);
+			await call(m, u.replace(M, NO), { body }, 404);
+		}
+	}));
+
 	it('provoked every documented answer but 503', () => {
 		const missing = [];
 		for (const [p, item] of Object.entries(doc.paths)) {

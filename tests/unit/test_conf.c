@@ -202,7 +202,7 @@ test_defaults(void **state)
 	/* The three default roles, in this order, with these exact bits. */
 	assert_int_equal(c->nroles, 3);
 	assert_string_equal(c->roles[0].name, "admin");
-	assert_int_equal(c->roles[0].perms, 0xff);
+	assert_int_equal(c->roles[0].perms, 0x1ff);
 	assert_string_equal(c->roles[1].name, "agent");
 	assert_int_equal(c->roles[1].perms, 0xe3);
 	assert_string_equal(c->roles[2].name, "user");
@@ -1072,7 +1072,7 @@ test_roles(void **state)
 	c = load_ok("role user chat.access\n"
 	    "role support chat.access chat.send_messages call.audio "
 	    "call.video call.view_history chat.send_broadcasts "
-	    "chat.manage_channels chat.create_channels\n"
+	    "chat.manage_channels chat.create_channels chat.moderate_messages\n"
 	    "role admin none\n"
 	    "role bot-2_x \"chat.send_messages\"\n");
 	assert_int_equal(c->nroles, 5);
@@ -1092,13 +1092,14 @@ test_roles(void **state)
 	    "abcdefghijklmnopqrstuvwxyz01234"), CF_PERM_CALL_AUDIO);
 	cf_conf_free(c);
 
-	load_err("role\n", "t.conf:1: \"role\" takes 2 to 9 arguments");
-	load_err("role admin\n", "t.conf:1: \"role\" takes 2 to 9 arguments");
+	load_err("role\n", "t.conf:1: \"role\" takes 2 to 10 arguments");
+	load_err("role admin\n", "t.conf:1: \"role\" takes 2 to 10 arguments");
 	load_err("role x chat.access chat.access chat.access chat.access "
-	    "chat.access chat.access chat.access chat.access chat.access\n",
-	    "t.conf:1: \"role\" takes 2 to 9 arguments");
+	    "chat.access chat.access chat.access chat.access chat.access "
+	    "chat.access\n",
+	    "t.conf:1: \"role\" takes 2 to 10 arguments");
 	load_err("role x a b c d e f g h i j k l m n o p q r s t\n",
-	    "t.conf:1: \"role\" takes 2 to 9 arguments");
+	    "t.conf:1: \"role\" takes 2 to 10 arguments");
 	load_err("\nrole user chat.access chat.shout\n",
 	    "t.conf:2: unknown permission \"chat.shout\" for role \"user\"");
 	load_err("role user Chat.Access\n",
@@ -1873,9 +1874,9 @@ test_webhooks(void **state)
 	    "\"ftp://h/\" for \"webhook\": must be an http:// or https:// URL");
 	load_err(HOOK_SECRET "webhook http:///x\n", "t.conf:2: invalid value "
 	    "\"http:///x\" for \"webhook\": no host in URL");
-	load_err(HOOK_SECRET "webhook http://h/ message.deleted\n",
-	    "t.conf:2: invalid value \"http://h/ message.deleted\" for "
-	    "\"webhook\": unknown event \"message.deleted\"");
+	load_err(HOOK_SECRET "webhook http://h/ message.exploded\n",
+	    "t.conf:2: invalid value \"http://h/ message.exploded\" for "
+	    "\"webhook\": unknown event \"message.exploded\"");
 	load_err(HOOK_SECRET "webhook http://h/\nwebhook http://h/ "
 	    "user.online\n", "t.conf:3: invalid value \"http://h/ user.online\" "
 	    "for \"webhook\": duplicate webhook");
@@ -2000,11 +2001,13 @@ test_diff(void **state)
 	    "jwt-secret-previous changed\n"
 	    "role admin chat.access chat.send_messages chat.create_channels "
 	    "chat.manage_channels chat.send_broadcasts call.audio call.video "
-	    "call.view_history; agent chat.access chat.send_messages; user "
+	    "call.view_history chat.moderate_messages; agent chat.access "
+	    "chat.send_messages; user "
 	    "chat.access chat.send_messages call.audio call.video "
 	    "call.view_history -> admin chat.access chat.send_messages "
 	    "chat.create_channels chat.manage_channels chat.send_broadcasts "
-	    "call.audio call.video call.view_history; agent chat.access; user "
+	    "call.audio call.video call.view_history chat.moderate_messages; "
+	    "agent chat.access; user "
 	    "chat.access chat.send_messages call.audio call.video "
 	    "call.view_history\n"
 	    "rate-limit 20 1 -> 30 2\n");

@@ -508,8 +508,8 @@ test_migration(void **state)
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 6);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 6);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 7);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 7);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -1060,7 +1060,9 @@ test_message_insert(void **state)
 	assert_string_equal(sget(m, "timestamp"), "2026-11-26T20:12:18.123Z");
 	assert_null(json_object_get(m, "clientMsgId"));
 	assert_null(json_object_get(m, "file"));
-	assert_int_equal(json_object_size(m), 8);
+	/* The 8 of the spec, and editedAt, deleted, replyCount, lastReplyAt,
+	 * reactions (schema 6). */
+	assert_int_equal(json_object_size(m), 13);
 	assert_int_equal(cf_store_message_get(fx->db, first, &r), 0);
 	assert_true(json_equal(m, r));
 	json_decref(r);
@@ -2378,6 +2380,8 @@ test_call_migration(void **state)
 	    "  400, NULL);"
 	    "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT) STRICT;"
 	    "INSERT INTO channels VALUES (5, 'old');"
+	    "CREATE TABLE messages (id INTEGER PRIMARY KEY, reply_to_id"
+	    "  INTEGER, created_at INTEGER) STRICT;"
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
@@ -2451,6 +2455,7 @@ test_eio(void **state)
 	xexec(raw, "DROP TABLE message_mentions");
 	xexec(raw, "DROP TABLE channel_members");
 	xexec(raw, "DROP TABLE channel_updates");
+	xexec(raw, "DROP TABLE message_reactions");
 	xexec(raw, "DROP TABLE messages");
 	xexec(raw, "DROP TABLE channels");
 	xexec(raw, "DROP TABLE presence");
@@ -2687,6 +2692,443 @@ test_concurrent_writers(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Message actions: edits, deletes, reactions, threads (schema 6)     */
+/* ------------------------------------------------------------------ */
+
+static int64_t
+reply(struct cf_db *db, int64_t ch, const char *uid, int64_t to,
+    int64_t now)
+{
+	json_t *m;
+	int64_t id;
+
+	assert_int_equal(cf_store_message_insert(db, ch, uid, "Name", "re",
+	    "text", to, NULL, now, &m, NULL), 0);
+	id = iget(m, "id");
+	json_decref(m);
+	return (id);
+}
+
+static void
+test_message_edit_delete(void **state)
+{
+	struct fx *fx = *state;
+	json_t *m, *l;
+	int64_t a, id, other;
+	int hm;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	id = post(fx->db, a, "2", "first words", T0);
+	other = post(fx->db, a, "2", "keep", T0);
+
+	/* A new message: not edited, not deleted, no replies. */
+	assert_int_equal(cf_store_message_get(fx->db, id, &m), 0);
+	assert_true(json_is_null(json_object_get(m, "editedAt")));
+	assert_null(json_object_get(m, "editedBy"));
+	assert_true(json_is_false(json_object_get(m, "deleted")));
+	assert_int_equal(iget(m, "replyCount"), 0);
+	assert_true(json_is_null(json_object_get(m, "lastReplyAt")));
+	assert_int_equal(json_array_size(json_object_get(m, "reactions")), 0);
+	json_decref(m);
+
+	/* Edit: the text and who, when. */
+	assert_int_equal(cf_store_message_edit(fx->db, id, "second words",
+	    "1", T0 + 1000, &m), 0);
+	assert_string_equal(sget(m, "message"), "second words");
+	assert_string_equal(sget(m, "editedAt"), "2026-11-26T20:12:19.123Z");
+	assert_int_equal(iget(m, "editedBy"), 1);
+	assert_int_equal(iget(m, "userId"), 2);
+	json_decref(m);
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 10, &l, &hm),
+	    0);
+	assert_string_equal(sget(json_array_get(l, 1), "message"),
+	    "second words");
+	json_decref(l);
+
+	/* Unknown ids, bad values. */
+	assert_int_equal(cf_store_message_edit(fx->db, 999999, "x", "1", T0,
+	    &m), -ENOENT);
+	assert_null(m);
+	assert_int_equal(cf_store_message_edit(fx->db, id, NULL, "1", T0, &m),
+	    -EINVAL);
+	assert_int_equal(cf_store_message_delete(fx->db, 999999, "1", T0,
+	    &m), -ENOENT);
+
+	/* Delete: a tombstone, the text gone from the row. */
+	assert_int_equal(cf_store_file_add(fx->db, id, "f.txt", 3,
+	    "text/plain", "2", T0), 0);
+	assert_int_equal(cf_store_message_delete(fx->db, id, "3", T0 + 2000,
+	    &m), 0);
+	assert_true(json_is_true(json_object_get(m, "deleted")));
+	assert_string_equal(sget(m, "message"), "");
+	assert_null(json_object_get(m, "file"));
+	assert_int_equal(iget(m, "deletedBy"), 3);
+	assert_string_equal(sget(m, "deletedAt"), "2026-11-26T20:12:20.123Z");
+	json_decref(m);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages WHERE"
+	    " body LIKE '%words%'"), 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_files"), 0);
+	/* Kept in history, in place. */
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 10, &l, &hm),
+	    0);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(iget(json_array_get(l, 1), "id"), id);
+	assert_true(json_is_true(json_object_get(json_array_get(l, 1),
+	    "deleted")));
+	assert_true(json_is_false(json_object_get(json_array_get(l, 0),
+	    "deleted")));
+	json_decref(l);
+
+	/* A tombstone takes no edit, delete or file. */
+	assert_int_equal(cf_store_message_edit(fx->db, id, "again", "2", T0,
+	    &m), -EIDRM);
+	assert_int_equal(cf_store_message_delete(fx->db, id, "2", T0, &m),
+	    -EIDRM);
+	assert_int_equal(cf_store_file_add(fx->db, id, "f.txt", 3,
+	    "text/plain", "2", T0), -ENOENT);
+
+	/* An archived channel takes none. */
+	assert_int_equal(cf_store_channel_archive(fx->db, a, T0, &m, &hm),
+	    0);
+	json_decref(m);
+	assert_int_equal(cf_store_message_edit(fx->db, other, "x", "2", T0,
+	    &m), -EROFS);
+	assert_int_equal(cf_store_message_delete(fx->db, other, "2", T0, &m),
+	    -EROFS);
+	assert_int_equal(cf_store_message_get(fx->db, other, &m), 0);
+	assert_string_equal(sget(m, "message"), "keep");
+	json_decref(m);
+}
+
+/* The reactions of message id as a reader sees them. */
+static json_t *
+reactions_of(struct cf_db *db, int64_t id, const char *viewer)
+{
+	json_t *m, *arr, *r;
+
+	assert_int_equal(cf_store_message_get(db, id, &m), 0);
+	arr = json_pack("[o]", m);
+	assert_int_equal(cf_store_reactions_fill(db, viewer, arr), 0);
+	r = json_incref(json_object_get(json_array_get(arr, 0), "reactions"));
+	json_decref(arr);
+	return (r);
+}
+
+static void
+test_reactions(void **state)
+{
+	struct fx *fx = *state;
+	json_t *r, *l;
+	int64_t a, b, id, id2, ch, n;
+	char emoji[16];
+	int changed, hm, i;
+	uint64_t stmts = 0;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	id = post(fx->db, a, "1", "react to me", T0);
+	(void)post(fx->db, b, "1", "elsewhere", T0);
+	id2 = post(fx->db, a, "1", "me too", T0);
+
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "2", "\xf0\x9f\x91\x8d",
+	    1, 3, T0, &ch, &n, &changed), 0);
+	assert_int_equal(ch, a);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 1);
+	/* Twice: a no-op, the same count. */
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "2", "\xf0\x9f\x91\x8d",
+	    1, 3, T0, &ch, &n, &changed), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 0);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "3", "\xf0\x9f\x91\x8d",
+	    1, 3, T0 + 1, &ch, &n, &changed), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "3", ":tada:", 1, 3,
+	    T0 + 2, &ch, &n, &changed), 0);
+	assert_int_equal(n, 1);
+
+	/* By first reaction; "me" for the reader. */
+	r = reactions_of(fx->db, id, "2");
+	assert_int_equal(json_array_size(r), 2);
+	assert_string_equal(sget(json_array_get(r, 0), "emoji"),
+	    "\xf0\x9f\x91\x8d");
+	assert_int_equal(iget(json_array_get(r, 0), "count"), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(r, 0), "me")));
+	assert_string_equal(sget(json_array_get(r, 1), "emoji"), ":tada:");
+	assert_true(json_is_false(json_object_get(json_array_get(r, 1),
+	    "me")));
+	json_decref(r);
+	r = reactions_of(fx->db, id, NULL);
+	assert_true(json_is_false(json_object_get(json_array_get(r, 0), "me")));
+	json_decref(r);
+
+	/* The bound on distinct emoji: a new one refused, a known one not. */
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "2", ":a:", 1, 3,
+	    T0, &ch, &n, &changed), 0);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "2", ":b:", 1, 3,
+	    T0, &ch, &n, &changed), -ENOSPC);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "4", ":a:", 1, 3,
+	    T0, &ch, &n, &changed), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(q64(fx->db, "SELECT count(DISTINCT emoji) FROM"
+	    " message_reactions"), 3);
+
+	/* Removal; a missing one is a no-op. */
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "4", ":a:", 0, 3,
+	    T0, &ch, &n, &changed), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 1);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "4", ":a:", 0, 3,
+	    T0, &ch, &n, &changed), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(changed, 0);
+	assert_int_equal(cf_store_reaction_set(fx->db, 999999, "4", ":a:", 1,
+	    3, T0, &ch, &n, &changed), -ENOENT);
+
+	/* A page: two statements, whatever the reactions. */
+	for (i = 0; i < 5; i++) {
+		snprintf(emoji, sizeof(emoji), ":e%d:", i);
+		assert_int_equal(cf_store_reaction_set(fx->db, id2, "2", emoji,
+		    1, 50, T0, &ch, &n, &changed), 0);
+	}
+	cf_store_set_statement_counter(&stmts);
+	assert_int_equal(cf_store_messages_page(fx->db, a, 0, 0, 10, &l, &hm),
+	    0);
+	assert_int_equal(cf_store_reactions_fill(fx->db, "2", l), 0);
+	cf_store_set_statement_counter(NULL);
+	assert_int_equal(stmts, 2);
+	assert_int_equal(json_array_size(l), 2);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(l, 0),
+	    "reactions")), 5);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(l, 1),
+	    "reactions")), 3);
+	json_decref(l);
+
+	/* A deleted message loses its reactions and takes no more. */
+	r = NULL;
+	assert_int_equal(cf_store_message_delete(fx->db, id, "1", T0, &r), 0);
+	json_decref(r);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_reactions"
+	    " WHERE message_id IN (SELECT id FROM messages WHERE deleted_at"
+	    " IS NOT NULL)"), 0);
+	assert_int_equal(cf_store_reaction_set(fx->db, id, "2", ":a:", 1, 3,
+	    T0, &ch, &n, &changed), -EIDRM);
+}
+
+static void
+test_thread(void **state)
+{
+	struct fx *fx = *state;
+	json_t *root, *rs, *m;
+	int64_t a, b, top, r1, r2, r3, nested, lone;
+	int more;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	b = mkchan(fx->db, "b", 0, "1", NULL, 0);
+	top = post(fx->db, a, "1", "top", T0);
+	lone = post(fx->db, a, "1", "lone", T0);
+	r1 = reply(fx->db, a, "2", top, T0 + 1000);
+	(void)post(fx->db, b, "1", "other channel", T0);
+	r2 = reply(fx->db, a, "3", top, T0 + 2000);
+	nested = reply(fx->db, a, "3", r1, T0 + 2500);
+	r3 = reply(fx->db, a, "2", top, T0 + 3000);
+
+	assert_int_equal(cf_store_thread_page(fx->db, top, 0, 2, &root, &rs,
+	    &more), 0);
+	assert_int_equal(iget(root, "id"), top);
+	assert_int_equal(iget(root, "replyCount"), 3);
+	assert_string_equal(sget(root, "lastReplyAt"),
+	    "2026-11-26T20:12:21.123Z");
+	assert_int_equal(json_array_size(rs), 2);
+	assert_int_equal(iget(json_array_get(rs, 0), "id"), r1);
+	assert_int_equal(iget(json_array_get(rs, 0), "replyCount"), 1);
+	assert_int_equal(iget(json_array_get(rs, 1), "id"), r2);
+	assert_int_equal(more, 1);
+	json_decref(root);
+	json_decref(rs);
+	/* The next page. */
+	assert_int_equal(cf_store_thread_page(fx->db, top, r2, 2, &root, &rs,
+	    &more), 0);
+	assert_int_equal(json_array_size(rs), 1);
+	assert_int_equal(iget(json_array_get(rs, 0), "id"), r3);
+	assert_int_equal(more, 0);
+	json_decref(root);
+	json_decref(rs);
+	/* A reply's own thread; a message without replies. */
+	assert_int_equal(cf_store_thread_page(fx->db, r1, 0, 50, &root, &rs,
+	    &more), 0);
+	assert_int_equal(json_array_size(rs), 1);
+	assert_int_equal(iget(json_array_get(rs, 0), "id"), nested);
+	json_decref(root);
+	json_decref(rs);
+	assert_int_equal(cf_store_thread_page(fx->db, lone, 0, 50, &root, &rs,
+	    &more), 0);
+	assert_int_equal(json_array_size(rs), 0);
+	assert_int_equal(iget(root, "replyCount"), 0);
+	json_decref(root);
+	json_decref(rs);
+	assert_int_equal(cf_store_thread_page(fx->db, 999999, 0, 50, &root,
+	    &rs, &more), -ENOENT);
+	assert_null(root);
+	assert_null(rs);
+
+	/* A deleted reply stays in its thread, counted. */
+	assert_int_equal(cf_store_message_delete(fx->db, r2, "3", T0, &m), 0);
+	json_decref(m);
+	assert_int_equal(cf_store_thread_page(fx->db, top, 0, 50, &root, &rs,
+	    &more), 0);
+	assert_int_equal(iget(root, "replyCount"), 3);
+	assert_int_equal(json_array_size(rs), 3);
+	assert_true(json_is_true(json_object_get(json_array_get(rs, 1),
+	    "deleted")));
+	json_decref(root);
+	json_decref(rs);
+}
+
+/*
+ * A database at schema 5, made by the release before message actions
+ * (its migrations, schema.h), with messages, a reply, a file and a
+ * member, is brought to 6 with all of it: the thread counters filled.
+ */
+#define V5_CHANNEL \
+	"INSERT INTO channels(id, name, name_key, is_private, created_by," \
+	"  created_at) VALUES (3, 'Old', 'old', 0, '1', 1000);"
+#define V5_MEMBER \
+	"INSERT INTO channel_members(channel_id, user_id, joined_at)" \
+	"  VALUES (3, '2', 1000);"
+#define V5_MESSAGES \
+	"INSERT INTO messages(id, channel_id, user_id, user_display_name," \
+	"  body, message_type, reply_to_id, client_msg_id, created_at) VALUES" \
+	"  (10, 3, '1', 'One', 'root', 'text', NULL, 'c1', 2000)," \
+	"  (11, 3, '2', 'Two', 'first reply', 'text', 10, NULL, 3000)," \
+	"  (12, 3, '2', 'Two', 'doc.pdf', 'file', 10, NULL, 4000)," \
+	"  (13, 3, '1', 'One', 'alone', 'text', NULL, NULL, 5000);"
+#define V5_FILE \
+	"INSERT INTO message_files VALUES (12, 'doc.pdf', 7, 'application/pdf'," \
+	"  '2', 4000);"
+#define V5_DATA	V5_CHANNEL V5_MEMBER V5_MESSAGES V5_FILE
+
+/* The upgraded database of V5_DATA, on either backend. */
+static void
+check_v5_upgraded(struct cf_db *db)
+{
+	json_t *l, *m, *root, *rs;
+	int hm;
+
+	assert_int_equal(q64(db, "SELECT count(*) FROM messages"), 4);
+	assert_int_equal(cf_store_messages_page(db, 3, 0, 0, 10, &l, &hm), 0);
+	assert_int_equal(json_array_size(l), 4);
+	m = json_array_get(l, 3);
+	assert_int_equal(iget(m, "id"), 10);
+	assert_string_equal(sget(m, "message"), "root");
+	assert_string_equal(sget(m, "clientMsgId"), "c1");
+	assert_int_equal(iget(m, "replyCount"), 2);
+	assert_string_equal(sget(m, "lastReplyAt"), "1970-01-01T00:00:04.000Z");
+	assert_true(json_is_null(json_object_get(m, "editedAt")));
+	assert_true(json_is_false(json_object_get(m, "deleted")));
+	assert_int_equal(iget(json_array_get(l, 0), "replyCount"), 0);
+	assert_true(json_is_null(json_object_get(json_array_get(l, 0),
+	    "lastReplyAt")));
+	assert_string_equal(sget(json_object_get(json_array_get(l, 1), "file"),
+	    "fileName"), "doc.pdf");
+	json_decref(l);
+	assert_int_equal(cf_store_is_member(db, 3, "2"), 1);
+	assert_int_equal(cf_store_thread_page(db, 10, 0, 10, &root, &rs, &hm),
+	    0);
+	assert_int_equal(json_array_size(rs), 2);
+	json_decref(root);
+	json_decref(rs);
+	/* And it works on: a new reply counts, a reaction, an edit. */
+	assert_int_equal(cf_store_message_insert(db, 3, "1", "One", "more",
+	    "text", 10, NULL, 6000, &m, NULL), 0);
+	assert_true(iget(m, "id") > 13);
+	json_decref(m);
+	assert_int_equal(cf_store_message_get(db, 10, &m), 0);
+	assert_int_equal(iget(m, "replyCount"), 3);
+	json_decref(m);
+	assert_int_equal(cf_store_message_edit(db, 11, "edited", "2", 7000,
+	    &m), 0);
+	json_decref(m);
+}
+
+static void
+test_v5_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	char p[160], q[176];
+	struct cf_db *raw;
+	sqlite3 *lite;
+
+	snprintf(p, sizeof(p), "%s/v5.db", fx->dir);
+	assert_int_equal(sqlite3_open(p, &lite), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(lite, "PRAGMA foreign_keys=ON;"
+	    CF_SCHEMA_1("'then'")
+	    CF_SCHEMA_2("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER",
+	    " STRICT", " STRICT, WITHOUT ROWID")
+	    CF_SCHEMA_3
+	    CF_SCHEMA_4("INTEGER", " STRICT, WITHOUT ROWID")
+	    CF_SCHEMA_5("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER",
+	    " STRICT", " STRICT, WITHOUT ROWID")
+	    V5_DATA
+	    "PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lite);
+	assert_non_null(raw = cf_db_open(p));
+	assert_int_equal(q64(raw, "PRAGMA user_version"), CF_DB_SCHEMA_VERSION);
+	check_v5_upgraded(raw);
+	cf_db_close(raw);
+	unlink(p);
+	snprintf(q, sizeof(q), "%s-wal", p);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s-shm", p);
+	unlink(q);
+}
+
+/* 1 when the file at path holds the bytes of s. */
+static int
+file_has(const char *path, const char *s)
+{
+	char buf[4096];
+	size_t n, i, len = strlen(s);
+	int found = 0;
+	FILE *f;
+
+	assert_non_null(f = fopen(path, "rb"));
+	/* Buffers overlap by len, so that no occurrence straddles two. */
+	while (!found && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		for (i = 0; i + len <= n; i++)
+			if (memcmp(buf + i, s, len) == 0)
+				found = 1;
+		if (n == sizeof(buf))
+			assert_int_equal(fseek(f, -(long)len, SEEK_CUR), 0);
+	}
+	fclose(f);
+	return (found);
+}
+
+/*
+ * A deleted message's text is gone from the file, not only from the
+ * row (secure_delete), once the log is checkpointed.
+ */
+static void
+test_delete_scrubs(void **state)
+{
+	struct fx *fx = *state;
+	static const char secret[] = "zq-secret-text-to-scrub-7731";
+	json_t *m;
+	int64_t a, id;
+
+	a = mkchan(fx->db, "a", 0, "1", NULL, 0);
+	id = post(fx->db, a, "1", secret, T0);
+	(void)post(fx->db, a, "1", "after it", T0);
+	xexec(fx->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_true(file_has(fx->path, secret));
+	assert_int_equal(cf_store_message_delete(fx->db, id, "1", T0, &m), 0);
+	json_decref(m);
+	xexec(fx->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_false(file_has(fx->path, secret));
+}
+
+/* ------------------------------------------------------------------ */
 /* PostgreSQL's own                                                   */
 /* ------------------------------------------------------------------ */
 
@@ -2702,7 +3144,7 @@ test_pg_migration(void **state)
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 7);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -2736,7 +3178,7 @@ test_pg_migration(void **state)
 	xexec(fx->db, "DROP TABLE message_files, message_mentions,"
 	    " channel_members, channel_updates, messages, channels, presence, users,"
 	    " broadcasts, calls, revocations,"
-	    " webhook_outbox, webhook_lease");
+	    " webhook_outbox, webhook_lease, message_reactions");
 	xexec(fx->db, "UPDATE meta SET value = 'then'");
 	xexec(fx->db, "UPDATE schema_version SET version = 1");
 	assert_non_null(again = cf_db_open(fx->path));
@@ -2755,6 +3197,45 @@ test_pg_migration(void **state)
 
 	/* A server that is not there. */
 	assert_null(cf_db_open("postgresql:///nosuchdb?host=/nonexistent"));
+}
+
+/*
+ * Take a current PostgreSQL database back to schema version 5: the
+ * additions of migrations 6 (direct messages, mentions) and 7 (message
+ * actions) dropped.
+ */
+static void
+pg_back_to_v5(struct cf_db *db)
+{
+	xexec(db, "DROP TABLE message_mentions, message_reactions");
+	xexec(db, "DROP INDEX channels_dm");
+	xexec(db, "ALTER TABLE channels DROP COLUMN kind,"
+	    " DROP COLUMN dm_a, DROP COLUMN dm_b");
+	xexec(db, "ALTER TABLE messages DROP COLUMN edited_at,"
+	    " DROP COLUMN edited_by, DROP COLUMN deleted_at,"
+	    " DROP COLUMN deleted_by, DROP COLUMN reply_count,"
+	    " DROP COLUMN last_reply_at");
+	xexec(db, "UPDATE schema_version SET version = 5");
+}
+
+/* The same upgrade from 5 on PostgreSQL: migrations 6 and 7 undone, data put. */
+static void
+test_pg_v5_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	struct cf_db *again;
+
+	pg_back_to_v5(fx->db);
+	xexec(fx->db, "DELETE FROM channels");
+	xexec(fx->db, V5_CHANNEL);
+	xexec(fx->db, V5_MEMBER);
+	xexec(fx->db, V5_MESSAGES);
+	xexec(fx->db, V5_FILE);
+	xexec(fx->db, "SELECT setval('messages_id_seq', 13)");
+	assert_non_null(again = cf_db_open(fx->path));
+	assert_int_equal(q64(again, "SELECT version FROM schema_version"), CF_DB_SCHEMA_VERSION);
+	check_v5_upgraded(again);
+	cf_db_close(again);
 }
 
 /*
@@ -3710,7 +4191,7 @@ test_dm_upgrade(void **state)
 
 /*
  * PostgreSQL upgrade: a database at version 5 (this schema with
- * migration 6 taken back) holding channels, members, a read position and
+ * migrations 6 and 7 taken back) holding channels, members, a read position and
  * messages keeps them when a host of this build opens it.
  */
 static void
@@ -3727,11 +4208,7 @@ test_pg_dm_upgrade(void **state)
 	post(fx->db, id, "1", "one", T0);
 	pos = post(fx->db, id, "2", "two", T0);
 	assert_int_equal(cf_store_read_set(fx->db, id, "1", pos, T0, &pos), 0);
-	xexec(fx->db, "DROP TABLE message_mentions");
-	xexec(fx->db, "DROP INDEX channels_dm");
-	xexec(fx->db, "ALTER TABLE channels DROP COLUMN kind,"
-	    " DROP COLUMN dm_a, DROP COLUMN dm_b");
-	xexec(fx->db, "UPDATE schema_version SET version = 5");
+	pg_back_to_v5(fx->db);
 	assert_non_null(again = cf_db_open(fx->path));
 	assert_int_equal(q64(again, "SELECT version FROM schema_version"),
 	    CF_DB_SCHEMA_VERSION);
@@ -3835,6 +4312,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_archived, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_message_edit_delete,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reactions, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
 	};
 	/* SQLite's own. */
 	const struct CMUnitTest sqlite_tests[] = {
@@ -3844,10 +4326,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_dm_upgrade, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_v5_upgrade, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_delete_scrubs, setup,
+		    teardown),
 	};
 	/* PostgreSQL's own. */
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test_setup_teardown(test_pg_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_pg_v5_upgrade, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_pg_reconnect, setup,
 		    teardown),
