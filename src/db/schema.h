@@ -173,4 +173,43 @@
 	"  lease_until " INT " NOT NULL" \
 	")" KEYED ";"
 
+/*
+ * 7: full-text search of messages (chat:search, store_search.c), one
+ * index per backend, kept in step with messages.body by the database
+ * itself so that every write path (insert, edit, delete, cascade,
+ * retention purge) is covered.  Neither stems: words match as written,
+ * letters folded to lower case (and, on SQLite, diacritics removed).
+ *
+ * SQLite: an FTS5 table whose content is messages.body (external
+ * content: the text is stored once), its rowid the message id, kept by
+ * triggers and filled from the rows already there ('rebuild').
+ */
+#define CF_SCHEMA_7_SQLITE \
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(body," \
+	"  content='messages', content_rowid='id'," \
+	"  tokenize='unicode61 remove_diacritics 2');" \
+	"CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN" \
+	"  INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);" \
+	" END;" \
+	"CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN" \
+	"  INSERT INTO messages_fts(messages_fts, rowid, body)" \
+	"    VALUES ('delete', old.id, old.body);" \
+	" END;" \
+	"CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages" \
+	" BEGIN" \
+	"  INSERT INTO messages_fts(messages_fts, rowid, body)" \
+	"    VALUES ('delete', old.id, old.body);" \
+	"  INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);" \
+	" END;" \
+	"INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');"
+
+/*
+ * PostgreSQL: a GIN index on the body's tsvector (the 'simple'
+ * configuration: no stemming, no stop words), built over the rows
+ * already there; the search statement repeats its expression.
+ */
+#define CF_SCHEMA_7_PG \
+	"CREATE INDEX messages_search ON messages" \
+	"  USING GIN (to_tsvector('simple', body));"
+
 #endif
