@@ -63,6 +63,9 @@ enum { CF_V_CALL_TARGET, CF_V_CALL_ID, CF_V_CALL_N,
 enum { CF_V_ICE_TARGET, CF_V_ICE_CANDIDATE, CF_V_ICE_CALL, CF_V_ICE_N };
 /* call:history */
 enum { CF_V_HIST_LIMIT, CF_V_HIST_BEFORE, CF_V_HIST_N };
+/* chat:search */
+enum { CF_V_SEARCH_QUERY, CF_V_SEARCH_CHANNEL, CF_V_SEARCH_BEFORE,
+	CF_V_SEARCH_LIMIT, CF_V_SEARCH_N };
 
 /* auth.c */
 void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
@@ -75,6 +78,8 @@ void	 cf_ev_get_messages(struct cf_event_ctx *ctx);
 void	 cf_ev_channel_updated(struct cf_event_ctx *ctx);
 /* messages.c */
 void	 cf_ev_send_message(struct cf_event_ctx *ctx);
+/* search.c */
+void	 cf_ev_search(struct cf_event_ctx *ctx);
 /* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);
