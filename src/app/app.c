@@ -153,6 +153,7 @@ static const struct cf_event_def events[] = {
 		[CF_V_SEND_N] = F_END } },
 	{ EV("chat:search", 0, ".", cf_ev_search, CHAT),
 	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .objerr = IP "expected an object",
 	  .fields = (const struct cf_field[]){
 		/* Checked by cf_op_search (the HTTP API's too). */
 		[CF_V_SEARCH_QUERY] = F_ANY("query"),
