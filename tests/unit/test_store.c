@@ -3646,6 +3646,50 @@ test_purge(void **state)
 	assert_int_equal(cf_store_message_purge(NULL, T0, 1, &n), -EINVAL);
 }
 
+/*
+ * The search schema on a database that already holds messages: SQLite
+ * fills the index from them ('rebuild'), PostgreSQL builds its GIN
+ * index over them.  Made by undoing the step and reopening.
+ */
+static void
+test_search_migration(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const sqlite_undo[] = {
+	    "DROP TRIGGER messages_fts_insert", "DROP TRIGGER messages_fts_delete",
+	    "DROP TRIGGER messages_fts_update", "DROP TABLE messages_fts",
+	    "PRAGMA user_version = 5", NULL };
+	static const char *const pg_undo[] = {
+	    "DROP INDEX messages_search",
+	    "UPDATE schema_version SET version = 5", NULL };
+	const char *const *undo = use_pg ? pg_undo : sqlite_undo;
+	int64_t ch, id;
+	json_t *l;
+	size_t i;
+
+	ch = mkchan(fx->db, "c", 0, "1", NULL, 0);
+	for (i = 0; undo[i] != NULL; i++)
+		assert_int_equal(cf_db_query_i64(fx->db, undo[i], NULL),
+		    -ENOENT);
+	id = post(fx->db, ch, "1", "written before the index", T0);
+	post(fx->db, ch, "1", "another one", T0);
+	cf_db_close(fx->db);
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	if (use_pg)
+		assert_int_equal(q64(fx->db, "SELECT count(*) FROM pg_indexes"
+		    " WHERE indexname = 'messages_search'"), 1);
+	else
+		assert_int_equal(q64(fx->db, "PRAGMA user_version"),
+		    CF_DB_SCHEMA_VERSION);
+	l = find(fx->db, "1", "before index", 0, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), id);
+	json_decref(l);
+	/* And the index follows new rows. */
+	post(fx->db, ch, "1", "after the index", T0);
+	assert_int_equal(nfound(fx->db, "1", "index"), 2);
+}
+
 int
 main(void)
 {
@@ -3725,6 +3769,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_migration, setup,
+		    teardown),
 	};
 	/* SQLite's own. */
 	const struct CMUnitTest sqlite_tests[] = {
