@@ -95,6 +95,11 @@ struct cf_db_ops {
 	 * the statement parses itself (plainto_tsquery never fails).
 	 */
 	int		 search_phrases;
+	/*
+	 * 1: new messages reach the index after their commit, through
+	 * cf_store_search_index (SQLite); 0: in their own transaction.
+	 */
+	int		 search_async;
 };
 
 /*

@@ -432,6 +432,7 @@ static const struct cf_db_ops sqlite_ops = {
 	    " ORDER BY messages_fts.rowid DESC LIMIT ?5)"
 	    " ORDER BY score, id DESC",
 	.search_phrases = 1,
+	.search_async = 1,
 };
 
 int

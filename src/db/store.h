@@ -287,7 +287,8 @@ int	 cf_store_messages_page(struct cf_db *db, int64_t channel_id,
  * (1..100) newest of them, best match first, each a message as history
  * gives it plus "excerpt": text around the matches, each match between
  * U+00AB and U+00BB.  *has_more: older matches exist (the next page:
- * before = the smallest id of this one).  -EINVAL: text has no word,
+ * before = the smallest id of this one).  On SQLite a message is found
+ * once cf_store_search_index has taken it.  -EINVAL: text has no word,
  * more than CF_STORE_SEARCH_WORDS words, or more than
  * CF_STORE_SEARCH_MAX bytes.
  */
@@ -296,6 +297,14 @@ int	 cf_store_messages_page(struct cf_db *db, int64_t channel_id,
 int	 cf_store_message_search(struct cf_db *db, const char *user_id,
 	    const char *text, int64_t channel_id, int64_t before, int limit,
 	    json_t **messages, int *has_more);
+/*
+ * Bring the search index up to date with at most max of the messages
+ * stored since the last call (SQLite indexes after the commit, to keep
+ * FTS5 out of the send path; PostgreSQL in the message's transaction,
+ * where this does nothing).  *indexed (may be NULL): how many; max of
+ * them means more may be waiting.  Safe on any number of workers.
+ */
+int	 cf_store_search_index(struct cf_db *db, int max, int64_t *indexed);
 /*
  * Retention: delete at most max of the oldest messages created before
  * `before` (ms), with their files, index entries and reactions; replies

@@ -249,3 +249,47 @@ cf_store_message_purge(struct cf_db *db, int64_t before, int max,
 		*purged = n;
 	return (rc);
 }
+
+/*
+ * Index the messages stored since the last call, at most max of them, in
+ * one transaction (store.h).  Nothing to do (the common case, and always
+ * on PostgreSQL) costs one read, no write lock.
+ */
+int
+cf_store_search_index(struct cf_db *db, int max, int64_t *indexed)
+{
+	int64_t from = 0, to = 0, n = 0;
+	int isnull = 0, rc;
+
+	if (indexed != NULL)
+		*indexed = 0;
+	if (db == NULL || max < 1)
+		return (-EINVAL);
+	if (!db->ops->search_async)
+		return (0);
+	if ((rc = cf_stmt_query_i64(db, __func__, &to, &isnull,
+	    "SELECT max(id) FROM messages"
+	    " WHERE id > (SELECT pos FROM messages_fts_pos)", "")) != 0 ||
+	    isnull)
+		return (rc);
+	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+		return (rc);
+	/* Again under the write lock: another worker may have done it. */
+	rc = cf_stmt_query_i64(db, __func__, &from, NULL,
+	    "SELECT pos FROM messages_fts_pos", "");
+	if (rc == 0)
+		rc = cf_stmt_query_i64(db, __func__, &to, &isnull,
+		    "SELECT max(id) FROM (SELECT id FROM messages"
+		    "  WHERE id > ?1 ORDER BY id LIMIT ?2) x", "id", from, max);
+	if (rc == 0 && !isnull)
+		rc = cf_stmt_run(db, __func__, &n,
+		    "INSERT INTO messages_fts(rowid, body)"
+		    " SELECT id, body FROM messages WHERE id > ?1 AND id <= ?2",
+		    "ii", from, to);
+	if (rc == 0 && !isnull)
+		rc = cf_stmt_run(db, __func__, NULL,
+		    "UPDATE messages_fts_pos SET pos = ?1", "i", to);
+	if ((rc = cf_stmt_tx_end(db, __func__, rc)) == 0 && indexed != NULL)
+		*indexed = n;
+	return (rc);
+}

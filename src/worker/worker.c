@@ -120,6 +120,7 @@ shutdown_now(struct cf_worker *w)
 	w->relay = NULL;
 	cf_call_stop(w);
 	cf_retention_stop(w);
+	cf_search_stop(w);
 	cf_hook_stop(w);
 	cf_admin_stop();
 	cf_ipc_stop();
@@ -472,6 +473,7 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	cf_call_start(w);
 	cf_retention_start(w);
+	cf_search_start(w);
 	if (cf_hook_start(w) == -1)
 		return (1);
 	cf_event_summary_start(w);

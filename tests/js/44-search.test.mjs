@@ -50,6 +50,15 @@ async function search(s, args) {
 	return a;
 }
 
+/*
+ * Wait until a search finds n messages: SQLite indexes new messages
+ * after their commit, every 100 ms (PostgreSQL in it).
+ */
+async function indexed(s, args, n) {
+	await until(async () => (await search(s, { limit: 100, ...args }))
+	    .messages.length === n, 5000, `${JSON.stringify(args)}: ${n} found`);
+}
+
 // Every page of a search, following nextBefore; the ids in order.
 async function allPages(s, args) {
 	const ids = [];
@@ -99,6 +108,7 @@ function searchSuite(getD, sockets) {
 		const r = await apiCall(d, 'DELETE', `/channels/${arch.id}`,
 		    { key: KEY });
 		assert.equal(r.status, 200, r.text);
+		await indexed(alice, { query: w }, 4);
 
 		// Best match first, the word marked in the excerpt.
 		const a = await search(alice, { query: w });
@@ -139,10 +149,12 @@ function searchSuite(getD, sockets) {
 		assert.deepEqual((await search(alice, { query: w,
 		    channelId: priv.id })).messages.map((x) => x.id), [secret.id]);
 		await assertNone(m, ['chat:new_message']);
-		// A new message is found at once (its ack follows the COMMIT).
+		// A new message is found soon after its ack (SQLite indexes
+		// after the commit, every 100 ms; PostgreSQL in it).
 		const fresh = await send(alice, pub.id, `fresh ${w}`);
-		assert.ok((await search(bob, { query: `fresh ${w}` })).messages
-		    .some((x) => x.id === fresh.id));
+		await until(async () => (await search(bob, { query:
+		    `fresh ${w}` })).messages.some((x) => x.id === fresh.id),
+		    3000, 'the new message found');
 		assertNoWorkerDied(d, pids);
 	}));
 
@@ -155,6 +167,7 @@ function searchSuite(getD, sockets) {
 		const ids = [];
 		for (let i = 0; i < 25; i++)
 			ids.push((await send(admin, ch.id, `${w} number ${i}`)).id);
+		await indexed(bob, { query: w }, 25);
 		const p1 = await search(bob, { query: w, limit: 10 });
 		assert.equal(p1.messages.length, 10);
 		assert.equal(p1.hasMore, true);
@@ -181,6 +194,7 @@ function searchSuite(getD, sockets) {
 		const admin = await as(ADMIN);
 		const ch = await createChannel(admin);
 		await send(admin, ch.id, 'a OR b "quoted" NEAR(x y) * ^ - café ☕ 😀');
+		await indexed(alice, { query: 'quoted', channelId: ch.id }, 1);
 		for (const q of NASTY) {
 			const a = await ask(alice, 'chat:search', { query: q });
 			assert.ok(a?.ok === true || a?.error?.code ===
@@ -220,6 +234,7 @@ function searchSuite(getD, sockets) {
 		const pub = await createChannel(admin);
 		const s1 = await send(admin, priv.id, `${w} private`);
 		const s2 = await send(admin, pub.id, `${w} ${w} public`);
+		await indexed(admin, { query: w }, 2);
 		const q = encodeURIComponent(w);
 		let r = await apiCall(d, 'GET', `/search?q=${q}`, { key: KEY });
 		assert.equal(r.status, 200, r.text);
@@ -296,6 +311,7 @@ describe('chat:search on PostgreSQL', () => {
 		const w = uniq('hosts').replace(/[^a-z0-9]/g, '');
 		const ch = await createChannel(admin);
 		const m = await send(admin, ch.id, `sent on host one: ${w}`);
+		await indexed(bob, { query: w }, 1);
 		const a = await search(bob, { query: w });
 		assert.deepEqual(a.messages.map((x) => x.id), [m.id]);
 		assert.equal(a.messages[0].excerpt, `sent on host one: «${w}»`);
@@ -331,6 +347,9 @@ describe('message-retention', () => {
 			old.push(...batch.map((m) => m.id));
 		}
 		await sleep(8000);
+		const before = await search(alice, { query: 'ancient', limit: 100 });
+		assert.equal(before.messages.length, 100);
+		assert.equal(before.hasMore, true);
 		const reply = await send(alice, ch.id, 'a reply to the ancient',
 		    { replyToId: old[0] });
 		const conf = await fsp.readFile(d.confPath, 'utf8');
@@ -364,9 +383,9 @@ describe('message-retention', () => {
 		assert.equal(h[0].message, 'a reply to the ancient');
 		const a = await search(alice, { query: 'ancient' });
 		assert.deepEqual(a.messages.map((m) => m.id), [reply.id]);
-		assert.equal((await search(alice, { query: 'fresh',
-		    channelId: ch.id, limit: 100 })).messages.length,
-		    Math.min(fresh.length, 100));
+		await until(async () => (await search(alice, { query: 'fresh',
+		    channelId: ch.id, limit: 100 })).messages.length ===
+		    Math.min(fresh.length, 100), 3000, 'the fresh ones found');
 		assertNoWorkerDied(d, pids);
 	}));
 });

@@ -3431,6 +3431,7 @@ find(struct cf_db *db, const char *uid, const char *text, int64_t ch,
 	json_t *l = NULL;
 	int hm = -1;
 
+	assert_int_equal(cf_store_search_index(db, 1000000, NULL), 0);
 	assert_int_equal(cf_store_message_search(db, uid, text, ch, before,
 	    limit, &l, &hm), 0);
 	assert_non_null(l);
@@ -3656,8 +3657,8 @@ test_search_migration(void **state)
 {
 	struct fx *fx = *state;
 	static const char *const sqlite_undo[] = {
-	    "DROP TRIGGER messages_fts_insert", "DROP TRIGGER messages_fts_delete",
-	    "DROP TRIGGER messages_fts_update", "DROP TABLE messages_fts",
+	    "DROP TRIGGER messages_fts_delete", "DROP TRIGGER messages_fts_update",
+	    "DROP TABLE messages_fts", "DROP TABLE messages_fts_pos",
 	    "PRAGMA user_version = 5", NULL };
 	static const char *const pg_undo[] = {
 	    "DROP INDEX messages_search",
@@ -3688,6 +3689,71 @@ test_search_migration(void **state)
 	/* And the index follows new rows. */
 	post(fx->db, ch, "1", "after the index", T0);
 	assert_int_equal(nfound(fx->db, "1", "index"), 2);
+}
+
+/*
+ * Indexing after the commit (SQLite; PostgreSQL indexes in the
+ * message's transaction and cf_store_search_index does nothing): in
+ * batches of at most max, oldest first; a message edited or deleted
+ * before it is indexed is indexed as it then is, or not at all.
+ */
+static void
+test_search_index(void **state)
+{
+	struct fx *fx = *state;
+	int64_t ch, a, b, n;
+	json_t *l;
+	int i;
+
+	ch = mkchan(fx->db, "c", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+	assert_int_equal(n, 0);
+	for (i = 0; i < 5; i++)
+		post(fx->db, ch, "1", "lynx", T0);
+	a = post(fx->db, ch, "1", "first draft", T0);
+	b = post(fx->db, ch, "1", "doomed words", T0);
+	assert_int_equal(cf_db_query_i64(fx->db, "UPDATE messages SET"
+	    " body = 'second draft' WHERE body = 'first draft'", NULL),
+	    -ENOENT);
+	assert_int_equal(cf_db_query_i64(fx->db, "DELETE FROM messages"
+	    " WHERE body = 'doomed words'", NULL), -ENOENT);
+	if (use_pg) {
+		assert_int_equal(cf_store_search_index(fx->db, 3, &n), 0);
+		assert_int_equal(n, 0);
+	} else {
+		/* Not indexed yet: not found. */
+		assert_int_equal(cf_store_message_search(fx->db, "1", "lynx",
+		    0, 0, 10, &l, NULL), 0);
+		assert_int_equal(json_array_size(l), 0);
+		json_decref(l);
+		assert_int_equal(cf_store_search_index(fx->db, 3, &n), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(cf_store_message_search(fx->db, "1", "lynx",
+		    0, 0, 10, &l, NULL), 0);
+		assert_int_equal(json_array_size(l), 3);
+		json_decref(l);
+		/* The rest: the deleted one is no row to index. */
+		assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(q64(fx->db, "SELECT pos FROM"
+		    " messages_fts_pos"), a);
+		assert_true(b > a);
+		/* The index holds exactly the rows (FTS5's own check). */
+		assert_int_equal(cf_db_query_i64(fx->db, "INSERT INTO"
+		    " messages_fts(messages_fts, rank)"
+		    " VALUES ('integrity-check', 1)", NULL), -ENOENT);
+	}
+	assert_int_equal(nfound(fx->db, "1", "lynx"), 5);
+	assert_int_equal(nfound(fx->db, "1", "first"), 0);
+	assert_int_equal(nfound(fx->db, "1", "doomed"), 0);
+	l = find(fx->db, "1", "draft", 0, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), a);
+	json_decref(l);
+	assert_int_equal(cf_store_search_index(fx->db, 0, &n), -EINVAL);
+	assert_int_equal(cf_store_search_index(NULL, 1, &n), -EINVAL);
 }
 
 int
@@ -3770,6 +3836,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_search_index, setup,
 		    teardown),
 	};
 	/* SQLite's own. */
