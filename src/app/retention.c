@@ -18,11 +18,11 @@
 
 #include "conf.h"
 #include "log.h"
+#include "proc.h"
 #include "util.h"
 #include "db/db.h"
 #include "db/store.h"
 #include "app/retention.h"
-#include "worker/worker.h"
 
 #define BATCH		500
 #define PAUSE_MS	10

@@ -16,10 +16,10 @@
 
 #include "db/db.h"
 #include "db/store.h"
+#include "proc.h"
 #include "app/chat.h"
 #include "app/handlers.h"
 #include "app/ops.h"
-#include "worker/worker.h"
 
 #define CF_SEARCH_LIMIT_DEFAULT	20
 #define INDEX_EVERY_MS		100
