@@ -90,6 +90,13 @@ struct cf_db_ops {
 	 */
 	const char	*search_sql;
 	/*
+	 * NULL, or: search_count_sql (?1 the match, ?2 the id bound, ?3 a
+	 * cap) counts the matches up to the cap, and when fewer, the store
+	 * runs search_sparse_sql (as search_sql) instead, planned for few.
+	 */
+	const char	*search_count_sql;
+	const char	*search_sparse_sql;
+	/*
 	 * 1: ?1 is an FTS5 query, which the store makes of the user's words,
 	 * each quoted as a phrase; 0: ?1 is the user's text as typed, which
 	 * the statement parses itself (plainto_tsquery never fails).

@@ -214,12 +214,15 @@
 	" END;"
 
 /*
- * PostgreSQL: a GIN index on the body's tsvector (the 'simple'
- * configuration: no stemming, no stop words), built over the rows
- * already there; the search statement repeats its expression.
+ * PostgreSQL: the body's tsvector (the 'simple' configuration: no
+ * stemming, no stop words) in a stored generated column, and a GIN index
+ * on it, both built over the rows already there.  Stored rather than an
+ * expression index: a page of a common word walks the ids backwards and
+ * tests each row, which must not parse its text each time.
  */
 #define CF_SCHEMA_7_PG \
-	"CREATE INDEX messages_search ON messages" \
-	"  USING GIN (to_tsvector('simple', body));"
+	"ALTER TABLE messages ADD COLUMN body_tsv tsvector" \
+	"  GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;" \
+	"CREATE INDEX messages_search ON messages USING GIN (body_tsv);"
 
 #endif

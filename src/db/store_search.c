@@ -21,6 +21,12 @@
 
 #include "db/store_int.h"
 
+/*
+ * Fewer matches than this (PostgreSQL, search_count_sql) are read from
+ * the index and sorted; more, found by walking the ids backwards.
+ */
+#define SPARSE_MAX	5000
+
 /* Whitespace separating the words of a query (ASCII only). */
 static int
 is_space(char c)
@@ -155,7 +161,9 @@ cf_store_message_search(struct cf_db *db, const char *user_id,
 {
 	struct cf_db_stmt *st = NULL;
 	json_t *arr = NULL, *ids = NULL, *excerpts = NULL;
+	const char *sql;
 	char *match = NULL;
+	int64_t n = 0;
 	int more = 0, rc;
 
 	if (messages == NULL)
@@ -188,8 +196,17 @@ cf_store_message_search(struct cf_db *db, const char *user_id,
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = cf_stmt_prepare(db, __func__, &st, db->ops->search_sql,
-	    "ttiid", match, user_id, channel_id, before, limit + 1)) != 0)
+	sql = db->ops->search_sql;
+	if (db->ops->search_count_sql != NULL) {
+		if ((rc = cf_stmt_query_i64(db, __func__, &n, NULL,
+		    db->ops->search_count_sql, "tii", match, before,
+		    (int64_t)SPARSE_MAX)) != 0)
+			goto out;
+		if (n < SPARSE_MAX)
+			sql = db->ops->search_sparse_sql;
+	}
+	if ((rc = cf_stmt_prepare(db, __func__, &st, sql, "ttiid", match,
+	    user_id, channel_id, before, limit + 1)) != 0)
 		goto out;
 	while ((rc = cf_stmt_step(db, __func__, st)) == 1) {
 		if (cf_row_i64(st, 2) > limit) {

@@ -3662,6 +3662,7 @@ test_search_migration(void **state)
 	    "PRAGMA user_version = 5", NULL };
 	static const char *const pg_undo[] = {
 	    "DROP INDEX messages_search",
+	    "ALTER TABLE messages DROP COLUMN body_tsv",
 	    "UPDATE schema_version SET version = 5", NULL };
 	const char *const *undo = use_pg ? pg_undo : sqlite_undo;
 	int64_t ch, id;
