@@ -123,6 +123,7 @@ struct cf_conf {
 	uint32_t		 rate_limit_window_ms;	/* ... per 1 s */
 	uint32_t		 max_connections_per_user; /* default 20 */
 	uint32_t		 cleanup_interval_ms;	/* default 5 min */
+	uint64_t		 message_retention_ms;	/* 0: off (default) */
 	uint32_t		 typing_timeout_ms;	/* default 6 s */
 
 	/* Calls. */

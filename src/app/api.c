@@ -65,6 +65,7 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/users/{}/disconnect", cf_api_user_disconnect },
 	{ "POST", "/api/v1/users/{}/revoke", cf_api_user_revoke },
 	{ "GET", "/api/v1/presence", cf_api_presence },
+	{ "GET", "/api/v1/search", cf_api_search },
 	{ "POST", "/api/v1/emit", cf_api_emit },
 	{ "POST", "/api/v1/broadcasts", cf_api_broadcast },
 	{ "GET", "/api/v1/openapi.json", cf_api_openapi },

@@ -94,6 +94,9 @@ void	 cf_api_messages_list(struct cf_api_call *c);
 void	 cf_api_message_post(struct cf_api_call *c);
 void	 cf_api_dm_open(struct cf_api_call *c);
 
+/* api_search.c */
+void	 cf_api_search(struct cf_api_call *c);
+
 /* api_users.c */
 void	 cf_api_user_put(struct cf_api_call *c);
 void	 cf_api_user_get(struct cf_api_call *c);

@@ -239,6 +239,20 @@ static const struct cf_event_def events[] = {
 		    .flags = CF_F_OPT, .min = 1, .max = CF_PAGE_MAX,
 		    .err = IP "limit (1..100)" },
 		[CF_V_THREAD_N] = F_END } },
+	{ EV("chat:search", 0, ".", cf_ev_search, CHAT),
+	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
+	  .objerr = IP "expected an object",
+	  .fields = (const struct cf_field[]){
+		/* Checked by cf_op_search (the HTTP API's too). */
+		[CF_V_SEARCH_QUERY] = F_ANY("query"),
+		[CF_V_SEARCH_CHANNEL] = { .key = "channelId", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "channelId" },
+		[CF_V_SEARCH_BEFORE] = { .key = "before", .type = CF_F_ID,
+		    .flags = CF_F_OPT, .err = IP "before" },
+		[CF_V_SEARCH_LIMIT] = { .key = "limit", .type = CF_F_INT,
+		    .flags = CF_F_OPT, .min = 1, .max = CF_PAGE_MAX,
+		    .err = IP "limit (1..100)" },
+		[CF_V_SEARCH_N] = F_END } },
 	{ EV("message_read", 0, ".", cf_ev_message_read, CHAT),
 	  .perm = CF_PERM_CHAT_ACCESS, .shape = CF_ARG_OBJ,
 	  .fields = (const struct cf_field[]){

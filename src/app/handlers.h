@@ -85,6 +85,9 @@ enum { CF_V_CALL_TARGET, CF_V_CALL_ID, CF_V_CALL_N,
 enum { CF_V_ICE_TARGET, CF_V_ICE_CANDIDATE, CF_V_ICE_CALL, CF_V_ICE_N };
 /* call:history */
 enum { CF_V_HIST_LIMIT, CF_V_HIST_BEFORE, CF_V_HIST_N };
+/* chat:search */
+enum { CF_V_SEARCH_QUERY, CF_V_SEARCH_CHANNEL, CF_V_SEARCH_BEFORE,
+	CF_V_SEARCH_LIMIT, CF_V_SEARCH_N };
 
 /* auth.c */
 void	 cf_ev_authenticate(struct cf_event_ctx *ctx);
@@ -107,6 +110,11 @@ void	 cf_ev_edit_message(struct cf_event_ctx *ctx);
 void	 cf_ev_delete_message(struct cf_event_ctx *ctx);
 void	 cf_ev_react(struct cf_event_ctx *ctx);
 void	 cf_ev_get_thread(struct cf_event_ctx *ctx);
+/* search.c */
+void	 cf_ev_search(struct cf_event_ctx *ctx);
+/* Worker start/stop: the indexer of new messages (SQLite). */
+void	 cf_search_start(struct cf_worker *w);
+void	 cf_search_stop(struct cf_worker *w);
 /* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);

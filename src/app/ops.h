@@ -179,4 +179,18 @@ int	 cf_op_user_revoke(const char *user_id, int64_t before_ms);
 int	 cf_op_emit(const json_t *room, const json_t *event, const json_t *args,
 	    const char **bad);
 
+/*
+ * ops_search.c: search the messages user_id may read (NULL: every
+ * channel, the HTTP API's key) for query (1..CF_OP_SEARCH_MAX
+ * characters, not blank, at most CF_STORE_SEARCH_WORDS words), in
+ * channel (0: all) below message id before (0: the newest), limit
+ * (1..100) at a time: *res {messages, hasMore, nextBefore} (the caller
+ * owns it).  The channel must be one the user may read: -ENOENT as for a
+ * missing one.  -EINVAL with *bad "query" or "query (at most N words)".
+ */
+#define CF_OP_SEARCH_MAX	250
+int	 cf_op_search(const char *user_id, const json_t *query,
+	    int64_t channel, int64_t before, int limit, json_t **res,
+	    const char **bad);
+
 #endif

@@ -63,6 +63,8 @@ enum conf_type {
 	T_API_KEY,	/* NAME KEY, api_keys[]/napi_keys */
 	T_WEBHOOK,	/* http(s) URL of at most max bytes, then event
 			 * names: webhooks[]/nwebhooks */
+	T_AGE,		/* "off" (0) or number + s|m|h|d within [min, max]
+			 * seconds, uint64_t milliseconds */
 	T_NTYPES
 };
 
@@ -127,7 +129,8 @@ extern const struct conf_ops	 conf_ops_u32, conf_ops_duration,
 				 conf_ops_string, conf_ops_path,
 				 conf_ops_choice, conf_ops_level,
 				 conf_ops_workers, conf_ops_pemkey,
-				 conf_ops_role, conf_ops_rate, conf_ops_ice;
+				 conf_ops_role, conf_ops_rate, conf_ops_ice,
+				 conf_ops_age;
 extern const struct conf_ops	 conf_ops_listen, conf_ops_database,
 				 conf_ops_redis, conf_ops_origin,
 				 conf_ops_allow, conf_ops_api_listen,

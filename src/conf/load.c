@@ -188,6 +188,14 @@ const struct conf_rule conf_rules[] = {
 	{ { "cleanup-interval", T_DURATION, F(cleanup_interval_ms), "5m",
 	    0, CF_RELOAD_HOT, "interval between sweeps of expired state" },
 	    1000, HOUR_MS, NULL, 1, 1 },
+	/*
+	 * Every worker purges on its cleanup sweep (app/retention.c): the
+	 * deletes are idempotent, so workers and hosts may overlap.
+	 */
+	{ { "message-retention", T_AGE, F(message_retention_ms), "off",
+	    0, CF_RELOAD_HOT,
+	    "age after which messages are deleted, or off to keep them" },
+	    1, 100LL * 366 * 24 * 3600, NULL, 1, 1 },
 	{ { "max-message-length", T_U32, F(max_message_length), "4000",
 	    0, CF_RELOAD_HOT, "longest chat message, in characters" },
 	    1, 100000, NULL, 1, 1 },
@@ -297,6 +305,7 @@ const struct conf_ops *const conf_types[T_NTYPES] = {
 	[T_API_LISTEN] = &conf_ops_api_listen,
 	[T_API_KEY] = &conf_ops_api_key,
 	[T_WEBHOOK] = &conf_ops_webhook,
+	[T_AGE] = &conf_ops_age,
 };
 
 /* Apply the default of rule r, written like a value in the file. */

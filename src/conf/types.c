@@ -151,6 +151,46 @@ set_duration(struct conf_parse *p, const struct conf_rule *r, const char *v)
 	return (CONF_OK);
 }
 
+/*
+ * An age: "off" (0), or a number with a unit s, m, h or d (no bare
+ * number: ages are long and a missing unit is a mistake) of min..max
+ * seconds, stored as milliseconds.
+ */
+static int
+set_age(struct conf_parse *p, const struct conf_rule *r, const char *v)
+{
+	static const struct {
+		const char	*suffix;
+		unsigned	 mult;
+	} units[] = {
+		{ "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+	};
+	unsigned long long	 n;
+	const char		*end;
+	size_t			 i;
+
+	if (strcmp(v, "off") == 0) {
+		*(uint64_t *)conf_field(p, r) = 0;
+		return (CONF_OK);
+	}
+	if (conf_number(v, &n, &end) == -1)
+		return (conf_why(p, CONF_EINVAL,
+		    "expected off or a number with a unit s, m, h or d"));
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return (conf_why(p, CONF_EINVAL,
+		    "unknown unit \"%s\" (use s, m, h or d)", end));
+	if (n > (unsigned long long)r->max ||
+	    n * units[i].mult > (unsigned long long)r->max ||
+	    (long long)(n * units[i].mult) < r->min)
+		return (conf_why(p, CONF_EINVAL,
+		    "must be off or between %llds and %llds", r->min, r->max));
+	*(uint64_t *)conf_field(p, r) = n * units[i].mult * 1000ULL;
+	return (CONF_OK);
+}
+
 static int
 set_size(struct conf_parse *p, const struct conf_rule *r, const char *v)
 {
@@ -567,6 +607,25 @@ render_duration(const struct cf_conf *c, const struct conf_rule *r,
 	conf_fmt_ms(buf, len, *(const uint32_t *)conf_cfield(c, r));
 }
 
+/* The largest exact unit, as set_age reads it. */
+static void
+render_age(const struct cf_conf *c, const struct conf_rule *r, char *buf,
+    size_t len)
+{
+	unsigned long long s = *(const uint64_t *)conf_cfield(c, r) / 1000;
+
+	if (s == 0)
+		snprintf(buf, len, "off");
+	else if (s % 86400 == 0)
+		snprintf(buf, len, "%llud", s / 86400);
+	else if (s % 3600 == 0)
+		snprintf(buf, len, "%lluh", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(buf, len, "%llum", s / 60);
+	else
+		snprintf(buf, len, "%llus", s);
+}
+
 static void
 render_size(const struct cf_conf *c, const struct conf_rule *r, char *buf,
     size_t len)
@@ -747,4 +806,7 @@ const struct conf_ops conf_ops_rate = {
 };
 const struct conf_ops conf_ops_ice = {
 	.set = set_ice, .render = render_ice
+};
+const struct conf_ops conf_ops_age = {
+	.set = set_age, .render = render_age
 };

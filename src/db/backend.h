@@ -81,6 +81,32 @@ struct cf_db_ops {
 	 * that one statement takes a list of any length.
 	 */
 	const char	*text_list;
+	/*
+	 * The message search (store_search.c): ?1 the match (see
+	 * search_phrases), ?2 the reader's user id (NULL: every channel),
+	 * ?3 a channel id or 0, ?4 the bound the ids stay below, ?5 how
+	 * many of the newest matches to take.  Rows: id, excerpt, and the
+	 * row's place among them by id (1: the newest), best match first.
+	 */
+	const char	*search_sql;
+	/*
+	 * NULL, or: search_count_sql (?1 the match, ?2 the id bound, ?3 a
+	 * cap) counts the matches up to the cap, and when fewer, the store
+	 * runs search_sparse_sql (as search_sql) instead, planned for few.
+	 */
+	const char	*search_count_sql;
+	const char	*search_sparse_sql;
+	/*
+	 * 1: ?1 is an FTS5 query, which the store makes of the user's words,
+	 * each quoted as a phrase; 0: ?1 is the user's text as typed, which
+	 * the statement parses itself (plainto_tsquery never fails).
+	 */
+	int		 search_phrases;
+	/*
+	 * 1: new messages reach the index after their commit, through
+	 * cf_store_search_index (SQLite); 0: in their own transaction.
+	 */
+	int		 search_async;
 };
 
 /*

@@ -68,6 +68,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_5("BIGSERIAL PRIMARY KEY", "BIGINT", "", ""),
 	CF_SCHEMA_6("BIGINT", ""),
 	CF_SCHEMA_7("BIGINT", ""),
+	CF_SCHEMA_8_PG,
 };
 
 /* CREATE ... IF NOT EXISTS and the like say so; nobody reads it. */
@@ -503,6 +504,42 @@ static const struct cf_db_ops pq_ops = {
 	.undo = pq_undo,
 	.idle = pq_idle,
 	.text_list = "json_array_elements_text(?1::json)",
+	/*
+	 * The GIN index of schema 8 finds the matches; the page is the
+	 * newest of them, then ranked and highlighted, which costs its own
+	 * rows only.  The tsquery is written inline (not in a CTE) so that
+	 * the planner folds it.  Two plans, chosen by the store from a
+	 * bounded count (search_count_sql), not by the planner's estimate
+	 * of a word's frequency, which is far off for the words outside its
+	 * statistics: many matches walk the ids backwards until the page is
+	 * full (search_sql); few are read from the index and sorted
+	 * (search_sparse_sql: "m.id + 0" takes the id index out of play).
+	 */
+#define PG_SEARCH(ORDER) \
+	    "SELECT s.id, ts_headline('simple', s.body," \
+	    "  plainto_tsquery('simple', ?1)," \
+	    "  'StartSel=\xc2\xab, StopSel=\xc2\xbb, MaxWords=24," \
+	    " MinWords=8, ShortWord=0, MaxFragments=2," \
+	    " FragmentDelimiter=\" \xe2\x80\xa6 \"')," \
+	    "  row_number() OVER (ORDER BY s.id DESC)" \
+	    " FROM (SELECT m.id, m.body, m.body_tsv FROM messages m" \
+	    "  JOIN channels c ON c.id = m.channel_id" \
+	    "  LEFT JOIN channel_members cm ON cm.channel_id = m.channel_id" \
+	    "   AND cm.user_id = ?2" \
+	    "  WHERE m.body_tsv @@ plainto_tsquery('simple', ?1)" \
+	    "   AND m.id < ?4" \
+	    "   AND (?3 = 0 OR m.channel_id = ?3)" \
+	    "   AND (?2 IS NULL OR c.is_private = 0 OR cm.user_id IS NOT NULL)" \
+	    "  ORDER BY " ORDER " DESC LIMIT ?5) s" \
+	    " ORDER BY ts_rank(s.body_tsv, plainto_tsquery('simple', ?1)) DESC," \
+	    "  s.id DESC"
+	.search_sql = PG_SEARCH("m.id"),
+	.search_sparse_sql = PG_SEARCH("m.id + 0"),
+	.search_count_sql =
+	    "SELECT count(*) FROM (SELECT 1 FROM messages"
+	    " WHERE body_tsv @@ plainto_tsquery('simple', ?1) AND id < ?2"
+	    " LIMIT ?3) x",
+	.search_phrases = 0,
 };
 
 /* The stored schema version; 0 for a new database, -1 on error. */

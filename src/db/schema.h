@@ -234,4 +234,56 @@
 	"  PRIMARY KEY (message_id, emoji, user_id)" \
 	")" KEYED ";"
 
+/*
+ * 8: full-text search of messages (chat:search, store_search.c), one
+ * index per backend, kept in step with messages.body by the database
+ * itself for every edit, delete, cascade and retention purge.  Neither
+ * stems: words match as written, letters folded to lower case (and, on
+ * SQLite, diacritics removed).
+ *
+ * SQLite: an FTS5 table whose content is messages.body (external
+ * content: the text is stored once), its rowid the message id, filled
+ * from the rows already there ('rebuild').  New messages are indexed
+ * after their commit, in batches (cf_store_search_index): an FTS5 write
+ * in each message's transaction doubled the CPU cost of a durable send.
+ * messages_fts_pos.pos is the highest id indexed; SQLite commits ids in
+ * increasing order (one writer at a time), so every message up to pos is
+ * in the index and none above it.  Edits and deletes of indexed messages
+ * reach the index by triggers, in their own transaction.
+ */
+#define CF_SCHEMA_8_SQLITE \
+	"CREATE VIRTUAL TABLE messages_fts USING fts5(body," \
+	"  content='messages', content_rowid='id'," \
+	"  tokenize='unicode61 remove_diacritics 2');" \
+	"INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');" \
+	"CREATE TABLE messages_fts_pos (" \
+	"  one INTEGER PRIMARY KEY CHECK (one = 1)," \
+	"  pos INTEGER NOT NULL" \
+	") STRICT;" \
+	"INSERT INTO messages_fts_pos" \
+	"  VALUES (1, coalesce((SELECT max(id) FROM messages), 0));" \
+	"CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages" \
+	"  WHEN old.id <= (SELECT pos FROM messages_fts_pos) BEGIN" \
+	"  INSERT INTO messages_fts(messages_fts, rowid, body)" \
+	"    VALUES ('delete', old.id, old.body);" \
+	" END;" \
+	"CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages" \
+	"  WHEN old.id <= (SELECT pos FROM messages_fts_pos) BEGIN" \
+	"  INSERT INTO messages_fts(messages_fts, rowid, body)" \
+	"    VALUES ('delete', old.id, old.body);" \
+	"  INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);" \
+	" END;"
+
+/*
+ * PostgreSQL: the body's tsvector (the 'simple' configuration: no
+ * stemming, no stop words) in a stored generated column, and a GIN index
+ * on it, both built over the rows already there.  Stored rather than an
+ * expression index: a page of a common word walks the ids backwards and
+ * tests each row, which must not parse its text each time.
+ */
+#define CF_SCHEMA_8_PG \
+	"ALTER TABLE messages ADD COLUMN body_tsv tsvector" \
+	"  GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;" \
+	"CREATE INDEX messages_search ON messages USING GIN (body_tsv);"
+
 #endif

@@ -73,6 +73,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	    " STRICT, WITHOUT ROWID"),
 	CF_SCHEMA_6("INTEGER", " STRICT, WITHOUT ROWID"),
 	CF_SCHEMA_7("INTEGER", " STRICT, WITHOUT ROWID"),
+	CF_SCHEMA_8_SQLITE,
 };
 
 /*
@@ -413,6 +414,27 @@ static const struct cf_db_ops sqlite_ops = {
 	.undo = sq_undo,
 	.idle = sq_idle,
 	.text_list = "json_each(?1)",
+	/*
+	 * The FTS5 index walks its matches newest first (ORDER BY rowid
+	 * DESC with the rowid bound: no sort), so a page costs its own rows;
+	 * bm25() ranks the page (lower is better).
+	 */
+	.search_sql =
+	    "SELECT id, excerpt, row_number() OVER (ORDER BY id DESC) FROM ("
+	    " SELECT messages_fts.rowid AS id, bm25(messages_fts) AS score,"
+	    "  snippet(messages_fts, 0, '\xc2\xab', '\xc2\xbb',"
+	    "   '\xe2\x80\xa6', 24) AS excerpt"
+	    " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+	    " JOIN channels c ON c.id = m.channel_id"
+	    " LEFT JOIN channel_members cm ON cm.channel_id = m.channel_id"
+	    "  AND cm.user_id = ?2"
+	    " WHERE messages_fts MATCH ?1 AND messages_fts.rowid < ?4"
+	    "  AND (?3 = 0 OR m.channel_id = ?3)"
+	    "  AND (?2 IS NULL OR c.is_private = 0 OR cm.user_id IS NOT NULL)"
+	    " ORDER BY messages_fts.rowid DESC LIMIT ?5)"
+	    " ORDER BY score, id DESC",
+	.search_phrases = 1,
+	.search_async = 1,
 };
 
 int

@@ -357,6 +357,42 @@ int	 cf_store_thread_page(struct cf_db *db, int64_t root_id, int64_t after,
 	    int limit, json_t **root, json_t **replies, int *has_more);
 
 /* Attach file details to a message (file_uploaded). */
+/*
+ * Full-text search (store_search.c): the messages matching every word
+ * of text (words: runs of non-whitespace; matched as written, case and
+ * diacritics aside; operators and quotes are plain text) that user_id
+ * may read: public channels, archived or not, and the private ones it
+ * is a member of (NULL: every channel); only channel_id's when not 0;
+ * only ids < before when before > 0.  The page holds the `limit`
+ * (1..100) newest of them, best match first, each a message as history
+ * gives it plus "excerpt": text around the matches, each match between
+ * U+00AB and U+00BB.  *has_more: older matches exist (the next page:
+ * before = the smallest id of this one).  On SQLite a message is found
+ * once cf_store_search_index has taken it.  -EINVAL: text has no word,
+ * more than CF_STORE_SEARCH_WORDS words, or more than
+ * CF_STORE_SEARCH_MAX bytes.
+ */
+#define CF_STORE_SEARCH_MAX	1000
+#define CF_STORE_SEARCH_WORDS	32
+int	 cf_store_message_search(struct cf_db *db, const char *user_id,
+	    const char *text, int64_t channel_id, int64_t before, int limit,
+	    json_t **messages, int *has_more);
+/*
+ * Bring the search index up to date with at most max of the messages
+ * stored since the last call (SQLite indexes after the commit, to keep
+ * FTS5 out of the send path; PostgreSQL in the message's transaction,
+ * where this does nothing).  *indexed (may be NULL): how many; max of
+ * them means more may be waiting.  Safe on any number of workers.
+ */
+int	 cf_store_search_index(struct cf_db *db, int max, int64_t *indexed);
+/*
+ * Retention: delete at most max of the oldest messages created before
+ * `before` (ms), with their files, index entries and reactions; replies
+ * to them stay, without their reply_to_id.  *purged (may be NULL): how
+ * many went; fewer than max means none is left.
+ */
+int	 cf_store_message_purge(struct cf_db *db, int64_t before, int max,
+	    int64_t *purged);
 int	 cf_store_file_add(struct cf_db *db, int64_t message_id,
 	    const char *file_name, int64_t file_size, const char *file_type,
 	    const char *user_id, int64_t now_ms);

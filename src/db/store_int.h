@@ -12,6 +12,8 @@
  *   store_channel.c  channels, members, the channel-update audit
  *   store_message.c  messages, files, read positions, broadcasts
  *   store_action.c   edits, deletes, reactions, threads
+ *   store_search.c   full-text search, the indexing of new messages
+ *                    (SQLite), the retention purge
  *   store_call.c     call records
  *   store_hook.c     the webhook outbox and its leases
  *

@@ -40,6 +40,7 @@
 #include "app/app.h"
 #include "app/handlers.h"
 #include "app/hook.h"
+#include "app/retention.h"
 #include "fanout/cluster.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
@@ -118,6 +119,8 @@ shutdown_now(struct cf_worker *w)
 	cf_relay_free(w->relay);
 	w->relay = NULL;
 	cf_call_stop(w);
+	cf_retention_stop(w);
+	cf_search_stop(w);
 	cf_hook_stop(w);
 	cf_admin_stop();
 	cf_ipc_stop();
@@ -469,6 +472,8 @@ cf_worker_main(struct cf_worker_init *in)
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)
 		return (1);
 	cf_call_start(w);
+	cf_retention_start(w);
+	cf_search_start(w);
 	if (cf_hook_start(w) == -1)
 		return (1);
 	cf_event_summary_start(w);

@@ -356,6 +356,10 @@ describe('the OpenAPI document against the server', () => {
 		    {}, 200);
 		assert.deepEqual(r.presence.map((p) => [p.userId, p.connections]),
 		    [[42, 1], ['cust-1', 0], ['nobody', 0]]);
+		r = await call('GET', '/api/v1/search?q=system&limit=1', {}, 200);
+		assert.equal(typeof r.hasMore, 'boolean');
+		await call('GET', `/api/v1/search?q=a%20b&userId=42&channelId=` +
+		    `${ch.id}&before=99999`, {}, 200);
 
 		await call('POST', '/api/v1/emit', { body: { room: 'user:42',
 		    event: 'ticket_assigned', args: [{ ticket: 1 }, 'x'] } },
@@ -438,6 +442,7 @@ describe('the OpenAPI document against the server', () => {
 			op('POST', '/api/v1/users/5/disconnect'),
 			op('POST', '/api/v1/users/5/revoke'),
 			op('GET', '/api/v1/presence?userIds=5'),
+			op('GET', '/api/v1/search?q=x'),
 			op('POST', '/api/v1/emit'),
 			op('POST', '/api/v1/broadcasts'),
 			op('GET', '/api/v1/openapi.json'),
@@ -519,6 +524,11 @@ describe('the OpenAPI document against the server', () => {
 			['GET', `/api/v1/presence?userIds=${LONG}`],
 			['GET', `/api/v1/presence?userIds=${Array.from(
 			    { length: 101 }, (_, i) => i + 1).join(',')}`],
+			['GET', '/api/v1/search'],
+			['GET', '/api/v1/search?q=%20'],
+			['GET', '/api/v1/search?q=x&limit=0'],
+			['GET', '/api/v1/search?q=x&channelId=0'],
+			['GET', `/api/v1/search?q=x&userId=${LONG}`],
 			['POST', '/api/v1/emit', {}],
 			['POST', '/api/v1/emit', { room: 'everyone',
 			    event: 'x' }],
@@ -547,7 +557,8 @@ describe('the OpenAPI document against the server', () => {
 
 		// 404: unknown channel, user, member; ids that are none.
 		for (const u of [NO, '/api/v1/channels/abc', '/api/v1/channels/0',
-		    `${NO}/members`, `${NO}/messages`])
+		    `${NO}/members`, `${NO}/messages`,
+		    `/api/v1/search?q=x&channelId=${NO.split('/').pop()}`])
 			await call('GET', u, {}, 404);
 		await call('PATCH', NO, { body: { name: 'x' } }, 404);
 		await call('DELETE', NO, {}, 404);

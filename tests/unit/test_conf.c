@@ -1403,6 +1403,37 @@ test_chat_limits(void **state)
 	    "\"999ms\" for \"cleanup-interval\": must be between 1s and 1h");
 	load_err("cleanup-interval 61m\n", "t.conf:1: invalid value \"61m\" "
 	    "for \"cleanup-interval\": must be between 1s and 1h");
+
+	/* message-retention: off by default, s to d, HOT. */
+	c = load_ok("");
+	assert_true(c->message_retention_ms == 0);
+	cf_conf_free(c);
+	c = load_ok("message-retention 1s\n");
+	assert_true(c->message_retention_ms == 1000);
+	cf_conf_free(c);
+	c = load_ok("message-retention 400d\n");
+	assert_true(c->message_retention_ms == 400ULL * 86400 * 1000);
+	cf_conf_free(c);
+	c = load_ok("message-retention 90m\n");
+	assert_true(c->message_retention_ms == 90ULL * 60 * 1000);
+	cf_conf_free(c);
+	c = load_ok("message-retention off\n");
+	assert_true(c->message_retention_ms == 0);
+	cf_conf_free(c);
+	load_err("message-retention 0s\n", "t.conf:1: invalid value \"0s\" "
+	    "for \"message-retention\": must be off or between 1s and "
+	    "3162240000s");
+	load_err("message-retention 36601d\n", "t.conf:1: invalid value "
+	    "\"36601d\" for \"message-retention\": must be off or between "
+	    "1s and 3162240000s");
+	load_err("message-retention 10\n", "t.conf:1: invalid value \"10\" "
+	    "for \"message-retention\": unknown unit \"\" (use s, m, h or d)");
+	load_err("message-retention 5ms\n", "t.conf:1: invalid value "
+	    "\"5ms\" for \"message-retention\": unknown unit \"ms\" (use s, "
+	    "m, h or d)");
+	load_err("message-retention never\n", "t.conf:1: invalid value "
+	    "\"never\" for \"message-retention\": expected off or a number "
+	    "with a unit s, m, h or d");
 	load_err("max-message-length 0\n", "t.conf:1: invalid value \"0\" "
 	    "for \"max-message-length\": must be between 1 and 100000");
 	load_err("max-message-length 100001\n", "t.conf:1: invalid value "
@@ -1732,7 +1763,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 60);
+	assert_int_equal(n, 61);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
@@ -1792,7 +1823,8 @@ test_directive_table(void **state)
 		} else if (strncmp(d[i].name, "jwt-", 4) == 0 ||
 		    strstr(d[i].name, "-timeout") != NULL ||
 		    strncmp(d[i].name, "max-", 4) == 0 ||
-		    strcmp(d[i].name, "cleanup-interval") == 0) {
+		    strcmp(d[i].name, "cleanup-interval") == 0 ||
+		    strcmp(d[i].name, "message-retention") == 0) {
 			/* The chat-layer directives are all reloadable. */
 			assert_int_equal(d[i].flags & ~CF_CONF_SECRET, 0);
 			assert_int_equal(d[i].reload, CF_RELOAD_HOT);

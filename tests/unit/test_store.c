@@ -508,8 +508,8 @@ test_migration(void **state)
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 7);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 7);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 8);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 8);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -2381,7 +2381,7 @@ test_call_migration(void **state)
 	    "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT) STRICT;"
 	    "INSERT INTO channels VALUES (5, 'old');"
 	    "CREATE TABLE messages (id INTEGER PRIMARY KEY, reply_to_id"
-	    "  INTEGER, created_at INTEGER) STRICT;"
+	    "  INTEGER, created_at INTEGER, body TEXT) STRICT;"
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(lite);
 	assert_non_null(raw = cf_db_open(p));
@@ -3144,7 +3144,7 @@ test_pg_migration(void **state)
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 7);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 8);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -3201,12 +3201,14 @@ test_pg_migration(void **state)
 
 /*
  * Take a current PostgreSQL database back to schema version 5: the
- * additions of migrations 6 (direct messages, mentions) and 7 (message
- * actions) dropped.
+ * additions of migrations 6 (direct messages, mentions), 7 (message
+ * actions) and 8 (search) dropped.
  */
 static void
 pg_back_to_v5(struct cf_db *db)
 {
+	xexec(db, "DROP INDEX messages_search");
+	xexec(db, "ALTER TABLE messages DROP COLUMN body_tsv");
 	xexec(db, "DROP TABLE message_mentions, message_reactions");
 	xexec(db, "DROP INDEX channels_dm");
 	xexec(db, "ALTER TABLE channels DROP COLUMN kind,"
@@ -3218,7 +3220,7 @@ pg_back_to_v5(struct cf_db *db)
 	xexec(db, "UPDATE schema_version SET version = 5");
 }
 
-/* The same upgrade from 5 on PostgreSQL: migrations 6 and 7 undone, data put. */
+/* The same upgrade from 5 on PostgreSQL: migrations 6 to 8 undone, data put. */
 static void
 test_pg_v5_upgrade(void **state)
 {
@@ -4191,7 +4193,7 @@ test_dm_upgrade(void **state)
 
 /*
  * PostgreSQL upgrade: a database at version 5 (this schema with
- * migrations 6 and 7 taken back) holding channels, members, a read position and
+ * migrations 6 to 8 taken back) holding channels, members, a read position and
  * messages keeps them when a host of this build opens it.
  */
 static void
@@ -4228,6 +4230,344 @@ test_pg_dm_upgrade(void **state)
 	assert_int_equal(cf_store_is_member(again, iget(ch, "id"), "2"), 1);
 	json_decref(ch);
 	cf_db_close(again);
+}
+
+/* ------------------------------------------------------------------ */
+/* Search and retention                                               */
+/* ------------------------------------------------------------------ */
+
+/* Search as uid (NULL: everything); the array (owned) and *more. */
+static json_t *
+find(struct cf_db *db, const char *uid, const char *text, int64_t ch,
+    int64_t before, int limit, int *more)
+{
+	json_t *l = NULL;
+	int hm = -1;
+
+	assert_int_equal(cf_store_search_index(db, 1000000, NULL), 0);
+	assert_int_equal(cf_store_message_search(db, uid, text, ch, before,
+	    limit, &l, &hm), 0);
+	assert_non_null(l);
+	assert_true(hm == 0 || hm == 1);
+	if (more != NULL)
+		*more = hm;
+	return (l);
+}
+
+static size_t
+nfound(struct cf_db *db, const char *uid, const char *text)
+{
+	json_t *l = find(db, uid, text, 0, 0, 100, NULL);
+	size_t n = json_array_size(l);
+
+	json_decref(l);
+	return (n);
+}
+
+/*
+ * Matches every word, case and diacritics aside, best first, with an
+ * excerpt; only what the reader may read; pages by before; any text is
+ * plain words (never a syntax error); edits and deletes reach the index.
+ */
+static void
+test_search(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const nasty[] = { "\"", "\"\"\"", "a\"b",
+	    "AND", "OR", "NOT", "a OR b", "NEAR(a b)", "NEAR", "*", "a*",
+	    "^a", "-a", "a -b", "(", ")", "{x}", "x:y", "body:x", "'", "\\",
+	    "%", "_", "%%%", "\xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x92\xa9",
+	    "!@#$%^&*()", "&", "|", "!", "<->", "a <-> b", ":*", "a:*",
+	    "\t", "x\ny", "NULL", "'; DROP TABLE messages; --", NULL };
+	const char *members[] = { "1", "2" };
+	int64_t pub, priv, other, ids[30], id;
+	char text[64], big[CF_STORE_SEARCH_MAX + 2], many[200];
+	json_t *l, *m;
+	const char *ex;
+	size_t i;
+	int more, was;
+
+	pub = mkchan(fx->db, "pub", 0, "1", NULL, 0);
+	priv = mkchan(fx->db, "priv", 1, "1", members, 2);
+	other = mkchan(fx->db, "other", 0, "1", NULL, 0);
+	post(fx->db, pub, "1", "the quick brown fox", T0);
+	id = post(fx->db, pub, "1", "Fox fox FOX, all foxes and a fox", T0 + 1);
+	post(fx->db, pub, "1", "nothing to see", T0 + 2);
+	post(fx->db, priv, "1", "secret fox plans", T0 + 3);
+	post(fx->db, other, "2", "Caf\xc3\xa9 au lait", T0 + 4);
+
+	/* Best match first, an excerpt with the match marked. */
+	l = find(fx->db, "1", "fox", 0, 0, 10, &more);
+	assert_int_equal(json_array_size(l), 3);
+	assert_int_equal(more, 0);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), id);
+	ex = sget(json_array_get(l, 0), "excerpt");
+	assert_non_null(strstr(ex, "\xc2\xab" "Fox" "\xc2\xbb"));
+	assert_string_equal(sget(json_array_get(l, 0), "message"),
+	    "Fox fox FOX, all foxes and a fox");
+	json_decref(l);
+	/* Every word must match; case and diacritics aside. */
+	assert_int_equal(nfound(fx->db, "1", "QUICK fox"), 1);
+	assert_int_equal(nfound(fx->db, "1", "quick see"), 0);
+	/*
+	 * SQLite folds every letter and diacritics; PostgreSQL's 'simple'
+	 * folds as the database's locale does (ASCII in the tests' C locale).
+	 */
+	assert_int_equal(nfound(fx->db, "1", "CAF\xc3\xa9"), 1);
+	assert_int_equal(nfound(fx->db, "1", "CAF\xc3\x89"), use_pg ? 0 : 1);
+	assert_int_equal(nfound(fx->db, "1", "cafe"), use_pg ? 0 : 1);
+	/* The private channel: its members only; everything with NULL. */
+	assert_int_equal(nfound(fx->db, "1", "secret"), 1);
+	assert_int_equal(nfound(fx->db, "2", "secret"), 1);
+	assert_int_equal(nfound(fx->db, "3", "secret"), 0);
+	assert_int_equal(nfound(fx->db, "3", "fox"), 2);
+	assert_int_equal(nfound(fx->db, NULL, "fox"), 3);
+	/* One channel. */
+	l = find(fx->db, "1", "fox", priv, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	json_decref(l);
+	l = find(fx->db, "1", "fox", other, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+	/* Archived channels stay searchable. */
+	assert_int_equal(cf_store_channel_archive(fx->db, other, T0 + 5, &m,
+	    &was), 0);
+	json_decref(m);
+	assert_int_equal(nfound(fx->db, "3", "lait"), 1);
+
+	/* Paging: the newest matches below before, then older ones. */
+	for (i = 0; i < 30; i++) {
+		snprintf(text, sizeof(text), "page word%zu", i);
+		ids[i] = post(fx->db, pub, "1", text, T0 + 10 + (int64_t)i);
+	}
+	l = find(fx->db, "1", "page", 0, 0, 10, &more);
+	assert_int_equal(json_array_size(l), 10);
+	assert_int_equal(more, 1);
+	for (i = 0; i < 10; i++) {
+		m = json_array_get(l, i);
+		assert_true(iget(m, "id") >= ids[20]);
+	}
+	json_decref(l);
+	l = find(fx->db, "1", "page", 0, ids[20], 10, &more);
+	assert_int_equal(json_array_size(l), 10);
+	assert_int_equal(more, 1);
+	for (i = 0; i < 10; i++) {
+		m = json_array_get(l, i);
+		assert_true(iget(m, "id") >= ids[10] && iget(m, "id") < ids[20]);
+	}
+	json_decref(l);
+	l = find(fx->db, "1", "page", 0, ids[10], 10, &more);
+	assert_int_equal(json_array_size(l), 10);
+	assert_int_equal(more, 0);
+	json_decref(l);
+	l = find(fx->db, "1", "page", 0, ids[0], 10, &more);
+	assert_int_equal(json_array_size(l), 0);
+	assert_int_equal(more, 0);
+	json_decref(l);
+
+	/* Hostile text: plain words, never an error. */
+	for (i = 0; nasty[i] != NULL; i++) {
+		if (strspn(nasty[i], " \t\n") == strlen(nasty[i])) {
+			assert_int_equal(cf_store_message_search(fx->db, "1",
+			    nasty[i], 0, 0, 10, &l, NULL), -EINVAL);
+			continue;
+		}
+		l = find(fx->db, "1", nasty[i], 0, 0, 10, NULL);
+		json_decref(l);
+	}
+	assert_int_equal(nfound(fx->db, "1", "\"fox\""), 3);
+	assert_int_equal(nfound(fx->db, "1", "fox OR nothing"), 0);
+	assert_int_equal(nfound(fx->db, "1", "fox AND"), 1);
+	assert_int_equal(nfound(fx->db, "1", "fox NEAR"), 0);
+	assert_int_equal(nfound(fx->db, "1", "fox -quick"), 1);
+	assert_int_equal(nfound(fx->db, "1", "fox*"), 3);
+	/* No word, too many words, too long: -EINVAL. */
+	assert_int_equal(cf_store_message_search(fx->db, "1", "", 0, 0, 10,
+	    &l, NULL), -EINVAL);
+	assert_null(l);
+	assert_int_equal(cf_store_message_search(fx->db, "1", "  \t ", 0, 0,
+	    10, &l, NULL), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(cf_store_message_search(fx->db, "1", big, 0, 0, 10,
+	    &l, NULL), -EINVAL);
+	big[CF_STORE_SEARCH_MAX] = '\0';
+	json_decref(find(fx->db, "1", big, 0, 0, 10, NULL));
+	many[0] = '\0';
+	for (i = 0; i <= CF_STORE_SEARCH_WORDS; i++)
+		strcat(many, "w ");
+	assert_int_equal(cf_store_message_search(fx->db, "1", many, 0, 0, 10,
+	    &l, NULL), -EINVAL);
+	many[2 * CF_STORE_SEARCH_WORDS] = '\0';
+	json_decref(find(fx->db, "1", many, 0, 0, 10, NULL));
+	assert_int_equal(cf_store_message_search(fx->db, "", "x", 0, 0, 10,
+	    &l, NULL), -EINVAL);
+	assert_int_equal(cf_store_message_search(NULL, "1", "x", 0, 0, 10,
+	    &l, NULL), -EINVAL);
+
+	/* Edits and deletes reach the index (the database keeps it). */
+	assert_int_equal(cf_db_query_i64(fx->db, "UPDATE messages SET"
+	    " body = 'renamed badger' WHERE body = 'nothing to see'", NULL),
+	    -ENOENT);
+	assert_int_equal(nfound(fx->db, "1", "badger"), 1);
+	assert_int_equal(nfound(fx->db, "1", "nothing"), 0);
+	assert_int_equal(cf_db_query_i64(fx->db, "DELETE FROM messages"
+	    " WHERE body = 'renamed badger'", NULL), -ENOENT);
+	assert_int_equal(nfound(fx->db, "1", "badger"), 0);
+}
+
+/*
+ * Retention: the oldest messages before the bound go, at most max per
+ * call, with their files and index entries; replies to them stay.
+ */
+static void
+test_purge(void **state)
+{
+	struct fx *fx = *state;
+	int64_t ch, old[5], young, reply, n;
+	json_t *m;
+	int i;
+
+	ch = mkchan(fx->db, "c", 0, "1", NULL, 0);
+	for (i = 0; i < 5; i++)
+		old[i] = post(fx->db, ch, "1", "ancient history", T0 + i);
+	assert_int_equal(cf_store_file_add(fx->db, old[0], "f.txt", 3,
+	    "text/plain", "1", T0), 0);
+	assert_int_equal(cf_store_message_insert(fx->db, ch, "1", "N",
+	    "a reply", "text", old[1], NULL, T0 + 100, &m, NULL), 0);
+	reply = iget(m, "id");
+	json_decref(m);
+	young = post(fx->db, ch, "1", "ancient but young", T0 + 101);
+
+	assert_int_equal(cf_store_message_purge(fx->db, T0 + 50, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM message_files"), 0);
+	assert_int_equal(cf_store_message_purge(fx->db, T0 + 50, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cf_store_message_purge(fx->db, T0 + 50, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cf_store_message_purge(fx->db, T0 + 50, 2, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM messages"), 2);
+	assert_int_equal(cf_store_message_get(fx->db, reply, &m), 0);
+	assert_true(json_is_null(json_object_get(m, "replyToId")));
+	json_decref(m);
+	assert_int_equal(nfound(fx->db, "1", "ancient"), 1);
+	m = find(fx->db, "1", "ancient", 0, 0, 10, NULL);
+	assert_int_equal(iget(json_array_get(m, 0), "id"), young);
+	json_decref(m);
+	assert_int_equal(cf_store_message_purge(fx->db, T0, 0, &n), -EINVAL);
+	assert_int_equal(cf_store_message_purge(NULL, T0, 1, &n), -EINVAL);
+}
+
+/*
+ * The search schema on a database that already holds messages: SQLite
+ * fills the index from them ('rebuild'), PostgreSQL builds its GIN
+ * index over them.  Made by undoing the step and reopening.
+ */
+static void
+test_search_migration(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const sqlite_undo[] = {
+	    "DROP TRIGGER messages_fts_delete", "DROP TRIGGER messages_fts_update",
+	    "DROP TABLE messages_fts", "DROP TABLE messages_fts_pos",
+	    "PRAGMA user_version = 7", NULL };
+	static const char *const pg_undo[] = {
+	    "DROP INDEX messages_search",
+	    "ALTER TABLE messages DROP COLUMN body_tsv",
+	    "UPDATE schema_version SET version = 7", NULL };
+	const char *const *undo = use_pg ? pg_undo : sqlite_undo;
+	int64_t ch, id;
+	json_t *l;
+	size_t i;
+
+	ch = mkchan(fx->db, "c", 0, "1", NULL, 0);
+	for (i = 0; undo[i] != NULL; i++)
+		assert_int_equal(cf_db_query_i64(fx->db, undo[i], NULL),
+		    -ENOENT);
+	id = post(fx->db, ch, "1", "written before the index", T0);
+	post(fx->db, ch, "1", "another one", T0);
+	cf_db_close(fx->db);
+	assert_non_null(fx->db = cf_db_open(fx->path));
+	if (use_pg)
+		assert_int_equal(q64(fx->db, "SELECT count(*) FROM pg_indexes"
+		    " WHERE indexname = 'messages_search'"), 1);
+	else
+		assert_int_equal(q64(fx->db, "PRAGMA user_version"),
+		    CF_DB_SCHEMA_VERSION);
+	l = find(fx->db, "1", "before index", 0, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), id);
+	json_decref(l);
+	/* And the index follows new rows. */
+	post(fx->db, ch, "1", "after the index", T0);
+	assert_int_equal(nfound(fx->db, "1", "index"), 2);
+}
+
+/*
+ * Indexing after the commit (SQLite; PostgreSQL indexes in the
+ * message's transaction and cf_store_search_index does nothing): in
+ * batches of at most max, oldest first; a message edited or deleted
+ * before it is indexed is indexed as it then is, or not at all.
+ */
+static void
+test_search_index(void **state)
+{
+	struct fx *fx = *state;
+	int64_t ch, a, b, n;
+	json_t *l;
+	int i;
+
+	ch = mkchan(fx->db, "c", 0, "1", NULL, 0);
+	assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+	assert_int_equal(n, 0);
+	for (i = 0; i < 5; i++)
+		post(fx->db, ch, "1", "lynx", T0);
+	a = post(fx->db, ch, "1", "first draft", T0);
+	b = post(fx->db, ch, "1", "doomed words", T0);
+	assert_int_equal(cf_db_query_i64(fx->db, "UPDATE messages SET"
+	    " body = 'second draft' WHERE body = 'first draft'", NULL),
+	    -ENOENT);
+	assert_int_equal(cf_db_query_i64(fx->db, "DELETE FROM messages"
+	    " WHERE body = 'doomed words'", NULL), -ENOENT);
+	if (use_pg) {
+		assert_int_equal(cf_store_search_index(fx->db, 3, &n), 0);
+		assert_int_equal(n, 0);
+	} else {
+		/* Not indexed yet: not found. */
+		assert_int_equal(cf_store_message_search(fx->db, "1", "lynx",
+		    0, 0, 10, &l, NULL), 0);
+		assert_int_equal(json_array_size(l), 0);
+		json_decref(l);
+		assert_int_equal(cf_store_search_index(fx->db, 3, &n), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(cf_store_message_search(fx->db, "1", "lynx",
+		    0, 0, 10, &l, NULL), 0);
+		assert_int_equal(json_array_size(l), 3);
+		json_decref(l);
+		/* The rest: the deleted one is no row to index. */
+		assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+		assert_int_equal(n, 3);
+		assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(q64(fx->db, "SELECT pos FROM"
+		    " messages_fts_pos"), a);
+		assert_true(b > a);
+		/* The index holds exactly the rows (FTS5's own check). */
+		assert_int_equal(cf_db_query_i64(fx->db, "INSERT INTO"
+		    " messages_fts(messages_fts, rank)"
+		    " VALUES ('integrity-check', 1)", NULL), -ENOENT);
+	}
+	assert_int_equal(nfound(fx->db, "1", "lynx"), 5);
+	assert_int_equal(nfound(fx->db, "1", "first"), 0);
+	assert_int_equal(nfound(fx->db, "1", "doomed"), 0);
+	l = find(fx->db, "1", "draft", 0, 0, 10, NULL);
+	assert_int_equal(json_array_size(l), 1);
+	assert_int_equal(iget(json_array_get(l, 0), "id"), a);
+	json_decref(l);
+	assert_int_equal(cf_store_search_index(fx->db, 0, &n), -EINVAL);
+	assert_int_equal(cf_store_search_index(NULL, 1, &n), -EINVAL);
 }
 
 int
@@ -4317,6 +4657,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reactions, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_migration, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_search_index, setup,
+		    teardown),
 	};
 	/* SQLite's own. */
 	const struct CMUnitTest sqlite_tests[] = {
