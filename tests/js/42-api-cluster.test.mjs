@@ -3,12 +3,11 @@
 // posted, a member added or removed, a user disconnected or revoked, a
 // custom event -- and presence counts connections on every host.  A
 // revocation is stored: it holds on the other host and after a restart.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDaemon, startRedis } from './lib/daemon.mjs';
-import { startPostgres } from './lib/postgres.mjs';
-import { ask, closeAll, until } from './lib/client.mjs';
-import { CHAT_CONF, login, openTab, ok, waitFor, mark, assertNone,
+import { useTwoHosts } from './lib/hosts.mjs';
+import { ask, until } from './lib/client.mjs';
+import { openTab, ok, waitFor, mark, assertNone,
     createChannel, send, disconnected, uniq } from './lib/chat.mjs';
 import { mint } from './lib/token.mjs';
 import { apiCall } from './lib/api.mjs';
@@ -22,35 +21,13 @@ function user(role = 'user') {
 }
 
 describe('HTTP API across two hosts', () => {
-	let redis, pg, a, b;
-	const sockets = [];
-	const conf = (host) => [...CHAT_CONF, `database ${pg.url}`,
-	    `api-key backend ${KEY}`, 'rate-limit 10000 1', `host-id ${host}`];
+	const h = useTwoHosts({ extraConf: [`api-key backend ${KEY}`] });
+	const sockets = h.sockets;
+	let a, b, pg;
+	before(() => ({ a, b, pg } = h));
+	const on = (d, u) => h.on(d, u);
 	const call = (d, method, path, opts = {}) =>
 	    apiCall(d, method, path, { key: KEY, ...opts });
-
-	before(async () => {
-		redis = await startRedis();
-		pg = await startPostgres();
-		// One after the other: the first runs the migrations.
-		a = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-a') });
-		b = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-b') });
-	});
-	after(async () => {
-		closeAll(sockets);
-		await b?.stop();
-		await a?.stop();
-		await redis?.stop();
-		await pg?.stop();
-	});
-
-	async function on(d, u) {
-		const s = await login(d, u);
-		sockets.push(s);
-		return s;
-	}
 
 	it('delivers posted messages, member changes and custom events to ' +
 	    'the other host\'s sockets', async () => {
@@ -116,9 +93,7 @@ describe('HTTP API across two hosts', () => {
 		assert.equal(r.status, 200, r.text);
 		assert.equal(await waitFor(t, 'auth:error'), 'Token revoked');
 		await disconnected(t);
-		await b.stop();
-		b = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-b') });
+		b = await h.restart('b');
 		const t2 = await openTab(b);
 		sockets.push(t2);
 		const nack = await ask(t2, 'authenticate', old);

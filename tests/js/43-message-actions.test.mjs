@@ -8,8 +8,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
-import { useDaemon, withLogs, startDaemon, startRedis } from './lib/daemon.mjs';
-import { startPostgres } from './lib/postgres.mjs';
+import { useDaemon, withLogs, startDaemon } from './lib/daemon.mjs';
+import { useTwoHosts } from './lib/hosts.mjs';
 import { closeAll, until } from './lib/client.mjs';
 import { CHAT_CONF, login, ok, refused, waitFor, mark, assertNone,
     createChannel, send, history, assertIso, uniq,
@@ -460,32 +460,11 @@ describe('message actions', () => {
 });
 
 describe('message actions across two hosts on PostgreSQL', () => {
-	let redis, pg, a, b;
-	const sockets = [];
-	const conf = (host) => [...CHAT_CONF, `database ${pg.url}`,
-	    'rate-limit 10000 1', `host-id ${host}`, `api-key backend ${KEY}`];
-
-	before(async () => {
-		redis = await startRedis();
-		pg = await startPostgres();
-		a = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-a') });
-		b = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-b') });
-	});
-	after(async () => {
-		closeAll(sockets);
-		await b?.stop();
-		await a?.stop();
-		await redis?.stop();
-		await pg?.stop();
-	});
-
-	async function on(dd, u) {
-		const s = await login(dd, u);
-		sockets.push(s);
-		return s;
-	}
+	const h = useTwoHosts({ extraConf: [`api-key backend ${KEY}`] });
+	const sockets = h.sockets;
+	let a, b;
+	before(() => ({ a, b } = h));
+	const on = (d, u) => h.on(d, u);
 
 	it('edits, reactions, deletes and threads on host A reach host B',
 	    async () => {

@@ -4,12 +4,11 @@
 // channel:members / add_members / remove_member, channel:archive and
 // includeArchived -- every event and refusal, two users' tabs on
 // different workers, and across two hosts on PostgreSQL.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDaemon, withLogs, startDaemon, startRedis } from './lib/daemon.mjs';
-import { startPostgres } from './lib/postgres.mjs';
+import { useDaemon, withLogs } from './lib/daemon.mjs';
+import { useTwoHosts } from './lib/hosts.mjs';
 import { apiCall } from './lib/api.mjs';
-import { closeAll } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, ok, refused, waitFor, mark,
     assertNone, createChannel, send, listed, history, assertId,
     uniq } from './lib/chat.mjs';
@@ -457,32 +456,11 @@ describe('direct messages, mentions, members, archive', () => {
 
 describe('direct messages and mentions across two hosts on PostgreSQL',
     () => {
-	let redis, pg, a, b;
-	const sockets = [];
-	const conf = (host) => [...CHAT_CONF, `database ${pg.url}`,
-	    'rate-limit 10000 1', `host-id ${host}`];
-
-	before(async () => {
-		redis = await startRedis();
-		pg = await startPostgres();
-		a = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-a') });
-		b = await startDaemon({ workers: 2, redisUrl: redis.url,
-		    extraConf: conf('host-b') });
-	});
-	after(async () => {
-		closeAll(sockets);
-		await b?.stop();
-		await a?.stop();
-		await redis?.stop();
-		await pg?.stop();
-	});
-
-	async function on(dd, u) {
-		const s = await login(dd, u);
-		sockets.push(s);
-		return s;
-	}
+	const h = useTwoHosts();
+	const sockets = h.sockets;
+	let a, b;
+	before(() => ({ a, b } = h));
+	const on = (d, u) => h.on(d, u);
 
 	it('dm:open at once on both hosts: one channel; mentions and ' +
 	    'members reach the other host', async () => {
