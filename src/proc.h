@@ -49,6 +49,7 @@ struct cf_presence_state;
 struct cf_auth_state;
 struct cf_admin_state;
 struct cf_hook_state;
+struct cf_indexer_state;
 
 struct cf_worker {
 	unsigned		 slot;
@@ -107,6 +108,7 @@ struct cf_worker {
 	struct cf_admin_state	*admin;		/* app/admin.c */
 	struct cf_api_state	*api;		/* app/api.c */
 	struct cf_hook_state	*hook;		/* app/hook.c */
+	struct cf_indexer_state	*indexer;	/* app/indexer.c */
 };
 
 extern struct cf_worker *cf_w;	/* the worker of this process */

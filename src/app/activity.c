@@ -12,6 +12,7 @@
 #include "app/batch.h"
 #include "app/chat.h"
 #include "app/handlers.h"
+#include "app/indexer.h"
 #include "fanout/room.h"
 
 /* ------------------------------------------------------------- typing */
@@ -175,6 +176,7 @@ cf_ev_file_uploaded(struct cf_event_ctx *ctx)
 		}
 		mid = json_integer_value(json_object_get(msg, "id"));
 		created = 1;
+		cf_indexer_kick();
 	}
 	if ((rc = cf_store_file_add(cf_db(), mid, fname, size, ftype,
 	    c->user_id, (int64_t)cf_wall_ms())) != 0) {

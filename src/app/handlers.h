@@ -112,9 +112,6 @@ void	 cf_ev_react(struct cf_event_ctx *ctx);
 void	 cf_ev_get_thread(struct cf_event_ctx *ctx);
 /* search.c */
 void	 cf_ev_search(struct cf_event_ctx *ctx);
-/* Worker start/stop: the indexer of new messages (SQLite). */
-void	 cf_search_start(struct cf_worker *w);
-void	 cf_search_stop(struct cf_worker *w);
 /* activity.c */
 void	 cf_ev_message_read(struct cf_event_ctx *ctx);
 void	 cf_ev_typing(struct cf_event_ctx *ctx);

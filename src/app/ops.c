@@ -12,6 +12,7 @@
 #include "util.h"
 #include "app/args.h"
 #include "app/batch.h"
+#include "app/indexer.h"
 #include "app/chat.h"
 #include "app/ops.h"
 #include "fanout/room.h"
@@ -451,6 +452,7 @@ cf_op_message_send(const struct cf_op_actor *who, int64_t id,
 		    mentions, (int64_t)cf_wall_ms(), msg, dup)) != 0)
 			return (rc);
 		if (!*dup) {
+			cf_indexer_kick();
 			cf_room_emit(room, NULL, "chat:new_message",
 			    json_incref(*msg));
 			tell_mentioned(who, id, *msg, NULL);
@@ -480,8 +482,10 @@ cf_op_message_send(const struct cf_op_actor *who, int64_t id,
 		return (rc);
 	cf_batch_reply(ctx, cf_chat_ok_args(json_pack("{s:O}", "message",
 	    *msg)), room, "chat:new_message", *dup ? NULL : json_incref(*msg));
-	if (!*dup)
+	if (!*dup) {
+		cf_indexer_kick();
 		tell_mentioned(who, id, *msg, ctx);
+	}
 	return (0);
 }
 

@@ -39,6 +39,7 @@
 #include "app/batch.h"
 #include "app/app.h"
 #include "app/handlers.h"
+#include "app/indexer.h"
 #include "app/hook.h"
 #include "app/retention.h"
 #include "fanout/cluster.h"
@@ -120,7 +121,7 @@ shutdown_now(struct cf_worker *w)
 	w->relay = NULL;
 	cf_call_stop(w);
 	cf_retention_stop(w);
-	cf_search_stop(w);
+	cf_indexer_stop(w);
 	cf_hook_stop(w);
 	cf_admin_stop();
 	cf_ipc_stop();
@@ -377,7 +378,7 @@ state_init(struct cf_worker *w)
 	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
 	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1 ||
 	    cf_auth_init(w) == -1 || cf_api_init(w) == -1 ||
-	    cf_hook_init(w) == -1)
+	    cf_hook_init(w) == -1 || cf_indexer_init(w) == -1)
 		return (-1);
 	return (0);
 }
@@ -390,6 +391,7 @@ static void
 state_free(struct cf_worker *w)
 {
 	cf_hook_free(w);
+	cf_indexer_free(w);
 	cf_admin_free(w);
 	cf_presence_free(w);
 	cf_auth_free(w);
@@ -473,7 +475,7 @@ cf_worker_main(struct cf_worker_init *in)
 		return (1);
 	cf_call_start(w);
 	cf_retention_start(w);
-	cf_search_start(w);
+	cf_indexer_start(w);
 	if (cf_hook_start(w) == -1)
 		return (1);
 	cf_event_summary_start(w);
