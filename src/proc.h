@@ -50,6 +50,7 @@ struct cf_auth_state;
 struct cf_admin_state;
 struct cf_hook_state;
 struct cf_indexer_state;
+struct cf_retention_state;
 
 struct cf_worker {
 	unsigned		 slot;
@@ -109,6 +110,7 @@ struct cf_worker {
 	struct cf_api_state	*api;		/* app/api.c */
 	struct cf_hook_state	*hook;		/* app/hook.c */
 	struct cf_indexer_state	*indexer;	/* app/indexer.c */
+	struct cf_retention_state *retention;	/* app/retention.c */
 };
 
 extern struct cf_worker *cf_w;	/* the worker of this process */

@@ -13,6 +13,7 @@
  * worker finding nothing left stops.
  */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <uv.h>
 
@@ -27,54 +28,75 @@
 #define BATCH		500
 #define PAUSE_MS	10
 
-/* One worker process, one loop: the module's state is its own. */
-static struct {
+/* The module's state, cf_w->retention (proc.h). */
+struct cf_retention_state {
 	uv_timer_t	 timer;
 	int		 on;		/* the timer is initialised */
 	uint64_t	 swept;		/* purged in the sweep in progress */
-} ret;
+};
+
+int
+cf_retention_init(struct cf_worker *w)
+{
+	if ((w->retention = calloc(1, sizeof(*w->retention))) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+cf_retention_free(struct cf_worker *w)
+{
+	free(w->retention);
+	w->retention = NULL;
+}
 
 static void
 sweep(uv_timer_t *t)
 {
 	const struct cf_conf *conf = cf_w->conf;
+	struct cf_retention_state *ret = t->data;
 	int64_t n = 0, before;
 
 	if (conf->message_retention_ms == 0) {
-		ret.swept = 0;
+		ret->swept = 0;
 		uv_timer_start(t, sweep, conf->cleanup_interval_ms, 0);
 		return;
 	}
 	before = (int64_t)cf_wall_ms() - (int64_t)conf->message_retention_ms;
 	if (cf_store_message_purge(cf_db(), before, BATCH, &n) != 0)
 		n = 0;	/* logged by the store; tried again next sweep */
-	ret.swept += (uint64_t)n;
+	ret->swept += (uint64_t)n;
 	if (n == BATCH) {
 		uv_timer_start(t, sweep, PAUSE_MS, 0);
 		return;
 	}
-	if (ret.swept > 0)
+	if (ret->swept > 0)
 		cf_log_info("message-retention: %llu messages deleted",
-		    (unsigned long long)ret.swept);
-	ret.swept = 0;
+		    (unsigned long long)ret->swept);
+	ret->swept = 0;
 	uv_timer_start(t, sweep, conf->cleanup_interval_ms, 0);
 }
 
 void
 cf_retention_start(struct cf_worker *w)
 {
-	uv_timer_init(&w->loop, &ret.timer);
-	uv_unref((uv_handle_t *)&ret.timer);
-	ret.on = 1;
-	uv_timer_start(&ret.timer, sweep, w->conf->cleanup_interval_ms, 0);
+	struct cf_retention_state *ret = w->retention;
+
+	if (uv_timer_init(&w->loop, &ret->timer) != 0)
+		return;
+	ret->timer.data = ret;
+	uv_unref((uv_handle_t *)&ret->timer);
+	ret->on = 1;
+	uv_timer_start(&ret->timer, sweep, w->conf->cleanup_interval_ms, 0);
 }
 
 void
 cf_retention_stop(struct cf_worker *w)
 {
-	(void)w;
-	if (!ret.on)
+	struct cf_retention_state *ret = w->retention;
+
+	if (ret == NULL || !ret->on)
 		return;
-	uv_close((uv_handle_t *)&ret.timer, NULL);
-	ret.on = 0;
+	uv_close((uv_handle_t *)&ret->timer, NULL);
+	ret->on = 0;
 }

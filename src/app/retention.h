@@ -8,6 +8,9 @@
 
 struct cf_worker;
 
+/* The module's state (w->retention): 0/-1; released once the loop closed. */
+int	 cf_retention_init(struct cf_worker *w);
+void	 cf_retention_free(struct cf_worker *w);
 /* Worker start: the first sweep after cleanup-interval. */
 void	 cf_retention_start(struct cf_worker *w);
 /* Worker stop: the timer is closed with the loop's handles. */

@@ -378,7 +378,8 @@ state_init(struct cf_worker *w)
 	    cf_call_init(w) == -1 || cf_event_init(w) == -1 ||
 	    cf_presence_init(w) == -1 || cf_admin_init(w) == -1 ||
 	    cf_auth_init(w) == -1 || cf_api_init(w) == -1 ||
-	    cf_hook_init(w) == -1 || cf_indexer_init(w) == -1)
+	    cf_hook_init(w) == -1 || cf_indexer_init(w) == -1 ||
+	    cf_retention_init(w) == -1)
 		return (-1);
 	return (0);
 }
@@ -392,6 +393,7 @@ state_free(struct cf_worker *w)
 {
 	cf_hook_free(w);
 	cf_indexer_free(w);
+	cf_retention_free(w);
 	cf_admin_free(w);
 	cf_presence_free(w);
 	cf_auth_free(w);
