@@ -203,21 +203,60 @@ pend_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-/* The window ended: announce the final state if it differs. */
+/* Forget p (its timer closed, its mark removed). */
 static void
-pend_fire(uv_timer_t *t)
+pend_drop(struct pend *p)
 {
 	struct cf_presence_state *ps = cf_w->presence;
-	struct pend *p = t->data;
-	long long now = cf_presence_count(p->user_id);
 
 	HASH_DEL(ps->pending, p);
 	ps->npending--;
 	if (p->marked)
 		mark(p->user_id, -1);
+	uv_close((uv_handle_t *)&p->timer, pend_closed);
+}
+
+/* The window ended: announce the final state if it differs. */
+static void
+pend_fire(uv_timer_t *t)
+{
+	struct pend *p = t->data;
+	long long now = cf_presence_count(p->user_id);
+
 	if ((p->was > 0) != (now > 0) || (now > 0 && now != p->was))
 		announce(p->user_id, p->name, p->was, now);
-	uv_close((uv_handle_t *)&p->timer, pend_closed);
+	pend_drop(p);
+}
+
+/*
+ * With redis, the answer to a probe of the user's "p:" total (a change by
+ * 0) after an online edge: an offline is pending on another host, whose
+ * timer decides from the state announced before it, online.  Takes uid.
+ */
+static void
+probe_done(void *arg, long long before, long long after)
+{
+	struct pend *p;
+	char *uid = arg;
+
+	(void)before;
+	if (after > 0 && cf_w->presence != NULL) {
+		HASH_FIND_STR(cf_w->presence->pending, uid, p);
+		if (p != NULL && p->was == 0 && !p->marked)
+			p->was = 1;
+	}
+	free(uid);
+}
+
+static void
+probe(const char *user_id)
+{
+	char key[CF_SHM_USER_MAX], *uid;
+
+	snprintf(key, sizeof(key), "p:%s", user_id);
+	if ((uid = strdup(user_id)) != NULL &&
+	    cf_cluster_change(key, 0, probe_done, uid) == -1)
+		free(uid);
 }
 
 /*
@@ -235,12 +274,25 @@ coalesce(const char *user_id, const char *name, long long before,
 	if (cf_w->conf->presence_coalesce_ms == 0 || ps->local_only)
 		return (0);
 	HASH_FIND_STR(ps->pending, user_id, p);
+	/*
+	 * A stopping worker would never see its timers fire: it announces
+	 * every change at once, as without coalescing.
+	 */
+	if (cf_w->draining) {
+		if (p != NULL)
+			pend_drop(p);
+		return (0);
+	}
 	if (p != NULL) {
 		cf_strlcpy(p->name, name, sizeof(p->name));
 		return (1);
 	}
-	/* Back within the window of a pending offline elsewhere. */
-	if (before == 0 && after > 0 && marked(user_id))
+	/*
+	 * An offline of the user is pending on another worker: that
+	 * worker's timer announces the final state, whatever changes in
+	 * between (back within the window: nothing).
+	 */
+	if (marked(user_id))
 		return (1);
 	if (ps->npending >= CF_PRESENCE_PENDING_MAX ||
 	    (p = calloc(1, sizeof(*p))) == NULL)
@@ -258,6 +310,8 @@ coalesce(const char *user_id, const char *name, long long before,
 	    0);
 	HASH_ADD_STR(ps->pending, user_id, p);
 	ps->npending++;
+	if (before == 0 && cf_cluster_on())
+		probe(user_id);
 	return (1);
 }
 
@@ -438,6 +492,20 @@ cf_presence_edge(const char *key, long long before, long long after)
 
 	if (before < 0 || after < 0 || before == after)
 		return;
+	if (strncmp(key, "p:", 2) == 0) {
+		/*
+		 * A dead worker's pending offline, never announced: the
+		 * user's offline if nobody holds a tab now.
+		 */
+		if (after == 0 && cf_w->conf->presence_broadcast &&
+		    cf_presence_count(key + 2) == 0) {
+			if (cf_store_user_name(cf_db(), key + 2, name,
+			    sizeof(name)) != 0)
+				cf_strlcpy(name, key + 2, sizeof(name));
+			announce(key + 2, name, 1, 0);
+		}
+		return;
+	}
 	if (strncmp(key, "u:", 2) == 0)
 		uid = key + 2;
 	else if (sscanf(key, "c:%lld:u:%n", &channel, &off) == 1 && off > 0)
