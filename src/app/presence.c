@@ -104,6 +104,9 @@ struct cf_presence_state {
 	int		 local_only;
 	struct pend	*pending;	/* uthash by user_id */
 	unsigned	 npending;	/* <= CF_PRESENCE_PENDING_MAX */
+	/* Runs while something is pending: flushes it once draining. */
+	uv_check_t	 drain;
+	int		 drain_init;
 };
 
 /*
@@ -210,7 +213,8 @@ pend_drop(struct pend *p)
 	struct cf_presence_state *ps = cf_w->presence;
 
 	HASH_DEL(ps->pending, p);
-	ps->npending--;
+	if (--ps->npending == 0)
+		uv_check_stop(&ps->drain);
 	if (p->marked)
 		mark(p->user_id, -1);
 	uv_close((uv_handle_t *)&p->timer, pend_closed);
@@ -226,6 +230,32 @@ pend_fire(uv_timer_t *t)
 	if ((p->was > 0) != (now > 0) || (now > 0 && now != p->was))
 		announce(p->user_id, p->name, p->was, now);
 	pend_drop(p);
+}
+
+/*
+ * A stopping worker would never see its timers fire: what it holds for
+ * users announced online is announced at once, from the state each
+ * timer started with to the total now (an offline held, mostly).  A
+ * user whose coming online is pending here is not announced: the tabs
+ * this worker closes take it offline again within the window.  Runs on
+ * every loop iteration while something is pending.
+ */
+static void
+drain_flush(uv_check_t *h)
+{
+	struct cf_presence_state *ps = cf_w->presence;
+	struct pend *p, *tmp;
+
+	(void)h;
+	if (!cf_w->draining)
+		return;
+	HASH_ITER(hh, ps->pending, p, tmp) {
+		uv_timer_stop(&p->timer);
+		if (p->was > 0)
+			pend_fire(&p->timer);
+		else
+			pend_drop(p);
+	}
 }
 
 /*
@@ -275,12 +305,14 @@ coalesce(const char *user_id, const char *name, long long before,
 		return (0);
 	HASH_FIND_STR(ps->pending, user_id, p);
 	/*
-	 * A stopping worker would never see its timers fire: it announces
-	 * every change at once, as without coalescing.
+	 * Stopping: every change at once, as without coalescing (this
+	 * user's pending state gives way to the change announced now, the
+	 * others are flushed).
 	 */
 	if (cf_w->draining) {
 		if (p != NULL)
 			pend_drop(p);
+		drain_flush(&ps->drain);
 		return (0);
 	}
 	if (p != NULL) {
@@ -310,6 +342,12 @@ coalesce(const char *user_id, const char *name, long long before,
 	    0);
 	HASH_ADD_STR(ps->pending, user_id, p);
 	ps->npending++;
+	if (!ps->drain_init) {
+		uv_check_init(&cf_w->loop, &ps->drain);
+		uv_unref((uv_handle_t *)&ps->drain);
+		ps->drain_init = 1;
+	}
+	uv_check_start(&ps->drain, drain_flush);
 	if (before == 0 && cf_cluster_on())
 		probe(user_id);
 	return (1);

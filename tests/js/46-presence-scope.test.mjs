@@ -241,4 +241,19 @@ describe('presence-coalesce across two hosts (scope all)', () => {
 		assert.deepEqual(about(obs, 652, m.get(obs)),
 		    [['presence_updated', 'disconnect'], ['presence:update', 0]]);
 	});
+
+	it('a host stopped within the window still announces the offline ' +
+	    'it held', async () => {
+		const obs = await h.on(a, user(661));
+		const dave = await h.on(b, user(662));
+		await h.on(b, user(663));	// another tab the drain closes
+		await waitFor(obs, 'presence:update', (p) => p.userId === 662 &&
+		    p.connectionCount === 1, 5000);
+		const m = await mark([obs], 1300, 4000);
+		dave.close();
+		await sleep(100);
+		await h.restart('b');
+		await waitFor(obs, 'presence_updated', (p) => p.userId === 662 &&
+		    p.reason === 'disconnect', 5000, m.get(obs));
+	});
 });
