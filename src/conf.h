@@ -98,6 +98,8 @@ struct cf_conf {
 	size_t			 max_output_buffer; /* per session, queued + unsent */
 	uint32_t		 presence_slots;
 	int			 presence_broadcast; /* bool: connect/disconnect events to all */
+	char			*presence_scope; /* "all" (default), "channels", "subscribed" */
+	uint32_t		 presence_coalesce_ms; /* default 1 s; 0: off */
 	int			 debug_events;	/* bool: enable the diagnostic events */
 	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
 	char			*jwt_algorithm;	/* "HS256" by default */

@@ -310,6 +310,16 @@ static const struct cf_event_def events[] = {
 		F_END } },
 	{ EV("presence:get_online_users", 0, "", cf_ev_presence_online_users,
 	    PRES) },
+	{ EV("presence:subscribe", 0, ".", cf_ev_presence_subscribe, PRES),
+	  .shape = CF_ARG_OBJ, .objerr = IP "expected an object",
+	  .fields = (const struct cf_field[]){
+		[CF_V_SUB_USERS] = F_ANY("userIds"),
+		[CF_V_SUB_N] = F_END } },
+	{ EV("presence:unsubscribe", 0, ".", cf_ev_presence_unsubscribe, PRES),
+	  .shape = CF_ARG_OBJ, .objerr = IP "expected an object",
+	  .fields = (const struct cf_field[]){
+		[CF_V_SUB_USERS] = F_ANY("userIds"),
+		[CF_V_SUB_N] = F_END } },
 	/* call:invite's permission depends on callType: the handler's. */
 	{ EV("call:invite", 0, ".", cf_ev_call_invite, CALL),
 	  .shape = CF_ARG_OBJ,

@@ -44,6 +44,7 @@ struct cf_chat {
 	uint32_t	 ntyping;
 	uint32_t	 captyping;
 	int64_t		 call_id;	/* the call this tab takes part in, or 0 */
+	uint32_t	 npresence_subs; /* rooms "presence:<id>" joined */
 };
 
 /* chat.c */

@@ -75,6 +75,8 @@ enum { CF_V_PRES_STATUS, CF_V_PRES_MESSAGE, CF_V_PRES_CUSTOM,
 	CF_V_PRES_N };
 /* presence:set_status: argument 0 */
 enum { CF_V_STATUS };
+/* presence:subscribe, presence:unsubscribe */
+enum { CF_V_SUB_USERS, CF_V_SUB_N };
 /* call:invite */
 enum { CF_V_INVITE_TARGET, CF_V_INVITE_TYPE, CF_V_INVITE_OFFER,
 	CF_V_INVITE_N };
@@ -152,6 +154,26 @@ void	 cf_presence_heal(const char *key, uint32_t total);
  */
 int	 cf_presence_init(struct cf_worker *w);
 void	 cf_presence_free(struct cf_worker *w);
+
+/*
+ * Users pending on one worker's coalescing timers (presence-coalesce),
+ * about 400 bytes each; past it a change is announced at once.
+ */
+#define CF_PRESENCE_PENDING_MAX	16384
+
+/* presence_sub.c */
+void	 cf_ev_presence_subscribe(struct cf_event_ctx *ctx);
+void	 cf_ev_presence_unsubscribe(struct cf_event_ctx *ctx);
+/* Subscriptions (rooms "presence:<id>") one socket may hold. */
+#define CF_PRESENCE_SUBS_MAX	500
+/* 1 with presence-scope all (the spec's behaviour). */
+int	 cf_presence_scope_all(void);
+/*
+ * event(payload) about user_id to the sockets of presence-scope, on every
+ * worker and host (local: this worker's only); payload stolen.
+ */
+void	 cf_presence_emit(const char *user_id, const char *event,
+	    json_t *payload, int local);
 
 /* call.c */
 void	 cf_ev_call_invite(struct cf_event_ctx *ctx);

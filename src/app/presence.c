@@ -24,6 +24,10 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
+#include <uthash.h>
+#include <uv.h>
+
+#include "proc.h"
 #include "app/chat.h"
 #include "app/handlers.h"
 #include "app/hook.h"
@@ -76,6 +80,20 @@ stored(const char *user_id)
 	return (p);
 }
 
+/*
+ * A user's connection changes being coalesced on this worker
+ * (presence-coalesce): announced when the timer fires, from the state
+ * last announced (was) to the total then, if they differ.
+ */
+struct pend {
+	char		 user_id[64];
+	char		 name[128];
+	long long	 was;		/* the count before the first change */
+	int		 marked;	/* holds the user's "p:" mark (offline) */
+	uv_timer_t	 timer;
+	UT_hash_handle	 hh;
+};
+
 /* The module's state, cf_w->presence (proc.h). */
 struct cf_presence_state {
 	/*
@@ -83,26 +101,29 @@ struct cf_presence_state {
 	 * events go to this worker's sockets only, since every worker heals
 	 * its own.
 	 */
-	int	 local_only;
+	int		 local_only;
+	struct pend	*pending;	/* uthash by user_id */
+	unsigned	 npending;	/* <= CF_PRESENCE_PENDING_MAX */
+	/* Runs while something is pending: flushes it once draining. */
+	uv_check_t	 drain;
+	int		 drain_init;
 };
 
 /*
- * event(payload) to every authenticated socket; takes payload.  While
- * healing (local_only) to this worker's sockets alone.
+ * event(payload) to the sockets of presence-scope (cf_presence_emit);
+ * takes payload.  While healing (local_only) to this worker's sockets
+ * alone.
  */
 static void
-emit_authenticated(const char *event, json_t *payload)
+emit_authenticated(const char *user_id, const char *event, json_t *payload)
 {
-	if (cf_w->presence->local_only)
-		cf_room_emit_local("authenticated", NULL, event, payload);
-	else
-		cf_room_emit("authenticated", NULL, event, payload);
+	cf_presence_emit(user_id, event, payload, cf_w->presence->local_only);
 }
 
 static void
 emit_update(const char *user_id, const char *status, uint32_t count)
 {
-	emit_authenticated("presence:update",
+	emit_authenticated(user_id, "presence:update",
 	    json_pack("{s:o,s:s,s:I}", "userId", cf_store_user_id_json(user_id),
 	    "status", status, "connectionCount", (json_int_t)count));
 }
@@ -114,7 +135,7 @@ emit_updated(const char *user_id, const char *name, json_t *p,
 	char at[32];
 
 	cf_chat_now_iso(at, sizeof(at));
-	emit_authenticated("presence_updated",
+	emit_authenticated(user_id, "presence_updated",
 	    json_pack("{s:o,s:s,s:O,s:O,s:O,s:s,s:s}", "userId",
 	    cf_store_user_id_json(user_id), "userDisplayName", name, "status",
 	    json_object_get(p, "status"), "statusMessage",
@@ -128,6 +149,208 @@ offline(void)
 {
 	return (json_pack("{s:s,s:n,s:n}", "status", "offline",
 	    "statusMessage", "customStatus"));
+}
+
+/* The events of a user's count going from before to after. */
+static void
+announce(const char *user_id, const char *name, long long before,
+    long long after)
+{
+	json_t *p;
+
+	if (after == 0) {
+		p = offline();
+		emit_updated(user_id, name, p, "disconnect");
+		emit_update(user_id, "offline", 0);
+		json_decref(p);
+		return;
+	}
+	p = stored(user_id);
+	/* "Came online" first, then the count, as for going offline. */
+	if (before == 0)
+		emit_updated(user_id, name, p, "connect");
+	emit_update(user_id, json_string_value(json_object_get(p, "status")),
+	    (uint32_t)after);
+	json_decref(p);
+}
+
+/*
+ * The "p:<id>" mark: a count of the offline announcements of the user
+ * waiting on a coalescing timer, on this host (and the cluster with
+ * redis), so that a worker seeing the user come back within the window
+ * announces nothing: the waiting worker will find the user online.
+ */
+static void
+mark(const char *user_id, int delta)
+{
+	char key[CF_SHM_USER_MAX];
+
+	snprintf(key, sizeof(key), "p:%s", user_id);
+	(void)add(key, delta);
+	if (cf_cluster_on())
+		(void)cf_cluster_change(key, delta, NULL, NULL);
+}
+
+static int
+marked(const char *user_id)
+{
+	char key[CF_SHM_USER_MAX];
+
+	snprintf(key, sizeof(key), "p:%s", user_id);
+	return (cf_cluster_total(key) > 0);
+}
+
+static void
+pend_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Forget p (its timer closed, its mark removed). */
+static void
+pend_drop(struct pend *p)
+{
+	struct cf_presence_state *ps = cf_w->presence;
+
+	HASH_DEL(ps->pending, p);
+	if (--ps->npending == 0)
+		uv_check_stop(&ps->drain);
+	if (p->marked)
+		mark(p->user_id, -1);
+	uv_close((uv_handle_t *)&p->timer, pend_closed);
+}
+
+/* The window ended: announce the final state if it differs. */
+static void
+pend_fire(uv_timer_t *t)
+{
+	struct pend *p = t->data;
+	long long now = cf_presence_count(p->user_id);
+
+	if ((p->was > 0) != (now > 0) || (now > 0 && now != p->was))
+		announce(p->user_id, p->name, p->was, now);
+	pend_drop(p);
+}
+
+/*
+ * A stopping worker would never see its timers fire: what it holds for
+ * users announced online is announced at once, from the state each
+ * timer started with to the total now (an offline held, mostly).  A
+ * user whose coming online is pending here is not announced: the tabs
+ * this worker closes take it offline again within the window.  Runs on
+ * every loop iteration while something is pending.
+ */
+static void
+drain_flush(uv_check_t *h)
+{
+	struct cf_presence_state *ps = cf_w->presence;
+	struct pend *p, *tmp;
+
+	(void)h;
+	if (!cf_w->draining)
+		return;
+	HASH_ITER(hh, ps->pending, p, tmp) {
+		uv_timer_stop(&p->timer);
+		if (p->was > 0)
+			pend_fire(&p->timer);
+		else
+			pend_drop(p);
+	}
+}
+
+/*
+ * With redis, the answer to a probe of the user's "p:" total (a change by
+ * 0) after an online edge: an offline is pending on another host, whose
+ * timer decides from the state announced before it, online.  Takes uid.
+ */
+static void
+probe_done(void *arg, long long before, long long after)
+{
+	struct pend *p;
+	char *uid = arg;
+
+	(void)before;
+	if (after > 0 && cf_w->presence != NULL) {
+		HASH_FIND_STR(cf_w->presence->pending, uid, p);
+		if (p != NULL && p->was == 0 && !p->marked)
+			p->was = 1;
+	}
+	free(uid);
+}
+
+static void
+probe(const char *user_id)
+{
+	char key[CF_SHM_USER_MAX], *uid;
+
+	snprintf(key, sizeof(key), "p:%s", user_id);
+	if ((uid = strdup(user_id)) != NULL &&
+	    cf_cluster_change(key, 0, probe_done, uid) == -1)
+		free(uid);
+}
+
+/*
+ * Coalesce a change (presence-coalesce): 1 when it is left to a timer
+ * (or needs no announcement), 0 when it must be announced now (coalescing
+ * off, or CF_PRESENCE_PENDING_MAX users pending on this worker).
+ */
+static int
+coalesce(const char *user_id, const char *name, long long before,
+    long long after)
+{
+	struct cf_presence_state *ps = cf_w->presence;
+	struct pend *p;
+
+	if (cf_w->conf->presence_coalesce_ms == 0 || ps->local_only)
+		return (0);
+	HASH_FIND_STR(ps->pending, user_id, p);
+	/*
+	 * Stopping: every change at once, as without coalescing (this
+	 * user's pending state gives way to the change announced now, the
+	 * others are flushed).
+	 */
+	if (cf_w->draining) {
+		if (p != NULL)
+			pend_drop(p);
+		drain_flush(&ps->drain);
+		return (0);
+	}
+	if (p != NULL) {
+		cf_strlcpy(p->name, name, sizeof(p->name));
+		return (1);
+	}
+	/*
+	 * An offline of the user is pending on another worker: that
+	 * worker's timer announces the final state, whatever changes in
+	 * between (back within the window: nothing).
+	 */
+	if (marked(user_id))
+		return (1);
+	if (ps->npending >= CF_PRESENCE_PENDING_MAX ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
+		return (0);
+	cf_strlcpy(p->user_id, user_id, sizeof(p->user_id));
+	cf_strlcpy(p->name, name, sizeof(p->name));
+	p->was = before;
+	if (after == 0) {
+		mark(user_id, 1);
+		p->marked = 1;
+	}
+	uv_timer_init(&cf_w->loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, pend_fire, cf_w->conf->presence_coalesce_ms,
+	    0);
+	HASH_ADD_STR(ps->pending, user_id, p);
+	ps->npending++;
+	if (!ps->drain_init) {
+		uv_check_init(&cf_w->loop, &ps->drain);
+		uv_unref((uv_handle_t *)&ps->drain);
+		ps->drain_init = 1;
+	}
+	uv_check_start(&ps->drain, drain_flush);
+	if (before == 0 && cf_cluster_on())
+		probe(user_id);
+	return (1);
 }
 
 /* A user's totals changed from before to after: the events. */
@@ -146,22 +369,10 @@ user_changed(const char *user_id, const char *name, long long before,
 		cf_hook_enqueue(after > 0 ? "user.online" : "user.offline", p);
 		json_decref(p);
 	}
-	if (!cf_w->conf->presence_broadcast)
+	if (!cf_w->conf->presence_broadcast ||
+	    coalesce(user_id, name, before, after))
 		return;
-	if (after == 0) {
-		p = offline();
-		emit_updated(user_id, name, p, "disconnect");
-		emit_update(user_id, "offline", 0);
-		json_decref(p);
-		return;
-	}
-	p = stored(user_id);
-	/* "Came online" first, then the count, as for going offline. */
-	if (before == 0)
-		emit_updated(user_id, name, p, "connect");
-	emit_update(user_id, json_string_value(json_object_get(p, "status")),
-	    (uint32_t)after);
-	json_decref(p);
+	announce(user_id, name, before, after);
 }
 
 /* A user's channel totals changed: user_joined / user_left on the edges. */
@@ -319,6 +530,20 @@ cf_presence_edge(const char *key, long long before, long long after)
 
 	if (before < 0 || after < 0 || before == after)
 		return;
+	if (strncmp(key, "p:", 2) == 0) {
+		/*
+		 * A dead worker's pending offline, never announced: the
+		 * user's offline if nobody holds a tab now.
+		 */
+		if (after == 0 && cf_w->conf->presence_broadcast &&
+		    cf_presence_count(key + 2) == 0) {
+			if (cf_store_user_name(cf_db(), key + 2, name,
+			    sizeof(name)) != 0)
+				cf_strlcpy(name, key + 2, sizeof(name));
+			announce(key + 2, name, 1, 0);
+		}
+		return;
+	}
 	if (strncmp(key, "u:", 2) == 0)
 		uid = key + 2;
 	else if (sscanf(key, "c:%lld:u:%n", &channel, &off) == 1 && off > 0)
@@ -361,9 +586,18 @@ cf_presence_init(struct cf_worker *w)
 	return (0);
 }
 
+/* After the loop closed every handle (the pending timers included). */
 void
 cf_presence_free(struct cf_worker *w)
 {
+	struct pend *p, *tmp;
+
+	if (w->presence == NULL)
+		return;
+	HASH_ITER(hh, w->presence->pending, p, tmp) {
+		HASH_DEL(w->presence->pending, p);
+		free(p);
+	}
 	free(w->presence);
 	w->presence = NULL;
 }
@@ -508,7 +742,7 @@ cf_presence_snapshot(struct cf_sess *s)
 	json_t *list;
 	int more;
 
-	if (!cf_w->conf->presence_broadcast ||
+	if (!cf_w->conf->presence_broadcast || !cf_presence_scope_all() ||
 	    (list = online_list(CF_PRESENCE_SNAPSHOT_MAX, &more)) == NULL)
 		return;
 	cf_chat_emit(s, "presence:snapshot", json_pack("{s:o,s:b}", "users",

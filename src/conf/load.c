@@ -28,6 +28,9 @@ static const char *const level_choices[] = {
 static const char *const sync_choices[] = {
 	"full", "normal", "off", NULL
 };
+static const char *const scope_choices[] = {
+	"all", "channels", "subscribed", NULL
+};
 static const char *const jwt_alg_choices[] = {
 	"HS256", "HS384", "HS512", "RS256", "ES256", NULL
 };
@@ -137,6 +140,14 @@ const struct conf_rule conf_rules[] = {
 	    CF_RELOAD_HOT,
 	    "announce every connect and disconnect to all users" },
 	    0, 0, NULL, 1, 1 },
+	{ { "presence-scope", T_CHOICE, F(presence_scope), "all", 0,
+	    CF_RELOAD_HOT,
+	    "all, channels or subscribed: who gets a user's presence events" },
+	    0, 0, scope_choices, 1, 1 },
+	{ { "presence-coalesce", T_DURATION, F(presence_coalesce_ms), "1s", 0,
+	    CF_RELOAD_HOT,
+	    "window merging a user's presence changes into one event; 0: off" },
+	    0, 60 * 1000, NULL, 1, 1 },
 	{ { "debug-events", T_BOOL, F(debug_events), "no", 0, CF_RELOAD_HOT,
 	    "enable the diagnostic events used by the test suite" },
 	    0, 0, NULL, 1, 1 },
@@ -505,6 +516,7 @@ cf_conf_free(struct cf_conf *conf)
 	free(conf->data_dir);
 	free(conf->database);
 	free(conf->sqlite_synchronous);
+	free(conf->presence_scope);
 	free(conf->redis);
 	free(conf->redis_host);
 	free(conf->host_id);

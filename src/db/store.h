@@ -170,6 +170,12 @@ int	 cf_store_is_member(struct cf_db *db, int64_t channel_id,
 #define CF_STORE_MEMBERS_MAX	10000
 int	 cf_store_member_ids(struct cf_db *db, int64_t channel_id,
 	    json_t **ids);
+/*
+ * The ids (integers) of the channels user_id is a member of, at most
+ * CF_STORE_MEMBERS_MAX of them, by id; *ids a new array.
+ */
+int	 cf_store_user_channel_ids(struct cf_db *db, const char *user_id,
+	    json_t **ids);
 /* Add a member (no-op when already one); -EROFS archived. */
 int	 cf_store_member_add(struct cf_db *db, int64_t channel_id,
 	    const char *user_id, int64_t now_ms);

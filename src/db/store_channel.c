@@ -201,6 +201,39 @@ cf_store_member_ids(struct cf_db *db, int64_t channel_id, json_t **ids)
 	return (rc);
 }
 
+static json_t *
+row_int0(struct cf_db_stmt *st)
+{
+	return (json_integer(cf_row_i64(st, 0)));
+}
+
+int
+cf_store_user_channel_ids(struct cf_db *db, const char *user_id,
+    json_t **ids)
+{
+	struct cf_db_stmt *st;
+	int rc;
+
+	if (ids == NULL)
+		return (-EINVAL);
+	*ids = NULL;
+	if (db == NULL || !id_ok(user_id))
+		return (-EINVAL);
+	if ((*ids = json_array()) == NULL)
+		return (-ENOMEM);
+	if ((rc = cf_stmt_prepare(db, __func__, &st,
+	    "SELECT channel_id FROM channel_members WHERE user_id = ?1"
+	    " ORDER BY channel_id LIMIT ?2", "ti", user_id,
+	    (int64_t)CF_STORE_MEMBERS_MAX)) == 0)
+		rc = cf_stmt_collect(db, __func__, st, row_int0, -1, *ids,
+		    NULL);
+	if (rc != 0) {
+		json_decref(*ids);
+		*ids = NULL;
+	}
+	return (rc);
+}
+
 /* Make user_id a member; a no-op when it is one.  -ENOENT: no channel. */
 int
 cf_store_member_add(struct cf_db *db, int64_t channel_id, const char *user_id,

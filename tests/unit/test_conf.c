@@ -170,6 +170,8 @@ test_defaults(void **state)
 	assert_int_equal(c->max_output_buffer, 1024 * 1024);
 	assert_int_equal(c->presence_slots, 65536);
 	assert_int_equal(c->presence_broadcast, 1);
+	assert_string_equal(c->presence_scope, "all");
+	assert_int_equal(c->presence_coalesce_ms, 1000);
 	assert_int_equal(c->debug_events, 0);
 	assert_null(c->jwt_secret);
 	assert_string_equal(c->jwt_algorithm, "HS256");
@@ -740,6 +742,19 @@ test_scalars(void **state)
 	    "16777216");
 	load_err("presence-slots 0x100\n", "t.conf:1: invalid value \"0x100\" "
 	    "for \"presence-slots\": not a number");
+	c = load_ok("presence-scope subscribed\npresence-coalesce 0\n");
+	assert_string_equal(c->presence_scope, "subscribed");
+	assert_int_equal(c->presence_coalesce_ms, 0);
+	cf_conf_free(c);
+	c = load_ok("presence-scope channels\npresence-coalesce 250ms\n");
+	assert_string_equal(c->presence_scope, "channels");
+	assert_int_equal(c->presence_coalesce_ms, 250);
+	cf_conf_free(c);
+	load_err("presence-scope friends\n", "t.conf:1: invalid value "
+	    "\"friends\" for \"presence-scope\": expected all, channels or "
+	    "subscribed");
+	load_err("presence-coalesce 61s\n", "t.conf:1: invalid value \"61s\" "
+	    "for \"presence-coalesce\": must be between 0s and 1m");
 	load_err("presence-broadcast sometimes\n", "t.conf:1: invalid value "
 	    "\"sometimes\" for \"presence-broadcast\": expected yes, no, on, "
 	    "off, true or false");
@@ -1763,7 +1778,7 @@ test_directive_table(void **state)
 	(void)state;
 	d = cf_conf_directives(&n);
 	assert_non_null(d);
-	assert_int_equal(n, 61);
+	assert_int_equal(n, 63);
 	for (i = 0; i < n; i++) {
 		assert_non_null(d[i].name);
 		assert_non_null(d[i].help);
