@@ -100,6 +100,8 @@ struct cf_conf {
 	int			 presence_broadcast; /* bool: connect/disconnect events to all */
 	char			*presence_scope; /* "all" (default), "channels", "subscribed" */
 	uint32_t		 presence_coalesce_ms; /* default 1 s; 0: off */
+	uint32_t		 recovery_window_ms; /* default 2 min; 0: off */
+	uint32_t		 recovery_max_events; /* default 1000 */
 	int			 debug_events;	/* bool: enable the diagnostic events */
 	char			*jwt_secret;	/* NULL: generated in data_dir/jwt-secret */
 	char			*jwt_algorithm;	/* "HS256" by default */

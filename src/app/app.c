@@ -21,6 +21,9 @@
 #include "app/api.h"
 #include "app/app.h"
 #include "app/args.h"
+#include "db/db.h"
+#include "db/store.h"
+#include "eio/recover.h"
 #include "app/chat.h"
 #include "app/events.h"
 #include "app/handlers.h"
@@ -623,6 +626,49 @@ app_disconnected(struct cf_sess *s, const char *reason)
 	s->app_deadline = 0;
 }
 
+/* ------------------------------------------------- recovery (recover.h) */
+
+/* Only an authenticated socket is held after its transport dropped. */
+static int
+app_hold(struct cf_sess *s)
+{
+	return (cf_chat_authed(s));
+}
+
+/*
+ * A held socket may come back while its token is valid: not expired and
+ * not revoked since (the same rules as authenticate).  The revocation is
+ * looked up in the database, as authenticate does, so it holds for a
+ * revocation on another host.
+ */
+static int
+app_recover(struct cf_sess *s)
+{
+	struct cf_chat *c = cf_chat_of(s);
+	int64_t revoked;
+
+	if (c == NULL || !c->authed)
+		return (-1);
+	if (c->exp != 0 && (int64_t)cf_wall_ms() >= c->exp * 1000)
+		return (-1);
+	if (cf_store_revoked_before(cf_db(), c->user_id, &revoked) != 0)
+		return (-1);
+	if (revoked != 0 && c->iat * 1000 < revoked)
+		return (-1);
+	return (0);
+}
+
+/* s took a held socket over: authenticated, its timers running again. */
+static void
+app_recovered(struct cf_sess *s)
+{
+	struct cf_chat *c = cf_chat_of(s);
+
+	c->auth_deadline = 0;
+	cf_sess_authenticated(s);
+	cf_chat_timer_update(s);
+}
+
 /* ------------------------------------------------------- application */
 
 static void
@@ -654,6 +700,9 @@ cf_app_server_emit(struct cf_worker *w, const char *event,
 const struct cf_app cf_confabd_app = {
 	.on_event = on_event,
 	.on_disconnect = app_disconnected,
+	.hold = app_hold,
+	.recover = app_recover,
+	.recovered = app_recovered,
 	.on_timer = app_timer,
 	.on_gone = cf_presence_gone,
 	.event_name = event_name,

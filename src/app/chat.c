@@ -26,6 +26,7 @@
 #include "app/args.h"
 #include "app/chat.h"
 #include "fanout/room.h"
+#include "eio/recover.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -210,7 +211,7 @@ cf_chat_each_of_user(const char *user_id,
     void (*fn)(struct cf_sess *s, void *arg), void *arg)
 {
 	const struct cf_room *r;
-	char room[96], (*sids)[24];
+	char room[96], (*ids)[2][24];
 	struct cf_sess *s;
 	uint32_t i, n;
 
@@ -218,13 +219,18 @@ cf_chat_each_of_user(const char *user_id,
 	if ((r = cf_room_find(cf_w, room)) == NULL || r->n == 0)
 		return;
 	n = r->n;
-	if ((sids = calloc(n, sizeof(*sids))) == NULL)
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
 		return;
+	for (i = 0; i < n; i++) {
+		cf_strlcpy(ids[i][0], r->members[i]->sid, sizeof(ids[i][0]));
+		cf_strlcpy(ids[i][1], r->members[i]->id, sizeof(ids[i][1]));
+	}
+	/* Sockets held for recovery too: what happens to the user's sockets
+	 * happens to them (eio/recover.h). */
 	for (i = 0; i < n; i++)
-		cf_strlcpy(sids[i], r->members[i]->sid, sizeof(sids[i]));
-	for (i = 0; i < n; i++)
-		if ((s = cf_sess_find(cf_w, sids[i])) != NULL &&
+		if (((s = cf_sess_find(cf_w, ids[i][0])) != NULL ||
+		    (s = cf_recover_find(cf_w, ids[i][1])) != NULL) &&
 		    cf_chat_authed(s))
 			fn(s, arg);
-	free(sids);
+	free(ids);
 }

@@ -82,6 +82,33 @@ static const struct metric metrics[] = {
 	    "Sessions closed for their binary attachments (size, time, "
 	    "before authentication).",
 	    R_SLOT, STAT(attach_closed), 0, NULL, NULL, 0 },
+	{ "confabd_recovery_attempts_total", "counter",
+	    "CONNECTs asking to recover a socket (carrying a pid).",
+	    R_SLOT, STAT(rec_attempts), 0, NULL, NULL, 0 },
+	{ "confabd_recovery_succeeded_total", "counter",
+	    "Sockets recovered: id, rooms and missed events restored.",
+	    R_SLOT, STAT(rec_ok), 0, NULL, NULL, 0 },
+	{ "confabd_recovery_failed_total", "counter",
+	    "Recoveries refused, by reason: unknown (no such socket held: "
+	    "expired, over the bound, never here), offset (not among the "
+	    "events kept).",
+	    R_SLOT, STAT(rec_unknown), STAT(rec_offset), "reason=\"unknown\"",
+	    "reason=\"offset\"", 0 },
+	{ "confabd_recovery_auth_failed_total", "counter",
+	    "Recoveries refused because the socket's token expired or was "
+	    "revoked.",
+	    R_SLOT, STAT(rec_refused), 0, NULL, NULL, 0 },
+	{ "confabd_recovery_dropped_total", "counter",
+	    "Disconnected sockets given up, by reason: window "
+	    "(recovery-window passed), bound (over recovery-max-events).",
+	    R_SLOT, STAT(rec_expired), STAT(rec_overflow), "reason=\"window\"",
+	    "reason=\"bound\"", 0 },
+	{ "confabd_recovery_replayed_total", "counter",
+	    "Events sent again to recovered sockets.",
+	    R_SLOT, STAT(rec_replayed), 0, NULL, NULL, 0 },
+	{ "confabd_recovery_held", "gauge",
+	    "Disconnected sockets held for recovery now.",
+	    R_SLOT, STAT(rec_ghosts), 0, NULL, NULL, 0 },
 	{ "confabd_relay_redis_up", "gauge",
 	    "1 while the worker's Redis connections are up.",
 	    R_SLOT, STAT(redis_up), 0, NULL, NULL, R_REDIS },

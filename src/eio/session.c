@@ -19,6 +19,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "eio/session.h"
+#include "eio/recover.h"
 #include "eio/session_int.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
@@ -115,6 +116,7 @@ sess_timer_cb(uv_timer_t *t)
 		s->ping_at = 0;
 		s->pong_deadline = now + w->conf->ping_timeout_ms;
 		sess_send_text(s, CF_EIO_PING, NULL, 0);
+		cf_recover_ping(s);
 	}
 	cf_sess_timer_update(s);
 }
@@ -520,6 +522,7 @@ sess_free_cb(uv_handle_t *h)
 		free(s->pending);
 	}
 	json_decref(s->auth);
+	cf_recover_release(s);
 	free(s->rooms);
 	while (s->extra != NULL) {
 		struct cf_nsp_conn *n = s->extra;
@@ -725,6 +728,7 @@ cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
 	case CF_EIO_PONG:
 		if (s->pong_deadline != 0) {
 			s->pong_deadline = 0;
+			cf_recover_pong(s);
 			s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
 			cf_sess_timer_update(s);
 		}

@@ -157,6 +157,13 @@ struct cf_sess {
 	uint32_t		 nrooms;
 	uint32_t		 caprooms;
 	uint64_t		 bcast_seen;	/* last broadcast sequence delivered */
+	/* Connection state recovery (recover.c): the private id sent in the
+	 * CONNECT reply ("" when recovery is off), the events s may have to
+	 * send again, and for a ghost when it is given up. */
+	char			 pid[24];
+	struct cf_replay	*replay;
+	UT_hash_handle		 hh_pid;	/* ghosts, by pid */
+	uint64_t		 ghost_until;	/* ms; 0 unless a ghost */
 	struct cf_nsp_conn	*extra;		/* namespaces other than "/" */
 	int			 eio_echo;	/* bare Engine.IO echo (conformance) */
 	void			*app;		/* per-socket state of the application */
@@ -213,6 +220,16 @@ struct cf_app {
 		    const char **why);
 	void	(*on_event)(struct cf_sess *s, struct cf_sio_packet *p);
 	void	(*on_disconnect)(struct cf_sess *s, const char *reason);
+	/*
+	 * Connection state recovery (recover.h), each optional.  hold: 1
+	 * when s's socket is worth holding after its transport dropped (it
+	 * authenticated).  recover: 0 when the held socket s may be taken
+	 * over now, -1 when not (its token expired or was revoked).
+	 * recovered: s took a held socket over (its state is s->app).
+	 */
+	int	(*hold)(struct cf_sess *s);
+	int	(*recover)(struct cf_sess *s);
+	void	(*recovered)(struct cf_sess *s);
 	/* s->app_deadline has passed (it was reset to 0 first). */
 	void	(*on_timer)(struct cf_sess *s);
 	/* A message from the master or a peer the application owns
@@ -331,8 +348,11 @@ int		 cf_sock_emit(struct cf_sess *s, json_t *args,
 		    const struct cf_sio_att *att, int nattach, cf_ack_fn fn,
 		    void *arg);
 /* Send a prepared broadcast packet (text + attachment messages). */
-void		 cf_sock_send_encoded(struct cf_sess *s, struct cf_msg *text,
-		    struct cf_msg **att, int nattach);
+/* off: the offset stamped in it (recover.h), 0 when none. */
+void		 cf_sock_send_encoded(struct cf_sess *s, uint64_t off,
+		    struct cf_msg *text, struct cf_msg **att, int nattach);
+/* The CONNECT reply to "/": {sid, pid} (pid when recovery is on). */
+void		 cf_sock_connect_reply(struct cf_sess *s);
 /* Server-side disconnect: Socket.IO DISCONNECT, or close the connection. */
 void		 cf_sock_disconnect(struct cf_sess *s, int close);
 /* Send one Socket.IO packet (and its attachments) on this session. */

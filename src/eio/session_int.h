@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "eio/session.h"
 
 struct cf_session_state {
@@ -16,6 +18,10 @@ struct cf_session_state {
 					   queued in this loop turn */
 	uint64_t	 admit_logged;	/* ms: the last refusal logged */
 	void		(*left_fn)(struct cf_sess *s);	/* cf_sock_on_left */
+	struct cf_sess	*ghosts;	/* recover.c: uthash hh_pid by pid */
+	uv_timer_t	 ghost_timer;	/* the next ghost to give up */
+	int		 ghost_timer_on; /* initialised */
+	uint64_t	 next_off;	/* the last offset stamped */
 };
 
 #endif

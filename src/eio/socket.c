@@ -17,6 +17,7 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "eio/recover.h"
 #include "eio/session.h"
 #include "eio/session_int.h"
 
@@ -38,18 +39,25 @@ cf_sock_send_packet(struct cf_sess *s, const struct cf_sio_packet *p)
 
 	if ((n = cf_msg_encode(p, m)) == -1)
 		return (-1);
-	cf_sock_send_encoded(s, m[0], m + 1, n - 1);
+	cf_sock_send_encoded(s, 0, m[0], m + 1, n - 1);
 	for (i = 0; i < n; i++)
 		cf_msg_unref(m[i]);
 	return (0);
 }
 
 void
-cf_sock_send_encoded(struct cf_sess *s, struct cf_msg *text,
+cf_sock_send_encoded(struct cf_sess *s, uint64_t off, struct cf_msg *text,
     struct cf_msg **att, int nattach)
 {
+	struct cf_msg *m[1 + CF_SIO_MAX_ATTACHMENTS];
 	int i;
 
+	if (off != 0 && s->replay != NULL) {
+		m[0] = text;
+		for (i = 0; i < nattach; i++)
+			m[1 + i] = att[i];
+		cf_recover_sent(s, off, m, 1 + nattach);
+	}
 	cf_sess_send(s, text);
 	for (i = 0; i < nattach; i++)
 		cf_sess_send(s, att[i]);
@@ -74,14 +82,30 @@ int
 cf_sock_emit(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
     int nattach, cf_ack_fn fn, void *arg)
 {
+	struct cf_msg *m[1 + CF_SIO_MAX_ATTACHMENTS];
 	struct cf_sio_packet p;
 	struct cf_ack *a;
-	int rc;
+	uint64_t off;
+	int i, n;
 
-	if (!s->connected || s->state != CF_S_OPEN)
+	if (!s->connected || (s->state != CF_S_OPEN &&
+	    !cf_recover_is_ghost(s)))
 		return (-1);
+	if (fn == NULL) {
+		/* Kept for a recovery (a ghost's too), with its offset. */
+		off = cf_recover_stamp(args);
+		cf_sio_event(&p, "/", args, att, nattach);
+		n = cf_msg_encode(&p, m);
+		cf_recover_unstamp(args, off);
+		if (n == -1)
+			return (-1);
+		cf_sock_send_encoded(s, off, m[0], m + 1, n - 1);
+		for (i = 0; i < n; i++)
+			cf_msg_unref(m[i]);
+		return (0);
+	}
 	cf_sio_event(&p, "/", args, att, nattach);
-	if (fn != NULL) {
+	{
 		if ((a = calloc(1, sizeof(*a))) == NULL)
 			return (-1);
 		a->id = s->next_ack_id++;
@@ -91,8 +115,7 @@ cf_sock_emit(struct cf_sess *s, json_t *args, const struct cf_sio_att *att,
 		s->acks = a;
 		p.id = (int64_t)a->id;
 	}
-	rc = cf_sock_send_packet(s, &p);
-	return (rc);
+	return (cf_sock_send_packet(s, &p));
 }
 
 int
@@ -151,6 +174,12 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 		json_decref(auth);
 		return (0);
 	}
+	if (cf_recover_restore(s, auth)) {
+		json_decref(auth);
+		s->connect_deadline = 0;
+		cf_sess_timer_update(s);
+		return (0);
+	}
 	if (cf_app->on_connect != NULL &&
 	    cf_app->on_connect(s, "/", auth, &why) != 0) {
 		json_decref(auth);
@@ -174,10 +203,19 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 	 * connect follows it.  on_connect above must therefore only decide:
 	 * connected hooks that emit run from on_event with a NULL packet.
 	 */
-	send_simple(s, CF_SIO_CONNECT, "/", json_pack("{s:s}", "sid", id));
+	cf_recover_new_pid(s);
+	cf_sock_connect_reply(s);
 	if (cf_app->on_event != NULL)
 		cf_app->on_event(s, NULL);
 	return (0);
+}
+
+void
+cf_sock_connect_reply(struct cf_sess *s)
+{
+	send_simple(s, CF_SIO_CONNECT, "/", s->pid[0] != '\0' ?
+	    json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid) :
+	    json_pack("{s:s}", "sid", s->id));
 }
 
 static void
@@ -375,13 +413,20 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 void
 cf_sock_closed(struct cf_sess *s)
 {
-	sock_left(s, s->close_reason ? s->close_reason : "transport close");
+	if (!s->connected || !cf_recover_detach(s, s->close_reason))
+		sock_left(s, s->close_reason ? s->close_reason :
+		    "transport close");
+	drop_acks(s);
 	pending_drop(s);
 }
 
 void
 cf_sock_disconnect(struct cf_sess *s, int close)
 {
+	if (cf_recover_is_ghost(s)) {
+		cf_recover_drop(s, "server namespace disconnect");
+		return;
+	}
 	if (close) {
 		cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
 		return;

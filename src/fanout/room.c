@@ -14,6 +14,7 @@
 #include "proc.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
+#include "eio/recover.h"
 
 static struct cf_room *
 room_get(struct cf_worker *w, const char *name, int create)
@@ -142,6 +143,23 @@ cf_room_leave_all(struct cf_worker *w, struct cf_sess *s)
 		leave_at(w, s, s->nrooms - 1);
 }
 
+/* A broadcast to every socket, for the ghosts (held for recovery). */
+struct to_all {
+	const char	*except_id;
+	uint64_t	 off;
+	struct cf_msg	**m;
+	int		 n;
+};
+
+static void
+send_ghost(struct cf_sess *g, void *arg)
+{
+	const struct to_all *a = arg;
+
+	if (a->except_id == NULL || strcmp(g->id, a->except_id) != 0)
+		cf_sock_send_encoded(g, a->off, a->m[0], a->m + 1, a->n - 1);
+}
+
 /*
  * Encode [args] once as a Socket.IO EVENT on "/" and queue it on every
  * local member of the rooms (each session once), except `except`.
@@ -155,13 +173,18 @@ deliver_local(struct cf_worker *w, const char *const *rooms, size_t nrooms,
 	struct cf_msg *m[1 + CF_SIO_MAX_ATTACHMENTS];
 	struct cf_sess *s, *tmp;
 	struct cf_room *r;
-	uint64_t seq;
+	struct to_all all;
+	uint64_t seq, off;
 	size_t i;
 	uint32_t j;
 	int k, n;
 
+	/* One offset for every recipient here (recover.h). */
+	off = cf_recover_stamp(args);
 	cf_sio_event(&p, "/", args, att, nattach);
-	if ((n = cf_msg_encode(&p, m)) == -1)
+	n = cf_msg_encode(&p, m);
+	cf_recover_unstamp(args, off);
+	if (n == -1)
 		return;
 	seq = ++w->bcast_seq;
 	if (nrooms == 0) {
@@ -169,8 +192,13 @@ deliver_local(struct cf_worker *w, const char *const *rooms, size_t nrooms,
 			if (!s->connected ||
 			    (except_id && strcmp(s->id, except_id) == 0))
 				continue;
-			cf_sock_send_encoded(s, m[0], m + 1, n - 1);
+			cf_sock_send_encoded(s, off, m[0], m + 1, n - 1);
 		}
+		all.except_id = except_id;
+		all.off = off;
+		all.m = m;
+		all.n = n;
+		cf_recover_each(w, send_ghost, &all);
 		goto done;
 	}
 	for (i = 0; i < nrooms; i++) {
@@ -183,7 +211,7 @@ deliver_local(struct cf_worker *w, const char *const *rooms, size_t nrooms,
 			s->bcast_seen = seq;
 			if (except_id && strcmp(s->id, except_id) == 0)
 				continue;
-			cf_sock_send_encoded(s, m[0], m + 1, n - 1);
+			cf_sock_send_encoded(s, off, m[0], m + 1, n - 1);
 		}
 	}
  done:
@@ -325,6 +353,34 @@ selected(struct cf_sess *s, const json_t *rooms, const json_t *except)
 	return (1);
 }
 
+/* The sockets an adapter request selects (live ones and ghosts). */
+struct selection {
+	const json_t	*rooms;
+	const json_t	*except;
+	struct cf_sess	**sel;
+	size_t		 n;
+	size_t		 cap;
+};
+
+static void
+select_one(struct cf_sess *s, void *arg)
+{
+	struct selection *sc = arg;
+	struct cf_sess **p;
+
+	if (!selected(s, sc->rooms, sc->except))
+		return;
+	if (sc->n == sc->cap) {
+		size_t ncap = sc->cap ? sc->cap * 2 : 16;
+
+		if ((p = realloc(sc->sel, ncap * sizeof(*p))) == NULL)
+			return;
+		sc->sel = p;
+		sc->cap = ncap;
+	}
+	sc->sel[sc->n++] = s;
+}
+
 /*
  * socketsJoin / socketsLeave / disconnectSockets from a backend
  * (@socket.io/redis-emitter): JSON {type, opts: {rooms, except}, rooms,
@@ -336,6 +392,7 @@ static void
 room_request(struct cf_worker *w, const uint8_t *p, size_t len)
 {
 	struct cf_sess *s, *tmp, **sel = NULL;
+	struct selection sc;
 	const json_t *opts, *rooms, *except, *v;
 	json_t *req;
 	size_t n = 0, i, j;
@@ -359,12 +416,17 @@ room_request(struct cf_worker *w, const uint8_t *p, size_t len)
 	opts = json_object_get(req, "opts");
 	rooms = json_object_get(opts, "rooms");
 	except = json_object_get(opts, "except");
-	if ((sel = calloc(w->nsessions + 1, sizeof(*sel))) == NULL)
-		goto done;
+	sc.rooms = rooms;
+	sc.except = except;
+	sc.n = 0;
+	sc.cap = 0;
+	sc.sel = NULL;
 	HASH_ITER(hh, w->sessions, s, tmp)
-		if (s->connected && s->state == CF_S_OPEN &&
-		    selected(s, rooms, except))
-			sel[n++] = s;
+		if (s->connected && s->state == CF_S_OPEN)
+			select_one(s, &sc);
+	cf_recover_each(w, select_one, &sc);
+	sel = sc.sel;
+	n = sc.n;
 	for (i = 0; i < n; i++) {
 		s = sel[i];
 		if (type == REQ_REMOTE_DISCONNECT) {

@@ -84,6 +84,16 @@ struct cf_shm_stats {
 	uint64_t	 attach_closed;		/* closed for their attachments */
 	uint64_t	 hook_delivered;	/* webhook deliveries answered 2xx */
 	uint64_t	 hook_failed;		/* given up after webhook-retry-for */
+	/* Connection state recovery (eio/recover.c). */
+	uint64_t	 rec_attempts;	/* CONNECTs carrying a pid */
+	uint64_t	 rec_ok;	/* sockets taken over */
+	uint64_t	 rec_unknown;	/* no ghost with that pid here */
+	uint64_t	 rec_offset;	/* offset not among those kept */
+	uint64_t	 rec_refused;	/* the application refused (token) */
+	uint64_t	 rec_expired;	/* ghosts past recovery-window */
+	uint64_t	 rec_overflow;	/* ghosts over recovery-max-events */
+	uint64_t	 rec_replayed;	/* events sent again on recovery */
+	uint64_t	 rec_ghosts;	/* ghosts now */
 	/* The outbox as this worker last measured it (all endpoints, the
 	 * database's view), and when (ms since the epoch; 0: never). */
 	uint64_t	 hook_depth;

@@ -46,6 +46,7 @@
 #include "fanout/relay.h"
 #include "fanout/room.h"
 #include "eio/http.h"
+#include "eio/recover.h"
 #include "eio/session.h"
 #include "app/events.h"
 #include "worker/worker.h"
@@ -114,6 +115,7 @@ shutdown_now(struct cf_worker *w)
 	w->shut_down = 1;
 	uv_timer_stop(&w->drain_timer);
 	cf_batch_stop();	/* the replies it holds, before the sockets go */
+	cf_recover_drop_all(w);
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", 0);
 	cf_sess_reap(w);
@@ -166,6 +168,7 @@ start_drain(struct cf_worker *w)
 	cf_log_info("%s: closing %zu sessions", w->handover ?
 	    "handing over to new workers" : "stopping", w->nsessions);
 	cf_accept_stop(w);
+	cf_recover_drop_all(w);
 	HASH_ITER(hh, w->sessions, s, tmp)
 		cf_sess_close(s, "server shutting down", CF_CLOSE_GRACEFUL);
 	uv_timer_start(&w->drain_timer, drain_check, 0, 20);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
 import { useDaemon, startRedis, sleep, withLogs } from './lib/daemon.mjs';
-import { connect, ask, until, TRANSPORTS } from './lib/client.mjs';
+import { connect, ask, until, TRANSPORTS, splitOffset } from './lib/client.mjs';
 
 describe('@socket.io/redis-emitter into confabd', () => {
 	let redis, rc, emitter;
@@ -31,7 +31,8 @@ describe('@socket.io/redis-emitter into confabd', () => {
 			slots.add((await ask(s, 'whoami')).worker);
 			const g = [];
 			got.push(g);
-			s.onAny((ev, ...args) => g.push([ev, ...args]));
+			s.onAny((ev, ...all) => g.push([ev,
+			    ...splitOffset(s, all).args]));
 			sockets.push(s);
 		}
 		assert.equal(slots.size, 2, 'sockets on both workers');

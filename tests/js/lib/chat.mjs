@@ -2,7 +2,7 @@
 // placed on chosen workers, a record of every event each socket receives,
 // and assertions on acks, error events and silence.
 import assert from 'node:assert/strict';
-import { client, connected, ask, until } from './client.mjs';
+import { client, connected, ask, until, splitOffset } from './client.mjs';
 import { sleep } from './daemon.mjs';
 import { SECRET, mint } from './token.mjs';
 
@@ -52,11 +52,17 @@ export function errorEventFor(event, code) {
 	return 'chat:error';
 }
 
-// Keep every event the socket receives in socket.rec ({event, args, at}).
+/*
+ * Keep every event the socket receives in socket.rec ({event, args, offset,
+ * at}): args the payload, offset the trailing offset of connection state
+ * recovery (splitOffset), when there is one.
+ */
 export function record(socket) {
 	socket.rec = [];
-	socket.onAny((event, ...args) => {
-		socket.rec.push({ event, args, at: Date.now() });
+	socket.onAny((event, ...all) => {
+		const { args, offset } = splitOffset(socket, all);
+
+		socket.rec.push({ event, args, offset, at: Date.now() });
 	});
 	return socket;
 }

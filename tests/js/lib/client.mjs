@@ -129,12 +129,31 @@ export function askAll(socket, event, ...args) {
 }
 
 /*
+ * With connection state recovery on (the CONNECT reply carried a pid, which
+ * the official client keeps in socket._pid), every event the server sends
+ * without an ack ends with one more argument, its offset: a decimal string
+ * (doc/events.md, "Connection state recovery").  The client hands it to
+ * listeners like any argument; tests that compare an event's arguments
+ * compare the payload, and get the offset apart.  Returns {args, offset}
+ * (offset undefined when there is none).
+ */
+export const OFFSET = /^[1-9][0-9]*$/;
+export function splitOffset(socket, args) {
+	const last = args[args.length - 1];
+	if (socket?._pid && typeof last === 'string' && OFFSET.test(last))
+		return { args: args.slice(0, -1), offset: last };
+	return { args, offset: undefined };
+}
+
+/*
  * Resolve the arguments of the next `event` on emitter (optionally the
  * first satisfying pred); reject after timeoutMs.
  */
 export function once(emitter, event, timeoutMs = 5000, pred = null) {
 	return new Promise((resolve, reject) => {
-		const h = (...args) => {
+		const h = (...all) => {
+			const { args } = splitOffset(emitter, all);
+
 			if (pred && !pred(...args))
 				return;
 			cleanup();

@@ -1,0 +1,75 @@
+/*
+ * recover.h -- Socket.IO connection state recovery (protocol v5, as the
+ * reference server 4.6+ and socket.io-client do it), on this worker.
+ *
+ * With recovery-window > 0 the CONNECT reply carries a private id, pid,
+ * and every EVENT sent without an ack carries one more, trailing string
+ * argument: its offset (a decimal number, unique on this worker).  The
+ * client sends {pid, offset: the last it received} in its next CONNECT.
+ *
+ * Each socket with a pid keeps references to the events sent to it that
+ * its client may not have had: those since the last ping the client
+ * answered (it answered after reading them), at most recovery-max-events.
+ * When its transport drops (client close, transport close or error, ping
+ * timeout) an authenticated socket becomes a *ghost*: a session without a
+ * transport that keeps its id, rooms and application state (so no one
+ * sees it leave) and goes on collecting the events sent to it, for
+ * recovery-window.  A CONNECT with its pid and an offset it holds takes it
+ * over: same socket id, rooms, authentication, then every event after the
+ * offset in order, then live events.  A ghost past the window, over
+ * recovery-max-events, or whose application refuses it (token expired or
+ * revoked) leaves as a socket whose transport closed would have.
+ */
+#ifndef CF_RECOVER_H
+#define CF_RECOVER_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "eio/msg.h"
+#include "eio/session.h"
+
+/*
+ * Append the next offset to args (an EVENT's array) when recovery is on:
+ * returns it, or 0 when none was added.  cf_recover_unstamp removes it
+ * again (args may be shared with other encodings).
+ */
+uint64_t cf_recover_stamp(json_t *args);
+void	 cf_recover_unstamp(json_t *args, uint64_t off);
+/*
+ * s was sent the event stamped off, encoded as m[0..n-1] (references
+ * taken): kept while s may need it again.
+ */
+void	 cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m,
+	    int n);
+/* A ping went out to s / its client answered the last one. */
+void	 cf_recover_ping(struct cf_sess *s);
+void	 cf_recover_pong(struct cf_sess *s);
+/* A new pid for a socket connecting to "/" (empty when recovery is off). */
+void	 cf_recover_new_pid(struct cf_sess *s);
+/*
+ * s's transport closed for reason while its socket was connected: 1 when
+ * the socket became a ghost (s keeps nothing of it), 0 when it leaves.
+ */
+int	 cf_recover_detach(struct cf_sess *s, const char *reason);
+/*
+ * A CONNECT to "/" whose auth carries a pid: 1 when s took the ghost over
+ * (CONNECT reply and missed events queued), 0 when it connects afresh.
+ */
+int	 cf_recover_restore(struct cf_sess *s, const json_t *auth);
+/* 1 when s is a ghost. */
+int	 cf_recover_is_ghost(const struct cf_sess *s);
+/* The ghost whose socket id is id, or NULL. */
+struct cf_sess *cf_recover_find(struct cf_worker *w, const char *id);
+/* Call fn on every ghost (fn may drop it). */
+void	 cf_recover_each(struct cf_worker *w,
+	    void (*fn)(struct cf_sess *g, void *arg), void *arg);
+/* The ghost leaves now, as a socket whose transport closed (reason). */
+void	 cf_recover_drop(struct cf_sess *g, const char *reason);
+/* Every ghost leaves (worker stopping). */
+void	 cf_recover_drop_all(struct cf_worker *w);
+/* The replay entries of s (when s is freed). */
+void	 cf_recover_release(struct cf_sess *s);
+
+#endif
