@@ -74,6 +74,7 @@ static const size_t minlen[CF_IPC_NKINDS] = {
 	[CF_IPC_RELAY] = sizeof(struct cf_ipc_relay),
 	[CF_IPC_FWD_REQ] = sizeof(struct cf_ipc_fwd_req),
 	[CF_IPC_FWD_RESP] = sizeof(struct cf_ipc_fwd_resp),
+	[CF_IPC_PIPE] = sizeof(struct cf_ipc_pipe),
 };
 
 void

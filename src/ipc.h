@@ -52,6 +52,9 @@ enum cf_ipc_kind {
 				   (SCM_RIGHTS), no payload */
 	CF_IPC_REQUEST,		/* a socket.io adapter request (JSON) another
 				   worker of this host sends every worker */
+	CF_IPC_PIPE,		/* struct cf_ipc_pipe + bytes: a socket held
+				   by one worker, recovered by another's
+				   session (eio/pipe.c) */
 	CF_IPC_NKINDS
 };
 
@@ -72,6 +75,15 @@ struct cf_ipc_fwd_req {
 struct cf_ipc_fwd_resp {
 	uint32_t	 id;
 	uint16_t	 status;
+};
+
+/* CF_IPC_PIPE: op, and the session and socket it is about. */
+struct cf_ipc_pipe {
+	uint8_t		 op;		/* CF_PIPE_* (eio/pipe.h) */
+	uint8_t		 binary;	/* IN, OUT: a binary message */
+	uint8_t		 pad[2];
+	char		 sid[24];	/* the claimant's session, NUL-terminated */
+	char		 pid[24];	/* the socket's private id */
 };
 
 _Static_assert(sizeof(struct cf_ipc_relay) == 8, "relay header size");

@@ -126,8 +126,11 @@ main(int argc, char *argv[])
 		perror("mkdtemp");
 		return (1);
 	}
+	/* The reference test server runs without connection state
+	 * recovery: no pid in CONNECT, no offsets. */
 	snprintf(text, sizeof(text),
 	    "listen *:%d\nworkers %d\ndata-dir %s\nping-interval 300\n"
+	    "recovery-window 0\n"
 	    "ping-timeout 200\nconnect-timeout 1000\nmax-payload 1000000\n"
 	    "cors-origin *\njwt-secret conformance-server-secret-0123456789abcdef\n"
 	    "log-level warn\n", port, workers, dir);

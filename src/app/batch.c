@@ -24,6 +24,7 @@
 #include "app/batch.h"
 #include "app/chat.h"
 #include "fanout/room.h"
+#include "eio/recover.h"
 #include "eio/session.h"
 
 #define BATCH_MAX	256	/* messages in one commit, at most */
@@ -151,7 +152,8 @@ reply_send(struct reply *r, int committed)
 	struct cf_event_ctx ctx;
 	struct cf_sess *s;
 
-	s = cf_sess_find(cf_w, r->sid);
+	if ((s = cf_sess_find(cf_w, r->sid)) == NULL)
+		s = cf_recover_served(cf_w, r->sid);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.s = s;
 	ctx.ack_id = r->ack_id;

@@ -23,6 +23,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "fanout/room.h"
+#include "eio/pipe.h"
 #include "eio/recover.h"
 #include "eio/session_int.h"
 
@@ -174,7 +175,10 @@ cf_recover_new_pid(struct cf_sess *s)
 	if ((s->replay = calloc(1, sizeof(*s->replay))) == NULL)
 		return;
 	s->replay->complete = 1;
+	/* Like a session id, it names its worker (pipe.h). */
 	(void)cf_random_bytes(raw, sizeof(raw));
+	raw[0] = (uint8_t)cf_w->slot;
+	raw[1] = (uint8_t)cf_w->generation;
 	cf_base64url_encode(s->pid, raw, sizeof(raw));
 	s->pid[20] = '\0';
 }
@@ -234,15 +238,32 @@ move_socket(struct cf_sess *to, struct cf_sess *from)
 }
 
 static void
+ghost_free_cb(uv_handle_t *h)
+{
+	struct cf_sess *g = h->data;
+
+	cf_outq_clear(&g->q);
+	free(g);
+}
+
+/* Forget g (its socket has left or moved): freed once its timer closed. */
+static void
 ghost_free(struct cf_sess *g)
 {
 	struct cf_session_state *st = cf_w->sess;
 
 	HASH_DELETE(hh_pid, st->ghosts, g);
-	STAT_SUB(rec_ghosts, 1);
+	if (g->ghost_until != 0)
+		STAT_SUB(rec_ghosts, 1);
+	g->ghost_until = 0;
 	cf_recover_release(g);
+	cf_sock_release(g);
+	cf_sess_unflush(g);
 	free(g->rooms);
-	free(g);
+	g->rooms = NULL;
+	g->state = CF_S_CLOSED;
+	uv_timer_stop(&g->timer);
+	uv_close((uv_handle_t *)&g->timer, ghost_free_cb);
 }
 
 static int
@@ -260,31 +281,81 @@ recoverable_reason(const char *reason)
 	return (0);
 }
 
+/* 1 when a socket closed for reason is held. */
+static int
+holds(struct cf_sess *s, const char *reason)
+{
+	return (cf_w->conf->recovery_window_ms != 0 && s->pid[0] != '\0' &&
+	    s->replay != NULL && s->connected && !cf_w->draining &&
+	    recoverable_reason(reason) && cf_app->hold != NULL &&
+	    cf_app->hold(s));
+}
+
+/* g waits for its client, recovery-window from now. */
+static void
+wait_for_client(struct cf_sess *g)
+{
+	g->state = CF_S_CLOSED;
+	g->transport = CF_T_WEBSOCKET;
+	g->pipe_slot = 0;
+	g->pipe_id[0] = '\0';
+	g->replay->missed = 0;
+	g->ghost_until = cf_now_ms() + cf_w->conf->recovery_window_ms;
+	uv_timer_stop(&g->timer);
+	STAT_ADD(rec_ghosts, 1);
+	ghost_timer_arm();
+}
+
 int
 cf_recover_detach(struct cf_sess *s, const char *reason)
 {
 	struct cf_session_state *st = cf_w->sess;
-	uint64_t window = cf_w->conf->recovery_window_ms;
 	struct cf_sess *g;
 
-	if (window == 0 || s->pid[0] == '\0' || s->replay == NULL ||
-	    cf_w->draining || !recoverable_reason(reason) ||
-	    cf_app->hold == NULL || !cf_app->hold(s))
+	if (!holds(s, reason))
 		return (0);
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return (0);
 	memcpy(g->sid, s->sid, sizeof(g->sid));
-	g->state = CF_S_CLOSED;
 	g->tops = s->tops;
+	uv_timer_init(&cf_w->loop, &g->timer);
+	g->timer.data = g;
 	move_socket(g, s);
-	g->replay->missed = 0;
-	g->ghost_until = cf_now_ms() + window;
 	HASH_ADD(hh_pid, st->ghosts, pid, strlen(g->pid), g);
-	STAT_ADD(rec_ghosts, 1);
-	ghost_timer_arm();
+	wait_for_client(g);
 	cf_log_debug("socket %s held for recovery (%s)", g->id,
 	    reason ? reason : "transport close");
 	return (1);
+}
+
+void
+cf_recover_rehold(struct cf_sess *g, const char *reason)
+{
+	g->transport = CF_T_WEBSOCKET;		/* no longer the pipe's */
+	if (holds(g, reason)) {
+		cf_outq_clear(&g->q);
+		wait_for_client(g);
+		cf_log_debug("socket %s held for recovery again (%s)", g->id,
+		    reason ? reason : "transport close");
+		return;
+	}
+	cf_recover_leave(g, reason ? reason : "transport close");
+}
+
+void
+cf_recover_leave(struct cf_sess *g, const char *reason)
+{
+	if (g->connected) {
+		/* The socket leaves as it would have when its transport
+		 * dropped: the application, then the rooms. */
+		if (cf_app->on_disconnect != NULL)
+			cf_app->on_disconnect(g, reason);
+		if (cf_w->sess->left_fn != NULL)
+			cf_w->sess->left_fn(g);
+		g->connected = 0;
+	}
+	cf_room_leave_all(cf_w, g);
+	ghost_free(g);
 }
 
 void
@@ -292,16 +363,7 @@ cf_recover_drop(struct cf_sess *g, const char *reason)
 {
 	if (g->ghost_until == 0)
 		return;
-	g->ghost_until = 0;
-	g->connected = 1;
-	/* The socket leaves as it would have when its transport dropped. */
-	if (cf_app->on_disconnect != NULL)
-		cf_app->on_disconnect(g, reason);
-	if (cf_w->sess->left_fn != NULL)
-		cf_w->sess->left_fn(g);
-	g->connected = 0;
-	cf_room_leave_all(cf_w, g);
-	ghost_free(g);
+	cf_recover_leave(g, reason);
 }
 
 static void
@@ -313,14 +375,16 @@ ghost_timer_cb(uv_timer_t *t)
 
 	(void)t;
 	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
+		if (g->ghost_until == 0)
+			continue;
 		if (g->ghost_until == 1) {
 			STAT_ADD(rec_overflow, 1);
 			cf_log_info("socket %s not held for recovery: over "
 			    "recovery-max-events", g->id);
-			cf_recover_drop(g, "transport close");
+			cf_recover_leave(g, "transport close");
 		} else if (g->ghost_until <= now) {
 			STAT_ADD(rec_expired, 1);
-			cf_recover_drop(g, "transport close");
+			cf_recover_leave(g, "transport close");
 		}
 	}
 	ghost_timer_arm();
@@ -340,7 +404,7 @@ ghost_timer_arm(void)
 		st->ghost_timer_on = 1;
 	}
 	HASH_ITER(hh_pid, st->ghosts, g, tmp)
-		if (next == 0 || g->ghost_until < next)
+		if (g->ghost_until != 0 && (next == 0 || g->ghost_until < next))
 			next = g->ghost_until;
 	if (next == 0) {
 		uv_timer_stop(&st->ghost_timer);
@@ -361,6 +425,26 @@ cf_recover_find(struct cf_worker *w, const char *id)
 	return (NULL);
 }
 
+struct cf_sess *
+cf_recover_served(struct cf_worker *w, const char *sid)
+{
+	struct cf_sess *g, *tmp;
+
+	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp)
+		if (g->transport == CF_T_PIPE && strcmp(g->sid, sid) == 0)
+			return (g);
+	return (NULL);
+}
+
+struct cf_sess *
+cf_recover_held(struct cf_worker *w, const char *pid)
+{
+	struct cf_sess *g;
+
+	HASH_FIND(hh_pid, w->sess->ghosts, pid, strlen(pid), g);
+	return (g);
+}
+
 void
 cf_recover_each(struct cf_worker *w, void (*fn)(struct cf_sess *g,
     void *arg), void *arg)
@@ -376,8 +460,13 @@ cf_recover_drop_all(struct cf_worker *w)
 {
 	struct cf_sess *g, *tmp;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp)
-		cf_recover_drop(g, "server shutting down");
+	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
+		if (g->transport == CF_T_PIPE)
+			cf_sess_close(g, "server shutting down",
+			    CF_CLOSE_GRACEFUL);
+		else
+			cf_recover_leave(g, "server shutting down");
+	}
 	if (w->sess->ghost_timer_on) {
 		uv_close((uv_handle_t *)&w->sess->ghost_timer, NULL);
 		w->sess->ghost_timer_on = 0;
@@ -419,69 +508,92 @@ parse_offset(const json_t *v)
 }
 
 int
-cf_recover_restore(struct cf_sess *s, const json_t *auth)
+cf_recover_take(struct cf_sess *g, const json_t *auth, long *at)
 {
-	struct cf_session_state *st = cf_w->sess;
-	const json_t *pid = json_object_get(auth, "pid");
-	struct cf_replay *r;
-	struct cf_sess *g;
+	struct cf_replay *r = g->replay;
 	uint64_t off;
-	long at;
-	uint32_t i, k;
-	int j;
 
-	if (cf_w->conf->recovery_window_ms == 0 || !json_is_string(pid))
-		return (0);
-	STAT_ADD(rec_attempts, 1);
-	HASH_FIND(hh_pid, st->ghosts, json_string_value(pid),
-	    json_string_length(pid), g);
-	if (g == NULL || g->ghost_until == 1) {
+	if (g->ghost_until == 1 || r == NULL) {
 		STAT_ADD(rec_unknown, 1);
-		return (0);
+		return (-1);
 	}
-	r = g->replay;
 	off = parse_offset(json_object_get(auth, "offset"));
 	/* No offset: the client had no event yet, so it needs them all. */
-	if (off == 0 ? !r->complete || r->pushed != r->n :
-	    (at = ring_find(r, off)) == -1) {
+	*at = off == 0 ? -1 : ring_find(r, off);
+	if (off == 0 ? !r->complete || r->pushed != r->n : *at == -1) {
 		STAT_ADD(rec_offset, 1);
 		cf_log_info("socket %s not recovered: offset not held", g->id);
-		cf_recover_drop(g, "transport close");
-		return (0);
+		cf_recover_leave(g, "transport close");
+		return (-1);
 	}
 	if (cf_app->recover != NULL && cf_app->recover(g) != 0) {
 		STAT_ADD(rec_refused, 1);
 		cf_log_info("socket %s not recovered: refused", g->id);
-		cf_recover_drop(g, "transport close");
-		return (0);
+		cf_recover_leave(g, "transport close");
+		return (-1);
 	}
-	at = off == 0 ? -1 : ring_find(r, off);
-	HASH_DELETE(hh_pid, st->ghosts, g);
-	STAT_SUB(rec_ghosts, 1);
+	if (g->ghost_until != 0)
+		STAT_SUB(rec_ghosts, 1);
 	g->ghost_until = 0;
-	move_socket(s, g);
-	free(g);
-	ghost_timer_arm();
+	return (0);
+}
+
+void
+cf_recover_resume(struct cf_sess *s, long at)
+{
+	struct cf_replay *r = s->replay;
+	uint32_t i, k = 0;
+	int j;
+
 	/* What was confirmed before the drop is confirmed still. */
-	r = s->replay;
 	r->ping_mark = r->pushed;
 	r->missed = 0;
 	cf_sock_connect_reply(s);
-	k = 0;
 	for (i = (uint32_t)(at + 1); i < r->n; i++, k++) {
 		struct cf_replay_ent *e = &r->e[(r->head + i) % r->cap];
 
 		for (j = 0; j < e->n; j++)
 			cf_sess_send(s, e->m[j]);
 	}
-	/* What the client confirmed is no longer needed. */
+	/* What the client had is no longer needed. */
 	while (at-- >= 0)
 		ring_shift(r);
 	STAT_ADD(rec_ok, 1);
 	STAT_ADD(rec_replayed, k);
 	cf_log_info("socket %s recovered on session %s: %u events replayed",
-	    s->id, s->sid, k);
+	    s->id, s->transport == CF_T_PIPE ? s->pipe_id : s->sid, k);
 	if (cf_app->recovered != NULL)
 		cf_app->recovered(s);
-	return (1);
+	cf_sess_timer_update(s);
+}
+
+enum cf_recover_result
+cf_recover_restore(struct cf_sess *s, const json_t *auth)
+{
+	const json_t *pid = json_object_get(auth, "pid");
+	struct cf_sess *g;
+	long at;
+
+	if (cf_w->conf->recovery_window_ms == 0 || !json_is_string(pid) ||
+	    json_string_length(pid) >= sizeof(s->pid))
+		return (CF_RECOVER_FRESH);
+	STAT_ADD(rec_attempts, 1);
+	if ((g = cf_recover_held(cf_w, json_string_value(pid))) == NULL) {
+		if (cf_pipe_claim(s, json_string_value(pid), auth) == 0)
+			return (CF_RECOVER_PENDING);
+		STAT_ADD(rec_unknown, 1);
+		return (CF_RECOVER_FRESH);
+	}
+	if (g->transport == CF_T_PIPE) {
+		/* Its client came back here while its old session on
+		 * another worker still carries it: that one goes. */
+		cf_pipe_owner_detach(g, "transport close");
+	}
+	if (cf_recover_take(g, auth, &at) == -1)
+		return (CF_RECOVER_FRESH);
+	move_socket(s, g);
+	ghost_free(g);
+	ghost_timer_arm();
+	cf_recover_resume(s, at);
+	return (CF_RECOVER_DONE);
 }

@@ -54,14 +54,45 @@ void	 cf_recover_new_pid(struct cf_sess *s);
  */
 int	 cf_recover_detach(struct cf_sess *s, const char *reason);
 /*
- * A CONNECT to "/" whose auth carries a pid: 1 when s took the ghost over
- * (CONNECT reply and missed events queued), 0 when it connects afresh.
+ * A CONNECT to "/" with auth (its payload): DONE when s took a socket this
+ * worker held over (CONNECT reply and missed events queued), PENDING when
+ * another worker of the host holds it and was asked for it (pipe.c),
+ * FRESH when s connects afresh.
  */
-int	 cf_recover_restore(struct cf_sess *s, const json_t *auth);
+enum cf_recover_result {
+	CF_RECOVER_FRESH = 0,
+	CF_RECOVER_DONE,
+	CF_RECOVER_PENDING
+};
+enum cf_recover_result cf_recover_restore(struct cf_sess *s,
+	    const json_t *auth);
+/*
+ * The socket held under pid, asked for with auth ({pid, offset, ...}):
+ * 0 and *at (the index of the last event the client had, -1 for none)
+ * when it may be taken over; -1 when not, and it has left (counted).
+ */
+struct cf_sess *cf_recover_held(struct cf_worker *w, const char *pid);
+int	 cf_recover_take(struct cf_sess *g, const json_t *auth, long *at);
+/*
+ * s has the socket now (its own, or held and now served through another
+ * worker's session): the CONNECT reply, the events after index at, then
+ * the application's recovered hook.
+ */
+void	 cf_recover_resume(struct cf_sess *s, long at);
+/*
+ * g, served through another worker's session that closed for reason, is
+ * held again (a reason a client comes back from) or leaves.
+ */
+void	 cf_recover_rehold(struct cf_sess *g, const char *reason);
+/* g leaves and is freed (a held socket, waiting or served). */
+void	 cf_recover_leave(struct cf_sess *g, const char *reason);
 /* 1 when s is a ghost. */
 int	 cf_recover_is_ghost(const struct cf_sess *s);
 /* The ghost whose socket id is id, or NULL. */
 struct cf_sess *cf_recover_find(struct cf_worker *w, const char *id);
+/* The held socket of session id sid served through another worker's
+ * session (pipe.h), or NULL. */
+struct cf_sess *cf_recover_served(struct cf_worker *w, const char *sid);
 /* Call fn on every ghost (fn may drop it). */
 void	 cf_recover_each(struct cf_worker *w,
 	    void (*fn)(struct cf_sess *g, void *arg), void *arg);

@@ -19,6 +19,7 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "eio/session.h"
+#include "eio/pipe.h"
 #include "eio/recover.h"
 #include "eio/session_int.h"
 
@@ -73,6 +74,12 @@ sess_timer_cb(uv_timer_t *t)
 		cf_sess_close(s, "connect timeout", 1);
 		return;
 	}
+	if (s->claim_deadline != 0 && now >= s->claim_deadline) {
+		s->claim_deadline = 0;
+		cf_pipe_claim_expired(s);
+		if (s->state != CF_S_OPEN)
+			return;
+	}
 	if (s->attach_deadline != 0 && now >= s->attach_deadline) {
 		count_attach_closed(w);
 		cf_log_info("session %s closed: binary attachments not "
@@ -125,11 +132,12 @@ void
 cf_sess_timer_update(struct cf_sess *s)
 {
 	uint64_t next = 0, now;
-	uint64_t d[8];
+	uint64_t d[9];
 	int i;
 
 	if (s->state == CF_S_CLOSED)
 		return;
+	d[8] = s->claim_deadline;
 	d[0] = s->ping_at;
 	d[1] = s->pong_deadline;
 	d[2] = s->connect_deadline;
@@ -138,7 +146,7 @@ cf_sess_timer_update(struct cf_sess *s)
 	d[5] = s->app_deadline;
 	d[6] = s->auth_deadline;
 	d[7] = s->attach_deadline;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 9; i++)
 		if (d[i] != 0 && (next == 0 || d[i] < next))
 			next = d[i];
 	if (next == 0) {
@@ -418,6 +426,10 @@ sess_closing(struct cf_sess *s, const char *reason)
 void
 cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 {
+	if (s->transport == CF_T_PIPE) {
+		cf_pipe_owner_close(s, reason, notify);
+		return;
+	}
 	if (sess_closing(s, reason) == -1)
 		return;
 	/*
@@ -506,6 +518,10 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 void
 cf_sess_transport_gone(struct cf_sess *s, const char *reason)
 {
+	if (s->transport == CF_T_PIPE) {
+		cf_pipe_owner_close(s, reason, 0);
+		return;
+	}
 	if (sess_closing(s, reason) == -1)
 		return;
 	sess_finish(s);
@@ -554,9 +570,26 @@ cf_sess_flush(void)
 		 * that close go out. */
 		if (s->slow && s->state == CF_S_OPEN)
 			sess_slow_close(s);
-		else if (s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL)
+		else if ((s->transport == CF_T_WEBSOCKET && s->ws_wsi != NULL) ||
+		    s->transport == CF_T_PIPE)
 			s->tops->flush(s);
 	}
+}
+
+void
+cf_sess_unflush(struct cf_sess *s)
+{
+	struct cf_sess **pp;
+
+	if (!s->flush_queued)
+		return;
+	for (pp = &cf_w->sess->flush_list; *pp != NULL; pp = &(*pp)->flush_next)
+		if (*pp == s) {
+			*pp = s->flush_next;
+			break;
+		}
+	s->flush_next = NULL;
+	s->flush_queued = 0;
 }
 
 int
@@ -664,8 +697,9 @@ sess_slow_close(struct cf_sess *s)
 void
 cf_sess_wake(struct cf_sess *s)
 {
-	if (s->transport == CF_T_WEBSOCKET) {
-		if (s->ws_wsi != NULL && !s->flush_queued) {
+	if (s->transport == CF_T_WEBSOCKET || s->transport == CF_T_PIPE) {
+		if ((s->ws_wsi != NULL || s->transport == CF_T_PIPE) &&
+		    !s->flush_queued) {
 			s->flush_queued = 1;
 			s->flush_next = cf_w->sess->flush_list;
 			cf_w->sess->flush_list = s;
@@ -742,6 +776,11 @@ cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
 	case CF_EIO_MESSAGE:
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->events_in, 1, __ATOMIC_RELAXED);
+		if (s->pipe != CF_PIPE_NONE) {
+			/* The socket is another worker's (pipe.c). */
+			cf_pipe_forward_in(s, p);
+			return (0);
+		}
 		if (cf_sock_message(s, p->data, p->len, p->binary) == -1) {
 			cf_sess_close(s, "parse error", 1);
 			return (-1);

@@ -26,7 +26,16 @@
 
 enum cf_transport {
 	CF_T_POLLING = 0,
-	CF_T_WEBSOCKET
+	CF_T_WEBSOCKET,
+	CF_T_PIPE		/* a socket whose client is on another worker's
+				   session (pipe.c) */
+};
+
+/* s->pipe on the worker whose session carries another's socket. */
+enum cf_pipe_role {
+	CF_PIPE_NONE = 0,
+	CF_PIPE_CLAIMING,	/* asked the owner for the socket */
+	CF_PIPE_CLIENT		/* its Socket.IO packets go to the owner */
 };
 
 enum cf_sess_state {
@@ -159,11 +168,21 @@ struct cf_sess {
 	uint64_t		 bcast_seen;	/* last broadcast sequence delivered */
 	/* Connection state recovery (recover.c): the private id sent in the
 	 * CONNECT reply ("" when recovery is off), the events s may have to
-	 * send again, and for a ghost when it is given up. */
+	 * send again, and for a held socket when it is given up. */
 	char			 pid[24];
 	struct cf_replay	*replay;
-	UT_hash_handle		 hh_pid;	/* ghosts, by pid */
-	uint64_t		 ghost_until;	/* ms; 0 unless a ghost */
+	UT_hash_handle		 hh_pid;	/* held sockets, by pid */
+	uint64_t		 ghost_until;	/* ms; 0 unless waiting */
+	/*
+	 * pipe.c.  A session of a claimant: pipe (CF_PIPE_*), the owner's
+	 * slot, the socket's pid in pipe_id, and until when it waits for
+	 * the owner.  A held socket served through a claimant (transport
+	 * CF_T_PIPE): the claimant's slot and its session id in pipe_id.
+	 */
+	enum cf_pipe_role	 pipe;
+	unsigned		 pipe_slot;
+	char			 pipe_id[24];
+	uint64_t		 claim_deadline;
 	struct cf_nsp_conn	*extra;		/* namespaces other than "/" */
 	int			 eio_echo;	/* bare Engine.IO echo (conformance) */
 	void			*app;		/* per-socket state of the application */
@@ -351,6 +370,9 @@ int		 cf_sock_emit(struct cf_sess *s, json_t *args,
 /* off: the offset stamped in it (recover.h), 0 when none. */
 void		 cf_sock_send_encoded(struct cf_sess *s, uint64_t off,
 		    struct cf_msg *text, struct cf_msg **att, int nattach);
+/* Connect s to "/" afresh, with the CONNECT payload kept in s->auth
+ * (a recovery another worker refused). */
+void		 cf_sock_connect_fresh(struct cf_sess *s);
 /* The CONNECT reply to "/": {sid, pid} (pid when recovery is on). */
 void		 cf_sock_connect_reply(struct cf_sess *s);
 /* Server-side disconnect: Socket.IO DISCONNECT, or close the connection. */

@@ -24,4 +24,9 @@ struct cf_session_state {
 	uint64_t	 next_off;	/* the last offset stamped */
 };
 
+/* Take s off the flush list (it is about to be freed). */
+void	 cf_sess_unflush(struct cf_sess *s);
+/* The socket layer's memory of s: pending acks and attachments. */
+void	 cf_sock_release(struct cf_sess *s);
+
 #endif

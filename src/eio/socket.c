@@ -17,9 +17,12 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
+#include "eio/pipe.h"
 #include "eio/recover.h"
 #include "eio/session.h"
 #include "eio/session_int.h"
+
+static void	connect_root(struct cf_sess *, json_t *);
 
 static void
 make_id(char *dst)
@@ -174,21 +177,40 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 		json_decref(auth);
 		return (0);
 	}
-	if (cf_recover_restore(s, auth)) {
+	switch (cf_recover_restore(s, auth)) {
+	case CF_RECOVER_PENDING:
+		/* Kept for a fresh connect if the owner says no. */
+		json_decref(s->auth);
+		s->auth = auth;
+		s->connect_deadline = 0;
+		cf_sess_timer_update(s);
+		return (0);
+	case CF_RECOVER_DONE:
 		json_decref(auth);
 		s->connect_deadline = 0;
 		cf_sess_timer_update(s);
 		return (0);
+	default:
+		connect_root(s, auth);
+		return (0);
 	}
+}
+
+/* A new socket on "/" for s (auth stolen: the CONNECT payload). */
+static void
+connect_root(struct cf_sess *s, json_t *auth)
+{
+	const char *why = NULL;
+
 	if (cf_app->on_connect != NULL &&
 	    cf_app->on_connect(s, "/", auth, &why) != 0) {
 		json_decref(auth);
 		send_simple(s, CF_SIO_CONNECT_ERROR, "/",
 		    json_pack("{s:s}", "message", why ? why : "Forbidden"));
-		return (0);
+		return;
 	}
 	s->connected = 1;
-	cf_strlcpy(s->id, id, sizeof(s->id));
+	make_id(s->id);
 	json_decref(s->auth);
 	/* An empty object is not kept: it costs ~200 bytes per socket. */
 	if (json_is_object(auth) && json_object_size(auth) == 0) {
@@ -207,7 +229,15 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 	cf_sock_connect_reply(s);
 	if (cf_app->on_event != NULL)
 		cf_app->on_event(s, NULL);
-	return (0);
+}
+
+void
+cf_sock_connect_fresh(struct cf_sess *s)
+{
+	json_t *auth = s->auth;
+
+	s->auth = NULL;
+	connect_root(s, auth != NULL ? auth : json_object());
 }
 
 void
@@ -411,8 +441,20 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 }
 
 void
+cf_sock_release(struct cf_sess *s)
+{
+	drop_acks(s);
+	pending_drop(s);
+}
+
+void
 cf_sock_closed(struct cf_sess *s)
 {
+	if (s->pipe != CF_PIPE_NONE) {
+		/* The socket is the owner's: it learns of the close. */
+		cf_pipe_client_closed(s);
+		return;
+	}
 	if (!s->connected || !cf_recover_detach(s, s->close_reason))
 		sock_left(s, s->close_reason ? s->close_reason :
 		    "transport close");

@@ -46,6 +46,7 @@
 #include "fanout/relay.h"
 #include "fanout/room.h"
 #include "eio/http.h"
+#include "eio/pipe.h"
 #include "eio/recover.h"
 #include "eio/session.h"
 #include "app/events.h"
@@ -300,6 +301,13 @@ on_ipc_fwd_req(unsigned src, const uint8_t *data, size_t len, int fd)
 }
 
 static void
+on_ipc_pipe(unsigned src, const uint8_t *data, size_t len, int fd)
+{
+	(void)fd;
+	cf_pipe_receive(&worker, src, data, len);
+}
+
+static void
 on_ipc_fwd_resp(unsigned src, const uint8_t *data, size_t len, int fd)
 {
 	(void)src;
@@ -364,6 +372,7 @@ wire(void)
 	cf_ipc_on(CF_IPC_GONE, on_ipc_gone);
 	cf_ipc_on(CF_IPC_CTL, on_ipc_ctl);
 	cf_ipc_on(CF_IPC_REQUEST, on_ipc_request);
+	cf_ipc_on(CF_IPC_PIPE, on_ipc_pipe);
 	cf_sock_on_left(on_sock_left);
 	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
 	cf_room_on_server_emit(&worker, cf_app_server_emit);
@@ -474,6 +483,8 @@ cf_worker_main(struct cf_worker_init *in)
 	if (cf_ipc_start(&w->loop, w->slot, w->nslots, in->inbox_rx[in->slot],
 	    in->inbox_tx) == -1)
 		return (1);
+	/* A respawned slot holds no socket: sessions piped to it end. */
+	cf_pipe_start();
 	if ((w->relay = cf_relay_new(w, &cf_room_sink)) == NULL)
 		return (1);
 	if (cf_accept_start(w, in->listen_fds, in->nlisten) == -1)

@@ -188,6 +188,114 @@ describe('connection state recovery', () => {
 	}));
 });
 
+// The worker slot of an Engine.IO session id (byte 0, doc/events.md).
+const slotOf = (sid) => Buffer.from(sid, 'base64url')[0];
+
+describe('connection state recovery across workers', () => {
+	const sockets = [];
+	const d = useDaemon({ workers: 2, extraConf: [...CHAT_CONF,
+	    'rate-limit 10000 1', 'presence-coalesce 0'], sockets,
+	    closeEach: true });
+
+	/*
+	 * Drop alice, and while she is away Bob sends, types, reads; she
+	 * must come back recovered with exactly that, on whichever worker
+	 * her new session landed.  Resolves that worker's slot.
+	 */
+	async function dropAndBack(alice, bob, c, n) {
+		const m = await mark([alice, bob]);
+		const back = reconnect(alice);
+		alice.io.engine.close();
+		await until(async () => await metric(d,
+		    'confabd_recovery_held') === 1, 3000, 'held');
+		const x = await ok(bob, 'chat:send_message',
+		    { channelId: c.id, message: `gap ${n}` });
+		await ok(bob, 'chat:typing', { channelId: c.id,
+		    isTyping: n % 2 === 0 });
+		await ok(bob, 'message_read', { channelId: c.id,
+		    messageId: x.message.id });
+		await back;
+		assert.equal(alice.recovered, true, `recovered (${n})`);
+		const y = await ok(bob, 'chat:send_message',
+		    { channelId: c.id, message: `live ${n}` });
+		await waitFor(alice, 'chat:new_message', (v) =>
+		    v.id === y.message.id, 5000, m.get(alice));
+		assert.deepEqual(since(alice, m.get(alice)).map(([e, a]) =>
+		    [e, a.message ?? a.isTyping ?? a.messageId]), [
+			['chat:new_message', `gap ${n}`],
+			['chat:user_typing', n % 2 === 0],
+			['message_read_receipt', x.message.id],
+			['chat:new_message', `live ${n}`],
+		]);
+		assert.deepEqual(since(bob, m.get(bob)).filter(([e]) =>
+		    PRESENCE.includes(e)), []);
+		return slotOf(alice.io.engine.id);
+	}
+
+	it('the new session lands on another worker: the socket is served ' +
+	    'from the one that held it, nothing missed, nothing twice; its ' +
+	    'own sends work; dropped again it comes back again',
+	    withLogs(async () => {
+		const alice = await tab(d, user(801, 'admin'), 300);
+		const bob = await login(d, user(802));
+		sockets.push(alice, bob);
+		const owner = slotOf(alice.io.engine.id);
+		const id = alice.id;
+		const c = await createChannel(alice, { memberIds: [802] });
+		await ok(alice, 'join_channel', c.id);
+		await ok(bob, 'join_channel', c.id);
+		const landed = new Set();
+		for (let n = 0; n < 30 && !landed.has(1 - owner); n++)
+			landed.add(await dropAndBack(alice, bob, c, n));
+		assert.ok(landed.has(1 - owner), 'a session on the other worker');
+		assert.equal(alice.id, id);
+		// Served through the other worker: sends, acks, its channels.
+		const mine = await ok(alice, 'chat:send_message',
+		    { channelId: c.id, message: 'from afar' });
+		await waitFor(bob, 'chat:new_message', (v) =>
+		    v.id === mine.message.id);
+		const h = await history(alice, c.id);
+		assert.ok(h.some((v) => v.id === mine.message.id));
+		// Dropped while served from afar: held again, recovered again.
+		await dropAndBack(alice, bob, c, 100);
+		assert.equal(alice.id, id);
+		assert.ok(await metric(d,
+		    'confabd_recovery_succeeded_total') >= 2);
+	}));
+
+	it('the worker that held it is killed -9 while another serves it: ' +
+	    'the session ends, the client connects afresh', withLogs(async () => {
+		const alice = await tab(d, user(811, 'admin'), 300);
+		sockets.push(alice);
+		const owner = slotOf(alice.io.engine.id);
+		const bob = await login(d, user(812));
+		sockets.push(bob);
+		const c = await createChannel(alice, { memberIds: [812] });
+		await ok(alice, 'join_channel', c.id);
+		await ok(bob, 'join_channel', c.id);
+		for (let n = 0; n < 30 && slotOf(alice.io.engine.id) === owner;
+		    n++)
+			await dropAndBack(alice, bob, c, n);
+		assert.notEqual(slotOf(alice.io.engine.id), owner);
+		const pids = d.workerPids();
+		// The pid of the worker in slot `owner`: a tab that lands there.
+		let victim = null;
+		for (let i = 0; i < 40 && victim === null; i++) {
+			const t = await openTab(d);
+			sockets.push(t);
+			if (slotOf(t.io.engine.id) === owner)
+				victim = t.who.pid;
+		}
+		assert.ok(pids.includes(victim));
+		const back = reconnect(alice);
+		process.kill(victim, 'SIGKILL');
+		await back;
+		assert.equal(alice.recovered, false);
+		await auth(alice, mint(user(811, 'admin')));
+		await ok(alice, 'channel:list');
+	}));
+});
+
 describe('connection state recovery: bounds', () => {
 	const sockets = [];
 	const d = useDaemon({ workers: 1, extraConf: [...CHAT_CONF,

@@ -1,0 +1,398 @@
+/*
+ * pipe.c -- a held socket served through another worker's session
+ * (pipe.h).  Messages are CF_IPC_PIPE: struct cf_ipc_pipe, then the bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/httpreq.h"
+#include "ipc.h"
+#include "log.h"
+#include "util.h"
+#include "eio/pipe.h"
+#include "eio/recover.h"
+#include "eio/session_int.h"
+
+/* How long a claimant waits for the owner before connecting afresh. */
+#define CF_PIPE_CLAIM_MS	2000
+
+static int
+pipe_send(unsigned slot, enum cf_pipe_op op, const char *sid,
+    const char *pid, int binary, const void *data, size_t len)
+{
+	struct cf_ipc_pipe h;
+	struct cf_buf b = { 0 };
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	h.op = (uint8_t)op;
+	h.binary = (uint8_t)(binary != 0);
+	cf_strlcpy(h.sid, sid, sizeof(h.sid));
+	cf_strlcpy(h.pid, pid, sizeof(h.pid));
+	if (cf_buf_append(&b, &h, sizeof(h)) == -1 ||
+	    (len > 0 && cf_buf_append(&b, data, len) == -1)) {
+		cf_buf_free(&b);
+		return (-1);
+	}
+	rc = cf_ipc_send(slot, CF_IPC_PIPE, b.data, b.len, -1);
+	cf_buf_free(&b);
+	return (rc);
+}
+
+/* Tell the other side of the pipe it ended (op GONE or END), and why. */
+static void
+pipe_end(unsigned slot, enum cf_pipe_op op, const char *sid,
+    const char *pid, const char *why)
+{
+	(void)pipe_send(slot, op, sid, pid, 0, why, strlen(why));
+}
+
+/* ---------------------------------------------------------- claimant */
+
+int
+cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth)
+{
+	unsigned slot, gen;
+	char *text;
+	int rc;
+
+	if (cf_httpreq_sid_owner(pid, &slot, &gen) == -1 ||
+	    gen != (uint8_t)cf_w->generation || slot == cf_w->slot ||
+	    slot >= cf_w->nslots)
+		return (-1);
+	if ((text = json_dumps(auth, JSON_COMPACT)) == NULL)
+		return (-1);
+	rc = pipe_send(slot, CF_PIPE_CLAIM, s->sid, pid, 0, text,
+	    strlen(text));
+	free(text);
+	if (rc == -1)
+		return (-1);
+	s->pipe = CF_PIPE_CLAIMING;
+	s->pipe_slot = slot;
+	cf_strlcpy(s->pipe_id, pid, sizeof(s->pipe_id));
+	s->claim_deadline = cf_now_ms() + CF_PIPE_CLAIM_MS;
+	cf_sess_timer_update(s);
+	return (0);
+}
+
+/* Claimant: no socket to take over: s connects afresh. */
+static void
+claim_failed(struct cf_sess *s)
+{
+	s->pipe = CF_PIPE_NONE;
+	s->claim_deadline = 0;
+	cf_sock_connect_fresh(s);
+}
+
+void
+cf_pipe_claim_expired(struct cf_sess *s)
+{
+	if (s->pipe != CF_PIPE_CLAIMING)
+		return;
+	cf_log_info("session %s: worker %u did not answer a recovery",
+	    s->sid, s->pipe_slot);
+	claim_failed(s);
+}
+
+void
+cf_pipe_forward_in(struct cf_sess *s, const struct cf_eio_packet *p)
+{
+	/* Nothing comes before the CONNECT reply the owner sends. */
+	if (s->pipe != CF_PIPE_CLIENT)
+		return;
+	(void)pipe_send(s->pipe_slot, CF_PIPE_IN, s->sid, s->pipe_id,
+	    p->binary, p->data, p->len);
+}
+
+void
+cf_pipe_client_closed(struct cf_sess *s)
+{
+	if (s->pipe == CF_PIPE_CLIENT)
+		pipe_end(s->pipe_slot, CF_PIPE_GONE, s->sid, s->pipe_id,
+		    s->close_reason ? s->close_reason : "transport close");
+	/* A claim in flight: the owner's answer finds no session and ends. */
+	s->pipe = CF_PIPE_NONE;
+	s->claim_deadline = 0;
+}
+
+/* Claimant: s of the message from src about pid, or NULL. */
+static struct cf_sess *
+claimant_of(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h)
+{
+	struct cf_sess *s;
+
+	if ((s = cf_sess_find(w, h->sid)) == NULL || s->pipe == CF_PIPE_NONE ||
+	    s->pipe_slot != src || strcmp(s->pipe_id, h->pid) != 0)
+		return (NULL);
+	return (s);
+}
+
+static void
+claimant_out(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
+    const uint8_t *data, size_t len)
+{
+	struct cf_sess *s;
+	struct cf_msg *m;
+
+	if ((s = claimant_of(w, src, h)) == NULL) {
+		pipe_end(src, CF_PIPE_GONE, h->sid, h->pid, "transport close");
+		return;
+	}
+	if (s->pipe == CF_PIPE_CLAIMING) {
+		/* The first message: the owner's CONNECT reply. */
+		s->pipe = CF_PIPE_CLIENT;
+		s->claim_deadline = 0;
+		json_decref(s->auth);
+		s->auth = NULL;
+		cf_sess_authenticated(s);
+		cf_sess_timer_update(s);
+	}
+	if ((m = cf_msg_new(data, len, h->binary)) == NULL)
+		return;
+	cf_sess_send(s, m);
+	cf_msg_unref(m);
+}
+
+static void
+claimant_end(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h)
+{
+	struct cf_sess *s;
+
+	if ((s = claimant_of(w, src, h)) == NULL)
+		return;
+	if (s->pipe == CF_PIPE_CLAIMING) {
+		claim_failed(s);
+		return;
+	}
+	/* What the owner sent before goes out first. */
+	s->pipe = CF_PIPE_NONE;
+	cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
+}
+
+/* ------------------------------------------------------------- owner */
+
+/* The transport of a socket served through a claimant. */
+static void
+pipe_flush(struct cf_sess *g)
+{
+	struct cf_msg *m;
+
+	while ((m = cf_outq_pop(&g->q)) != NULL) {
+		(void)pipe_send(g->pipe_slot, CF_PIPE_OUT, g->pipe_id, g->pid,
+		    m->binary, CF_MSG_DATA(m), m->len);
+		cf_msg_unref(m);
+	}
+}
+
+static size_t
+pipe_unsent(struct cf_sess *g)
+{
+	(void)g;
+	return (0);
+}
+
+static int
+pipe_stalled(struct cf_sess *g)
+{
+	(void)g;
+	return (0);
+}
+
+static void
+pipe_abort(struct cf_sess *g, unsigned code, const char *why)
+{
+	(void)g;
+	(void)code;
+	(void)why;
+}
+
+static const struct cf_transport_ops pipe_ops = {
+	.flush = pipe_flush,
+	.unsent = pipe_unsent,
+	.stalled = pipe_stalled,
+	.abort = pipe_abort,
+	.remote_flush = pipe_flush,
+};
+
+void
+cf_pipe_owner_detach(struct cf_sess *g, const char *reason)
+{
+	if (g->transport != CF_T_PIPE)
+		return;
+	pipe_flush(g);
+	pipe_end(g->pipe_slot, CF_PIPE_END, g->pipe_id, g->pid, reason);
+	cf_sess_unflush(g);
+	g->transport = CF_T_WEBSOCKET;
+	g->state = CF_S_CLOSED;
+	g->pipe_slot = 0;
+	g->pipe_id[0] = '\0';
+}
+
+void
+cf_pipe_owner_close(struct cf_sess *g, const char *reason, int notify)
+{
+	(void)notify;
+	if (g->state == CF_S_CLOSED || g->transport != CF_T_PIPE)
+		return;
+	cf_pipe_owner_detach(g, reason ? reason : "forced close");
+	cf_recover_leave(g, reason ? reason : "forced close");
+}
+
+/* Owner: the socket held under h->pid, asked for by src's h->sid. */
+static void
+owner_claim(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
+    const uint8_t *data, size_t len)
+{
+	struct cf_sess *g;
+	json_t *auth;
+	long at;
+
+	auth = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES,
+	    NULL);
+	if ((g = cf_recover_held(w, h->pid)) == NULL || !json_is_object(auth)) {
+		json_decref(auth);
+		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "unknown");
+		return;
+	}
+	/* Its client came back again, elsewhere: the old session goes. */
+	cf_pipe_owner_detach(g, "transport close");
+	if (cf_recover_take(g, auth, &at) == -1) {
+		json_decref(auth);
+		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "refused");
+		return;
+	}
+	json_decref(auth);
+	g->transport = CF_T_PIPE;
+	g->tops = &pipe_ops;
+	g->state = CF_S_OPEN;
+	g->slow = 0;
+	g->pipe_slot = src;
+	cf_strlcpy(g->pipe_id, h->sid, sizeof(g->pipe_id));
+	cf_recover_resume(g, at);
+}
+
+/* Owner: g when src's session h->sid serves it, else NULL (told so). */
+static struct cf_sess *
+owner_of(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
+    int answer)
+{
+	struct cf_sess *g;
+
+	if ((g = cf_recover_held(w, h->pid)) != NULL &&
+	    g->transport == CF_T_PIPE && g->pipe_slot == src &&
+	    strcmp(g->pipe_id, h->sid) == 0)
+		return (g);
+	if (answer)
+		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "unknown");
+	return (NULL);
+}
+
+static void
+owner_in(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
+    const uint8_t *data, size_t len)
+{
+	struct cf_sess *g;
+
+	if ((g = owner_of(w, src, h, 1)) == NULL)
+		return;
+	if (cf_sock_message(g, data, len, h->binary) == -1)
+		cf_sess_close(g, "parse error", 1);
+}
+
+/* The session serving g closed for reason: g is held again or leaves. */
+static void
+unpipe(struct cf_sess *g, const char *reason)
+{
+	cf_sess_unflush(g);
+	g->pipe_slot = 0;
+	g->pipe_id[0] = '\0';
+	cf_recover_rehold(g, reason);
+}
+
+static void
+owner_gone(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
+    const uint8_t *data, size_t len)
+{
+	char why[64];
+	struct cf_sess *g;
+
+	if ((g = owner_of(w, src, h, 0)) == NULL)
+		return;
+	if (len >= sizeof(why))
+		len = sizeof(why) - 1;
+	memcpy(why, data, len);
+	why[len] = '\0';
+	unpipe(g, why);
+}
+
+/*
+ * Slot src (re)started: its sockets are gone, so our sessions serving
+ * them end; its sessions are gone, so our sockets they served are held
+ * again for their clients to come back.
+ */
+static void
+reset_from(struct cf_worker *w, unsigned src)
+{
+	struct cf_sess *s, *tmp, *g;
+
+	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
+		if (g->transport != CF_T_PIPE || g->pipe_slot != src)
+			continue;
+		unpipe(g, "transport close");
+	}
+	HASH_ITER(hh, w->sessions, s, tmp) {
+		if (s->pipe == CF_PIPE_NONE || s->pipe_slot != src)
+			continue;
+		if (s->pipe == CF_PIPE_CLAIMING)
+			claim_failed(s);
+		else {
+			s->pipe = CF_PIPE_NONE;
+			cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
+		}
+	}
+}
+
+void
+cf_pipe_receive(struct cf_worker *w, unsigned src, const uint8_t *data,
+    size_t len)
+{
+	struct cf_ipc_pipe h;
+	const uint8_t *p = data + sizeof(h);
+	size_t n = len - sizeof(h);
+
+	memcpy(&h, data, sizeof(h));
+	h.sid[sizeof(h.sid) - 1] = '\0';
+	h.pid[sizeof(h.pid) - 1] = '\0';
+	switch (h.op) {
+	case CF_PIPE_CLAIM:
+		owner_claim(w, src, &h, p, n);
+		break;
+	case CF_PIPE_IN:
+		owner_in(w, src, &h, p, n);
+		break;
+	case CF_PIPE_OUT:
+		claimant_out(w, src, &h, p, n);
+		break;
+	case CF_PIPE_GONE:
+		owner_gone(w, src, &h, p, n);
+		break;
+	case CF_PIPE_END:
+		claimant_end(w, src, &h);
+		break;
+	case CF_PIPE_RESET:
+		reset_from(w, src);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+cf_pipe_start(void)
+{
+	struct cf_ipc_pipe h;
+
+	memset(&h, 0, sizeof(h));
+	h.op = CF_PIPE_RESET;
+	cf_ipc_send_all(CF_IPC_PIPE, &h, sizeof(h));
+}
