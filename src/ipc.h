@@ -83,7 +83,7 @@ struct cf_ipc_pipe {
 	uint8_t		 binary;	/* IN, OUT: a binary message */
 	uint8_t		 pad[2];
 	char		 sid[24];	/* the claimant's session, NUL-terminated */
-	char		 pid[24];	/* the socket's private id */
+	char		 pid[64];	/* the socket's private id */
 };
 
 _Static_assert(sizeof(struct cf_ipc_relay) == 8, "relay header size");

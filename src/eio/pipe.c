@@ -16,9 +16,30 @@
 /* How long a claimant waits for the owner before connecting afresh. */
 #define CF_PIPE_CLAIM_MS	2000
 
+/* Sends to a worker of another host (the relay's, wired at start). */
+static int	(*remote_send)(const char *host, unsigned slot,
+		    const void *msg, size_t len);
+
+void
+cf_pipe_on_remote(int (*fn)(const char *host, unsigned slot,
+    const void *msg, size_t len))
+{
+	remote_send = fn;
+}
+
+/* A pipe peer is silent this long (ms): gone. */
+static uint64_t
+silence_limit(void)
+{
+	return (2 * ((uint64_t)cf_w->conf->ping_interval_ms +
+	    cf_w->conf->ping_timeout_ms));
+}
+
+/* To worker slot of host ("": this one), through its inbox or Redis. */
 static int
-pipe_send(unsigned slot, enum cf_pipe_op op, const char *sid,
-    const char *pid, int binary, const void *data, size_t len)
+pipe_send(const char *host, unsigned slot, enum cf_pipe_op op,
+    const char *sid, const char *pid, int binary, const void *data,
+    size_t len)
 {
 	struct cf_ipc_pipe h;
 	struct cf_buf b = { 0 };
@@ -34,17 +55,21 @@ pipe_send(unsigned slot, enum cf_pipe_op op, const char *sid,
 		cf_buf_free(&b);
 		return (-1);
 	}
-	rc = cf_ipc_send(slot, CF_IPC_PIPE, b.data, b.len, -1);
+	if (host[0] == '\0')
+		rc = cf_ipc_send(slot, CF_IPC_PIPE, b.data, b.len, -1);
+	else
+		rc = remote_send != NULL ? remote_send(host, slot, b.data,
+		    b.len) : -1;
 	cf_buf_free(&b);
 	return (rc);
 }
 
 /* Tell the other side of the pipe it ended (op GONE or END), and why. */
 static void
-pipe_end(unsigned slot, enum cf_pipe_op op, const char *sid,
-    const char *pid, const char *why)
+pipe_end(const char *host, unsigned slot, enum cf_pipe_op op,
+    const char *sid, const char *pid, const char *why)
 {
-	(void)pipe_send(slot, op, sid, pid, 0, why, strlen(why));
+	(void)pipe_send(host, slot, op, sid, pid, 0, why, strlen(why));
 }
 
 /* ---------------------------------------------------------- claimant */
@@ -52,22 +77,35 @@ pipe_end(unsigned slot, enum cf_pipe_op op, const char *sid,
 int
 cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth)
 {
+	const char *dot = strchr(pid, '.'), *host;
 	unsigned slot, gen;
-	char *text;
+	char base[24], *text;
 	int rc;
 
-	if (cf_httpreq_sid_owner(pid, &slot, &gen) == -1 ||
-	    gen != (uint8_t)cf_w->generation || slot == cf_w->slot ||
-	    slot >= cf_w->nslots)
+	/* "<20 characters naming slot and generation>.<host>" */
+	if (dot == NULL || dot - pid != 20)
+		return (-1);
+	memcpy(base, pid, 20);
+	base[20] = '\0';
+	if (cf_httpreq_sid_owner(base, &slot, &gen) == -1)
+		return (-1);
+	host = dot + 1;
+	if (strcmp(host, cf_w->host) == 0) {
+		if (gen != (uint8_t)cf_w->generation || slot == cf_w->slot ||
+		    slot >= cf_w->nslots)
+			return (-1);
+		host = "";
+	} else if (remote_send == NULL || strlen(host) >= sizeof(s->pipe_host))
 		return (-1);
 	if ((text = json_dumps(auth, JSON_COMPACT)) == NULL)
 		return (-1);
-	rc = pipe_send(slot, CF_PIPE_CLAIM, s->sid, pid, 0, text,
+	rc = pipe_send(host, slot, CF_PIPE_CLAIM, s->sid, pid, 0, text,
 	    strlen(text));
 	free(text);
 	if (rc == -1)
 		return (-1);
 	s->pipe = CF_PIPE_CLAIMING;
+	cf_strlcpy(s->pipe_host, host, sizeof(s->pipe_host));
 	s->pipe_slot = slot;
 	cf_strlcpy(s->pipe_id, pid, sizeof(s->pipe_id));
 	s->claim_deadline = cf_now_ms() + CF_PIPE_CLAIM_MS;
@@ -89,8 +127,9 @@ cf_pipe_claim_expired(struct cf_sess *s)
 {
 	if (s->pipe != CF_PIPE_CLAIMING)
 		return;
-	cf_log_info("session %s: worker %u did not answer a recovery",
-	    s->sid, s->pipe_slot);
+	cf_log_info("session %s: no answer to a recovery from worker %u%s%s",
+	    s->sid, s->pipe_slot, s->pipe_host[0] ? " of " : "",
+	    s->pipe_host);
 	claim_failed(s);
 }
 
@@ -100,42 +139,64 @@ cf_pipe_forward_in(struct cf_sess *s, const struct cf_eio_packet *p)
 	/* Nothing comes before the CONNECT reply the owner sends. */
 	if (s->pipe != CF_PIPE_CLIENT)
 		return;
-	(void)pipe_send(s->pipe_slot, CF_PIPE_IN, s->sid, s->pipe_id,
-	    p->binary, p->data, p->len);
+	(void)pipe_send(s->pipe_host, s->pipe_slot, CF_PIPE_IN, s->sid,
+	    s->pipe_id, p->binary, p->data, p->len);
+}
+
+void
+cf_pipe_pong(struct cf_sess *s)
+{
+	if (s->pipe != CF_PIPE_CLIENT)
+		return;
+	if (cf_now_ms() - s->pipe_seen > silence_limit()) {
+		cf_log_info("session %s: worker %u%s%s holding its socket is "
+		    "silent", s->sid, s->pipe_slot, s->pipe_host[0] ? " of " :
+		    "", s->pipe_host);
+		s->pipe = CF_PIPE_NONE;
+		cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
+		return;
+	}
+	(void)pipe_send(s->pipe_host, s->pipe_slot, CF_PIPE_KEEP, s->sid,
+	    s->pipe_id, 0, NULL, 0);
 }
 
 void
 cf_pipe_client_closed(struct cf_sess *s)
 {
 	if (s->pipe == CF_PIPE_CLIENT)
-		pipe_end(s->pipe_slot, CF_PIPE_GONE, s->sid, s->pipe_id,
-		    s->close_reason ? s->close_reason : "transport close");
+		pipe_end(s->pipe_host, s->pipe_slot, CF_PIPE_GONE, s->sid,
+		    s->pipe_id, s->close_reason ? s->close_reason :
+		    "transport close");
 	/* A claim in flight: the owner's answer finds no session and ends. */
 	s->pipe = CF_PIPE_NONE;
 	s->claim_deadline = 0;
 }
 
-/* Claimant: s of the message from src about pid, or NULL. */
+/* Claimant: s of the message from (host, src) about pid, or NULL. */
 static struct cf_sess *
-claimant_of(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h)
+claimant_of(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h)
 {
 	struct cf_sess *s;
 
 	if ((s = cf_sess_find(w, h->sid)) == NULL || s->pipe == CF_PIPE_NONE ||
-	    s->pipe_slot != src || strcmp(s->pipe_id, h->pid) != 0)
+	    s->pipe_slot != src || strcmp(s->pipe_host, host) != 0 ||
+	    strcmp(s->pipe_id, h->pid) != 0)
 		return (NULL);
+	s->pipe_seen = cf_now_ms();
 	return (s);
 }
 
 static void
-claimant_out(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
-    const uint8_t *data, size_t len)
+claimant_out(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h, const uint8_t *data, size_t len)
 {
 	struct cf_sess *s;
 	struct cf_msg *m;
 
-	if ((s = claimant_of(w, src, h)) == NULL) {
-		pipe_end(src, CF_PIPE_GONE, h->sid, h->pid, "transport close");
+	if ((s = claimant_of(w, host, src, h)) == NULL) {
+		pipe_end(host, src, CF_PIPE_GONE, h->sid, h->pid,
+		    "transport close");
 		return;
 	}
 	if (s->pipe == CF_PIPE_CLAIMING) {
@@ -154,11 +215,12 @@ claimant_out(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
 }
 
 static void
-claimant_end(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h)
+claimant_end(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h)
 {
 	struct cf_sess *s;
 
-	if ((s = claimant_of(w, src, h)) == NULL)
+	if ((s = claimant_of(w, host, src, h)) == NULL)
 		return;
 	if (s->pipe == CF_PIPE_CLAIMING) {
 		claim_failed(s);
@@ -178,8 +240,8 @@ pipe_flush(struct cf_sess *g)
 	struct cf_msg *m;
 
 	while ((m = cf_outq_pop(&g->q)) != NULL) {
-		(void)pipe_send(g->pipe_slot, CF_PIPE_OUT, g->pipe_id, g->pid,
-		    m->binary, CF_MSG_DATA(m), m->len);
+		(void)pipe_send(g->pipe_host, g->pipe_slot, CF_PIPE_OUT,
+		    g->pipe_id, g->pid, m->binary, CF_MSG_DATA(m), m->len);
 		cf_msg_unref(m);
 	}
 }
@@ -214,18 +276,27 @@ static const struct cf_transport_ops pipe_ops = {
 	.remote_flush = pipe_flush,
 };
 
+/* g is no longer served through its claimant. */
+static void
+unlink_claimant(struct cf_sess *g)
+{
+	cf_sess_unflush(g);
+	g->transport = CF_T_WEBSOCKET;
+	g->pipe_host[0] = '\0';
+	g->pipe_slot = 0;
+	g->pipe_id[0] = '\0';
+}
+
 void
 cf_pipe_owner_detach(struct cf_sess *g, const char *reason)
 {
 	if (g->transport != CF_T_PIPE)
 		return;
 	pipe_flush(g);
-	pipe_end(g->pipe_slot, CF_PIPE_END, g->pipe_id, g->pid, reason);
-	cf_sess_unflush(g);
-	g->transport = CF_T_WEBSOCKET;
+	pipe_end(g->pipe_host, g->pipe_slot, CF_PIPE_END, g->pipe_id, g->pid,
+	    reason);
+	unlink_claimant(g);
 	g->state = CF_S_CLOSED;
-	g->pipe_slot = 0;
-	g->pipe_id[0] = '\0';
 }
 
 void
@@ -238,10 +309,24 @@ cf_pipe_owner_close(struct cf_sess *g, const char *reason, int notify)
 	cf_recover_leave(g, reason ? reason : "forced close");
 }
 
-/* Owner: the socket held under h->pid, asked for by src's h->sid. */
+void
+cf_pipe_owner_lost(struct cf_sess *g)
+{
+	cf_log_info("socket %s: the session serving it is silent", g->id);
+	unlink_claimant(g);
+	cf_recover_rehold(g, "ping timeout");
+}
+
+uint64_t
+cf_pipe_owner_deadline(const struct cf_sess *g)
+{
+	return (g->pipe_seen + silence_limit());
+}
+
+/* Owner: the socket held under h->pid, asked for by (host, src)'s h->sid. */
 static void
-owner_claim(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
-    const uint8_t *data, size_t len)
+owner_claim(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h, const uint8_t *data, size_t len)
 {
 	struct cf_sess *g;
 	json_t *auth;
@@ -251,14 +336,14 @@ owner_claim(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
 	    NULL);
 	if ((g = cf_recover_held(w, h->pid)) == NULL || !json_is_object(auth)) {
 		json_decref(auth);
-		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "unknown");
+		pipe_end(host, src, CF_PIPE_END, h->sid, h->pid, "unknown");
 		return;
 	}
 	/* Its client came back again, elsewhere: the old session goes. */
 	cf_pipe_owner_detach(g, "transport close");
 	if (cf_recover_take(g, auth, &at) == -1) {
 		json_decref(auth);
-		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "refused");
+		pipe_end(host, src, CF_PIPE_END, h->sid, h->pid, "refused");
 		return;
 	}
 	json_decref(auth);
@@ -266,69 +351,66 @@ owner_claim(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
 	g->tops = &pipe_ops;
 	g->state = CF_S_OPEN;
 	g->slow = 0;
+	cf_strlcpy(g->pipe_host, host, sizeof(g->pipe_host));
 	g->pipe_slot = src;
 	cf_strlcpy(g->pipe_id, h->sid, sizeof(g->pipe_id));
+	g->pipe_seen = cf_now_ms();
 	cf_recover_resume(g, at);
 }
 
-/* Owner: g when src's session h->sid serves it, else NULL (told so). */
+/* Owner: g when (host, src)'s session h->sid serves it, else NULL (told
+ * so when answer). */
 static struct cf_sess *
-owner_of(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
-    int answer)
+owner_of(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h, int answer)
 {
 	struct cf_sess *g;
 
 	if ((g = cf_recover_held(w, h->pid)) != NULL &&
 	    g->transport == CF_T_PIPE && g->pipe_slot == src &&
-	    strcmp(g->pipe_id, h->sid) == 0)
+	    strcmp(g->pipe_host, host) == 0 &&
+	    strcmp(g->pipe_id, h->sid) == 0) {
+		g->pipe_seen = cf_now_ms();
 		return (g);
+	}
 	if (answer)
-		pipe_end(src, CF_PIPE_END, h->sid, h->pid, "unknown");
+		pipe_end(host, src, CF_PIPE_END, h->sid, h->pid, "unknown");
 	return (NULL);
 }
 
 static void
-owner_in(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
-    const uint8_t *data, size_t len)
+owner_in(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h, const uint8_t *data, size_t len)
 {
 	struct cf_sess *g;
 
-	if ((g = owner_of(w, src, h, 1)) == NULL)
+	if ((g = owner_of(w, host, src, h, 1)) == NULL)
 		return;
 	if (cf_sock_message(g, data, len, h->binary) == -1)
 		cf_sess_close(g, "parse error", 1);
 }
 
-/* The session serving g closed for reason: g is held again or leaves. */
 static void
-unpipe(struct cf_sess *g, const char *reason)
-{
-	cf_sess_unflush(g);
-	g->pipe_slot = 0;
-	g->pipe_id[0] = '\0';
-	cf_recover_rehold(g, reason);
-}
-
-static void
-owner_gone(struct cf_worker *w, unsigned src, const struct cf_ipc_pipe *h,
-    const uint8_t *data, size_t len)
+owner_gone(struct cf_worker *w, const char *host, unsigned src,
+    const struct cf_ipc_pipe *h, const uint8_t *data, size_t len)
 {
 	char why[64];
 	struct cf_sess *g;
 
-	if ((g = owner_of(w, src, h, 0)) == NULL)
+	if ((g = owner_of(w, host, src, h, 0)) == NULL)
 		return;
 	if (len >= sizeof(why))
 		len = sizeof(why) - 1;
 	memcpy(why, data, len);
 	why[len] = '\0';
-	unpipe(g, why);
+	unlink_claimant(g);
+	cf_recover_rehold(g, why);
 }
 
 /*
- * Slot src (re)started: its sockets are gone, so our sessions serving
- * them end; its sessions are gone, so our sockets they served are held
- * again for their clients to come back.
+ * Slot src of this host (re)started: its sockets are gone, so our
+ * sessions serving them end; its sessions are gone, so our sockets they
+ * served are held again for their clients to come back.
  */
 static void
 reset_from(struct cf_worker *w, unsigned src)
@@ -336,12 +418,15 @@ reset_from(struct cf_worker *w, unsigned src)
 	struct cf_sess *s, *tmp, *g;
 
 	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
-		if (g->transport != CF_T_PIPE || g->pipe_slot != src)
+		if (g->transport != CF_T_PIPE || g->pipe_slot != src ||
+		    g->pipe_host[0] != '\0')
 			continue;
-		unpipe(g, "transport close");
+		unlink_claimant(g);
+		cf_recover_rehold(g, "transport close");
 	}
 	HASH_ITER(hh, w->sessions, s, tmp) {
-		if (s->pipe == CF_PIPE_NONE || s->pipe_slot != src)
+		if (s->pipe == CF_PIPE_NONE || s->pipe_slot != src ||
+		    s->pipe_host[0] != '\0')
 			continue;
 		if (s->pipe == CF_PIPE_CLAIMING)
 			claim_failed(s);
@@ -353,34 +438,45 @@ reset_from(struct cf_worker *w, unsigned src)
 }
 
 void
-cf_pipe_receive(struct cf_worker *w, unsigned src, const uint8_t *data,
-    size_t len)
+cf_pipe_receive(struct cf_worker *w, const char *host, unsigned src,
+    const uint8_t *data, size_t len)
 {
 	struct cf_ipc_pipe h;
 	const uint8_t *p = data + sizeof(h);
 	size_t n = len - sizeof(h);
 
+	if (len < sizeof(h))
+		return;
 	memcpy(&h, data, sizeof(h));
 	h.sid[sizeof(h.sid) - 1] = '\0';
 	h.pid[sizeof(h.pid) - 1] = '\0';
 	switch (h.op) {
 	case CF_PIPE_CLAIM:
-		owner_claim(w, src, &h, p, n);
+		owner_claim(w, host, src, &h, p, n);
 		break;
 	case CF_PIPE_IN:
-		owner_in(w, src, &h, p, n);
+		owner_in(w, host, src, &h, p, n);
 		break;
 	case CF_PIPE_OUT:
-		claimant_out(w, src, &h, p, n);
+		claimant_out(w, host, src, &h, p, n);
 		break;
 	case CF_PIPE_GONE:
-		owner_gone(w, src, &h, p, n);
+		owner_gone(w, host, src, &h, p, n);
 		break;
 	case CF_PIPE_END:
-		claimant_end(w, src, &h);
+		claimant_end(w, host, src, &h);
+		break;
+	case CF_PIPE_KEEP:
+		/* To the owner from its claimant, or back. */
+		if (owner_of(w, host, src, &h, 0) != NULL)
+			(void)pipe_send(host, src, CF_PIPE_KEEP, h.sid, h.pid,
+			    0, NULL, 0);
+		else
+			(void)claimant_of(w, host, src, &h);
 		break;
 	case CF_PIPE_RESET:
-		reset_from(w, src);
+		if (host[0] == '\0')
+			reset_from(w, src);
 		break;
 	default:
 		break;

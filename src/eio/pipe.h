@@ -4,7 +4,9 @@
  *
  * The socket does not move: its rooms, application state and the events
  * it missed stay with the worker that holds it (the owner, named by the
- * pid: byte 0 its slot, byte 1 its generation, as in a session id).  The
+ * pid: "<20 characters>.<host>", the characters encoding its slot and
+ * generation as a session id does).  The claimant may be on another
+ * host: the messages then go through Redis (the relay), in order.  The
  * claimant's session asks the owner for it (CLAIM, with the CONNECT
  * payload); the owner checks it as a local recovery would and from then
  * on serves the socket through the claimant's session: the claimant
@@ -14,7 +16,10 @@
  * FIFO per sender, so both directions keep their order, and nothing is
  * ever delivered by two workers: recovered across workers, a socket is
  * still exactly where it was.  The claimant keeps Engine.IO (pings, the
- * transport and its upgrade, max-output-buffer) to itself.
+ * transport and its upgrade, max-output-buffer) to itself; at each pong it
+ * tells the owner it is there (KEEP) and the owner answers, so either
+ * side notices the other gone (a killed worker, a lost Redis) within two
+ * ping intervals.
  */
 #ifndef CF_PIPE_H
 #define CF_PIPE_H
@@ -34,7 +39,10 @@ enum cf_pipe_op {
 	CF_PIPE_GONE,		/* claimant -> owner: the session closed;
 				   payload the reason */
 	CF_PIPE_END,		/* owner -> claimant: no socket (any more) */
-	CF_PIPE_RESET		/* a worker started: its pipes are gone */
+	CF_PIPE_KEEP,		/* claimant -> owner at each pong, and back:
+				   both still there */
+	CF_PIPE_RESET		/* a worker of this host started: its pipes
+				   are gone */
 };
 
 /*
@@ -57,9 +65,26 @@ void	 cf_pipe_owner_close(struct cf_sess *g, const char *reason,
 	    int notify);
 /* Owner: g stops being served through its claimant (told, with reason). */
 void	 cf_pipe_owner_detach(struct cf_sess *g, const char *reason);
-/* A CF_IPC_PIPE message from slot src. */
-void	 cf_pipe_receive(struct cf_worker *w, unsigned src,
+/*
+ * A pipe message (struct cf_ipc_pipe, then bytes) from worker slot src of
+ * host ("" for this one: CF_IPC_PIPE; another: over Redis).
+ */
+void	 cf_pipe_receive(struct cf_worker *w, const char *host, unsigned src,
 	    const uint8_t *data, size_t len);
+/*
+ * How a pipe message reaches a worker of another host (the relay, wired
+ * at start; without it a pid of another host is not recovered).  fn
+ * returns 0, or -1 when the message was dropped.
+ */
+void	 cf_pipe_on_remote(int (*fn)(const char *host, unsigned slot,
+	    const void *msg, size_t len));
+/* Claimant: s's client answered a ping: the owner hears from us (or,
+ * silent too long, s ends). */
+void	 cf_pipe_pong(struct cf_sess *s);
+/* Owner: the claimant serving g is silent too long (after
+ * cf_pipe_owner_deadline): g is held again. */
+void	 cf_pipe_owner_lost(struct cf_sess *g);
+uint64_t cf_pipe_owner_deadline(const struct cf_sess *g);
 /* This worker starts: the others end the sessions piped to its slot. */
 void	 cf_pipe_start(void);
 

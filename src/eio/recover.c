@@ -175,12 +175,13 @@ cf_recover_new_pid(struct cf_sess *s)
 	if ((s->replay = calloc(1, sizeof(*s->replay))) == NULL)
 		return;
 	s->replay->complete = 1;
-	/* Like a session id, it names its worker (pipe.h). */
+	/* Like a session id it names its worker, then its host (pipe.h). */
 	(void)cf_random_bytes(raw, sizeof(raw));
 	raw[0] = (uint8_t)cf_w->slot;
 	raw[1] = (uint8_t)cf_w->generation;
 	cf_base64url_encode(s->pid, raw, sizeof(raw));
-	s->pid[20] = '\0';
+	s->pid[20] = '.';
+	cf_strlcpy(s->pid + 21, cf_w->host, sizeof(s->pid) - 21);
 }
 
 void
@@ -375,6 +376,11 @@ ghost_timer_cb(uv_timer_t *t)
 
 	(void)t;
 	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
+		if (g->transport == CF_T_PIPE) {
+			if (cf_pipe_owner_deadline(g) <= now)
+				cf_pipe_owner_lost(g);
+			continue;
+		}
 		if (g->ghost_until == 0)
 			continue;
 		if (g->ghost_until == 1) {
@@ -396,16 +402,19 @@ ghost_timer_arm(void)
 {
 	struct cf_session_state *st = cf_w->sess;
 	struct cf_sess *g, *tmp;
-	uint64_t next = 0, now = cf_now_ms();
+	uint64_t next = 0, t, now = cf_now_ms();
 
 	if (!st->ghost_timer_on) {
 		if (uv_timer_init(&cf_w->loop, &st->ghost_timer) != 0)
 			return;
 		st->ghost_timer_on = 1;
 	}
-	HASH_ITER(hh_pid, st->ghosts, g, tmp)
-		if (g->ghost_until != 0 && (next == 0 || g->ghost_until < next))
-			next = g->ghost_until;
+	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
+		t = g->transport == CF_T_PIPE ? cf_pipe_owner_deadline(g) :
+		    g->ghost_until;
+		if (t != 0 && (next == 0 || t < next))
+			next = t;
+	}
 	if (next == 0) {
 		uv_timer_stop(&st->ghost_timer);
 		return;
@@ -565,6 +574,7 @@ cf_recover_resume(struct cf_sess *s, long at)
 	if (cf_app->recovered != NULL)
 		cf_app->recovered(s);
 	cf_sess_timer_update(s);
+	ghost_timer_arm();	/* a socket served through a pipe is watched */
 }
 
 enum cf_recover_result

@@ -763,6 +763,7 @@ cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
 		if (s->pong_deadline != 0) {
 			s->pong_deadline = 0;
 			cf_recover_pong(s);
+			cf_pipe_pong(s);
 			s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
 			cf_sess_timer_update(s);
 		}

@@ -169,20 +169,23 @@ struct cf_sess {
 	/* Connection state recovery (recover.c): the private id sent in the
 	 * CONNECT reply ("" when recovery is off), the events s may have to
 	 * send again, and for a held socket when it is given up. */
-	char			 pid[24];
+	char			 pid[64];	/* "<20 chars>.<host>" */
 	struct cf_replay	*replay;
 	UT_hash_handle		 hh_pid;	/* held sockets, by pid */
 	uint64_t		 ghost_until;	/* ms; 0 unless waiting */
 	/*
 	 * pipe.c.  A session of a claimant: pipe (CF_PIPE_*), the owner's
-	 * slot, the socket's pid in pipe_id, and until when it waits for
-	 * the owner.  A held socket served through a claimant (transport
-	 * CF_T_PIPE): the claimant's slot and its session id in pipe_id.
+	 * host and slot, the socket's pid in pipe_id, and until when it
+	 * waits for the owner.  A held socket served through a claimant
+	 * (transport CF_T_PIPE): the claimant's host, slot and session id
+	 * (pipe_id).
 	 */
 	enum cf_pipe_role	 pipe;
+	char			 pipe_host[40];	/* "" for this host */
 	unsigned		 pipe_slot;
-	char			 pipe_id[24];
+	char			 pipe_id[64];
 	uint64_t		 claim_deadline;
+	uint64_t		 pipe_seen;	/* ms: the other side's last word */
 	struct cf_nsp_conn	*extra;		/* namespaces other than "/" */
 	int			 eio_echo;	/* bare Engine.IO echo (conformance) */
 	void			*app;		/* per-socket state of the application */

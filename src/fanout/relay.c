@@ -12,6 +12,7 @@
  * publisher queues, bounded).  Frames of other publishers (the
  * @socket.io/redis-emitter) are delivered by every worker.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@
 
 #define CF_RELAY_PREFIX	"socket.io"
 #define CF_RELAY_REQUEST	"socket.io-request#/#"
+/* A worker's own channel for pipes (eio/pipe.h): "confab:pipe#<host>/<slot>". */
+#define CF_RELAY_PIPE		"confab:pipe#"
 
 #define RELAY_LAG_RING	1024	/* own Redis publishes awaiting their echo */
 
@@ -37,6 +40,7 @@ struct cf_relay {
 	struct cf_redis		*redis;
 	int			 up;
 	size_t			 hostlen;	/* strlen(w->host) */
+	char			 pipe_chan[64];	/* ours (CF_RELAY_PIPE) */
 	/*
 	 * Relay lag over Redis: we subscribe to the pattern we publish on, so
 	 * each of our frames comes back, in publish order.  The times of the
@@ -86,6 +90,26 @@ own_request(const struct cf_relay *r, const uint8_t *p, size_t len)
 	    p[h + r->hostlen] == '/');
 }
 
+/*
+ * A pipe message from a worker of another host: its slot (1 byte), its
+ * host's length (1 byte) and host, then the message (cf_relay_pipe).
+ */
+static void
+pipe_input(struct cf_relay *r, const uint8_t *p, size_t len)
+{
+	char host[sizeof(r->w->host)];
+	size_t hl;
+
+	if (len < 2 || (hl = p[1]) == 0 || hl >= sizeof(host) ||
+	    len < 2 + hl || r->sink->pipe == NULL)
+		return;
+	memcpy(host, p + 2, hl);
+	host[hl] = '\0';
+	if (strcmp(host, r->w->host) == 0)
+		return;		/* our host's workers use the inboxes */
+	r->sink->pipe(r->w, host, p[0], p + 2 + hl, len - 2 - hl);
+}
+
 static void
 redis_message(void *arg, const char *channel, size_t chlen,
     const uint8_t *payload, size_t len)
@@ -102,6 +126,11 @@ redis_message(void *arg, const char *channel, size_t chlen,
 	if (chlen == sizeof(CF_CLUSTER_CHANNEL) - 1 &&
 	    memcmp(channel, CF_CLUSTER_CHANNEL, chlen) == 0) {
 		cf_cluster_message(payload, len);
+		return;
+	}
+	if (chlen == strlen(r->pipe_chan) &&
+	    memcmp(channel, r->pipe_chan, chlen) == 0) {
+		pipe_input(r, payload, len);
 		return;
 	}
 	input(r->w, payload, len, r->hostlen);
@@ -133,7 +162,8 @@ cf_relay_new(struct cf_worker *w, const struct cf_relay_sink *sink)
 {
 	static const struct cf_redis_cbs cbs = { redis_message, redis_state };
 	const char *patterns[1] = { CF_RELAY_PREFIX "#/#*" };
-	const char *channels[2] = { CF_RELAY_REQUEST, CF_CLUSTER_CHANNEL };
+	const char *channels[3] = { CF_RELAY_REQUEST, CF_CLUSTER_CHANNEL,
+	    NULL };
 	struct cf_relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -141,10 +171,13 @@ cf_relay_new(struct cf_worker *w, const struct cf_relay_sink *sink)
 	r->w = w;
 	r->sink = sink;
 	r->hostlen = strlen(w->host);
+	snprintf(r->pipe_chan, sizeof(r->pipe_chan), CF_RELAY_PIPE "%s/%u",
+	    w->host, w->slot);
+	channels[2] = r->pipe_chan;
 	if (w->conf->redis_host != NULL) {
 		r->redis = cf_redis_new(&w->loop, w->conf->redis_host,
 		    w->conf->redis_port, w->conf->redis_db, patterns, 1,
-		    channels, 2, &cbs, r);
+		    channels, 3, &cbs, r);
 		if (r->redis == NULL) {
 			free(r);
 			return (NULL);
@@ -193,6 +226,28 @@ cf_relay_publish(struct cf_relay *r, const char *room, const uint8_t *frame,
 	if (r->sent_n < RELAY_LAG_RING)
 		r->sent_us[(r->sent_head + r->sent_n++) % RELAY_LAG_RING] = t;
 	return (0);
+}
+
+int
+cf_relay_pipe(struct cf_relay *r, const char *host, unsigned slot,
+    const void *msg, size_t len)
+{
+	char chan[sizeof(r->pipe_chan)];
+	uint8_t *buf;
+	int rc;
+
+	if (r == NULL || r->redis == NULL || slot > 255 || r->hostlen > 255)
+		return (-1);
+	snprintf(chan, sizeof(chan), CF_RELAY_PIPE "%s/%u", host, slot);
+	if ((buf = malloc(2 + r->hostlen + len)) == NULL)
+		return (-1);
+	buf[0] = (uint8_t)r->w->slot;
+	buf[1] = (uint8_t)r->hostlen;
+	memcpy(buf + 2, r->w->host, r->hostlen);
+	memcpy(buf + 2 + r->hostlen, msg, len);
+	rc = cf_redis_publish(r->redis, chan, buf, 2 + r->hostlen + len);
+	free(buf);
+	return (rc);
 }
 
 int

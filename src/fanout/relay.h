@@ -24,6 +24,9 @@ struct cf_frame_bcast;
 struct cf_relay_sink {
 	void	(*deliver)(struct cf_worker *w, const struct cf_frame_bcast *b);
 	void	(*request)(struct cf_worker *w, const uint8_t *p, size_t len);
+	/* A pipe message (eio/pipe.h) from worker slot of another host. */
+	void	(*pipe)(struct cf_worker *w, const char *host, unsigned slot,
+		    const uint8_t *p, size_t len);
 };
 
 /* sink is borrowed for the relay's life. */
@@ -42,6 +45,13 @@ int		 cf_relay_publish(struct cf_relay *r, const char *room,
  */
 int		 cf_relay_request(struct cf_relay *r, const char *json,
 		    size_t len);
+/*
+ * A pipe message (eio/pipe.h) for worker slot of host, over Redis; it
+ * arrives at that worker's sink->pipe in the order sent.  0, or -1
+ * without redis or when dropped.
+ */
+int		 cf_relay_pipe(struct cf_relay *r, const char *host,
+		    unsigned slot, const void *msg, size_t len);
 /* CF_IPC_REQUEST from another worker: the request, for the sink. */
 void		 cf_relay_ipc_request(struct cf_worker *w, const uint8_t *data,
 		    size_t len);

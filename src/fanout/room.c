@@ -14,6 +14,7 @@
 #include "proc.h"
 #include "fanout/relay.h"
 #include "fanout/room.h"
+#include "eio/pipe.h"
 #include "eio/recover.h"
 
 static struct cf_room *
@@ -504,8 +505,18 @@ cf_room_on_server_emit(struct cf_worker *w,
 	w->server_emit = fn;
 }
 
-/* What the relay delivers (relay.h): broadcasts and adapter requests. */
+/* A socket of ours served through another host's session (pipe.h). */
+static void
+room_pipe(struct cf_worker *w, const char *host, unsigned slot,
+    const uint8_t *p, size_t len)
+{
+	cf_pipe_receive(w, host, slot, p, len);
+}
+
+/* What the relay delivers (relay.h): broadcasts, adapter requests, and
+ * pipes of sockets recovered on another host. */
 const struct cf_relay_sink cf_room_sink = {
 	.deliver = room_deliver,
 	.request = room_request,
+	.pipe = room_pipe,
 };

@@ -304,7 +304,14 @@ static void
 on_ipc_pipe(unsigned src, const uint8_t *data, size_t len, int fd)
 {
 	(void)fd;
-	cf_pipe_receive(&worker, src, data, len);
+	cf_pipe_receive(&worker, "", src, data, len);
+}
+
+/* pipe.c's messages for another host, over the relay's Redis. */
+static int
+pipe_remote(const char *host, unsigned slot, const void *msg, size_t len)
+{
+	return (cf_relay_pipe(worker.relay, host, slot, msg, len));
 }
 
 static void
@@ -373,6 +380,7 @@ wire(void)
 	cf_ipc_on(CF_IPC_CTL, on_ipc_ctl);
 	cf_ipc_on(CF_IPC_REQUEST, on_ipc_request);
 	cf_ipc_on(CF_IPC_PIPE, on_ipc_pipe);
+	cf_pipe_on_remote(pipe_remote);
 	cf_sock_on_left(on_sock_left);
 	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
 	cf_room_on_server_emit(&worker, cf_app_server_emit);

@@ -7,10 +7,12 @@
 // in order, then live ones; no one sees it leave.  Not recovered: past
 // recovery-window, over recovery-max-events, an expired or revoked token,
 // after its worker was killed -9; recovery-window 0 turns it off.
-import { describe, it } from 'node:test';
+import { describe, it, after } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { apiCall } from './lib/api.mjs';
+import { useTwoHosts } from './lib/hosts.mjs';
 import { until } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, auth, ok, refused, waitFor, mark,
     createChannel, history } from './lib/chat.mjs';
@@ -293,6 +295,100 @@ describe('connection state recovery across workers', () => {
 		assert.equal(alice.recovered, false);
 		await auth(alice, mint(user(811, 'admin')));
 		await ok(alice, 'channel:list');
+	}));
+});
+
+/*
+ * A load balancer in front of two hosts: every new TCP connection goes to
+ * the port `to` names at that moment.
+ */
+async function balancer(ports) {
+	const lb = { to: ports[0], conns: new Set() };
+	lb.server = net.createServer((c) => {
+		const up = net.connect(lb.to, '127.0.0.1');
+		lb.conns.add(c);
+		lb.conns.add(up);
+		c.pipe(up).pipe(c);
+		const end = () => {
+			c.destroy();
+			up.destroy();
+		};
+		c.on('error', end).on('close', end);
+		up.on('error', end).on('close', end);
+	});
+	await new Promise((r) => lb.server.listen(0, '127.0.0.1', r));
+	lb.url = `http://127.0.0.1:${lb.server.address().port}`;
+	lb.close = () => {
+		for (const c of lb.conns)
+			c.destroy();
+		lb.server.close();
+	};
+	return lb;
+}
+
+describe('connection state recovery across hosts (Redis)', () => {
+	const h = useTwoHosts({ extraConf: ['presence-coalesce 0'] });
+	let lb = null;
+	after(() => lb?.close());
+
+	it('the reconnect reaches the other host: the socket is served from ' +
+	    'the host that held it, every missed event once, in order',
+	    withLogs(async () => {
+		lb = await balancer([h.a.port, h.b.port]);
+		const alice = await login({ url: lb.url }, user(901, 'admin'),
+		    { opts: again(300) });
+		h.sockets.push(alice);
+		const bob = await h.on(h.b, user(902));
+		const id = alice.id;
+		const c = await createChannel(alice, { memberIds: [902] });
+		await ok(alice, 'join_channel', c.id);
+		await ok(bob, 'join_channel', c.id);
+		const m = await mark([alice, bob]);
+		// The next connections go to host b.
+		lb.to = h.b.port;
+		const back = reconnect(alice);
+		alice.io.engine.close();
+		await until(async () => await metric(h.a,
+		    'confabd_recovery_held') === 1, 3000, 'held on a');
+		const x = await ok(bob, 'chat:send_message',
+		    { channelId: c.id, message: 'while away' });
+		await ok(bob, 'chat:typing', { channelId: c.id, isTyping: true });
+		await ok(bob, 'message_read', { channelId: c.id,
+		    messageId: x.message.id });
+		await back;
+		assert.equal(alice.recovered, true);
+		assert.equal(alice.id, id);
+		const y = await ok(bob, 'chat:send_message',
+		    { channelId: c.id, message: 'live' });
+		await waitFor(alice, 'chat:new_message', (v) =>
+		    v.id === y.message.id, 5000, m.get(alice));
+		await sleep(200);
+		assert.deepEqual(since(alice, m.get(alice)).map(([e, a]) =>
+		    [e, a.message ?? a.isTyping ?? a.messageId]), [
+			['chat:new_message', 'while away'],
+			['chat:user_typing', true],
+			['message_read_receipt', x.message.id],
+			['chat:new_message', 'live'],
+		]);
+		assert.deepEqual(since(bob, m.get(bob)).filter(([e]) =>
+		    PRESENCE.includes(e)), []);
+		// Alice's own events travel b -> a and back.
+		const mine = await ok(alice, 'chat:send_message',
+		    { channelId: c.id, message: 'via b' });
+		await waitFor(bob, 'chat:new_message', (v) =>
+		    v.id === mine.message.id);
+		assert.equal(await metric(h.b,
+		    'confabd_recovery_attempts_total'), 1);
+		assert.equal(await metric(h.a,
+		    'confabd_recovery_succeeded_total'), 1);
+		// Host a stops: the session on b ends; the client connects
+		// afresh (on b) and must log in again.
+		const again2 = reconnect(alice);
+		await h.a.stop();
+		h.a = null;
+		await again2;
+		assert.equal(alice.recovered, false);
+		await refused(alice, 'channel:list', [], 'not_authenticated');
 	}));
 });
 
