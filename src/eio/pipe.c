@@ -16,15 +16,11 @@
 /* How long a claimant waits for the owner before connecting afresh. */
 #define CF_PIPE_CLAIM_MS	2000
 
-/* Sends to a worker of another host (the relay's, wired at start). */
-static int	(*remote_send)(const char *host, unsigned slot,
-		    const void *msg, size_t len);
-
 void
 cf_pipe_on_remote(int (*fn)(const char *host, unsigned slot,
     const void *msg, size_t len))
 {
-	remote_send = fn;
+	cf_w->sess->pipe_remote = fn;
 }
 
 /* A pipe peer is silent this long (ms): gone. */
@@ -58,8 +54,8 @@ pipe_send(const char *host, unsigned slot, enum cf_pipe_op op,
 	if (host[0] == '\0')
 		rc = cf_ipc_send(slot, CF_IPC_PIPE, b.data, b.len, -1);
 	else
-		rc = remote_send != NULL ? remote_send(host, slot, b.data,
-		    b.len) : -1;
+		rc = cf_w->sess->pipe_remote != NULL ?
+		    cf_w->sess->pipe_remote(host, slot, b.data, b.len) : -1;
 	cf_buf_free(&b);
 	return (rc);
 }
@@ -95,7 +91,8 @@ cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth)
 		    slot >= cf_w->nslots)
 			return (-1);
 		host = "";
-	} else if (remote_send == NULL || strlen(host) >= sizeof(s->pipe_host))
+	} else if (cf_w->sess->pipe_remote == NULL ||
+	    strlen(host) >= sizeof(s->pipe_host))
 		return (-1);
 	if ((text = json_dumps(auth, JSON_COMPACT)) == NULL)
 		return (-1);
@@ -134,13 +131,14 @@ cf_pipe_claim_expired(struct cf_sess *s)
 }
 
 void
-cf_pipe_forward_in(struct cf_sess *s, const struct cf_eio_packet *p)
+cf_pipe_forward_in(struct cf_sess *s, const uint8_t *data, size_t len,
+    int binary)
 {
 	/* Nothing comes before the CONNECT reply the owner sends. */
 	if (s->pipe != CF_PIPE_CLIENT)
 		return;
 	(void)pipe_send(s->pipe_host, s->pipe_slot, CF_PIPE_IN, s->sid,
-	    s->pipe_id, p->binary, p->data, p->len);
+	    s->pipe_id, binary, data, len);
 }
 
 void
@@ -268,12 +266,15 @@ pipe_abort(struct cf_sess *g, unsigned code, const char *why)
 	(void)why;
 }
 
+static void	pipe_close(struct cf_sess *, const char *, int);
+
 static const struct cf_transport_ops pipe_ops = {
 	.flush = pipe_flush,
 	.unsent = pipe_unsent,
 	.stalled = pipe_stalled,
 	.abort = pipe_abort,
 	.remote_flush = pipe_flush,
+	.close = pipe_close,
 };
 
 /* g is no longer served through its claimant. */
@@ -285,10 +286,12 @@ unlink_claimant(struct cf_sess *g)
 	g->pipe_host[0] = '\0';
 	g->pipe_slot = 0;
 	g->pipe_id[0] = '\0';
+	g->pong_deadline = 0;
 }
 
-void
-cf_pipe_owner_detach(struct cf_sess *g, const char *reason)
+/* Owner: g stops being served through its claimant (told why). */
+static void
+owner_detach(struct cf_sess *g, const char *reason)
 {
 	if (g->transport != CF_T_PIPE)
 		return;
@@ -299,28 +302,33 @@ cf_pipe_owner_detach(struct cf_sess *g, const char *reason)
 	g->state = CF_S_CLOSED;
 }
 
-void
-cf_pipe_owner_close(struct cf_sess *g, const char *reason, int notify)
+/*
+ * The close of a socket served through a claimant: by the server (it
+ * leaves), or for the claimant's silence past the deadline its KEEPs and
+ * messages push back ("ping timeout": held again, as a socket whose
+ * client stopped answering pings is).
+ */
+static void
+pipe_close(struct cf_sess *g, const char *reason, int notify)
 {
 	(void)notify;
 	if (g->state == CF_S_CLOSED || g->transport != CF_T_PIPE)
 		return;
-	cf_pipe_owner_detach(g, reason ? reason : "forced close");
-	cf_recover_leave(g, reason ? reason : "forced close");
+	if (reason == NULL)
+		reason = "forced close";
+	owner_detach(g, reason);
+	cf_recover_rehold(g, reason);
 }
 
 void
-cf_pipe_owner_lost(struct cf_sess *g)
+cf_pipe_unserve(const json_t *auth)
 {
-	cf_log_info("socket %s: the session serving it is silent", g->id);
-	unlink_claimant(g);
-	cf_recover_rehold(g, "ping timeout");
-}
+	const json_t *pid = json_object_get(auth, "pid");
+	struct cf_sess *g;
 
-uint64_t
-cf_pipe_owner_deadline(const struct cf_sess *g)
-{
-	return (g->pipe_seen + silence_limit());
+	if (json_is_string(pid) &&
+	    (g = cf_recover_held(cf_w, json_string_value(pid))) != NULL)
+		owner_detach(g, "transport close");
 }
 
 /* Owner: the socket held under h->pid, asked for by (host, src)'s h->sid. */
@@ -340,7 +348,7 @@ owner_claim(struct cf_worker *w, const char *host, unsigned src,
 		return;
 	}
 	/* Its client came back again, elsewhere: the old session goes. */
-	cf_pipe_owner_detach(g, "transport close");
+	owner_detach(g, "transport close");
 	if (cf_recover_take(g, auth, &at) == -1) {
 		json_decref(auth);
 		pipe_end(host, src, CF_PIPE_END, h->sid, h->pid, "refused");
@@ -354,7 +362,7 @@ owner_claim(struct cf_worker *w, const char *host, unsigned src,
 	cf_strlcpy(g->pipe_host, host, sizeof(g->pipe_host));
 	g->pipe_slot = src;
 	cf_strlcpy(g->pipe_id, h->sid, sizeof(g->pipe_id));
-	g->pipe_seen = cf_now_ms();
+	g->pong_deadline = cf_now_ms() + silence_limit();
 	cf_recover_resume(g, at);
 }
 
@@ -370,7 +378,9 @@ owner_of(struct cf_worker *w, const char *host, unsigned src,
 	    g->transport == CF_T_PIPE && g->pipe_slot == src &&
 	    strcmp(g->pipe_host, host) == 0 &&
 	    strcmp(g->pipe_id, h->sid) == 0) {
-		g->pipe_seen = cf_now_ms();
+		/* Heard from: the deadline moves (cf_sess_timer_update
+		 * reads it when the timer runs). */
+		g->pong_deadline = cf_now_ms() + silence_limit();
 		return (g);
 	}
 	if (answer)

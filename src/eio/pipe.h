@@ -29,7 +29,6 @@
 
 #include <jansson.h>
 
-#include "codec/eio.h"
 #include "eio/session.h"
 
 enum cf_pipe_op {
@@ -54,17 +53,15 @@ int	 cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth);
 /* Claimant: the owner did not answer in time: s connects afresh. */
 void	 cf_pipe_claim_expired(struct cf_sess *s);
 /* Claimant: a client message on s, for the owner. */
-void	 cf_pipe_forward_in(struct cf_sess *s, const struct cf_eio_packet *p);
+void	 cf_pipe_forward_in(struct cf_sess *s, const uint8_t *data,
+	    size_t len, int binary);
 /* Claimant: s closed (its reason in s->close_reason). */
 void	 cf_pipe_client_closed(struct cf_sess *s);
 /*
- * Owner: g (served through a claimant) is closed by the server: what is
- * queued goes out, the claimant ends its session, the socket leaves.
+ * Owner: a CONNECT (auth its payload) for a socket held here: if another
+ * worker's session serves it, that one ends (its client is back here).
  */
-void	 cf_pipe_owner_close(struct cf_sess *g, const char *reason,
-	    int notify);
-/* Owner: g stops being served through its claimant (told, with reason). */
-void	 cf_pipe_owner_detach(struct cf_sess *g, const char *reason);
+void	 cf_pipe_unserve(const json_t *auth);
 /*
  * A pipe message (struct cf_ipc_pipe, then bytes) from worker slot src of
  * host ("" for this one: CF_IPC_PIPE; another: over Redis).
@@ -81,10 +78,6 @@ void	 cf_pipe_on_remote(int (*fn)(const char *host, unsigned slot,
 /* Claimant: s's client answered a ping: the owner hears from us (or,
  * silent too long, s ends). */
 void	 cf_pipe_pong(struct cf_sess *s);
-/* Owner: the claimant serving g is silent too long (after
- * cf_pipe_owner_deadline): g is held again. */
-void	 cf_pipe_owner_lost(struct cf_sess *g);
-uint64_t cf_pipe_owner_deadline(const struct cf_sess *g);
 /* This worker starts: the others end the sessions piped to its slot. */
 void	 cf_pipe_start(void);
 

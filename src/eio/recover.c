@@ -22,8 +22,6 @@
 #include "log.h"
 #include "shm/shm.h"
 #include "util.h"
-#include "fanout/room.h"
-#include "eio/pipe.h"
 #include "eio/recover.h"
 #include "eio/session_int.h"
 
@@ -211,9 +209,6 @@ cf_recover_is_ghost(const struct cf_sess *s)
 static void
 move_socket(struct cf_sess *to, struct cf_sess *from)
 {
-	uint32_t i, j;
-	struct cf_room *room;
-
 	memcpy(to->id, from->id, sizeof(to->id));
 	memcpy(to->pid, from->pid, sizeof(to->pid));
 	to->app = from->app;
@@ -224,11 +219,9 @@ move_socket(struct cf_sess *to, struct cf_sess *from)
 	to->caprooms = from->caprooms;
 	to->bcast_seen = from->bcast_seen;
 	to->connected = 1;
-	for (i = 0; i < to->nrooms; i++) {
-		room = to->rooms[i].room;
-		j = to->rooms[i].index;
-		room->members[j] = to;
-	}
+	/* The rooms' member arrays name the session: the fan-out's. */
+	if (cf_w->sess->moved_fn != NULL)
+		cf_w->sess->moved_fn(to);
 	from->app = NULL;
 	from->app_deadline = 0;
 	from->replay = NULL;
@@ -352,10 +345,9 @@ cf_recover_leave(struct cf_sess *g, const char *reason)
 		if (cf_app->on_disconnect != NULL)
 			cf_app->on_disconnect(g, reason);
 		if (cf_w->sess->left_fn != NULL)
-			cf_w->sess->left_fn(g);
+			cf_w->sess->left_fn(g);	/* leaves its rooms */
 		g->connected = 0;
 	}
-	cf_room_leave_all(cf_w, g);
 	ghost_free(g);
 }
 
@@ -376,11 +368,6 @@ ghost_timer_cb(uv_timer_t *t)
 
 	(void)t;
 	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
-		if (g->transport == CF_T_PIPE) {
-			if (cf_pipe_owner_deadline(g) <= now)
-				cf_pipe_owner_lost(g);
-			continue;
-		}
 		if (g->ghost_until == 0)
 			continue;
 		if (g->ghost_until == 1) {
@@ -402,19 +389,16 @@ ghost_timer_arm(void)
 {
 	struct cf_session_state *st = cf_w->sess;
 	struct cf_sess *g, *tmp;
-	uint64_t next = 0, t, now = cf_now_ms();
+	uint64_t next = 0, now = cf_now_ms();
 
 	if (!st->ghost_timer_on) {
 		if (uv_timer_init(&cf_w->loop, &st->ghost_timer) != 0)
 			return;
 		st->ghost_timer_on = 1;
 	}
-	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
-		t = g->transport == CF_T_PIPE ? cf_pipe_owner_deadline(g) :
-		    g->ghost_until;
-		if (t != 0 && (next == 0 || t < next))
-			next = t;
-	}
+	HASH_ITER(hh_pid, st->ghosts, g, tmp)
+		if (g->ghost_until != 0 && (next == 0 || g->ghost_until < next))
+			next = g->ghost_until;
 	if (next == 0) {
 		uv_timer_stop(&st->ghost_timer);
 		return;
@@ -432,6 +416,12 @@ cf_recover_find(struct cf_worker *w, const char *id)
 		if (strcmp(g->id, id) == 0)
 			return (g);
 	return (NULL);
+}
+
+void
+cf_recover_unknown(void)
+{
+	STAT_ADD(rec_unknown, 1);
 }
 
 struct cf_sess *
@@ -470,7 +460,7 @@ cf_recover_drop_all(struct cf_worker *w)
 	struct cf_sess *g, *tmp;
 
 	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
-		if (g->transport == CF_T_PIPE)
+		if (g->ghost_until == 0)	/* served through a pipe */
 			cf_sess_close(g, "server shutting down",
 			    CF_CLOSE_GRACEFUL);
 		else
@@ -574,7 +564,6 @@ cf_recover_resume(struct cf_sess *s, long at)
 	if (cf_app->recovered != NULL)
 		cf_app->recovered(s);
 	cf_sess_timer_update(s);
-	ghost_timer_arm();	/* a socket served through a pipe is watched */
 }
 
 enum cf_recover_result
@@ -588,17 +577,8 @@ cf_recover_restore(struct cf_sess *s, const json_t *auth)
 	    json_string_length(pid) >= sizeof(s->pid))
 		return (CF_RECOVER_FRESH);
 	STAT_ADD(rec_attempts, 1);
-	if ((g = cf_recover_held(cf_w, json_string_value(pid))) == NULL) {
-		if (cf_pipe_claim(s, json_string_value(pid), auth) == 0)
-			return (CF_RECOVER_PENDING);
-		STAT_ADD(rec_unknown, 1);
-		return (CF_RECOVER_FRESH);
-	}
-	if (g->transport == CF_T_PIPE) {
-		/* Its client came back here while its old session on
-		 * another worker still carries it: that one goes. */
-		cf_pipe_owner_detach(g, "transport close");
-	}
+	if ((g = cf_recover_held(cf_w, json_string_value(pid))) == NULL)
+		return (CF_RECOVER_ELSEWHERE);
 	if (cf_recover_take(g, auth, &at) == -1)
 		return (CF_RECOVER_FRESH);
 	move_socket(s, g);

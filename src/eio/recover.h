@@ -55,14 +55,16 @@ void	 cf_recover_new_pid(struct cf_sess *s);
 int	 cf_recover_detach(struct cf_sess *s, const char *reason);
 /*
  * A CONNECT to "/" with auth (its payload): DONE when s took a socket this
- * worker held over (CONNECT reply and missed events queued), PENDING when
- * another worker of the host holds it and was asked for it (pipe.c),
- * FRESH when s connects afresh.
+ * worker held over (CONNECT reply and missed events queued), ELSEWHERE
+ * when this worker does not hold it (counted as an attempt), FRESH when s
+ * connects afresh.  PENDING is the caller's: the owner was asked.
  */
 enum cf_recover_result {
 	CF_RECOVER_FRESH = 0,
 	CF_RECOVER_DONE,
-	CF_RECOVER_PENDING
+	CF_RECOVER_PENDING,
+	CF_RECOVER_ELSEWHERE	/* a pid this worker does not hold: the
+				   caller asks its owner (pipe.h) */
 };
 enum cf_recover_result cf_recover_restore(struct cf_sess *s,
 	    const json_t *auth);
@@ -84,6 +86,8 @@ void	 cf_recover_resume(struct cf_sess *s, long at);
  * held again (a reason a client comes back from) or leaves.
  */
 void	 cf_recover_rehold(struct cf_sess *g, const char *reason);
+/* Count a recovery that found no socket held anywhere. */
+void	 cf_recover_unknown(void);
 /* g leaves and is freed (a held socket, waiting or served). */
 void	 cf_recover_leave(struct cf_sess *g, const char *reason);
 /* 1 when s is a ghost. */

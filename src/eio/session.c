@@ -19,8 +19,6 @@
 #include "shm/shm.h"
 #include "util.h"
 #include "eio/session.h"
-#include "eio/pipe.h"
-#include "eio/recover.h"
 #include "eio/session_int.h"
 
 #define CF_BUFFERED_CLOSE_MS	30000
@@ -76,7 +74,7 @@ sess_timer_cb(uv_timer_t *t)
 	}
 	if (s->claim_deadline != 0 && now >= s->claim_deadline) {
 		s->claim_deadline = 0;
-		cf_pipe_claim_expired(s);
+		cf_sock_claim_expired(s);
 		if (s->state != CF_S_OPEN)
 			return;
 	}
@@ -123,7 +121,7 @@ sess_timer_cb(uv_timer_t *t)
 		s->ping_at = 0;
 		s->pong_deadline = now + w->conf->ping_timeout_ms;
 		sess_send_text(s, CF_EIO_PING, NULL, 0);
-		cf_recover_ping(s);
+		cf_sock_pinged(s);
 	}
 	cf_sess_timer_update(s);
 }
@@ -426,8 +424,8 @@ sess_closing(struct cf_sess *s, const char *reason)
 void
 cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 {
-	if (s->transport == CF_T_PIPE) {
-		cf_pipe_owner_close(s, reason, notify);
+	if (s->tops->close != NULL) {
+		s->tops->close(s, reason, notify);
 		return;
 	}
 	if (sess_closing(s, reason) == -1)
@@ -518,8 +516,8 @@ cf_sess_close(struct cf_sess *s, const char *reason, int notify)
 void
 cf_sess_transport_gone(struct cf_sess *s, const char *reason)
 {
-	if (s->transport == CF_T_PIPE) {
-		cf_pipe_owner_close(s, reason, 0);
+	if (s->tops->close != NULL) {
+		s->tops->close(s, reason, 0);
 		return;
 	}
 	if (sess_closing(s, reason) == -1)
@@ -538,7 +536,7 @@ sess_free_cb(uv_handle_t *h)
 		free(s->pending);
 	}
 	json_decref(s->auth);
-	cf_recover_release(s);
+	cf_sock_release(s);
 	free(s->rooms);
 	while (s->extra != NULL) {
 		struct cf_nsp_conn *n = s->extra;
@@ -762,8 +760,7 @@ cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
 	case CF_EIO_PONG:
 		if (s->pong_deadline != 0) {
 			s->pong_deadline = 0;
-			cf_recover_pong(s);
-			cf_pipe_pong(s);
+			cf_sock_ponged(s);
 			s->ping_at = cf_now_ms() + w->conf->ping_interval_ms;
 			cf_sess_timer_update(s);
 		}
@@ -777,11 +774,6 @@ cf_sess_input(struct cf_sess *s, const struct cf_eio_packet *p)
 	case CF_EIO_MESSAGE:
 		if ((st = cf_shm_stats(w->shm, w->slot)) != NULL)
 			__atomic_add_fetch(&st->events_in, 1, __ATOMIC_RELAXED);
-		if (s->pipe != CF_PIPE_NONE) {
-			/* The socket is another worker's (pipe.c). */
-			cf_pipe_forward_in(s, p);
-			return (0);
-		}
 		if (cf_sock_message(s, p->data, p->len, p->binary) == -1) {
 			cf_sess_close(s, "parse error", 1);
 			return (-1);

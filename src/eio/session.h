@@ -77,6 +77,12 @@ struct cf_transport_ops {
 	/* Answer a polling GET that another worker forwarded to us for s
 	 * (remote_poll), once there is something to say. */
 	void	(*remote_flush)(struct cf_sess *s);
+	/*
+	 * Optional: a transport that closes its sessions itself (a socket
+	 * served through another worker's session, pipe.c); cf_sess_close()
+	 * and cf_sess_transport_gone() hand the close to it.
+	 */
+	void	(*close)(struct cf_sess *s, const char *reason, int notify);
 };
 
 struct cf_membership {
@@ -359,6 +365,9 @@ int		 cf_sess_sid_slot(const char *sid);
  * after the application's on_disconnect (the fan-out: leave every room).
  */
 void		 cf_sock_on_left(void (*fn)(struct cf_sess *s));
+/* fn(s): s has taken over a socket (and its memberships, s->rooms) from
+ * another session object (recover.h). */
+void		 cf_sock_on_moved(void (*fn)(struct cf_sess *s));
 int		 cf_sock_message(struct cf_sess *s, const uint8_t *data,
 		    size_t len, int binary);
 void		 cf_sock_closed(struct cf_sess *s);

@@ -18,15 +18,25 @@ struct cf_session_state {
 					   queued in this loop turn */
 	uint64_t	 admit_logged;	/* ms: the last refusal logged */
 	void		(*left_fn)(struct cf_sess *s);	/* cf_sock_on_left */
+	void		(*moved_fn)(struct cf_sess *s);	/* cf_sock_on_moved */
 	struct cf_sess	*ghosts;	/* recover.c: uthash hh_pid by pid */
 	uv_timer_t	 ghost_timer;	/* the next ghost to give up */
 	int		 ghost_timer_on; /* initialised */
 	uint64_t	 next_off;	/* the last offset stamped */
+	/* pipe.c: sends to a worker of another host (cf_pipe_on_remote). */
+	int		(*pipe_remote)(const char *host, unsigned slot,
+			    const void *msg, size_t len);
 };
 
 /* Take s off the flush list (it is about to be freed). */
 void	 cf_sess_unflush(struct cf_sess *s);
-/* The socket layer's memory of s: pending acks and attachments. */
+/* The socket layer's memory of s: pending acks, attachments, and the
+ * events kept for a recovery. */
 void	 cf_sock_release(struct cf_sess *s);
+/* Engine.IO told the socket layer: a ping went out to s, its client
+ * answered one, s waited too long for another worker's socket. */
+void	 cf_sock_pinged(struct cf_sess *s);
+void	 cf_sock_ponged(struct cf_sess *s);
+void	 cf_sock_claim_expired(struct cf_sess *s);
 
 #endif

@@ -177,7 +177,17 @@ on_connect(struct cf_sess *s, struct cf_sio_packet *p)
 		json_decref(auth);
 		return (0);
 	}
+	/* A socket held here but served elsewhere comes back here. */
+	cf_pipe_unserve(auth);
 	switch (cf_recover_restore(s, auth)) {
+	case CF_RECOVER_ELSEWHERE:
+		if (cf_pipe_claim(s, json_string_value(json_object_get(auth,
+		    "pid")), auth) == -1) {
+			cf_recover_unknown();
+			connect_root(s, auth);
+			return (0);
+		}
+		/* FALLTHROUGH */
 	case CF_RECOVER_PENDING:
 		/* Kept for a fresh connect if the owner says no. */
 		json_decref(s->auth);
@@ -265,6 +275,12 @@ cf_sock_on_left(void (*fn)(struct cf_sess *s))
 	cf_w->sess->left_fn = fn;
 }
 
+void
+cf_sock_on_moved(void (*fn)(struct cf_sess *s))
+{
+	cf_w->sess->moved_fn = fn;
+}
+
 static void
 sock_left(struct cf_sess *s, const char *reason)
 {
@@ -350,6 +366,11 @@ cf_sock_message(struct cf_sess *s, const uint8_t *data, size_t len,
 	struct cf_nsp_conn *n = NULL, **pn;
 	int rc;
 
+	if (s->pipe != CF_PIPE_NONE) {
+		/* The socket is another worker's (pipe.c). */
+		cf_pipe_forward_in(s, data, len, binary);
+		return (0);
+	}
 	if (binary) {
 		struct cf_sio_packet *pp = s->pending;
 
@@ -445,6 +466,26 @@ cf_sock_release(struct cf_sess *s)
 {
 	drop_acks(s);
 	pending_drop(s);
+	cf_recover_release(s);
+}
+
+void
+cf_sock_pinged(struct cf_sess *s)
+{
+	cf_recover_ping(s);
+}
+
+void
+cf_sock_ponged(struct cf_sess *s)
+{
+	cf_recover_pong(s);
+	cf_pipe_pong(s);
+}
+
+void
+cf_sock_claim_expired(struct cf_sess *s)
+{
+	cf_pipe_claim_expired(s);
 }
 
 void

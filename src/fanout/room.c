@@ -138,6 +138,15 @@ cf_room_leave(struct cf_worker *w, struct cf_sess *s, const char *name)
 }
 
 void
+cf_room_moved(struct cf_sess *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nrooms; i++)
+		s->rooms[i].room->members[s->rooms[i].index] = s;
+}
+
+void
 cf_room_leave_all(struct cf_worker *w, struct cf_sess *s)
 {
 	while (s->nrooms > 0)

@@ -29,6 +29,9 @@ struct cf_room {
 int	 cf_room_join(struct cf_worker *w, struct cf_sess *s, const char *name);
 void	 cf_room_leave(struct cf_worker *w, struct cf_sess *s, const char *name);
 void	 cf_room_leave_all(struct cf_worker *w, struct cf_sess *s);
+/* s holds memberships another session object held (a socket recovered,
+ * eio/recover.h): the rooms name s now. */
+void	 cf_room_moved(struct cf_sess *s);
 /* This worker's room of that name, or NULL when none of its sockets is in it. */
 const struct cf_room *cf_room_find(struct cf_worker *w, const char *name);
 /* 1 when s is in the room. */

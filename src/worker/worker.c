@@ -382,6 +382,7 @@ wire(void)
 	cf_ipc_on(CF_IPC_PIPE, on_ipc_pipe);
 	cf_pipe_on_remote(pipe_remote);
 	cf_sock_on_left(on_sock_left);
+	cf_sock_on_moved(cf_room_moved);
 	cf_cluster_on_edge(cf_presence_edge, cf_presence_heal);
 	cf_room_on_server_emit(&worker, cf_app_server_emit);
 }
