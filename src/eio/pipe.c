@@ -13,6 +13,36 @@
 #include "eio/recover.h"
 #include "eio/session_int.h"
 
+/* The other end of a pipe. */
+struct cf_pipe_link {
+	char		 host[40];	/* "" for this host */
+	unsigned	 slot;
+	/* A claimant's: the socket's pid; an owner's: the claimant's
+	 * session id. */
+	char		 id[64];
+	uint64_t	 seen;		/* ms: the owner's last word (claimant) */
+};
+
+/* s's link to (host, slot) about id; -1 on ENOMEM. */
+static int
+link_set(struct cf_sess *s, const char *host, unsigned slot, const char *id)
+{
+	if (s->link == NULL && (s->link = calloc(1, sizeof(*s->link))) == NULL)
+		return (-1);
+	cf_strlcpy(s->link->host, host, sizeof(s->link->host));
+	s->link->slot = slot;
+	cf_strlcpy(s->link->id, id, sizeof(s->link->id));
+	s->link->seen = cf_now_ms();
+	return (0);
+}
+
+void
+cf_pipe_release(struct cf_sess *s)
+{
+	free(s->link);
+	s->link = NULL;
+}
+
 /* How long a claimant waits for the owner before connecting afresh. */
 #define CF_PIPE_CLAIM_MS	2000
 
@@ -92,7 +122,7 @@ cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth)
 			return (-1);
 		host = "";
 	} else if (cf_w->sess->pipe_remote == NULL ||
-	    strlen(host) >= sizeof(s->pipe_host))
+	    strlen(host) >= sizeof(((struct cf_pipe_link *)0)->host))
 		return (-1);
 	if ((text = json_dumps(auth, JSON_COMPACT)) == NULL)
 		return (-1);
@@ -101,10 +131,9 @@ cf_pipe_claim(struct cf_sess *s, const char *pid, const json_t *auth)
 	free(text);
 	if (rc == -1)
 		return (-1);
+	if (link_set(s, host, slot, pid) == -1)
+		return (-1);
 	s->pipe = CF_PIPE_CLAIMING;
-	cf_strlcpy(s->pipe_host, host, sizeof(s->pipe_host));
-	s->pipe_slot = slot;
-	cf_strlcpy(s->pipe_id, pid, sizeof(s->pipe_id));
 	s->claim_deadline = cf_now_ms() + CF_PIPE_CLAIM_MS;
 	cf_sess_timer_update(s);
 	return (0);
@@ -116,6 +145,7 @@ claim_failed(struct cf_sess *s)
 {
 	s->pipe = CF_PIPE_NONE;
 	s->claim_deadline = 0;
+	cf_pipe_release(s);
 	cf_sock_connect_fresh(s);
 }
 
@@ -125,8 +155,8 @@ cf_pipe_claim_expired(struct cf_sess *s)
 	if (s->pipe != CF_PIPE_CLAIMING)
 		return;
 	cf_log_info("session %s: no answer to a recovery from worker %u%s%s",
-	    s->sid, s->pipe_slot, s->pipe_host[0] ? " of " : "",
-	    s->pipe_host);
+	    s->sid, s->link->slot, s->link->host[0] ? " of " : "",
+	    s->link->host);
 	claim_failed(s);
 }
 
@@ -137,8 +167,8 @@ cf_pipe_forward_in(struct cf_sess *s, const uint8_t *data, size_t len,
 	/* Nothing comes before the CONNECT reply the owner sends. */
 	if (s->pipe != CF_PIPE_CLIENT)
 		return;
-	(void)pipe_send(s->pipe_host, s->pipe_slot, CF_PIPE_IN, s->sid,
-	    s->pipe_id, binary, data, len);
+	(void)pipe_send(s->link->host, s->link->slot, CF_PIPE_IN, s->sid,
+	    s->link->id, binary, data, len);
 }
 
 void
@@ -146,28 +176,30 @@ cf_pipe_pong(struct cf_sess *s)
 {
 	if (s->pipe != CF_PIPE_CLIENT)
 		return;
-	if (cf_now_ms() - s->pipe_seen > silence_limit()) {
+	if (cf_now_ms() - s->link->seen > silence_limit()) {
 		cf_log_info("session %s: worker %u%s%s holding its socket is "
-		    "silent", s->sid, s->pipe_slot, s->pipe_host[0] ? " of " :
-		    "", s->pipe_host);
+		    "silent", s->sid, s->link->slot, s->link->host[0] ? " of " :
+		    "", s->link->host);
 		s->pipe = CF_PIPE_NONE;
+		cf_pipe_release(s);
 		cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
 		return;
 	}
-	(void)pipe_send(s->pipe_host, s->pipe_slot, CF_PIPE_KEEP, s->sid,
-	    s->pipe_id, 0, NULL, 0);
+	(void)pipe_send(s->link->host, s->link->slot, CF_PIPE_KEEP, s->sid,
+	    s->link->id, 0, NULL, 0);
 }
 
 void
 cf_pipe_client_closed(struct cf_sess *s)
 {
 	if (s->pipe == CF_PIPE_CLIENT)
-		pipe_end(s->pipe_host, s->pipe_slot, CF_PIPE_GONE, s->sid,
-		    s->pipe_id, s->close_reason ? s->close_reason :
+		pipe_end(s->link->host, s->link->slot, CF_PIPE_GONE, s->sid,
+		    s->link->id, s->close_reason ? s->close_reason :
 		    "transport close");
 	/* A claim in flight: the owner's answer finds no session and ends. */
 	s->pipe = CF_PIPE_NONE;
 	s->claim_deadline = 0;
+	cf_pipe_release(s);
 }
 
 /* Claimant: s of the message from (host, src) about pid, or NULL. */
@@ -178,10 +210,11 @@ claimant_of(struct cf_worker *w, const char *host, unsigned src,
 	struct cf_sess *s;
 
 	if ((s = cf_sess_find(w, h->sid)) == NULL || s->pipe == CF_PIPE_NONE ||
-	    s->pipe_slot != src || strcmp(s->pipe_host, host) != 0 ||
-	    strcmp(s->pipe_id, h->pid) != 0)
+	    s->link == NULL || s->link->slot != src ||
+	    strcmp(s->link->host, host) != 0 ||
+	    strcmp(s->link->id, h->pid) != 0)
 		return (NULL);
-	s->pipe_seen = cf_now_ms();
+	s->link->seen = cf_now_ms();
 	return (s);
 }
 
@@ -226,6 +259,7 @@ claimant_end(struct cf_worker *w, const char *host, unsigned src,
 	}
 	/* What the owner sent before goes out first. */
 	s->pipe = CF_PIPE_NONE;
+	cf_pipe_release(s);
 	cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
 }
 
@@ -238,8 +272,9 @@ pipe_flush(struct cf_sess *g)
 	struct cf_msg *m;
 
 	while ((m = cf_outq_pop(&g->q)) != NULL) {
-		(void)pipe_send(g->pipe_host, g->pipe_slot, CF_PIPE_OUT,
-		    g->pipe_id, g->pid, m->binary, CF_MSG_DATA(m), m->len);
+		(void)pipe_send(g->link->host, g->link->slot, CF_PIPE_OUT,
+		    g->link->id, cf_recover_pid(g), m->binary,
+		    CF_MSG_DATA(m), m->len);
 		cf_msg_unref(m);
 	}
 }
@@ -283,9 +318,7 @@ unlink_claimant(struct cf_sess *g)
 {
 	cf_sess_unflush(g);
 	g->transport = CF_T_WEBSOCKET;
-	g->pipe_host[0] = '\0';
-	g->pipe_slot = 0;
-	g->pipe_id[0] = '\0';
+	cf_pipe_release(g);
 	g->pong_deadline = 0;
 }
 
@@ -296,8 +329,8 @@ owner_detach(struct cf_sess *g, const char *reason)
 	if (g->transport != CF_T_PIPE)
 		return;
 	pipe_flush(g);
-	pipe_end(g->pipe_host, g->pipe_slot, CF_PIPE_END, g->pipe_id, g->pid,
-	    reason);
+	pipe_end(g->link->host, g->link->slot, CF_PIPE_END, g->link->id,
+	    cf_recover_pid(g), reason);
 	unlink_claimant(g);
 	g->state = CF_S_CLOSED;
 }
@@ -355,13 +388,15 @@ owner_claim(struct cf_worker *w, const char *host, unsigned src,
 		return;
 	}
 	json_decref(auth);
+	if (link_set(g, host, src, h->sid) == -1) {
+		cf_recover_rehold(g, "transport close");
+		pipe_end(host, src, CF_PIPE_END, h->sid, h->pid, "refused");
+		return;
+	}
 	g->transport = CF_T_PIPE;
 	g->tops = &pipe_ops;
 	g->state = CF_S_OPEN;
 	g->slow = 0;
-	cf_strlcpy(g->pipe_host, host, sizeof(g->pipe_host));
-	g->pipe_slot = src;
-	cf_strlcpy(g->pipe_id, h->sid, sizeof(g->pipe_id));
 	g->pong_deadline = cf_now_ms() + silence_limit();
 	cf_recover_resume(g, at);
 }
@@ -375,9 +410,10 @@ owner_of(struct cf_worker *w, const char *host, unsigned src,
 	struct cf_sess *g;
 
 	if ((g = cf_recover_held(w, h->pid)) != NULL &&
-	    g->transport == CF_T_PIPE && g->pipe_slot == src &&
-	    strcmp(g->pipe_host, host) == 0 &&
-	    strcmp(g->pipe_id, h->sid) == 0) {
+	    g->transport == CF_T_PIPE && g->link != NULL &&
+	    g->link->slot == src &&
+	    strcmp(g->link->host, host) == 0 &&
+	    strcmp(g->link->id, h->sid) == 0) {
 		/* Heard from: the deadline moves (cf_sess_timer_update
 		 * reads it when the timer runs). */
 		g->pong_deadline = cf_now_ms() + silence_limit();
@@ -427,21 +463,22 @@ reset_from(struct cf_worker *w, unsigned src)
 {
 	struct cf_sess *s, *tmp, *g;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
-		if (g->transport != CF_T_PIPE || g->pipe_slot != src ||
-		    g->pipe_host[0] != '\0')
+	HASH_ITER(hh, w->sess->ghosts, g, tmp) {
+		if (g->transport != CF_T_PIPE || g->link == NULL ||
+		    g->link->slot != src || g->link->host[0] != '\0')
 			continue;
 		unlink_claimant(g);
 		cf_recover_rehold(g, "transport close");
 	}
 	HASH_ITER(hh, w->sessions, s, tmp) {
-		if (s->pipe == CF_PIPE_NONE || s->pipe_slot != src ||
-		    s->pipe_host[0] != '\0')
+		if (s->pipe == CF_PIPE_NONE || s->link == NULL ||
+		    s->link->slot != src || s->link->host[0] != '\0')
 			continue;
 		if (s->pipe == CF_PIPE_CLAIMING)
 			claim_failed(s);
 		else {
 			s->pipe = CF_PIPE_NONE;
+			cf_pipe_release(s);
 			cf_sess_close(s, "forced close", CF_CLOSE_GRACEFUL);
 		}
 	}

@@ -78,6 +78,8 @@ void	 cf_pipe_on_remote(int (*fn)(const char *host, unsigned slot,
 /* Claimant: s's client answered a ping: the owner hears from us (or,
  * silent too long, s ends). */
 void	 cf_pipe_pong(struct cf_sess *s);
+/* The link of s (its session is freed). */
+void	 cf_pipe_release(struct cf_sess *s);
 /* This worker starts: the others end the sessions piped to its slot. */
 void	 cf_pipe_start(void);
 

@@ -25,14 +25,20 @@
 #include "eio/recover.h"
 #include "eio/session_int.h"
 
+/* An event kept: its offset and messages (m, or v when it has
+ * attachments: the text then each attachment). */
 struct cf_replay_ent {
 	uint64_t		 off;
-	struct cf_msg		*m[1 + CF_SIO_MAX_ATTACHMENTS];
-	uint8_t			 n;
+	union {
+		struct cf_msg	*m;
+		struct cf_msg	**v;
+	} u;
+	uint32_t		 n;
 };
 
 struct cf_replay {
-	struct cf_replay_ent	*e;		/* ring of cap */
+	char			 pid[64];	/* "<20 characters>.<host>" */
+	struct cf_replay_ent	*e;		/* ring of cap, NULL when empty */
 	uint32_t		 cap;
 	uint32_t		 head;		/* oldest */
 	uint32_t		 n;
@@ -77,17 +83,31 @@ cf_recover_unstamp(json_t *args, uint64_t off)
 		(void)json_array_remove(args, json_array_size(args) - 1);
 }
 
-/* Drop the oldest entry of r. */
+/* The messages of e: text, then attachments. */
+static struct cf_msg **
+ent_msgs(struct cf_replay_ent *e)
+{
+	return (e->n == 1 ? &e->u.m : e->u.v);
+}
+
+/* Drop the oldest entry of r; an empty ring gives its memory back. */
 static void
 ring_shift(struct cf_replay *r)
 {
 	struct cf_replay_ent *e = &r->e[r->head];
-	int i;
+	struct cf_msg **m = ent_msgs(e);
+	uint32_t i;
 
 	for (i = 0; i < e->n; i++)
-		cf_msg_unref(e->m[i]);
+		cf_msg_unref(m[i]);
+	if (e->n > 1)
+		free(e->u.v);
 	r->head = (r->head + 1) % r->cap;
-	r->n--;
+	if (--r->n == 0) {
+		free(r->e);
+		r->e = NULL;
+		r->cap = r->head = 0;
+	}
 }
 
 static int
@@ -96,7 +116,7 @@ ring_grow(struct cf_replay *r, uint32_t max)
 	struct cf_replay_ent *ne;
 	uint32_t ncap, i;
 
-	ncap = r->cap ? r->cap * 2 : 8;
+	ncap = r->cap ? r->cap * 2 : 4;
 	if (ncap > max)
 		ncap = max;
 	if (ncap <= r->cap)
@@ -120,7 +140,7 @@ cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m, int n)
 	uint32_t max = cf_w->conf->recovery_max_events;
 	int i;
 
-	if (off == 0 || s->pid[0] == '\0' || r == NULL)
+	if (off == 0 || r == NULL || n < 1)
 		return;
 	if (s->ghost_until != 0 && ++r->missed > max) {
 		/* Given up on the next loop turn: a broadcast walks its rooms. */
@@ -135,10 +155,15 @@ cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m, int n)
 		r->complete = 0;
 	}
 	e = &r->e[(r->head + r->n) % r->cap];
+	if (n > 1) {
+		if ((e->u.v = calloc((size_t)n, sizeof(*e->u.v))) == NULL)
+			return;
+		for (i = 0; i < n; i++)
+			e->u.v[i] = cf_msg_ref(m[i]);
+	} else
+		e->u.m = cf_msg_ref(m[0]);
 	e->off = off;
-	e->n = (uint8_t)n;
-	for (i = 0; i < n; i++)
-		e->m[i] = cf_msg_ref(m[i]);
+	e->n = (uint32_t)n;
 	r->n++;
 	r->pushed++;
 }
@@ -165,21 +190,28 @@ cf_recover_pong(struct cf_sess *s)
 void
 cf_recover_new_pid(struct cf_sess *s)
 {
+	struct cf_replay *r;
 	uint8_t raw[15];
 
-	s->pid[0] = '\0';
-	if (cf_w->conf->recovery_window_ms == 0)
+	cf_recover_release(s);
+	if (cf_w->conf->recovery_window_ms == 0 ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
 		return;
-	if ((s->replay = calloc(1, sizeof(*s->replay))) == NULL)
-		return;
-	s->replay->complete = 1;
+	r->complete = 1;
 	/* Like a session id it names its worker, then its host (pipe.h). */
 	(void)cf_random_bytes(raw, sizeof(raw));
 	raw[0] = (uint8_t)cf_w->slot;
 	raw[1] = (uint8_t)cf_w->generation;
-	cf_base64url_encode(s->pid, raw, sizeof(raw));
-	s->pid[20] = '.';
-	cf_strlcpy(s->pid + 21, cf_w->host, sizeof(s->pid) - 21);
+	cf_base64url_encode(r->pid, raw, sizeof(raw));
+	r->pid[20] = '.';
+	cf_strlcpy(r->pid + 21, cf_w->host, sizeof(r->pid) - 21);
+	s->replay = r;
+}
+
+const char *
+cf_recover_pid(const struct cf_sess *s)
+{
+	return (s->replay != NULL ? s->replay->pid : NULL);
 }
 
 void
@@ -210,7 +242,6 @@ static void
 move_socket(struct cf_sess *to, struct cf_sess *from)
 {
 	memcpy(to->id, from->id, sizeof(to->id));
-	memcpy(to->pid, from->pid, sizeof(to->pid));
 	to->app = from->app;
 	to->app_deadline = from->app_deadline;
 	to->replay = from->replay;
@@ -228,7 +259,6 @@ move_socket(struct cf_sess *to, struct cf_sess *from)
 	from->rooms = NULL;
 	from->nrooms = from->caprooms = 0;
 	from->connected = 0;
-	from->pid[0] = '\0';
 }
 
 static void
@@ -246,7 +276,7 @@ ghost_free(struct cf_sess *g)
 {
 	struct cf_session_state *st = cf_w->sess;
 
-	HASH_DELETE(hh_pid, st->ghosts, g);
+	HASH_DELETE(hh, st->ghosts, g);
 	if (g->ghost_until != 0)
 		STAT_SUB(rec_ghosts, 1);
 	g->ghost_until = 0;
@@ -279,8 +309,8 @@ recoverable_reason(const char *reason)
 static int
 holds(struct cf_sess *s, const char *reason)
 {
-	return (cf_w->conf->recovery_window_ms != 0 && s->pid[0] != '\0' &&
-	    s->replay != NULL && s->connected && !cf_w->draining &&
+	return (cf_w->conf->recovery_window_ms != 0 && s->replay != NULL &&
+	    s->connected && !cf_w->draining &&
 	    recoverable_reason(reason) && cf_app->hold != NULL &&
 	    cf_app->hold(s));
 }
@@ -291,8 +321,6 @@ wait_for_client(struct cf_sess *g)
 {
 	g->state = CF_S_CLOSED;
 	g->transport = CF_T_WEBSOCKET;
-	g->pipe_slot = 0;
-	g->pipe_id[0] = '\0';
 	g->replay->missed = 0;
 	g->ghost_until = cf_now_ms() + cf_w->conf->recovery_window_ms;
 	uv_timer_stop(&g->timer);
@@ -315,7 +343,9 @@ cf_recover_detach(struct cf_sess *s, const char *reason)
 	uv_timer_init(&cf_w->loop, &g->timer);
 	g->timer.data = g;
 	move_socket(g, s);
-	HASH_ADD(hh_pid, st->ghosts, pid, strlen(g->pid), g);
+	/* A ghost is in no session table: its hh links the ghosts. */
+	HASH_ADD_KEYPTR(hh, st->ghosts, g->replay->pid,
+	    strlen(g->replay->pid), g);
 	wait_for_client(g);
 	cf_log_debug("socket %s held for recovery (%s)", g->id,
 	    reason ? reason : "transport close");
@@ -367,7 +397,7 @@ ghost_timer_cb(uv_timer_t *t)
 	uint64_t now = cf_now_ms();
 
 	(void)t;
-	HASH_ITER(hh_pid, st->ghosts, g, tmp) {
+	HASH_ITER(hh, st->ghosts, g, tmp) {
 		if (g->ghost_until == 0)
 			continue;
 		if (g->ghost_until == 1) {
@@ -396,7 +426,7 @@ ghost_timer_arm(void)
 			return;
 		st->ghost_timer_on = 1;
 	}
-	HASH_ITER(hh_pid, st->ghosts, g, tmp)
+	HASH_ITER(hh, st->ghosts, g, tmp)
 		if (g->ghost_until != 0 && (next == 0 || g->ghost_until < next))
 			next = g->ghost_until;
 	if (next == 0) {
@@ -412,7 +442,7 @@ cf_recover_find(struct cf_worker *w, const char *id)
 {
 	struct cf_sess *g, *tmp;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp)
+	HASH_ITER(hh, w->sess->ghosts, g, tmp)
 		if (strcmp(g->id, id) == 0)
 			return (g);
 	return (NULL);
@@ -429,7 +459,7 @@ cf_recover_served(struct cf_worker *w, const char *sid)
 {
 	struct cf_sess *g, *tmp;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp)
+	HASH_ITER(hh, w->sess->ghosts, g, tmp)
 		if (g->transport == CF_T_PIPE && strcmp(g->sid, sid) == 0)
 			return (g);
 	return (NULL);
@@ -440,7 +470,7 @@ cf_recover_held(struct cf_worker *w, const char *pid)
 {
 	struct cf_sess *g;
 
-	HASH_FIND(hh_pid, w->sess->ghosts, pid, strlen(pid), g);
+	HASH_FIND(hh, w->sess->ghosts, pid, strlen(pid), g);
 	return (g);
 }
 
@@ -450,7 +480,7 @@ cf_recover_each(struct cf_worker *w, void (*fn)(struct cf_sess *g,
 {
 	struct cf_sess *g, *tmp;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp)
+	HASH_ITER(hh, w->sess->ghosts, g, tmp)
 		fn(g, arg);
 }
 
@@ -459,7 +489,7 @@ cf_recover_drop_all(struct cf_worker *w)
 {
 	struct cf_sess *g, *tmp;
 
-	HASH_ITER(hh_pid, w->sess->ghosts, g, tmp) {
+	HASH_ITER(hh, w->sess->ghosts, g, tmp) {
 		if (g->ghost_until == 0)	/* served through a pipe */
 			cf_sess_close(g, "server shutting down",
 			    CF_CLOSE_GRACEFUL);
@@ -541,8 +571,7 @@ void
 cf_recover_resume(struct cf_sess *s, long at)
 {
 	struct cf_replay *r = s->replay;
-	uint32_t i, k = 0;
-	int j;
+	uint32_t i, j, k = 0;
 
 	/* What was confirmed before the drop is confirmed still. */
 	r->ping_mark = r->pushed;
@@ -550,9 +579,10 @@ cf_recover_resume(struct cf_sess *s, long at)
 	cf_sock_connect_reply(s);
 	for (i = (uint32_t)(at + 1); i < r->n; i++, k++) {
 		struct cf_replay_ent *e = &r->e[(r->head + i) % r->cap];
+		struct cf_msg **m = ent_msgs(e);
 
 		for (j = 0; j < e->n; j++)
-			cf_sess_send(s, e->m[j]);
+			cf_sess_send(s, m[j]);
 	}
 	/* What the client had is no longer needed. */
 	while (at-- >= 0)
@@ -560,7 +590,7 @@ cf_recover_resume(struct cf_sess *s, long at)
 	STAT_ADD(rec_ok, 1);
 	STAT_ADD(rec_replayed, k);
 	cf_log_info("socket %s recovered on session %s: %u events replayed",
-	    s->id, s->transport == CF_T_PIPE ? s->pipe_id : s->sid, k);
+	    s->id, s->sid, k);
 	if (cf_app->recovered != NULL)
 		cf_app->recovered(s);
 	cf_sess_timer_update(s);
@@ -574,7 +604,7 @@ cf_recover_restore(struct cf_sess *s, const json_t *auth)
 	long at;
 
 	if (cf_w->conf->recovery_window_ms == 0 || !json_is_string(pid) ||
-	    json_string_length(pid) >= sizeof(s->pid))
+	    json_string_length(pid) >= sizeof(((struct cf_replay *)0)->pid))
 		return (CF_RECOVER_FRESH);
 	STAT_ADD(rec_attempts, 1);
 	if ((g = cf_recover_held(cf_w, json_string_value(pid))) == NULL)

@@ -46,8 +46,10 @@ void	 cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m,
 /* A ping went out to s / its client answered the last one. */
 void	 cf_recover_ping(struct cf_sess *s);
 void	 cf_recover_pong(struct cf_sess *s);
-/* A new pid for a socket connecting to "/" (empty when recovery is off). */
+/* A new pid for a socket connecting to "/" (none when recovery is off). */
 void	 cf_recover_new_pid(struct cf_sess *s);
+/* s's pid, or NULL. */
+const char *cf_recover_pid(const struct cf_sess *s);
 /*
  * s's transport closed for reason while its socket was connected: 1 when
  * the socket became a ghost (s keeps nothing of it), 0 when it leaves.

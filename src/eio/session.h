@@ -173,25 +173,19 @@ struct cf_sess {
 	uint32_t		 caprooms;
 	uint64_t		 bcast_seen;	/* last broadcast sequence delivered */
 	/* Connection state recovery (recover.c): the private id sent in the
-	 * CONNECT reply ("" when recovery is off), the events s may have to
-	 * send again, and for a held socket when it is given up. */
-	char			 pid[64];	/* "<20 chars>.<host>" */
+	 * CONNECT reply and the events s may have to send again (NULL when
+	 * recovery is off); for a held socket, when it is given up. */
 	struct cf_replay	*replay;
-	UT_hash_handle		 hh_pid;	/* held sockets, by pid */
 	uint64_t		 ghost_until;	/* ms; 0 unless waiting */
 	/*
-	 * pipe.c.  A session of a claimant: pipe (CF_PIPE_*), the owner's
-	 * host and slot, the socket's pid in pipe_id, and until when it
-	 * waits for the owner.  A held socket served through a claimant
-	 * (transport CF_T_PIPE): the claimant's host, slot and session id
-	 * (pipe_id).
+	 * pipe.c.  A claimant's session: pipe (CF_PIPE_*), and link (the
+	 * owner, the socket's pid); a held socket served through one
+	 * (transport CF_T_PIPE): link (the claimant and its session).  The
+	 * claimant waits for the owner until claim_deadline.
 	 */
 	enum cf_pipe_role	 pipe;
-	char			 pipe_host[40];	/* "" for this host */
-	unsigned		 pipe_slot;
-	char			 pipe_id[64];
+	struct cf_pipe_link	*link;
 	uint64_t		 claim_deadline;
-	uint64_t		 pipe_seen;	/* ms: the other side's last word */
 	struct cf_nsp_conn	*extra;		/* namespaces other than "/" */
 	int			 eio_echo;	/* bare Engine.IO echo (conformance) */
 	void			*app;		/* per-socket state of the application */

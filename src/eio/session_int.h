@@ -19,7 +19,7 @@ struct cf_session_state {
 	uint64_t	 admit_logged;	/* ms: the last refusal logged */
 	void		(*left_fn)(struct cf_sess *s);	/* cf_sock_on_left */
 	void		(*moved_fn)(struct cf_sess *s);	/* cf_sock_on_moved */
-	struct cf_sess	*ghosts;	/* recover.c: uthash hh_pid by pid */
+	struct cf_sess	*ghosts;	/* recover.c: uthash hh by pid */
 	uv_timer_t	 ghost_timer;	/* the next ghost to give up */
 	int		 ghost_timer_on; /* initialised */
 	uint64_t	 next_off;	/* the last offset stamped */

@@ -253,8 +253,10 @@ cf_sock_connect_fresh(struct cf_sess *s)
 void
 cf_sock_connect_reply(struct cf_sess *s)
 {
-	send_simple(s, CF_SIO_CONNECT, "/", s->pid[0] != '\0' ?
-	    json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid) :
+	const char *pid = cf_recover_pid(s);
+
+	send_simple(s, CF_SIO_CONNECT, "/", pid != NULL ?
+	    json_pack("{s:s,s:s}", "sid", s->id, "pid", pid) :
 	    json_pack("{s:s}", "sid", s->id));
 }
 
@@ -467,6 +469,7 @@ cf_sock_release(struct cf_sess *s)
 	drop_acks(s);
 	pending_drop(s);
 	cf_recover_release(s);
+	cf_pipe_release(s);
 }
 
 void

@@ -29,7 +29,8 @@
 
 #define CF_RELAY_PREFIX	"socket.io"
 #define CF_RELAY_REQUEST	"socket.io-request#/#"
-/* A worker's own channel for pipes (eio/pipe.h): "confab:pipe#<host>/<slot>". */
+/* A worker's own channel for pipes (eio/pipe.h): CF_RELAY_PIPE
+ * "<host>/<slot>". */
 #define CF_RELAY_PIPE		"confab:pipe#"
 
 #define RELAY_LAG_RING	1024	/* own Redis publishes awaiting their echo */
