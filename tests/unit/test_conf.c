@@ -755,6 +755,22 @@ test_scalars(void **state)
 	    "subscribed");
 	load_err("presence-coalesce 61s\n", "t.conf:1: invalid value \"61s\" "
 	    "for \"presence-coalesce\": must be between 0s and 1m");
+	/* Connection state recovery: 2 min and 1000 by default, 0 off. */
+	c = load_ok("");
+	assert_int_equal(c->recovery_window_ms, 120000);
+	assert_int_equal(c->recovery_max_events, 1000);
+	cf_conf_free(c);
+	c = load_ok("recovery-window 0\nrecovery-max-events 1\n");
+	assert_int_equal(c->recovery_window_ms, 0);
+	assert_int_equal(c->recovery_max_events, 1);
+	cf_conf_free(c);
+	c = load_ok("recovery-window 1500ms\n");
+	assert_int_equal(c->recovery_window_ms, 1500);
+	cf_conf_free(c);
+	load_err("recovery-max-events 0\n", "t.conf:1: invalid value \"0\" "
+	    "for \"recovery-max-events\": must be between 1 and 100000");
+	load_err("recovery-window 25h\n", "t.conf:1: invalid value \"25h\" "
+	    "for \"recovery-window\": must be between 0s and 24h");
 	load_err("presence-broadcast sometimes\n", "t.conf:1: invalid value "
 	    "\"sometimes\" for \"presence-broadcast\": expected yes, no, on, "
 	    "off, true or false");

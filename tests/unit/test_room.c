@@ -69,7 +69,11 @@ fake_abort(struct cf_sess *s, unsigned code, const char *why)
 }
 
 static const struct cf_transport_ops fake_ops = {
-	fake_flush, fake_unsent, fake_stalled, fake_abort, fake_flush
+	.flush = fake_flush,
+	.unsent = fake_unsent,
+	.stalled = fake_stalled,
+	.abort = fake_abort,
+	.remote_flush = fake_flush,
 };
 
 static const struct cf_app no_app;	/* no callbacks */
