@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { useDaemon, withLogs, sleep } from './lib/daemon.mjs';
 import { apiCall } from './lib/api.mjs';
 import { useTwoHosts } from './lib/hosts.mjs';
+import { wsOpen } from './lib/raw.mjs';
 import { until } from './lib/client.mjs';
 import { CHAT_CONF, openTab, login, auth, ok, refused, waitFor, mark,
     createChannel, history } from './lib/chat.mjs';
@@ -263,6 +264,53 @@ describe('connection state recovery across workers', () => {
 		assert.equal(alice.id, id);
 		assert.ok(await metric(d,
 		    'confabd_recovery_succeeded_total') >= 2);
+	}));
+
+	it('lying CONNECTs (forged, malformed, foreign pids and offsets): ' +
+	    'each connects afresh at once, nothing taken over, nothing ' +
+	    'crashes; the real owner keeps its socket', withLogs(async () => {
+		const alice = await tab(d, user(821, 'admin'), 300);
+		sockets.push(alice);
+		const pid = alice._pid;
+		const pids = d.workerPids();
+		const rand = (n) => Buffer.from(Array.from({ length: n },
+		    () => Math.floor(Math.random() * 256))).toString('base64url');
+		// A pid of slot 0/1 of this generation, random otherwise.
+		const forged = (slot) => Buffer.from([slot, 1,
+		    ...Buffer.from(rand(13), 'base64url')]).toString('base64url');
+		const host = pid.slice(21);
+		const lies = [
+			{ pid: `${forged(0)}.${host}`, offset: '1' },
+			{ pid: `${forged(1)}.${host}`, offset: '99999999999' },
+			{ pid: `${forged(7)}.${host}` },
+			{ pid: `${forged(1)}.no-such-host` },
+			{ pid: pid.slice(0, 20) },
+			{ pid: 'x'.repeat(300), offset: 'y'.repeat(300) },
+			{ pid: 42, offset: [] },
+			{ pid: '', offset: '' },
+			{ pid: `${pid}x` },
+			{ pid, offset: 'not a number' },
+			{ pid, offset: '-1' },
+			{ pid, offset: '18446744073709551616' },
+		];
+		for (const lie of lies) {
+			const c = wsOpen(d.port);
+			await c.opened;
+			await c.next();
+			const t0 = Date.now();
+			c.send('40' + JSON.stringify(lie));
+			const r = await c.nextText(4000);
+			const reply = JSON.parse(r.text.slice(2));
+			assert.match(r.text, /^40\{/, JSON.stringify(lie));
+			assert.notEqual(reply.sid, alice.id, JSON.stringify(lie));
+			assert.notEqual(reply.pid, pid);
+			assert.ok(Date.now() - t0 < 3000, 'answered without delay');
+			c.close();
+		}
+		// alice's own pid with a bad offset was refused: her socket is
+		// live (not held), so nothing was taken from her.
+		await ok(alice, 'channel:list');
+		assert.deepEqual(d.workerPids().sort(), pids.sort());
 	}));
 
 	it('the worker that held it is killed -9 while another serves it: ' +
