@@ -628,11 +628,22 @@ app_disconnected(struct cf_sess *s, const char *reason)
 
 /* ------------------------------------------------- recovery (recover.h) */
 
-/* Only an authenticated socket is held after its transport dropped. */
+/*
+ * Only an authenticated socket is held after its transport dropped.  What
+ * needs a live tab ends as on a disconnect: its typing (isTyping false to
+ * the channel), its part in a call (call-disconnect-grace).
+ */
 static int
 app_hold(struct cf_sess *s)
 {
-	return (cf_chat_authed(s));
+	struct cf_chat *c = cf_chat_of(s);
+
+	if (!cf_chat_authed(s))
+		return (0);
+	cf_call_tab_gone(s);
+	while (c->ntyping > 0)
+		cf_activity_typing_clear(s, c->typing[0].channel, 1);
+	return (1);
 }
 
 /*

@@ -155,6 +155,31 @@ describe('connection state recovery', () => {
 		assert.equal(reason, 'transport close');
 	}));
 
+	it('held, a socket stops typing at once (isTyping false to the ' +
+	    'channel); recovered, it is in the channel still', withLogs(async () => {
+		const alice = await tab(d, user(705, 'admin'), 800);
+		const bob = await login(d, user(706));
+		sockets.push(alice, bob);
+		const c = await createChannel(alice, { memberIds: [706] });
+		await ok(alice, 'join_channel', c.id);
+		await ok(bob, 'join_channel', c.id);
+		await ok(alice, 'chat:typing', { channelId: c.id, isTyping: true });
+		await waitFor(bob, 'chat:user_typing', (t) => t.userId === 705 &&
+		    t.isTyping === true);
+		const m = await mark([bob]);
+		const back = reconnect(alice);
+		alice.io.engine.close();
+		const t = await waitFor(bob, 'chat:user_typing', (x) =>
+		    x.userId === 705 && x.isTyping === false, 2000, m.get(bob));
+		assert.equal(t.channelId, c.id);
+		await back;
+		assert.equal(alice.recovered, true);
+		const x = await ok(bob, 'chat:send_message', { channelId: c.id,
+		    message: 'still there?' });
+		await waitFor(alice, 'chat:new_message', (v) =>
+		    v.id === x.message.id);
+	}));
+
 	it('a revoked token is not recovered: a fresh socket that must log ' +
 	    'in again', withLogs(async () => {
 		const alice = await tab(d, user(711), 800);
