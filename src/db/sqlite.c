@@ -338,6 +338,20 @@ sq_run(struct sqlite_db *s, const char *func, const char *sql)
 }
 
 /*
+ * Set PRAGMA synchronous.  Not through the statement cache: SQLite
+ * applies this pragma when it prepares the statement, not when it runs
+ * it, so a kept statement would change nothing the second time.
+ */
+static int
+sync_set(struct sqlite_db *s, const char *func, const char *sql)
+{
+	if (sqlite3_exec(s->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return (rc_errno(s->conn, sqlite3_extended_errcode(s->conn),
+		    func));
+	return (0);
+}
+
+/*
  * Back to PRAGMA synchronous FULL after an index batch lowered it: done
  * before any other write begins, so that no acknowledged write commits
  * unsynced.
@@ -349,7 +363,7 @@ sync_restore(struct sqlite_db *s, const char *func)
 
 	if (!s->sync_low)
 		return (0);
-	if ((rc = sq_run(s, func, "PRAGMA synchronous=FULL")) == 0)
+	if ((rc = sync_set(s, func, "PRAGMA synchronous=FULL")) == 0)
 		s->sync_low = 0;
 	return (rc);
 }
@@ -397,7 +411,7 @@ sq_index_begin(struct cf_db *db, const char *func)
 	int rc;
 
 	if (s->sync_full && !s->sync_low) {
-		if ((rc = sq_run(s, func, "PRAGMA synchronous=NORMAL")) != 0)
+		if ((rc = sync_set(s, func, "PRAGMA synchronous=NORMAL")) != 0)
 			return (rc);
 		s->sync_low = 1;
 	}
