@@ -397,6 +397,27 @@ cf_sio_incomplete(const struct cf_sio_packet *p)
 }
 
 /*
+ * Append v in decimal, as printf's %lld would: integers are in every
+ * message (ids, counts), and printf's machinery costs several times the
+ * digits.
+ */
+static int
+append_int(struct cf_buf *b, int64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+	/* The magnitude as unsigned: -INT64_MIN does not fit an int64_t. */
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	return (cf_buf_append(b, p, (size_t)(d + sizeof(d) - p)));
+}
+
+/*
  * Encode p the way socket.io-parser's Encoder does: the type (EVENT/ACK
  * become 5/6 with "N-" when attachments are present, and a BINARY_* packet
  * without attachments is written as plain EVENT/ACK), the namespace and a
@@ -431,11 +452,8 @@ cf_sio_encode(const struct cf_sio_packet *p, struct cf_buf *b)
 		    cf_buf_appendc(b, ',') == -1)
 			return (CF_SIO_ENOMEM);
 	}
-	if (p->id >= 0) {
-		snprintf(num, sizeof(num), "%" PRId64, p->id);
-		if (cf_buf_appends(b, num) == -1)
-			return (CF_SIO_ENOMEM);
-	}
+	if (p->id >= 0 && append_int(b, p->id) == -1)
+		return (CF_SIO_ENOMEM);
 	if (p->data != NULL)
 		return (cf_sio_json_dump(p->data, b));
 	return (CF_SIO_OK);
@@ -596,7 +614,6 @@ dump_real(double x, struct cf_buf *b)
 static int
 dump_value(const json_t *v, struct cf_buf *b, int depth)
 {
-	char		 num[32];
 	const char	*key;
 	json_t		*obj, *e;
 	void		*it;
@@ -641,9 +658,7 @@ dump_value(const json_t *v, struct cf_buf *b, int depth)
 		return (dump_string(json_string_value(v), json_string_length(v),
 		    b));
 	case JSON_INTEGER:
-		r = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(v));
-		return (cf_buf_append(b, num, (size_t)r));
+		return (append_int(b, (int64_t)json_integer_value(v)));
 	case JSON_REAL:
 		return (dump_real(json_real_value(v), b));
 	case JSON_TRUE:

@@ -107,6 +107,16 @@ struct cf_db_ops {
 	 * cf_store_search_index (SQLite); 0: in their own transaction.
 	 */
 	int		 search_async;
+	/*
+	 * search_async backends: the transaction of an index batch, as
+	 * begin and commit (end commits when rc is 0, else or when the
+	 * commit fails rolls back; rc or the commit's error).  Its commit
+	 * need not reach the disk: the index is derived from the messages,
+	 * and a batch a crash loses is lost with its position (the same
+	 * transaction), so it is indexed again.
+	 */
+	int		 (*index_begin)(struct cf_db *, const char *func);
+	int		 (*index_end)(struct cf_db *, const char *func, int rc);
 };
 
 /*

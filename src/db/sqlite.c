@@ -52,6 +52,8 @@ struct sqlite_db {
 	struct cached	 cache[STMT_CACHE];
 	unsigned	 evict;		/* next slot to reuse when all are taken */
 	unsigned	 nopen;		/* statements not finished yet */
+	int		 sync_full;	/* PRAGMA synchronous is FULL */
+	int		 sync_low;	/* lowered for an index batch (see there) */
 };
 
 /* One statement; step() records the changes once it is done. */
@@ -214,6 +216,8 @@ bindv(sqlite3_stmt *st, const char *func, const char *fmt, va_list ap)
 	return (0);
 }
 
+static int	 sync_restore(struct sqlite_db *, const char *);
+
 static int
 sq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
     const char *sql, const char *fmt, va_list ap)
@@ -223,6 +227,10 @@ sq_prepare(struct cf_db *db, const char *func, struct cf_db_stmt **stp,
 	int rc;
 
 	*stp = NULL;
+	/* A write outside any transaction would commit at once. */
+	if (s->sync_low && sqlite3_get_autocommit(s->conn) &&
+	    (rc = sync_restore(s, func)) != 0)
+		return (rc);
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return (-ENOMEM);
 	h->base.db = db;
@@ -329,12 +337,48 @@ sq_run(struct sqlite_db *s, const char *func, const char *sql)
 	return (rc == SQLITE_OK ? 0 : rc_errno(s->conn, rc, func));
 }
 
+/*
+ * Set PRAGMA synchronous.  Not through the statement cache: SQLite
+ * applies this pragma when it prepares the statement, not when it runs
+ * it, so a kept statement would change nothing the second time.
+ */
+static int
+sync_set(struct sqlite_db *s, const char *func, const char *sql)
+{
+	if (sqlite3_exec(s->conn, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return (rc_errno(s->conn, sqlite3_extended_errcode(s->conn),
+		    func));
+	return (0);
+}
+
+/*
+ * Back to PRAGMA synchronous FULL after an index batch lowered it: done
+ * before any other write begins, so that no acknowledged write commits
+ * unsynced.
+ */
+static int
+sync_restore(struct sqlite_db *s, const char *func)
+{
+	int rc;
+
+	if (!s->sync_low)
+		return (0);
+	if ((rc = sync_set(s, func, "PRAGMA synchronous=FULL")) == 0)
+		s->sync_low = 0;
+	return (rc);
+}
+
 /* SQLite has one writer at a time: the lock key is not needed. */
 static int
 sq_begin(struct cf_db *db, const char *func, int64_t lock)
 {
+	struct sqlite_db *s = (struct sqlite_db *)db;
+	int rc;
+
 	(void)lock;
-	return (sq_run((struct sqlite_db *)db, func, "BEGIN IMMEDIATE"));
+	if ((rc = sync_restore(s, func)) != 0)
+		return (rc);
+	return (sq_run(s, func, "BEGIN IMMEDIATE"));
 }
 
 static int
@@ -351,6 +395,43 @@ sq_rollback(struct cf_db *db)
 
 	if (!sqlite3_get_autocommit(s->conn))
 		sqlite3_exec(s->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * An index batch (backend.h): when the connection syncs every commit
+ * (FULL), its transaction alone runs with synchronous NORMAL, so that it
+ * holds the write lock without waiting for the disk.  In WAL mode such a
+ * commit is atomic all the same, and made durable by the next synced
+ * commit of any connection (which syncs the whole log) or checkpoint.
+ */
+static int
+sq_index_begin(struct cf_db *db, const char *func)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+	int rc;
+
+	if (s->sync_full && !s->sync_low) {
+		if ((rc = sync_set(s, func, "PRAGMA synchronous=NORMAL")) != 0)
+			return (rc);
+		s->sync_low = 1;
+	}
+	if ((rc = sq_run(s, func, "BEGIN IMMEDIATE")) != 0)
+		(void)sync_restore(s, func);
+	return (rc);
+}
+
+static int
+sq_index_end(struct cf_db *db, const char *func, int rc)
+{
+	struct sqlite_db *s = (struct sqlite_db *)db;
+
+	if (rc == 0)
+		rc = sq_run(s, func, "COMMIT");
+	if (rc != 0)
+		sq_rollback(db);
+	/* Failing here, the next sq_begin tries again before its write. */
+	(void)sync_restore(s, func);
+	return (rc);
 }
 
 static int
@@ -406,6 +487,8 @@ static const struct cf_db_ops sqlite_ops = {
 	.finish = sq_finish,
 	.begin = sq_begin,
 	.commit = sq_commit,
+	.index_begin = sq_index_begin,
+	.index_end = sq_index_end,
 	.rollback = sq_rollback,
 	.savepoint = sq_savepoint,
 	.batch_max = 256,
@@ -543,6 +626,8 @@ cf_sqlite_synchronous(struct cf_db *db, const char *level)
 		cf_log_warnx("sqlite-synchronous: %s", sqlite3_errmsg(s->conn));
 		return (-1);
 	}
+	s->sync_full = strcmp(level, "full") == 0;
+	s->sync_low = 0;
 	return (0);
 }
 
@@ -598,6 +683,7 @@ cf_sqlite_open(const char *path)
 		goto fail;
 	s->base.ops = &sqlite_ops;
 	s->conn = conn;
+	s->sync_full = 1;
 	return (&s->base);
  fail:
 	sqlite3_close(conn);

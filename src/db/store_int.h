@@ -154,6 +154,12 @@ int	 cf_stmt_tx_end(struct cf_db *db, const char *func, int rc);
  */
 int	 cf_stmt_one_begin(struct cf_db *db, const char *func, int64_t lock);
 int	 cf_stmt_one_end(struct cf_db *db, const char *func, int rc);
+/*
+ * An index batch's transaction (search_async backends: backend.h's
+ * index_begin and index_end), as cf_stmt_tx_begin and cf_stmt_tx_end.
+ */
+int	 cf_stmt_index_begin(struct cf_db *db, const char *func);
+int	 cf_stmt_index_end(struct cf_db *db, const char *func, int rc);
 
 /* store_stmt.c: events (cf_store_event_hook). */
 

@@ -269,8 +269,9 @@ cf_store_message_purge(struct cf_db *db, int64_t before, int max,
 
 /*
  * Index the messages stored since the last call, at most max of them, in
- * one transaction (store.h).  Nothing to do (the common case, and always
- * on PostgreSQL) costs one read, no write lock.
+ * one transaction (store.h), whose commit need not reach the disk
+ * (backend.h, index_end).  Nothing to do (the common case, and always on
+ * PostgreSQL) costs one read, no write lock.
  */
 int
 cf_store_search_index(struct cf_db *db, int max, int64_t *indexed)
@@ -289,7 +290,7 @@ cf_store_search_index(struct cf_db *db, int max, int64_t *indexed)
 	    " WHERE id > (SELECT pos FROM messages_fts_pos)", "")) != 0 ||
 	    isnull)
 		return (rc);
-	if ((rc = cf_stmt_tx_begin(db, __func__, 0)) != 0)
+	if ((rc = cf_stmt_index_begin(db, __func__)) != 0)
 		return (rc);
 	/* Again under the write lock: another worker may have done it. */
 	rc = cf_stmt_query_i64(db, __func__, &from, NULL,
@@ -306,7 +307,7 @@ cf_store_search_index(struct cf_db *db, int max, int64_t *indexed)
 	if (rc == 0 && !isnull)
 		rc = cf_stmt_run(db, __func__, NULL,
 		    "UPDATE messages_fts_pos SET pos = ?1", "i", to);
-	if ((rc = cf_stmt_tx_end(db, __func__, rc)) == 0 && indexed != NULL)
+	if ((rc = cf_stmt_index_end(db, __func__, rc)) == 0 && indexed != NULL)
 		*indexed = n;
 	return (rc);
 }

@@ -364,6 +364,34 @@ cf_stmt_tx_end(struct cf_db *db, const char *func, int rc)
 }
 
 /*
+ * The transaction of an index batch (store_search.c): as
+ * cf_stmt_tx_begin and cf_stmt_tx_end, through the backend's index_begin
+ * and index_end (backend.h).
+ */
+int
+cf_stmt_index_begin(struct cf_db *db, const char *func)
+{
+	int rc;
+
+	cf_stmt_settle(db);
+	tx_started_us = cf_now_us();
+	tx_open = 1;
+	if ((rc = db->ops->index_begin(db, func)) != 0)
+		tx_open = 0;
+	return (rc);
+}
+
+int
+cf_stmt_index_end(struct cf_db *db, const char *func, int rc)
+{
+	rc = db->ops->index_end(db, func, rc);
+	tx_open = 0;
+	if (rc == 0 && write_hook != NULL)
+		write_hook(cf_now_us() - tx_started_us);
+	return (rc);
+}
+
+/*
  * Begin the work of one message, under the transaction-level lock `lock`:
  * inside an open batch a savepoint, so that its failure undoes it alone;
  * otherwise a transaction of its own.  A batch that holds locks already

@@ -58,13 +58,20 @@ cf_msg_unref(struct cf_msg *m)
 		free(m);
 }
 
+/*
+ * Room an encoding starts with: a chat message and its packet fit, so
+ * that the buffer is allocated once rather than grown (64, 128, 256...).
+ */
+#define ENCODE_START	1024
+
 int
 cf_msg_encode(const struct cf_sio_packet *p, struct cf_msg **m)
 {
 	struct cf_buf b = { 0 };
 	int i, n;
 
-	if (cf_sio_encode(p, &b) != CF_SIO_OK) {
+	if (cf_buf_reserve(&b, ENCODE_START) == -1 ||
+	    cf_sio_encode(p, &b) != CF_SIO_OK) {
 		cf_buf_free(&b);
 		return (-1);
 	}

@@ -17,6 +17,9 @@
 #include "eio/pipe.h"
 #include "eio/recover.h"
 
+/* Room a relay frame starts with: a chat message fits (no regrowth). */
+#define FRAME_START	1024
+
 static struct cf_room *
 room_get(struct cf_worker *w, const char *name, int create)
 {
@@ -242,7 +245,9 @@ cf_room_broadcast(struct cf_worker *w, const char *const *rooms,
 	    nattach);
 	if (except != NULL)
 		ex[0] = except->id;
-	if (cf_frame_encode(w->uid, "/", args, att, nattach, rooms, nrooms,
+	/* Allocated once for a chat message rather than grown. */
+	if (cf_buf_reserve(&f, FRAME_START) == -1 ||
+	    cf_frame_encode(w->uid, "/", args, att, nattach, rooms, nrooms,
 	    ex, except ? 1 : 0, 0, &f) != CF_FRAME_OK) {
 		cf_buf_free(&f);
 		return (-1);

@@ -742,6 +742,7 @@ test_json_numbers(void **state)
 	assert_dump(json_integer(0), "0");
 	assert_dump(json_integer(123456789012345678LL), "123456789012345678");
 	assert_dump(json_integer(INT64_MIN), "-9223372036854775808");
+	assert_dump(json_integer(INT64_MAX), "9223372036854775807");
 	assert_dump_real(1.0, "1");
 	assert_dump_real(-5.0, "-5");
 	assert_dump_real(0.0, "0");

@@ -4542,6 +4542,8 @@ test_search_index(void **state)
 		json_decref(l);
 		assert_int_equal(cf_store_search_index(fx->db, 3, &n), 0);
 		assert_int_equal(n, 3);
+		/* Its commit alone was not synced: FULL again after it. */
+		assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 2);
 		assert_int_equal(cf_store_message_search(fx->db, "1", "lynx",
 		    0, 0, 10, &l, NULL), 0);
 		assert_int_equal(json_array_size(l), 3);
@@ -4558,8 +4560,15 @@ test_search_index(void **state)
 		assert_int_equal(cf_db_query_i64(fx->db, "INSERT INTO"
 		    " messages_fts(messages_fts, rank)"
 		    " VALUES ('integrity-check', 1)", NULL), -ENOENT);
+		/* A level the operator lowered stays as set. */
+		assert_int_equal(cf_db_set_synchronous(fx->db, "normal"), 0);
+		post(fx->db, ch, "1", "lynx", T0);
+		assert_int_equal(cf_store_search_index(fx->db, 10, &n), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(q64(fx->db, "PRAGMA synchronous"), 1);
+		assert_int_equal(cf_db_set_synchronous(fx->db, "full"), 0);
 	}
-	assert_int_equal(nfound(fx->db, "1", "lynx"), 5);
+	assert_int_equal(nfound(fx->db, "1", "lynx"), use_pg ? 5 : 6);
 	assert_int_equal(nfound(fx->db, "1", "first"), 0);
 	assert_int_equal(nfound(fx->db, "1", "doomed"), 0);
 	l = find(fx->db, "1", "draft", 0, 0, 10, NULL);
