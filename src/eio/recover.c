@@ -3,7 +3,8 @@
  *
  * The events a socket may have to send again are references to the
  * encoded messages every recipient shares, in a ring per socket: what the
- * client has not confirmed (by answering a ping sent after them), at most
+ * client has not confirmed (by answering a ping sent after them; a socket
+ * with CF_RECOVER_EAGER unconfirmed is pinged at once), at most
  * recovery-max-events.  A ghost is a struct cf_sess that never had a
  * transport: the dropped session's socket id, pid, rooms, application
  * state and ring move into it, so the dropped session is freed as usual
@@ -58,6 +59,9 @@ struct cf_replay {
 	if ((st_ = cf_shm_stats(cf_w->shm, cf_w->slot)) != NULL)	\
 		__atomic_sub_fetch(&st_->f, (v), __ATOMIC_RELAXED);	\
 } while (0)
+
+/* Unconfirmed events that make a live socket's client be pinged early. */
+#define CF_RECOVER_EAGER	128
 
 static void	ghost_timer_arm(void);
 
@@ -166,6 +170,13 @@ cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m, int n)
 	e->n = (uint32_t)n;
 	r->n++;
 	r->pushed++;
+	/*
+	 * The client confirms what it read by answering a ping: a busy
+	 * socket is pinged early rather than holding ping-interval's worth
+	 * of events (memory, and the messages kept alive).
+	 */
+	if (r->n >= CF_RECOVER_EAGER && s->ghost_until == 0)
+		cf_sess_ping_soon(s);
 }
 
 void

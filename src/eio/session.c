@@ -575,6 +575,18 @@ cf_sess_flush(void)
 }
 
 void
+cf_sess_ping_soon(struct cf_sess *s)
+{
+	/* One ping out at a time; the timer sends it, never the caller's
+	 * loop over a room's members. */
+	if (s->state != CF_S_OPEN || s->pong_deadline != 0 ||
+	    s->transport == CF_T_PIPE || s->ping_at == 0)
+		return;
+	s->ping_at = cf_now_ms();
+	cf_sess_timer_update(s);
+}
+
+void
 cf_sess_unflush(struct cf_sess *s)
 {
 	struct cf_sess **pp;

@@ -28,6 +28,11 @@ struct cf_session_state {
 			    const void *msg, size_t len);
 };
 
+/*
+ * Ping s's client now rather than at the next ping-interval (unless a ping
+ * is out): its pong confirms what was sent before (recover.c).
+ */
+void	 cf_sess_ping_soon(struct cf_sess *s);
 /* Take s off the flush list (it is about to be freed). */
 void	 cf_sess_unflush(struct cf_sess *s);
 /* The socket layer's memory of s: pending acks, attachments, and the
