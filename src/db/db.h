@@ -16,7 +16,7 @@
  * The schema version this build migrates to (SQLite: PRAGMA
  * user_version; PostgreSQL: the schema_version table).
  */
-#define CF_DB_SCHEMA_VERSION	8
+#define CF_DB_SCHEMA_VERSION	9
 
 struct cf_db;
 

@@ -69,6 +69,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_6("BIGINT", ""),
 	CF_SCHEMA_7("BIGINT", ""),
 	CF_SCHEMA_8_PG,
+	CF_SCHEMA_9,
 };
 
 /* CREATE ... IF NOT EXISTS and the like say so; nobody reads it. */

@@ -286,4 +286,14 @@
 	"  GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;" \
 	"CREATE INDEX messages_search ON messages USING GIN (body_tsv);"
 
+/*
+ * Both: a user's memberships by user id (presence-scope channels reads
+ * them for every announced change, channel:list and the API for every
+ * call); the primary key (channel_id, user_id) serves only lookups by
+ * channel.
+ */
+#define CF_SCHEMA_9 \
+	"CREATE INDEX IF NOT EXISTS channel_members_user" \
+	"  ON channel_members (user_id);"
+
 #endif

@@ -76,6 +76,7 @@ static const char *const migrations[CF_DB_SCHEMA_VERSION] = {
 	CF_SCHEMA_6("INTEGER", " STRICT, WITHOUT ROWID"),
 	CF_SCHEMA_7("INTEGER", " STRICT, WITHOUT ROWID"),
 	CF_SCHEMA_8_SQLITE,
+	CF_SCHEMA_9,
 };
 
 /*

@@ -508,8 +508,8 @@ test_migration(void **state)
 	sqlite3 *lite;
 	size_t i;
 
-	assert_int_equal(CF_DB_SCHEMA_VERSION, 8);
-	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 8);
+	assert_int_equal(CF_DB_SCHEMA_VERSION, 9);
+	assert_int_equal(q64(fx->db, "PRAGMA user_version"), 9);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master"
 		    " WHERE type = 'table' AND name = '%s'", tables[i]);
@@ -517,7 +517,8 @@ test_migration(void **state)
 	}
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'index' AND name IN ('messages_channel',"
-	    " 'calls_caller', 'calls_callee', 'calls_live')"), 4);
+	    " 'calls_caller', 'calls_callee', 'calls_live',"
+	    " 'channel_members_user')"), 5);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM"
 	    " pragma_table_info('calls') WHERE name IN ('caller_sock',"
 	    " 'callee_sock') AND type = 'TEXT'"), 2);
@@ -2380,6 +2381,9 @@ test_call_migration(void **state)
 	    "  400, NULL);"
 	    "CREATE TABLE channels (id INTEGER PRIMARY KEY, name TEXT) STRICT;"
 	    "INSERT INTO channels VALUES (5, 'old');"
+	    "CREATE TABLE channel_members (channel_id INTEGER NOT NULL,"
+	    "  user_id TEXT NOT NULL, PRIMARY KEY (channel_id, user_id))"
+	    "  STRICT;"
 	    "CREATE TABLE messages (id INTEGER PRIMARY KEY, reply_to_id"
 	    "  INTEGER, created_at INTEGER, body TEXT) STRICT;"
 	    "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
@@ -3144,7 +3148,9 @@ test_pg_migration(void **state)
 	size_t i;
 
 	assert_string_equal(cf_db_backend(fx->db), "postgresql");
-	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 8);
+	assert_int_equal(q64(fx->db, "SELECT version FROM schema_version"), 9);
+	assert_int_equal(q64(fx->db, "SELECT count(*) FROM pg_indexes"
+	    " WHERE indexname = 'channel_members_user'"), 1);
 	assert_int_equal(q64(fx->db, "SELECT count(*) FROM schema_version"),
 	    1);
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
@@ -3207,6 +3213,7 @@ test_pg_migration(void **state)
 static void
 pg_back_to_v5(struct cf_db *db)
 {
+	xexec(db, "DROP INDEX channel_members_user");
 	xexec(db, "DROP INDEX messages_search");
 	xexec(db, "ALTER TABLE messages DROP COLUMN body_tsv");
 	xexec(db, "DROP TABLE message_mentions, message_reactions");
@@ -3220,7 +3227,7 @@ pg_back_to_v5(struct cf_db *db)
 	xexec(db, "UPDATE schema_version SET version = 5");
 }
 
-/* The same upgrade from 5 on PostgreSQL: migrations 6 to 8 undone, data put. */
+/* The same upgrade from 5 on PostgreSQL: migrations 6 to 9 undone, data put. */
 static void
 test_pg_v5_upgrade(void **state)
 {
@@ -4193,7 +4200,7 @@ test_dm_upgrade(void **state)
 
 /*
  * PostgreSQL upgrade: a database at version 5 (this schema with
- * migrations 6 to 8 taken back) holding channels, members, a read position and
+ * migrations 6 to 9 taken back) holding channels, members, a read position and
  * messages keeps them when a host of this build opens it.
  */
 static void
