@@ -160,8 +160,16 @@ cf_recover_sent(struct cf_sess *s, uint64_t off, struct cf_msg **m, int n)
 	}
 	e = &r->e[(r->head + r->n) % r->cap];
 	if (n > 1) {
-		if ((e->u.v = calloc((size_t)n, sizeof(*e->u.v))) == NULL)
+		if ((e->u.v = calloc((size_t)n, sizeof(*e->u.v))) == NULL) {
+			/*
+			 * An event missing from the ring would be skipped by
+			 * a replay: no offset held so far may be recovered.
+			 */
+			while (r->n > 0)
+				ring_shift(r);
+			r->complete = 0;
 			return;
+		}
 		for (i = 0; i < n; i++)
 			e->u.v[i] = cf_msg_ref(m[i]);
 	} else
